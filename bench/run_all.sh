@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints its figures as name=value lines (see README).
+set -euo pipefail
+build="${1:-build}"
+
+echo "# sim kernel: ksim vs SimGrid 3.32, 50 pairs x 10,000 round trips of 64-byte messages"
+ksim_out="$("$build/bench/bench_sim_pingpong")"
+echo "$ksim_out"
+if [ -x "$build/bench/bench_simgrid_pingpong" ]; then
+  sg_out="$("$build/bench/bench_simgrid_pingpong")"
+  echo "$sg_out"
+  k=$(sed -n 's/^ksim_msgs_per_s=//p' <<<"$ksim_out")
+  s=$(sed -n 's/^simgrid_msgs_per_s=//p' <<<"$sg_out")
+  awk -v k="$k" -v s="$s" 'BEGIN { printf "ratio_vs_simgrid=%.2f\n", k / s }'
+else
+  echo "ratio_vs_simgrid=unavailable"
+fi

@@ -1,0 +1,274 @@
+#include "sim/disk.h"
+
+#include <algorithm>
+
+namespace sim {
+
+const char* disk_status_name(DiskStatus s) {
+  switch (s) {
+    case DiskStatus::ok: return "ok";
+    case DiskStatus::no_space: return "no_space";
+    case DiskStatus::not_found: return "not_found";
+    case DiskStatus::io_error: return "io_error";
+  }
+  return "?";
+}
+
+Disk::Disk(World& w, NodeId owner)
+    : world_(w), owner_(owner), stall_waiters_(w),
+      rng_(w.rng("disk/" + std::to_string(owner.value))) {}
+
+void Disk::check_caller() const {
+  if (!world_.in_fiber())
+    throw SimError("disk operations must run inside a simulated process of node " +
+                   world_.node_name(owner_));
+  if (world_.current_node() != owner_)
+    throw SimError("a process of node " + world_.node_name(world_.current_node()) +
+                   " used the disk of node " + world_.node_name(owner_));
+}
+
+Duration Disk::scaled(Duration base, Duration per_kib, uint64_t bytes) const {
+  const double ns = static_cast<double>(base.ns + per_kib.ns * static_cast<int64_t>((bytes + 1023) / 1024));
+  return Duration{static_cast<int64_t>(ns * slowdown_)};
+}
+
+void Disk::occupy(Duration cost, std::string_view) {
+  while (stalled_) stall_waiters_.wait();
+  // One operation at a time: a slow disk backs up its queue.
+  const Instant start = std::max(world_.now(), busy_until_);
+  busy_until_ = start + cost;
+  world_.sleep_until(busy_until_);
+  while (stalled_) stall_waiters_.wait();
+}
+
+uint64_t Disk::file_id(std::string_view name) { return world_.trace().intern(name); }
+
+Disk::File* Disk::find(std::string_view name) {
+  auto it = files_.find(name);
+  return it == files_.end() ? nullptr : &it->second;
+}
+
+const Disk::File* Disk::find(std::string_view name) const {
+  auto it = files_.find(name);
+  return it == files_.end() ? nullptr : &it->second;
+}
+
+void Disk::apply(std::vector<uint8_t>& image, const Op& op) {
+  if (op.is_truncate) {
+    image.resize(op.offset);
+    return;
+  }
+  if (image.size() < op.offset + op.bytes.size()) image.resize(op.offset + op.bytes.size());
+  std::copy(op.bytes.begin(), op.bytes.end(), image.begin() + static_cast<std::ptrdiff_t>(op.offset));
+}
+
+DiskStatus Disk::write(std::string_view name, uint64_t offset, std::span<const uint8_t> bytes) {
+  check_caller();
+  occupy(scaled(spec_.write_base, spec_.write_per_kib, bytes.size()), name);
+  File* f = find(name);
+  if (!f) f = &files_[std::string(name)];
+  const uint64_t end = offset + bytes.size();
+  const uint64_t growth = end > f->data.size() ? end - f->data.size() : 0;
+  if (growth > 0 && (full_ || used_bytes_ + growth > capacity_bytes_)) {
+    ++stats_.errors;
+    world_.trace().record(ev::disk_error, world_.now(), owner_.value, file_id(name),
+                          world_.trace().intern("no_space"));
+    return DiskStatus::no_space;
+  }
+  Op op{false, offset, std::vector<uint8_t>(bytes.begin(), bytes.end())};
+  apply(f->data, op);
+  used_bytes_ += growth;
+  f->unsynced.push_back(std::move(op));
+  ++stats_.writes;
+  stats_.bytes_written += bytes.size();
+  world_.trace().record(ev::disk_write, world_.now(), owner_.value, file_id(name), offset, bytes.size());
+  return DiskStatus::ok;
+}
+
+DiskStatus Disk::append(std::string_view name, std::span<const uint8_t> bytes) {
+  const File* f = find(name);
+  return write(name, f ? f->data.size() : 0, bytes);
+}
+
+ReadResult Disk::read(std::string_view name, uint64_t offset, uint64_t length) {
+  check_caller();
+  occupy(scaled(spec_.read_base, spec_.read_per_kib, length), name);
+  const File* f = find(name);
+  if (!f) return {DiskStatus::not_found, {}};
+  ReadResult r;
+  if (offset < f->data.size()) {
+    const uint64_t n = std::min<uint64_t>(length, f->data.size() - offset);
+    r.bytes.assign(f->data.begin() + static_cast<std::ptrdiff_t>(offset),
+                   f->data.begin() + static_cast<std::ptrdiff_t>(offset + n));
+  }
+  ++stats_.reads;
+  stats_.bytes_read += r.bytes.size();
+  world_.trace().record(ev::disk_read, world_.now(), owner_.value, file_id(name), offset, r.bytes.size());
+  return r;
+}
+
+DiskStatus Disk::truncate(std::string_view name, uint64_t size) {
+  check_caller();
+  occupy(scaled(spec_.meta_base, {}, 0), name);
+  File* f = find(name);
+  if (!f) return DiskStatus::not_found;
+  if (size > f->data.size() && (full_ || used_bytes_ + (size - f->data.size()) > capacity_bytes_))
+    return DiskStatus::no_space;
+  used_bytes_ = used_bytes_ - f->data.size() + size;
+  Op op{true, size, {}};
+  apply(f->data, op);
+  f->unsynced.push_back(std::move(op));
+  world_.trace().record(ev::disk_truncate, world_.now(), owner_.value, file_id(name), size);
+  return DiskStatus::ok;
+}
+
+DiskStatus Disk::fsync(std::string_view name) {
+  check_caller();
+  File* f = find(name);
+  if (!f) return DiskStatus::not_found;
+  uint64_t dirty = 0;
+  for (const Op& op : f->unsynced) dirty += op.bytes.size();
+  occupy(scaled(spec_.fsync_base, spec_.fsync_per_kib, dirty), name);
+  f = find(name);  // the file may have been removed while we waited
+  if (!f) return DiskStatus::not_found;
+  for (const Op& op : f->unsynced) apply(f->durable, op);
+  f->unsynced.clear();
+  SIM_ASSERT(f->durable == f->data, "fsync left durable image different from the page cache");
+  ++stats_.fsyncs;
+  world_.trace().record(ev::disk_fsync, world_.now(), owner_.value, file_id(name), dirty);
+  return DiskStatus::ok;
+}
+
+DiskStatus Disk::create(std::string_view name) {
+  check_caller();
+  occupy(scaled(spec_.meta_base, {}, 0), name);
+  if (!find(name)) files_.emplace(std::string(name), File{});
+  return DiskStatus::ok;
+}
+
+DiskStatus Disk::remove(std::string_view name) {
+  check_caller();
+  occupy(scaled(spec_.meta_base, {}, 0), name);
+  auto it = files_.find(name);
+  if (it == files_.end()) return DiskStatus::not_found;
+  used_bytes_ -= it->second.data.size();
+  files_.erase(it);
+  return DiskStatus::ok;
+}
+
+DiskStatus Disk::rename(std::string_view from, std::string_view to) {
+  check_caller();
+  occupy(scaled(spec_.meta_base, {}, 0), from);
+  auto it = files_.find(from);
+  if (it == files_.end()) return DiskStatus::not_found;
+  File moved = std::move(it->second);
+  files_.erase(it);
+  if (auto old = files_.find(to); old != files_.end()) {
+    used_bytes_ -= old->second.data.size();
+    files_.erase(old);
+  }
+  files_.emplace(std::string(to), std::move(moved));
+  return DiskStatus::ok;
+}
+
+bool Disk::exists(std::string_view name) const { return find(name) != nullptr; }
+
+uint64_t Disk::size(std::string_view name) const {
+  const File* f = find(name);
+  return f ? f->data.size() : 0;
+}
+
+std::vector<std::string> Disk::list(std::string_view prefix) const {
+  std::vector<std::string> out;
+  for (auto it = files_.lower_bound(prefix); it != files_.end() && it->first.starts_with(prefix); ++it)
+    out.push_back(it->first);
+  return out;
+}
+
+const std::vector<uint8_t>& Disk::contents(std::string_view name) const {
+  const File* f = find(name);
+  if (!f) throw SimError("no file '" + std::string(name) + "' on " + world_.node_name(owner_));
+  return f->data;
+}
+
+const std::vector<uint8_t>& Disk::durable_contents(std::string_view name) const {
+  const File* f = find(name);
+  if (!f) throw SimError("no file '" + std::string(name) + "' on " + world_.node_name(owner_));
+  return f->durable;
+}
+
+uint64_t Disk::unsynced_bytes() const {
+  uint64_t n = 0;
+  for (const auto& [name, f] : files_)
+    for (const Op& op : f.unsynced) n += op.bytes.size();
+  return n;
+}
+
+void Disk::set_slowdown(double multiplier) {
+  if (!(multiplier >= 1.0)) throw SimError("disk slowdown multiplier must be >= 1");
+  slowdown_ = multiplier;
+  world_.note_fault(owner_, "slow_disk x" + std::to_string(multiplier));
+}
+
+void Disk::set_full(bool full) {
+  full_ = full;
+  world_.note_fault(owner_, full ? "disk_full" : "disk_full cleared");
+}
+
+void Disk::stall() {
+  stalled_ = true;
+  world_.note_fault(owner_, "disk_stall");
+}
+
+void Disk::unstall() {
+  stalled_ = false;
+  world_.note_fault(owner_, "disk_stall cleared");
+  stall_waiters_.notify_all();
+}
+
+void Disk::corrupt(std::string_view name, uint64_t offset, uint64_t length) {
+  File* f = find(name);
+  if (!f) throw SimError("cannot corrupt missing file '" + std::string(name) + "'");
+  if (offset + length > f->durable.size())
+    throw SimError("corruption range beyond the synced size of '" + std::string(name) + "'");
+  for (uint64_t i = offset; i < offset + length; ++i) {
+    const auto flip = static_cast<uint8_t>(1u << rng_.uniform(8));
+    f->durable[i] ^= flip;
+    if (i < f->data.size()) f->data[i] ^= flip;
+  }
+  world_.note_fault(owner_, "corrupt " + std::string(name) + " @" + std::to_string(offset) + "+" +
+                                std::to_string(length));
+}
+
+void Disk::lose_unsynced(bool torn) {
+  for (auto& [name, f] : files_) {
+    if (f.unsynced.empty()) continue;
+    size_t keep = 0;
+    uint64_t partial = 0;
+    if (torn) {
+      keep = rng_.uniform(f.unsynced.size() + 1);
+      if (keep < f.unsynced.size() && !f.unsynced[keep].is_truncate && !f.unsynced[keep].bytes.empty())
+        partial = rng_.uniform(f.unsynced[keep].bytes.size());
+    }
+    std::vector<uint8_t> image = f.durable;
+    for (size_t i = 0; i < keep; ++i) apply(image, f.unsynced[i]);
+    if (partial > 0) {
+      Op cut = f.unsynced[keep];
+      cut.bytes.resize(partial);
+      apply(image, cut);
+    }
+    const uint64_t before = f.data.size();
+    used_bytes_ = used_bytes_ - before + image.size();
+    uint64_t lost = 0;
+    for (size_t i = keep; i < f.unsynced.size(); ++i) lost += f.unsynced[i].bytes.size();
+    lost -= partial;
+    stats_.bytes_lost += lost;
+    world_.trace().record(ev::disk_lost, world_.now(), owner_.value, file_id(name), lost);
+    // What survived is now on the platter.
+    f.data = image;
+    f.durable = std::move(image);
+    f.unsynced.clear();
+  }
+}
+
+}  // namespace sim

@@ -1,0 +1,141 @@
+// A node's simulated disk, modelled on a real page cache (LevelDB's
+// fault-injection Env is the inspiration).
+//
+//   write / append / truncate  land in the PAGE CACHE (what reads see) and are
+//                              queued as unsynced operations;
+//   fsync(file)                makes the file's cache content DURABLE.
+//
+// Crash semantics:
+//   * process crash (World::crash): the OS keeps the page cache, so nothing is
+//     lost — a restarted process reads everything it wrote.
+//   * power failure (World::power_fail): every unsynced operation is lost; with
+//     `torn`, a random prefix of them survives (the last surviving write may be
+//     cut at a random byte), as a real disk writes back dirty pages in no
+//     promised order... we keep a prefix, the friendlier common case.
+//   * metadata operations (create, remove, rename) are durable at once — the
+//     filesystem journals them (ext4 data=ordered); a file created and never
+//     fsynced survives a power failure EMPTY.
+//
+// Latency: operations queue on the device (one at a time) and take
+// base + per-KiB time, times the slow-disk multiplier. The calling fiber
+// sleeps for that virtual time; if its node crashes meanwhile, the operation
+// never happened.
+//
+// Faults: slow (latency multiplier), full (growing writes fail with no_space),
+// stall (operations block until unstall), corrupt (flip bytes of synced data —
+// detectable only by checksums kept above this layer).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/sync.h"
+#include "sim/world.h"
+
+namespace sim {
+
+enum class DiskStatus : uint8_t { ok, no_space, not_found, io_error };
+const char* disk_status_name(DiskStatus s);
+
+struct DiskSpec {
+  Duration write_base = microseconds(5);    // buffered write into the page cache
+  Duration write_per_kib = nanoseconds(200);
+  Duration read_base = microseconds(5);
+  Duration read_per_kib = nanoseconds(200);
+  Duration fsync_base = microseconds(500);  // SSD flush
+  Duration fsync_per_kib = microseconds(2);
+  Duration meta_base = microseconds(20);    // create / rename / remove / truncate
+};
+
+struct ReadResult {
+  DiskStatus status = DiskStatus::ok;
+  std::vector<uint8_t> bytes;
+};
+
+struct DiskStats {
+  uint64_t writes = 0, bytes_written = 0, reads = 0, bytes_read = 0, fsyncs = 0;
+  uint64_t bytes_lost = 0, errors = 0;
+};
+
+class Disk {
+ public:
+  Disk(World& w, NodeId owner);
+
+  // ---- operations (from a fiber of the owning node; they take virtual time) ----
+  DiskStatus write(std::string_view file, uint64_t offset, std::span<const uint8_t> bytes);
+  DiskStatus append(std::string_view file, std::span<const uint8_t> bytes);
+  ReadResult read(std::string_view file, uint64_t offset, uint64_t length);
+  DiskStatus truncate(std::string_view file, uint64_t size);
+  DiskStatus fsync(std::string_view file);
+  DiskStatus create(std::string_view file);  // no-op if it exists
+  DiskStatus remove(std::string_view file);
+  DiskStatus rename(std::string_view from, std::string_view to);  // atomic, replaces `to`
+
+  // ---- inspection (no latency; for recovery scans, tests and checkers) ----------
+  bool exists(std::string_view file) const;
+  uint64_t size(std::string_view file) const;  // page-cache size; 0 if missing
+  std::vector<std::string> list(std::string_view prefix = "") const;
+  const std::vector<uint8_t>& contents(std::string_view file) const;  // page cache
+  const std::vector<uint8_t>& durable_contents(std::string_view file) const;
+  uint64_t unsynced_bytes() const;
+  uint64_t used_bytes() const { return used_bytes_; }
+  const DiskStats& stats() const { return stats_; }
+
+  // ---- faults ----------------------------------------------------------------------
+  void set_spec(const DiskSpec& spec) { spec_ = spec; }
+  void set_slowdown(double multiplier);
+  double slowdown() const { return slowdown_; }
+  void set_full(bool full);
+  bool full() const { return full_; }
+  void set_capacity(uint64_t bytes) { capacity_bytes_ = bytes; }
+  void stall();
+  void unstall();
+  bool stalled() const { return stalled_; }
+  // Flips `length` bytes at `offset` in both the durable and the cached image.
+  void corrupt(std::string_view file, uint64_t offset, uint64_t length);
+
+  // Called by World::power_fail.
+  void lose_unsynced(bool torn);
+
+ private:
+  struct Op {
+    bool is_truncate = false;
+    uint64_t offset = 0;  // truncate: new size
+    std::vector<uint8_t> bytes;
+  };
+  struct File {
+    std::vector<uint8_t> data;     // page cache
+    std::vector<uint8_t> durable;  // on the platter
+    std::vector<Op> unsynced;
+  };
+
+  // Waits out a stall and the device queue; false if the node crashed meanwhile
+  // (never: a crash throws NodeCrashed through the wait).
+  void occupy(Duration cost, std::string_view what);
+  void check_caller() const;
+  File* find(std::string_view name);
+  const File* find(std::string_view name) const;
+  static void apply(std::vector<uint8_t>& image, const Op& op);
+  Duration scaled(Duration base, Duration per_kib, uint64_t bytes) const;
+  uint64_t file_id(std::string_view name);
+
+  World& world_;
+  NodeId owner_;
+  DiskSpec spec_;
+  std::map<std::string, File, std::less<>> files_;
+  uint64_t used_bytes_ = 0;
+  uint64_t capacity_bytes_ = UINT64_MAX;
+  double slowdown_ = 1.0;
+  bool full_ = false;
+  bool stalled_ = false;
+  Instant busy_until_;
+  WaitQueue stall_waiters_;
+  DiskStats stats_;
+  Rng rng_;
+};
+
+}  // namespace sim

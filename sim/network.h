@@ -1,0 +1,234 @@
+// The simulated network.
+//
+// Model: connection-oriented, like TCP. A client node opens a connection to a
+// server node on first use; messages on one connection arrive in FIFO order in
+// each direction. A connection breaks when either end crashes, when a partition
+// separates the ends, or when a lossy link loses a message (TCP would reset
+// rather than silently lose a segment mid-stream); in-flight messages on a
+// broken connection are lost and every pending call on it fails with
+// `disconnected`. The next call opens a new connection.
+//
+// Request/response RPC: call() sends a request and returns a CallId; await()
+// blocks the calling fiber until the reply, a disconnect, or the call's timeout.
+// Servers either receive() requests from their inbox in a fiber, or install a
+// handler that runs on delivery (cheaper: no fiber switch). respond() answers.
+//
+// Latency: per directed link, uniform in [latency_min, latency_max], plus a
+// rare exponential spike (spike_probability / spike_mean), plus extra_delay,
+// plus serialisation time when bandwidth is set; never earlier than the
+// previous message of the same connection (FIFO). Each link draws from its own
+// random stream, so traffic on one link never changes another's latencies.
+//
+// Faults: partition(groups), partition_oneway(from, to), isolate(n), heal();
+// set_loss, add_delay, clog (messages wait until the clog ends; nothing lost).
+//
+// Message rules (for scripting a failure step by step): the first active rule
+// matching (src, dst, kind, direction) of a message at SEND time acts on it:
+// drop, delay by extra, hold until release()/discard(), or duplicate. A rule
+// acts on its next `count` matches (0 = until removed). Rule-delayed and held
+// messages step out of their connection's FIFO order — that is their purpose:
+// "hold this one Fetch response, let everything else flow".
+//
+// sim knows nothing about Kafka: message kinds are names the engine registers
+// ("Produce", "Fetch", ...), payloads are opaque shared pointers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/sync.h"
+#include "sim/world.h"
+
+namespace sim {
+
+struct KindId {
+  uint16_t value = 0;
+  constexpr auto operator<=>(const KindId&) const = default;
+};
+
+enum class Direction : uint8_t { request = 0, response = 1, oneway = 2 };
+const char* direction_name(Direction d);
+
+// Opaque message body; shared, never copied as it moves through the network.
+using Payload = std::shared_ptr<const void>;
+
+struct Incoming {
+  NodeId src, dst;
+  uint32_t conn = 0;
+  KindId kind;
+  Direction dir = Direction::request;
+  uint32_t size_bytes = 0;
+  uint64_t correlation = 0;
+  uint64_t tag = 0;  // small inline value, for payload-free messages
+  Payload payload;
+};
+
+enum class CallStatus : uint8_t { ok, disconnected, timeout };
+const char* call_status_name(CallStatus s);
+
+struct Reply {
+  CallStatus status = CallStatus::ok;
+  KindId kind;
+  uint32_t size_bytes = 0;
+  uint64_t tag = 0;
+  Payload payload;
+};
+
+struct CallId {
+  uint32_t slot = 0;
+  uint32_t generation = 0;
+};
+
+struct LinkSpec {
+  Duration latency_min = microseconds(100);
+  Duration latency_max = microseconds(500);
+  double spike_probability = 0.0;
+  Duration spike_mean = milliseconds(5);
+  uint64_t bandwidth_bytes_per_s = 0;  // 0: unlimited
+};
+
+enum class RuleAction : uint8_t { drop, delay, hold, duplicate };
+
+struct RuleMatch {
+  std::optional<NodeId> src, dst;
+  std::optional<KindId> kind;
+  std::optional<Direction> dir;
+};
+
+struct RuleId {
+  uint32_t value = 0;
+};
+
+struct NetworkStats {
+  uint64_t sent = 0, delivered = 0, dropped = 0, held = 0, duplicated = 0;
+  uint64_t connections_opened = 0, connections_broken = 0;
+};
+
+class Network {
+ public:
+  explicit Network(World& w);
+  ~Network();
+
+  // ---- message kinds ------------------------------------------------------
+  KindId kind(std::string_view name);
+  std::optional<KindId> find_kind(std::string_view name) const;
+  const std::string& kind_name(KindId k) const;
+
+  // ---- links ----------------------------------------------------------------
+  void set_default_link(const LinkSpec& spec);
+  void set_link(NodeId from, NodeId to, const LinkSpec& spec);  // one direction
+  const LinkSpec& link(NodeId from, NodeId to) const;
+
+  // ---- faults ---------------------------------------------------------------
+  // Nodes in different groups cannot talk (both directions). Nodes not listed
+  // in any group keep talking to everyone (e.g. clients, unless listed).
+  void partition(const std::vector<std::vector<NodeId>>& groups);
+  // Messages from any of `from` to any of `to` are lost; the reverse flows.
+  void partition_oneway(const std::vector<NodeId>& from, const std::vector<NodeId>& to);
+  void isolate(NodeId n);
+  // Ends every partition, clog, loss and extra delay. Rules stay (remove them).
+  void heal();
+  bool reachable(NodeId from, NodeId to) const;
+  void set_loss(NodeId from, NodeId to, double probability);
+  void add_delay(NodeId from, NodeId to, Duration extra);
+  void clog(NodeId from, NodeId to, Duration d);
+
+  // ---- message rules ---------------------------------------------------------
+  RuleId add_rule(const RuleMatch& match, RuleAction action, uint32_t count,
+                  Duration extra = {});
+  // Delivers every message the hold rule holds and ends the rule.
+  void release(RuleId id);
+  // Drops every held message and ends the rule.
+  void discard(RuleId id);
+  void remove_rule(RuleId id);
+  size_t held_count(RuleId id) const;
+  uint64_t matched_count(RuleId id) const;
+
+  // ---- messaging -------------------------------------------------------------
+  CallId call(NodeId src, NodeId dst, KindId kind, Payload payload, uint32_t size_bytes,
+              Duration timeout, uint64_t tag = 0);
+  // Blocks the calling fiber (of `src`) until the call completes.
+  Reply await(CallId id);
+  // Runs `fn` when the call completes (main context or the completing fiber; it
+  // must not block). Runs at once if already complete.
+  void on_reply(CallId id, std::function<void(const Reply&)> fn);
+  Reply call_sync(NodeId src, NodeId dst, KindId kind, Payload payload, uint32_t size_bytes,
+                  Duration timeout, uint64_t tag = 0) {
+    return await(call(src, dst, kind, std::move(payload), size_bytes, timeout, tag));
+  }
+  void send(NodeId src, NodeId dst, KindId kind, Payload payload, uint32_t size_bytes,
+            uint64_t tag = 0);
+  void respond(const Incoming& request, KindId kind, Payload payload, uint32_t size_bytes,
+               uint64_t tag = 0);
+  // Breaks every open connection between a and b (as a client timing out a
+  // request closes its connection in Kafka).
+  void disconnect(NodeId a, NodeId b);
+
+  // ---- receiving -------------------------------------------------------------
+  // Handler invoked on delivery of requests / one-way messages to `node`
+  // (main context; must not block). Cleared when the node crashes.
+  void set_handler(NodeId node, std::function<void(Incoming&&)> handler);
+  // Blocks the calling fiber of `self` until a request arrives (nullopt on timeout).
+  std::optional<Incoming> receive(NodeId self, std::optional<Duration> timeout = std::nullopt);
+
+  const NetworkStats& stats() const { return stats_; }
+  size_t inbox_limit() const { return inbox_limit_; }
+  void set_inbox_limit(size_t n) { inbox_limit_ = n; }
+
+  // ---- called by World -------------------------------------------------------
+  void on_node_added();
+  void on_node_crash(NodeId n);
+  void deliver(uint32_t slot, uint64_t generation);
+  void call_timed_out(uint32_t slot, uint64_t generation);
+  // A delivery event made stale by a crash: free the message.
+  void discard(uint32_t slot, uint64_t generation);
+
+ private:
+  struct Envelope;
+  struct Connection;
+  struct Pending;
+  struct Rule;
+  struct LinkState;
+  struct NodeNet;
+
+  uint32_t connect(NodeId client, NodeId server);
+  void route(uint32_t env_slot);
+  void schedule_delivery(uint32_t env_slot, Duration extra, bool fifo);
+  void drop(uint32_t env_slot, const char* reason);
+  void break_connection(uint32_t conn, const char* reason);
+  void complete(uint32_t pending_slot, Reply reply);
+  void free_pending(uint32_t pending_slot);
+  uint32_t alloc_envelope();
+  Rng& link_rng(NodeId from, NodeId to);
+  LinkState* link_state(NodeId from, NodeId to, bool create);
+  void block(NodeId from, NodeId to);
+  void break_blocked_connections();
+  void check_node(NodeId n) const;
+
+  World& world_;
+  LinkSpec default_link_;
+  std::vector<std::string> kind_names_;
+  std::map<std::string, KindId, std::less<>> kind_ids_;
+  std::vector<Envelope> envelopes_;
+  std::vector<uint32_t> free_envelopes_;
+  std::vector<Connection> conns_;
+  std::vector<uint32_t> open_conns_;
+  std::vector<Pending> pending_;
+  std::vector<uint32_t> free_pending_;
+  std::vector<std::unique_ptr<NodeNet>> nodes_;
+  std::map<std::pair<uint32_t, uint32_t>, LinkState> links_;
+  std::set<std::pair<uint32_t, uint32_t>> blocked_;
+  std::vector<Rule> rules_;
+  size_t active_rules_ = 0;
+  size_t inbox_limit_ = 1'000'000;
+  NetworkStats stats_;
+};
+
+}  // namespace sim

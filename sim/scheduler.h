@@ -1,0 +1,51 @@
+// The deterministic Boost.Fiber scheduling algorithm.
+//
+// Boost.Fiber lets a program replace the policy that picks the next fiber to
+// run. ksim's policy is a single FIFO ready queue on a single thread: a fiber
+// that becomes ready goes to the back, the front runs next. Given the same
+// sequence of wake-ups (which the event queue makes deterministic) the
+// interleaving is identical on every run and every machine.
+//
+// The thread's main context (where World::run_* executes) participates like any
+// other fiber: to let simulated processes run, the run loop yields, goes to the
+// back of the queue, and is resumed when every fiber ahead of it has suspended.
+// `ready_fibers()` counts ready contexts other than pinned ones (the main and
+// dispatcher contexts), so the loop knows when the world is quiet again.
+//
+// Boost installs an algorithm per thread; ksim installs this one the first time
+// a World is created on a thread and every World on that thread shares it.
+// Worlds never interleave: each drains its ready fibers before returning.
+#pragma once
+
+#include <boost/fiber/algo/algorithm.hpp>
+#include <boost/fiber/context.hpp>
+#include <boost/fiber/scheduler.hpp>
+#include <chrono>
+#include <cstddef>
+
+namespace sim {
+
+class DeterministicScheduler final : public boost::fibers::algo::algorithm {
+ public:
+  // Installs the algorithm on the calling thread if it is not yet installed.
+  static DeterministicScheduler& install();
+
+  void awakened(boost::fibers::context* ctx) noexcept override;
+  boost::fibers::context* pick_next() noexcept override;
+  bool has_ready_fibers() const noexcept override { return !queue_.empty(); }
+  // Never reached while the World drives the thread: the main context is ready
+  // whenever simulated fibers are not (see the file comment). No real waiting.
+  void suspend_until(std::chrono::steady_clock::time_point const&) noexcept override {}
+  void notify() noexcept override {}
+
+  size_t ready_fibers() const { return ready_unpinned_; }
+
+  // Public only because Boost constructs it; use install().
+  DeterministicScheduler();
+
+ private:
+  boost::fibers::scheduler::ready_queue_type queue_;
+  size_t ready_unpinned_ = 0;
+};
+
+}  // namespace sim

@@ -1,0 +1,155 @@
+// Fibers on virtual time: sleep, timers, wait queues, channels, futures.
+#include <catch2/catch.hpp>
+
+#include "sim/sync.h"
+
+using namespace sim;
+
+namespace {
+NodeId add_idle_node(World& w, const char* name) {
+  NodeId id = w.add_node(name, [](NodeId) { return std::shared_ptr<void>(); });
+  w.start(id);
+  return id;
+}
+}  // namespace
+
+TEST_CASE("sleep_for advances virtual time only; the clock jumps to the next event", "[fiber]") {
+  World w;
+  NodeId n = add_idle_node(w, "n1");
+  std::vector<int64_t> woke_ms;
+  w.spawn(n, "sleeper", [&] {
+    w.sleep_for(milliseconds(5'000));
+    woke_ms.push_back(w.now().ns / 1'000'000);
+    w.sleep_for(milliseconds(1));
+    woke_ms.push_back(w.now().ns / 1'000'000);
+  });
+  w.run_for(milliseconds(10'000));
+  REQUIRE(woke_ms == std::vector<int64_t>{5'000, 5'001});
+  REQUIRE(w.now() == Instant{} + milliseconds(10'000));
+}
+
+TEST_CASE("timers fire in time order, ties in scheduling order, cancelled never", "[fiber]") {
+  World w;
+  NodeId n = add_idle_node(w, "n1");
+  std::vector<std::string> fired;
+  w.schedule_after(n, milliseconds(20), [&] { fired.push_back("b@20"); });
+  w.schedule_after(n, milliseconds(10), [&] { fired.push_back("a@10"); });
+  w.schedule_after(n, milliseconds(20), [&] { fired.push_back("c@20"); });
+  TimerId x = w.schedule_after(n, milliseconds(15), [&] { fired.push_back("cancelled"); });
+  REQUIRE(w.cancel(x));
+  REQUIRE_FALSE(w.cancel(x));
+  w.run_for(milliseconds(100));
+  REQUIRE(fired == std::vector<std::string>{"a@10", "b@20", "c@20"});
+}
+
+TEST_CASE("wait queue: notify wakes in FIFO order, a timeout reports false", "[fiber]") {
+  World w;
+  NodeId n = add_idle_node(w, "n1");
+  WaitQueue q(w);
+  std::vector<std::string> log;
+  for (const char* name : {"first", "second"})
+    w.spawn(n, name, [&, name] {
+      REQUIRE(q.wait());
+      log.push_back(name);
+    });
+  w.spawn(n, "impatient", [&] {
+    const bool notified = q.wait_for(milliseconds(5));
+    log.push_back(notified ? "impatient-notified" : "impatient-timeout@" + std::to_string(w.now().ns / 1'000'000));
+  });
+  w.schedule_after(n, milliseconds(10), [&] {
+    REQUIRE(q.notify_one());
+    REQUIRE(q.notify_one());
+    REQUIRE_FALSE(q.notify_one());  // the impatient one already gave up
+  });
+  w.run_for(milliseconds(20));
+  REQUIRE(log == std::vector<std::string>{"impatient-timeout@5", "first", "second"});
+}
+
+TEST_CASE("condvar wait_for returns when the predicate holds or on timeout", "[fiber]") {
+  World w;
+  NodeId n = add_idle_node(w, "n1");
+  CondVar cv(w);
+  int value = 0;
+  bool got = false, gave_up = true;
+  w.spawn(n, "waiter", [&] { got = cv.wait_for(milliseconds(100), [&] { return value == 2; }); });
+  w.spawn(n, "loser", [&] { gave_up = !cv.wait_for(milliseconds(10), [&] { return value == 3; }); });
+  w.schedule_after(n, milliseconds(20), [&] { value = 1; cv.notify_all(); });
+  w.schedule_after(n, milliseconds(30), [&] { value = 2; cv.notify_all(); });
+  w.run_for(milliseconds(200));
+  REQUIRE(got);
+  REQUIRE(gave_up);
+}
+
+TEST_CASE("bounded channel blocks the producer when full and delivers FIFO", "[fiber]") {
+  World w;
+  NodeId n = add_idle_node(w, "n1");
+  Channel<int> ch(w, 2);
+  std::vector<int> got;
+  int64_t third_push_ms = -1;
+  w.spawn(n, "producer", [&] {
+    ch.push(1);
+    ch.push(2);
+    ch.push(3);  // blocks until the consumer takes one
+    third_push_ms = w.now().ns / 1'000'000;
+    ch.close();
+  });
+  w.spawn(n, "consumer", [&] {
+    w.sleep_for(milliseconds(50));
+    while (auto v = ch.pop()) got.push_back(*v);
+  });
+  w.run_for(milliseconds(100));
+  REQUIRE(got == std::vector<int>{1, 2, 3});
+  REQUIRE(third_push_ms == 50);
+}
+
+TEST_CASE("channel pop_for times out on virtual time", "[fiber]") {
+  World w;
+  NodeId n = add_idle_node(w, "n1");
+  Channel<int> ch(w, 4);
+  std::optional<int> r = 99;
+  w.spawn(n, "reader", [&] { r = ch.pop_for(milliseconds(7)); });
+  w.run_for(milliseconds(6));
+  REQUIRE(r == 99);  // still waiting
+  w.run_for(milliseconds(2));
+  REQUIRE_FALSE(r.has_value());
+}
+
+TEST_CASE("promise/future: value, error, and wait_for timeout", "[fiber]") {
+  World w;
+  NodeId n = add_idle_node(w, "n1");
+  Promise<int> p(w), never(w), bad(w);
+  int value = 0;
+  bool timed_out = false;
+  std::string error;
+  w.spawn(n, "a", [&, f = p.future()]() mutable { value = f.get(); });
+  w.spawn(n, "b", [&, f = never.future()]() mutable { timed_out = f.wait_for(milliseconds(3)) == nullptr; });
+  w.spawn(n, "c", [&, f = bad.future()]() mutable {
+    try {
+      f.get();
+    } catch (const SimError& e) {
+      error = e.what();
+    }
+  });
+  w.schedule_after(n, milliseconds(5), [&] {
+    REQUIRE(p.set_value(41 + 1));
+    REQUIRE_FALSE(p.set_value(0));  // first outcome wins
+    bad.set_error("NOT_LEADER_OR_FOLLOWER");
+  });
+  w.run_for(milliseconds(10));
+  REQUIRE(value == 42);
+  REQUIRE(timed_out);
+  REQUIRE(error == "NOT_LEADER_OR_FOLLOWER");
+}
+
+TEST_CASE("misuse is a clear SimError, never a crash", "[fiber]") {
+  World w;
+  NodeId n = add_idle_node(w, "n1");
+  REQUIRE_THROWS_WITH(w.sleep_for(milliseconds(1)), Catch::Contains("outside a simulated process"));
+  REQUIRE_THROWS_WITH(w.crash(NodeId{7}), Catch::Contains("unknown node 7"));
+  w.spawn(n, "thrower", [] { throw std::runtime_error("boom"); });
+  REQUIRE_THROWS_WITH(w.run_for(milliseconds(1)), Catch::Contains("boom"));
+  REQUIRE_THROWS_WITH(w.run_for(milliseconds(1)), Catch::Contains("'thrower' on n1 failed"));
+  World w2;
+  w2.spawn(kWorldNode, "runner", [&] { w2.run_for(milliseconds(1)); });
+  REQUIRE_THROWS_WITH(w2.run_for(milliseconds(1)), Catch::Contains("from inside a simulated process"));
+}
