@@ -570,12 +570,14 @@ void Network::schedule_delivery(uint32_t es, Duration extra, bool fifo) {
   Envelope& e = envelopes_[es];
   const NodeId from{e.src}, to{e.dst};
   const LinkSpec& spec = link(from, to);
-  Rng& rng = link_rng(from, to);
-  int64_t lat = spec.latency_min.ns == spec.latency_max.ns
-                    ? spec.latency_min.ns
-                    : rng.uniform_range(spec.latency_min.ns, spec.latency_max.ns);
-  if (spec.spike_probability > 0.0 && rng.bernoulli(spec.spike_probability))
-    lat += static_cast<int64_t>(rng.exponential(static_cast<double>(spec.spike_mean.ns)));
+  int64_t lat = spec.latency_min.ns;
+  if (spec.latency_min.ns != spec.latency_max.ns || spec.spike_probability > 0.0) {
+    Rng& rng = link_rng(from, to);
+    if (spec.latency_min.ns != spec.latency_max.ns)
+      lat = rng.uniform_range(spec.latency_min.ns, spec.latency_max.ns);
+    if (spec.spike_probability > 0.0 && rng.bernoulli(spec.spike_probability))
+      lat += static_cast<int64_t>(rng.exponential(static_cast<double>(spec.spike_mean.ns)));
+  }
   Instant at = world_.now() + Duration{lat} + extra;
   if (!links_.empty()) {
     if (LinkState* ls = link_state(from, to, false)) {

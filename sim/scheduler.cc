@@ -17,12 +17,20 @@ DeterministicScheduler& DeterministicScheduler::install() {
 }
 
 void DeterministicScheduler::awakened(boost::fibers::context* ctx) noexcept {
+  if (ctx->is_context(boost::fibers::type::main_context)) {
+    main_ready_ = ctx;
+    return;
+  }
   ctx->ready_link(queue_);
   if (!ctx->is_context(boost::fibers::type::pinned_context)) ++ready_unpinned_;
 }
 
 boost::fibers::context* DeterministicScheduler::pick_next() noexcept {
-  if (queue_.empty()) return nullptr;
+  if (queue_.empty()) {
+    boost::fibers::context* main = main_ready_;
+    main_ready_ = nullptr;
+    return main;
+  }
   boost::fibers::context* ctx = &queue_.front();
   queue_.pop_front();
   if (!ctx->is_context(boost::fibers::type::pinned_context)) --ready_unpinned_;

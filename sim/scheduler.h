@@ -6,11 +6,14 @@
 // sequence of wake-ups (which the event queue makes deterministic) the
 // interleaving is identical on every run and every machine.
 //
-// The thread's main context (where World::run_* executes) participates like any
-// other fiber: to let simulated processes run, the run loop yields, goes to the
-// back of the queue, and is resumed when every fiber ahead of it has suspended.
-// `ready_fibers()` counts ready contexts other than pinned ones (the main and
-// dispatcher contexts), so the loop knows when the world is quiet again.
+// The thread's main context (where World::run_* executes) has the LOWEST
+// priority: it is picked only when no other context is ready. To let simulated
+// processes run, the run loop yields and is resumed once every fiber has
+// suspended. `ready_fibers()` counts ready contexts other than pinned ones (the
+// main and dispatcher contexts), so the loop knows when the world is quiet.
+// Main-last matters for speed: a fiber that blocks while nothing else is ready
+// may process the next events itself (World::block) and hand over directly to
+// the fiber they wake — one context switch per message instead of two.
 //
 // Boost installs an algorithm per thread; ksim installs this one the first time
 // a World is created on a thread and every World on that thread shares it.
@@ -32,7 +35,7 @@ class DeterministicScheduler final : public boost::fibers::algo::algorithm {
 
   void awakened(boost::fibers::context* ctx) noexcept override;
   boost::fibers::context* pick_next() noexcept override;
-  bool has_ready_fibers() const noexcept override { return !queue_.empty(); }
+  bool has_ready_fibers() const noexcept override { return !queue_.empty() || main_ready_; }
   // Never reached while the World drives the thread: the main context is ready
   // whenever simulated fibers are not (see the file comment). No real waiting.
   void suspend_until(std::chrono::steady_clock::time_point const&) noexcept override {}
@@ -45,6 +48,7 @@ class DeterministicScheduler final : public boost::fibers::algo::algorithm {
 
  private:
   boost::fibers::scheduler::ready_queue_type queue_;
+  boost::fibers::context* main_ready_ = nullptr;
   size_t ready_unpinned_ = 0;
 };
 

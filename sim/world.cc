@@ -82,7 +82,7 @@ World::~World() {
 // ---- run loop ----------------------------------------------------------------
 
 void World::guard_main(const char* what) const {
-  if (current_ != nullptr)
+  if (current_ != nullptr || inline_runner_ != nullptr)
     throw SimError(std::string(what) + " called from inside a simulated process; "
                    "only the driver (test / script) may run the world");
 }
@@ -114,29 +114,80 @@ bool World::step() {
   settle();
   check_failure();
   if (queue_.empty()) return false;
+  step_inner();
+  check_failure();
+  return true;
+}
+
+void World::step_inner() {
   const Event e = queue_.pop();
   SIM_ASSERT(e.time >= now_, "virtual time went backwards");
   now_ = e.time;
   ++events_processed_;
   dispatch(e);
   settle();
-  check_failure();
-  return true;
 }
 
 void World::run_until(Instant deadline) {
+  run_events_until(deadline);
+  now_ = deadline;
+}
+
+void World::run_to_completion() {
+  run_events_until(Instant::max());
+}
+
+void World::run_events_until(Instant deadline) {
   guard_main("run_until");
   SIM_ASSERT(deadline >= now_, "run_until a time in the past");
-  uint64_t budget = config_.max_events_per_call;
+  check_failure();
   settle();
   check_failure();
+  inline_until_ = deadline;
+  inline_budget_ = config_.max_events_per_call;
+  struct Reset {
+    World* w;
+    ~Reset() { w->inline_until_ = Instant{-1}; }
+  } reset{this};
   while (!queue_.empty() && queue_.top_time() <= deadline) {
-    if (budget-- == 0)
+    if (inline_budget_ == 0)
       throw SimError("event limit reached (" + std::to_string(config_.max_events_per_call) +
                      " events in one run call): livelock?");
-    step();
+    --inline_budget_;
+    step_inner();
+    check_failure();
   }
-  now_ = deadline;
+}
+
+bool World::inline_step(FiberRecord* f) {
+  // Apply the next event on this fiber's stack, as the driver would: no process
+  // is "current" while an event is applied (a timer callback must not block).
+  if (inline_until_.ns < 0 || failure_ || inline_budget_ == 0 || sched_.ready_fibers() > 0 ||
+      queue_.empty() || queue_.top_time() > inline_until_)
+    return false;
+  --inline_budget_;
+  const Event e = queue_.pop();
+  SIM_ASSERT(e.time >= now_, "virtual time went backwards");
+  now_ = e.time;
+  ++events_processed_;
+  current_ = nullptr;
+  inline_runner_ = f;
+  struct Restore {
+    World* w;
+    FiberRecord* f;
+    ~Restore() {
+      w->inline_runner_ = nullptr;
+      w->current_ = f;
+    }
+  } restore{this, f};
+  try {
+    dispatch(e);
+  } catch (const std::exception& ex) {
+    // Not this fiber's failure: the driver reports it, as step() would.
+    fail(ex.what());
+    return false;
+  }
+  return true;
 }
 
 bool World::run_until(const std::function<bool()>& pred, Duration timeout) {
@@ -448,6 +499,9 @@ uint32_t World::node_index_of_current() const {
 void World::make_ready(FiberRecord* f) {
   // A fiber that has not run yet is already in the ready queue (launch::post).
   if (f->ctx == nullptr) return;
+  // The fiber applying events inline is running, not suspended: its changed
+  // state (no longer waiting / killed) is seen when the event returns.
+  if (f == inline_runner_) return;
   boost::fibers::context::active()->schedule(f->ctx);
 }
 
@@ -485,14 +539,20 @@ WakeReason World::block(WaitRef ref, std::optional<Instant> deadline) {
   }
   // If woken between prepare_wait and here (a notify from the same fiber), do
   // not suspend: the fiber is not in any ready queue.
-  while (f->waiting || f->frozen) {
+  for (;;) {
+    if (f->killed) break;
+    if (!f->waiting && !f->frozen) {
+      // Woken — but if its node got paused meanwhile, freeze here instead.
+      if (!f->node->paused) break;
+      wake_fiber(f, f->reason);
+      continue;
+    }
+    // Nothing else can run: apply the next event here instead of switching to
+    // the driver and back. If it wakes this fiber, no switch happens at all;
+    // if it wakes another, the switch goes straight to it.
+    if (inline_step(f)) continue;
     boost::fibers::context::active()->suspend();
     current_ = f;
-    if (f->killed) break;
-    if (f->node->paused && !f->waiting && !f->frozen) {
-      // It was ready when its node got paused: freeze it here.
-      wake_fiber(f, f->reason);
-    }
   }
   if (f->killed) throw NodeCrashed{};
   SIM_ASSERT(f->node->state == NodeState::up, "a fiber of a down node resumed");

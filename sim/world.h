@@ -115,9 +115,14 @@ class World {
   // Runs every event up to and including `deadline`, then sets the clock to it.
   void run_until(Instant deadline);
   void run_for(Duration d) { run_until(now_ + d); }
+  // Runs until no event is left (the clock stays at the last event's time).
+  void run_to_completion();
   // Runs until pred() holds (checked after every event) or `timeout` elapses.
   bool run_until(const std::function<bool()>& pred, Duration timeout);
   bool idle() const { return queue_.empty(); }
+  std::optional<Instant> next_event_time() const {
+    return queue_.empty() ? std::nullopt : std::optional<Instant>(queue_.top_time());
+  }
   uint64_t events_processed() const { return events_processed_; }
   // Lets the fibers that are ready run (spawned from the main context, say).
   void settle();
@@ -210,6 +215,9 @@ class World {
   void wake_fiber(FiberRecord* f, WakeReason reason);
   void check_failure();
   void guard_main(const char* what) const;
+  void step_inner();
+  void run_events_until(Instant deadline);
+  bool inline_step(FiberRecord* f);
   void collect_garbage();
 
   WorldConfig config_;
@@ -227,6 +235,12 @@ class World {
   std::vector<uint32_t> free_fibers_;
   size_t live_fibers_ = 0;
   FiberRecord* current_ = nullptr;
+  // Inline event processing (see World::block): while the driver runs up to a
+  // deadline, a blocking fiber with nothing else ready applies the next events
+  // itself. Disabled (Instant{-1}) during step() and predicate runs.
+  Instant inline_until_{-1};
+  uint64_t inline_budget_ = 0;
+  FiberRecord* inline_runner_ = nullptr;
   std::vector<TimerSlot> timers_;
   std::vector<uint32_t> free_timers_;
   std::vector<std::shared_ptr<void>> graveyard_;  // process states to destroy on the main context
