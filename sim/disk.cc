@@ -63,18 +63,21 @@ void Disk::apply(std::vector<uint8_t>& image, const Op& op) {
 }
 
 DiskStatus Disk::write(std::string_view name, uint64_t offset, std::span<const uint8_t> bytes) {
+  return write_at(name, offset, bytes);
+}
+
+DiskStatus Disk::write_at(std::string_view name, std::optional<uint64_t> at, std::span<const uint8_t> bytes) {
   check_caller();
   occupy(scaled(spec_.write_base, spec_.write_per_kib, bytes.size()), name);
   File* f = find(name);
-  if (!f) f = &files_[std::string(name)];
+  const uint64_t size = f ? f->data.size() : 0;
+  // An append's offset is decided when the device performs it, not when it was
+  // queued: two fibers appending concurrently must not overwrite each other.
+  const uint64_t offset = at ? *at : size;
   const uint64_t end = offset + bytes.size();
-  const uint64_t growth = end > f->data.size() ? end - f->data.size() : 0;
-  if (growth > 0 && (full_ || used_bytes_ + growth > capacity_bytes_)) {
-    ++stats_.errors;
-    world_.trace().record(ev::disk_error, world_.now(), owner_.value, file_id(name),
-                          world_.trace().intern("no_space"));
-    return DiskStatus::no_space;
-  }
+  const uint64_t growth = end > size ? end - size : 0;
+  if (growth > 0 && (full_ || used_bytes_ + growth > capacity_bytes_)) return fail(name, DiskStatus::no_space);
+  if (!f) f = &files_[std::string(name)];
   Op op{false, offset, std::vector<uint8_t>(bytes.begin(), bytes.end())};
   apply(f->data, op);
   used_bytes_ += growth;
@@ -86,8 +89,14 @@ DiskStatus Disk::write(std::string_view name, uint64_t offset, std::span<const u
 }
 
 DiskStatus Disk::append(std::string_view name, std::span<const uint8_t> bytes) {
-  const File* f = find(name);
-  return write(name, f ? f->data.size() : 0, bytes);
+  return write_at(name, std::nullopt, bytes);
+}
+
+DiskStatus Disk::fail(std::string_view name, DiskStatus status) {
+  ++stats_.errors;
+  world_.trace().record(ev::disk_error, world_.now(), owner_.value, file_id(name),
+                        world_.trace().intern(disk_status_name(status)));
+  return status;
 }
 
 ReadResult Disk::read(std::string_view name, uint64_t offset, uint64_t length) {
@@ -113,7 +122,7 @@ DiskStatus Disk::truncate(std::string_view name, uint64_t size) {
   File* f = find(name);
   if (!f) return DiskStatus::not_found;
   if (size > f->data.size() && (full_ || used_bytes_ + (size - f->data.size()) > capacity_bytes_))
-    return DiskStatus::no_space;
+    return fail(name, DiskStatus::no_space);
   used_bytes_ = used_bytes_ - f->data.size() + size;
   Op op{true, size, {}};
   apply(f->data, op);
@@ -126,14 +135,19 @@ DiskStatus Disk::fsync(std::string_view name) {
   check_caller();
   File* f = find(name);
   if (!f) return DiskStatus::not_found;
+  // fsync makes durable what was written before it was issued; writes that
+  // land while it waits on the device stay unsynced.
+  const size_t ops = f->unsynced.size();
   uint64_t dirty = 0;
   for (const Op& op : f->unsynced) dirty += op.bytes.size();
   occupy(scaled(spec_.fsync_base, spec_.fsync_per_kib, dirty), name);
-  f = find(name);  // the file may have been removed while we waited
+  f = find(name);  // the file may have been removed or renamed while we waited
   if (!f) return DiskStatus::not_found;
-  for (const Op& op : f->unsynced) apply(f->durable, op);
-  f->unsynced.clear();
-  SIM_ASSERT(f->durable == f->data, "fsync left durable image different from the page cache");
+  const size_t n = std::min(ops, f->unsynced.size());
+  for (size_t i = 0; i < n; ++i) apply(f->durable, f->unsynced[i]);
+  f->unsynced.erase(f->unsynced.begin(), f->unsynced.begin() + static_cast<std::ptrdiff_t>(n));
+  SIM_ASSERT(!f->unsynced.empty() || f->durable == f->data,
+             "fsync left durable image different from the page cache");
   ++stats_.fsyncs;
   world_.trace().record(ev::disk_fsync, world_.now(), owner_.value, file_id(name), dirty);
   return DiskStatus::ok;
@@ -231,11 +245,10 @@ void Disk::corrupt(std::string_view name, uint64_t offset, uint64_t length) {
   if (!f) throw SimError("cannot corrupt missing file '" + std::string(name) + "'");
   if (offset + length > f->durable.size())
     throw SimError("corruption range beyond the synced size of '" + std::string(name) + "'");
-  for (uint64_t i = offset; i < offset + length; ++i) {
-    const auto flip = static_cast<uint8_t>(1u << rng_.uniform(8));
-    f->durable[i] ^= flip;
-    if (i < f->data.size()) f->data[i] ^= flip;
-  }
+  for (uint64_t i = offset; i < offset + length; ++i) f->durable[i] ^= static_cast<uint8_t>(1u << rng_.uniform(8));
+  // The cache shows the corruption only where no unsynced write covers it.
+  f->data = f->durable;
+  for (const Op& op : f->unsynced) apply(f->data, op);
   world_.note_fault(owner_, "corrupt " + std::string(name) + " @" + std::to_string(offset) + "+" +
                                 std::to_string(length));
 }
@@ -264,7 +277,7 @@ void Disk::lose_unsynced(bool torn) {
     lost -= partial;
     stats_.bytes_lost += lost;
     world_.trace().record(ev::disk_lost, world_.now(), owner_.value, file_id(name), lost);
-    // What survived is now on the platter.
+    // What survived is now on the platter (and in the cache the restart reads).
     f.data = image;
     f.durable = std::move(image);
     f.unsynced.clear();

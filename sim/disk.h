@@ -9,9 +9,9 @@
 //   * process crash (World::crash): the OS keeps the page cache, so nothing is
 //     lost — a restarted process reads everything it wrote.
 //   * power failure (World::power_fail): every unsynced operation is lost; with
-//     `torn`, a random prefix of them survives (the last surviving write may be
-//     cut at a random byte), as a real disk writes back dirty pages in no
-//     promised order... we keep a prefix, the friendlier common case.
+//     `torn`, a random prefix of them survives and the last surviving write may
+//     be cut at a random byte. (A real disk may persist dirty pages in any
+//     order; a prefix is the common, friendlier case — see README.)
 //   * metadata operations (create, remove, rename) are durable at once — the
 //     filesystem journals them (ext4 data=ordered); a file created and never
 //     fsynced survives a power failure EMPTY.
@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -113,10 +114,12 @@ class Disk {
     std::vector<Op> unsynced;
   };
 
-  // Waits out a stall and the device queue; false if the node crashed meanwhile
-  // (never: a crash throws NodeCrashed through the wait).
+  // Waits out a stall and the device queue (a crash throws NodeCrashed here:
+  // the operation then never happened).
   void occupy(Duration cost, std::string_view what);
   void check_caller() const;
+  DiskStatus write_at(std::string_view file, std::optional<uint64_t> offset, std::span<const uint8_t> bytes);
+  DiskStatus fail(std::string_view file, DiskStatus status);
   File* find(std::string_view name);
   const File* find(std::string_view name) const;
   static void apply(std::vector<uint8_t>& image, const Op& op);

@@ -51,7 +51,7 @@ struct Network::Pending {
   uint32_t src = 0, dst = 0, conn = 0;
   uint32_t generation = 0;
   KindId kind;
-  bool live = false, done = false, awaited = false;
+  bool live = false, done = false, awaited = false, forgotten = false;
 };
 
 struct Network::Rule {
@@ -79,7 +79,9 @@ struct Network::NodeNet {
   std::vector<uint32_t> conn_to;            // current connection as client, by server (0 = none)
   std::deque<Incoming> inbox;
   WaitQueue readers;
-  std::function<void(Incoming&&)> handler;
+  // Shared so a handler that replaces itself (or crashes its node) while
+  // running keeps its own closure alive until it returns.
+  std::shared_ptr<std::function<void(Incoming&&)>> handler;
 };
 
 Network::Network(World& w) : world_(w) {
@@ -279,17 +281,17 @@ RuleId Network::add_rule(const RuleMatch& match, RuleAction action, uint32_t cou
   return RuleId{static_cast<uint32_t>(rules_.size() - 1)};
 }
 
-void Network::remove_rule(RuleId id) {
+Network::Rule& Network::end_rule(RuleId id) {
   if (id.value >= rules_.size()) throw SimError("unknown network rule " + std::to_string(id.value));
   Rule& r = rules_[id.value];
   if (r.active) --active_rules_;
   r.active = false;
+  return r;
 }
 
 void Network::release(RuleId id) {
-  remove_rule(id);
   std::vector<uint32_t> held;
-  held.swap(rules_[id.value].held);
+  held.swap(end_rule(id).held);
   for (uint32_t slot : held) {
     const Envelope& e = envelopes_[slot];
     world_.trace().record(ev::msg_release, world_.now(), e.src, e.dst, e.kind.value, id.value);
@@ -298,9 +300,8 @@ void Network::release(RuleId id) {
 }
 
 void Network::discard(RuleId id) {
-  remove_rule(id);
   std::vector<uint32_t> held;
-  held.swap(rules_[id.value].held);
+  held.swap(end_rule(id).held);
   for (uint32_t slot : held) drop(slot, "discarded");
 }
 
@@ -366,6 +367,16 @@ void Network::disconnect(NodeId a, NodeId b) {
 }
 
 void Network::on_node_crash(NodeId n) {
+  // The crashed node's own calls die with it (first, so that breaking its
+  // connections below completes only other nodes' calls).
+  for (uint32_t i = 0; i < pending_.size(); ++i) {
+    Pending& p = pending_[i];
+    if (!p.live || p.src != n.value) continue;
+    if (p.awaited && !p.done)
+      complete(i, Reply{CallStatus::disconnected, p.kind, 0, 0, nullptr});  // wakes a non-node awaiter
+    else
+      free_pending(i);
+  }
   std::vector<uint32_t> doomed;
   for (uint32_t c : open_conns_) {
     const Connection& k = conns_[c];
@@ -375,9 +386,6 @@ void Network::on_node_crash(NodeId n) {
   NodeNet& nn = *nodes_[n.value];
   nn.inbox.clear();
   nn.handler = nullptr;
-  // The crashed node's own calls die with it.
-  for (uint32_t i = 0; i < pending_.size(); ++i)
-    if (pending_[i].live && pending_[i].src == n.value) free_pending(i);
 }
 
 // ---- sending ----------------------------------------------------------------------------------
@@ -402,6 +410,7 @@ CallId Network::call(NodeId src, NodeId dst, KindId kind, Payload payload, uint3
                      Duration timeout, uint64_t tag) {
   check_node(src);
   check_node(dst);
+  if (world_.current_is_killed()) throw NodeCrashed{};
   if (!world_.is_up(src)) throw SimError("node " + world_.node_name(src) + " is down and cannot send");
   SIM_ASSERT(timeout.ns > 0, "call timeout must be positive");
   uint32_t ps;
@@ -418,6 +427,7 @@ CallId Network::call(NodeId src, NodeId dst, KindId kind, Payload payload, uint3
   p.live = true;
   p.done = false;
   p.awaited = false;
+  p.forgotten = false;
   p.callback = nullptr;
   p.src = src.value;
   p.dst = dst.value;
@@ -447,6 +457,7 @@ void Network::send(NodeId src, NodeId dst, KindId kind, Payload payload, uint32_
                    uint64_t tag) {
   check_node(src);
   check_node(dst);
+  if (world_.current_is_killed()) return;  // an unwinding fiber of a crashed node
   if (!world_.is_up(src)) throw SimError("node " + world_.node_name(src) + " is down and cannot send");
   const uint32_t es = alloc_envelope();
   Envelope& e = envelopes_[es];
@@ -465,6 +476,7 @@ void Network::send(NodeId src, NodeId dst, KindId kind, Payload payload, uint32_
 void Network::respond(const Incoming& request, KindId kind, Payload payload, uint32_t size_bytes,
                       uint64_t tag) {
   SIM_ASSERT(request.dir == Direction::request, "respond() to a message that is not a request");
+  if (world_.current_is_killed()) return;  // an unwinding fiber of a crashed node
   const Connection& c = conns_[request.conn];
   if (!c.open || !world_.is_up(request.dst) || c.server_incarnation != world_.incarnation(request.dst)) {
     // The connection the request came on is gone: the response has nowhere to go.
@@ -579,21 +591,19 @@ void Network::schedule_delivery(uint32_t es, Duration extra, bool fifo) {
       lat += static_cast<int64_t>(rng.exponential(static_cast<double>(spec.spike_mean.ns)));
   }
   Instant at = world_.now() + Duration{lat} + extra;
-  if (!links_.empty()) {
-    if (LinkState* ls = link_state(from, to, false)) {
-      at = at + ls->extra;
-      if (ls->clogged_until > world_.now()) at = std::max(at, ls->clogged_until + Duration{lat});
-      if (spec.bandwidth_bytes_per_s > 0) {
-        const Instant start = std::max(world_.now(), ls->wire_free_at);
-        const Duration wire{static_cast<int64_t>(static_cast<__uint128_t>(e.size_bytes) * 1'000'000'000ULL /
-                                                 spec.bandwidth_bytes_per_s)};
-        ls->wire_free_at = start + wire;
-        at = std::max(at, ls->wire_free_at + Duration{lat});
-      }
-    } else if (spec.bandwidth_bytes_per_s > 0) {
-      link_state(from, to, true)->wire_free_at = world_.now();
-      schedule_delivery(es, extra, fifo);  // retry now that the link has state
-      return;
+  LinkState* ls = links_.empty() && spec.bandwidth_bytes_per_s == 0
+                      ? nullptr
+                      : link_state(from, to, spec.bandwidth_bytes_per_s > 0);
+  if (ls) {
+    at = at + ls->extra;
+    if (ls->clogged_until > world_.now()) at = std::max(at, ls->clogged_until + Duration{lat});
+    if (spec.bandwidth_bytes_per_s > 0) {
+      // The link serialises messages: this one starts when the wire is free.
+      const Instant start = std::max(world_.now(), ls->wire_free_at);
+      const Duration wire{static_cast<int64_t>(static_cast<__uint128_t>(e.size_bytes) * 1'000'000'000ULL /
+                                               spec.bandwidth_bytes_per_s)};
+      ls->wire_free_at = start + wire;
+      at = std::max(at, ls->wire_free_at + Duration{lat});
     }
   }
   if (fifo) {
@@ -650,7 +660,8 @@ void Network::deliver(uint32_t es, uint64_t generation) {
   free_envelopes_.push_back(es);
   NodeNet& nn = *nodes_[dst.value];
   if (nn.handler) {
-    nn.handler(std::move(in));
+    const auto handler = nn.handler;  // keeps the closure alive if it replaces itself
+    (*handler)(std::move(in));
     return;
   }
   if (nn.inbox.size() >= inbox_limit_) {
@@ -679,7 +690,8 @@ std::optional<Incoming> Network::receive(NodeId self, std::optional<Duration> ti
 
 void Network::set_handler(NodeId node, std::function<void(Incoming&&)> handler) {
   check_node(node);
-  nodes_[node.value]->handler = std::move(handler);
+  nodes_[node.value]->handler =
+      handler ? std::make_shared<std::function<void(Incoming&&)>>(std::move(handler)) : nullptr;
 }
 
 // ---- completion -----------------------------------------------------------------------------
@@ -690,11 +702,18 @@ void Network::complete(uint32_t ps, Reply reply) {
   p.done = true;
   world_.unschedule(p.timeout);
   p.reply = std::move(reply);
-  if (p.callback) {
-    auto cb = std::move(p.callback);
-    Reply r = std::move(p.reply);
+  if (p.forgotten) {
     free_pending(ps);
-    cb(r);
+    return;
+  }
+  if (p.callback) {
+    // Run as a timer of the calling node: after whatever is being done now
+    // (a crash's bookkeeping, say), and frozen while the node is paused.
+    auto cb = std::move(p.callback);
+    auto r = std::make_shared<Reply>(std::move(p.reply));
+    const NodeId src{p.src};
+    free_pending(ps);
+    if (world_.is_up(src)) world_.schedule_after(src, Duration{}, [cb = std::move(cb), r] { cb(*r); });
     return;
   }
   if (p.awaited) world_.wake(p.waiter);
@@ -702,8 +721,12 @@ void Network::complete(uint32_t ps, Reply reply) {
 
 void Network::free_pending(uint32_t ps) {
   Pending& p = pending_[ps];
+  SIM_ASSERT(p.live, "freeing a call slot twice");
   world_.unschedule(p.timeout);
   p.live = false;
+  p.done = false;
+  p.awaited = false;
+  p.forgotten = false;
   p.callback = nullptr;
   p.reply = Reply{};
   ++p.generation;
@@ -722,29 +745,44 @@ Reply Network::await(CallId id) {
   if (id.slot >= pending_.size() || !pending_[id.slot].live || pending_[id.slot].generation != id.generation)
     throw SimError("await on an unknown or already consumed call");
   Pending& p0 = pending_[id.slot];
-  if (p0.callback) throw SimError("await on a call that has an on_reply callback");
-  while (!pending_[id.slot].done) {
+  if (p0.callback || p0.forgotten) throw SimError("await on a call that has an on_reply callback or was forgotten");
+  auto same_call = [&] { return pending_[id.slot].live && pending_[id.slot].generation == id.generation; };
+  while (same_call() && !pending_[id.slot].done) {
     Pending& p = pending_[id.slot];
     p.waiter = world_.prepare_wait();
     p.awaited = true;
     world_.block(p.waiter, std::nullopt);  // the call's own timeout bounds the wait
   }
+  if (!same_call()) return Reply{CallStatus::disconnected, p0.kind, 0, 0, nullptr};
   Reply r = std::move(pending_[id.slot].reply);
   free_pending(id.slot);
   return r;
+}
+
+void Network::forget(CallId id) {
+  if (id.slot >= pending_.size() || !pending_[id.slot].live || pending_[id.slot].generation != id.generation)
+    return;
+  Pending& p = pending_[id.slot];
+  if (p.done)
+    free_pending(id.slot);
+  else
+    p.forgotten = true;
+}
+
+void Network::retarget_timeout(uint32_t ps, uint64_t generation, EventHandle h) {
+  if (ps < pending_.size() && pending_[ps].live && pending_[ps].generation == static_cast<uint32_t>(generation))
+    pending_[ps].timeout = h;
 }
 
 void Network::on_reply(CallId id, std::function<void(const Reply&)> fn) {
   if (id.slot >= pending_.size() || !pending_[id.slot].live || pending_[id.slot].generation != id.generation)
     throw SimError("on_reply on an unknown or already consumed call");
   Pending& p = pending_[id.slot];
-  if (p.done) {
-    Reply r = std::move(p.reply);
-    free_pending(id.slot);
-    fn(r);
-    return;
-  }
   p.callback = std::move(fn);
+  if (p.done) {
+    p.done = false;  // complete() again, now with the callback in place
+    complete(id.slot, std::move(p.reply));
+  }
 }
 
 }  // namespace sim

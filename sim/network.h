@@ -147,7 +147,8 @@ class Network {
   void release(RuleId id);
   // Drops every held message and ends the rule.
   void discard(RuleId id);
-  void remove_rule(RuleId id);
+  // Ends a rule; messages it holds are dropped.
+  void remove_rule(RuleId id) { discard(id); }
   size_t held_count(RuleId id) const;
   uint64_t matched_count(RuleId id) const;
 
@@ -156,9 +157,11 @@ class Network {
               Duration timeout, uint64_t tag = 0);
   // Blocks the calling fiber (of `src`) until the call completes.
   Reply await(CallId id);
-  // Runs `fn` when the call completes (main context or the completing fiber; it
-  // must not block). Runs at once if already complete.
+  // Runs `fn` when the call completes, as a zero-delay timer of the calling node
+  // (so never while that node is paused or after it crashed; it must not block).
   void on_reply(CallId id, std::function<void(const Reply&)> fn);
+  // The caller will never await this call: its reply is discarded on arrival.
+  void forget(CallId id);
   Reply call_sync(NodeId src, NodeId dst, KindId kind, Payload payload, uint32_t size_bytes,
                   Duration timeout, uint64_t tag = 0) {
     return await(call(src, dst, kind, std::move(payload), size_bytes, timeout, tag));
@@ -189,6 +192,8 @@ class Network {
   void call_timed_out(uint32_t slot, uint64_t generation);
   // A delivery event made stale by a crash: free the message.
   void discard(uint32_t slot, uint64_t generation);
+  // A call's timeout event was re-queued (pause/resume): remember the new handle.
+  void retarget_timeout(uint32_t slot, uint64_t generation, EventHandle h);
 
  private:
   struct Envelope;
@@ -199,6 +204,7 @@ class Network {
   struct NodeNet;
 
   uint32_t connect(NodeId client, NodeId server);
+  Rule& end_rule(RuleId id);
   void route(uint32_t env_slot);
   void schedule_delivery(uint32_t env_slot, Duration extra, bool fifo);
   void drop(uint32_t env_slot, const char* reason);

@@ -27,6 +27,9 @@ class WaitQueue {
   explicit WaitQueue(World& w) : world_(&w) {}
   // Blocks until notified (true) or `deadline` passes (false).
   bool wait(std::optional<Instant> deadline = std::nullopt) {
+    // Waits that ended by timeout or crash leave stale entries; drop those at
+    // the front so a queue polled with timeouts does not grow without bound.
+    while (!waiters_.empty() && !world_->is_waiting(waiters_.front())) waiters_.pop_front();
     const WaitRef ref = world_->prepare_wait();
     waiters_.push_back(ref);
     return world_->block(ref, deadline) == WakeReason::notified;

@@ -72,26 +72,36 @@ World::~World() {
   for (auto& n : nodes_) kill_fibers(*n);
   kill_fibers(*world_node_);
   if (!in_fiber()) {
-    while (sched_.ready_fibers() > 0) boost::this_fiber::yield();
+    while (ready_count_ > 0) boost::this_fiber::yield();
   }
   current_ = nullptr;
+  // Destroy everything that may own process state while the network and disks
+  // still exist: timer closures, dying and live process states.
+  for (TimerSlot& t : timers_) t.fn = nullptr;
   graveyard_.clear();
-  for (auto& n : nodes_) n->process.reset();
+  for (auto& n : nodes_) {
+    n->dying.clear();
+    n->process.reset();
+  }
+  network_.reset();
 }
 
 // ---- run loop ----------------------------------------------------------------
 
 void World::guard_main(const char* what) const {
-  if (current_ != nullptr || inline_runner_ != nullptr)
+  if (current_ != nullptr || inline_runner_ != nullptr || dispatching_)
     throw SimError(std::string(what) + " called from inside a simulated process; "
                    "only the driver (test / script) may run the world");
 }
 
 void World::settle() {
   guard_main("settle");
-  while (sched_.ready_fibers() > 0) {
+  if (ready_count_ > 0) {
+    // The main context runs last (see scheduler.h): when it resumes, every
+    // fiber of the world has suspended again.
     boost::this_fiber::yield();
     current_ = nullptr;
+    SIM_ASSERT(ready_count_ == 0, "fibers still ready after the driver resumed");
   }
   if (!graveyard_.empty()) collect_garbage();
 }
@@ -162,7 +172,7 @@ void World::run_events_until(Instant deadline) {
 bool World::inline_step(FiberRecord* f) {
   // Apply the next event on this fiber's stack, as the driver would: no process
   // is "current" while an event is applied (a timer callback must not block).
-  if (inline_until_.ns < 0 || failure_ || inline_budget_ == 0 || sched_.ready_fibers() > 0 ||
+  if (inline_until_.ns < 0 || failure_ || inline_budget_ == 0 || ready_count_ > 0 ||
       queue_.empty() || queue_.top_time() > inline_until_)
     return false;
   --inline_budget_;
@@ -213,6 +223,12 @@ EventHandle World::schedule_event(Event e) {
 }
 
 void World::dispatch(const Event& e) {
+  // While an event is applied, nothing may re-enter the run loop.
+  struct Flag {
+    bool& f;
+    explicit Flag(bool& b) : f(b) { f = true; }
+    ~Flag() { f = false; }
+  } flag(dispatching_);
   Node* n = nullptr;
   if (e.node != kNoNodeIndex) {
     n = nodes_[e.node].get();
@@ -385,6 +401,7 @@ void World::power_fail(NodeId id, bool torn) {
 }
 
 void World::pause(NodeId id, Duration d) {
+  if (id == kWorldNode) throw SimError("the world pseudo-node cannot be paused");
   Node& n = node_at(id);
   if (n.state != NodeState::up) throw SimError("cannot pause node " + n.name + ": it is down");
   SIM_ASSERT(d.ns > 0, "pause duration must be positive");
@@ -405,8 +422,30 @@ void World::resume(NodeId id) {
   std::vector<Event> frozen;
   frozen.swap(n.frozen);
   for (Event e : frozen) {
+    // Keep the original sequence number: replayed events fire before anything
+    // scheduled later (per-connection FIFO and timer order survive the pause).
     e.time = now_;
-    schedule_event(e);
+    const EventHandle h = queue_.push(e);
+    retarget(e, h);
+  }
+}
+
+void World::retarget(const Event& e, EventHandle h) {
+  // Whoever may withdraw this event later must hold its new handle.
+  switch (e.kind) {
+    case EventKind::timer:
+      if (e.slot < timers_.size() && timers_[e.slot].armed && timers_[e.slot].generation == static_cast<uint32_t>(e.aux))
+        timers_[e.slot].event = h;
+      return;
+    case EventKind::wake_fiber:
+      if (e.slot < fibers_.size() && fibers_[e.slot] && fibers_[e.slot]->generation == static_cast<uint32_t>(e.aux >> 32))
+        fibers_[e.slot]->deadline = h;
+      return;
+    case EventKind::call_timeout:
+      network_->retarget_timeout(e.slot, e.aux, h);
+      return;
+    default:
+      return;
   }
 }
 
@@ -443,11 +482,23 @@ void World::spawn(NodeId node, std::string_view name, std::function<void()> fn) 
                            [this, f, fn = std::move(fn)]() mutable { fiber_main(f, fn); });
   f->ctx = nullptr;  // set when the fiber first runs
   fib.detach();
+  ++ready_count_;  // launch::post: it is in the ready queue
 }
 
 void World::fiber_main(FiberRecord* f, std::function<void()>& fn) {
+  --ready_count_;
   current_ = f;
   f->ctx = boost::fibers::context::active();
+  if (!f->killed && f->node->paused) {
+    // Spawned onto a paused node: it starts when the node resumes.
+    wake_fiber(f, WakeReason::notified);
+    while (f->frozen && !f->killed) {
+      current_ = nullptr;
+      boost::fibers::context::active()->suspend();
+      --ready_count_;
+      current_ = f;
+    }
+  }
   try {
     if (!f->killed) fn();
   } catch (const NodeCrashed&) {
@@ -487,6 +538,8 @@ void World::fail(std::string message) {
   if (!failure_) failure_ = std::move(message);
 }
 
+bool World::current_is_killed() const { return current_ != nullptr && current_->killed; }
+
 NodeId World::current_node() const {
   if (!current_) throw SimError("not inside a simulated process");
   return current_->node->id;
@@ -501,7 +554,8 @@ void World::make_ready(FiberRecord* f) {
   if (f->ctx == nullptr) return;
   // The fiber applying events inline is running, not suspended: its changed
   // state (no longer waiting / killed) is seen when the event returns.
-  if (f == inline_runner_) return;
+  if (f == inline_runner_ || f == current_) return;
+  ++ready_count_;
   boost::fibers::context::active()->schedule(f->ctx);
 }
 
@@ -531,6 +585,7 @@ WaitRef World::prepare_wait() {
 WakeReason World::block(WaitRef ref, std::optional<Instant> deadline) {
   FiberRecord* f = current_;
   SIM_ASSERT(f && f->slot == ref.slot && f->token == ref.token, "block() without prepare_wait()");
+  if (deadline && *deadline < now_) deadline = now_;  // a deadline that passed during a pause
   if (f->waiting && deadline) {
     const Node& n = *f->node;
     f->deadline = schedule_event({*deadline, 0, (static_cast<uint64_t>(f->generation) << 32) | f->token,
@@ -551,12 +606,20 @@ WakeReason World::block(WaitRef ref, std::optional<Instant> deadline) {
     // the driver and back. If it wakes this fiber, no switch happens at all;
     // if it wakes another, the switch goes straight to it.
     if (inline_step(f)) continue;
+    current_ = nullptr;  // whoever runs next sets its own
     boost::fibers::context::active()->suspend();
+    --ready_count_;
     current_ = f;
   }
   if (f->killed) throw NodeCrashed{};
   SIM_ASSERT(f->node->state == NodeState::up, "a fiber of a down node resumed");
   return f->reason;
+}
+
+bool World::is_waiting(WaitRef ref) const {
+  if (ref.slot >= fibers_.size()) return false;
+  const FiberRecord* f = fibers_[ref.slot].get();
+  return f && f->generation == ref.generation && f->token == ref.token && f->waiting;
 }
 
 bool World::wake(WaitRef ref) {

@@ -156,6 +156,9 @@ class World {
   void spawn(NodeId node, std::string_view name, std::function<void()> fn);
   // The node the calling fiber belongs to. Throws outside a fiber.
   NodeId current_node() const;
+  // True inside a fiber of a crashed incarnation that is still unwinding
+  // (its destructors run): such code must not send or block.
+  bool current_is_killed() const;
   bool in_fiber() const { return current_ != nullptr; }
   // Suspends the calling fiber for `d` of virtual time.
   void sleep_for(Duration d);
@@ -167,6 +170,7 @@ class World {
   WakeReason block(WaitRef ref, std::optional<Instant> deadline);
   // Wakes the fiber if `ref` is still its current wait; false if stale.
   bool wake(WaitRef ref);
+  bool is_waiting(WaitRef ref) const;
 
   // ---- Timers -------------------------------------------------------------
   // Runs `fn` on the main context after `d` unless cancelled or the node crashed
@@ -207,6 +211,7 @@ class World {
   const Node& node_at(NodeId id) const;
   void dispatch(const Event& e);
   void discard_event(const Event& e);
+  void retarget(const Event& e, EventHandle h);
   void boot(Node& n);
   void kill_fibers(Node& n);
   void fiber_main(FiberRecord* f, std::function<void()>& fn);
@@ -241,6 +246,10 @@ class World {
   Instant inline_until_{-1};
   uint64_t inline_budget_ = 0;
   FiberRecord* inline_runner_ = nullptr;
+  bool dispatching_ = false;
+  // This World's fibers that are in the ready queue (other Worlds on the same
+  // thread share Boost's scheduler but not this count).
+  size_t ready_count_ = 0;
   std::vector<TimerSlot> timers_;
   std::vector<uint32_t> free_timers_;
   std::vector<std::shared_ptr<void>> graveyard_;  // process states to destroy on the main context

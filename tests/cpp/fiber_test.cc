@@ -153,3 +153,46 @@ TEST_CASE("misuse is a clear SimError, never a crash", "[fiber]") {
   w2.spawn(kWorldNode, "runner", [&] { w2.run_for(milliseconds(1)); });
   REQUIRE_THROWS_WITH(w2.run_for(milliseconds(1)), Catch::Contains("from inside a simulated process"));
 }
+
+TEST_CASE("a wait whose deadline passed during a pause times out at resume", "[fiber]") {
+  World w;
+  NodeId n = add_idle_node(w, "n1");
+  CondVar cv(w);
+  bool flag = false;
+  std::optional<bool> result;
+  int64_t done_ms = -1;
+  w.spawn(n, "waiter", [&] {
+    result = cv.wait_for(milliseconds(10), [&] { return flag; });
+    done_ms = w.now().ns / 1'000'000;
+  });
+  w.run_for(milliseconds(4));
+  w.pause(n, milliseconds(20));                                  // frozen from 4 to 24
+  w.schedule_after(kWorldNode, milliseconds(1), [&] { cv.notify_all(); });  // spurious wake at 5
+  w.run_for(milliseconds(40));
+  REQUIRE(result == false);
+  REQUIRE(done_ms == 24);
+}
+
+TEST_CASE("two worlds on one thread stay independent", "[fiber]") {
+  World a, b;
+  NodeId na = add_idle_node(a, "a1");
+  int b_ran = 0;
+  b.spawn(kWorldNode, "b-proc", [&] {
+    ++b_ran;
+    b.sleep_for(milliseconds(5));
+    ++b_ran;
+  });
+  a.spawn(na, "a-proc", [&] { a.sleep_for(milliseconds(1)); });
+  a.run_for(milliseconds(10));  // may run b's ready fiber, but must not break b
+  REQUIRE_FALSE(b.in_fiber());
+  b.run_for(milliseconds(10));
+  REQUIRE(b_ran == 2);
+}
+
+TEST_CASE("the run loop cannot be re-entered from a timer or the world paused", "[fiber]") {
+  World w;
+  w.schedule_after(kWorldNode, milliseconds(1), [&] { w.run_for(milliseconds(1)); });
+  REQUIRE_THROWS_WITH(w.run_for(milliseconds(5)), Catch::Contains("only the driver"));
+  World w2;
+  REQUIRE_THROWS_WITH(w2.pause(kWorldNode, milliseconds(1)), Catch::Contains("cannot be paused"));
+}

@@ -212,3 +212,70 @@ TEST_CASE("network misuse raises SimError naming the problem", "[network]") {
   REQUIRE_THROWS_WITH(t.net.release(RuleId{42}), Catch::Contains("unknown network rule"));
   REQUIRE_THROWS_WITH(t.net.set_loss(t.a, t.b, 1.5), Catch::Contains("[0, 1]"));
 }
+
+TEST_CASE("on_reply callbacks run after a crash's bookkeeping, never for the crashed caller", "[network]") {
+  Net t;
+  t.net.add_rule({.src = t.b, .dst = std::nullopt, .kind = std::nullopt, .dir = Direction::response},
+                 RuleAction::drop, 0);
+  int a_callbacks = 0;
+  std::vector<std::string> c_saw;
+  // c's call to b: its callback retries when disconnected.
+  t.w.spawn(t.c, "c-caller", [&] {
+    CallId id = t.net.call(t.c, t.b, t.req, nullptr, 16, seconds(5), 1);
+    t.net.on_reply(id, [&](const Reply& r) {
+      c_saw.push_back(call_status_name(r.status));
+      t.net.forget(t.net.call(t.c, t.a, t.req, nullptr, 16, seconds(1), 2));
+    });
+  });
+  t.w.spawn(t.a, "a-caller", [&] {
+    CallId id = t.net.call(t.a, t.b, t.req, nullptr, 16, seconds(5), 3);
+    t.net.on_reply(id, [&](const Reply&) { ++a_callbacks; });
+  });
+  t.w.run_for(milliseconds(10));
+  t.w.crash(t.b);
+  t.w.crash(t.a);
+  t.w.run_for(milliseconds(10));
+  REQUIRE(c_saw == std::vector<std::string>{"disconnected"});
+  REQUIRE(a_callbacks == 0);
+}
+
+TEST_CASE("a delivery handler may replace itself or crash its node", "[network]") {
+  Net t;
+  int calls = 0;
+  t.net.set_handler(t.c, [&](Incoming&&) {
+    ++calls;
+    t.net.set_handler(t.c, nullptr);  // destroys the stored closure while it runs
+    t.w.crash(t.c);
+  });
+  t.w.spawn(t.a, "sender", [&] { t.net.send(t.a, t.c, t.req, nullptr, 8, 1); });
+  t.w.run_for(milliseconds(10));
+  REQUIRE(calls == 1);
+  REQUIRE_FALSE(t.w.is_up(t.c));
+}
+
+TEST_CASE("bandwidth of the default link applies without any per-link state", "[network]") {
+  Net t;
+  LinkSpec slow;
+  slow.latency_min = slow.latency_max = milliseconds(1);
+  slow.bandwidth_bytes_per_s = 1'000'000;
+  t.net.set_default_link(slow);
+  std::optional<Reply> r;
+  t.w.spawn(t.a, "big", [&] { r = t.net.call_sync(t.a, t.b, t.req, nullptr, 50'000, seconds(5), 1); });
+  t.w.run_for(milliseconds(50));
+  REQUIRE_FALSE(r.has_value());
+  t.w.run_for(milliseconds(5));
+  REQUIRE(r.has_value());
+}
+
+TEST_CASE("removing a hold rule frees what it held; nothing is delivered", "[network]") {
+  Net t;
+  RuleId h = t.net.add_rule({.src = t.a, .dst = t.b, .kind = std::nullopt, .dir = std::nullopt},
+                            RuleAction::hold, 0);
+  t.call_from_a(t.b, 1, seconds(10));
+  t.w.run_for(milliseconds(5));
+  REQUIRE(t.net.held_count(h) == 1);
+  t.net.remove_rule(h);
+  REQUIRE(t.net.held_count(h) == 0);
+  t.w.run_for(milliseconds(10));
+  REQUIRE(t.served.empty());
+}
