@@ -1,0 +1,35 @@
+// PartitionChangeBuilder: the single place that decides a partition's next
+// leader, ISR and ELR — for broker fencing and unfencing, AlterPartition,
+// controlled shutdown and admin elections. See README.md, "Leader election".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "engine/controller/metadata_image.h"
+
+namespace ksim {
+
+enum class Election : uint8_t {
+  normal,     // keep a usable leader; otherwise elect (unclean only if allowed by config)
+  preferred,  // move leadership to the first replica if it is a usable ISR member
+  unclean,    // admin-forced: elect any usable replica if no ISR member can lead
+};
+
+struct ElectionOptions {
+  bool unclean_allowed = false;  // unclean.leader.election.enable of the topic
+  bool elr_enabled = true;       // ksim.eligible.leader.replicas (KIP-966)
+  int32_t min_isr = 1;           // min.insync.replicas of the topic
+};
+
+// The change to make to `current`, or nullopt if nothing changes.
+// `target_isr`: the ISR the caller wants (nullopt: keep the current one);
+// members that are not usable brokers are dropped from it.
+std::optional<PartitionChangeRecord> build_partition_change(int64_t topic_id, int32_t partition,
+                                                            const PartitionRegistration& current,
+                                                            const MetadataImage& image,
+                                                            std::optional<std::vector<int32_t>> target_isr,
+                                                            Election election, const ElectionOptions& opts);
+
+}  // namespace ksim

@@ -1,0 +1,129 @@
+// Leader election and ISR changes, as the KRaft controller decides them.
+#include <catch2/catch.hpp>
+
+#include "engine/controller/partition_change_builder.h"
+
+using namespace ksim;
+
+namespace {
+
+// A cluster image with brokers 1..n registered and unfenced and topic "t" with
+// one partition of the given state.
+struct Cluster {
+  MetadataImage img;
+  int64_t off = 0;
+  explicit Cluster(int n, PartitionRecord p) {
+    for (int b = 1; b <= n; ++b) {
+      img.apply(RegisterBrokerRecord{b, b * 100, 1, true}, off++);
+      img.apply(BrokerRegistrationChangeRecord{b, b * 100, false, std::nullopt}, off++);
+    }
+    img.apply(TopicRecord{"t", 1}, off++);
+    p.topic_id = 1;
+    img.apply(p, off++);
+  }
+  void fence(int b) { img.apply(BrokerRegistrationChangeRecord{b, b * 100, true, std::nullopt}, off++); }
+  void unfence(int b) { img.apply(BrokerRegistrationChangeRecord{b, b * 100, false, std::nullopt}, off++); }
+  const PartitionRegistration& p() const { return *img.partition("t", 0); }
+  // Applies what the builder decides; returns whether it changed anything.
+  bool change(std::optional<std::vector<int32_t>> isr = std::nullopt, Election e = Election::normal,
+              ElectionOptions o = {}) {
+    auto rec = build_partition_change(1, 0, p(), img, std::move(isr), e, o);
+    if (rec) img.apply(*rec, off++);
+    return rec.has_value();
+  }
+};
+
+PartitionRecord replicas_123() {
+  return PartitionRecord{0, 0, {1, 2, 3}, {1, 2, 3}, {}, {}, 1, 0, 0, LeaderRecoveryState::recovered};
+}
+
+const ElectionOptions kNoElr{false, false, 2};
+
+}  // namespace
+
+TEST_CASE("a fenced leader is replaced by the first live ISR member in assignment order", "[election]") {
+  Cluster c(3, replicas_123());
+  c.fence(1);
+  REQUIRE(c.change(std::nullopt, Election::normal, kNoElr));
+  REQUIRE(c.p().leader == 2);
+  REQUIRE(c.p().isr == std::vector<int32_t>{2, 3});
+  REQUIRE(c.p().leader_epoch == 1);
+}
+
+TEST_CASE("without ELR the last ISR member stays in the ISR and the partition goes offline", "[election]") {
+  Cluster c(3, PartitionRecord{0, 0, {1, 2, 3}, {1}, {}, {}, 1, 0, 0, LeaderRecoveryState::recovered});
+  c.fence(1);
+  REQUIRE(c.change(std::nullopt, Election::normal, kNoElr));
+  REQUIRE(c.p().leader == -1);  // clean election waits
+  REQUIRE(c.p().isr == std::vector<int32_t>{1});
+  c.unfence(1);
+  REQUIRE(c.change(std::nullopt, Election::normal, kNoElr));
+  REQUIRE(c.p().leader == 1);  // the only up-to-date replica leads again
+  REQUIRE(c.img.unclean_elections() == 0);
+}
+
+TEST_CASE("unclean election picks a live out-of-sync replica and is counted", "[election]") {
+  Cluster c(3, PartitionRecord{0, 0, {1, 2, 3}, {1}, {}, {}, 1, 0, 0, LeaderRecoveryState::recovered});
+  c.fence(1);
+  ElectionOptions unclean = kNoElr;
+  unclean.unclean_allowed = true;
+  REQUIRE(c.change(std::nullopt, Election::normal, unclean));
+  REQUIRE(c.p().leader == 2);
+  REQUIRE(c.p().isr == std::vector<int32_t>{2});
+  REQUIRE(c.p().leader_recovery_state == LeaderRecoveryState::recovering);
+  REQUIRE(c.img.unclean_elections() == 1);
+}
+
+TEST_CASE("an admin-forced unclean election works with the config off", "[election]") {
+  Cluster c(3, PartitionRecord{0, 0, {1, 2, 3}, {1}, {}, {}, 1, 0, 0, LeaderRecoveryState::recovered});
+  c.fence(1);
+  REQUIRE(c.change(std::nullopt, Election::normal, kNoElr));
+  REQUIRE(c.p().leader == -1);
+  REQUIRE(c.change(std::nullopt, Election::unclean, kNoElr));
+  REQUIRE(c.p().leader == 2);
+}
+
+TEST_CASE("ELR (KIP-966): replicas leaving an ISR below min.insync.replicas stay electable", "[election]") {
+  const ElectionOptions elr{false, true, 2};
+  Cluster c(3, replicas_123());
+  REQUIRE(c.change(std::vector<int32_t>{1, 2}, Election::normal, elr));  // 3 lags: ISR 2 >= min ISR, no ELR
+  REQUIRE(c.p().elr.empty());
+  c.fence(2);
+  REQUIRE(c.change(std::nullopt, Election::normal, elr));
+  REQUIRE(c.p().isr == std::vector<int32_t>{1});
+  REQUIRE(c.p().elr == std::vector<int32_t>{2});  // left while ISR < 2: it has the committed data
+  c.fence(1);
+  REQUIRE(c.change(std::nullopt, Election::normal, elr));
+  REQUIRE(c.p().leader == -1);
+  REQUIRE(c.p().isr.empty());
+  REQUIRE(c.p().elr == std::vector<int32_t>{1, 2});
+  c.unfence(2);
+  REQUIRE(c.change(std::nullopt, Election::normal, elr));
+  REQUIRE(c.p().leader == 2);  // clean: elected from the ELR, never the lagging replica 3
+  REQUIRE(c.p().isr == std::vector<int32_t>{2});
+  REQUIRE(c.img.unclean_elections() == 0);
+}
+
+TEST_CASE("preferred election moves leadership back to the first replica", "[election]") {
+  Cluster c(3, PartitionRecord{0, 0, {1, 2, 3}, {1, 2, 3}, {}, {}, 2, 0, 0, LeaderRecoveryState::recovered});
+  REQUIRE_FALSE(c.change(std::nullopt, Election::normal, kNoElr));  // nothing to do
+  REQUIRE(c.change(std::nullopt, Election::preferred, kNoElr));
+  REQUIRE(c.p().leader == 1);
+  c.fence(1);
+  c.change(std::nullopt, Election::normal, kNoElr);
+  REQUIRE(c.p().leader == 2);
+  REQUIRE_FALSE(c.change(std::nullopt, Election::preferred, kNoElr));  // preferred replica not available
+}
+
+TEST_CASE("AlterPartition ISR shrink and expand keep the leader", "[election]") {
+  Cluster c(3, replicas_123());
+  REQUIRE(c.change(std::vector<int32_t>{1, 3}, Election::normal, kNoElr));
+  REQUIRE(c.p().isr == std::vector<int32_t>{1, 3});
+  REQUIRE(c.p().leader == 1);
+  REQUIRE(c.p().leader_epoch == 0);
+  REQUIRE(c.change(std::vector<int32_t>{3, 1, 2}, Election::normal, kNoElr));
+  REQUIRE(c.p().isr == std::vector<int32_t>{1, 2, 3});  // kept in assignment order
+  c.fence(3);
+  c.change(std::vector<int32_t>{1, 2, 3}, Election::normal, kNoElr);
+  REQUIRE_FALSE(c.p().in_isr(3));  // a fenced broker cannot be (re)admitted
+}
