@@ -1,0 +1,268 @@
+#include "engine/controller/quorum_controller.h"
+
+#include <algorithm>
+#include <set>
+
+#include "engine/controller/replica_placer.h"
+
+namespace ksim {
+namespace {
+
+bool valid_topic_name(const std::string& n) {
+  if (n.empty() || n.size() > 249 || n == "." || n == "..") return false;
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+  });
+}
+
+ControllerResult failure(Errc e, std::string message) {
+  ControllerResult r;
+  r.error = e;
+  r.message = std::move(message);
+  return r;
+}
+
+}  // namespace
+
+QuorumController::QuorumController(Config broker_config, sim::Rng rng)
+    : broker_config_(std::move(broker_config)), rng_(rng) {}
+
+void QuorumController::replay(const MetadataRecord& record, int64_t offset) {
+  committed_.apply(record, offset);
+  if (!active_) image_ = committed_;
+}
+
+void QuorumController::activate(sim::Instant now) {
+  active_ = true;
+  image_ = committed_;
+  pending_offset_ = committed_.last_applied_offset();
+  last_heartbeat_.clear();
+  for (const auto& [id, b] : image_.brokers()) last_heartbeat_[id] = now;
+}
+
+void QuorumController::emit(std::vector<MetadataRecord>& out, MetadataRecord r) {
+  // Applied at once so the next decision sees it; the offset is a local
+  // counter (the real one is assigned when Raft appends the batch).
+  image_.apply(r, ++pending_offset_);
+  out.push_back(std::move(r));
+}
+
+Config QuorumController::topic_config(const std::string& topic) const {
+  Config::Map overrides;
+  if (auto it = image_.configs().find("topic:" + topic); it != image_.configs().end())
+    for (const auto& [k, v] : it->second) overrides[k] = v;
+  return Config::parse(kTopic, overrides, &broker_config_);
+}
+
+ElectionOptions QuorumController::election_options(const std::string& topic) const {
+  const Config c = topic_config(topic);
+  return ElectionOptions{c.get_bool("unclean.leader.election.enable"),
+                         broker_config_.get_bool("ksim.eligible.leader.replicas"), c.get_int("min.insync.replicas")};
+}
+
+void QuorumController::rebalance_all(std::vector<MetadataRecord>& out) {
+  // Copy the topic list: emit() changes image_ while we walk it.
+  std::vector<std::pair<std::string, int64_t>> topics;
+  for (const auto& [name, t] : image_.topics()) topics.emplace_back(name, t.id);
+  for (const auto& [name, id] : topics) {
+    const ElectionOptions opts = election_options(name);
+    const size_t n = image_.topic(name)->partitions.size();
+    for (size_t p = 0; p < n; ++p) {
+      const PartitionRegistration cur = image_.topic(name)->partitions[p];
+      if (auto change = build_partition_change(id, static_cast<int32_t>(p), cur, image_, std::nullopt, Election::normal, opts))
+        emit(out, std::move(*change));
+    }
+  }
+}
+
+ControllerResult QuorumController::register_broker(int32_t broker_id, uint64_t incarnation, int64_t next_offset,
+                                                   sim::Instant now) {
+  if (!active_) return failure(Errc::NOT_CONTROLLER, "not the active controller");
+  ControllerResult r;
+  // A new registration replaces the old one; its offset is its broker epoch.
+  emit(r.records, RegisterBrokerRecord{broker_id, next_offset, incarnation, true});
+  last_heartbeat_[broker_id] = now;
+  rebalance_all(r.records);  // a re-registered broker is fenced: it leaves ISRs
+  return r;
+}
+
+HeartbeatReply QuorumController::heartbeat(int32_t broker_id, int64_t broker_epoch, int64_t metadata_offset,
+                                           bool want_shut_down, sim::Instant now) {
+  HeartbeatReply r;
+  if (!active_) {
+    r.error = Errc::NOT_CONTROLLER;
+    return r;
+  }
+  const BrokerRegistration* b = image_.broker(broker_id);
+  if (!b || b->epoch != broker_epoch) {
+    r.error = Errc::STALE_BROKER_EPOCH;
+    return r;
+  }
+  last_heartbeat_[broker_id] = now;
+  if (want_shut_down) {
+    if (!b->in_controlled_shutdown) {
+      // Controlled shutdown: leaderships move away before the broker stops.
+      emit(r.records, BrokerRegistrationChangeRecord{broker_id, broker_epoch, std::nullopt, true});
+      rebalance_all(r.records);
+    }
+    bool leads = false;
+    for (const auto& [name, t] : image_.topics())
+      for (const auto& p : t.partitions) leads = leads || p.leader == broker_id;
+    r.should_shut_down = !leads;
+  } else if (b->fenced && metadata_offset >= broker_epoch) {
+    // Caught up with the log up to its own registration: it may serve.
+    emit(r.records, BrokerRegistrationChangeRecord{broker_id, broker_epoch, false, std::nullopt});
+    rebalance_all(r.records);  // offline partitions it can lead come back
+  }
+  r.fenced = image_.broker(broker_id)->fenced;
+  return r;
+}
+
+ControllerResult QuorumController::tick(sim::Instant now) {
+  ControllerResult r;
+  if (!active_) return r;
+  const sim::Duration session = sim::milliseconds(broker_config_.get_long("broker.session.timeout.ms"));
+  std::vector<std::pair<int32_t, int64_t>> expired;
+  for (const auto& [id, b] : image_.brokers()) {
+    if (b.fenced) continue;
+    auto it = last_heartbeat_.find(id);
+    if (it == last_heartbeat_.end() || now - it->second > session) expired.emplace_back(id, b.epoch);
+  }
+  for (const auto& [id, epoch] : expired)
+    emit(r.records, BrokerRegistrationChangeRecord{id, epoch, true, std::nullopt});
+  rebalance_all(r.records);  // moves leaderships of fenced brokers; unclean elections if enabled
+  return r;
+}
+
+ControllerResult QuorumController::create_topic(const TopicSpec& spec) {
+  if (!active_) return failure(Errc::NOT_CONTROLLER, "not the active controller");
+  if (!valid_topic_name(spec.name))
+    return failure(Errc::INVALID_TOPIC_EXCEPTION, "Topic name \"" + spec.name + "\" is illegal: it must be 1-249 "
+                                                  "characters of ASCII alphanumerics, '.', '_' and '-'");
+  if (image_.topic(spec.name)) return failure(Errc::TOPIC_ALREADY_EXISTS, "Topic '" + spec.name + "' already exists.");
+  try {
+    (void)Config::parse(kTopic, spec.configs, &broker_config_);
+  } catch (const ConfigError& e) {
+    return failure(Errc::INVALID_CONFIG, e.what());
+  }
+  std::vector<int32_t> usable;
+  for (const auto& [id, b] : image_.brokers())
+    if (image_.usable(id)) usable.push_back(id);
+  std::vector<std::vector<int32_t>> assignment = spec.assignment;
+  if (assignment.empty()) {
+    const int32_t partitions = spec.partitions > 0 ? spec.partitions : broker_config_.get_int("num.partitions");
+    const int32_t rf = spec.replication_factor > 0 ? spec.replication_factor
+                                                   : broker_config_.get_int("default.replication.factor");
+    if (spec.partitions == 0 || spec.partitions < -1)
+      return failure(Errc::INVALID_PARTITIONS, "Number of partitions must be larger than 0.");
+    if (spec.replication_factor == 0 || spec.replication_factor < -1)
+      return failure(Errc::INVALID_REPLICATION_FACTOR, "Replication factor must be larger than 0.");
+    Placement pl = place_replicas(usable, partitions, rf, rng_);
+    if (!pl.error.empty()) return failure(Errc::INVALID_REPLICATION_FACTOR, pl.error);
+    assignment = std::move(pl.replicas);
+  } else {
+    for (const auto& reps : assignment) {
+      std::set<int32_t> distinct(reps.begin(), reps.end());
+      if (reps.empty() || distinct.size() != reps.size() || reps.size() != assignment.front().size())
+        return failure(Errc::INVALID_REPLICA_ASSIGNMENT, "Replica assignment must list distinct brokers, the same number per partition");
+      for (int32_t b : reps)
+        if (!image_.broker(b))
+          return failure(Errc::INVALID_REPLICA_ASSIGNMENT, "Replica assignment names unknown broker " + std::to_string(b));
+    }
+  }
+  ControllerResult r;
+  const int64_t id = image_.next_topic_id();
+  emit(r.records, TopicRecord{spec.name, id});
+  for (const auto& [k, v] : spec.configs) emit(r.records, ConfigRecord{"topic:" + spec.name, k, v});
+  for (size_t p = 0; p < assignment.size(); ++p) {
+    PartitionRecord pr;
+    pr.topic_id = id;
+    pr.partition = static_cast<int32_t>(p);
+    pr.replicas = assignment[p];
+    for (int32_t b : pr.replicas)
+      if (image_.usable(b)) pr.isr.push_back(b);
+    if (pr.isr.empty()) pr.isr = {pr.replicas.front()};  // offline from birth, like Kafka
+    pr.leader = image_.usable(pr.isr.front()) ? pr.isr.front() : -1;
+    emit(r.records, std::move(pr));
+  }
+  return r;
+}
+
+AlterPartitionReply QuorumController::alter_partition(int32_t broker_id, int64_t broker_epoch, const std::string& topic,
+                                                      int32_t partition, int32_t leader_epoch, int32_t partition_epoch,
+                                                      const std::vector<int32_t>& new_isr) {
+  AlterPartitionReply r;
+  auto fail = [&](Errc e) {
+    r.error = e;
+    return r;
+  };
+  if (!active_) return fail(Errc::NOT_CONTROLLER);
+  const BrokerRegistration* b = image_.broker(broker_id);
+  if (!b || b->epoch != broker_epoch) return fail(Errc::STALE_BROKER_EPOCH);
+  const TopicImage* t = image_.topic(topic);
+  const PartitionRegistration* p = image_.partition(topic, partition);
+  if (!t || !p) return fail(Errc::UNKNOWN_TOPIC_OR_PARTITION);
+  if (p->leader != broker_id) return fail(Errc::NOT_LEADER_OR_FOLLOWER);
+  if (leader_epoch != p->leader_epoch) return fail(Errc::FENCED_LEADER_EPOCH);
+  if (partition_epoch != p->partition_epoch) return fail(Errc::INVALID_UPDATE_VERSION);
+  if (std::find(new_isr.begin(), new_isr.end(), broker_id) == new_isr.end()) return fail(Errc::INVALID_REQUEST);
+  for (int32_t m : new_isr)
+    if (!p->is_replica(m) || !image_.usable(m)) return fail(Errc::INELIGIBLE_REPLICA);
+  if (auto change = build_partition_change(t->id, partition, *p, image_, new_isr, Election::normal,
+                                           election_options(topic)))
+    emit(r.records, std::move(*change));
+  const PartitionRegistration* now_p = image_.partition(topic, partition);
+  r.leader_epoch = now_p->leader_epoch;
+  r.partition_epoch = now_p->partition_epoch;
+  r.isr = now_p->isr;
+  return r;
+}
+
+ControllerResult QuorumController::elect_leaders(Election type,
+                                                 const std::vector<std::pair<std::string, int32_t>>& partitions) {
+  if (!active_) return failure(Errc::NOT_CONTROLLER, "not the active controller");
+  std::vector<std::pair<std::string, int32_t>> targets = partitions;
+  if (targets.empty())
+    for (const auto& [name, t] : image_.topics())
+      for (size_t p = 0; p < t.partitions.size(); ++p) targets.emplace_back(name, static_cast<int32_t>(p));
+  ControllerResult r;
+  for (const auto& [topic, part] : targets) {
+    const TopicImage* t = image_.topic(topic);
+    const PartitionRegistration* p = image_.partition(topic, part);
+    if (!t || !p) return failure(Errc::UNKNOWN_TOPIC_OR_PARTITION, "Unknown partition " + topic + "-" + std::to_string(part));
+    if (auto change = build_partition_change(t->id, part, *p, image_, std::nullopt, type, election_options(topic)))
+      emit(r.records, std::move(*change));
+  }
+  if (r.records.empty() && !partitions.empty()) {
+    r.error = Errc::ELECTION_NOT_NEEDED;
+    r.message = "Leader election not needed";
+  }
+  return r;
+}
+
+ControllerResult QuorumController::alter_config(const std::string& resource, const std::string& key,
+                                                const std::optional<std::string>& value) {
+  if (!active_) return failure(Errc::NOT_CONTROLLER, "not the active controller");
+  if (!resource.starts_with("topic:")) return failure(Errc::INVALID_REQUEST, "Only topic configs can be altered");
+  const std::string topic = resource.substr(6);
+  if (!image_.topic(topic)) return failure(Errc::UNKNOWN_TOPIC_OR_PARTITION, "Unknown topic " + topic);
+  Config::Map overrides;
+  if (auto it = image_.configs().find(resource); it != image_.configs().end())
+    for (const auto& [k, v] : it->second) overrides[k] = v;
+  if (value)
+    overrides[key] = *value;
+  else
+    overrides.erase(key);
+  try {
+    (void)Config::parse(kTopic, overrides, &broker_config_);
+  } catch (const ConfigError& e) {
+    return failure(Errc::INVALID_CONFIG, e.what());
+  }
+  ControllerResult r;
+  emit(r.records, ConfigRecord{resource, key, value});
+  rebalance_all(r.records);  // e.g. enabling unclean election elects offline partitions
+  return r;
+}
+
+}  // namespace ksim

@@ -1,0 +1,111 @@
+// QuorumController: the decisions of the ACTIVE KRaft controller.
+//
+// Kafka's QuorumController turns requests (BrokerRegistration,
+// BrokerHeartbeat, CreateTopics, AlterPartition, ElectLeaders,
+// IncrementalAlterConfigs) and the passage of time (broker sessions expiring)
+// into metadata records. It applies them to its own image at once — so the
+// next decision sees them — and hands them to the Raft layer to commit. Every
+// other node learns them only from the committed log (replay).
+//
+// This class is the pure state machine: no network, no disk, no fibers. The
+// controller node (engine/controller/controller_node) wires it to Raft and the
+// network. Time comes in as an argument, randomness from a seeded stream.
+//
+// Failover: a new active controller starts from the committed image (whatever
+// its predecessor proposed but did not commit is gone) and gives every broker a
+// fresh session, as Kafka's BrokerHeartbeatManager does.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/common/config.h"
+#include "engine/common/errors.h"
+#include "engine/controller/metadata_image.h"
+#include "engine/controller/partition_change_builder.h"
+#include "sim/rng.h"
+#include "sim/time.h"
+
+namespace ksim {
+
+// What a handler decided: an error, or records to commit (possibly none).
+struct ControllerResult {
+  Errc error = Errc::NONE;
+  std::string message;
+  std::vector<MetadataRecord> records;
+};
+
+struct HeartbeatReply {
+  Errc error = Errc::NONE;
+  bool fenced = true;           // the broker may not serve yet (or any more)
+  bool should_shut_down = false;  // controlled shutdown complete
+  std::vector<MetadataRecord> records;
+};
+
+struct AlterPartitionReply {
+  Errc error = Errc::NONE;
+  int32_t leader_epoch = -1;
+  int32_t partition_epoch = -1;
+  std::vector<int32_t> isr;
+  std::vector<MetadataRecord> records;
+};
+
+struct TopicSpec {
+  std::string name;
+  int32_t partitions = -1;          // -1: num.partitions
+  int32_t replication_factor = -1;  // -1: default.replication.factor
+  std::vector<std::vector<int32_t>> assignment;  // explicit replica assignment (optional)
+  Config::Map configs;
+};
+
+class QuorumController {
+ public:
+  QuorumController(Config broker_config, sim::Rng rng);
+
+  // ---- every controller: replay of the committed log --------------------------
+  void replay(const MetadataRecord& record, int64_t offset);
+  const MetadataImage& committed() const { return committed_; }
+  // The active controller's view: committed + its own proposals.
+  const MetadataImage& image() const { return image_; }
+
+  // ---- the active controller -------------------------------------------------------
+  // Becoming active: start from the committed image; every broker gets a fresh session.
+  void activate(sim::Instant now);
+  void deactivate() { active_ = false; }
+  bool active() const { return active_; }
+  // `next_offset`: the offset the registration record will get (its broker epoch).
+  ControllerResult register_broker(int32_t broker_id, uint64_t incarnation, int64_t next_offset, sim::Instant now);
+  HeartbeatReply heartbeat(int32_t broker_id, int64_t broker_epoch, int64_t metadata_offset, bool want_shut_down,
+                           sim::Instant now);
+  // Session expiry (broker.session.timeout.ms) and pending elections.
+  ControllerResult tick(sim::Instant now);
+  ControllerResult create_topic(const TopicSpec& spec);
+  AlterPartitionReply alter_partition(int32_t broker_id, int64_t broker_epoch, const std::string& topic,
+                                      int32_t partition, int32_t leader_epoch, int32_t partition_epoch,
+                                      const std::vector<int32_t>& new_isr);
+  ControllerResult elect_leaders(Election type, const std::vector<std::pair<std::string, int32_t>>& partitions);
+  ControllerResult alter_config(const std::string& resource, const std::string& key,
+                                const std::optional<std::string>& value);
+
+  // Effective topic config (broker config + topic overrides).
+  Config topic_config(const std::string& topic) const;
+
+ private:
+  ElectionOptions election_options(const std::string& topic) const;
+  // Re-evaluates every partition (after a broker's state changed).
+  void rebalance_all(std::vector<MetadataRecord>& out);
+  void emit(std::vector<MetadataRecord>& out, MetadataRecord r);
+
+  Config broker_config_;
+  sim::Rng rng_;
+  MetadataImage committed_;
+  MetadataImage image_;
+  int64_t pending_offset_ = -1;  // offsets of proposals applied to image_
+  bool active_ = false;
+  std::map<int32_t, sim::Instant> last_heartbeat_;
+};
+
+}  // namespace ksim
