@@ -82,6 +82,7 @@ struct Network::NodeNet {
   // Shared so a handler that replaces itself (or crashes its node) while
   // running keeps its own closure alive until it returns.
   std::shared_ptr<std::function<void(Incoming&&)>> handler;
+  std::map<uint16_t, std::shared_ptr<std::function<void(Incoming&&)>>> kind_handlers;
 };
 
 Network::Network(World& w) : world_(w) {
@@ -386,6 +387,7 @@ void Network::on_node_crash(NodeId n) {
   NodeNet& nn = *nodes_[n.value];
   nn.inbox.clear();
   nn.handler = nullptr;
+  nn.kind_handlers.clear();
 }
 
 // ---- sending ----------------------------------------------------------------------------------
@@ -659,6 +661,13 @@ void Network::deliver(uint32_t es, uint64_t generation) {
   e.live = false;
   free_envelopes_.push_back(es);
   NodeNet& nn = *nodes_[dst.value];
+  if (!nn.kind_handlers.empty()) {
+    if (auto it = nn.kind_handlers.find(in.kind.value); it != nn.kind_handlers.end()) {
+      const auto handler = it->second;  // keeps the closure alive if it replaces itself
+      (*handler)(std::move(in));
+      return;
+    }
+  }
   if (nn.handler) {
     const auto handler = nn.handler;  // keeps the closure alive if it replaces itself
     (*handler)(std::move(in));
@@ -672,6 +681,15 @@ void Network::deliver(uint32_t es, uint64_t generation) {
   }
   nn.inbox.push_back(std::move(in));
   nn.readers.notify_one();
+}
+
+void Network::set_kind_handler(NodeId node, KindId kind, std::function<void(Incoming&&)> handler) {
+  check_node(node);
+  auto& m = nodes_[node.value]->kind_handlers;
+  if (handler)
+    m[kind.value] = std::make_shared<std::function<void(Incoming&&)>>(std::move(handler));
+  else
+    m.erase(kind.value);
 }
 
 std::optional<Incoming> Network::receive(NodeId self, std::optional<Duration> timeout) {

@@ -178,6 +178,10 @@ class Network {
   // Handler invoked on delivery of requests / one-way messages to `node`
   // (main context; must not block). Cleared when the node crashes.
   void set_handler(NodeId node, std::function<void(Incoming&&)> handler);
+  // A handler for one message kind only: takes precedence over the catch-all
+  // handler, so two subsystems of one node (a broker and its co-located KRaft
+  // controller) can each serve their own APIs. Cleared when the node crashes.
+  void set_kind_handler(NodeId node, KindId kind, std::function<void(Incoming&&)> handler);
   // Blocks the calling fiber of `self` until a request arrives (nullopt on timeout).
   std::optional<Incoming> receive(NodeId self, std::optional<Duration> timeout = std::nullopt);
 

@@ -279,3 +279,17 @@ TEST_CASE("removing a hold rule frees what it held; nothing is delivered", "[net
   t.w.run_for(milliseconds(10));
   REQUIRE(t.served.empty());
 }
+
+TEST_CASE("kind handlers let two subsystems of one node serve their own APIs", "[network]") {
+  Net t;
+  const KindId vote = t.net.kind("Vote");
+  std::vector<std::string> seen;
+  t.net.set_handler(t.c, [&](Incoming&&) { seen.push_back("catch-all"); });
+  t.net.set_kind_handler(t.c, vote, [&](Incoming&&) { seen.push_back("vote"); });
+  t.w.spawn(t.a, "sender", [&] {
+    t.net.send(t.a, t.c, vote, nullptr, 8);
+    t.net.send(t.a, t.c, t.req, nullptr, 8);
+  });
+  t.w.run_for(milliseconds(10));
+  REQUIRE(seen == std::vector<std::string>{"vote", "catch-all"});
+}

@@ -1,0 +1,218 @@
+// The Kafka APIs brokers and controllers speak, as in-memory request and
+// response bodies. They travel through sim::Network as shared, immutable
+// payloads (never copied); `wire_size()` gives the byte size Kafka's encoding
+// would have, which the network uses for bandwidth.
+//
+// Field names follow Kafka's message schemas (clients/src/main/resources/
+// common/message/*.json), trimmed to what ksim uses. The API names are the
+// sim::Network message kinds ("Produce", "Fetch", ...), so a scenario can
+// hold or drop "the next Fetch response from broker 2".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/common/errors.h"
+#include "engine/common/types.h"
+#include "engine/storage/record_batch.h"
+
+namespace ksim::protocol {
+
+using storage::BatchPtr;
+
+// Kafka's API names (the request kinds); responses are "<Name>Response".
+inline constexpr const char* kApis[] = {
+    "Produce", "Fetch", "ListOffsets", "Metadata", "OffsetsForLeaderEpoch", "CreateTopics",
+    "DescribeTopics", "ElectLeaders", "IncrementalAlterConfigs", "BrokerRegistration", "BrokerHeartbeat",
+    "AlterPartition", "InitProducerId", "FindCoordinator", "JoinGroup", "SyncGroup", "Heartbeat",
+    "LeaveGroup", "OffsetCommit", "OffsetFetch", "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn",
+    "WriteTxnMarkers", "TxnOffsetCommit", "Vote", "BeginQuorumEpoch", "EndQuorumEpoch", "MetadataFetch",
+};
+
+// ---- Produce -------------------------------------------------------------------
+struct ProduceRequest {
+  int16_t acks = -1;  // 0, 1, -1 (all)
+  int32_t timeout_ms = 30000;
+  std::optional<std::string> transactional_id;
+  std::vector<std::pair<TopicPartition, BatchPtr>> partitions;
+};
+struct ProducePartitionResponse {
+  TopicPartition tp;
+  Errc error = Errc::NONE;
+  Offset base_offset = kNoOffset;
+  int64_t log_append_time_ms = -1;
+  Offset log_start_offset = kNoOffset;
+};
+struct ProduceResponse {
+  std::vector<ProducePartitionResponse> partitions;
+};
+
+// ---- Fetch (followers and consumers) --------------------------------------------
+enum class IsolationLevel : int8_t { read_uncommitted = 0, read_committed = 1 };
+
+struct FetchPartition {
+  TopicPartition tp;
+  LeaderEpoch current_leader_epoch = kNoEpoch;  // KIP-320: fenced if stale
+  Offset fetch_offset;
+  LeaderEpoch last_fetched_epoch = kNoEpoch;    // followers: divergence check
+  Offset log_start_offset = kNoOffset;
+  int32_t partition_max_bytes = 1048576;
+};
+struct FetchRequest {
+  int32_t replica_id = -1;  // a broker id for followers; -1 for consumers
+  int64_t replica_epoch = -1;
+  int32_t max_wait_ms = 500;
+  int32_t min_bytes = 1;
+  int32_t max_bytes = 52428800;
+  IsolationLevel isolation = IsolationLevel::read_uncommitted;
+  std::vector<FetchPartition> partitions;
+};
+struct AbortedTxn {
+  ProducerId producer_id;
+  Offset first_offset;
+};
+struct EpochEndOffset {
+  LeaderEpoch epoch = kNoEpoch;
+  Offset end_offset = kNoOffset;
+};
+struct FetchPartitionResponse {
+  TopicPartition tp;
+  Errc error = Errc::NONE;
+  Offset high_watermark = kNoOffset;
+  Offset last_stable_offset = kNoOffset;
+  Offset log_start_offset = kNoOffset;
+  std::optional<EpochEndOffset> diverging_epoch;
+  std::optional<int32_t> current_leader;  // hint on NOT_LEADER / FENCED
+  std::vector<AbortedTxn> aborted_transactions;
+  std::vector<BatchPtr> batches;
+};
+struct FetchResponse {
+  Errc error = Errc::NONE;
+  std::vector<FetchPartitionResponse> partitions;
+};
+
+// ---- OffsetsForLeaderEpoch (KIP-101 / KIP-279) -------------------------------------
+struct OffsetForLeaderEpochPartition {
+  TopicPartition tp;
+  LeaderEpoch current_leader_epoch = kNoEpoch;
+  LeaderEpoch leader_epoch;  // the epoch whose end offset is asked for
+};
+struct OffsetsForLeaderEpochRequest {
+  int32_t replica_id = -1;
+  std::vector<OffsetForLeaderEpochPartition> partitions;
+};
+struct OffsetForLeaderEpochResult {
+  TopicPartition tp;
+  Errc error = Errc::NONE;
+  LeaderEpoch leader_epoch = kNoEpoch;  // KIP-279: the largest epoch <= requested (kNoEpoch under KIP-101)
+  Offset end_offset = kNoOffset;
+};
+struct OffsetsForLeaderEpochResponse {
+  std::vector<OffsetForLeaderEpochResult> partitions;
+};
+
+// ---- ListOffsets ---------------------------------------------------------------------
+inline constexpr int64_t kLatestTimestamp = -1;
+inline constexpr int64_t kEarliestTimestamp = -2;
+struct ListOffsetsRequest {
+  IsolationLevel isolation = IsolationLevel::read_uncommitted;
+  std::vector<std::pair<TopicPartition, int64_t>> partitions;  // timestamp or -1 / -2
+};
+struct ListOffsetsPartitionResponse {
+  TopicPartition tp;
+  Errc error = Errc::NONE;
+  int64_t timestamp = -1;
+  Offset offset = kNoOffset;
+  LeaderEpoch leader_epoch = kNoEpoch;
+};
+struct ListOffsetsResponse {
+  std::vector<ListOffsetsPartitionResponse> partitions;
+};
+
+// ---- Metadata --------------------------------------------------------------------------
+struct MetadataRequest {
+  std::optional<std::vector<std::string>> topics;  // nullopt: all
+  bool allow_auto_topic_creation = true;
+};
+struct PartitionMetadata {
+  int32_t partition = 0;
+  Errc error = Errc::NONE;
+  int32_t leader = -1;
+  LeaderEpoch leader_epoch = kNoEpoch;
+  std::vector<int32_t> replicas, isr;
+};
+struct TopicMetadata {
+  std::string name;
+  Errc error = Errc::NONE;
+  std::vector<PartitionMetadata> partitions;
+};
+struct MetadataResponse {
+  std::vector<int32_t> brokers;  // live (unfenced) brokers
+  int32_t controller_id = -1;
+  std::vector<TopicMetadata> topics;
+};
+
+// ---- controller APIs ---------------------------------------------------------------------
+struct BrokerRegistrationRequest {
+  int32_t broker_id = -1;
+  uint64_t incarnation = 0;
+};
+struct BrokerRegistrationResponse {
+  Errc error = Errc::NONE;
+  int64_t broker_epoch = -1;
+};
+struct BrokerHeartbeatRequest {
+  int32_t broker_id = -1;
+  int64_t broker_epoch = -1;
+  int64_t current_metadata_offset = -1;
+  bool want_shut_down = false;
+};
+struct BrokerHeartbeatResponse {
+  Errc error = Errc::NONE;
+  bool is_fenced = true;
+  bool should_shut_down = false;
+};
+struct AlterPartitionRequest {
+  int32_t broker_id = -1;
+  int64_t broker_epoch = -1;
+  TopicPartition tp;
+  int32_t leader_epoch = -1;
+  int32_t partition_epoch = -1;
+  std::vector<int32_t> new_isr;
+};
+struct AlterPartitionResponse {
+  Errc error = Errc::NONE;
+  int32_t leader_epoch = -1;
+  int32_t partition_epoch = -1;
+  std::vector<int32_t> isr;
+};
+struct CreateTopicsRequest {
+  std::string name;
+  int32_t partitions = -1;
+  int32_t replication_factor = -1;
+  std::vector<std::vector<int32_t>> assignment;
+  std::map<std::string, std::string> configs;
+};
+struct AdminResponse {
+  Errc error = Errc::NONE;
+  std::string message;
+};
+struct ElectLeadersRequest {
+  bool unclean = false;  // false: preferred
+  std::vector<std::pair<std::string, int32_t>> partitions;  // empty: all
+};
+struct AlterConfigRequest {
+  std::string resource;
+  std::string key;
+  std::optional<std::string> value;
+};
+
+// Approximate Kafka wire sizes (headers + payload), for bandwidth modelling.
+uint32_t wire_size(const ProduceRequest& r);
+uint32_t wire_size(const FetchResponse& r);
+
+}  // namespace ksim::protocol
