@@ -7,6 +7,7 @@
 //                  change between its check and the wait.
 //   Channel<T>   — bounded FIFO queue; push blocks when full, pop when empty; close().
 //   Promise<T> / Future<T> — one value (or an error), awaited with or without timeout.
+//   Mutex / LockGuard — mutual exclusion across a section that blocks.
 //
 // Every blocking call here may throw NodeCrashed (the calling node crashed) —
 // let it propagate. None of them may be used from the main context.
@@ -77,6 +78,44 @@ class CondVar {
 
  private:
   WaitQueue q_;
+};
+
+// A fiber mutex: serialises simulated processes around a critical section
+// that blocks inside (a log append waiting on the disk, say). FIFO hand-off.
+class Mutex {
+ public:
+  explicit Mutex(World& w) : q_(w) {}
+  void lock() {
+    while (locked_) q_.wait();
+    locked_ = true;
+  }
+  bool try_lock() {
+    if (locked_) return false;
+    locked_ = true;
+    return true;
+  }
+  void unlock() {
+    SIM_ASSERT(locked_, "unlock of an unlocked mutex");
+    locked_ = false;
+    q_.notify_one();
+  }
+  bool locked() const { return locked_; }
+
+ private:
+  bool locked_ = false;
+  WaitQueue q_;
+};
+
+// RAII for Mutex; unlocks also when a crash unwinds the fiber.
+class LockGuard {
+ public:
+  explicit LockGuard(Mutex& m) : m_(m) { m_.lock(); }
+  ~LockGuard() { m_.unlock(); }
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+
+ private:
+  Mutex& m_;
 };
 
 template <class T>

@@ -196,3 +196,20 @@ TEST_CASE("the run loop cannot be re-entered from a timer or the world paused", 
   World w2;
   REQUIRE_THROWS_WITH(w2.pause(kWorldNode, milliseconds(1)), Catch::Contains("cannot be paused"));
 }
+
+TEST_CASE("a mutex serialises sections that block, in FIFO order", "[fiber]") {
+  World w;
+  NodeId n = add_idle_node(w, "n1");
+  Mutex m(w);
+  std::vector<std::string> log;
+  for (const char* name : {"a", "b", "c"})
+    w.spawn(n, name, [&, name] {
+      LockGuard g(m);
+      log.push_back(std::string(name) + "+");
+      w.sleep_for(milliseconds(10));
+      log.push_back(std::string(name) + "-");
+    });
+  w.run_for(milliseconds(100));
+  REQUIRE(log == std::vector<std::string>{"a+", "a-", "b+", "b-", "c+", "c-"});
+  REQUIRE_FALSE(m.locked());
+}
