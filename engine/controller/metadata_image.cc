@@ -54,7 +54,8 @@ void MetadataImage::check(const PartitionRegistration& p, const std::string& whe
 }
 
 void MetadataImage::apply(const MetadataRecord& record, int64_t offset) {
-  SIM_ASSERT(offset > last_offset_, "metadata records must be applied in offset order");
+  // Records of one log entry (one controller operation) share its offset.
+  SIM_ASSERT(offset >= last_offset_, "metadata records must be applied in offset order");
   last_offset_ = offset;
   std::visit(
       [&](const auto& x) {

@@ -46,8 +46,9 @@ struct TopicImage {
 
 class MetadataImage {
  public:
-  // Applies one committed (or, on the active controller, proposed) record
-  // found at `offset`. Throws SimError if the record breaks an invariant.
+  // Applies one committed (or, on the active controller, proposed) record of
+  // the log entry at `offset` (the records of one entry share it). Throws
+  // SimError if the record breaks an invariant.
   void apply(const MetadataRecord& record, int64_t offset);
 
   const std::map<int32_t, BrokerRegistration>& brokers() const { return brokers_; }

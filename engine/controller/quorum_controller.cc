@@ -4,6 +4,7 @@
 #include <set>
 
 #include "engine/controller/replica_placer.h"
+#include "sim/error.h"
 
 namespace ksim {
 namespace {
@@ -36,15 +37,19 @@ void QuorumController::replay(const MetadataRecord& record, int64_t offset) {
 void QuorumController::activate(sim::Instant now) {
   active_ = true;
   image_ = committed_;
-  pending_offset_ = committed_.last_applied_offset();
+  next_entry_offset_ = committed_.last_applied_offset() + 1;
   last_heartbeat_.clear();
   for (const auto& [id, b] : image_.brokers()) last_heartbeat_[id] = now;
 }
 
+void QuorumController::prepare(int64_t next_entry_offset) {
+  SIM_ASSERT(next_entry_offset >= next_entry_offset_, "metadata log offsets go forward");
+  next_entry_offset_ = next_entry_offset;
+}
+
 void QuorumController::emit(std::vector<MetadataRecord>& out, MetadataRecord r) {
-  // Applied at once so the next decision sees it; the offset is a local
-  // counter (the real one is assigned when Raft appends the batch).
-  image_.apply(r, ++pending_offset_);
+  // Applied at once so the next decision sees it.
+  image_.apply(r, next_entry_offset_);
   out.push_back(std::move(r));
 }
 
@@ -76,12 +81,11 @@ void QuorumController::rebalance_all(std::vector<MetadataRecord>& out) {
   }
 }
 
-ControllerResult QuorumController::register_broker(int32_t broker_id, uint64_t incarnation, int64_t next_offset,
-                                                   sim::Instant now) {
+ControllerResult QuorumController::register_broker(int32_t broker_id, uint64_t incarnation, sim::Instant now) {
   if (!active_) return failure(Errc::NOT_CONTROLLER, "not the active controller");
   ControllerResult r;
   // A new registration replaces the old one; its offset is its broker epoch.
-  emit(r.records, RegisterBrokerRecord{broker_id, next_offset, incarnation, true});
+  emit(r.records, RegisterBrokerRecord{broker_id, next_entry_offset_, incarnation, true});
   last_heartbeat_[broker_id] = now;
   rebalance_all(r.records);  // a re-registered broker is fenced: it leaves ISRs
   return r;

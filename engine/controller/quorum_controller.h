@@ -76,8 +76,10 @@ class QuorumController {
   void activate(sim::Instant now);
   void deactivate() { active_ = false; }
   bool active() const { return active_; }
-  // `next_offset`: the offset the registration record will get (its broker epoch).
-  ControllerResult register_broker(int32_t broker_id, uint64_t incarnation, int64_t next_offset, sim::Instant now);
+  // Every operation's records go into ONE log entry; the caller says at which
+  // offset that entry will land (the registration's offset is the broker epoch).
+  void prepare(int64_t next_entry_offset);
+  ControllerResult register_broker(int32_t broker_id, uint64_t incarnation, sim::Instant now);
   HeartbeatReply heartbeat(int32_t broker_id, int64_t broker_epoch, int64_t metadata_offset, bool want_shut_down,
                            sim::Instant now);
   // Session expiry (broker.session.timeout.ms) and pending elections.
@@ -103,7 +105,7 @@ class QuorumController {
   sim::Rng rng_;
   MetadataImage committed_;
   MetadataImage image_;
-  int64_t pending_offset_ = -1;  // offsets of proposals applied to image_
+  int64_t next_entry_offset_ = 0;  // where the current operation's records will land
   bool active_ = false;
   std::map<int32_t, sim::Instant> last_heartbeat_;
 };

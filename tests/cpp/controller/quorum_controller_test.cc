@@ -17,19 +17,22 @@ struct Ctl {
   std::map<int32_t, int64_t> epochs;
 
   explicit Ctl(Config::Map cfg = {}) : qc(Config::parse(kBroker, cfg), sim::Rng(1)) { qc.activate(now); }
+  // One operation = one log entry: its records share an offset.
   void commit(const std::vector<MetadataRecord>& recs) {
-    for (const auto& r : recs) qc.replay(r, log_end++);
+    if (recs.empty()) return;
+    for (const auto& r : recs) qc.replay(r, log_end);
+    qc.prepare(++log_end);
   }
   void advance(int64_t ms) { now = now + milliseconds(ms); }
   void join(int32_t b) {
-    auto r = qc.register_broker(b, 1, log_end, now);
+    auto r = qc.register_broker(b, 1, now);
     REQUIRE(r.error == Errc::NONE);
     epochs[b] = log_end;
     commit(r.records);
     heartbeat(b);
   }
   HeartbeatReply heartbeat(int32_t b, bool shut_down = false) {
-    HeartbeatReply h = qc.heartbeat(b, epochs[b], log_end, shut_down, now);
+    HeartbeatReply h = qc.heartbeat(b, epochs[b], log_end - 1, shut_down, now);
     commit(h.records);
     return h;
   }
@@ -45,12 +48,13 @@ struct Ctl {
 
 TEST_CASE("brokers register fenced and are unfenced once caught up", "[controller]") {
   Ctl c;
-  auto r = c.qc.register_broker(1, 7, c.log_end, c.now);
+  auto r = c.qc.register_broker(1, 7, c.now);
   c.commit(r.records);
   REQUIRE(c.qc.image().broker(1)->fenced);
+  REQUIRE(c.qc.image().broker(1)->epoch == 0);  // the offset of its registration
   HeartbeatReply behind = c.qc.heartbeat(1, 0, -1, false, c.now);  // has not replayed its registration yet
   REQUIRE(behind.fenced);
-  HeartbeatReply h = c.qc.heartbeat(1, 0, 1, false, c.now);
+  HeartbeatReply h = c.qc.heartbeat(1, 0, 0, false, c.now);
   c.commit(h.records);
   REQUIRE_FALSE(h.fenced);
   REQUIRE(c.qc.committed().usable(1));
