@@ -1,0 +1,124 @@
+// LogSegment: one slice of a partition's log on disk — Kafka's LogSegment.
+//
+//   <dir>/<base offset, 20 digits>.log        the batches, back to back
+//   <dir>/<base offset, 20 digits>.index      sparse offset index
+//   <dir>/<base offset, 20 digits>.timeindex  sparse time index
+//
+// The offset index is how a read finds its place without scanning the whole
+// file: every `index.interval.bytes` of appended data adds an entry
+// (last offset of the batch - base offset : int32, file position of the batch
+// : int32). A lookup takes the last entry at or below the target and scans
+// batch headers forward from there. The time index does the same for
+// timestamps: entries (largest timestamp so far : int64, offset of it - base :
+// int32), added at the same moments when the timestamp grew.
+//
+// Indexes are derived data: recover() rebuilds them from the .log file, which
+// is the only source of truth. recover() also validates every batch (length,
+// magic, CRC, contiguous offsets) and cuts the file at the first invalid one:
+// a torn or corrupt tail is dropped, nothing is ever reordered or invented.
+//
+// Offsets inside the segment are contiguous: every batch starts at the
+// previous batch's next offset (the first at the base offset).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/storage/log_config.h"
+#include "engine/storage/record_batch.h"
+#include "sim/disk.h"
+
+namespace ksim::storage {
+
+// A record found by timestamp (ListOffsets / offsetsForTimes).
+struct TimestampAndOffset {
+  int64_t timestamp = kNoTimestamp;
+  Offset offset = kNoOffset;
+  LeaderEpoch leader_epoch = kNoEpoch;
+  auto operator<=>(const TimestampAndOffset&) const = default;
+};
+
+class LogSegment {
+ public:
+  // "<dir>/00000000000000000042" (add ".log", ".index", ".timeindex").
+  static std::string file_stem(const std::string& dir, Offset base);
+  // The base offset encoded in a ".log" file name, if it is one.
+  static std::optional<Offset> parse_log_file_name(const std::string& dir, const std::string& path);
+
+  LogSegment(sim::Disk& disk, const std::string& dir, Offset base, const LogConfig& config, int64_t created_ms);
+
+  // Creates the three files, empty (a new segment on roll).
+  Errc create();
+  // Opens a segment below the recovery point (fsynced, trusted): loads the
+  // index files and finds the last batch. Falls back to recover() when an
+  // index fails its sanity check, as Kafka rebuilds a corrupt index.
+  Errc load();
+  // Validates every batch from the start, rebuilds both indexes and truncates
+  // the file at the first invalid batch. `on_batch` sees each valid batch (the
+  // log rebuilds its epoch cache with it). Returns the bytes truncated.
+  Result<int64_t> recover(const std::function<void(const RecordBatch&)>& on_batch);
+
+  // Appends one batch whose base offset is next_offset().
+  Errc append(const RecordBatch& batch);
+  // Whole batches holding offsets >= `start`, at most `max_bytes` of them
+  // (but at least one if `min_one`), stopping before any batch whose last
+  // offset is >= `max_offset_exclusive`.
+  Result<std::vector<BatchPtr>> read(Offset start, int64_t max_bytes, Offset max_offset_exclusive, bool min_one);
+  // The first record with timestamp >= `ts` and offset >= `start`, if any.
+  Result<std::optional<TimestampAndOffset>> find_offset_by_timestamp(int64_t ts, Offset start);
+  // Removes every batch whose last offset is >= `offset` (a batch holding
+  // `offset` goes entirely). Returns the bytes removed.
+  Result<int64_t> truncate_to(Offset offset);
+  // fsyncs the log and both indexes.
+  Errc flush();
+  Errc delete_files();
+
+  // Kafka's LogSegment.shouldRoll, for an incoming batch.
+  bool should_roll(const RecordBatch& incoming, int64_t now_ms) const;
+
+  Offset base_offset() const { return base_; }
+  Offset next_offset() const { return next_offset_; }  // last offset + 1; base when empty
+  int64_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  // Newest record timestamp (retention.ms); the creation time if none.
+  int64_t largest_timestamp() const { return max_ts_ != kNoTimestamp ? max_ts_ : created_ms_; }
+  const std::string& log_path() const { return log_path_; }
+
+ private:
+  struct OffsetEntry { int32_t relative_offset; int32_t position; };
+  struct TimeEntry { int64_t timestamp; int32_t relative_offset; };
+  // What a scan reports for each batch: its position and its whole bytes.
+  using Visit = std::function<bool(int64_t position, std::span<const uint8_t> batch)>;
+  struct ScanEnd { int64_t position = 0; bool structurally_invalid = false; };
+
+  // Walks the batches from `position`, reading the file in large chunks.
+  // Stops when `visit` returns false (at that batch), at end of file, or at a
+  // batch whose length field is impossible or runs past the end of the file.
+  Result<ScanEnd> scan(int64_t position, const Visit& visit);
+  // The position of the first batch whose last offset is >= `offset`
+  // (size() if none).
+  Result<int64_t> position_of(Offset offset);
+  // Kafka's index policy for a batch appended at `position`.
+  void index_batch(const RecordBatch& b, int64_t position, Bytes* offset_out, Bytes* time_out);
+  void reset_state();
+  Errc storage(sim::DiskStatus s);
+
+  sim::Disk* disk_;
+  LogConfig config_;
+  Offset base_;
+  std::string log_path_, index_path_, time_index_path_;
+  int64_t created_ms_;
+
+  int64_t size_ = 0;
+  Offset next_offset_;
+  int64_t max_ts_ = kNoTimestamp;          // largest timestamp so far
+  Offset offset_of_max_ts_ = kNoOffset;
+  int64_t first_batch_ts_ = kNoTimestamp;  // Kafka's rollingBasedTimestamp
+  int64_t bytes_since_index_entry_ = 0;
+  std::vector<OffsetEntry> offset_index_;
+  std::vector<TimeEntry> time_index_;
+};
+
+}  // namespace ksim::storage

@@ -1,0 +1,227 @@
+#include "engine/storage/record_batch.h"
+
+#include "engine/storage/crc32c.h"
+#include "sim/error.h"
+
+namespace ksim::storage {
+namespace {
+
+// ---- writing: big-endian fixed fields and Kafka's zigzag varints ----------
+
+void put_be(Bytes& out, uint64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+void set_be(Bytes& out, size_t at, uint64_t v, int width) {
+  for (int i = 0; i < width; ++i) out[at + static_cast<size_t>(i)] = static_cast<uint8_t>(v >> (8 * (width - 1 - i)));
+}
+// Zigzag maps small negative numbers to small unsigned ones (-1 -> 1), so a
+// null length (-1) costs one byte; then 7 bits per byte, low bits first.
+void put_varlong(Bytes& out, int64_t v) {
+  uint64_t z = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+  while (z >= 0x80) {
+    out.push_back(static_cast<uint8_t>(z | 0x80));
+    z >>= 7;
+  }
+  out.push_back(static_cast<uint8_t>(z));
+}
+void put_varint(Bytes& out, int32_t v) { put_varlong(out, v); }  // same bytes for int32 range
+void put_bytes(Bytes& out, const std::optional<Bytes>& b) {
+  if (!b) return put_varint(out, -1);
+  put_varint(out, static_cast<int32_t>(b->size()));
+  out.insert(out.end(), b->begin(), b->end());
+}
+
+// ---- reading: a bounds-checked cursor; any overrun marks it bad -----------
+
+struct Reader {
+  std::span<const uint8_t> s;
+  size_t pos = 0;
+  bool bad = false;
+
+  bool need(size_t n) {
+    if (bad || s.size() - pos < n) bad = true;
+    return !bad;
+  }
+  uint8_t u8() { return need(1) ? s[pos++] : 0; }
+  int64_t varlong(int max_bytes) {
+    uint64_t z = 0;
+    for (int i = 0; i < max_bytes; ++i) {
+      if (!need(1)) return 0;
+      const uint8_t b = s[pos++];
+      z |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
+      if (!(b & 0x80)) return static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
+    }
+    bad = true;  // too many continuation bytes
+    return 0;
+  }
+  int32_t varint() {
+    const int64_t v = varlong(5);
+    if (v < INT32_MIN || v > INT32_MAX) bad = true;
+    return static_cast<int32_t>(v);
+  }
+  std::optional<std::span<const uint8_t>> nullable_bytes() {
+    const int32_t n = varint();
+    if (bad || n < 0) {
+      if (n < -1) bad = true;
+      return std::nullopt;
+    }
+    if (!need(static_cast<size_t>(n))) return std::nullopt;
+    auto out = s.subspan(pos, static_cast<size_t>(n));
+    pos += static_cast<size_t>(n);
+    return out;
+  }
+};
+
+// Parses the records section of an uncompressed batch; nullopt if malformed.
+std::optional<std::vector<RecordView>> parse_records(const RecordBatch& b, bool keep) {
+  const int32_t count = b.records_count();
+  if (count < 0) return std::nullopt;
+  Reader r{std::span<const uint8_t>(b.bytes()).subspan(RecordBatch::kHeaderSize)};
+  std::vector<RecordView> out;
+  if (keep) out.reserve(static_cast<size_t>(count));
+  const bool append_time = b.timestamp_type() == TimestampType::log_append_time;
+  int64_t prev_delta = -1;
+  for (int32_t i = 0; i < count; ++i) {
+    const int32_t length = r.varint();
+    if (r.bad || length < 0 || !r.need(static_cast<size_t>(length))) return std::nullopt;
+    const size_t end = r.pos + static_cast<size_t>(length);
+    RecordView v;
+    r.u8();  // record attributes: unused in v2
+    const int64_t ts_delta = r.varlong(10);
+    const int32_t offset_delta = r.varint();
+    // Offsets inside a batch increase and stay within last_offset_delta.
+    if (offset_delta <= prev_delta || offset_delta > b.last_offset_delta()) return std::nullopt;
+    prev_delta = offset_delta;
+    v.offset = b.base_offset() + offset_delta;
+    v.timestamp = append_time ? b.max_timestamp() : b.base_timestamp() + ts_delta;
+    v.key = r.nullable_bytes();
+    v.value = r.nullable_bytes();
+    const int32_t headers = r.varint();
+    if (r.bad || headers < 0) return std::nullopt;
+    for (int32_t h = 0; h < headers; ++h) {
+      auto key = r.nullable_bytes();
+      if (r.bad || !key) return std::nullopt;  // header keys are never null
+      auto value = r.nullable_bytes();
+      v.headers.emplace_back(std::string_view(reinterpret_cast<const char*>(key->data()), key->size()), value);
+    }
+    if (r.bad || r.pos != end) return std::nullopt;  // the length must match exactly
+    if (keep) out.push_back(std::move(v));
+  }
+  if (r.pos != r.s.size()) return std::nullopt;  // trailing garbage
+  return out;
+}
+
+}  // namespace
+
+int16_t RecordBatch::i16(size_t at) const {
+  return static_cast<int16_t>((buf_[at] << 8) | buf_[at + 1]);
+}
+int32_t RecordBatch::i32(size_t at) const {
+  uint32_t v = 0;
+  for (size_t i = 0; i < 4; ++i) v = (v << 8) | buf_[at + i];
+  return static_cast<int32_t>(v);
+}
+int64_t RecordBatch::i64(size_t at) const {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = (v << 8) | buf_[at + i];
+  return static_cast<int64_t>(v);
+}
+
+uint32_t RecordBatch::compute_crc() const {
+  return crc32c(std::span<const uint8_t>(buf_).subspan(kAttributesOffset));
+}
+
+BatchPtr RecordBatch::build(const BatchParams& p, std::span<const Record> records) {
+  SIM_ASSERT(!records.empty(), "a built batch holds at least one record");
+  int64_t base_ts = records[0].timestamp;
+  int64_t max_ts = kNoTimestamp;
+  for (const Record& r : records) max_ts = std::max(max_ts, r.timestamp);
+
+  Bytes b;
+  b.reserve(kHeaderSize + records.size() * 16);
+  put_be(b, static_cast<uint64_t>(p.base_offset.value), 8);
+  put_be(b, 0, 4);  // batch_length, patched below
+  put_be(b, static_cast<uint32_t>(p.partition_leader_epoch.value), 4);
+  b.push_back(kMagic);
+  put_be(b, 0, 4);  // crc, patched below
+  int16_t attrs = 0;
+  if (p.timestamp_type == TimestampType::log_append_time) attrs |= 0x08;
+  if (p.is_transactional) attrs |= 0x10;
+  if (p.is_control) attrs |= 0x20;
+  put_be(b, static_cast<uint16_t>(attrs), 2);
+  put_be(b, static_cast<uint32_t>(records.size() - 1), 4);
+  put_be(b, static_cast<uint64_t>(base_ts), 8);
+  put_be(b, static_cast<uint64_t>(max_ts), 8);
+  put_be(b, static_cast<uint64_t>(p.producer_id.value), 8);
+  put_be(b, static_cast<uint16_t>(p.producer_epoch.value), 2);
+  put_be(b, static_cast<uint32_t>(p.base_sequence), 4);
+  put_be(b, static_cast<uint32_t>(records.size()), 4);
+  SIM_ASSERT(b.size() == kHeaderSize, "v2 batch header must be 61 bytes");
+
+  Bytes body;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Record& r = records[i];
+    body.clear();
+    body.push_back(0);  // record attributes
+    put_varlong(body, r.timestamp - base_ts);
+    put_varint(body, static_cast<int32_t>(i));
+    put_bytes(body, r.key);
+    put_bytes(body, r.value);
+    put_varint(body, static_cast<int32_t>(r.headers.size()));
+    for (const RecordHeader& h : r.headers) {
+      put_bytes(body, Bytes(h.key.begin(), h.key.end()));
+      put_bytes(body, h.value);
+    }
+    put_varint(b, static_cast<int32_t>(body.size()));
+    b.insert(b.end(), body.begin(), body.end());
+  }
+  set_be(b, 8, b.size() - kLogOverhead, 4);
+  auto batch = std::shared_ptr<RecordBatch>(new RecordBatch(std::move(b)));
+  set_be(batch->buf_, kCrcOffset, batch->compute_crc(), 4);
+  return batch;
+}
+
+std::optional<size_t> RecordBatch::peek_size(std::span<const uint8_t> first12) {
+  if (first12.size() < kLogOverhead) return std::nullopt;
+  int32_t len = 0;
+  for (size_t i = 8; i < 12; ++i) len = static_cast<int32_t>((static_cast<uint32_t>(len) << 8) | first12[i]);
+  // Smaller than a header cannot be a v2 batch: a torn or zeroed tail.
+  if (len < static_cast<int32_t>(kHeaderSize - kLogOverhead)) return std::nullopt;
+  return static_cast<size_t>(len) + kLogOverhead;
+}
+
+Result<BatchPtr> RecordBatch::decode(Bytes bytes, bool verify_crc) {
+  const auto size = peek_size(bytes);
+  if (!size || *size != bytes.size()) return Errc::CORRUPT_MESSAGE;
+  auto batch = std::shared_ptr<RecordBatch>(new RecordBatch(std::move(bytes)));
+  if (batch->magic() != kMagic) return Errc::CORRUPT_MESSAGE;
+  if (verify_crc && !batch->crc_valid()) return Errc::CORRUPT_MESSAGE;
+  if (batch->last_offset_delta() < 0 || batch->records_count() < 0) return Errc::CORRUPT_MESSAGE;
+  if (batch->compression() == CompressionType::none && !parse_records(*batch, false))
+    return Errc::CORRUPT_MESSAGE;
+  return BatchPtr(std::move(batch));
+}
+
+std::vector<RecordView> RecordBatch::records() const {
+  SIM_ASSERT(compression() == CompressionType::none, "ksim does not decompress batches");
+  auto r = parse_records(*this, true);
+  SIM_ASSERT(r.has_value(), "records of a validated batch must parse");
+  return std::move(*r);
+}
+
+BatchPtr RecordBatch::with_base_offset_and_epoch(Offset base, LeaderEpoch epoch) const {
+  Bytes b = buf_;
+  set_be(b, 0, static_cast<uint64_t>(base.value), 8);
+  set_be(b, 12, static_cast<uint32_t>(epoch.value), 4);
+  return BatchPtr(new RecordBatch(std::move(b)));
+}
+
+BatchPtr RecordBatch::with_log_append_time(int64_t now_ms) const {
+  auto copy = std::shared_ptr<RecordBatch>(new RecordBatch(buf_));
+  set_be(copy->buf_, kAttributesOffset, static_cast<uint16_t>(attributes() | 0x08), 2);
+  set_be(copy->buf_, 35, static_cast<uint64_t>(now_ms), 8);
+  set_be(copy->buf_, kCrcOffset, copy->compute_crc(), 4);
+  return copy;
+}
+
+}  // namespace ksim::storage

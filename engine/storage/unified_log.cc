@@ -1,0 +1,364 @@
+#include "engine/storage/unified_log.h"
+
+#include <algorithm>
+
+#include "sim/error.h"
+
+namespace ksim::storage {
+
+// Serialises operations on the log: fibers interleave at every disk
+// operation, and an append must not see another append's half-done state
+// (Kafka holds UnifiedLog's lock for the same reason).
+class UnifiedLog::Lock {
+ public:
+  explicit Lock(UnifiedLog& log) : log_(log) {
+    log_.lock_cv_.wait([&] { return !log_.locked_; });
+    log_.locked_ = true;
+  }
+  ~Lock() {
+    log_.locked_ = false;
+    // A fiber unwinding from a crash must not touch other fibers: they belong
+    // to the same dead process.
+    if (!log_.world_->current_is_killed()) log_.lock_cv_.notify_one();
+  }
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+
+ private:
+  UnifiedLog& log_;
+};
+
+UnifiedLog::UnifiedLog(sim::World& world, sim::Disk& disk, std::string dir, TopicPartition tp,
+                       const LogConfig& config)
+    : world_(&world),
+      disk_(&disk),
+      dir_(std::move(dir)),
+      tp_(std::move(tp)),
+      config_(config),
+      epochs_(disk, dir_),
+      lock_cv_(world) {}
+
+Errc UnifiedLog::fail(Errc e) {
+  if (e == Errc::KAFKA_STORAGE_ERROR) offline_ = true;
+  return e;
+}
+
+void UnifiedLog::check_invariants() const {
+  SIM_ASSERT(!segments_.empty(), "an open log has an active segment");
+  for (size_t i = 1; i < segments_.size(); ++i)
+    SIM_ASSERT(segments_[i - 1]->next_offset() == segments_[i]->base_offset(),
+               "segments must hold contiguous offsets");
+  SIM_ASSERT(log_start_offset_ <= log_end_offset(), "log start offset beyond log end");
+  SIM_ASSERT(recovery_point_ <= log_end_offset(), "recovery point beyond log end");
+  if (auto last = epochs_.latest_entry())
+    SIM_ASSERT(last->start_offset <= log_end_offset(), "epoch cache entry beyond log end");
+}
+
+Result<std::unique_ptr<UnifiedLog>> UnifiedLog::open(sim::World& world, sim::Disk& disk, const std::string& log_dir,
+                                                     const TopicPartition& tp, const LogConfig& config,
+                                                     Offset recovery_point, Offset log_start_offset) {
+  std::string dir = log_dir.empty() ? tp.str() : log_dir + "/" + tp.str();
+  std::unique_ptr<UnifiedLog> log(new UnifiedLog(world, disk, std::move(dir), tp, config));
+  if (Errc e = log->epochs_.load(); e != Errc::NONE) return e;
+  if (Errc e = log->load_segments(recovery_point, log_start_offset); e != Errc::NONE) return e;
+  log->check_invariants();
+  return log;
+}
+
+Errc UnifiedLog::load_segments(Offset recovery_point, Offset log_start_offset) {
+  // Disk::list is sorted by name; 20-digit names sort by base offset.
+  std::vector<Offset> bases;
+  for (const std::string& f : disk_->list(dir_ + "/"))
+    if (auto base = LogSegment::parse_log_file_name(dir_, f)) bases.push_back(*base);
+  const int64_t now = now_ms();
+  if (bases.empty()) {
+    auto seg = std::make_unique<LogSegment>(*disk_, dir_, Offset{std::max<int64_t>(0, log_start_offset.value)},
+                                            config_, now);
+    if (Errc e = seg->create(); e != Errc::NONE) return e;
+    segments_.push_back(std::move(seg));
+  }
+  for (size_t i = 0; i < bases.size(); ++i) {
+    auto seg = std::make_unique<LogSegment>(*disk_, dir_, bases[i], config_, now);
+    const bool last = i + 1 == bases.size();
+    // Trusted only if every offset in it is below the recovery point (fsynced).
+    const bool trusted = !last && bases[i + 1] <= recovery_point;
+    int64_t truncated = 0;
+    if (trusted) {
+      if (Errc e = seg->load(); e != Errc::NONE) return e;
+    } else {
+      auto r = seg->recover([&](const RecordBatch& b) { (void)maybe_assign_epoch(b); });
+      if (!r.ok()) return r.error;
+      truncated = r.value;
+    }
+    const bool gap = !last && seg->next_offset() != bases[i + 1];
+    segments_.push_back(std::move(seg));
+    if (truncated > 0 || gap) {
+      // Everything after an invalid batch (or a hole) is suspect: Kafka deletes
+      // the remaining segments, so the log stays a prefix of what was written.
+      world_->probe("storage/recovery_truncated");
+      for (size_t j = i + 1; j < bases.size(); ++j) {
+        LogSegment doomed(*disk_, dir_, bases[j], config_, now);
+        if (Errc e = doomed.delete_files(); e != Errc::NONE) return e;
+      }
+      break;
+    }
+  }
+  const Offset leo = log_end_offset();
+  log_start_offset_ = std::min(std::max(log_start_offset, segments_.front()->base_offset()), leo);
+  recovery_point_ = std::min(recovery_point, leo);
+  high_watermark_ = log_start_offset_;
+  last_flush_ms_ = now;
+  if (Errc e = epochs_.truncate_from_end(leo); e != Errc::NONE) return e;
+  return epochs_.truncate_from_start(log_start_offset_);
+}
+
+Errc UnifiedLog::maybe_assign_epoch(const RecordBatch& b) {
+  const LeaderEpoch epoch = b.partition_leader_epoch();
+  if (epoch.value < 0) return Errc::NONE;
+  auto latest = epochs_.latest_epoch();
+  if (latest && epoch <= *latest) return Errc::NONE;
+  return epochs_.assign(epoch, b.base_offset());
+}
+
+void UnifiedLog::update_high_watermark(Offset hw) {
+  high_watermark_ = std::clamp(hw, log_start_offset_, log_end_offset());
+}
+
+int64_t UnifiedLog::size_in_bytes() const {
+  int64_t n = 0;
+  for (const auto& s : segments_) n += s->size();
+  return n;
+}
+
+std::vector<Offset> UnifiedLog::segment_base_offsets() const {
+  std::vector<Offset> out;
+  for (const auto& s : segments_) out.push_back(s->base_offset());
+  return out;
+}
+
+Errc UnifiedLog::append_batch(const BatchPtr& batch) {
+  if (active().should_roll(*batch, now_ms()) && !active().empty())
+    if (Errc e = roll_locked(); e != Errc::NONE) return e;
+  // Kafka records a new epoch before appending its first batch.
+  if (Errc e = maybe_assign_epoch(*batch); e != Errc::NONE) return e;
+  if (Errc e = active().append(*batch); e != Errc::NONE) return e;
+  // Flush policy: flush.messages unflushed messages, or flush.ms since the last flush.
+  const int64_t unflushed = log_end_offset() - recovery_point_;
+  if (unflushed >= config_.flush_messages || now_ms() - last_flush_ms_ >= config_.flush_ms) return flush_locked();
+  return Errc::NONE;
+}
+
+Result<LogAppendInfo> UnifiedLog::append_as_leader(const BatchPtr& batch, LeaderEpoch leader_epoch) {
+  Lock lock(*this);
+  if (offline_) return Errc::KAFKA_STORAGE_ERROR;
+  if (static_cast<int64_t>(batch->size_in_bytes()) > config_.max_message_bytes) return Errc::MESSAGE_TOO_LARGE;
+  if (static_cast<int64_t>(batch->size_in_bytes()) > config_.segment_bytes) return Errc::RECORD_LIST_TOO_LARGE;
+  if (!batch->crc_valid()) return Errc::CORRUPT_MESSAGE;
+  BatchPtr stamped = batch;
+  LogAppendInfo info;
+  if (config_.message_timestamp_type == TimestampType::log_append_time) {
+    info.log_append_time = now_ms();
+    stamped = stamped->with_log_append_time(info.log_append_time);
+  }
+  stamped = stamped->with_base_offset_and_epoch(log_end_offset(), leader_epoch);
+  if (Errc e = append_batch(stamped); e != Errc::NONE) return fail(e);
+  info.first_offset = stamped->base_offset();
+  info.last_offset = stamped->last_offset();
+  info.max_timestamp = stamped->max_timestamp();
+  info.offset_of_max_timestamp = stamped->last_offset();
+  info.log_start_offset = log_start_offset_;
+  info.num_records = stamped->records_count();
+  info.valid_bytes = static_cast<int64_t>(stamped->size_in_bytes());
+  return info;
+}
+
+Result<LogAppendInfo> UnifiedLog::append_as_follower(const std::vector<BatchPtr>& batches) {
+  Lock lock(*this);
+  if (offline_) return Errc::KAFKA_STORAGE_ERROR;
+  LogAppendInfo info;
+  if (batches.empty()) {
+    info.log_start_offset = log_start_offset_;
+    return info;
+  }
+  // Validate the whole set before writing any of it: all or nothing.
+  Offset expect = log_end_offset();
+  for (const BatchPtr& b : batches) {
+    // Kafka raises UnexpectedAppendOffsetException; ksim keeps offsets gap-free.
+    if (b->base_offset() != expect) return Errc::OFFSET_OUT_OF_RANGE;
+    if (static_cast<int64_t>(b->size_in_bytes()) > config_.segment_bytes) return Errc::RECORD_LIST_TOO_LARGE;
+    if (!b->crc_valid()) return Errc::CORRUPT_MESSAGE;
+    expect = b->next_offset();
+  }
+  info.first_offset = batches.front()->base_offset();
+  for (const BatchPtr& b : batches) {
+    if (Errc e = append_batch(b); e != Errc::NONE) return fail(e);
+    if (b->max_timestamp() > info.max_timestamp) {
+      info.max_timestamp = b->max_timestamp();
+      info.offset_of_max_timestamp = b->last_offset();
+    }
+    info.num_records += b->records_count();
+    info.valid_bytes += static_cast<int64_t>(b->size_in_bytes());
+  }
+  info.last_offset = batches.back()->last_offset();
+  info.log_start_offset = log_start_offset_;
+  return info;
+}
+
+Result<std::vector<BatchPtr>> UnifiedLog::read(Offset from, int64_t max_bytes,
+                                               std::optional<Offset> max_offset_exclusive, bool min_one_message) {
+  Lock lock(*this);
+  if (offline_) return Errc::KAFKA_STORAGE_ERROR;
+  if (from < log_start_offset_ || from > log_end_offset()) return Errc::OFFSET_OUT_OF_RANGE;
+  const Offset limit = max_offset_exclusive.value_or(log_end_offset());
+  // The segment holding `from`; like Kafka, a read returns data from one
+  // segment, moving on only when that segment has nothing at or after `from`.
+  size_t i = segments_.size() - 1;
+  while (i > 0 && segments_[i]->base_offset() > from) --i;
+  for (; i < segments_.size(); ++i) {
+    if (segments_[i]->next_offset() <= from) continue;
+    auto r = segments_[i]->read(from, max_bytes, limit, min_one_message);
+    if (!r.ok()) return fail(r.error);
+    if (!r.value.empty() || segments_[i]->base_offset() >= limit) return r;
+  }
+  return std::vector<BatchPtr>{};
+}
+
+Errc UnifiedLog::roll_locked() {
+  const Offset base = log_end_offset();
+  if (active().empty()) return Errc::NONE;
+  auto seg = std::make_unique<LogSegment>(*disk_, dir_, base, config_, now_ms());
+  if (Errc e = seg->create(); e != Errc::NONE) return e;
+  segments_.push_back(std::move(seg));
+  // Kafka schedules flushUptoOffsetExclusive(new base) right after a roll: the
+  // old segments become durable and the recovery point moves to the new base.
+  for (auto& s : segments_) {
+    if (s->base_offset() >= base) break;
+    if (s->next_offset() > recovery_point_)
+      if (Errc e = s->flush(); e != Errc::NONE) return e;
+  }
+  recovery_point_ = std::max(recovery_point_, base);
+  world_->probe("storage/segment_rolled");
+  return Errc::NONE;
+}
+
+Errc UnifiedLog::roll() {
+  Lock lock(*this);
+  if (offline_) return Errc::KAFKA_STORAGE_ERROR;
+  return fail(roll_locked());
+}
+
+Errc UnifiedLog::flush_locked() {
+  for (auto& s : segments_)
+    if (s->next_offset() > recovery_point_ || s.get() == &active())
+      if (Errc e = s->flush(); e != Errc::NONE) return e;
+  recovery_point_ = log_end_offset();
+  last_flush_ms_ = now_ms();
+  return Errc::NONE;
+}
+
+Errc UnifiedLog::flush() {
+  Lock lock(*this);
+  if (offline_) return Errc::KAFKA_STORAGE_ERROR;
+  return fail(flush_locked());
+}
+
+Errc UnifiedLog::truncate_to(Offset offset) {
+  SIM_ASSERT(offset.value >= 0, "cannot truncate to a negative offset");
+  Lock lock(*this);
+  if (offline_) return Errc::KAFKA_STORAGE_ERROR;
+  if (offset >= log_end_offset()) return Errc::NONE;
+  if (offset < segments_.front()->base_offset()) return fail(truncate_fully_locked(offset));
+  // Whole segments above the target go; the one holding it is cut.
+  while (segments_.size() > 1 && segments_.back()->base_offset() >= offset) {
+    if (Errc e = segments_.back()->delete_files(); e != Errc::NONE) return fail(e);
+    segments_.pop_back();
+  }
+  auto cut = active().truncate_to(offset);
+  if (!cut.ok()) return fail(cut.error);
+  const Offset leo = log_end_offset();
+  if (Errc e = epochs_.truncate_from_end(leo); e != Errc::NONE) return fail(e);
+  log_start_offset_ = std::min(log_start_offset_, leo);
+  recovery_point_ = std::min(recovery_point_, leo);
+  high_watermark_ = std::min(high_watermark_, leo);
+  check_invariants();
+  return Errc::NONE;
+}
+
+Errc UnifiedLog::truncate_fully_locked(Offset offset) {
+  for (auto& s : segments_)
+    if (Errc e = s->delete_files(); e != Errc::NONE) return e;
+  segments_.clear();
+  auto seg = std::make_unique<LogSegment>(*disk_, dir_, offset, config_, now_ms());
+  if (Errc e = seg->create(); e != Errc::NONE) return e;
+  segments_.push_back(std::move(seg));
+  if (Errc e = epochs_.clear(); e != Errc::NONE) return e;
+  log_start_offset_ = recovery_point_ = high_watermark_ = offset;
+  check_invariants();
+  return Errc::NONE;
+}
+
+Errc UnifiedLog::truncate_fully_and_start_at(Offset offset) {
+  SIM_ASSERT(offset.value >= 0, "a log cannot start at a negative offset");
+  Lock lock(*this);
+  if (offline_) return Errc::KAFKA_STORAGE_ERROR;
+  return fail(truncate_fully_locked(offset));
+}
+
+Result<std::optional<TimestampAndOffset>> UnifiedLog::fetch_offset_by_timestamp(int64_t ts) {
+  Lock lock(*this);
+  if (offline_) return Errc::KAFKA_STORAGE_ERROR;
+  if (ts == kEarliestTimestamp)
+    return std::optional(TimestampAndOffset{kNoTimestamp, log_start_offset_,
+                                            epochs_.epoch_for_offset(log_start_offset_).value_or(kNoEpoch)});
+  if (ts == kLatestTimestamp)
+    return std::optional(TimestampAndOffset{kNoTimestamp, log_end_offset(), latest_epoch().value_or(kNoEpoch)});
+  // The first segment holding a timestamp >= ts, then the index inside it.
+  for (auto& s : segments_) {
+    if (s->empty() || s->largest_timestamp() < ts) continue;
+    auto r = s->find_offset_by_timestamp(ts, log_start_offset_);
+    if (!r.ok()) return fail(r.error);
+    return r;
+  }
+  return std::optional<TimestampAndOffset>{};
+}
+
+Errc UnifiedLog::delete_segments(size_t count) {
+  if (count == 0) return Errc::NONE;
+  // Deleting every segment: roll first, so the log keeps an active segment at LEO.
+  if (count == segments_.size())
+    if (Errc e = roll_locked(); e != Errc::NONE) return e;
+  for (size_t i = 0; i < count; ++i)
+    if (Errc e = segments_[i]->delete_files(); e != Errc::NONE) return e;
+  segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(count));
+  log_start_offset_ = std::max(log_start_offset_, segments_.front()->base_offset());
+  high_watermark_ = std::max(high_watermark_, log_start_offset_);
+  recovery_point_ = std::max(recovery_point_, log_start_offset_);
+  return epochs_.truncate_from_start(log_start_offset_);
+}
+
+Result<int> UnifiedLog::delete_old_segments() {
+  Lock lock(*this);
+  if (offline_) return Errc::KAFKA_STORAGE_ERROR;
+  const int64_t now = now_ms();
+  int64_t excess = config_.retention_bytes < 0 ? 0 : size_in_bytes() - config_.retention_bytes;
+  size_t count = 0;
+  // Kafka's deletableSegments: oldest first, stop at the first keeper; only
+  // segments wholly below the high watermark; never an empty active segment.
+  for (; count < segments_.size(); ++count) {
+    const LogSegment& s = *segments_[count];
+    const bool last = count + 1 == segments_.size();
+    const Offset next_base = last ? log_end_offset() : segments_[count + 1]->base_offset();
+    if (high_watermark_ < next_base || (last && s.empty())) break;
+    const bool by_time = config_.retention_ms >= 0 && now - s.largest_timestamp() > config_.retention_ms;
+    const bool by_size = config_.retention_bytes >= 0 && excess - s.size() >= 0;
+    const bool by_start = !last && next_base <= log_start_offset_;
+    if (!by_time && !by_size && !by_start) break;
+    excess -= s.size();
+  }
+  if (Errc e = delete_segments(count); e != Errc::NONE) return fail(e);
+  if (count > 0) world_->probe("storage/retention_deleted");
+  check_invariants();
+  return static_cast<int>(count);
+}
+
+}  // namespace ksim::storage

@@ -1,0 +1,155 @@
+// UnifiedLog: one partition's log — a directory of segments plus its leader
+// epoch cache — as Kafka's UnifiedLog (with LocalLog and LogLoader folded in).
+//
+//   <log dir>/<topic>-<partition>/00000000000000000000.log ...
+//
+// The log is a sequence of record batches with contiguous offsets
+// [log_start_offset, log_end_offset). The leader appends producer batches and
+// assigns their offsets and its epoch; a follower appends the leader's
+// batches as they are (offsets and epochs kept). Both keep the leader epoch
+// cache in step: a batch with a new epoch starts a new cache entry.
+//
+// Open recovers: segments wholly below the recovery point (known fsynced) are
+// loaded as they are; every later one is scanned, validated and cut at the
+// first invalid batch, and any segment after a cut is deleted — so what
+// survives is always a prefix of what was written. The epoch cache is then
+// trimmed to the recovered log end.
+//
+// Durability is Kafka's: no fsync per append by default (flush.messages and
+// flush.ms are Long.MAX; replication is the durability). Rolling a segment
+// flushes the old one. flush() forces it.
+//
+// A disk error takes the log offline, as Kafka's LogDirFailureChannel takes
+// the whole log dir offline: that call and every later one return
+// KAFKA_STORAGE_ERROR until the broker restarts and re-opens the log.
+//
+// All calls must come from a fiber of the node owning the disk; they take
+// virtual time and are serialised (one operation on the log at a time).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/storage/leader_epoch_cache.h"
+#include "engine/storage/log_config.h"
+#include "engine/storage/log_segment.h"
+#include "sim/sync.h"
+
+namespace ksim::storage {
+
+// ListOffsets' special timestamps (ListOffsetsRequest.EARLIEST/LATEST_TIMESTAMP).
+inline constexpr int64_t kEarliestTimestamp = -2;
+inline constexpr int64_t kLatestTimestamp = -1;
+
+// What an append did (Kafka's LogAppendInfo).
+struct LogAppendInfo {
+  Offset first_offset = kNoOffset;
+  Offset last_offset = kNoOffset;
+  int64_t max_timestamp = kNoTimestamp;
+  Offset offset_of_max_timestamp = kNoOffset;
+  int64_t log_append_time = kNoTimestamp;  // set with message.timestamp.type=LogAppendTime
+  Offset log_start_offset = kNoOffset;
+  int32_t num_records = 0;
+  int64_t valid_bytes = 0;
+};
+
+class UnifiedLog {
+ public:
+  // Opens (creating if absent) and recovers the log of `tp` under `log_dir`
+  // ("" = the disk's root). `recovery_point` and `log_start_offset` come from
+  // the log dir's recovery-point- and log-start-offset-checkpoint files;
+  // the defaults mean "recover everything" and "the first segment's base".
+  static Result<std::unique_ptr<UnifiedLog>> open(sim::World& world, sim::Disk& disk, const std::string& log_dir,
+                                                  const TopicPartition& tp, const LogConfig& config,
+                                                  Offset recovery_point = Offset{0},
+                                                  Offset log_start_offset = kNoOffset);
+
+  const TopicPartition& topic_partition() const { return tp_; }
+  const std::string& dir() const { return dir_; }
+  const LogConfig& config() const { return config_; }
+  bool offline() const { return offline_; }
+
+  Offset log_start_offset() const { return log_start_offset_; }
+  Offset log_end_offset() const { return segments_.back()->next_offset(); }
+  Offset recovery_point() const { return recovery_point_; }
+  Offset high_watermark() const { return high_watermark_; }
+  // Clamped to [log_start_offset, log_end_offset] (retention deletes only below it).
+  void update_high_watermark(Offset hw);
+  int64_t size_in_bytes() const;
+  std::vector<Offset> segment_base_offsets() const;
+
+  const LeaderEpochFileCache& leader_epoch_cache() const { return epochs_; }
+  std::optional<LeaderEpoch> latest_epoch() const { return epochs_.latest_epoch(); }
+  // OffsetsForLeaderEpoch for this log (KIP-279).
+  std::pair<LeaderEpoch, Offset> end_offset_for_epoch(LeaderEpoch epoch) const {
+    return epochs_.end_offset_for(epoch, log_end_offset());
+  }
+
+  // Assigns the next offsets to a producer's batch, stamps `leader_epoch`
+  // (and LogAppendTime if configured) and appends it.
+  Result<LogAppendInfo> append_as_leader(const BatchPtr& batch, LeaderEpoch leader_epoch);
+  // Appends the leader's batches unchanged; the first must start at
+  // log_end_offset and each must follow the previous (else OFFSET_OUT_OF_RANGE).
+  Result<LogAppendInfo> append_as_follower(const std::vector<BatchPtr>& batches);
+
+  // Whole batches from the one holding `from` on, within one segment, at most
+  // `max_bytes` (at least one batch if `min_one_message`), none reaching
+  // `max_offset_exclusive` (the high watermark for consumers; default: no
+  // limit). OFFSET_OUT_OF_RANGE unless log_start_offset <= from <= LEO.
+  Result<std::vector<BatchPtr>> read(Offset from, int64_t max_bytes, std::optional<Offset> max_offset_exclusive = {},
+                                     bool min_one_message = true);
+
+  // Removes every offset >= `offset` (whole batches) and the epoch cache
+  // entries starting there. No-op if offset >= LEO.
+  Errc truncate_to(Offset offset);
+  // Deletes everything; the log restarts empty at `offset`.
+  Errc truncate_fully_and_start_at(Offset offset);
+  // Starts a new active segment at LEO (if the active one is not empty).
+  Errc roll();
+  // fsyncs everything up to LEO; the recovery point becomes LEO.
+  Errc flush();
+
+  // ListOffsets: kEarliestTimestamp, kLatestTimestamp, or the first record
+  // with timestamp >= ts (nullopt if none).
+  Result<std::optional<TimestampAndOffset>> fetch_offset_by_timestamp(int64_t ts);
+
+  // Retention: deletes whole segments below the high watermark by
+  // retention.ms, retention.bytes and the log start offset; advances the log
+  // start offset. Returns how many segments were deleted.
+  Result<int> delete_old_segments();
+
+ private:
+  class Lock;
+  UnifiedLog(sim::World& world, sim::Disk& disk, std::string dir, TopicPartition tp, const LogConfig& config);
+
+  int64_t now_ms() const { return world_->now().ns / 1'000'000; }
+  LogSegment& active() { return *segments_.back(); }
+  Errc fail(Errc e);  // a storage error takes the log offline
+  Errc load_segments(Offset recovery_point, Offset log_start_offset);
+  Errc maybe_assign_epoch(const RecordBatch& b);
+  Errc append_batch(const BatchPtr& batch);
+  Errc roll_locked();
+  Errc flush_locked();
+  Errc delete_segments(size_t count);
+  Errc truncate_fully_locked(Offset offset);
+  void check_invariants() const;
+
+  sim::World* world_;
+  sim::Disk* disk_;
+  std::string dir_;
+  TopicPartition tp_;
+  LogConfig config_;
+  LeaderEpochFileCache epochs_;
+  std::vector<std::unique_ptr<LogSegment>> segments_;  // by base offset; never empty once open
+  Offset log_start_offset_{0};
+  Offset recovery_point_{0};
+  Offset high_watermark_{0};
+  int64_t last_flush_ms_ = 0;
+  bool offline_ = false;
+  bool locked_ = false;
+  sim::CondVar lock_cv_;
+};
+
+}  // namespace ksim::storage

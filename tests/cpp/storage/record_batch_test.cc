@@ -1,0 +1,130 @@
+// Kafka's v2 record batch: exact byte layout, round trips, and corruption
+// detection by CRC-32C.
+#include "engine/storage/crc32c.h"
+#include "storage_test_util.h"
+
+using namespace ksim;
+using namespace ksim::storage;
+using namespace ksim::storage::testing;
+
+TEST_CASE("crc32c gives the Castagnoli check value", "[storage][crc]") {
+  const std::string s = "123456789";
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  REQUIRE(crc32c({p, s.size()}) == 0xE3069283u);
+  REQUIRE(crc32c_update(crc32c({p, 4}), {p + 4, 5}) == 0xE3069283u);
+}
+
+TEST_CASE("a one-record batch is 61 header bytes plus Kafka's record encoding", "[storage][batch]") {
+  // key null, value "hello", no headers: length(1) attributes(1) ts delta(1)
+  // offset delta(1) key length -1 (1) value length(1) + 5 + header count(1) = 12.
+  BatchParams p;
+  p.base_offset = Offset{42};
+  p.partition_leader_epoch = LeaderEpoch{7};
+  p.producer_id = ProducerId{1000};
+  p.producer_epoch = ProducerEpoch{3};
+  p.base_sequence = 5;
+  std::vector<Record> recs{Record{1234, std::nullopt, bytes_of("hello"), {}}};
+  BatchPtr b = RecordBatch::build(p, recs);
+  REQUIRE(b->size_in_bytes() == 61 + 12);
+  const Bytes& raw = b->bytes();
+  // Big-endian fields at Kafka's positions.
+  REQUIRE(raw[7] == 42);                  // base offset
+  REQUIRE(raw[11] == 73 - 12);            // batch length excludes the 12-byte log overhead
+  REQUIRE(raw[15] == 7);                  // partition leader epoch
+  REQUIRE(raw[16] == 2);                  // magic
+  REQUIRE(raw[61] == 11 * 2);             // record length varint, zigzag (11 -> 22)
+  REQUIRE(raw[65] == 0x01);               // key length -1, zigzag -> 1
+  REQUIRE(raw[66] == 10);                 // value length 5 -> 10
+  REQUIRE(text_of(std::span(raw).subspan(67, 5)) == "hello");
+
+  auto d = RecordBatch::decode(raw);
+  REQUIRE(d.ok());
+  const RecordBatch& x = *d.value;
+  REQUIRE(x.bytes() == raw);
+  REQUIRE(x.base_offset() == Offset{42});
+  REQUIRE(x.last_offset() == Offset{42});
+  REQUIRE(x.partition_leader_epoch() == LeaderEpoch{7});
+  REQUIRE(x.magic() == 2);
+  REQUIRE(x.crc_valid());
+  REQUIRE(x.compression() == CompressionType::none);
+  REQUIRE(x.timestamp_type() == TimestampType::create_time);
+  REQUIRE(!x.is_transactional());
+  REQUIRE(!x.is_control());
+  REQUIRE(x.base_timestamp() == 1234);
+  REQUIRE(x.max_timestamp() == 1234);
+  REQUIRE(x.producer_id() == ProducerId{1000});
+  REQUIRE(x.producer_epoch() == ProducerEpoch{3});
+  REQUIRE(x.base_sequence() == 5);
+  REQUIRE(x.records_count() == 1);
+  auto rs = x.records();
+  REQUIRE(rs.size() == 1);
+  REQUIRE(rs[0].offset == Offset{42});
+  REQUIRE(rs[0].timestamp == 1234);
+  REQUIRE(!rs[0].key.has_value());
+  REQUIRE(text_of(*rs[0].value) == "hello");
+}
+
+TEST_CASE("keys, headers, timestamps and attributes round trip", "[storage][batch]") {
+  BatchParams p;
+  p.is_transactional = true;
+  std::vector<Record> recs{
+      Record{100, bytes_of("k"), bytes_of("v"), {}},
+      Record{90, bytes_of("k2"), std::nullopt, {RecordHeader{"h", bytes_of("x")}, RecordHeader{"n", std::nullopt}}},
+      Record{300, std::nullopt, bytes_of(std::string(200, 'z')), {}},
+  };
+  BatchPtr b = RecordBatch::build(p, recs);
+  // Record 0: 1+1+1+(1+1)+(1+1)+1 = 8, plus 1 length byte.
+  // Record 1: 1 + ts delta -10 (1) + 1 + (1+2) + 1 + count(1) + (1+1+1+1) + (1+1+1) = 15, plus 1.
+  // Record 2: 1 + ts delta 200 (2) + 1 + 1 + (2+200) + 1 = 208, plus 2.
+  REQUIRE(b->size_in_bytes() == 61 + 9 + 16 + 210);
+  REQUIRE(b->is_transactional());
+  REQUIRE(b->last_offset_delta() == 2);
+  REQUIRE(b->max_timestamp() == 300);
+  auto d = RecordBatch::decode(b->bytes());
+  REQUIRE(d.ok());
+  auto rs = d.value->records();
+  REQUIRE(rs.size() == 3);
+  REQUIRE(rs[1].offset == Offset{1});
+  REQUIRE(rs[1].timestamp == 90);
+  REQUIRE(text_of(*rs[1].key) == "k2");
+  REQUIRE(!rs[1].value.has_value());
+  REQUIRE(rs[1].headers.size() == 2);
+  REQUIRE(rs[1].headers[0].first == "h");
+  REQUIRE(text_of(*rs[1].headers[0].second) == "x");
+  REQUIRE(!rs[1].headers[1].second.has_value());
+  REQUIRE(rs[2].value->size() == 200);
+}
+
+TEST_CASE("a flipped byte in the CRC-covered range is CORRUPT_MESSAGE", "[storage][batch]") {
+  BatchPtr b = batch_of({"alpha", "beta", "gamma"});
+  for (size_t i = RecordBatch::kAttributesOffset; i < b->size_in_bytes(); ++i) {
+    Bytes raw = b->bytes();
+    raw[i] ^= 0x10;
+    INFO("byte " << i);
+    REQUIRE(RecordBatch::decode(raw).error == Errc::CORRUPT_MESSAGE);
+  }
+  // The magic byte and the length are validated too.
+  Bytes bad_magic = b->bytes();
+  bad_magic[16] = 1;
+  REQUIRE(RecordBatch::decode(bad_magic).error == Errc::CORRUPT_MESSAGE);
+  Bytes short_by_one(b->bytes().begin(), b->bytes().end() - 1);
+  REQUIRE(RecordBatch::decode(short_by_one).error == Errc::CORRUPT_MESSAGE);
+}
+
+TEST_CASE("restamping base offset and leader epoch keeps the CRC valid", "[storage][batch]") {
+  // Kafka places both fields before the CRC'd range so the leader can set them in place.
+  BatchPtr b = batch_of({"a", "b"});
+  BatchPtr s = b->with_base_offset_and_epoch(Offset{500}, LeaderEpoch{9});
+  REQUIRE(s->crc() == b->crc());
+  REQUIRE(s->crc_valid());
+  REQUIRE(s->base_offset() == Offset{500});
+  REQUIRE(s->last_offset() == Offset{501});
+  REQUIRE(s->partition_leader_epoch() == LeaderEpoch{9});
+  REQUIRE(b->base_offset() == Offset{0});  // the shared original is untouched
+
+  BatchPtr t = b->with_log_append_time(77777);
+  REQUIRE(t->crc_valid());
+  REQUIRE(t->crc() != b->crc());
+  REQUIRE(t->timestamp_type() == TimestampType::log_append_time);
+  REQUIRE(t->records()[0].timestamp == 77777);
+}
