@@ -1,0 +1,228 @@
+// RaftClient: the KRaft state machine of one node (Kafka's KafkaRaftClient).
+//
+// One simulated process per node, structured like Kafka's raft IO thread: a
+// single fiber runs a poll loop that
+//   1. handles queued events — incoming requests (delivered by a network
+//      handler into the inbox) and replies to requests it sent;
+//   2. polls the current state: timers (election, fetch, check-quorum,
+//      back-off), requests to send, the leader's pending proposals to append,
+//      parked long-poll fetches to answer;
+//   3. hands newly committed entries to the commit listener, in offset order;
+//   4. sleeps until the earliest deadline or the next event.
+// Because only this fiber changes the state, a transition that blocks on the
+// disk (persisting a vote, appending) is never interleaved with another one —
+// exactly the single-threaded discipline that keeps Kafka's client simple.
+// Readers (is_leader(), high_watermark(), entries()) and propose() may be
+// called from any context; they never block.
+//
+// State transitions persist the election state (quorum_state.h) BEFORE they
+// take effect; the log (raft_log.h) is flushed before anything in it is
+// acknowledged. A crash loses only this object; the next incarnation rebuilds
+// it from the disk.
+//
+// States, invariants and differences from Kafka: README.md in this folder.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/common/errors.h"
+#include "engine/common/types.h"
+#include "engine/raft/quorum_state.h"
+#include "engine/raft/raft_config.h"
+#include "engine/raft/raft_log.h"
+#include "engine/raft/raft_messages.h"
+#include "sim/network.h"
+#include "sim/rng.h"
+#include "sim/sync.h"
+#include "sim/world.h"
+
+namespace ksim::raft {
+
+enum class RaftRole : uint8_t { voter, observer };
+enum class RaftState : uint8_t { unattached, voted, follower, candidate, leader, resigned };
+const char* raft_state_name(RaftState s);
+
+struct ProposeResult {
+  Errc error = Errc::NONE;
+  Offset offset = kNoOffset;  // where the entry will be, if it commits
+};
+
+// Counters for tests and reports.
+struct RaftStats {
+  uint64_t elections_started = 0, votes_granted = 0, truncations = 0, entries_truncated = 0;
+  uint64_t check_quorum_resignations = 0;
+};
+
+class RaftClient {
+ public:
+  using CommitListener = std::function<void(const RaftEntry&)>;
+
+  RaftClient(sim::World& world, sim::NodeId self, std::vector<sim::NodeId> voters, RaftRole role,
+             RaftConfig config = {});
+  RaftClient(const RaftClient&) = delete;
+  RaftClient& operator=(const RaftClient&) = delete;
+
+  // Called in offset order for every committed entry (LeaderChange control
+  // entries included; listeners skip `control`), on leaders, followers and
+  // observers, and from offset 0 again after a restart. Runs on the raft
+  // fiber; must not block. Set before start().
+  void set_commit_listener(CommitListener fn) { listener_ = std::move(fn); }
+  // Registers the network handler and spawns the raft fiber.
+  void start();
+
+  // Leader only: queues `data` for the log in the current epoch and returns its
+  // offset; NOT_LEADER_OR_FOLLOWER elsewhere (also on a resigned leader).
+  ProposeResult propose(std::shared_ptr<const std::string> data);
+  // Graceful resignation (Kafka's resign(epoch)): the leader steps down and
+  // sends EndQuorumEpoch. No-op elsewhere.
+  void resign();
+
+  std::optional<sim::NodeId> leader() const { return leader_; }
+  QuorumEpoch epoch() const { return epoch_; }
+  RaftState state() const { return state_; }
+  bool is_leader() const { return state_ == RaftState::leader && !halted_; }
+  std::optional<sim::NodeId> voted_for() const { return voted_for_; }
+  Offset high_watermark() const { return hw_; }
+  Offset log_end_offset() const { return log_.end_offset(); }
+  // Leader: proposals accepted but not yet appended (flushed) to the log.
+  size_t pending_proposals() const { return pending_.size(); }
+  QuorumEpoch last_log_epoch() const { return log_.last_epoch(); }
+  // Entries [from, to) of the local (flushed) log, committed or not.
+  std::vector<RaftEntry> entries(Offset from, Offset to) const { return log_.read(from, to); }
+  bool halted() const { return halted_; }
+  const RaftStats& stats() const { return stats_; }
+  sim::NodeId id() const { return self_; }
+  bool is_voter() const { return role_ == RaftRole::voter; }
+
+ private:
+  // Per-destination request bookkeeping (Kafka's RequestManager).
+  struct Peer {
+    bool in_flight = false;
+    bool acked = false;  // Begin/EndQuorumEpoch acknowledged; Vote answered
+    sim::Instant backoff_until;
+  };
+  // A leader's view of one replica.
+  struct Replica {
+    Offset end{0};
+    bool fetched_this_epoch = false;
+  };
+  struct ParkedFetch {
+    sim::Incoming request;
+    sim::Instant deadline;
+    Offset hw_when_parked;
+  };
+
+  void run();
+  void recover();
+  void poll();
+  void poll_leader();
+  void poll_candidate();
+  void poll_resigned();
+  void poll_fetching();
+  void start_backoff();
+  void arm(sim::Instant t) { next_wake_ = std::min(next_wake_, t); }
+  void deliver_committed();
+
+  // Transitions (persist first; false on a disk error, which halts the node).
+  bool transition(RaftState s, QuorumEpoch epoch, std::optional<sim::NodeId> leader,
+                  std::optional<sim::NodeId> voted);
+  void become_unattached(QuorumEpoch epoch);
+  void become_follower(QuorumEpoch epoch, sim::NodeId leader);
+  void become_candidate();
+  void become_leader();
+  void become_resigned(std::vector<sim::NodeId> successors);
+  // Reacts to an (epoch, leader) heard in any message: KafkaRaftClient.maybeTransition.
+  void maybe_transition(QuorumEpoch epoch, std::optional<sim::NodeId> leader);
+  void halt(const char* why);
+
+  // Requests we answer.
+  void handle_request(const sim::Incoming& in);
+  void handle_vote(const sim::Incoming& in);
+  void handle_begin_epoch(const sim::Incoming& in);
+  void handle_end_epoch(const sim::Incoming& in);
+  void handle_fetch(const sim::Incoming& in);
+  void answer_fetch(const sim::Incoming& in, Offset fetch_offset);
+  void fail_parked_fetches();
+  QuorumView view(Errc e = Errc::NONE) const { return {e, epoch_, leader_}; }
+
+  // Requests we send; the reply comes back through the inbox.
+  void send(sim::NodeId dst, sim::KindId kind, sim::Payload payload, uint32_t size,
+            std::function<void(const sim::Reply&, bool current)> on_reply);
+  bool can_send(sim::NodeId dst) const;
+  void on_vote_response(sim::NodeId from, const sim::Reply& r, bool current);
+  void on_fetch_response(sim::NodeId from, Offset fetch_offset, const sim::Reply& r, bool current);
+
+  void maybe_advance_leader_hw();
+  void note_voter_fetch(sim::NodeId voter);
+  sim::Duration random_election_timeout();
+  sim::Duration election_backoff(int retries);
+  bool is_voter_id(sim::NodeId n) const;
+  size_t majority() const { return voters_.size() / 2 + 1; }
+
+  sim::World& world_;
+  sim::Network& net_;
+  sim::NodeId self_;
+  std::vector<sim::NodeId> voters_;
+  RaftRole role_;
+  RaftConfig config_;
+  sim::Rng rng_;
+  sim::KindId kind_vote_, kind_begin_, kind_end_, kind_fetch_;
+  CommitListener listener_;
+
+  QuorumStateStore store_;
+  RaftLog log_;
+  ElectionState persisted_;
+
+  // The election state (mirrors persisted_ once a transition completes).
+  RaftState state_ = RaftState::unattached;
+  QuorumEpoch epoch_{0};
+  std::optional<sim::NodeId> leader_, voted_for_;
+  uint64_t generation_ = 0;  // bumped by every transition: replies to older ones are stale
+  bool started_ = false, halted_ = false;
+
+  Offset hw_{0};       // high watermark (exclusive): entries below it are committed
+  Offset applied_{0};  // next entry for the commit listener
+
+  // Timers of the current state.
+  sim::Instant state_deadline_;  // election timeout / fetch timeout / candidate back-off end
+  bool backing_off_ = false;     // candidate lost; waiting before the next epoch
+  int retries_ = 0;              // consecutive candidacies
+  std::map<sim::NodeId, Peer> peers_;
+
+  // Candidate.
+  std::set<sim::NodeId> granted_, rejected_;
+
+  // Leader.
+  std::map<sim::NodeId, Replica> replicas_;
+  Offset epoch_start_offset_{0};
+  std::set<sim::NodeId> fetched_voters_;
+  sim::Instant check_quorum_deadline_;
+  std::vector<RaftEntry> pending_;  // proposed, not yet appended
+  Offset next_offset_{0};
+  bool resign_requested_ = false;
+  bool stepping_down_ = false;  // between deciding to leave leadership and persisting it
+  std::vector<ParkedFetch> parked_;
+  std::vector<sim::NodeId> successors_;  // Resigned: preferred successors
+  sim::Instant begin_epoch_deadline_;    // next BeginQuorumEpoch round (every fetch.timeout/2)
+
+  // Follower / observer fetching.
+  bool fetch_in_flight_ = false;
+  sim::Instant fetch_retry_at_;
+  bool leader_unreachable_ = false;  // observer: ask other voters for the leader
+  size_t voter_cursor_ = 0;
+
+  // The event loop.
+  std::deque<std::function<void()>> inbox_;
+  sim::WaitQueue wake_;
+  sim::Instant next_wake_;
+  RaftStats stats_;
+};
+
+}  // namespace ksim::raft
