@@ -1,0 +1,324 @@
+#include "engine/broker/broker_server.h"
+
+#include <algorithm>
+
+#include "engine/common/node_ids.h"
+#include "engine/controller/metadata_record.h"
+#include "engine/storage/checkpoint_file.h"
+
+namespace ksim {
+namespace {
+
+constexpr const char* kLogDir = "data";
+constexpr const char* kHwCheckpoint = "data/replication-offset-checkpoint";
+constexpr int kIoThreads = 8;  // num.io.threads
+constexpr const char* kBrokerApis[] = {"Produce", "Fetch", "ListOffsets", "OffsetsForLeaderEpoch", "Metadata"};
+
+template <class T>
+sim::Payload make(T v) {
+  return std::make_shared<const T>(std::move(v));
+}
+
+ReplicationSwitches switches_of(const Config& c) {
+  ReplicationSwitches s;
+  s.fetch_epoch_validation = c.get_bool("ksim.fetch.leader.epoch.validation");
+  s.hw_includes_pending_isr = c.get_bool("ksim.hw.includes.pending.isr");
+  s.kip279 = c.get_string("ksim.offsets.for.leader.epoch") == "kip-279";
+  s.truncate_by_epoch = c.get_string("ksim.truncation.mode") == "leader-epoch";
+  return s;
+}
+
+// "orders-3" -> {"orders", 3}; topic names may contain '-'.
+std::optional<TopicPartition> parse_dir(const std::string& name) {
+  const size_t dash = name.rfind('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == name.size()) return std::nullopt;
+  int32_t p = 0;
+  for (size_t i = dash + 1; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return std::nullopt;
+    p = p * 10 + (name[i] - '0');
+  }
+  return TopicPartition{name.substr(0, dash), p};
+}
+
+}  // namespace
+
+BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, raft::RaftClient& metadata_log)
+    : world_(world),
+      self_(self),
+      id_(kafka_id_of(self)),
+      config_(std::move(config)),
+      switches_(switches_of(config_)),
+      metadata_log_(metadata_log),
+      requests_(world, 100'000),
+      metadata_changed_(world) {
+  rm_ = std::make_unique<ReplicaManager>(world_, self_, id_, config_, switches_);
+  fetchers_ = std::make_unique<ReplicaFetcherManager>(world_, self_, id_, config_, switches_, *rm_);
+  rm_->min_isr_of = [this](const std::string& t) { return min_isr(t); };
+  rm_->requeue = [this](sim::Incoming in) {
+    if (!requests_.try_push(std::move(in))) world_.probe("broker: request queue full");
+  };
+  rm_->set_controller_call([this](const std::string& api, sim::Payload b, uint32_t size) {
+    return controller_call(api, std::move(b), size);
+  });
+}
+
+void BrokerServer::start() { world_.spawn(self_, "broker-startup", [this] { startup(); }); }
+
+int32_t BrokerServer::min_isr(const std::string& topic) const {
+  if (auto it = image_.configs().find("topic:" + topic); it != image_.configs().end())
+    if (auto k = it->second.find("min.insync.replicas"); k != it->second.end()) return std::stoi(k->second);
+  return config_.get_int("min.insync.replicas");
+}
+
+storage::LogConfig BrokerServer::log_config(const std::string& topic) const {
+  Config::Map overrides;
+  if (auto it = image_.configs().find("topic:" + topic); it != image_.configs().end())
+    for (const auto& [k, v] : it->second) overrides[k] = v;
+  const Config c = Config::parse(kTopic, overrides, &config_);
+  storage::LogConfig lc;
+  lc.segment_bytes = c.get_long("segment.bytes");
+  lc.segment_ms = c.get_long("segment.ms");
+  lc.index_interval_bytes = config_.get_long("log.index.interval.bytes");
+  lc.flush_messages = c.get_long("flush.messages");
+  lc.flush_ms = c.get_long("flush.ms");
+  lc.retention_ms = c.get_long("retention.ms");
+  lc.retention_bytes = c.get_long("retention.bytes");
+  lc.max_message_bytes = c.get_long("max.message.bytes");
+  lc.message_timestamp_type = c.get_string("message.timestamp.type") == "LogAppendTime"
+                                  ? storage::TimestampType::log_append_time
+                                  : storage::TimestampType::create_time;
+  return lc;
+}
+
+void BrokerServer::recover_logs() {
+  sim::Disk& disk = world_.disk(self_);
+  std::map<TopicPartition, Offset> hws;
+  if (disk.exists(kHwCheckpoint)) {
+    storage::OffsetCheckpointFile f(disk, kHwCheckpoint);
+    auto r = f.read();
+    if (r.ok()) hws = r.value;
+  }
+  std::set<std::string> dirs;
+  for (const std::string& file : disk.list(std::string(kLogDir) + "/")) {
+    const std::string rest = file.substr(std::string(kLogDir).size() + 1);
+    const size_t slash = rest.find('/');
+    if (slash != std::string::npos) dirs.insert(rest.substr(0, slash));
+  }
+  for (const std::string& d : dirs) {
+    const auto tp = parse_dir(d);
+    if (!tp) continue;
+    auto log = storage::UnifiedLog::open(world_, disk, kLogDir, *tp, log_config(tp->topic));
+    if (!log.ok()) {
+      world_.probe("broker: a log failed to recover");
+      continue;
+    }
+    if (auto it = hws.find(*tp); it != hws.end()) log.value->update_high_watermark(it->second);
+    rm_->add(std::make_unique<Partition>(world_, id_, *tp, std::move(log.value), switches_));
+  }
+}
+
+void BrokerServer::startup() {
+  recover_logs();
+  sim::Network& net = world_.network();
+  for (const char* api : kBrokerApis)
+    net.set_kind_handler(self_, net.kind(api), [this](sim::Incoming&& in) {
+      if (!requests_.try_push(std::move(in))) world_.probe("broker: request queue full");
+    });
+  for (int i = 0; i < kIoThreads; ++i)
+    world_.spawn(self_, "request-handler-" + std::to_string(i), [this] { request_handler(); });
+  world_.spawn(self_, "metadata-applier", [this] { metadata_applier(); });
+  world_.spawn(self_, "lifecycle", [this] { lifecycle(); });
+  world_.spawn(self_, "isr-shrink", [this] {
+    const sim::Duration every = sim::milliseconds(config_.get_long("replica.lag.time.max.ms") / 2);
+    for (;;) {
+      world_.sleep_for(every);
+      rm_->isr_shrink_pass();
+    }
+  });
+  world_.spawn(self_, "alter-partition", [this] {
+    for (;;) {
+      while (rm_->alter_partition_pass()) {
+      }
+      world_.sleep_for(sim::milliseconds(20));
+    }
+  });
+  world_.spawn(self_, "hw-checkpoint", [this] {
+    const sim::Duration every = sim::milliseconds(config_.get_long("replica.high.watermark.checkpoint.interval.ms"));
+    storage::OffsetCheckpointFile f(world_.disk(self_), kHwCheckpoint);
+    for (;;) {
+      world_.sleep_for(every);
+      std::map<TopicPartition, Offset> hws;
+      for (const auto& [tp, p] : rm_->partitions()) hws[tp] = p->high_watermark();
+      f.write(hws);
+    }
+  });
+  started_ = true;
+  metadata_changed_.notify_all();
+}
+
+void BrokerServer::on_metadata_commit(const raft::RaftEntry& e) {
+  if (e.control) return;
+  const auto records = decode_records(*e.data);
+  SIM_ASSERT(records.has_value(), "undecodable metadata log entry");
+  for (const MetadataRecord& r : *records) image_.apply(r, e.offset.value);
+  ++metadata_version_;
+  metadata_changed_.notify_all();
+}
+
+void BrokerServer::metadata_applier() {
+  uint64_t seen = 0;
+  for (;;) {
+    metadata_changed_.wait([&] { return metadata_version_ != seen; });
+    seen = metadata_version_;
+    reconcile();
+  }
+}
+
+void BrokerServer::reconcile() {
+  // Walk a copy: creating logs blocks, and the image may move meanwhile (the
+  // next pass picks that up).
+  const MetadataImage img = image_;
+  for (const auto& [name, topic] : img.topics()) {
+    for (size_t i = 0; i < topic.partitions.size(); ++i) {
+      const PartitionRegistration& reg = topic.partitions[i];
+      const TopicPartition tp{name, static_cast<int32_t>(i)};
+      if (!reg.is_replica(id_)) continue;
+      Partition* p = rm_->get(tp);
+      if (!p) {
+        auto log = storage::UnifiedLog::open(world_, world_.disk(self_), kLogDir, tp, log_config(name));
+        if (!log.ok()) {
+          world_.probe("broker: could not create a log");
+          continue;
+        }
+        rm_->add(std::make_unique<Partition>(world_, id_, tp, std::move(log.value), switches_));
+        p = rm_->get(tp);
+      }
+      sim::LockGuard g(p->role_lock());
+      if (reg.leader == id_) {
+        if (!p->is_leader() || p->leader_epoch().value != reg.leader_epoch) {
+          fetchers_->remove(tp);
+          p->make_leader(reg, world_.now());
+        } else if (reg.partition_epoch > p->partition_epoch()) {
+          p->update_isr(reg.isr, reg.partition_epoch);
+          if (p->maybe_increment_hw()) rm_->requeue ? void() : void();
+        }
+      } else {
+        if (p->is_leader() || p->leader_epoch().value != reg.leader_epoch || p->leader() != reg.leader) {
+          p->make_follower(reg);
+          if (reg.leader >= 0)
+            fetchers_->add(tp, reg.leader, LeaderEpoch{reg.leader_epoch});
+          else
+            fetchers_->remove(tp);
+        } else if (reg.partition_epoch > p->partition_epoch()) {
+          p->update_isr(reg.isr, reg.partition_epoch);
+        }
+      }
+    }
+  }
+}
+
+sim::Reply BrokerServer::controller_call(const std::string& api, sim::Payload body, uint32_t size) {
+  const auto leader = metadata_log_.leader();
+  if (!leader) return sim::Reply{sim::CallStatus::disconnected, {}, 0, 0, nullptr};
+  sim::Network& net = world_.network();
+  return net.call_sync(self_, *leader, net.kind(api), std::move(body), size,
+                       sim::milliseconds(config_.get_long("controller.quorum.request.timeout.ms")));
+}
+
+void BrokerServer::lifecycle() {
+  const sim::Duration interval = sim::milliseconds(config_.get_long("broker.heartbeat.interval.ms"));
+  const sim::Duration retry = sim::milliseconds(100);
+  const uint64_t incarnation = (static_cast<uint64_t>(id_) << 32) | world_.incarnation(self_);
+  for (;;) {
+    if (broker_epoch_ < 0) {
+      const sim::Reply r = controller_call("BrokerRegistration", make(protocol::BrokerRegistrationRequest{id_, incarnation}), 64);
+      if (r.status == sim::CallStatus::ok) {
+        const auto& resp = *static_cast<const protocol::BrokerRegistrationResponse*>(r.payload.get());
+        if (resp.error == Errc::NONE) {
+          broker_epoch_ = resp.broker_epoch;
+          rm_->set_broker_epoch(broker_epoch_);
+          world_.probe("broker: registered");
+          continue;  // heartbeat right away to get unfenced
+        }
+      }
+      world_.sleep_for(retry);
+      continue;
+    }
+    protocol::BrokerHeartbeatRequest hb{id_, broker_epoch_, image_.last_applied_offset(), false};
+    const sim::Reply r = controller_call("BrokerHeartbeat", make(hb), 64);
+    if (r.status == sim::CallStatus::ok) {
+      const auto& resp = *static_cast<const protocol::BrokerHeartbeatResponse*>(r.payload.get());
+      if (resp.error == Errc::STALE_BROKER_EPOCH) {
+        broker_epoch_ = -1;  // the controller forgot us (or we were replaced): register again
+        continue;
+      }
+      if (resp.error == Errc::NONE) {
+        if (fenced_ && !resp.is_fenced) world_.probe("broker: unfenced");
+        fenced_ = resp.is_fenced;
+      }
+      // While fenced, heartbeat eagerly so we are unfenced as soon as we caught up.
+      world_.sleep_for(fenced_ ? retry : interval);
+    } else {
+      world_.sleep_for(retry);
+    }
+  }
+}
+
+void BrokerServer::request_handler() {
+  for (;;) {
+    std::optional<sim::Incoming> in = requests_.pop();
+    if (!in) return;
+    dispatch(*in);
+  }
+}
+
+void BrokerServer::dispatch(const sim::Incoming& in) {
+  const std::string& api = world_.network().kind_name(in.kind);
+  if (api == "Produce")
+    rm_->handle_produce(in);
+  else if (api == "Fetch")
+    rm_->handle_fetch(in, in.tag != 0);
+  else if (api == "OffsetsForLeaderEpoch")
+    rm_->handle_offsets_for_leader_epoch(in);
+  else if (api == "ListOffsets")
+    rm_->handle_list_offsets(in);
+  else if (api == "Metadata")
+    handle_metadata(in);
+}
+
+void BrokerServer::handle_metadata(const sim::Incoming& in) {
+  const auto& req = *static_cast<const protocol::MetadataRequest*>(in.payload.get());
+  protocol::MetadataResponse resp;
+  for (const auto& [id, b] : image_.brokers())
+    if (!b.fenced) resp.brokers.push_back(id);
+  if (auto l = metadata_log_.leader()) resp.controller_id = kafka_id_of(*l);
+  auto describe = [&](const std::string& name) {
+    protocol::TopicMetadata tm;
+    tm.name = name;
+    const TopicImage* t = image_.topic(name);
+    if (!t) {
+      tm.error = Errc::UNKNOWN_TOPIC_OR_PARTITION;
+    } else {
+      for (size_t i = 0; i < t->partitions.size(); ++i) {
+        const PartitionRegistration& p = t->partitions[i];
+        protocol::PartitionMetadata pm;
+        pm.partition = static_cast<int32_t>(i);
+        pm.leader = p.leader;
+        pm.leader_epoch = LeaderEpoch{p.leader_epoch};
+        pm.replicas = p.replicas;
+        pm.isr = p.isr;
+        if (p.leader < 0) pm.error = Errc::LEADER_NOT_AVAILABLE;
+        tm.partitions.push_back(pm);
+      }
+    }
+    resp.topics.push_back(std::move(tm));
+  };
+  if (req.topics) {
+    for (const std::string& t : *req.topics) describe(t);
+  } else {
+    for (const auto& [name, t] : image_.topics()) describe(name);
+  }
+  world_.network().respond(in, world_.network().kind("MetadataResponse"), make(std::move(resp)), 256);
+}
+
+}  // namespace ksim

@@ -1,0 +1,124 @@
+// Partition: one replica of one topic-partition on one broker (Kafka's
+// kafka.cluster.Partition). It owns the replica's log and, while this broker
+// leads the partition, the leader's replication state: the ISR (committed and
+// pending), every follower's log end offset and last caught-up time, and the
+// high watermark. States, invariants and the acks rules: README.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/broker/protocol.h"
+#include "engine/controller/metadata_image.h"
+#include "engine/storage/unified_log.h"
+#include "sim/sync.h"
+#include "sim/world.h"
+
+namespace ksim {
+
+// ksim's history switches that concern a partition (see design.md).
+struct ReplicationSwitches {
+  bool fetch_epoch_validation = true;  // ksim.fetch.leader.epoch.validation (KIP-320)
+  bool hw_includes_pending_isr = true;  // ksim.hw.includes.pending.isr (KIP-497 maximal ISR)
+  bool kip279 = true;                   // ksim.offsets.for.leader.epoch
+  bool truncate_by_epoch = true;        // ksim.truncation.mode (false: pre-KIP-101, to the HW)
+};
+
+class Partition {
+ public:
+  Partition(sim::World& world, int32_t local_broker, TopicPartition tp, std::unique_ptr<storage::UnifiedLog> log,
+            ReplicationSwitches switches);
+
+  const TopicPartition& tp() const { return tp_; }
+  storage::UnifiedLog& log() { return *log_; }
+  const storage::UnifiedLog& log() const { return *log_; }
+  bool is_leader() const { return leader_ == local_; }
+  int32_t leader() const { return leader_; }
+  LeaderEpoch leader_epoch() const { return leader_epoch_; }
+  int32_t partition_epoch() const { return partition_epoch_; }
+  const std::vector<int32_t>& replicas() const { return replicas_; }
+  const std::vector<int32_t>& isr() const { return isr_; }
+  const std::optional<std::vector<int32_t>>& pending_isr() const { return pending_isr_; }
+  Offset high_watermark() const { return log_->high_watermark(); }
+  Offset log_end_offset() const { return log_->log_end_offset(); }
+  // What the leader knows of each follower's log end offset.
+  std::map<int32_t, Offset> follower_end_offsets() const;
+
+  // ---- metadata (from the metadata log) ---------------------------------------
+  // Becomes leader for a (new) leader epoch: stamps the epoch in the epoch cache
+  // and resets the followers' states. Returns a storage error if it cannot.
+  Errc make_leader(const PartitionRegistration& reg, sim::Instant now);
+  void make_follower(const PartitionRegistration& reg);
+  // Same leader epoch, new ISR / partition epoch (an AlterPartition committed).
+  void update_isr(const std::vector<int32_t>& isr, int32_t partition_epoch);
+
+  // ---- leader: produce ---------------------------------------------------------------
+  // min_isr: the topic's min.insync.replicas; acks -1 checks it before appending.
+  storage::Result<storage::LogAppendInfo> append_as_leader(const storage::BatchPtr& batch, int16_t acks,
+                                                           int32_t min_isr);
+  // acks=all: NONE once the HW passed `required_offset` with enough ISR members,
+  // NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below min_isr, nullopt: wait.
+  std::optional<Errc> check_enough_replicas_reach(Offset required_offset, int32_t min_isr) const;
+
+  // ---- leader: fetch -----------------------------------------------------------------
+  // Validates a fetch of a follower or a consumer (epoch fencing, KIP-320).
+  Errc validate_fetch_epoch(LeaderEpoch current_leader_epoch) const;
+  // A follower fetched at `fetch_offset` (its log end offset): update its state,
+  // the ISR candidates and the high watermark. Returns true if the HW moved.
+  bool on_follower_fetch(int32_t follower, Offset fetch_offset, sim::Instant now);
+  // OffsetsForLeaderEpoch on the leader (KIP-279, or KIP-101's answer when switched off).
+  protocol::OffsetForLeaderEpochResult end_offset_for_epoch(LeaderEpoch epoch) const;
+
+  // ---- leader: ISR maintenance --------------------------------------------------------
+  // Followers out of sync for longer than `lag` (replica.lag.time.max.ms).
+  std::optional<std::vector<int32_t>> isr_after_shrink(sim::Instant now, sim::Duration lag) const;
+  // The ISR with `follower` added, if it has caught up (>= HW and >= the start of this epoch).
+  std::optional<std::vector<int32_t>> isr_after_expand(int32_t follower) const;
+  // An AlterPartition for `isr` is in flight (at most one at a time).
+  void set_pending_isr(std::vector<int32_t> isr) { pending_isr_ = std::move(isr); }
+  void clear_pending_isr() { pending_isr_.reset(); }
+  // Recomputes the HW over the maximal ISR; true if it moved (it never goes back).
+  bool maybe_increment_hw();
+
+  // ISR changes applied while this replica led (Kafka's IsrShrinksPerSec /
+  // IsrExpandsPerSec count them on the leader).
+  uint64_t isr_shrinks() const { return isr_shrinks_; }
+  uint64_t isr_expands() const { return isr_expands_; }
+
+  // ---- follower ------------------------------------------------------------------------
+  void follower_update_hw(Offset leader_hw);
+
+  // Serialises role changes with the fetcher's truncations and appends (Kafka's
+  // leaderIsrUpdateLock): a follower append never lands after the replica
+  // became leader.
+  sim::Mutex& role_lock() { return role_lock_; }
+
+ private:
+  struct Remote {
+    Offset log_end_offset = kNoOffset;
+    sim::Instant last_caught_up{-1};
+    Offset last_fetch_leader_leo = kNoOffset;
+    sim::Instant last_fetch_time{-1};
+  };
+  std::vector<int32_t> maximal_isr() const;
+
+  sim::World& world_;
+  int32_t local_;
+  TopicPartition tp_;
+  std::unique_ptr<storage::UnifiedLog> log_;
+  ReplicationSwitches switches_;
+  std::vector<int32_t> replicas_, isr_;
+  std::optional<std::vector<int32_t>> pending_isr_;
+  int32_t leader_ = -1;
+  LeaderEpoch leader_epoch_ = kNoEpoch;
+  int32_t partition_epoch_ = -1;
+  Offset leader_epoch_start_offset_ = kNoOffset;
+  std::map<int32_t, Remote> remotes_;
+  sim::Mutex role_lock_;
+  uint64_t isr_shrinks_ = 0, isr_expands_ = 0;
+};
+
+}  // namespace ksim

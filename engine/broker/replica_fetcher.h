@@ -1,0 +1,72 @@
+// ReplicaFetcherManager: the follower side of replication (Kafka's
+// ReplicaFetcherManager / ReplicaFetcherThread). One fetcher fiber per source
+// (leader) broker fetches every partition this broker follows from it.
+//
+// A partition handed to a fetcher (new leader or new leader epoch) first
+// TRUNCATES, then fetches:
+//   * default (KIP-101 + KIP-279): ask the leader OffsetsForLeaderEpoch(our
+//     latest epoch); if the leader's answer names the same epoch, truncate to
+//     min(its end offset, ours for that epoch); if it names an older epoch,
+//     truncate to our end of that epoch and ask again for it;
+//   * ksim.offsets.for.leader.epoch=kip-101: the leader answers only an
+//     offset; truncate to min(it, our log end) once;
+//   * ksim.truncation.mode=high-watermark (pre-KIP-101): truncate to our
+//     high watermark, no question asked.
+// Fetching appends the leader's batches as they are and takes the leader's
+// high watermark (bounded by our log end). Errors that mean "metadata is
+// stale" (FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH)
+// back off and retry until the metadata log moves the partition.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "engine/broker/partition.h"
+#include "engine/broker/replica_manager.h"
+#include "sim/sync.h"
+
+namespace ksim {
+
+class ReplicaFetcherManager {
+ public:
+  ReplicaFetcherManager(sim::World& world, sim::NodeId self, int32_t broker_id, const Config& config,
+                        ReplicationSwitches switches, ReplicaManager& rm);
+
+  // Follow `tp` from `leader` in `epoch` (truncating first).
+  void add(const TopicPartition& tp, int32_t leader, LeaderEpoch epoch);
+  void remove(const TopicPartition& tp);
+  bool following(const TopicPartition& tp) const { return states_.contains(tp); }
+  uint64_t truncations() const { return truncations_; }
+
+ private:
+  enum class Phase : uint8_t { truncating, fetching };
+  struct State {
+    int32_t leader = -1;
+    LeaderEpoch epoch = kNoEpoch;
+    Phase phase = Phase::truncating;
+    std::optional<LeaderEpoch> ask_epoch;  // next OffsetsForLeaderEpoch question
+  };
+
+  void run(int32_t leader);
+  // Each returns whether it waited (network, disk or back-off): the loop must
+  // never spin at one instant of virtual time.
+  bool truncate(int32_t leader, const TopicPartition& tp);
+  bool fetch(int32_t leader);
+  void truncate_to(Partition& p, Offset offset, const char* why);
+
+  sim::World& world_;
+  sim::NodeId self_;
+  int32_t broker_id_;
+  Config config_;
+  ReplicationSwitches switches_;
+  ReplicaManager& rm_;
+  std::map<TopicPartition, State> states_;
+  std::set<int32_t> fetchers_;  // leaders with a running fetcher fiber
+  sim::CondVar changed_;
+  uint64_t truncations_ = 0;
+  sim::KindId fetch_, ofle_;
+};
+
+}  // namespace ksim

@@ -1,0 +1,312 @@
+#include "engine/broker/replica_manager.h"
+
+#include <algorithm>
+
+namespace ksim {
+namespace {
+
+template <class T>
+const T& body(const sim::Incoming& in) {
+  return *static_cast<const T*>(in.payload.get());
+}
+
+template <class T>
+sim::Payload make(T v) {
+  return std::make_shared<const T>(std::move(v));
+}
+
+}  // namespace
+
+ReplicaManager::ReplicaManager(sim::World& world, sim::NodeId self, int32_t broker_id, const Config& config,
+                               ReplicationSwitches switches)
+    : world_(world), self_(self), broker_id_(broker_id), config_(config), switches_(switches) {
+  sim::Network& net = world_.network();
+  produce_resp_ = net.kind("ProduceResponse");
+  fetch_resp_ = net.kind("FetchResponse");
+  ofle_resp_ = net.kind("OffsetsForLeaderEpochResponse");
+  list_offsets_resp_ = net.kind("ListOffsetsResponse");
+}
+
+Partition* ReplicaManager::get(const TopicPartition& tp) {
+  auto it = partitions_.find(tp);
+  return it == partitions_.end() ? nullptr : it->second.get();
+}
+
+void ReplicaManager::add(std::unique_ptr<Partition> p) {
+  const TopicPartition tp = p->tp();
+  partitions_[tp] = std::move(p);
+}
+
+BrokerMetrics ReplicaManager::metrics() const {
+  BrokerMetrics m = metrics_;
+  for (const auto& [tp, p] : partitions_) {
+    m.isr_shrinks += p->isr_shrinks();
+    m.isr_expands += p->isr_expands();
+  }
+  return m;
+}
+
+void ReplicaManager::remove(const TopicPartition& tp) {
+  partitions_.erase(tp);
+  isr_changes_.erase(tp);
+}
+
+// ---- Produce ------------------------------------------------------------------------------
+
+void ReplicaManager::handle_produce(const sim::Incoming& in) {
+  const auto& req = body<protocol::ProduceRequest>(in);
+  ++metrics_.produce_requests;
+  auto delayed = std::make_shared<DelayedProduce>();
+  delayed->request = in;
+  delayed->deadline = world_.now() + sim::milliseconds(req.timeout_ms);
+  bool wait = false;
+  for (const auto& [tp, batch] : req.partitions) {
+    protocol::ProducePartitionResponse res;
+    res.tp = tp;
+    Offset required = kNoOffset;
+    Partition* p = get(tp);
+    if (!p || !p->is_leader()) {
+      res.error = Errc::NOT_LEADER_OR_FOLLOWER;
+    } else {
+      const int32_t min_isr = min_isr_of ? min_isr_of(tp.topic) : 1;
+      auto r = p->append_as_leader(batch, req.acks, min_isr);
+      if (!r.ok()) {
+        res.error = r.error;
+      } else {
+        res.base_offset = r.value.first_offset;
+        res.log_append_time_ms = r.value.log_append_time;
+        res.log_start_offset = p->log().log_start_offset();
+        metrics_.messages_in += static_cast<uint64_t>(r.value.num_records);
+        metrics_.bytes_in += static_cast<uint64_t>(batch->size_in_bytes());
+        if (req.acks == -1) {
+          required = r.value.last_offset + 1;
+          wait = true;
+        }
+        wake_fetches(tp);  // followers long-polling for this partition
+      }
+    }
+    if (res.error != Errc::NONE) ++metrics_.failed_produce;
+    delayed->results.push_back(res);
+    delayed->required.push_back(required);
+  }
+  if (in.dir != sim::Direction::request) return;  // acks=0: nobody listens
+  if (!wait) {
+    world_.network().respond(in, produce_resp_, make(protocol::ProduceResponse{delayed->results}), 64);
+    return;
+  }
+  delayed_produce_.push_back(delayed);
+  world_.schedule_after(self_, sim::milliseconds(req.timeout_ms), [this] { try_complete_produce(true); });
+  try_complete_produce(false);
+}
+
+void ReplicaManager::try_complete_produce(bool) {
+  const sim::Instant now = world_.now();
+  for (auto& d : delayed_produce_) {
+    if (d->done) continue;
+    bool all = true;
+    for (size_t i = 0; i < d->results.size(); ++i) {
+      if (d->required[i] == kNoOffset) continue;
+      Partition* p = get(d->results[i].tp);
+      std::optional<Errc> c = p ? p->check_enough_replicas_reach(d->required[i],
+                                                                 min_isr_of ? min_isr_of(p->tp().topic) : 1)
+                                : std::optional<Errc>(Errc::NOT_LEADER_OR_FOLLOWER);
+      if (c) {
+        d->results[i].error = *c;
+        d->required[i] = kNoOffset;
+      } else if (now >= d->deadline) {
+        d->results[i].error = Errc::REQUEST_TIMED_OUT;
+        d->required[i] = kNoOffset;
+      } else {
+        all = false;
+      }
+    }
+    if (!all) continue;
+    d->done = true;
+    for (const auto& r : d->results)
+      if (r.error != Errc::NONE) ++metrics_.failed_produce;
+    world_.network().respond(d->request, produce_resp_, make(protocol::ProduceResponse{d->results}), 64);
+  }
+  std::erase_if(delayed_produce_, [](const auto& d) { return d->done; });
+}
+
+// ---- Fetch ---------------------------------------------------------------------------------
+
+void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
+  const auto& req = body<protocol::FetchRequest>(in);
+  if (!retry) ++metrics_.fetch_requests;
+  const sim::Instant now = world_.now();
+  // A re-run of a parked fetch carries its original deadline in the tag.
+  const sim::Instant deadline = retry ? sim::Instant{static_cast<int64_t>(in.tag)}
+                                      : now + sim::milliseconds(req.max_wait_ms);
+  const bool follower = req.replica_id >= 0;
+  protocol::FetchResponse resp;
+  int64_t bytes = 0;
+  bool any_error = false;
+  for (const auto& fp : req.partitions) {
+    protocol::FetchPartitionResponse r;
+    r.tp = fp.tp;
+    Partition* p = get(fp.tp);
+    if (!p || !p->is_leader()) {
+      r.error = Errc::NOT_LEADER_OR_FOLLOWER;
+      if (p) r.current_leader = p->leader();
+    } else if (Errc e = p->validate_fetch_epoch(fp.current_leader_epoch); e != Errc::NONE) {
+      r.error = e;
+    } else {
+      storage::UnifiedLog& log = p->log();
+      if (fp.fetch_offset < log.log_start_offset() || fp.fetch_offset > log.log_end_offset()) {
+        r.error = Errc::OFFSET_OUT_OF_RANGE;
+      } else {
+        // Consumers see only what is committed (below the HW); followers all.
+        const std::optional<Offset> limit = follower ? std::nullopt : std::optional<Offset>(p->high_watermark());
+        if (fp.fetch_offset < (limit ? *limit : log.log_end_offset())) {
+          auto rd = log.read(fp.fetch_offset, fp.partition_max_bytes, limit, true);
+          if (rd.ok())
+            r.batches = std::move(rd.value);
+          else
+            r.error = rd.error;
+        }
+        if (follower) {
+          if (p->on_follower_fetch(req.replica_id, fp.fetch_offset, now)) hw_moved(fp.tp);
+          maybe_expand(*p, req.replica_id);
+        }
+      }
+      r.high_watermark = p->high_watermark();
+      r.last_stable_offset = p->high_watermark();
+      r.log_start_offset = log.log_start_offset();
+    }
+    any_error = any_error || r.error != Errc::NONE;
+    for (const auto& b : r.batches) bytes += static_cast<int64_t>(b->size_in_bytes());
+    resp.partitions.push_back(std::move(r));
+  }
+  if (!any_error && bytes < req.min_bytes && now < deadline) {
+    // Park (DelayedFetch): re-run when data arrives or at the deadline.
+    auto d = std::make_shared<DelayedFetch>();
+    d->request = in;
+    d->request.tag = static_cast<uint64_t>(deadline.ns);
+    d->deadline = deadline;
+    for (const auto& fp : req.partitions) d->partitions.push_back(fp.tp);
+    delayed_fetch_.push_back(d);
+    world_.schedule_after(self_, deadline - now, [this, d] {
+      if (d->done) return;
+      d->done = true;
+      std::erase(delayed_fetch_, d);
+      if (requeue) requeue(d->request);
+    });
+    return;
+  }
+  uint32_t size = 64;
+  for (const auto& r : resp.partitions)
+    for (const auto& b : r.batches) size += static_cast<uint32_t>(b->size_in_bytes());
+  world_.network().respond(in, fetch_resp_, make(std::move(resp)), size);
+}
+
+void ReplicaManager::wake_fetches(const TopicPartition& tp) {
+  std::vector<std::shared_ptr<DelayedFetch>> ready;
+  for (auto& d : delayed_fetch_)
+    if (!d->done && std::find(d->partitions.begin(), d->partitions.end(), tp) != d->partitions.end()) ready.push_back(d);
+  for (auto& d : ready) {
+    d->done = true;
+    std::erase(delayed_fetch_, d);
+    if (requeue) requeue(d->request);
+  }
+}
+
+void ReplicaManager::hw_moved(const TopicPartition& tp) {
+  try_complete_produce(false);
+  wake_fetches(tp);  // consumers long-polling for newly committed records
+}
+
+// ---- OffsetsForLeaderEpoch / ListOffsets ----------------------------------------------------------
+
+void ReplicaManager::handle_offsets_for_leader_epoch(const sim::Incoming& in) {
+  const auto& req = body<protocol::OffsetsForLeaderEpochRequest>(in);
+  protocol::OffsetsForLeaderEpochResponse resp;
+  for (const auto& q : req.partitions) {
+    Partition* p = get(q.tp);
+    protocol::OffsetForLeaderEpochResult r;
+    r.tp = q.tp;
+    if (!p || !p->is_leader())
+      r.error = Errc::NOT_LEADER_OR_FOLLOWER;
+    else if (Errc e = p->validate_fetch_epoch(q.current_leader_epoch); e != Errc::NONE)
+      r.error = e;
+    else
+      r = p->end_offset_for_epoch(q.leader_epoch);
+    resp.partitions.push_back(r);
+  }
+  world_.network().respond(in, ofle_resp_, make(std::move(resp)), 64);
+}
+
+void ReplicaManager::handle_list_offsets(const sim::Incoming& in) {
+  const auto& req = body<protocol::ListOffsetsRequest>(in);
+  protocol::ListOffsetsResponse resp;
+  for (const auto& [tp, ts] : req.partitions) {
+    protocol::ListOffsetsPartitionResponse r;
+    r.tp = tp;
+    Partition* p = get(tp);
+    if (!p || !p->is_leader()) {
+      r.error = Errc::NOT_LEADER_OR_FOLLOWER;
+    } else if (ts == protocol::kLatestTimestamp) {
+      r.offset = p->high_watermark();
+    } else if (ts == protocol::kEarliestTimestamp) {
+      r.offset = p->log().log_start_offset();
+    } else {
+      auto f = p->log().fetch_offset_by_timestamp(ts);
+      if (!f.ok()) {
+        r.error = f.error;
+      } else if (f.value && f.value->offset < p->high_watermark()) {
+        r.offset = f.value->offset;
+        r.timestamp = f.value->timestamp;
+        r.leader_epoch = f.value->leader_epoch;
+      }
+    }
+    resp.partitions.push_back(r);
+  }
+  world_.network().respond(in, list_offsets_resp_, make(std::move(resp)), 64);
+}
+
+// ---- ISR --------------------------------------------------------------------------------------------
+
+void ReplicaManager::maybe_expand(Partition& p, int32_t follower) {
+  if (auto isr = p.isr_after_expand(follower)) {
+    p.set_pending_isr(*isr);
+    isr_changes_[p.tp()] = *isr;
+  }
+}
+
+void ReplicaManager::isr_shrink_pass() {
+  const sim::Duration lag = sim::milliseconds(config_.get_long("replica.lag.time.max.ms"));
+  for (auto& [tp, p] : partitions_) {
+    if (auto isr = p->isr_after_shrink(world_.now(), lag)) {
+      p->set_pending_isr(*isr);
+      isr_changes_[tp] = *isr;
+    }
+  }
+}
+
+bool ReplicaManager::alter_partition_pass() {
+  if (isr_changes_.empty() || !controller_call_) return false;
+  const auto [tp, isr] = *isr_changes_.begin();
+  Partition* p = get(tp);
+  if (!p || !p->is_leader()) {
+    isr_changes_.erase(tp);
+    return true;
+  }
+  protocol::AlterPartitionRequest req{broker_id_, broker_epoch_, tp, p->leader_epoch().value, p->partition_epoch(), isr};
+  const sim::Reply reply = controller_call_("AlterPartition", make(req), 64);
+  p = get(tp);  // the partition may have changed while we waited
+  if (reply.status != sim::CallStatus::ok || !p) return false;  // retry after a pause
+  const auto& resp = *static_cast<const protocol::AlterPartitionResponse*>(reply.payload.get());
+  isr_changes_.erase(tp);
+  if (resp.error == Errc::NONE) {
+    const size_t before = p->isr().size();
+    p->update_isr(resp.isr, resp.partition_epoch);
+    world_.probe(resp.isr.size() < before ? "isr: shrink committed" : "isr: expand committed");
+    if (p->maybe_increment_hw()) hw_moved(tp);
+  } else {
+    // Fenced (stale epochs) or refused: the metadata log will bring the truth.
+    p->clear_pending_isr();
+  }
+  return true;
+}
+
+}  // namespace ksim

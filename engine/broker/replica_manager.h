@@ -1,0 +1,106 @@
+// ReplicaManager: every partition replica of one broker, and the Produce /
+// Fetch / OffsetsForLeaderEpoch / ListOffsets handling on top of them.
+//
+// Purgatories (Kafka's DelayedProduce / DelayedFetch):
+//   * an acks=all produce waits until the HW passes its batches (checked
+//     whenever a follower fetch moves the HW) or its timeout;
+//   * a fetch that found less than fetch.min.bytes waits until data arrives
+//     or fetch.max.wait.ms passes; it is then re-run by a request handler.
+// ISR: AlterPartition requests go to the active controller, one in flight per
+// partition; the periodic shrink check runs every replica.lag.time.max.ms / 2.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/broker/partition.h"
+#include "engine/broker/protocol.h"
+#include "engine/common/config.h"
+#include "sim/network.h"
+#include "sim/world.h"
+
+namespace ksim {
+
+struct BrokerMetrics {
+  uint64_t isr_shrinks = 0, isr_expands = 0;
+  uint64_t produce_requests = 0, fetch_requests = 0, failed_produce = 0;
+  uint64_t messages_in = 0, bytes_in = 0;
+};
+
+class ReplicaManager {
+ public:
+  // `send_to_controller` sends a controller API request (AlterPartition) and
+  // returns the reply (or a failure) — it blocks the calling fiber.
+  using ControllerCall = std::function<sim::Reply(const std::string& api, sim::Payload body, uint32_t size)>;
+
+  ReplicaManager(sim::World& world, sim::NodeId self, int32_t broker_id, const Config& config,
+                 ReplicationSwitches switches);
+
+  // ---- partitions -----------------------------------------------------------------
+  Partition* get(const TopicPartition& tp);
+  const std::map<TopicPartition, std::unique_ptr<Partition>>& partitions() const { return partitions_; }
+  void add(std::unique_ptr<Partition> p);
+  void remove(const TopicPartition& tp);
+  // min.insync.replicas for a topic (from metadata: topic config or broker default).
+  std::function<int32_t(const std::string&)> min_isr_of;
+  void set_controller_call(ControllerCall fn) { controller_call_ = std::move(fn); }
+  void set_broker_epoch(int64_t e) { broker_epoch_ = e; }
+
+  // ---- requests (called from request handler fibers) ----------------------------------
+  // Returns the response now, or nullopt if the request was parked (it will be
+  // answered later from the purgatory).
+  void handle_produce(const sim::Incoming& in);
+  void handle_fetch(const sim::Incoming& in, bool retry);
+  void handle_offsets_for_leader_epoch(const sim::Incoming& in);
+  void handle_list_offsets(const sim::Incoming& in);
+
+  // ---- periodic work (fibers of the broker) ---------------------------------------------
+  void isr_shrink_pass();
+  // Sends one pending AlterPartition (blocking); false if none was due.
+  bool alter_partition_pass();
+  // Requests a handler fiber re-run (fetch purgatory completions).
+  std::function<void(sim::Incoming)> requeue;
+
+  BrokerMetrics metrics() const;
+
+ private:
+  struct DelayedProduce {
+    sim::Incoming request;
+    std::vector<protocol::ProducePartitionResponse> results;
+    std::vector<Offset> required;  // per result: last offset + 1 to wait for (kNoOffset: done)
+    sim::Instant deadline;
+    bool done = false;
+  };
+  struct DelayedFetch {
+    sim::Incoming request;
+    sim::Instant deadline;
+    std::vector<TopicPartition> partitions;
+    bool done = false;
+  };
+
+  void try_complete_produce(bool timed_out);
+  void wake_fetches(const TopicPartition& tp);
+  void hw_moved(const TopicPartition& tp);
+  void maybe_expand(Partition& p, int32_t follower);
+
+  sim::World& world_;
+  sim::NodeId self_;
+  int32_t broker_id_;
+  Config config_;
+  ReplicationSwitches switches_;
+  int64_t broker_epoch_ = -1;
+  std::map<TopicPartition, std::unique_ptr<Partition>> partitions_;
+  std::vector<std::shared_ptr<DelayedProduce>> delayed_produce_;
+  std::vector<std::shared_ptr<DelayedFetch>> delayed_fetch_;
+  std::map<TopicPartition, std::vector<int32_t>> isr_changes_;  // queued AlterPartition targets
+  ControllerCall controller_call_;
+  BrokerMetrics metrics_;
+  sim::KindId produce_resp_, fetch_resp_, ofle_resp_, list_offsets_resp_;
+};
+
+}  // namespace ksim

@@ -1,0 +1,192 @@
+#include "engine/controller/controller_node.h"
+
+#include "engine/broker/protocol.h"
+#include "engine/common/node_ids.h"
+
+namespace ksim {
+namespace {
+
+template <class T>
+const T& body(const sim::Incoming& in) {
+  return *static_cast<const T*>(in.payload.get());
+}
+
+template <class T>
+sim::Payload make(T v) {
+  return std::make_shared<const T>(std::move(v));
+}
+
+// A response of the right type for `api` that carries only an error.
+sim::Payload error_response(const std::string& api, Errc e, const std::string& message) {
+  if (api == "BrokerRegistration") return make(protocol::BrokerRegistrationResponse{e, -1});
+  if (api == "BrokerHeartbeat") return make(protocol::BrokerHeartbeatResponse{e, true, false});
+  if (api == "AlterPartition") return make(protocol::AlterPartitionResponse{e, -1, -1, {}});
+  return make(protocol::AdminResponse{e, message});
+}
+
+constexpr const char* kControllerApis[] = {"BrokerRegistration", "BrokerHeartbeat", "AlterPartition",
+                                           "CreateTopics",       "ElectLeaders",    "IncrementalAlterConfigs"};
+
+}  // namespace
+
+ControllerNode::ControllerNode(sim::World& world, sim::NodeId self, raft::RaftClient& raft, Config broker_config)
+    : world_(world),
+      self_(self),
+      config_(broker_config),
+      raft_(&raft),
+      qc_(std::move(broker_config), world.rng("controller/" + std::to_string(kafka_id_of(self)))),
+      events_(world, 100'000) {
+  for (const char* api : kControllerApis) {
+    kinds_[api] = world_.network().kind(api);
+    kinds_[std::string(api) + "Response"] = world_.network().kind(std::string(api) + "Response");
+  }
+}
+
+void ControllerNode::start() {
+  for (const char* api : kControllerApis)
+    world_.network().set_kind_handler(self_, kinds_.at(api), [this](sim::Incoming&& in) {
+      if (!events_.try_push(std::move(in))) world_.probe("controller: event queue full");
+    });
+  world_.spawn(self_, "controller-loop", [this] { loop(); });
+}
+
+void ControllerNode::on_commit(const raft::RaftEntry& e) {
+  if (e.control) {
+    // Our own epoch's LeaderChange is committed: everything before it is replayed.
+    if (raft_->is_leader() && e.epoch == raft_->epoch()) {
+      leader_change_committed_ = true;
+      events_.try_push(std::nullopt);
+    }
+    return;
+  }
+  const auto records = decode_records(*e.data);
+  SIM_ASSERT(records.has_value(), "undecodable metadata log entry");
+  for (const MetadataRecord& r : *records) qc_.replay(r, e.offset.value);
+  // Answer requests whose records are now committed, in order.
+  while (!parked_.empty() && parked_.front().offset <= e.offset.value) {
+    Parked p = std::move(parked_.front());
+    parked_.erase(parked_.begin());
+    world_.network().respond(p.request, p.kind, std::move(p.response), p.size);
+  }
+}
+
+void ControllerNode::fail_parked() {
+  for (Parked& p : parked_) {
+    ++stats_.not_controller;
+    world_.network().respond(p.request, p.kind,
+                             error_response(p.api, Errc::NOT_CONTROLLER, "the controller lost its leadership"), 32);
+  }
+  parked_.clear();
+}
+
+void ControllerNode::sync_leadership() {
+  const bool leader = raft_->is_leader();
+  if (qc_.active() && (!leader || raft_->epoch().value != active_epoch_)) {
+    qc_.deactivate();
+    fail_parked();
+    leader_change_committed_ = false;
+  }
+  if (!leader) leader_change_committed_ = false;
+  if (!qc_.active() && leader && leader_change_committed_) {
+    active_epoch_ = raft_->epoch().value;
+    qc_.activate(world_.now());
+    next_offset_ = raft_->log_end_offset().value;
+    ++stats_.activations;
+    world_.probe("controller: became active");
+  }
+}
+
+void ControllerNode::loop() {
+  const sim::Duration tick = sim::milliseconds(config_.get_long("broker.heartbeat.interval.ms") / 4 + 1);
+  sim::Instant next_tick = world_.now() + tick;
+  for (;;) {
+    const sim::Duration wait = next_tick > world_.now() ? next_tick - world_.now() : sim::Duration{};
+    std::optional<std::optional<sim::Incoming>> ev = events_.pop_for(wait);
+    sync_leadership();
+    if (ev && *ev) handle(std::move(**ev));
+    if (world_.now() >= next_tick) {
+      next_tick = world_.now() + tick;
+      if (qc_.active()) {
+        qc_.prepare(next_offset_);
+        ControllerResult r = qc_.tick(world_.now());
+        if (!r.records.empty()) {
+          auto res = raft_->propose(std::make_shared<const std::string>(encode_records(r.records)));
+          if (res.error == Errc::NONE) next_offset_ = res.offset.value + 1;
+        }
+      }
+    }
+  }
+}
+
+void ControllerNode::respond_now(const sim::Incoming& in, sim::KindId kind, sim::Payload response, uint32_t size) {
+  world_.network().respond(in, kind, std::move(response), size);
+}
+
+void ControllerNode::propose_then_respond(const sim::Incoming& in, std::vector<MetadataRecord> records,
+                                          sim::KindId kind, sim::Payload response, uint32_t size) {
+  if (records.empty()) {
+    respond_now(in, kind, std::move(response), size);
+    return;
+  }
+  ++stats_.proposals;
+  const auto res = raft_->propose(std::make_shared<const std::string>(encode_records(records)));
+  if (res.error != Errc::NONE) {
+    // Lost leadership between the check and the proposal.
+    qc_.deactivate();
+    fail_parked();
+    respond_now(in, kind, error_response(world_.network().kind_name(in.kind), Errc::NOT_CONTROLLER,
+                                         "not the active controller"), 32);
+    return;
+  }
+  SIM_ASSERT(res.offset.value == next_offset_, "metadata entry landed at an unexpected offset");
+  next_offset_ = res.offset.value + 1;
+  parked_.push_back(Parked{in, res.offset.value, std::move(response), size, kind, world_.network().kind_name(in.kind)});
+}
+
+void ControllerNode::handle(sim::Incoming&& in) {
+  ++stats_.requests;
+  sim::Network& net = world_.network();
+  const std::string& api = net.kind_name(in.kind);
+  const sim::KindId resp_kind = kinds_.at(api + "Response");
+  if (!qc_.active()) {
+    ++stats_.not_controller;
+    respond_now(in, resp_kind, error_response(api, Errc::NOT_CONTROLLER, "not the active controller"), 32);
+    return;
+  }
+  qc_.prepare(next_offset_);
+  const sim::Instant now = world_.now();
+  if (api == "BrokerRegistration") {
+    const auto& req = body<protocol::BrokerRegistrationRequest>(in);
+    ControllerResult r = qc_.register_broker(req.broker_id, req.incarnation, now);
+    propose_then_respond(in, std::move(r.records), resp_kind,
+                         make(protocol::BrokerRegistrationResponse{r.error, next_offset_}), 32);
+  } else if (api == "BrokerHeartbeat") {
+    const auto& req = body<protocol::BrokerHeartbeatRequest>(in);
+    HeartbeatReply h = qc_.heartbeat(req.broker_id, req.broker_epoch, req.current_metadata_offset,
+                                     req.want_shut_down, now);
+    propose_then_respond(in, std::move(h.records), resp_kind,
+                         make(protocol::BrokerHeartbeatResponse{h.error, h.fenced, h.should_shut_down}), 32);
+  } else if (api == "AlterPartition") {
+    const auto& req = body<protocol::AlterPartitionRequest>(in);
+    AlterPartitionReply a = qc_.alter_partition(req.broker_id, req.broker_epoch, req.tp.topic, req.tp.partition,
+                                                req.leader_epoch, req.partition_epoch, req.new_isr);
+    propose_then_respond(in, std::move(a.records), resp_kind,
+                         make(protocol::AlterPartitionResponse{a.error, a.leader_epoch, a.partition_epoch, a.isr}),
+                         64);
+  } else if (api == "CreateTopics") {
+    const auto& req = body<protocol::CreateTopicsRequest>(in);
+    Config::Map cfg(req.configs.begin(), req.configs.end());
+    ControllerResult r = qc_.create_topic(TopicSpec{req.name, req.partitions, req.replication_factor, req.assignment, cfg});
+    propose_then_respond(in, std::move(r.records), resp_kind, make(protocol::AdminResponse{r.error, r.message}), 64);
+  } else if (api == "ElectLeaders") {
+    const auto& req = body<protocol::ElectLeadersRequest>(in);
+    ControllerResult r = qc_.elect_leaders(req.unclean ? Election::unclean : Election::preferred, req.partitions);
+    propose_then_respond(in, std::move(r.records), resp_kind, make(protocol::AdminResponse{r.error, r.message}), 64);
+  } else if (api == "IncrementalAlterConfigs") {
+    const auto& req = body<protocol::AlterConfigRequest>(in);
+    ControllerResult r = qc_.alter_config(req.resource, req.key, req.value);
+    propose_then_respond(in, std::move(r.records), resp_kind, make(protocol::AdminResponse{r.error, r.message}), 64);
+  }
+}
+
+}  // namespace ksim

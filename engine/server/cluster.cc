@@ -1,0 +1,518 @@
+#include "engine/server/cluster.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "engine/broker/protocol.h"
+#include "engine/common/node_ids.h"
+#include "engine/storage/log_segment.h"
+#include "sim/disk.h"
+#include "sim/network.h"
+
+namespace ksim {
+namespace {
+
+template <class T>
+sim::Payload make(T v) {
+  return std::make_shared<const T>(std::move(v));
+}
+
+// The batches of a log as its page cache holds them, without simulated I/O.
+std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage::UnifiedLog& log) {
+  std::vector<storage::BatchPtr> out;
+  for (Offset base : log.segment_base_offsets()) {
+    const std::string path = storage::LogSegment::file_stem(log.dir(), base) + ".log";
+    if (!disk.exists(path)) continue;
+    const std::vector<uint8_t>& bytes = disk.contents(path);
+    size_t pos = 0;
+    while (pos + storage::RecordBatch::kLogOverhead <= bytes.size()) {
+      const auto size = storage::RecordBatch::peek_size({bytes.data() + pos, storage::RecordBatch::kLogOverhead});
+      if (!size || pos + *size > bytes.size()) break;
+      auto b = storage::RecordBatch::decode(storage::Bytes(bytes.begin() + static_cast<std::ptrdiff_t>(pos),
+                                                           bytes.begin() + static_cast<std::ptrdiff_t>(pos + *size)));
+      if (!b.ok()) break;
+      out.push_back(b.value);
+      pos += *size;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
+  if (options_.brokers < 1 || options_.brokers > 1000)
+    throw ClusterError(Errc::INVALID_REQUEST, "brokers must be between 1 and 1000, got " + std::to_string(options_.brokers));
+  if (options_.controllers < 0 || options_.controllers > 9)
+    throw ClusterError(Errc::INVALID_REQUEST,
+                       "controllers must be between 0 (combined mode) and 9, got " + std::to_string(options_.controllers));
+  config_ = Config::parse(kBroker, options_.config);  // throws ConfigError naming the key
+  sim::WorldConfig wc;
+  wc.seed = options_.seed;
+  wc.trace_record_hashes = options_.record_trace_hashes;
+  world_ = std::make_unique<sim::World>(wc);
+  const int32_t total = options_.brokers + options_.controllers;
+  for (int32_t id : controller_ids()) voters_.push_back(sim_node_of(id));
+  for (int32_t id = 1; id <= total; ++id) {
+    NodeRoles roles;
+    roles.broker = id <= options_.brokers;
+    roles.controller = std::find(voters_.begin(), voters_.end(), sim_node_of(id)) != voters_.end();
+    const std::string name = std::string(roles.broker ? "broker" : "controller") + std::to_string(id);
+    const sim::NodeId n = world_->add_node(name, [this, roles](sim::NodeId self) {
+      auto node = std::make_shared<KafkaNode>(*world_, self, roles, voters_, config_);
+      node->start();
+      return std::shared_ptr<void>(node);
+    });
+    SIM_ASSERT(n == sim_node_of(id), "cluster nodes must be added in node.id order");
+  }
+  client_ = world_->add_node("admin-client", [](sim::NodeId) { return std::shared_ptr<void>(); });
+  for (int32_t id = 1; id <= total; ++id) world_->start(sim_node_of(id));
+  world_->start(client_);
+  world_->record_param("brokers", std::to_string(options_.brokers));
+  world_->record_param("controllers", options_.controllers ? std::to_string(options_.controllers) : "combined");
+}
+
+Cluster::~Cluster() = default;
+
+std::vector<int32_t> Cluster::broker_ids() const {
+  std::vector<int32_t> out;
+  for (int32_t i = 1; i <= options_.brokers; ++i) out.push_back(i);
+  return out;
+}
+
+std::vector<int32_t> Cluster::controller_ids() const {
+  std::vector<int32_t> out;
+  if (options_.controllers > 0)
+    for (int32_t i = 1; i <= options_.controllers; ++i) out.push_back(options_.brokers + i);
+  else
+    for (int32_t i = 1; i <= std::min(3, options_.brokers); ++i) out.push_back(i);
+  return out;
+}
+
+bool Cluster::is_node(int32_t id) const { return id >= 1 && id <= options_.brokers + options_.controllers; }
+
+void Cluster::check_id(int32_t id) const {
+  if (!is_node(id))
+    throw ClusterError(Errc::INVALID_REQUEST, "unknown node " + std::to_string(id) + " (nodes are 1.." +
+                                                  std::to_string(options_.brokers + options_.controllers) + ")");
+}
+
+sim::NodeId Cluster::node_id(int32_t kafka_id) const { return sim_node_of(kafka_id); }
+
+KafkaNode* Cluster::node(int32_t id) {
+  if (!is_node(id) || !world_->is_up(node_id(id))) return nullptr;
+  return world_->process<KafkaNode>(node_id(id)).get();
+}
+
+const KafkaNode* Cluster::node(int32_t id) const { return const_cast<Cluster*>(this)->node(id); }
+
+// ---- time ---------------------------------------------------------------------------------
+
+void Cluster::run_for_ms(int64_t ms) {
+  if (ms < 0) throw ClusterError(Errc::INVALID_REQUEST, "run_for needs a non-negative duration");
+  world_->run_for(sim::milliseconds(ms));
+}
+
+bool Cluster::run_until(const std::function<bool()>& pred, int64_t timeout_ms) {
+  // Check every 10 ms of virtual time: cheap, and fine-grained enough for scripts.
+  const sim::Instant deadline = world_->now() + sim::milliseconds(timeout_ms);
+  while (!pred()) {
+    if (world_->now() >= deadline) return false;
+    const sim::Instant step = std::min(deadline, world_->now() + sim::milliseconds(10));
+    world_->run_until(step);
+  }
+  return true;
+}
+
+int64_t Cluster::now_ms() const { return world_->now().ns / 1'000'000; }
+
+std::optional<int32_t> Cluster::active_controller() const {
+  for (int32_t id : controller_ids()) {
+    const KafkaNode* n = node(id);
+    if (n && n->controller() && n->controller()->active()) return id;
+  }
+  return std::nullopt;
+}
+
+bool Cluster::ready() const {
+  if (!active_controller()) return false;
+  for (int32_t id : broker_ids()) {
+    const KafkaNode* n = node(id);
+    if (!n) continue;  // down brokers do not hold the cluster back
+    if (!n->broker()->registered() || n->broker()->fenced()) return false;
+  }
+  return true;
+}
+
+void Cluster::wait_ready(int64_t timeout_ms) {
+  if (!run_until([this] { return ready(); }, timeout_ms))
+    throw ClusterError(Errc::REQUEST_TIMED_OUT, "the cluster did not become ready within " +
+                                                    std::to_string(timeout_ms) + " ms (no active controller, or "
+                                                    "brokers not registered)");
+}
+
+// ---- client calls ------------------------------------------------------------------------------
+
+sim::Reply Cluster::client_call(const std::string& api, int32_t dst, sim::Payload body, uint32_t size,
+                                int64_t timeout_ms) {
+  auto result = std::make_shared<std::optional<sim::Reply>>();
+  sim::Network& net = world_->network();
+  const sim::KindId kind = net.kind(api);
+  const sim::NodeId to = node_id(dst);
+  world_->spawn(client_, "client-" + api, [&net, this, kind, to, body, size, timeout_ms, result] {
+    *result = net.call_sync(client_, to, kind, body, size, sim::milliseconds(timeout_ms));
+  });
+  run_until([&] { return result->has_value(); }, timeout_ms + 1);
+  if (!*result) return sim::Reply{sim::CallStatus::timeout, {}, 0, 0, nullptr};
+  return **result;
+}
+
+void Cluster::admin(const std::string& api, sim::Payload body) {
+  const sim::Instant deadline = world_->now() + sim::seconds(60);
+  for (;;) {
+    if (world_->now() >= deadline)
+      throw ClusterError(Errc::REQUEST_TIMED_OUT, api + ": no active controller answered within 60 s");
+    const auto active = active_controller();
+    if (!active) {
+      run_for_ms(100);
+      continue;
+    }
+    const sim::Reply r = client_call(api, *active, body, 128, 30'000);
+    if (r.status != sim::CallStatus::ok) {
+      run_for_ms(100);
+      continue;
+    }
+    const auto& resp = *static_cast<const protocol::AdminResponse*>(r.payload.get());
+    if (resp.error == Errc::NOT_CONTROLLER) continue;
+    if (resp.error != Errc::NONE && resp.error != Errc::ELECTION_NOT_NEEDED)
+      throw ClusterError(resp.error, std::string(errc_name(resp.error)) + ": " + resp.message);
+    return;
+  }
+}
+
+void Cluster::create_topic(const std::string& name, int32_t partitions, int32_t rf, const Config::Map& configs,
+                           const std::vector<std::vector<int32_t>>& assignment) {
+  protocol::CreateTopicsRequest req;
+  req.name = name;
+  req.partitions = partitions;
+  req.replication_factor = rf;
+  req.assignment = assignment;
+  req.configs = std::map<std::string, std::string>(configs.begin(), configs.end());
+  admin("CreateTopics", make(req));
+  for (size_t p = 0; p < describe_topic(name).size(); ++p) wait_for_leader(name, static_cast<int32_t>(p), 10'000);
+}
+
+int32_t Cluster::wait_for_leader(const std::string& topic, int32_t partition, int64_t timeout_ms) {
+  int32_t leader = -1;
+  run_until(
+      [&] {
+        const PartitionDescription d = describe_partition(topic, partition);
+        const KafkaNode* n = d.leader >= 0 ? node(d.leader) : nullptr;
+        if (!n || !n->broker()) return false;
+        const Partition* part = const_cast<KafkaNode*>(n)->broker()->replica_manager().get({topic, partition});
+        if (!part || !part->is_leader() || part->leader_epoch().value != d.leader_epoch) return false;
+        leader = d.leader;
+        return true;
+      },
+      timeout_ms);
+  return leader;
+}
+
+void Cluster::elect_leaders(bool unclean, const std::vector<std::pair<std::string, int32_t>>& partitions) {
+  admin("ElectLeaders", make(protocol::ElectLeadersRequest{unclean, partitions}));
+}
+
+void Cluster::alter_topic_config(const std::string& topic, const std::string& key,
+                                 const std::optional<std::string>& value) {
+  admin("IncrementalAlterConfigs", make(protocol::AlterConfigRequest{"topic:" + topic, key, value}));
+}
+
+// ---- observation ---------------------------------------------------------------------------------
+
+namespace {
+// The freshest metadata image any live node has replayed.
+const MetadataImage* best_image(const Cluster& c) {
+  const MetadataImage* best = nullptr;
+  for (int32_t id = 1; c.is_node(id); ++id) {
+    const KafkaNode* n = c.node(id);
+    if (!n) continue;
+    const MetadataImage* img = n->controller() ? &n->controller()->state().committed()
+                                               : (n->broker() ? &n->broker()->metadata() : nullptr);
+    if (img && (!best || img->last_applied_offset() > best->last_applied_offset())) best = img;
+  }
+  return best;
+}
+}  // namespace
+
+std::vector<std::string> Cluster::topics() const {
+  std::vector<std::string> out;
+  if (const MetadataImage* img = best_image(*this))
+    for (const auto& [name, t] : img->topics()) out.push_back(name);
+  return out;
+}
+
+PartitionDescription Cluster::describe_partition(const std::string& topic, int32_t partition) const {
+  const MetadataImage* img = best_image(*this);
+  const PartitionRegistration* reg = img ? img->partition(topic, partition) : nullptr;
+  if (!reg)
+    throw ClusterError(Errc::UNKNOWN_TOPIC_OR_PARTITION, "unknown topic-partition " + topic + "-" + std::to_string(partition));
+  PartitionDescription d;
+  d.topic = topic;
+  d.partition = partition;
+  d.leader = reg->leader;
+  d.leader_epoch = reg->leader_epoch;
+  d.partition_epoch = reg->partition_epoch;
+  d.replicas = reg->replicas;
+  d.isr = reg->isr;
+  d.elr = reg->elr;
+  for (int32_t b : reg->replicas) {
+    ReplicaDescription r;
+    r.broker = b;
+    const KafkaNode* n = node(b);
+    r.up = n != nullptr;
+    if (n && n->broker()) {
+      if (const Partition* p = const_cast<KafkaNode*>(n)->broker()->replica_manager().get({topic, partition})) {
+        r.log_end_offset = p->log_end_offset();
+        r.high_watermark = p->high_watermark();
+        if (b == d.leader && p->is_leader()) d.high_watermark = p->high_watermark();
+      }
+    }
+    d.replica_states.push_back(r);
+  }
+  return d;
+}
+
+std::vector<PartitionDescription> Cluster::describe_topic(const std::string& topic) const {
+  const MetadataImage* img = best_image(*this);
+  const TopicImage* t = img ? img->topic(topic) : nullptr;
+  if (!t) throw ClusterError(Errc::UNKNOWN_TOPIC_OR_PARTITION, "unknown topic '" + topic + "'");
+  std::vector<PartitionDescription> out;
+  for (size_t i = 0; i < t->partitions.size(); ++i) out.push_back(describe_partition(topic, static_cast<int32_t>(i)));
+  return out;
+}
+
+std::string Cluster::describe_text(const std::string& topic) const {
+  const auto parts = describe_topic(topic);
+  std::ostringstream os;
+  auto list = [](const std::vector<int32_t>& v) {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+    return s;
+  };
+  os << "Topic: " << topic << "\tPartitionCount: " << parts.size()
+     << "\tReplicationFactor: " << (parts.empty() ? 0 : parts[0].replicas.size()) << "\n";
+  for (const auto& p : parts) {
+    os << "\tTopic: " << topic << "\tPartition: " << p.partition << "\tLeader: "
+       << (p.leader >= 0 ? std::to_string(p.leader) : "none") << "\tLeaderEpoch: " << p.leader_epoch
+       << "\tReplicas: " << list(p.replicas) << "\tIsr: " << list(p.isr);
+    if (!p.elr.empty()) os << "\tElr: " << list(p.elr);
+    os << "\tHW: " << p.high_watermark.value << "\tLEO:";
+    for (const auto& r : p.replica_states)
+      os << " " << r.broker << "=" << (r.up ? std::to_string(r.log_end_offset.value) : "down");
+    os << "\n";
+  }
+  return os.str();
+}
+
+std::map<std::string, double> Cluster::metrics() const {
+  std::map<std::string, double> m;
+  double offline = 0, under_replicated = 0, under_min_isr = 0, shrinks = 0, expands = 0, partitions = 0;
+  if (const MetadataImage* img = best_image(*this)) {
+    for (const auto& [name, t] : img->topics())
+      for (const auto& p : t.partitions) {
+        ++partitions;
+        if (p.leader < 0) ++offline;
+      }
+    m["UncleanLeaderElectionsPerSec"] = static_cast<double>(img->unclean_elections());
+  }
+  for (int32_t id : broker_ids()) {
+    const KafkaNode* n = node(id);
+    if (!n || !n->broker()) continue;
+    const ReplicaManager& rm = n->broker()->replica_manager();
+    for (const auto& [tp, p] : rm.partitions()) {
+      if (!p->is_leader()) continue;
+      if (p->isr().size() < p->replicas().size()) ++under_replicated;
+      if (static_cast<int32_t>(p->isr().size()) < (rm.min_isr_of ? rm.min_isr_of(tp.topic) : 1)) ++under_min_isr;
+    }
+    shrinks += static_cast<double>(rm.metrics().isr_shrinks);
+    expands += static_cast<double>(rm.metrics().isr_expands);
+  }
+  m["OfflinePartitionsCount"] = offline;
+  m["UnderReplicatedPartitions"] = under_replicated;
+  m["UnderMinIsrPartitionCount"] = under_min_isr;
+  m["IsrShrinksPerSec"] = shrinks;  // cumulative counts (Kafka's meters' count)
+  m["IsrExpandsPerSec"] = expands;
+  m["GlobalPartitionCount"] = partitions;
+  m["ActiveControllerCount"] = active_controller() ? 1 : 0;
+  return m;
+}
+
+std::vector<std::pair<int64_t, std::string>> Cluster::log_contents(int32_t broker, const std::string& topic,
+                                                                   int32_t partition) const {
+  check_id(broker);
+  std::vector<std::pair<int64_t, std::string>> out;
+  const KafkaNode* n = node(broker);
+  if (!n || !n->broker()) return out;
+  const Partition* p = const_cast<KafkaNode*>(n)->broker()->replica_manager().get({topic, partition});
+  if (!p) return out;
+  for (const auto& b : peek_batches(world_->disk(node_id(broker)), p->log()))
+    for (const auto& r : b->records())
+      out.emplace_back(r.offset.value, r.value ? std::string(r.value->begin(), r.value->end()) : std::string());
+  return out;
+}
+
+// ---- raw produce -------------------------------------------------------------------------------------
+
+ProduceOutcome Cluster::produce(const std::string& topic, int32_t partition, const std::vector<std::string>& values,
+                                int16_t acks, int64_t timeout_ms) {
+  if (acks != 0 && acks != 1 && acks != -1) throw ClusterError(Errc::INVALID_REQUIRED_ACKS, "acks must be 0, 1 or -1");
+  if (values.empty()) throw ClusterError(Errc::INVALID_REQUEST, "produce needs at least one value");
+  const PartitionDescription d = describe_partition(topic, partition);
+  ProduceOutcome out;
+  out.leader = d.leader;
+  if (d.leader < 0 || !node(d.leader)) {
+    out.error = Errc::NOT_LEADER_OR_FOLLOWER;
+    return out;
+  }
+  std::vector<storage::Record> records;
+  for (const std::string& v : values) {
+    storage::Record r;
+    r.timestamp = now_ms();
+    r.value = storage::Bytes(v.begin(), v.end());
+    records.push_back(std::move(r));
+  }
+  protocol::ProduceRequest req;
+  req.acks = acks;
+  req.timeout_ms = static_cast<int32_t>(timeout_ms);
+  req.partitions.emplace_back(TopicPartition{topic, partition}, storage::RecordBatch::build({}, records));
+  const uint32_t size = static_cast<uint32_t>(req.partitions[0].second->size_in_bytes()) + 64;
+  if (acks == 0) {
+    sim::Network& net = world_->network();
+    world_->spawn(client_, "client-produce-acks0", [&net, this, d, body = make(req), size] {
+      net.send(client_, node_id(d.leader), net.kind("Produce"), body, size);
+    });
+    world_->settle();
+    return out;
+  }
+  const sim::Reply r = client_call("Produce", d.leader, make(req), size, timeout_ms);
+  if (r.status != sim::CallStatus::ok) {
+    out.error = r.status == sim::CallStatus::timeout ? Errc::REQUEST_TIMED_OUT : Errc::NETWORK_EXCEPTION;
+    return out;
+  }
+  const auto& resp = *static_cast<const protocol::ProduceResponse*>(r.payload.get());
+  out.error = resp.partitions.front().error;
+  out.base_offset = resp.partitions.front().base_offset;
+  return out;
+}
+
+// ---- faults ----------------------------------------------------------------------------------------------
+
+void Cluster::crash(int32_t id) {
+  check_id(id);
+  if (!world_->is_up(node_id(id))) throw ClusterError(Errc::INVALID_REQUEST, "node " + std::to_string(id) + " is already down");
+  world_->crash(node_id(id));
+}
+
+void Cluster::restart(int32_t id) {
+  check_id(id);
+  world_->restart(node_id(id));
+}
+
+void Cluster::power_fail(int32_t id, bool torn) {
+  check_id(id);
+  world_->power_fail(node_id(id), torn);
+}
+
+void Cluster::pause(int32_t id, int64_t ms) {
+  check_id(id);
+  if (ms <= 0) throw ClusterError(Errc::INVALID_REQUEST, "pause needs a positive duration");
+  if (!world_->is_up(node_id(id))) throw ClusterError(Errc::INVALID_REQUEST, "cannot pause node " + std::to_string(id) + ": it is down");
+  world_->pause(node_id(id), sim::milliseconds(ms));
+}
+
+void Cluster::partition(const std::vector<std::vector<int32_t>>& groups) {
+  std::vector<std::vector<sim::NodeId>> g;
+  for (const auto& grp : groups) {
+    g.emplace_back();
+    for (int32_t id : grp) {
+      check_id(id);
+      g.back().push_back(node_id(id));
+    }
+  }
+  world_->network().partition(g);
+}
+
+void Cluster::isolate(int32_t id) {
+  check_id(id);
+  world_->network().isolate(node_id(id));
+}
+
+void Cluster::heal() { world_->network().heal(); }
+
+void Cluster::slow_disk(int32_t id, double factor) {
+  check_id(id);
+  world_->disk(node_id(id)).set_slowdown(factor);
+}
+
+void Cluster::disk_full(int32_t id, bool full) {
+  check_id(id);
+  world_->disk(node_id(id)).set_full(full);
+}
+
+void Cluster::disk_stall(int32_t id, bool stalled) {
+  check_id(id);
+  if (stalled)
+    world_->disk(node_id(id)).stall();
+  else
+    world_->disk(node_id(id)).unstall();
+}
+
+// ---- invariants --------------------------------------------------------------------------------------------
+
+std::vector<std::string> Cluster::check_invariants() {
+  std::vector<std::string> v;
+  // One leader per partition per leader epoch, ever.
+  for (int32_t id : broker_ids()) {
+    KafkaNode* n = node(id);
+    if (!n || !n->broker()) continue;
+    for (const auto& [tp, p] : n->broker()->replica_manager().partitions()) {
+      if (!p->is_leader()) continue;
+      const auto key = std::make_pair(tp, p->leader_epoch().value);
+      auto [it, fresh] = leaders_seen_.emplace(key, id);
+      if (!fresh && it->second != id)
+        v.push_back("multiple-leaders: " + tp.str() + " epoch " + std::to_string(key.second) + " led by " +
+                    std::to_string(it->second) + " and " + std::to_string(id));
+      // The HW never goes back on the leader of an epoch.
+      auto& hw = max_hw_seen_[tp];
+      if (fresh) hw = p->high_watermark();
+      if (p->high_watermark() < hw)
+        v.push_back("hw-regression: " + tp.str() + " leader " + std::to_string(id) + " HW " +
+                    std::to_string(p->high_watermark().value) + " < " + std::to_string(hw.value));
+      hw = std::max(hw, p->high_watermark());
+      // ISR members that are up and serving hold at least the HW, and agree below it.
+      const auto leader_batches = peek_batches(world_->disk(node_id(id)), p->log());
+      for (int32_t m : p->isr()) {
+        if (m == id) continue;
+        KafkaNode* f = node(m);
+        if (!f || !f->broker() || f->broker()->fenced()) continue;
+        const Partition* fp = f->broker()->replica_manager().get(tp);
+        if (!fp) continue;
+        const auto follower_batches = peek_batches(world_->disk(node_id(m)), fp->log());
+        for (size_t i = 0; i < leader_batches.size() && i < follower_batches.size(); ++i) {
+          const auto& a = leader_batches[i];
+          const auto& b = follower_batches[i];
+          if (a->next_offset() > p->high_watermark() || b->next_offset() > p->high_watermark()) break;
+          if (a->base_offset() != b->base_offset() || a->crc() != b->crc()) {
+            v.push_back("divergence: " + tp.str() + " below HW " + std::to_string(p->high_watermark().value) +
+                        ": leader " + std::to_string(id) + " and ISR member " + std::to_string(m) +
+                        " differ at offset " + std::to_string(a->base_offset().value));
+            break;
+          }
+        }
+      }
+    }
+  }
+  return v;
+}
+
+}  // namespace ksim

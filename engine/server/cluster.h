@@ -1,0 +1,156 @@
+// Cluster: a whole simulated Kafka cluster in one sim::World — the C++ face of
+// ksim that the Python module and the tests drive.
+//
+// Nodes are numbered like node.ids: brokers 1..N; with `controllers = K`,
+// dedicated KRaft controllers N+1..N+K; without, the first min(3, N) brokers
+// are also controllers (combined mode). Client processes (the admin client,
+// producers, consumers) are nodes after those.
+//
+// Calls that talk to the cluster (create_topic, produce, ...) run the
+// simulation until they get their answer, as a blocking client would, and
+// throw ClusterError (with Kafka's error name) when the answer is an error.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/common/config.h"
+#include "engine/common/errors.h"
+#include "engine/server/kafka_node.h"
+#include "sim/world.h"
+
+namespace ksim {
+
+class ClusterError : public std::runtime_error {
+ public:
+  ClusterError(Errc e, const std::string& message) : std::runtime_error(message), error_(e) {}
+  Errc error() const { return error_; }
+
+ private:
+  Errc error_;
+};
+
+struct ClusterOptions {
+  uint64_t seed = 1;
+  int32_t brokers = 3;
+  int32_t controllers = 0;  // 0: combined mode
+  Config::Map config;       // broker configs (Kafka keys) and ksim.* switches
+  bool record_trace_hashes = false;
+};
+
+struct ReplicaDescription {
+  int32_t broker = -1;
+  Offset log_end_offset = kNoOffset;
+  Offset high_watermark = kNoOffset;
+  bool up = false;
+};
+
+struct PartitionDescription {
+  std::string topic;
+  int32_t partition = 0;
+  int32_t leader = -1;
+  int32_t leader_epoch = -1;
+  int32_t partition_epoch = -1;
+  std::vector<int32_t> replicas, isr, elr;
+  Offset high_watermark = kNoOffset;  // the leader's
+  std::vector<ReplicaDescription> replica_states;
+};
+
+struct ProduceOutcome {
+  Errc error = Errc::NONE;
+  Offset base_offset = kNoOffset;
+  int32_t leader = -1;
+};
+
+class Cluster {
+ public:
+  explicit Cluster(ClusterOptions options);
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  sim::World& world() { return *world_; }
+  const Config& config() const { return config_; }
+  int32_t broker_count() const { return options_.brokers; }
+  std::vector<int32_t> broker_ids() const;
+  std::vector<int32_t> controller_ids() const;
+  bool is_node(int32_t id) const;
+
+  // ---- time ----------------------------------------------------------------------------
+  void run_for_ms(int64_t ms);
+  bool run_until(const std::function<bool()>& pred, int64_t timeout_ms);
+  int64_t now_ms() const;
+  // A controller is active and every live broker is registered and unfenced.
+  bool ready() const;
+  void wait_ready(int64_t timeout_ms = 30'000);
+
+  // ---- admin ----------------------------------------------------------------------------
+  void create_topic(const std::string& name, int32_t partitions, int32_t replication_factor,
+                    const Config::Map& configs = {}, const std::vector<std::vector<int32_t>>& assignment = {});
+  void elect_leaders(bool unclean, const std::vector<std::pair<std::string, int32_t>>& partitions = {});
+  void alter_topic_config(const std::string& topic, const std::string& key, const std::optional<std::string>& value);
+
+  // Waits until the partition has a leader that knows it leads (in the
+  // registered leader epoch); returns it, or -1 after the timeout.
+  int32_t wait_for_leader(const std::string& topic, int32_t partition, int64_t timeout_ms = 30'000);
+
+  // ---- observation ------------------------------------------------------------------------
+  std::optional<int32_t> active_controller() const;
+  std::vector<PartitionDescription> describe_topic(const std::string& topic) const;
+  PartitionDescription describe_partition(const std::string& topic, int32_t partition) const;
+  std::vector<std::string> topics() const;
+  // Kafka's broker / controller metric names.
+  std::map<std::string, double> metrics() const;
+  // kafka-topics.sh --describe style.
+  std::string describe_text(const std::string& topic) const;
+  // The records (offset, value) a broker's log holds for a partition, from the
+  // page cache (no simulated I/O): what a dump-log would show.
+  std::vector<std::pair<int64_t, std::string>> log_contents(int32_t broker, const std::string& topic,
+                                                            int32_t partition) const;
+  KafkaNode* node(int32_t id);
+  const KafkaNode* node(int32_t id) const;
+
+  // ---- raw client requests (until the producer/consumer clients exist) --------------------
+  // Sends one batch of `values` to the partition's current leader.
+  ProduceOutcome produce(const std::string& topic, int32_t partition, const std::vector<std::string>& values,
+                         int16_t acks, int64_t timeout_ms = 30'000);
+
+  // ---- faults -------------------------------------------------------------------------------
+  void crash(int32_t id);
+  void restart(int32_t id);
+  void power_fail(int32_t id, bool torn = false);
+  void pause(int32_t id, int64_t ms);
+  void partition(const std::vector<std::vector<int32_t>>& groups);
+  void isolate(int32_t id);
+  void heal();
+  void slow_disk(int32_t id, double factor);
+  void disk_full(int32_t id, bool full);
+  void disk_stall(int32_t id, bool stalled);
+
+  // ---- invariants (online checks) -------------------------------------------------------------
+  // Empty when every cluster invariant holds; otherwise one line per violation.
+  std::vector<std::string> check_invariants();
+
+ private:
+  sim::NodeId node_id(int32_t kafka_id) const;
+  void check_id(int32_t id) const;
+  sim::Reply client_call(const std::string& api, int32_t dst, sim::Payload body, uint32_t size, int64_t timeout_ms);
+  void admin(const std::string& api, sim::Payload body);
+
+  ClusterOptions options_;
+  Config config_;
+  std::unique_ptr<sim::World> world_;
+  std::vector<sim::NodeId> voters_;
+  sim::NodeId client_;
+  // Invariant bookkeeping: (topic-partition, leader epoch) -> leader seen.
+  std::map<std::pair<TopicPartition, int32_t>, int32_t> leaders_seen_;
+  std::map<TopicPartition, Offset> max_hw_seen_;
+};
+
+}  // namespace ksim

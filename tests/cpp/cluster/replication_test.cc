@@ -1,0 +1,243 @@
+// The Kafka cluster end to end: KRaft controllers, brokers, replication, ISR,
+// elections — as stories.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "engine/server/cluster.h"
+#include "sim/network.h"
+
+using namespace ksim;
+
+namespace {
+
+bool has_value(const std::vector<std::pair<int64_t, std::string>>& log, const std::string& v) {
+  return std::any_of(log.begin(), log.end(), [&](const auto& r) { return r.second == v; });
+}
+
+int32_t follower_of(const PartitionDescription& d, int k) {
+  int seen = 0;
+  for (int32_t r : d.replicas)
+    if (r != d.leader && seen++ == k) return r;
+  return -1;
+}
+
+ClusterOptions opts(uint64_t seed, int32_t brokers, int32_t controllers = 0, Config::Map config = {}) {
+  ClusterOptions o;
+  o.seed = seed;
+  o.brokers = brokers;
+  o.controllers = controllers;
+  o.config = std::move(config);
+  return o;
+}
+
+bool in_isr(const Cluster& c, const std::string& topic, int32_t broker) {
+  const auto isr = c.describe_partition(topic, 0).isr;
+  return std::find(isr.begin(), isr.end(), broker) != isr.end();
+}
+
+void require_invariants(Cluster& c) {
+  const auto v = c.check_invariants();
+  INFO((v.empty() ? std::string() : v.front()));
+  REQUIRE(v.empty());
+}
+
+}  // namespace
+
+TEST_CASE("a cluster elects an active controller and every broker registers", "[cluster]") {
+  Cluster c(opts(1, 3));
+  c.wait_ready();
+  REQUIRE(c.active_controller().has_value());
+  REQUIRE(c.metrics().at("ActiveControllerCount") == 1);
+}
+
+TEST_CASE("dedicated controllers: brokers 1..3 - controllers 4..6", "[cluster]") {
+  Cluster c(opts(2, 3, 3));
+  c.wait_ready();
+  REQUIRE(*c.active_controller() >= 4);
+  c.create_topic("t", 2, 3);
+  REQUIRE(c.describe_topic("t").size() == 2);
+}
+
+TEST_CASE("an acks=all write reaches every ISR member before it is acknowledged", "[cluster]") {
+  Cluster c(opts(3, 3));
+  c.wait_ready();
+  c.create_topic("orders", 1, 3);
+  const ProduceOutcome r = c.produce("orders", 0, {"m0", "m1"}, -1);
+  REQUIRE(r.error == Errc::NONE);
+  REQUIRE(r.base_offset == Offset{0});
+  const PartitionDescription d = c.describe_partition("orders", 0);
+  REQUIRE(d.high_watermark == Offset{2});
+  for (const auto& rep : d.replica_states) REQUIRE(rep.log_end_offset == Offset{2});
+  require_invariants(c);
+}
+
+TEST_CASE("acks=1: the leader crashes before any follower fetched - and the acknowledged write is gone",
+          "[cluster]") {
+  Cluster c(opts(4, 3));
+  c.wait_ready();
+  c.create_topic("t", 1, 3);
+  REQUIRE(c.produce("t", 0, {"before"}, -1).error == Errc::NONE);
+  const PartitionDescription d = c.describe_partition("t", 0);
+  // The leader's Fetch responses are held: followers (long-polling) never get
+  // what it appends from now on.
+  auto& net = c.world().network();
+  auto hold = net.add_rule({.src = sim::NodeId{static_cast<uint32_t>(d.leader - 1)}, .dst = std::nullopt,
+                            .kind = net.kind("FetchResponse"), .dir = sim::Direction::response},
+                           sim::RuleAction::hold, 0);
+  const ProduceOutcome acked = c.produce("t", 0, {"lost"}, 1);
+  REQUIRE(acked.error == Errc::NONE);  // acknowledged by the leader alone
+  c.crash(d.leader);
+  net.discard(hold);
+  c.run_until([&] { return c.describe_partition("t", 0).leader >= 0 && c.describe_partition("t", 0).leader != d.leader; },
+              30'000);
+  const PartitionDescription after = c.describe_partition("t", 0);
+  REQUIRE(after.leader != d.leader);
+  REQUIRE(after.leader_epoch > d.leader_epoch);
+  c.restart(d.leader);
+  c.run_for_ms(15'000);
+  INFO(c.describe_text("t"));
+  for (int32_t b : after.replicas) {
+    INFO("broker " << b);
+    const auto log = c.log_contents(b, "t", 0);
+    REQUIRE(has_value(log, "before"));
+    REQUIRE_FALSE(has_value(log, "lost"));  // truncated away on the old leader too
+  }
+  require_invariants(c);
+}
+
+TEST_CASE("acks=all: a leader crash right after the acknowledgement loses nothing", "[cluster]") {
+  Cluster c(opts(5, 3));
+  c.wait_ready();
+  c.create_topic("t", 1, 3);
+  const PartitionDescription d = c.describe_partition("t", 0);
+  REQUIRE(c.produce("t", 0, {"kept"}, -1).error == Errc::NONE);
+  c.crash(d.leader);
+  c.run_until([&] { return c.describe_partition("t", 0).leader >= 0 && c.describe_partition("t", 0).leader != d.leader; },
+              30'000);
+  const PartitionDescription after = c.describe_partition("t", 0);
+  REQUIRE(has_value(c.log_contents(after.leader, "t", 0), "kept"));
+  REQUIRE(c.wait_for_leader("t", 0) == after.leader);
+  REQUIRE(c.produce("t", 0, {"next"}, -1).error == Errc::NONE);
+  require_invariants(c);
+}
+
+TEST_CASE("min.insync.replicas: writes are refused once the ISR is too small", "[cluster]") {
+  Cluster c(opts(6, 3, 1));  // a dedicated controller: losing two brokers keeps the quorum
+  c.wait_ready();
+  c.create_topic("t", 1, 3, {{"min.insync.replicas", "2"}});
+  const PartitionDescription d = c.describe_partition("t", 0);
+  c.crash(follower_of(d, 0));
+  c.crash(follower_of(d, 1));
+  // The controller fences them after broker.session.timeout.ms and shrinks the ISR.
+  REQUIRE(c.run_until([&] { return c.describe_partition("t", 0).isr.size() == 1; }, 30'000));
+  REQUIRE(c.produce("t", 0, {"x"}, -1).error == Errc::NOT_ENOUGH_REPLICAS);
+  REQUIRE(c.produce("t", 0, {"y"}, 1).error == Errc::NONE);  // acks=1 does not care
+  REQUIRE(c.metrics().at("UnderMinIsrPartitionCount") == 1);
+  REQUIRE(c.metrics().at("UnderReplicatedPartitions") == 1);
+}
+
+TEST_CASE("a slow follower disk shrinks the ISR; it rejoins when the disk recovers", "[cluster]") {
+  Cluster c(opts(7, 3, 1, {{"replica.lag.time.max.ms", "2000"}}));
+  c.wait_ready();
+  c.create_topic("t", 1, 3);
+  const PartitionDescription d = c.describe_partition("t", 0);
+  const int32_t slow = follower_of(d, 0);
+  c.disk_stall(slow, true);
+  for (int i = 0; i < 20; ++i) {
+    c.produce("t", 0, {"v" + std::to_string(i)}, 1);
+    c.run_for_ms(200);
+  }
+  REQUIRE(c.run_until([&] { return !in_isr(c, "t", slow); }, 10'000));
+  REQUIRE(c.metrics().at("IsrShrinksPerSec") >= 1);
+  c.disk_stall(slow, false);
+  REQUIRE(c.run_until([&] { return c.describe_partition("t", 0).isr.size() == 3; }, 20'000));
+  REQUIRE(c.metrics().at("IsrExpandsPerSec") >= 1);
+  require_invariants(c);
+}
+
+TEST_CASE("clean election waits for the only in-sync replica; unclean election loses data", "[cluster]") {
+  for (bool unclean : {false, true}) {
+    INFO("unclean=" << unclean);
+    // A dedicated controller: stalled broker disks must not stall the metadata quorum.
+    Cluster c(opts(8, 3, 1, {{"replica.lag.time.max.ms", "2000"}, {"ksim.eligible.leader.replicas", "false"}}));
+    c.wait_ready();
+    c.create_topic("t", 1, 3, {{"unclean.leader.election.enable", unclean ? "true" : "false"}});
+    const PartitionDescription d = c.describe_partition("t", 0);
+    // Both followers fall out of the ISR (their disks stall), the leader takes more writes.
+    c.disk_stall(follower_of(d, 0), true);
+    c.disk_stall(follower_of(d, 1), true);
+    REQUIRE(c.produce("t", 0, {"stalls-the-followers"}, 1).error == Errc::NONE);  // they block appending it
+    REQUIRE(c.run_until([&] { return c.describe_partition("t", 0).isr.size() == 1; }, 20'000));
+    REQUIRE(c.produce("t", 0, {"only-on-leader"}, -1).error == Errc::NONE);
+    c.crash(d.leader);
+    c.disk_stall(follower_of(d, 0), false);
+    c.disk_stall(follower_of(d, 1), false);
+    c.run_for_ms(20'000);
+    const PartitionDescription after = c.describe_partition("t", 0);
+    if (!unclean) {
+      REQUIRE(after.leader == -1);  // offline: waits for broker d.leader
+      REQUIRE(c.metrics().at("OfflinePartitionsCount") == 1);
+    } else {
+      REQUIRE(after.leader >= 0);
+      REQUIRE(after.leader != d.leader);
+      REQUIRE_FALSE(has_value(c.log_contents(after.leader, "t", 0), "only-on-leader"));
+      REQUIRE(c.metrics().at("UncleanLeaderElectionsPerSec") == 1);
+    }
+  }
+}
+
+TEST_CASE("a partitioned leader is fenced: it cannot commit - and a new leader takes over", "[cluster]") {
+  Cluster c(opts(9, 3, 3));
+  c.wait_ready();
+  c.create_topic("t", 1, 3, {{"min.insync.replicas", "2"}});
+  const PartitionDescription d = c.describe_partition("t", 0);
+  std::vector<int32_t> rest;
+  for (int32_t id = 1; id <= 6; ++id)
+    if (id != d.leader) rest.push_back(id);
+  c.partition({{d.leader}, rest});  // the client (not listed) still reaches the old leader
+  const ProduceOutcome stuck = c.produce("t", 0, {"never-committed"}, -1, 20'000);
+  REQUIRE(stuck.error != Errc::NONE);
+  REQUIRE(c.run_until([&] { return c.describe_partition("t", 0).leader != d.leader; }, 30'000));
+  c.heal();
+  c.run_for_ms(15'000);
+  const PartitionDescription after = c.describe_partition("t", 0);
+  REQUIRE(after.leader_epoch > d.leader_epoch);
+  for (int32_t b : after.replicas) REQUIRE_FALSE(has_value(c.log_contents(b, "t", 0), "never-committed"));
+  require_invariants(c);
+}
+
+TEST_CASE("controller failover keeps the metadata", "[cluster]") {
+  Cluster c(opts(10, 3, 3));
+  c.wait_ready();
+  c.create_topic("before", 3, 3);
+  const int32_t active = *c.active_controller();
+  c.crash(active);
+  REQUIRE(c.run_until([&] { return c.active_controller() && *c.active_controller() != active; }, 30'000));
+  REQUIRE(c.describe_topic("before").size() == 3);
+  c.create_topic("after", 1, 3);
+  REQUIRE(c.topics() == std::vector<std::string>{"after", "before"});
+}
+
+TEST_CASE("a rolling restart of every broker loses no acks=all write", "[cluster]") {
+  Cluster c(opts(11, 3, 1));
+  c.wait_ready();
+  c.create_topic("t", 1, 3, {{"min.insync.replicas", "2"}});
+  std::vector<std::string> acked;
+  int n = 0;
+  for (int32_t b : c.broker_ids()) {
+    for (int i = 0; i < 5; ++i) {
+      const std::string v = "v" + std::to_string(n++);
+      if (c.produce("t", 0, {v}, -1, 5'000).error == Errc::NONE) acked.push_back(v);
+    }
+    c.crash(b);
+    c.run_for_ms(1'000);
+    c.restart(b);
+    c.wait_ready(60'000);
+    c.run_until([&] { return c.describe_partition("t", 0).isr.size() == 3; }, 60'000);
+  }
+  REQUIRE(acked.size() >= 10);
+  const PartitionDescription d = c.describe_partition("t", 0);
+  for (const std::string& v : acked) REQUIRE(has_value(c.log_contents(d.leader, "t", 0), v));
+  require_invariants(c);
+}
