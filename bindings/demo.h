@@ -1,7 +1,7 @@
-// The demo story printed by `ksim demo`: three nodes heartbeat each other
-// through a partition that heals, a crash and a restart — the simulated world
-// shown as a timeline. (Replaced by a Kafka failure scenario once the engine
-// exists.)
+// The demo stories printed by `ksim demo`: the default is a Kafka failure
+// scenario (an acks=1 write lost to a leader crash); `--story heartbeat` shows
+// the bare simulated world (nodes heartbeating through a partition, a crash
+// and a pause) as a timeline.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +14,9 @@ struct DemoOptions {
   bool show_trace = false;  // also print every trace event
 };
 
-// Runs the story; returns the trace hash.
+// The simulated world alone: nodes heartbeating through faults. Returns the trace hash.
 uint64_t run_demo(const DemoOptions& opts, std::ostream& out);
+// A Kafka failure story: an acks=1 write lost to a leader crash. Returns the trace hash.
+uint64_t run_kafka_demo(const DemoOptions& opts, std::ostream& out);
 
 }  // namespace ksim

@@ -1,6 +1,6 @@
 // `ksim` — the command-line front end (Boost.Program_options).
 //
-//   ksim demo [--seed N] [--trace]   the demo story
+//   ksim demo [--seed N] [--story S] [--trace]   a demo story
 //   ksim --help | ksim COMMAND --help
 //
 // Commands that need the engine and the Python layer (run, sweep, describe,
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bindings/demo.h"
+#include "engine/server/cluster.h"
 #include "sim/error.h"
 
 namespace po = boost::program_options;
@@ -24,7 +25,7 @@ constexpr const char* kUsage =
     "ksim is a deterministic simulator of an Apache Kafka cluster and a fault-injection lab.\n"
     "\n"
     "commands:\n"
-    "  demo     run the demo story (nodes heartbeating through a partition, a crash, a pause)\n"
+    "  demo     run a demo story (default: an acks=1 write lost to a leader crash)\n"
     "\n"
     "Run 'ksim COMMAND --help' for a command's options.\n";
 
@@ -32,7 +33,9 @@ int cmd_demo(const std::vector<std::string>& args) {
   po::options_description desc("usage: ksim demo [options]");
   desc.add_options()("help,h", "show this help")(
       "seed", po::value<uint64_t>()->default_value(1), "simulation seed (same seed, same run)")(
-      "trace", po::bool_switch(), "also print the trace events, one per line");
+      "trace", po::bool_switch(), "also print the trace events, one per line (heartbeat story)")(
+      "story", po::value<std::string>()->default_value("acks1-leader-crash"),
+      "acks1-leader-crash (a Kafka failure) or heartbeat (the bare simulated world)");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
   if (vm.count("help")) {
@@ -43,7 +46,15 @@ int cmd_demo(const std::vector<std::string>& args) {
   ksim::DemoOptions opts;
   opts.seed = vm["seed"].as<uint64_t>();
   opts.show_trace = vm["trace"].as<bool>();
-  ksim::run_demo(opts, std::cout);
+  const std::string story = vm["story"].as<std::string>();
+  if (story == "heartbeat") {
+    ksim::run_demo(opts, std::cout);
+  } else if (story == "acks1-leader-crash") {
+    ksim::run_kafka_demo(opts, std::cout);
+  } else {
+    std::cerr << "ksim demo: unknown story '" << story << "' (acks1-leader-crash, heartbeat)\n";
+    return 2;
+  }
   return 0;
 }
 
@@ -66,6 +77,12 @@ int main(int argc, char** argv) {
     std::cerr << "ksim: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   } catch (const po::error& e) {
+    std::cerr << "ksim " << command << ": " << e.what() << "\n";
+    return 2;
+  } catch (const ksim::ClusterError& e) {
+    std::cerr << "ksim " << command << ": " << e.what() << "\n";
+    return 1;
+  } catch (const ksim::ConfigError& e) {
     std::cerr << "ksim " << command << ": " << e.what() << "\n";
     return 2;
   } catch (const sim::SimError& e) {
