@@ -15,3 +15,6 @@ if [ -x "$build/bench/bench_simgrid_pingpong" ]; then
 else
   echo "ratio_vs_simgrid=unavailable"
 fi
+
+echo "# cluster: 3 brokers, 6 partitions RF=3, 10k records/s acks=all; and 50 brokers x 5,000 partitions"
+"$build/bench/bench_cluster"

@@ -50,7 +50,8 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
       switches_(switches_of(config_)),
       metadata_log_(metadata_log),
       requests_(world, 100'000),
-      metadata_changed_(world) {
+      metadata_changed_(world),
+      default_min_isr_(config_.get_int("min.insync.replicas")) {
   rm_ = std::make_unique<ReplicaManager>(world_, self_, id_, config_, switches_);
   fetchers_ = std::make_unique<ReplicaFetcherManager>(world_, self_, id_, config_, switches_, *rm_);
   rm_->min_isr_of = [this](const std::string& t) { return min_isr(t); };
@@ -65,9 +66,12 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
 void BrokerServer::start() { world_.spawn(self_, "broker-startup", [this] { startup(); }); }
 
 int32_t BrokerServer::min_isr(const std::string& topic) const {
-  if (auto it = image_.configs().find("topic:" + topic); it != image_.configs().end())
-    if (auto k = it->second.find("min.insync.replicas"); k != it->second.end()) return std::stoi(k->second);
-  return config_.get_int("min.insync.replicas");
+  const auto& configs = image_.configs();
+  if (!configs.empty()) {
+    if (auto it = configs.find("topic:" + topic); it != configs.end())
+      if (auto k = it->second.find("min.insync.replicas"); k != it->second.end()) return std::stoi(k->second);
+  }
+  return default_min_isr_;
 }
 
 storage::LogConfig BrokerServer::log_config(const std::string& topic) const {

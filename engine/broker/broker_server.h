@@ -77,6 +77,7 @@ class BrokerServer {
   int64_t broker_epoch_ = -1;
   bool fenced_ = true;
   bool started_ = false;
+  int32_t default_min_isr_;  // min.insync.replicas, read once
 };
 
 }  // namespace ksim

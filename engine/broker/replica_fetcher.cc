@@ -17,7 +17,11 @@ ReplicaFetcherManager::ReplicaFetcherManager(sim::World& world, sim::NodeId self
     : world_(world),
       self_(self),
       broker_id_(broker_id),
-      config_(config),
+      backoff_(sim::milliseconds(config.get_long("replica.fetch.backoff.ms"))),
+      socket_timeout_(sim::milliseconds(config.get_long("replica.socket.timeout.ms"))),
+      wait_max_ms_(config.get_int("replica.fetch.wait.max.ms")),
+      min_bytes_(config.get_int("replica.fetch.min.bytes")),
+      max_bytes_(config.get_int("replica.fetch.max.bytes")),
       switches_(switches),
       rm_(rm),
       changed_(world) {
@@ -51,7 +55,7 @@ void ReplicaFetcherManager::truncate_to(Partition& p, Offset offset, const char*
 }
 
 void ReplicaFetcherManager::run(int32_t leader) {
-  const sim::Duration backoff = sim::milliseconds(config_.get_long("replica.fetch.backoff.ms"));
+  const sim::Duration backoff = backoff_;
   for (;;) {
     std::vector<TopicPartition> truncating;
     bool any_fetching = false;
@@ -93,12 +97,12 @@ bool ReplicaFetcherManager::truncate(int32_t leader, const TopicPartition& tp) {
   req.partitions.push_back({tp, st.epoch, ask});
   const sim::Reply reply = world_.network().call_sync(
       self_, sim_node_of(leader), ofle_, make(req), 64,
-      sim::milliseconds(config_.get_long("replica.socket.timeout.ms")));
+      socket_timeout_);
   it = states_.find(tp);
   if (it == states_.end() || it->second.epoch != st.epoch || it->second.leader != leader || p->is_leader())
     return true;
   if (reply.status != sim::CallStatus::ok) {
-    world_.sleep_for(sim::milliseconds(config_.get_long("replica.fetch.backoff.ms")));
+    world_.sleep_for(backoff_);
     return true;
   }
   const auto& resp = *static_cast<const protocol::OffsetsForLeaderEpochResponse*>(reply.payload.get());
@@ -106,7 +110,7 @@ bool ReplicaFetcherManager::truncate(int32_t leader, const TopicPartition& tp) {
   if (r.error != Errc::NONE) {
     // Stale metadata on one side: retry after a back-off; the metadata log
     // will move the partition if we are the stale one.
-    world_.sleep_for(sim::milliseconds(config_.get_long("replica.fetch.backoff.ms")));
+    world_.sleep_for(backoff_);
     return true;
   }
   const Offset leo = p->log_end_offset();
@@ -134,8 +138,8 @@ bool ReplicaFetcherManager::truncate(int32_t leader, const TopicPartition& tp) {
 bool ReplicaFetcherManager::fetch(int32_t leader) {
   protocol::FetchRequest req;
   req.replica_id = broker_id_;
-  req.max_wait_ms = config_.get_int("replica.fetch.wait.max.ms");
-  req.min_bytes = config_.get_int("replica.fetch.min.bytes");
+  req.max_wait_ms = wait_max_ms_;
+  req.min_bytes = min_bytes_;
   std::map<TopicPartition, State> asked;
   for (const auto& [tp, s] : states_) {
     if (s.leader != leader || s.phase != Phase::fetching) continue;
@@ -146,16 +150,16 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
     fp.current_leader_epoch = s.epoch;
     fp.fetch_offset = p->log_end_offset();
     fp.last_fetched_epoch = p->log().latest_epoch().value_or(kNoEpoch);
-    fp.partition_max_bytes = config_.get_int("replica.fetch.max.bytes");
+    fp.partition_max_bytes = max_bytes_;
     req.partitions.push_back(fp);
     asked[tp] = s;
   }
   if (req.partitions.empty()) return false;
   const sim::Reply reply = world_.network().call_sync(
       self_, sim_node_of(leader), fetch_, make(req), 64,
-      sim::milliseconds(config_.get_long("replica.socket.timeout.ms")));
+      socket_timeout_);
   if (reply.status != sim::CallStatus::ok) {
-    world_.sleep_for(sim::milliseconds(config_.get_long("replica.fetch.backoff.ms")));
+    world_.sleep_for(backoff_);
     return true;
   }
   const auto& resp = *static_cast<const protocol::FetchResponse*>(reply.payload.get());
@@ -193,7 +197,7 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
         break;
     }
   }
-  if (backoff) world_.sleep_for(sim::milliseconds(config_.get_long("replica.fetch.backoff.ms")));
+  if (backoff) world_.sleep_for(backoff_);
   return true;
 }
 

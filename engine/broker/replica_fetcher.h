@@ -59,7 +59,9 @@ class ReplicaFetcherManager {
   sim::World& world_;
   sim::NodeId self_;
   int32_t broker_id_;
-  Config config_;
+  // Read once: configuration lookups are string-keyed, fetching is hot.
+  sim::Duration backoff_, socket_timeout_;
+  int32_t wait_max_ms_, min_bytes_, max_bytes_;
   ReplicationSwitches switches_;
   ReplicaManager& rm_;
   std::map<TopicPartition, State> states_;

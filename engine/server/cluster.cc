@@ -405,6 +405,18 @@ ProduceOutcome Cluster::produce(const std::string& topic, int32_t partition, con
   return out;
 }
 
+sim::NodeId Cluster::add_client_node(const std::string& name) {
+  const sim::NodeId n = world_->add_node(name, [](sim::NodeId) { return std::shared_ptr<void>(); });
+  world_->start(n);
+  return n;
+}
+
+int32_t Cluster::leader_of(const std::string& topic, int32_t partition) const {
+  const MetadataImage* img = best_image(*this);
+  const PartitionRegistration* p = img ? img->partition(topic, partition) : nullptr;
+  return p ? p->leader : -1;
+}
+
 // ---- faults ----------------------------------------------------------------------------------------------
 
 void Cluster::crash(int32_t id) {

@@ -121,6 +121,12 @@ class Cluster {
   ProduceOutcome produce(const std::string& topic, int32_t partition, const std::vector<std::string>& values,
                          int16_t acks, int64_t timeout_ms = 30'000);
 
+  // A new client process (a producer, a consumer, a load generator): a node
+  // after the cluster's, up at once. Partitions may name it by its node id.
+  sim::NodeId add_client_node(const std::string& name);
+  // The broker id the current metadata names as leader (-1: none).
+  int32_t leader_of(const std::string& topic, int32_t partition) const;
+
   // ---- faults -------------------------------------------------------------------------------
   void crash(int32_t id);
   void restart(int32_t id);

@@ -16,4 +16,8 @@ uint32_t crc32c(std::span<const uint8_t> bytes);
 // Continues a running CRC: crc32c_update(crc32c(a), b) == crc32c(a ++ b).
 uint32_t crc32c_update(uint32_t crc, std::span<const uint8_t> bytes);
 
+// The table-driven implementation, always (the fast path uses SSE4.2 when the
+// CPU has it; tests check that both agree).
+uint32_t crc32c_portable(std::span<const uint8_t> bytes);
+
 }  // namespace ksim::storage

@@ -254,7 +254,7 @@ Result<std::vector<BatchPtr>> LogSegment::read(Offset start, int64_t max_bytes, 
     const auto n = static_cast<int64_t>(b.size());
     if (total + n > max_bytes && !(out.empty() && min_one)) return false;
     // The CRC is the consumer's to check (check.crcs), as with Kafka's zero-copy reads.
-    auto batch = RecordBatch::decode(Bytes(b.begin(), b.end()), /*verify_crc=*/false);
+    auto batch = RecordBatch::decode_trusted(Bytes(b.begin(), b.end()));
     if (!batch.ok()) {
       corrupt = true;
       return false;

@@ -106,6 +106,9 @@ class RecordBatch {
   // Parses and validates Kafka bytes: length, magic, (optionally) CRC, and the
   // records of an uncompressed batch. Any failure is CORRUPT_MESSAGE.
   static Result<BatchPtr> decode(Bytes bytes, bool verify_crc = true);
+  // For bytes this log itself wrote after validating them (reads of a segment):
+  // only the header is checked. Recovery, which distrusts the disk, uses decode().
+  static Result<BatchPtr> decode_trusted(Bytes bytes);
 
   // Total size of the batch whose first kLogOverhead bytes are given
   // (batch_length + 12), or nullopt if the length field is impossible.

@@ -1,0 +1,105 @@
+// cluster_bench — the Kafka cluster's speed (figures of the cluster issue).
+//
+// acceleration: 3 brokers + 1 KRaft controller, one topic with 6 partitions,
+//   RF=3, acks=all, 10,000 records/s (every 10 ms each partition gets one
+//   batch of 17 records, sent pipelined as raw Produce requests by a load
+//   generator process); simulated seconds per wall second over 60 simulated s.
+// scale: 50 brokers + 3 KRaft controllers, a topic of 5,000 partitions with
+//   RF=3 created and then left running (fetchers, heartbeats, checkpoints) for
+//   10 simulated seconds; wall seconds for the whole thing and peak RSS.
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <sys/resource.h>
+
+#include "engine/broker/protocol.h"
+#include "engine/server/cluster.h"
+#include "sim/network.h"
+
+using namespace ksim;
+
+namespace {
+
+double wall_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();  // determinism-ok: benchmark
+}
+
+void acceleration() {
+  ClusterOptions o;
+  o.seed = 1;
+  o.brokers = 3;
+  o.controllers = 1;
+  Cluster c(o);
+  c.wait_ready();
+  const int partitions = 6;
+  c.create_topic("bench", partitions, 3);
+  const sim::NodeId gen = c.add_client_node("load-generator");
+  sim::World& w = c.world();
+  sim::Network& net = w.network();
+  const sim::KindId produce = net.kind("Produce");
+  uint64_t acked = 0, failed = 0;
+  const int64_t sim_seconds = 60;
+  w.spawn(gen, "producer", [&] {
+    std::vector<storage::Record> records(17);
+    for (auto& r : records) r.value = storage::Bytes(100, 'x');
+    const sim::Instant end = w.now() + sim::seconds(sim_seconds);
+    while (w.now() < end) {
+      for (int p = 0; p < partitions; ++p) {
+        const int32_t leader = c.leader_of("bench", p);
+        if (leader < 0) continue;
+        for (auto& r : records) r.timestamp = w.now().ns / 1'000'000;
+        protocol::ProduceRequest req;
+        req.acks = -1;
+        req.partitions.emplace_back(TopicPartition{"bench", p}, storage::RecordBatch::build({}, records));
+        const uint32_t size = static_cast<uint32_t>(req.partitions[0].second->size_in_bytes()) + 64;
+        const sim::CallId id = net.call(gen, sim::NodeId{static_cast<uint32_t>(leader - 1)}, produce,
+                                        std::make_shared<const protocol::ProduceRequest>(std::move(req)), size,
+                                        sim::seconds(30));
+        net.on_reply(id, [&](const sim::Reply& r) {
+          const bool ok = r.status == sim::CallStatus::ok &&
+                          static_cast<const protocol::ProduceResponse*>(r.payload.get())->partitions[0].error == Errc::NONE;
+          (ok ? acked : failed) += 17;
+        });
+      }
+      w.sleep_for(sim::milliseconds(10));
+    }
+  });
+  const auto t0 = std::chrono::steady_clock::now();  // determinism-ok: benchmark
+  const uint64_t events0 = w.events_processed();
+  c.run_for_ms(sim_seconds * 1000 + 1000);
+  const double wall = wall_since(t0);
+  std::printf("acceleration=%.0f\n", static_cast<double>(sim_seconds + 1) / wall);
+  std::printf("acceleration_wall_s=%.3f\n", wall);
+  std::printf("acceleration_records_acked=%llu\n", static_cast<unsigned long long>(acked));
+  std::printf("acceleration_records_failed=%llu\n", static_cast<unsigned long long>(failed));
+  std::printf("acceleration_events_per_s=%.0f\n", static_cast<double>(w.events_processed() - events0) / wall);
+}
+
+void scale() {
+  const auto t0 = std::chrono::steady_clock::now();  // determinism-ok: benchmark
+  ClusterOptions o;
+  o.seed = 2;
+  o.brokers = 50;
+  o.controllers = 3;
+  Cluster c(o);
+  c.wait_ready(60'000);
+  c.create_topic("wide", 5000, 3);
+  c.run_for_ms(10'000);
+  const double wall = wall_since(t0);
+  size_t led = 0;
+  for (const auto& p : c.describe_topic("wide")) led += p.leader >= 0 ? 1 : 0;
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("scale_wall_s=%.2f\n", wall);
+  std::printf("scale_partitions_with_leader=%zu\n", led);
+  std::printf("scale_peak_rss_mb=%.0f\n", static_cast<double>(ru.ru_maxrss) / 1024.0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool only_accel = argc > 1 && !std::strcmp(argv[1], "--acceleration");
+  acceleration();
+  if (!only_accel) scale();
+  return 0;
+}
