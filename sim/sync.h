@@ -81,13 +81,18 @@ class CondVar {
 };
 
 // A fiber mutex: serialises simulated processes around a critical section
-// that blocks inside (a log append waiting on the disk, say). FIFO hand-off.
+// that blocks inside (a log append waiting on the disk, say). Ownership is
+// HANDED to the longest waiter on unlock — a fiber that unlocks and relocks in
+// a loop cannot starve the others (no barging).
 class Mutex {
  public:
   explicit Mutex(World& w) : q_(w) {}
   void lock() {
-    while (locked_) q_.wait();
-    locked_ = true;
+    if (!locked_) {
+      locked_ = true;
+      return;
+    }
+    q_.wait();  // woken only by unlock(), which leaves the mutex locked for us
   }
   bool try_lock() {
     if (locked_) return false;
@@ -96,8 +101,7 @@ class Mutex {
   }
   void unlock() {
     SIM_ASSERT(locked_, "unlock of an unlocked mutex");
-    locked_ = false;
-    q_.notify_one();
+    if (!q_.notify_one()) locked_ = false;  // nobody waits: free it; else hand it over
   }
   bool locked() const { return locked_; }
 

@@ -171,6 +171,10 @@ void BrokerServer::on_metadata_commit(const raft::RaftEntry& e) {
 
 void BrokerServer::metadata_applier() {
   uint64_t seen = 0;
+  // Act on metadata only once caught up (the controller unfences us after we
+  // replayed past our own registration): a restarted broker replaying the
+  // log from the start must not briefly lead partitions it led long ago.
+  metadata_changed_.wait([&] { return caught_up_; });
   for (;;) {
     metadata_changed_.wait([&] { return metadata_version_ != seen; });
     seen = metadata_version_;
@@ -259,6 +263,11 @@ void BrokerServer::lifecycle() {
       if (resp.error == Errc::NONE) {
         if (fenced_ && !resp.is_fenced) world_.probe("broker: unfenced");
         fenced_ = resp.is_fenced;
+        if (!fenced_ && !caught_up_) {
+          caught_up_ = true;
+          ++metadata_version_;  // reconcile what we have replayed so far
+          metadata_changed_.notify_all();
+        }
       }
       // While fenced, heartbeat eagerly so we are unfenced as soon as we caught up.
       world_.sleep_for(fenced_ ? retry : interval);

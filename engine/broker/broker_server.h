@@ -76,6 +76,7 @@ class BrokerServer {
   uint64_t metadata_version_ = 0;
   int64_t broker_epoch_ = -1;
   bool fenced_ = true;
+  bool caught_up_ = false;  // first unfenced in this incarnation
   bool started_ = false;
   int32_t default_min_isr_;  // min.insync.replicas, read once
 };

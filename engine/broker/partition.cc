@@ -57,12 +57,15 @@ void Partition::make_follower(const PartitionRegistration& reg) {
 }
 
 void Partition::update_isr(const std::vector<int32_t>& isr, int32_t partition_epoch) {
-  if (partition_epoch < partition_epoch_) return;  // older news
+  if (partition_epoch <= partition_epoch_) return;  // older (or the same) news
   if (is_leader() && isr.size() < isr_.size()) ++isr_shrinks_;
   if (is_leader() && isr.size() > isr_.size()) ++isr_expands_;
   isr_ = isr;
   partition_epoch_ = partition_epoch;
-  if (pending_isr_ && *pending_isr_ == isr) pending_isr_.reset();
+  // Whatever AlterPartition was in flight was based on the previous partition
+  // epoch: it either produced this state or will be refused. Either way the
+  // leader may propose again from here.
+  pending_isr_.reset();
 }
 
 storage::Result<storage::LogAppendInfo> Partition::append_as_leader(const storage::BatchPtr& batch, int16_t acks,

@@ -80,8 +80,8 @@ bool ReplicaFetcherManager::truncate(int32_t leader, const TopicPartition& tp) {
     return false;
   }
   State st = it->second;
-  sim::LockGuard g(p->role_lock());
   if (!switches_.truncate_by_epoch) {
+    sim::LockGuard g(p->role_lock());
     // Pre-KIP-101: the high watermark is all a follower trusts.
     truncate_to(*p, p->high_watermark(), "fetcher: truncated to high watermark (pre-KIP-101)");
     if (auto s = states_.find(tp); s != states_.end() && s->second.epoch == st.epoch) s->second.phase = Phase::fetching;
@@ -98,40 +98,50 @@ bool ReplicaFetcherManager::truncate(int32_t leader, const TopicPartition& tp) {
   const sim::Reply reply = world_.network().call_sync(
       self_, sim_node_of(leader), ofle_, make(req), 64,
       socket_timeout_);
-  it = states_.find(tp);
-  if (it == states_.end() || it->second.epoch != st.epoch || it->second.leader != leader || p->is_leader())
-    return true;
-  if (reply.status != sim::CallStatus::ok) {
-    world_.sleep_for(backoff_);
-    return true;
-  }
-  const auto& resp = *static_cast<const protocol::OffsetsForLeaderEpochResponse*>(reply.payload.get());
-  const protocol::OffsetForLeaderEpochResult& r = resp.partitions.front();
-  if (r.error != Errc::NONE) {
-    // Stale metadata on one side: retry after a back-off; the metadata log
-    // will move the partition if we are the stale one.
-    world_.sleep_for(backoff_);
-    return true;
-  }
-  const Offset leo = p->log_end_offset();
-  if (r.end_offset == kNoOffset) {
-    truncate_to(*p, p->high_watermark(), "fetcher: leader has no epoch answer, truncated to HW");
-  } else if (r.leader_epoch == kNoEpoch) {
-    truncate_to(*p, std::min(r.end_offset, leo), "fetcher: truncated by KIP-101 offset");
-  } else {
-    const auto [fe, fend] = p->log().end_offset_for_epoch(r.leader_epoch);
-    if (fe == r.leader_epoch || fe == kNoEpoch) {
-      truncate_to(*p, std::min(r.end_offset, fend == kNoOffset ? leo : fend), "fetcher: truncated by leader epoch");
-    } else {
-      // We do not have the leader's epoch: cut to the end of our own older
-      // epoch and ask again about it (KIP-279's iteration).
-      truncate_to(*p, std::min(fend, leo), "fetcher: intermediate truncation (KIP-279)");
-      it->second.ask_epoch = fe;
+  // Truncate under the partition's role lock, and only if nothing moved while
+  // we asked (the lock is never held across the network call or a back-off).
+  bool backoff = false;
+  p = rm_.get(tp);  // re-read after blocking
+  if (!p) return true;
+  {
+    sim::LockGuard g(p->role_lock());
+    it = states_.find(tp);
+    if (it == states_.end() || it->second.epoch != st.epoch || it->second.leader != leader || p->is_leader())
       return true;
+    const protocol::OffsetForLeaderEpochResult* r =
+        reply.status == sim::CallStatus::ok
+            ? &static_cast<const protocol::OffsetsForLeaderEpochResponse*>(reply.payload.get())->partitions.front()
+            : nullptr;
+    if (!r || r->error != Errc::NONE) {
+      // Unreachable leader, or stale metadata on one side: retry after a
+      // back-off; the metadata log moves the partition if we are the stale one.
+      backoff = true;
+    } else {
+      const Offset leo = p->log_end_offset();
+      bool done = true;
+      if (r->end_offset == kNoOffset) {
+        truncate_to(*p, p->high_watermark(), "fetcher: leader has no epoch answer, truncated to HW");
+      } else if (r->leader_epoch == kNoEpoch) {
+        truncate_to(*p, std::min(r->end_offset, leo), "fetcher: truncated by KIP-101 offset");
+      } else {
+        const auto [fe, fend] = p->log().end_offset_for_epoch(r->leader_epoch);
+        if (fe == r->leader_epoch || fe == kNoEpoch) {
+          truncate_to(*p, std::min(r->end_offset, fend == kNoOffset ? leo : fend), "fetcher: truncated by leader epoch");
+        } else {
+          // We do not have the leader's epoch: cut to the end of our own older
+          // epoch and ask again about it (KIP-279's iteration).
+          truncate_to(*p, std::min(fend, leo), "fetcher: intermediate truncation (KIP-279)");
+          it->second.ask_epoch = fe;
+          done = false;
+        }
+      }
+      if (done) {
+        it->second.phase = Phase::fetching;
+        it->second.ask_epoch.reset();
+      }
     }
   }
-  it->second.phase = Phase::fetching;
-  it->second.ask_epoch.reset();
+  if (backoff) world_.sleep_for(backoff_);
   return true;
 }
 

@@ -287,8 +287,8 @@ bool ReplicaManager::alter_partition_pass() {
   if (isr_changes_.empty() || !controller_call_) return false;
   const auto [tp, isr] = *isr_changes_.begin();
   Partition* p = get(tp);
-  if (!p || !p->is_leader()) {
-    isr_changes_.erase(tp);
+  if (!p || !p->is_leader() || !p->pending_isr() || *p->pending_isr() != isr) {
+    isr_changes_.erase(tp);  // obsolete: the partition moved on
     return true;
   }
   protocol::AlterPartitionRequest req{broker_id_, broker_epoch_, tp, p->leader_epoch().value, p->partition_epoch(), isr};

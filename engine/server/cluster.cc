@@ -494,9 +494,11 @@ std::vector<std::string> Cluster::check_invariants() {
       if (!fresh && it->second != id)
         v.push_back("multiple-leaders: " + tp.str() + " epoch " + std::to_string(key.second) + " led by " +
                     std::to_string(it->second) + " and " + std::to_string(id));
-      // The HW never goes back on the leader of an epoch.
-      auto& hw = max_hw_seen_[tp];
-      if (fresh) hw = p->high_watermark();
+      // The HW never goes back on the leader of an epoch. (A deposed leader
+      // that has not heard of its successor keeps its own, older epoch.)
+      auto [hit, first] = max_hw_seen_.emplace(key, p->high_watermark());
+      Offset& hw = hit->second;
+      (void)first;
       if (p->high_watermark() < hw)
         v.push_back("hw-regression: " + tp.str() + " leader " + std::to_string(id) + " HW " +
                     std::to_string(p->high_watermark().value) + " < " + std::to_string(hw.value));

@@ -156,7 +156,7 @@ class Cluster {
   sim::NodeId client_;
   // Invariant bookkeeping: (topic-partition, leader epoch) -> leader seen.
   std::map<std::pair<TopicPartition, int32_t>, int32_t> leaders_seen_;
-  std::map<TopicPartition, Offset> max_hw_seen_;
+  std::map<std::pair<TopicPartition, int32_t>, Offset> max_hw_seen_;  // per leader epoch
 };
 
 }  // namespace ksim

@@ -213,3 +213,26 @@ TEST_CASE("a mutex serialises sections that block, in FIFO order", "[fiber]") {
   REQUIRE(log == std::vector<std::string>{"a+", "a-", "b+", "b-", "c+", "c-"});
   REQUIRE_FALSE(m.locked());
 }
+
+TEST_CASE("a mutex hands over to the waiter: a relocking loop cannot starve it", "[fiber]") {
+  World w;
+  NodeId n = add_idle_node(w, "n1");
+  Mutex m(w);
+  int loops = 0;
+  bool waiter_got_it = false;
+  w.spawn(n, "hog", [&] {
+    for (;; ++loops) {
+      m.lock();
+      w.sleep_for(milliseconds(1));
+      m.unlock();  // and straight back to lock()
+    }
+  });
+  w.spawn(n, "waiter", [&] {
+    w.sleep_for(microseconds(500));
+    LockGuard g(m);
+    waiter_got_it = true;
+  });
+  w.run_for(milliseconds(10));
+  REQUIRE(waiter_got_it);
+  REQUIRE(loops >= 5);
+}
