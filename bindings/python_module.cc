@@ -1,0 +1,233 @@
+// The pybind11 module `ksim._ksim`: the C++ cluster as Python objects.
+// The Python package `ksim` (bindings/python/ksim/__init__.py) re-exports it.
+//
+// Errors: every misuse surfaces as a Python exception derived from
+// ksim.KsimError — ConfigError (bad or unknown config key: .key names it),
+// ClusterError (a Kafka error answer: .error is Kafka's error name), or
+// KsimError itself (misuse of the simulation: unknown broker, crashed node,
+// a run that failed). Nothing aborts the interpreter.
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdio>
+
+#include "engine/server/cluster.h"
+#include "sim/network.h"
+
+namespace py = pybind11;
+using namespace ksim;
+
+namespace {
+
+// Message rules on sim.network, by Kafka API name.
+class NetworkControl {
+ public:
+  explicit NetworkControl(Cluster& c) : c_(c) {}
+
+  int rule(const std::string& action, std::optional<int32_t> src, std::optional<int32_t> dst,
+           std::optional<std::string> api, const std::string& direction, std::optional<uint32_t> count,
+           int64_t extra_ms) {
+    sim::RuleMatch m;
+    if (src) m.src = node(*src);
+    if (dst) m.dst = node(*dst);
+    if (direction != "request" && direction != "response" && direction != "any")
+      throw sim::SimError("direction must be 'request', 'response' or 'any', not '" + direction + "'");
+    if (direction != "any") m.dir = direction == "request" ? sim::Direction::request : sim::Direction::response;
+    if (api) {
+      const std::string kind = direction == "response" ? *api + "Response" : *api;
+      const auto k = c_.world().network().find_kind(kind);
+      if (!k) throw sim::SimError("unknown API '" + *api + "' (for example Produce, Fetch, OffsetsForLeaderEpoch, "
+                                  "AlterPartition, BrokerHeartbeat, Vote, MetadataFetch)");
+      m.kind = *k;
+    }
+    sim::RuleAction a = sim::RuleAction::drop;
+    if (action == "hold") a = sim::RuleAction::hold;
+    else if (action == "delay") a = sim::RuleAction::delay;
+    else if (action == "duplicate") a = sim::RuleAction::duplicate;
+    if (count && *count == 0) throw sim::SimError("count must be positive (or None for every match)");
+    return static_cast<int>(
+        c_.world().network().add_rule(m, a, count.value_or(0), sim::milliseconds(extra_ms)).value);
+  }
+  void release(int h) { c_.world().network().release(sim::RuleId{static_cast<uint32_t>(h)}); }
+  void discard(int h) { c_.world().network().discard(sim::RuleId{static_cast<uint32_t>(h)}); }
+  size_t held(int h) { return c_.world().network().held_count(sim::RuleId{static_cast<uint32_t>(h)}); }
+
+ private:
+  sim::NodeId node(int32_t id) {
+    if (!c_.is_node(id)) throw sim::SimError("unknown node " + std::to_string(id));
+    return sim::NodeId{static_cast<uint32_t>(id - 1)};
+  }
+  Cluster& c_;
+};
+
+std::string hex(uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_ksim, m) {
+  m.doc() = "ksim: a deterministic simulator of an Apache Kafka cluster (C++ core)";
+
+  static py::exception<sim::SimError> ksim_error(m, "KsimError");
+  static py::exception<ConfigError> config_error(m, "ConfigError", ksim_error.ptr());
+  static py::exception<ClusterError> cluster_error(m, "ClusterError", ksim_error.ptr());
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ConfigError& e) {
+      py::object inst = py::reinterpret_borrow<py::object>(config_error.ptr())(e.what());
+      inst.attr("key") = e.key();  // the offending configuration key
+      PyErr_SetObject(config_error.ptr(), inst.ptr());
+    } catch (const ClusterError& e) {
+      py::object inst = py::reinterpret_borrow<py::object>(cluster_error.ptr())(e.what());
+      inst.attr("error") = std::string(errc_name(e.error()));
+      PyErr_SetObject(cluster_error.ptr(), inst.ptr());
+    } catch (const sim::SimError& e) {
+      PyErr_SetString(ksim_error.ptr(), e.what());
+    }
+  });
+
+  py::class_<ReplicaDescription>(m, "ReplicaState")
+      .def_readonly("broker", &ReplicaDescription::broker)
+      .def_property_readonly("log_end_offset", [](const ReplicaDescription& r) { return r.log_end_offset.value; })
+      .def_property_readonly("high_watermark", [](const ReplicaDescription& r) { return r.high_watermark.value; })
+      .def_readonly("up", &ReplicaDescription::up);
+
+  py::class_<PartitionDescription>(m, "PartitionInfo", "One partition as the cluster's metadata and replicas see it.")
+      .def_readonly("topic", &PartitionDescription::topic)
+      .def_readonly("partition", &PartitionDescription::partition)
+      .def_property_readonly("leader", [](const PartitionDescription& d) -> std::optional<int32_t> {
+        return d.leader >= 0 ? std::optional<int32_t>(d.leader) : std::nullopt;
+      })
+      .def_readonly("leader_epoch", &PartitionDescription::leader_epoch)
+      .def_readonly("partition_epoch", &PartitionDescription::partition_epoch)
+      .def_readonly("replicas", &PartitionDescription::replicas)
+      .def_readonly("isr", &PartitionDescription::isr)
+      .def_readonly("elr", &PartitionDescription::elr)
+      .def_property_readonly("high_watermark", [](const PartitionDescription& d) { return d.high_watermark.value; })
+      .def_property_readonly("log_end_offsets",
+                             [](const PartitionDescription& d) {
+                               std::map<int32_t, int64_t> out;
+                               for (const auto& r : d.replica_states) out[r.broker] = r.log_end_offset.value;
+                               return out;
+                             })
+      .def_readonly("replica_states", &PartitionDescription::replica_states)
+      .def("__repr__", [](const PartitionDescription& d) {
+        return "<PartitionInfo " + d.topic + "-" + std::to_string(d.partition) + " leader=" +
+               std::to_string(d.leader) + " epoch=" + std::to_string(d.leader_epoch) + ">";
+      });
+
+  py::class_<NetworkControl>(m, "Network", "Message rules: hold, release, drop, delay, duplicate — by Kafka API.")
+      .def("hold",
+           [](NetworkControl& n, std::optional<int32_t> src, std::optional<int32_t> dst, std::optional<std::string> api,
+              const std::string& direction, std::optional<uint32_t> count) {
+             return n.rule("hold", src, dst, api, direction, count, 0);
+           },
+           py::arg("src") = py::none(), py::arg("dst") = py::none(), py::arg("api") = py::none(),
+           py::arg("direction") = "request", py::arg("count") = 1,
+           "Hold the next `count` matching messages (None: all, until released); returns a handle.")
+      .def("release", &NetworkControl::release, py::arg("handle"), "Deliver what the hold holds, and end it.")
+      .def("discard", &NetworkControl::discard, py::arg("handle"), "Drop what the hold holds, and end it.")
+      .def("held", &NetworkControl::held, py::arg("handle"))
+      .def("drop",
+           [](NetworkControl& n, std::optional<int32_t> src, std::optional<int32_t> dst, std::optional<std::string> api,
+              const std::string& direction, std::optional<uint32_t> count) {
+             return n.rule("drop", src, dst, api, direction, count, 0);
+           },
+           py::arg("src") = py::none(), py::arg("dst") = py::none(), py::arg("api") = py::none(),
+           py::arg("direction") = "request", py::arg("count") = 1)
+      .def("duplicate",
+           [](NetworkControl& n, std::optional<int32_t> src, std::optional<int32_t> dst, std::optional<std::string> api,
+              const std::string& direction, std::optional<uint32_t> count) {
+             return n.rule("duplicate", src, dst, api, direction, count, 0);
+           },
+           py::arg("src") = py::none(), py::arg("dst") = py::none(), py::arg("api") = py::none(),
+           py::arg("direction") = "request", py::arg("count") = 1)
+      .def("delay",
+           [](NetworkControl& n, std::optional<int32_t> src, std::optional<int32_t> dst, std::optional<std::string> api,
+              const std::string& direction, std::optional<uint32_t> count, int64_t extra_ms) {
+             if (extra_ms < 0) throw sim::SimError("extra_ms must be >= 0");
+             return n.rule("delay", src, dst, api, direction, count, extra_ms);
+           },
+           py::arg("src") = py::none(), py::arg("dst") = py::none(), py::arg("api") = py::none(),
+           py::arg("direction") = "request", py::arg("count") = 1, py::arg("extra_ms") = 0);
+
+  py::class_<Cluster>(m, "Simulation", R"(A simulated Kafka cluster on a virtual clock.
+
+Simulation(seed=1, brokers=3, controllers=0, config={}) — brokers are numbered
+1..N; `controllers=K` adds dedicated KRaft controllers N+1..N+K, otherwise the
+first min(3, N) brokers are also controllers. `config` takes Kafka's broker
+keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)")
+      .def(py::init([](uint64_t seed, int32_t brokers, int32_t controllers, std::map<std::string, std::string> config) {
+             ClusterOptions o;
+             o.seed = seed;
+             o.brokers = brokers;
+             o.controllers = controllers;
+             o.config = Config::Map(config.begin(), config.end());
+             auto c = std::make_unique<Cluster>(o);
+             c->wait_ready();
+             return c;
+           }),
+           py::arg("seed") = 1, py::arg("brokers") = 3, py::arg("controllers") = 0,
+           py::arg("config") = std::map<std::string, std::string>{})
+      .def_property_readonly("now", &Cluster::now_ms, "Virtual time in milliseconds.")
+      .def("run_for", &Cluster::run_for_ms, py::arg("ms"), "Advance the simulation by `ms` virtual milliseconds.")
+      .def("run_until", &Cluster::run_until, py::arg("predicate"), py::arg("timeout_ms") = 60'000,
+           "Run until predicate() is true (checked every 10 ms) or the timeout; returns whether it held.")
+      .def("ready", &Cluster::ready, "An active controller, every live broker registered and unfenced.")
+      .def("create_topic", &Cluster::create_topic, py::arg("name"), py::arg("partitions") = -1,
+           py::arg("replication_factor") = -1, py::arg("config") = Config::Map{},
+           py::arg("assignment") = std::vector<std::vector<int32_t>>{},
+           "Create a topic (CreateTopics to the active controller); waits until every partition has a leader.")
+      .def("describe_topic", &Cluster::describe_topic, py::arg("name"))
+      .def("describe", &Cluster::describe_text, py::arg("topic"), "kafka-topics.sh --describe style text.")
+      .def("topics", &Cluster::topics)
+      .def("active_controller", &Cluster::active_controller)
+      .def("metrics", &Cluster::metrics, "Kafka's metric names: UnderReplicatedPartitions, OfflinePartitionsCount, ...")
+      .def("elect_leaders", &Cluster::elect_leaders, py::arg("unclean") = false,
+           py::arg("partitions") = std::vector<std::pair<std::string, int32_t>>{})
+      .def("alter_topic_config", &Cluster::alter_topic_config, py::arg("topic"), py::arg("key"), py::arg("value"))
+      .def("produce",
+           [](Cluster& c, const std::string& topic, int32_t partition, std::vector<std::string> values,
+              const std::string& acks, int64_t timeout_ms) {
+             int16_t a = -1;
+             if (acks == "0") a = 0;
+             else if (acks == "1") a = 1;
+             else if (acks != "all" && acks != "-1")
+               throw ConfigError("acks", "Invalid value " + acks + " for configuration acks: String must be one of: 0, 1, all, -1");
+             const ProduceOutcome o = c.produce(topic, partition, values, a, timeout_ms);
+             py::dict d;
+             d["error"] = o.error == Errc::NONE ? py::object(py::none()) : py::object(py::str(std::string(errc_name(o.error))));
+             d["offset"] = o.base_offset.value;
+             d["leader"] = o.leader;
+             return d;
+           },
+           py::arg("topic"), py::arg("partition"), py::arg("values"), py::arg("acks") = "all",
+           py::arg("timeout_ms") = 30'000,
+           "A raw Produce request of one batch to the partition's leader; returns {'error', 'offset', 'leader'}.")
+      .def("log", [](const Cluster& c, int32_t broker, const std::string& topic, int32_t partition) {
+             std::vector<std::pair<int64_t, py::bytes>> out;
+             for (const auto& [o, v] : c.log_contents(broker, topic, partition)) out.emplace_back(o, py::bytes(v));
+             return out;
+           },
+           py::arg("broker"), py::arg("topic"), py::arg("partition"), "(offset, value) of every record a broker holds.")
+      .def("crash", &Cluster::crash, py::arg("broker"))
+      .def("restart", &Cluster::restart, py::arg("broker"))
+      .def("power_fail", &Cluster::power_fail, py::arg("broker"), py::arg("torn") = false)
+      .def("pause", &Cluster::pause, py::arg("broker"), py::arg("ms"))
+      .def("partition", &Cluster::partition, py::arg("groups"))
+      .def("isolate", &Cluster::isolate, py::arg("broker"))
+      .def("heal", &Cluster::heal)
+      .def("slow_disk", &Cluster::slow_disk, py::arg("broker"), py::arg("factor"))
+      .def("disk_full", &Cluster::disk_full, py::arg("broker"), py::arg("full") = true)
+      .def("disk_stall", &Cluster::disk_stall, py::arg("broker"), py::arg("stalled") = true)
+      .def("check_invariants", &Cluster::check_invariants, "Violated cluster invariants (empty when all hold).")
+      .def("trace_hash", [](Cluster& c) { return hex(c.world().trace().hash()); },
+           "Hex digest of the run's event trace: same seed and script, same hash.")
+      .def_property_readonly("network", [](Cluster& c) { return NetworkControl(c); }, py::keep_alive<0, 1>())
+      .def_property_readonly("seed", [](Cluster& c) { return c.world().seed(); });
+}

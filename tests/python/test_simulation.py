@@ -1,0 +1,98 @@
+"""The Python surface of ksim: a cluster driven from a script, and every error path."""
+import pytest
+
+import ksim
+
+
+@pytest.fixture
+def sim():
+    return ksim.Simulation(seed=7, brokers=3, controllers=1)
+
+
+def test_a_cluster_comes_up_with_an_active_controller(sim):
+    assert sim.ready()
+    assert sim.active_controller() == 4
+    assert sim.metrics()["ActiveControllerCount"] == 1
+
+
+def test_create_describe_and_produce(sim):
+    sim.create_topic("orders", partitions=3, replication_factor=3, config={"min.insync.replicas": "2"})
+    parts = sim.describe_topic("orders")
+    assert [p.partition for p in parts] == [0, 1, 2]
+    assert all(len(p.isr) == 3 and p.leader in p.replicas for p in parts)
+    r = sim.produce("orders", 0, ["a", "b"], acks="all")
+    assert r["error"] is None and r["offset"] == 0
+    assert sim.describe_topic("orders")[0].high_watermark == 2
+    assert [v for _, v in sim.log(parts[0].leader, "orders", 0)] == [b"a", b"b"]
+    assert "Topic: orders\tPartitionCount: 3" in sim.describe("orders")
+
+
+def test_acks1_write_is_lost_when_the_leader_crashes_before_replication(sim):
+    sim.create_topic("t", partitions=1, replication_factor=3)
+    leader = sim.describe_topic("t")[0].leader
+    h = sim.network.hold(src=leader, api="Fetch", direction="response", count=None)
+    assert sim.produce("t", 0, ["lost"], acks="1")["error"] is None
+    sim.crash(leader)
+    sim.network.discard(h)
+    assert sim.run_until(lambda s=sim: s.describe_topic("t")[0].leader not in (None, leader), timeout_ms=30_000)
+    sim.restart(leader)
+    sim.run_for(15_000)
+    for broker in (1, 2, 3):
+        assert b"lost" not in [v for _, v in sim.log(broker, "t", 0)]
+    assert sim.check_invariants() == []
+
+
+def test_same_seed_same_trace_hash_and_another_seed_another():
+    def run(seed):
+        s = ksim.Simulation(seed=seed, brokers=3)
+        s.create_topic("t", partitions=2, replication_factor=3)
+        for i in range(5):
+            s.produce("t", i % 2, [f"v{i}"])
+        s.crash(2)
+        s.run_for(12_000)
+        s.restart(2)
+        s.run_for(5_000)
+        return s.trace_hash()
+
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+def test_unknown_config_key_is_a_config_error_naming_the_key():
+    with pytest.raises(ksim.ConfigError) as e:
+        ksim.Simulation(config={"min.insync.replica": "2"})
+    assert e.value.key == "min.insync.replica"
+    assert isinstance(e.value, ksim.KsimError)
+    with pytest.raises(ksim.ConfigError, match="Invalid value zero for configuration min.insync.replicas"):
+        ksim.Simulation(config={"min.insync.replicas": "zero"})
+
+
+def test_kafka_errors_carry_kafkas_error_name(sim):
+    sim.create_topic("t", partitions=1, replication_factor=1)
+    with pytest.raises(ksim.ClusterError) as e:
+        sim.create_topic("t", partitions=1, replication_factor=1)
+    assert e.value.error == "TOPIC_ALREADY_EXISTS"
+    with pytest.raises(ksim.ClusterError) as e:
+        sim.create_topic("big", partitions=1, replication_factor=5)
+    assert e.value.error == "INVALID_REPLICATION_FACTOR"
+    with pytest.raises(ksim.ClusterError) as e:
+        sim.describe_topic("missing")
+    assert e.value.error == "UNKNOWN_TOPIC_OR_PARTITION"
+
+
+def test_misuse_raises_ksim_error_never_crashes(sim):
+    with pytest.raises(ksim.KsimError, match="unknown node 9"):
+        sim.crash(9)
+    sim.crash(2)
+    with pytest.raises(ksim.KsimError, match="already down"):
+        sim.crash(2)
+    with pytest.raises(ksim.KsimError, match="cannot pause node 2: it is down"):
+        sim.pause(2, 100)
+    with pytest.raises(ksim.KsimError, match="unknown API 'Fech'"):
+        sim.network.hold(src=1, api="Fech")
+    with pytest.raises(ksim.ConfigError):
+        sim.produce("t", 0, ["x"], acks="2")
+    with pytest.raises(ksim.KsimError, match="brokers must be between 1 and 1000"):
+        ksim.Simulation(brokers=0)
+    with pytest.raises(ksim.KsimError):
+        sim.run_for(-1)
