@@ -25,6 +25,7 @@ ReplicationSwitches switches_of(const Config& c) {
   s.hw_includes_pending_isr = c.get_bool("ksim.hw.includes.pending.isr");
   s.kip279 = c.get_string("ksim.offsets.for.leader.epoch") == "kip-279";
   s.truncate_by_epoch = c.get_string("ksim.truncation.mode") == "leader-epoch";
+  s.elr = c.get_bool("ksim.eligible.leader.replicas");
   return s;
 }
 
@@ -202,14 +203,15 @@ void BrokerServer::reconcile() {
         p = rm_->get(tp);
       }
       sim::LockGuard g(p->role_lock());
+      p->set_min_isr(min_isr(name));
       if (reg.leader == id_) {
         if (!p->is_leader() || p->leader_epoch().value != reg.leader_epoch) {
           fetchers_->remove(tp);
-          p->make_leader(reg, world_.now());
+          if (p->make_leader(reg, world_.now()) != Errc::NONE) world_.probe("broker: could not become leader (storage)");
         } else if (reg.partition_epoch > p->partition_epoch()) {
           p->update_isr(reg.isr, reg.partition_epoch);
-          if (p->maybe_increment_hw()) rm_->requeue ? void() : void();
         }
+        rm_->on_partition_changed(tp);
       } else {
         if (p->is_leader() || p->leader_epoch().value != reg.leader_epoch || p->leader() != reg.leader) {
           p->make_follower(reg);
@@ -220,6 +222,7 @@ void BrokerServer::reconcile() {
         } else if (reg.partition_epoch > p->partition_epoch()) {
           p->update_isr(reg.isr, reg.partition_epoch);
         }
+        rm_->on_partition_changed(tp);  // fails produces waiting on a lost leadership
       }
     }
   }

@@ -33,6 +33,10 @@ Errc Partition::make_leader(const PartitionRegistration& reg, sim::Instant now) 
   leader_ = local_;
   leader_epoch_ = LeaderEpoch{reg.leader_epoch};
   leader_epoch_start_offset_ = log_->log_end_offset();
+  // The epoch starts here, in the epoch cache too, before any append: a
+  // follower asking OffsetsForLeaderEpoch for the previous epoch must get its
+  // true end, not "undefined".
+  if (Errc e = log_->assign_epoch_start(leader_epoch_, leader_epoch_start_offset_); e != Errc::NONE) return e;
   // Followers start afresh; ISR members count as caught up now, so a new
   // leader does not shrink the ISR before they had a chance to fetch.
   remotes_.clear();
@@ -106,6 +110,7 @@ std::vector<int32_t> Partition::maximal_isr() const {
 
 bool Partition::maybe_increment_hw() {
   if (!is_leader()) return false;
+  if (switches_.elr && static_cast<int32_t>(isr_.size()) < min_isr_) return false;  // strict min ISR
   Offset hw = log_->log_end_offset();
   for (int32_t b : maximal_isr()) {
     if (b == local_) continue;

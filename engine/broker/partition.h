@@ -25,6 +25,7 @@ struct ReplicationSwitches {
   bool hw_includes_pending_isr = true;  // ksim.hw.includes.pending.isr (KIP-497 maximal ISR)
   bool kip279 = true;                   // ksim.offsets.for.leader.epoch
   bool truncate_by_epoch = true;        // ksim.truncation.mode (false: pre-KIP-101, to the HW)
+  bool elr = true;                      // ksim.eligible.leader.replicas (KIP-966, with its strict min ISR)
 };
 
 class Partition {
@@ -54,6 +55,9 @@ class Partition {
   void make_follower(const PartitionRegistration& reg);
   // Same leader epoch, new ISR / partition epoch (an AlterPartition committed).
   void update_isr(const std::vector<int32_t>& isr, int32_t partition_epoch);
+  // The topic's min.insync.replicas (with ELR, the HW does not move while the
+  // ISR is below it: KIP-966's strict min ISR).
+  void set_min_isr(int32_t n) { min_isr_ = n; }
 
   // ---- leader: produce ---------------------------------------------------------------
   // min_isr: the topic's min.insync.replicas; acks -1 checks it before appending.
@@ -119,6 +123,7 @@ class Partition {
   std::map<int32_t, Remote> remotes_;
   sim::Mutex role_lock_;
   uint64_t isr_shrinks_ = 0, isr_expands_ = 0;
+  int32_t min_isr_ = 1;
 };
 
 }  // namespace ksim

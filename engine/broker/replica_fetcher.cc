@@ -37,11 +37,13 @@ void ReplicaFetcherManager::add(const TopicPartition& tp, int32_t leader, Leader
   s.ask_epoch.reset();
   if (fetchers_.insert(leader).second)
     world_.spawn(self_, "replica-fetcher-" + std::to_string(leader), [this, leader] { run(leader); });
+  ++generation_;
   changed_.notify_all();
 }
 
 void ReplicaFetcherManager::remove(const TopicPartition& tp) {
   states_.erase(tp);
+  ++generation_;
   changed_.notify_all();
 }
 
@@ -64,10 +66,11 @@ void ReplicaFetcherManager::run(int32_t leader) {
       if (s.phase == Phase::truncating) truncating.push_back(tp);
       if (s.phase == Phase::fetching) any_fetching = true;
     }
+    const uint64_t gen = generation_;
     bool waited = false;
     for (const TopicPartition& tp : truncating) waited = truncate(leader, tp) || waited;
     if (any_fetching || !truncating.empty()) waited = fetch(leader) || waited;
-    if (!waited) changed_.wait_for(backoff, [] { return false; });
+    if (!waited) changed_.wait_for(backoff, [&] { return generation_ != gen; });
   }
 }
 
@@ -82,6 +85,7 @@ bool ReplicaFetcherManager::truncate(int32_t leader, const TopicPartition& tp) {
   State st = it->second;
   if (!switches_.truncate_by_epoch) {
     sim::LockGuard g(p->role_lock());
+    if (p->is_leader() || !states_.contains(tp)) return true;  // moved on while we waited for the lock
     // Pre-KIP-101: the high watermark is all a follower trusts.
     truncate_to(*p, p->high_watermark(), "fetcher: truncated to high watermark (pre-KIP-101)");
     if (auto s = states_.find(tp); s != states_.end() && s->second.epoch == st.epoch) s->second.phase = Phase::fetching;
@@ -188,6 +192,10 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
         if (!r.batches.empty() && r.batches.front()->base_offset() == p->log_end_offset()) {
           auto ap = p->log().append_as_follower(r.batches);
           if (!ap.ok()) states_[r.tp].phase = Phase::truncating;
+        } else if (!r.batches.empty()) {
+          // Our log moved under this response (an append of a stale leader
+          // role, say): reconcile with the leader before fetching on.
+          states_[r.tp].phase = Phase::truncating;
         }
         p->follower_update_hw(r.high_watermark);
         break;

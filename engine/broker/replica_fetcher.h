@@ -67,6 +67,7 @@ class ReplicaFetcherManager {
   std::map<TopicPartition, State> states_;
   std::set<int32_t> fetchers_;  // leaders with a running fetcher fiber
   sim::CondVar changed_;
+  uint64_t generation_ = 0;  // bumped by add/remove: wakes an idle fetcher at once
   uint64_t truncations_ = 0;
   sim::KindId fetch_, ofle_;
 };

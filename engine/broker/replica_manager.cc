@@ -65,11 +65,17 @@ void ReplicaManager::handle_produce(const sim::Incoming& in) {
     res.tp = tp;
     Offset required = kNoOffset;
     Partition* p = get(tp);
+    LeaderEpoch epoch = kNoEpoch;
     if (!p || !p->is_leader()) {
       res.error = Errc::NOT_LEADER_OR_FOLLOWER;
     } else {
       const int32_t min_isr = min_isr_of ? min_isr_of(tp.topic) : 1;
-      auto r = p->append_as_leader(batch, req.acks, min_isr);
+      // Under the role lock (Kafka's leaderIsrUpdateLock): an append never
+      // lands after this replica stopped leading.
+      sim::LockGuard g(p->role_lock());
+      epoch = p->leader_epoch();
+      auto r = p->is_leader() ? p->append_as_leader(batch, req.acks, min_isr)
+                              : storage::Result<storage::LogAppendInfo>(Errc::NOT_LEADER_OR_FOLLOWER);
       if (!r.ok()) {
         res.error = r.error;
       } else {
@@ -88,6 +94,7 @@ void ReplicaManager::handle_produce(const sim::Incoming& in) {
     if (res.error != Errc::NONE) ++metrics_.failed_produce;
     delayed->results.push_back(res);
     delayed->required.push_back(required);
+    delayed->epochs.push_back(epoch);
   }
   if (in.dir != sim::Direction::request) return;  // acks=0: nobody listens
   if (!wait) {
@@ -107,9 +114,11 @@ void ReplicaManager::try_complete_produce(bool) {
     for (size_t i = 0; i < d->results.size(); ++i) {
       if (d->required[i] == kNoOffset) continue;
       Partition* p = get(d->results[i].tp);
-      std::optional<Errc> c = p ? p->check_enough_replicas_reach(d->required[i],
-                                                                 min_isr_of ? min_isr_of(p->tp().topic) : 1)
-                                : std::optional<Errc>(Errc::NOT_LEADER_OR_FOLLOWER);
+      // A leader epoch change means the batch may have been truncated away.
+      std::optional<Errc> c = (!p || !p->is_leader() || p->leader_epoch() != d->epochs[i])
+                                  ? std::optional<Errc>(Errc::NOT_LEADER_OR_FOLLOWER)
+                                  : p->check_enough_replicas_reach(d->required[i],
+                                                                   min_isr_of ? min_isr_of(p->tp().topic) : 1);
       if (c) {
         d->results[i].error = *c;
         d->required[i] = kNoOffset;
@@ -165,7 +174,10 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
           else
             r.error = rd.error;
         }
-        if (follower) {
+        // A re-run of a parked fetch must not replay its (old) fetch offset
+        // into the follower's state (Kafka completes DelayedFetch with
+        // updateFetchState = false).
+        if (follower && !retry) {
           if (p->on_follower_fetch(req.replica_id, fp.fetch_offset, now)) hw_moved(fp.tp);
           maybe_expand(*p, req.replica_id);
         }
@@ -198,6 +210,11 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   for (const auto& r : resp.partitions)
     for (const auto& b : r.batches) size += static_cast<uint32_t>(b->size_in_bytes());
   world_.network().respond(in, fetch_resp_, make(std::move(resp)), size);
+}
+
+void ReplicaManager::on_partition_changed(const TopicPartition& tp) {
+  if (Partition* p = get(tp)) p->maybe_increment_hw();
+  hw_moved(tp);
 }
 
 void ReplicaManager::wake_fetches(const TopicPartition& tp) {
@@ -296,15 +313,20 @@ bool ReplicaManager::alter_partition_pass() {
   p = get(tp);  // the partition may have changed while we waited
   if (reply.status != sim::CallStatus::ok || !p) return false;  // retry after a pause
   const auto& resp = *static_cast<const protocol::AlterPartitionResponse*>(reply.payload.get());
-  isr_changes_.erase(tp);
+  // Only the change we sent is done: a newer target queued meanwhile stays.
+  if (auto it = isr_changes_.find(tp); it != isr_changes_.end() && it->second == isr) isr_changes_.erase(it);
   if (resp.error == Errc::NONE) {
     const size_t before = p->isr().size();
     p->update_isr(resp.isr, resp.partition_epoch);
     world_.probe(resp.isr.size() < before ? "isr: shrink committed" : "isr: expand committed");
     if (p->maybe_increment_hw()) hw_moved(tp);
+  } else if (resp.error == Errc::INELIGIBLE_REPLICA) {
+    // Refused outright: back to the committed ISR.
+    if (p->pending_isr() && *p->pending_isr() == isr) p->clear_pending_isr();
   } else {
-    // Fenced (stale epochs) or refused: the metadata log will bring the truth.
-    p->clear_pending_isr();
+    // Fenced or stale (maybe our earlier attempt committed and its answer was
+    // lost): keep the maximal ISR until the metadata log brings the truth.
+    world_.probe("isr: AlterPartition refused, waiting for metadata");
   }
   return true;
 }

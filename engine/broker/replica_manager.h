@@ -59,6 +59,10 @@ class ReplicaManager {
   void handle_offsets_for_leader_epoch(const sim::Incoming& in);
   void handle_list_offsets(const sim::Incoming& in);
 
+  // A partition changed role, ISR or HW outside a request (metadata applied):
+  // complete waiting produces and wake waiting fetches that may now finish.
+  void on_partition_changed(const TopicPartition& tp);
+
   // ---- periodic work (fibers of the broker) ---------------------------------------------
   void isr_shrink_pass();
   // Sends one pending AlterPartition (blocking); false if none was due.
@@ -73,6 +77,7 @@ class ReplicaManager {
     sim::Incoming request;
     std::vector<protocol::ProducePartitionResponse> results;
     std::vector<Offset> required;  // per result: last offset + 1 to wait for (kNoOffset: done)
+    std::vector<LeaderEpoch> epochs;  // the leader epoch each batch was appended in
     sim::Instant deadline;
     bool done = false;
   };

@@ -51,10 +51,24 @@ void ControllerNode::start() {
 }
 
 void ControllerNode::on_commit(const raft::RaftEntry& e) {
+  // Requests waiting for this offset: answered with success only if the entry
+  // committed there is the one we proposed (same Raft epoch); a deposed
+  // controller's proposal may have been replaced by its successor's entry.
+  while (!parked_.empty() && parked_.front().offset <= e.offset.value) {
+    Parked p = std::move(parked_.front());
+    parked_.erase(parked_.begin());
+    if (p.offset == e.offset.value && p.raft_epoch == e.epoch.value && !e.control) {
+      world_.network().respond(p.request, p.kind, std::move(p.response), p.size);
+    } else {
+      ++stats_.not_controller;
+      world_.network().respond(p.request, p.kind,
+                               error_response(p.api, Errc::NOT_CONTROLLER, "the proposal did not commit"), 32);
+    }
+  }
   if (e.control) {
     // Our own epoch's LeaderChange is committed: everything before it is replayed.
     if (raft_->is_leader() && e.epoch == raft_->epoch()) {
-      leader_change_committed_ = true;
+      leader_change_committed_epoch_ = e.epoch.value;
       events_.try_push(std::nullopt);
     }
     return;
@@ -62,12 +76,6 @@ void ControllerNode::on_commit(const raft::RaftEntry& e) {
   const auto records = decode_records(*e.data);
   SIM_ASSERT(records.has_value(), "undecodable metadata log entry");
   for (const MetadataRecord& r : *records) qc_.replay(r, e.offset.value);
-  // Answer requests whose records are now committed, in order.
-  while (!parked_.empty() && parked_.front().offset <= e.offset.value) {
-    Parked p = std::move(parked_.front());
-    parked_.erase(parked_.begin());
-    world_.network().respond(p.request, p.kind, std::move(p.response), p.size);
-  }
 }
 
 void ControllerNode::fail_parked() {
@@ -84,10 +92,8 @@ void ControllerNode::sync_leadership() {
   if (qc_.active() && (!leader || raft_->epoch().value != active_epoch_)) {
     qc_.deactivate();
     fail_parked();
-    leader_change_committed_ = false;
   }
-  if (!leader) leader_change_committed_ = false;
-  if (!qc_.active() && leader && leader_change_committed_) {
+  if (!qc_.active() && leader && leader_change_committed_epoch_ == raft_->epoch().value) {
     active_epoch_ = raft_->epoch().value;
     qc_.activate(world_.now());
     next_offset_ = raft_->log_end_offset().value;
@@ -111,7 +117,13 @@ void ControllerNode::loop() {
         ControllerResult r = qc_.tick(world_.now());
         if (!r.records.empty()) {
           auto res = raft_->propose(std::make_shared<const std::string>(encode_records(r.records)));
-          if (res.error == Errc::NONE) next_offset_ = res.offset.value + 1;
+          if (res.error == Errc::NONE) {
+            next_offset_ = res.offset.value + 1;
+          } else {
+            // Stepping down: what we decided is not in the log; start afresh later.
+            qc_.deactivate();
+            fail_parked();
+          }
         }
       }
     }
@@ -140,7 +152,8 @@ void ControllerNode::propose_then_respond(const sim::Incoming& in, std::vector<M
   }
   SIM_ASSERT(res.offset.value == next_offset_, "metadata entry landed at an unexpected offset");
   next_offset_ = res.offset.value + 1;
-  parked_.push_back(Parked{in, res.offset.value, std::move(response), size, kind, world_.network().kind_name(in.kind)});
+  parked_.push_back(Parked{in, res.offset.value, std::move(response), size, kind, world_.network().kind_name(in.kind),
+                           raft_->epoch().value});
 }
 
 void ControllerNode::handle(sim::Incoming&& in) {

@@ -57,6 +57,7 @@ class ControllerNode {
     uint32_t size;
     sim::KindId kind;
     std::string api;
+    int32_t raft_epoch;  // the epoch the entry was proposed in
   };
 
   void loop();
@@ -76,7 +77,7 @@ class ControllerNode {
   sim::Channel<std::optional<sim::Incoming>> events_;  // nullopt: just wake up
   std::vector<Parked> parked_;
   int64_t next_offset_ = 0;   // where the next proposal must land
-  bool leader_change_committed_ = false;
+  int32_t leader_change_committed_epoch_ = -1;  // epoch of our last committed LeaderChange
   int32_t active_epoch_ = -1;
   ControllerStats stats_;
   std::map<std::string, sim::KindId, std::less<>> kinds_;

@@ -87,6 +87,10 @@ ControllerResult QuorumController::register_broker(int32_t broker_id, uint64_t i
   // A new registration replaces the old one; its offset is its broker epoch.
   emit(r.records, RegisterBrokerRecord{broker_id, next_entry_offset_, incarnation, true});
   last_heartbeat_[broker_id] = now;
+  // KIP-966 removes a broker whose shutdown was unclean from every ELR (its
+  // unflushed records may be gone) and recovers through lastKnownElr. ksim does
+  // not model that yet: a restarted broker stays eligible — right for process
+  // crashes (the page cache survives), wrong after a power failure (noted).
   rebalance_all(r.records);  // a re-registered broker is fenced: it leaves ISRs
   return r;
 }
@@ -230,11 +234,14 @@ ControllerResult QuorumController::elect_leaders(Election type,
   if (targets.empty())
     for (const auto& [name, t] : image_.topics())
       for (size_t p = 0; p < t.partitions.size(); ++p) targets.emplace_back(name, static_cast<int32_t>(p));
+  // Validate everything before changing anything: emit() applies at once.
+  for (const auto& [topic, part] : targets)
+    if (!image_.partition(topic, part))
+      return failure(Errc::UNKNOWN_TOPIC_OR_PARTITION, "Unknown partition " + topic + "-" + std::to_string(part));
   ControllerResult r;
   for (const auto& [topic, part] : targets) {
     const TopicImage* t = image_.topic(topic);
     const PartitionRegistration* p = image_.partition(topic, part);
-    if (!t || !p) return failure(Errc::UNKNOWN_TOPIC_OR_PARTITION, "Unknown partition " + topic + "-" + std::to_string(part));
     if (auto change = build_partition_change(t->id, part, *p, image_, std::nullopt, type, election_options(topic)))
       emit(r.records, std::move(*change));
   }

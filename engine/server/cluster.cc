@@ -151,6 +151,10 @@ void Cluster::wait_ready(int64_t timeout_ms) {
                                                     "brokers not registered)");
 }
 
+namespace {
+const MetadataImage* best_image(const Cluster& c);
+}  // namespace
+
 // ---- client calls ------------------------------------------------------------------------------
 
 sim::Reply Cluster::client_call(const std::string& api, int32_t dst, sim::Payload body, uint32_t size,
@@ -199,7 +203,24 @@ void Cluster::create_topic(const std::string& name, int32_t partitions, int32_t 
   req.assignment = assignment;
   req.configs = std::map<std::string, std::string>(configs.begin(), configs.end());
   admin("CreateTopics", make(req));
-  for (size_t p = 0; p < describe_topic(name).size(); ++p) wait_for_leader(name, static_cast<int32_t>(p), 10'000);
+  // Wait (one pass over the partitions per check) until every partition's
+  // leader knows it leads.
+  run_until([&] { return all_partitions_led(name); }, 10'000 + static_cast<int64_t>(partitions) * 2);
+}
+
+bool Cluster::all_partitions_led(const std::string& topic) const {
+  const MetadataImage* img = best_image(*this);
+  const TopicImage* t = img ? img->topic(topic) : nullptr;
+  if (!t) return false;
+  for (size_t i = 0; i < t->partitions.size(); ++i) {
+    const PartitionRegistration& reg = t->partitions[i];
+    const KafkaNode* n = reg.leader >= 0 ? node(reg.leader) : nullptr;
+    if (!n || !n->broker()) return false;
+    const Partition* part =
+        const_cast<KafkaNode*>(n)->broker()->replica_manager().get({topic, static_cast<int32_t>(i)});
+    if (!part || !part->is_leader() || part->leader_epoch().value != reg.leader_epoch) return false;
+  }
+  return true;
 }
 
 int32_t Cluster::wait_for_leader(const std::string& topic, int32_t partition, int64_t timeout_ms) {

@@ -99,6 +99,8 @@ class Cluster {
   // Waits until the partition has a leader that knows it leads (in the
   // registered leader epoch); returns it, or -1 after the timeout.
   int32_t wait_for_leader(const std::string& topic, int32_t partition, int64_t timeout_ms = 30'000);
+  // Every partition of the topic is led by a broker that knows it leads.
+  bool all_partitions_led(const std::string& topic) const;
 
   // ---- observation ------------------------------------------------------------------------
   std::optional<int32_t> active_controller() const;

@@ -256,6 +256,13 @@ Errc UnifiedLog::flush_locked() {
   return Errc::NONE;
 }
 
+Errc UnifiedLog::assign_epoch_start(LeaderEpoch epoch, Offset start_offset) {
+  Lock lock(*this);
+  if (offline_) return Errc::KAFKA_STORAGE_ERROR;
+  if (const auto latest = epochs_.latest_epoch(); latest && *latest >= epoch) return Errc::NONE;
+  return fail(epochs_.assign(epoch, start_offset));
+}
+
 Errc UnifiedLog::flush() {
   Lock lock(*this);
   if (offline_) return Errc::KAFKA_STORAGE_ERROR;

@@ -87,6 +87,11 @@ class UnifiedLog {
     return epochs_.end_offset_for(epoch, log_end_offset());
   }
 
+  // A new leader epoch starts at `start_offset` (Kafka's
+  // maybeAssignEpochStartOffset on becoming leader): recorded in the epoch cache
+  // at once, so OffsetsForLeaderEpoch answers correctly before the first append.
+  Errc assign_epoch_start(LeaderEpoch epoch, Offset start_offset);
+
   // Assigns the next offsets to a producer's batch, stamps `leader_epoch`
   // (and LogAppendTime if configured) and appends it.
   Result<LogAppendInfo> append_as_leader(const BatchPtr& batch, LeaderEpoch leader_epoch);
