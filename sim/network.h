@@ -59,6 +59,17 @@ const char* direction_name(Direction d);
 // Opaque message body; shared, never copied as it moves through the network.
 using Payload = std::shared_ptr<const void>;
 
+// Wraps a typed body as a Payload (one allocation, shared from then on).
+template <class T>
+Payload make_payload(T v) {
+  return std::make_shared<const T>(std::move(v));
+}
+// The typed body of a payload the receiver knows the type of (by message kind).
+template <class T>
+const T& payload_as(const Payload& p) {
+  return *static_cast<const T*>(p.get());
+}
+
 struct Incoming {
   NodeId src, dst;
   uint32_t conn = 0;

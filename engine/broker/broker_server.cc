@@ -14,11 +14,6 @@ constexpr const char* kHwCheckpoint = "data/replication-offset-checkpoint";
 constexpr int kIoThreads = 8;  // num.io.threads
 constexpr const char* kBrokerApis[] = {"Produce", "Fetch", "ListOffsets", "OffsetsForLeaderEpoch", "Metadata"};
 
-template <class T>
-sim::Payload make(T v) {
-  return std::make_shared<const T>(std::move(v));
-}
-
 ReplicationSwitches switches_of(const Config& c) {
   ReplicationSwitches s;
   s.fetch_epoch_validation = c.get_bool("ksim.fetch.leader.epoch.validation");
@@ -242,9 +237,9 @@ void BrokerServer::lifecycle() {
   const uint64_t incarnation = (static_cast<uint64_t>(id_) << 32) | world_.incarnation(self_);
   for (;;) {
     if (broker_epoch_ < 0) {
-      const sim::Reply r = controller_call("BrokerRegistration", make(protocol::BrokerRegistrationRequest{id_, incarnation}), 64);
+      const sim::Reply r = controller_call("BrokerRegistration", sim::make_payload(protocol::BrokerRegistrationRequest{id_, incarnation}), 64);
       if (r.status == sim::CallStatus::ok) {
-        const auto& resp = *static_cast<const protocol::BrokerRegistrationResponse*>(r.payload.get());
+        const auto& resp = sim::payload_as<protocol::BrokerRegistrationResponse>(r.payload);
         if (resp.error == Errc::NONE) {
           broker_epoch_ = resp.broker_epoch;
           rm_->set_broker_epoch(broker_epoch_);
@@ -256,9 +251,9 @@ void BrokerServer::lifecycle() {
       continue;
     }
     protocol::BrokerHeartbeatRequest hb{id_, broker_epoch_, image_.last_applied_offset(), false};
-    const sim::Reply r = controller_call("BrokerHeartbeat", make(hb), 64);
+    const sim::Reply r = controller_call("BrokerHeartbeat", sim::make_payload(hb), 64);
     if (r.status == sim::CallStatus::ok) {
-      const auto& resp = *static_cast<const protocol::BrokerHeartbeatResponse*>(r.payload.get());
+      const auto& resp = sim::payload_as<protocol::BrokerHeartbeatResponse>(r.payload);
       if (resp.error == Errc::STALE_BROKER_EPOCH) {
         broker_epoch_ = -1;  // the controller forgot us (or we were replaced): register again
         continue;
@@ -303,7 +298,7 @@ void BrokerServer::dispatch(const sim::Incoming& in) {
 }
 
 void BrokerServer::handle_metadata(const sim::Incoming& in) {
-  const auto& req = *static_cast<const protocol::MetadataRequest*>(in.payload.get());
+  const auto& req = sim::payload_as<protocol::MetadataRequest>(in.payload);
   protocol::MetadataResponse resp;
   for (const auto& [id, b] : image_.brokers())
     if (!b.fenced) resp.brokers.push_back(id);
@@ -334,7 +329,7 @@ void BrokerServer::handle_metadata(const sim::Incoming& in) {
   } else {
     for (const auto& [name, t] : image_.topics()) describe(name);
   }
-  world_.network().respond(in, world_.network().kind("MetadataResponse"), make(std::move(resp)), 256);
+  world_.network().respond(in, world_.network().kind("MetadataResponse"), sim::make_payload(std::move(resp)), 256);
 }
 
 }  // namespace ksim

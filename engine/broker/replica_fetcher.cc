@@ -5,13 +5,6 @@
 #include "engine/common/node_ids.h"
 
 namespace ksim {
-namespace {
-template <class T>
-sim::Payload make(T v) {
-  return std::make_shared<const T>(std::move(v));
-}
-}  // namespace
-
 ReplicaFetcherManager::ReplicaFetcherManager(sim::World& world, sim::NodeId self, int32_t broker_id,
                                              const Config& config, ReplicationSwitches switches, ReplicaManager& rm)
     : world_(world),
@@ -100,7 +93,7 @@ bool ReplicaFetcherManager::truncate(int32_t leader, const TopicPartition& tp) {
   req.replica_id = broker_id_;
   req.partitions.push_back({tp, st.epoch, ask});
   const sim::Reply reply = world_.network().call_sync(
-      self_, sim_node_of(leader), ofle_, make(req), 64,
+      self_, sim_node_of(leader), ofle_, sim::make_payload(req), 64,
       socket_timeout_);
   // Truncate under the partition's role lock, and only if nothing moved while
   // we asked (the lock is never held across the network call or a back-off).
@@ -114,7 +107,7 @@ bool ReplicaFetcherManager::truncate(int32_t leader, const TopicPartition& tp) {
       return true;
     const protocol::OffsetForLeaderEpochResult* r =
         reply.status == sim::CallStatus::ok
-            ? &static_cast<const protocol::OffsetsForLeaderEpochResponse*>(reply.payload.get())->partitions.front()
+            ? &sim::payload_as<protocol::OffsetsForLeaderEpochResponse>(reply.payload).partitions.front()
             : nullptr;
     if (!r || r->error != Errc::NONE) {
       // Unreachable leader, or stale metadata on one side: retry after a
@@ -170,13 +163,13 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
   }
   if (req.partitions.empty()) return false;
   const sim::Reply reply = world_.network().call_sync(
-      self_, sim_node_of(leader), fetch_, make(req), 64,
+      self_, sim_node_of(leader), fetch_, sim::make_payload(req), 64,
       socket_timeout_);
   if (reply.status != sim::CallStatus::ok) {
     world_.sleep_for(backoff_);
     return true;
   }
-  const auto& resp = *static_cast<const protocol::FetchResponse*>(reply.payload.get());
+  const auto& resp = sim::payload_as<protocol::FetchResponse>(reply.payload);
   bool backoff = false;
   for (const auto& r : resp.partitions) {
     auto it = states_.find(r.tp);

@@ -5,16 +5,6 @@
 namespace ksim {
 namespace {
 
-template <class T>
-const T& body(const sim::Incoming& in) {
-  return *static_cast<const T*>(in.payload.get());
-}
-
-template <class T>
-sim::Payload make(T v) {
-  return std::make_shared<const T>(std::move(v));
-}
-
 }  // namespace
 
 ReplicaManager::ReplicaManager(sim::World& world, sim::NodeId self, int32_t broker_id, const Config& config,
@@ -54,7 +44,7 @@ void ReplicaManager::remove(const TopicPartition& tp) {
 // ---- Produce ------------------------------------------------------------------------------
 
 void ReplicaManager::handle_produce(const sim::Incoming& in) {
-  const auto& req = body<protocol::ProduceRequest>(in);
+  const auto& req = sim::payload_as<protocol::ProduceRequest>(in.payload);
   ++metrics_.produce_requests;
   auto delayed = std::make_shared<DelayedProduce>();
   delayed->request = in;
@@ -98,7 +88,7 @@ void ReplicaManager::handle_produce(const sim::Incoming& in) {
   }
   if (in.dir != sim::Direction::request) return;  // acks=0: nobody listens
   if (!wait) {
-    world_.network().respond(in, produce_resp_, make(protocol::ProduceResponse{delayed->results}), 64);
+    world_.network().respond(in, produce_resp_, sim::make_payload(protocol::ProduceResponse{delayed->results}), 64);
     return;
   }
   delayed_produce_.push_back(delayed);
@@ -133,7 +123,7 @@ void ReplicaManager::try_complete_produce(bool) {
     d->done = true;
     for (const auto& r : d->results)
       if (r.error != Errc::NONE) ++metrics_.failed_produce;
-    world_.network().respond(d->request, produce_resp_, make(protocol::ProduceResponse{d->results}), 64);
+    world_.network().respond(d->request, produce_resp_, sim::make_payload(protocol::ProduceResponse{d->results}), 64);
   }
   std::erase_if(delayed_produce_, [](const auto& d) { return d->done; });
 }
@@ -141,7 +131,7 @@ void ReplicaManager::try_complete_produce(bool) {
 // ---- Fetch ---------------------------------------------------------------------------------
 
 void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
-  const auto& req = body<protocol::FetchRequest>(in);
+  const auto& req = sim::payload_as<protocol::FetchRequest>(in.payload);
   if (!retry) ++metrics_.fetch_requests;
   const sim::Instant now = world_.now();
   // A re-run of a parked fetch carries its original deadline in the tag.
@@ -209,7 +199,7 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   uint32_t size = 64;
   for (const auto& r : resp.partitions)
     for (const auto& b : r.batches) size += static_cast<uint32_t>(b->size_in_bytes());
-  world_.network().respond(in, fetch_resp_, make(std::move(resp)), size);
+  world_.network().respond(in, fetch_resp_, sim::make_payload(std::move(resp)), size);
 }
 
 void ReplicaManager::on_partition_changed(const TopicPartition& tp) {
@@ -236,7 +226,7 @@ void ReplicaManager::hw_moved(const TopicPartition& tp) {
 // ---- OffsetsForLeaderEpoch / ListOffsets ----------------------------------------------------------
 
 void ReplicaManager::handle_offsets_for_leader_epoch(const sim::Incoming& in) {
-  const auto& req = body<protocol::OffsetsForLeaderEpochRequest>(in);
+  const auto& req = sim::payload_as<protocol::OffsetsForLeaderEpochRequest>(in.payload);
   protocol::OffsetsForLeaderEpochResponse resp;
   for (const auto& q : req.partitions) {
     Partition* p = get(q.tp);
@@ -250,11 +240,11 @@ void ReplicaManager::handle_offsets_for_leader_epoch(const sim::Incoming& in) {
       r = p->end_offset_for_epoch(q.leader_epoch);
     resp.partitions.push_back(r);
   }
-  world_.network().respond(in, ofle_resp_, make(std::move(resp)), 64);
+  world_.network().respond(in, ofle_resp_, sim::make_payload(std::move(resp)), 64);
 }
 
 void ReplicaManager::handle_list_offsets(const sim::Incoming& in) {
-  const auto& req = body<protocol::ListOffsetsRequest>(in);
+  const auto& req = sim::payload_as<protocol::ListOffsetsRequest>(in.payload);
   protocol::ListOffsetsResponse resp;
   for (const auto& [tp, ts] : req.partitions) {
     protocol::ListOffsetsPartitionResponse r;
@@ -278,7 +268,7 @@ void ReplicaManager::handle_list_offsets(const sim::Incoming& in) {
     }
     resp.partitions.push_back(r);
   }
-  world_.network().respond(in, list_offsets_resp_, make(std::move(resp)), 64);
+  world_.network().respond(in, list_offsets_resp_, sim::make_payload(std::move(resp)), 64);
 }
 
 // ---- ISR --------------------------------------------------------------------------------------------
@@ -309,10 +299,10 @@ bool ReplicaManager::alter_partition_pass() {
     return true;
   }
   protocol::AlterPartitionRequest req{broker_id_, broker_epoch_, tp, p->leader_epoch().value, p->partition_epoch(), isr};
-  const sim::Reply reply = controller_call_("AlterPartition", make(req), 64);
+  const sim::Reply reply = controller_call_("AlterPartition", sim::make_payload(req), 64);
   p = get(tp);  // the partition may have changed while we waited
   if (reply.status != sim::CallStatus::ok || !p) return false;  // retry after a pause
-  const auto& resp = *static_cast<const protocol::AlterPartitionResponse*>(reply.payload.get());
+  const auto& resp = sim::payload_as<protocol::AlterPartitionResponse>(reply.payload);
   // Only the change we sent is done: a newer target queued meanwhile stays.
   if (auto it = isr_changes_.find(tp); it != isr_changes_.end() && it->second == isr) isr_changes_.erase(it);
   if (resp.error == Errc::NONE) {

@@ -6,22 +6,12 @@
 namespace ksim {
 namespace {
 
-template <class T>
-const T& body(const sim::Incoming& in) {
-  return *static_cast<const T*>(in.payload.get());
-}
-
-template <class T>
-sim::Payload make(T v) {
-  return std::make_shared<const T>(std::move(v));
-}
-
 // A response of the right type for `api` that carries only an error.
 sim::Payload error_response(const std::string& api, Errc e, const std::string& message) {
-  if (api == "BrokerRegistration") return make(protocol::BrokerRegistrationResponse{e, -1});
-  if (api == "BrokerHeartbeat") return make(protocol::BrokerHeartbeatResponse{e, true, false});
-  if (api == "AlterPartition") return make(protocol::AlterPartitionResponse{e, -1, -1, {}});
-  return make(protocol::AdminResponse{e, message});
+  if (api == "BrokerRegistration") return sim::make_payload(protocol::BrokerRegistrationResponse{e, -1});
+  if (api == "BrokerHeartbeat") return sim::make_payload(protocol::BrokerHeartbeatResponse{e, true, false});
+  if (api == "AlterPartition") return sim::make_payload(protocol::AlterPartitionResponse{e, -1, -1, {}});
+  return sim::make_payload(protocol::AdminResponse{e, message});
 }
 
 constexpr const char* kControllerApis[] = {"BrokerRegistration", "BrokerHeartbeat", "AlterPartition",
@@ -169,36 +159,36 @@ void ControllerNode::handle(sim::Incoming&& in) {
   qc_.prepare(next_offset_);
   const sim::Instant now = world_.now();
   if (api == "BrokerRegistration") {
-    const auto& req = body<protocol::BrokerRegistrationRequest>(in);
+    const auto& req = sim::payload_as<protocol::BrokerRegistrationRequest>(in.payload);
     ControllerResult r = qc_.register_broker(req.broker_id, req.incarnation, now);
     propose_then_respond(in, std::move(r.records), resp_kind,
-                         make(protocol::BrokerRegistrationResponse{r.error, next_offset_}), 32);
+                         sim::make_payload(protocol::BrokerRegistrationResponse{r.error, next_offset_}), 32);
   } else if (api == "BrokerHeartbeat") {
-    const auto& req = body<protocol::BrokerHeartbeatRequest>(in);
+    const auto& req = sim::payload_as<protocol::BrokerHeartbeatRequest>(in.payload);
     HeartbeatReply h = qc_.heartbeat(req.broker_id, req.broker_epoch, req.current_metadata_offset,
                                      req.want_shut_down, now);
     propose_then_respond(in, std::move(h.records), resp_kind,
-                         make(protocol::BrokerHeartbeatResponse{h.error, h.fenced, h.should_shut_down}), 32);
+                         sim::make_payload(protocol::BrokerHeartbeatResponse{h.error, h.fenced, h.should_shut_down}), 32);
   } else if (api == "AlterPartition") {
-    const auto& req = body<protocol::AlterPartitionRequest>(in);
+    const auto& req = sim::payload_as<protocol::AlterPartitionRequest>(in.payload);
     AlterPartitionReply a = qc_.alter_partition(req.broker_id, req.broker_epoch, req.tp.topic, req.tp.partition,
                                                 req.leader_epoch, req.partition_epoch, req.new_isr);
     propose_then_respond(in, std::move(a.records), resp_kind,
-                         make(protocol::AlterPartitionResponse{a.error, a.leader_epoch, a.partition_epoch, a.isr}),
+                         sim::make_payload(protocol::AlterPartitionResponse{a.error, a.leader_epoch, a.partition_epoch, a.isr}),
                          64);
   } else if (api == "CreateTopics") {
-    const auto& req = body<protocol::CreateTopicsRequest>(in);
+    const auto& req = sim::payload_as<protocol::CreateTopicsRequest>(in.payload);
     Config::Map cfg(req.configs.begin(), req.configs.end());
     ControllerResult r = qc_.create_topic(TopicSpec{req.name, req.partitions, req.replication_factor, req.assignment, cfg});
-    propose_then_respond(in, std::move(r.records), resp_kind, make(protocol::AdminResponse{r.error, r.message}), 64);
+    propose_then_respond(in, std::move(r.records), resp_kind, sim::make_payload(protocol::AdminResponse{r.error, r.message}), 64);
   } else if (api == "ElectLeaders") {
-    const auto& req = body<protocol::ElectLeadersRequest>(in);
+    const auto& req = sim::payload_as<protocol::ElectLeadersRequest>(in.payload);
     ControllerResult r = qc_.elect_leaders(req.unclean ? Election::unclean : Election::preferred, req.partitions);
-    propose_then_respond(in, std::move(r.records), resp_kind, make(protocol::AdminResponse{r.error, r.message}), 64);
+    propose_then_respond(in, std::move(r.records), resp_kind, sim::make_payload(protocol::AdminResponse{r.error, r.message}), 64);
   } else if (api == "IncrementalAlterConfigs") {
-    const auto& req = body<protocol::AlterConfigRequest>(in);
+    const auto& req = sim::payload_as<protocol::AlterConfigRequest>(in.payload);
     ControllerResult r = qc_.alter_config(req.resource, req.key, req.value);
-    propose_then_respond(in, std::move(r.records), resp_kind, make(protocol::AdminResponse{r.error, r.message}), 64);
+    propose_then_respond(in, std::move(r.records), resp_kind, sim::make_payload(protocol::AdminResponse{r.error, r.message}), 64);
   }
 }
 

@@ -12,11 +12,6 @@
 namespace ksim {
 namespace {
 
-template <class T>
-sim::Payload make(T v) {
-  return std::make_shared<const T>(std::move(v));
-}
-
 // The batches of a log as its page cache holds them, without simulated I/O.
 std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage::UnifiedLog& log) {
   std::vector<storage::BatchPtr> out;
@@ -186,7 +181,7 @@ void Cluster::admin(const std::string& api, sim::Payload body) {
       run_for_ms(100);
       continue;
     }
-    const auto& resp = *static_cast<const protocol::AdminResponse*>(r.payload.get());
+    const auto& resp = sim::payload_as<protocol::AdminResponse>(r.payload);
     if (resp.error == Errc::NOT_CONTROLLER) continue;
     if (resp.error != Errc::NONE && resp.error != Errc::ELECTION_NOT_NEEDED)
       throw ClusterError(resp.error, std::string(errc_name(resp.error)) + ": " + resp.message);
@@ -202,7 +197,7 @@ void Cluster::create_topic(const std::string& name, int32_t partitions, int32_t 
   req.replication_factor = rf;
   req.assignment = assignment;
   req.configs = std::map<std::string, std::string>(configs.begin(), configs.end());
-  admin("CreateTopics", make(req));
+  admin("CreateTopics", sim::make_payload(req));
   // Wait (one pass over the partitions per check) until every partition's
   // leader knows it leads.
   run_until([&] { return all_partitions_led(name); }, 10'000 + static_cast<int64_t>(partitions) * 2);
@@ -240,12 +235,12 @@ int32_t Cluster::wait_for_leader(const std::string& topic, int32_t partition, in
 }
 
 void Cluster::elect_leaders(bool unclean, const std::vector<std::pair<std::string, int32_t>>& partitions) {
-  admin("ElectLeaders", make(protocol::ElectLeadersRequest{unclean, partitions}));
+  admin("ElectLeaders", sim::make_payload(protocol::ElectLeadersRequest{unclean, partitions}));
 }
 
 void Cluster::alter_topic_config(const std::string& topic, const std::string& key,
                                  const std::optional<std::string>& value) {
-  admin("IncrementalAlterConfigs", make(protocol::AlterConfigRequest{"topic:" + topic, key, value}));
+  admin("IncrementalAlterConfigs", sim::make_payload(protocol::AlterConfigRequest{"topic:" + topic, key, value}));
 }
 
 // ---- observation ---------------------------------------------------------------------------------
@@ -409,18 +404,18 @@ ProduceOutcome Cluster::produce(const std::string& topic, int32_t partition, con
   const uint32_t size = static_cast<uint32_t>(req.partitions[0].second->size_in_bytes()) + 64;
   if (acks == 0) {
     sim::Network& net = world_->network();
-    world_->spawn(client_, "client-produce-acks0", [&net, this, d, body = make(req), size] {
+    world_->spawn(client_, "client-produce-acks0", [&net, this, d, body = sim::make_payload(req), size] {
       net.send(client_, node_id(d.leader), net.kind("Produce"), body, size);
     });
     world_->settle();
     return out;
   }
-  const sim::Reply r = client_call("Produce", d.leader, make(req), size, timeout_ms);
+  const sim::Reply r = client_call("Produce", d.leader, sim::make_payload(req), size, timeout_ms);
   if (r.status != sim::CallStatus::ok) {
     out.error = r.status == sim::CallStatus::timeout ? Errc::REQUEST_TIMED_OUT : Errc::NETWORK_EXCEPTION;
     return out;
   }
-  const auto& resp = *static_cast<const protocol::ProduceResponse*>(r.payload.get());
+  const auto& resp = sim::payload_as<protocol::ProduceResponse>(r.payload);
   out.error = resp.partitions.front().error;
   out.base_offset = resp.partitions.front().base_offset;
   return out;
