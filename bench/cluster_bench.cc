@@ -57,7 +57,7 @@ void acceleration() {
                                         sim::seconds(30));
         net.on_reply(id, [&](const sim::Reply& r) {
           const bool ok = r.status == sim::CallStatus::ok &&
-                          static_cast<const protocol::ProduceResponse*>(r.payload.get())->partitions[0].error == Errc::NONE;
+                          sim::payload_as<protocol::ProduceResponse>(r.payload).partitions[0].error == Errc::NONE;
           (ok ? acked : failed) += 17;
         });
       }
