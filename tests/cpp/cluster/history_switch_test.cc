@@ -1,0 +1,85 @@
+// History switches: with a `ksim.` switch set to the old behaviour, the
+// historical anomaly appears; with the fix (the default), it does not.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "engine/server/cluster.h"
+#include "sim/network.h"
+
+using namespace ksim;
+
+namespace {
+
+sim::NodeId node(int32_t id) { return sim::NodeId{static_cast<uint32_t>(id - 1)}; }
+
+bool in_log(const Cluster& c, int32_t broker, const std::string& v) {
+  const auto log = c.log_contents(broker, "t", 0);
+  return std::any_of(log.begin(), log.end(), [&](const auto& r) { return r.second == v; });
+}
+
+struct Result {
+  bool acked = false;
+  bool on_new_leader = false;
+  int32_t new_leader = -1;
+};
+
+// KIP-497's "maximal ISR": while an ISR expansion is in flight, the leader's
+// high watermark must also wait for the replica being added. Without it, an
+// acks=all write is acknowledged over the old ISR, the expansion commits a
+// replica that never got the write, and that replica can then be elected
+// cleanly — losing an acknowledged write.
+Result pending_isr_story(bool hw_includes_pending) {
+  ClusterOptions o;
+  o.seed = 5;
+  o.brokers = 3;
+  o.controllers = 1;
+  o.config = {{"replica.lag.time.max.ms", "2000"},
+              {"ksim.eligible.leader.replicas", "false"},
+              {"ksim.hw.includes.pending.isr", hw_includes_pending ? "true" : "false"}};
+  Cluster c(o);
+  c.wait_ready();
+  c.create_topic("t", -1, -1, {}, {{1, 2, 3}});
+  auto& net = c.world().network();
+  // Broker 3 falls out of the ISR.
+  c.disk_stall(3, true);
+  c.produce("t", 0, {"a"}, 1);
+  REQUIRE(c.run_until([&] { return c.describe_partition("t", 0).isr.size() == 2; }, 20'000));
+  // Its way back: the leader's AlterPartition (adding 3) is held in flight ...
+  const sim::RuleId alter = net.add_rule({.src = node(1), .dst = std::nullopt, .kind = net.kind("AlterPartition"),
+                                          .dir = sim::Direction::request},
+                                         sim::RuleAction::hold, 0);
+  c.disk_stall(3, false);
+  REQUIRE(c.run_until([&] { return net.held_count(alter) > 0; }, 10'000));
+  // ... and 3 gets nothing new from now on.
+  const sim::RuleId starve = net.add_rule({.src = node(1), .dst = node(3), .kind = net.kind("FetchResponse"),
+                                           .dir = sim::Direction::response},
+                                          sim::RuleAction::hold, 0);
+  Result r;
+  r.acked = c.produce("t", 0, {"x"}, -1, 2'000).error == Errc::NONE;
+  net.release(alter);  // the expansion commits: ISR {1,2,3}
+  c.run_for_ms(500);
+  c.crash(1);
+  c.crash(2);
+  net.discard(starve);
+  c.run_until([&] { return c.describe_partition("t", 0).leader == 3; }, 30'000);
+  r.new_leader = c.describe_partition("t", 0).leader;
+  r.on_new_leader = r.new_leader > 0 && in_log(c, r.new_leader, "x");
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("ksim.hw.includes.pending.isr=false: an acks=all write is acknowledged and then lost", "[history]") {
+  const Result old_behaviour = pending_isr_story(false);
+  REQUIRE(old_behaviour.new_leader == 3);
+  REQUIRE(old_behaviour.acked);
+  REQUIRE_FALSE(old_behaviour.on_new_leader);  // the historical anomaly: acked, elected cleanly, gone
+}
+
+TEST_CASE("with KIP-497's maximal ISR the same story loses no acknowledged write", "[history]") {
+  const Result fixed = pending_isr_story(true);
+  REQUIRE(fixed.new_leader == 3);
+  REQUIRE((!fixed.acked || fixed.on_new_leader));  // the write was never acknowledged
+  REQUIRE_FALSE(fixed.acked);
+}
