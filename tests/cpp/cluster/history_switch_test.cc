@@ -68,7 +68,56 @@ Result pending_isr_story(bool hw_includes_pending) {
   return r;
 }
 
+// KIP-101: a follower that restarts and truncates its log to its (stale)
+// high watermark drops records the leader had already committed. If the
+// leader then dies and the follower is elected — here cleanly, from KIP-966's
+// eligible leader replicas — the committed write is gone. Truncating by leader
+// epoch (OffsetsForLeaderEpoch) keeps what the leader has.
+Result kip101_story(bool truncate_by_epoch) {
+  ClusterOptions o;
+  o.seed = 6;
+  o.brokers = 2;
+  o.controllers = 1;
+  o.config = {{"ksim.truncation.mode", truncate_by_epoch ? "leader-epoch" : "high-watermark"}};
+  Cluster c(o);
+  c.wait_ready();
+  c.create_topic("t", -1, -1, {{"min.insync.replicas", "2"}}, {{1, 2}});
+  auto& net = c.world().network();
+  REQUIRE(c.produce("t", 0, {"m1"}, -1).error == Errc::NONE);
+  Result r;
+  r.acked = c.produce("t", 0, {"m2"}, -1).error == Errc::NONE;
+  // The follower restarts before it learned the new high watermark, and gets
+  // no Fetch response from the leader afterwards.
+  c.crash(2);
+  const sim::RuleId starve = net.add_rule({.src = node(1), .dst = node(2), .kind = net.kind("FetchResponse"),
+                                           .dir = sim::Direction::response},
+                                          sim::RuleAction::hold, 0);
+  c.restart(2);
+  c.run_for_ms(5'000);
+  c.crash(1);
+  net.discard(starve);
+  c.run_until([&] { return c.describe_partition("t", 0).leader == 2; }, 30'000);
+  r.new_leader = c.describe_partition("t", 0).leader;
+  r.on_new_leader = r.new_leader > 0 && in_log(c, r.new_leader, "m2");
+  return r;
+}
+
 }  // namespace
+
+TEST_CASE("ksim.truncation.mode=high-watermark: a restarted follower drops a committed write that is then lost",
+          "[history]") {
+  const Result old_behaviour = kip101_story(false);
+  REQUIRE(old_behaviour.acked);
+  REQUIRE(old_behaviour.new_leader == 2);
+  REQUIRE_FALSE(old_behaviour.on_new_leader);
+}
+
+TEST_CASE("truncation by leader epoch (KIP-101) keeps the committed write through the same story", "[history]") {
+  const Result fixed = kip101_story(true);
+  REQUIRE(fixed.acked);
+  REQUIRE(fixed.new_leader == 2);
+  REQUIRE(fixed.on_new_leader);
+}
 
 TEST_CASE("ksim.hw.includes.pending.isr=false: an acks=all write is acknowledged and then lost", "[history]") {
   const Result old_behaviour = pending_isr_story(false);
