@@ -9,23 +9,15 @@ namespace ksim::storage {
 // Serialises operations on the log: fibers interleave at every disk
 // operation, and an append must not see another append's half-done state
 // (Kafka holds UnifiedLog's lock for the same reason).
+// A sim::Mutex hands the lock to the longest waiter, so a fiber that appends
+// in a loop cannot starve a reader or a truncation. (A fiber unwinding from a
+// crash only wakes fibers of its own, equally dead, process: they are skipped.)
 class UnifiedLog::Lock {
  public:
-  explicit Lock(UnifiedLog& log) : log_(log) {
-    log_.lock_cv_.wait([&] { return !log_.locked_; });
-    log_.locked_ = true;
-  }
-  ~Lock() {
-    log_.locked_ = false;
-    // A fiber unwinding from a crash must not touch other fibers: they belong
-    // to the same dead process.
-    if (!log_.world_->current_is_killed()) log_.lock_cv_.notify_one();
-  }
-  Lock(const Lock&) = delete;
-  Lock& operator=(const Lock&) = delete;
+  explicit Lock(UnifiedLog& log) : guard_(log.mutex_) {}
 
  private:
-  UnifiedLog& log_;
+  sim::LockGuard guard_;
 };
 
 UnifiedLog::UnifiedLog(sim::World& world, sim::Disk& disk, std::string dir, TopicPartition tp,
@@ -36,7 +28,7 @@ UnifiedLog::UnifiedLog(sim::World& world, sim::Disk& disk, std::string dir, Topi
       tp_(std::move(tp)),
       config_(config),
       epochs_(disk, dir_),
-      lock_cv_(world) {}
+      mutex_(world) {}
 
 Errc UnifiedLog::fail(Errc e) {
   if (e == Errc::KAFKA_STORAGE_ERROR) offline_ = true;

@@ -153,8 +153,7 @@ class UnifiedLog {
   Offset high_watermark_{0};
   int64_t last_flush_ms_ = 0;
   bool offline_ = false;
-  bool locked_ = false;
-  sim::CondVar lock_cv_;
+  sim::Mutex mutex_;
 };
 
 }  // namespace ksim::storage
