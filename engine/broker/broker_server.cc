@@ -51,6 +51,7 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
   rm_ = std::make_unique<ReplicaManager>(world_, self_, id_, config_, switches_);
   fetchers_ = std::make_unique<ReplicaFetcherManager>(world_, self_, id_, config_, switches_, *rm_);
   rm_->min_isr_of = [this](const std::string& t) { return min_isr(t); };
+  rm_->broker_usable = [this](int32_t b) { return image_.usable(b); };
   rm_->requeue = [this](sim::Incoming in) {
     if (!requests_.try_push(std::move(in))) world_.probe("broker: request queue full");
   };

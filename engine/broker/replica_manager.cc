@@ -274,6 +274,7 @@ void ReplicaManager::handle_list_offsets(const sim::Incoming& in) {
 // ---- ISR --------------------------------------------------------------------------------------------
 
 void ReplicaManager::maybe_expand(Partition& p, int32_t follower) {
+  if (broker_usable && !broker_usable(follower)) return;
   if (auto isr = p.isr_after_expand(follower)) {
     p.set_pending_isr(*isr);
     isr_changes_[p.tp()] = *isr;

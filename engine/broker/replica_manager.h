@@ -48,6 +48,9 @@ class ReplicaManager {
   void remove(const TopicPartition& tp);
   // min.insync.replicas for a topic (from metadata: topic config or broker default).
   std::function<int32_t(const std::string&)> min_isr_of;
+  // Whether the metadata shows a broker unfenced and not shutting down: only
+  // such a follower is proposed for the ISR (the controller would refuse it).
+  std::function<bool(int32_t)> broker_usable;
   void set_controller_call(ControllerCall fn) { controller_call_ = std::move(fn); }
   void set_broker_epoch(int64_t e) { broker_epoch_ = e; }
 
