@@ -56,6 +56,12 @@ RaftClient::RaftClient(sim::World& world, NodeId self, std::vector<NodeId> voter
       kind_begin_(net_.kind("BeginQuorumEpoch")),
       kind_end_(net_.kind("EndQuorumEpoch")),
       kind_fetch_(net_.kind("MetadataFetch")),
+      // Responses are "<Api>Response", as everywhere in ksim: scripts hold or
+      // drop them by API name and direction.
+      kind_vote_resp_(net_.kind("VoteResponse")),
+      kind_begin_resp_(net_.kind("BeginQuorumEpochResponse")),
+      kind_end_resp_(net_.kind("EndQuorumEpochResponse")),
+      kind_fetch_resp_(net_.kind("MetadataFetchResponse")),
       store_(world.disk(self)),
       log_(world.disk(self)),
       wake_(world) {
@@ -546,24 +552,24 @@ void RaftClient::handle_vote(const Incoming& in) {
     }
   }
   if (halted_) return;
-  net_.respond(in, kind_vote_, make(VoteResponse{view(), granted}), kSmallMessage);
+  net_.respond(in, kind_vote_resp_, make(VoteResponse{view(), granted}), kSmallMessage);
 }
 
 void RaftClient::handle_begin_epoch(const Incoming& in) {
   const auto& rq = body<BeginQuorumEpochRequest>(in.payload);
   if (rq.epoch < epoch_) {
-    net_.respond(in, kind_begin_, make(EpochResponse{view(Errc::FENCED_LEADER_EPOCH)}), kSmallMessage);
+    net_.respond(in, kind_begin_resp_, make(EpochResponse{view(Errc::FENCED_LEADER_EPOCH)}), kSmallMessage);
     return;
   }
   maybe_transition(rq.epoch, rq.leader);
   if (halted_) return;
-  net_.respond(in, kind_begin_, make(EpochResponse{view()}), kSmallMessage);
+  net_.respond(in, kind_begin_resp_, make(EpochResponse{view()}), kSmallMessage);
 }
 
 void RaftClient::handle_end_epoch(const Incoming& in) {
   const auto& rq = body<EndQuorumEpochRequest>(in.payload);
   if (rq.epoch < epoch_) {
-    net_.respond(in, kind_end_, make(EpochResponse{view(Errc::FENCED_LEADER_EPOCH)}), kSmallMessage);
+    net_.respond(in, kind_end_resp_, make(EpochResponse{view(Errc::FENCED_LEADER_EPOCH)}), kSmallMessage);
     return;
   }
   maybe_transition(rq.epoch, rq.leader);
@@ -582,12 +588,12 @@ void RaftClient::handle_end_epoch(const Incoming& in) {
     }
     state_deadline_ = std::min(state_deadline_, world_.now() + backoff);
   }
-  net_.respond(in, kind_end_, make(EpochResponse{view()}), kSmallMessage);
+  net_.respond(in, kind_end_resp_, make(EpochResponse{view()}), kSmallMessage);
 }
 
 void RaftClient::handle_fetch(const Incoming& in) {
   const auto& rq = body<FetchRequest>(in.payload);
-  auto refuse = [&](Errc e) { net_.respond(in, kind_fetch_, make(FetchResponse{view(e), Offset{-1}, {}, {}}), kSmallMessage); };
+  auto refuse = [&](Errc e) { net_.respond(in, kind_fetch_resp_, make(FetchResponse{view(e), Offset{-1}, {}, {}}), kSmallMessage); };
   if (rq.epoch < epoch_) return refuse(Errc::FENCED_LEADER_EPOCH);
   if (rq.epoch > epoch_) return refuse(Errc::UNKNOWN_LEADER_EPOCH);
   if (state_ != RaftState::leader) return refuse(Errc::NOT_LEADER_OR_FOLLOWER);
@@ -599,7 +605,7 @@ void RaftClient::handle_fetch(const Incoming& in) {
     const OffsetAndEpoch mine = log_.end_offset_for_epoch(rq.last_fetched_epoch);
     if (mine.epoch != rq.last_fetched_epoch || mine.offset < rq.fetch_offset) {
       world_.probe("raft/leader_diverging_answer");
-      net_.respond(in, kind_fetch_, make(FetchResponse{view(), hw_, mine, {}}), kSmallMessage);
+      net_.respond(in, kind_fetch_resp_, make(FetchResponse{view(), hw_, mine, {}}), kSmallMessage);
       return;
     }
   }
@@ -614,14 +620,14 @@ void RaftClient::answer_fetch(const Incoming& in, Offset fetch_offset) {
   FetchResponse resp{view(), hw_, std::nullopt, log_.read(fetch_offset, log_.end_offset(), kFetchMaxBytes)};
   uint32_t size = kSmallMessage;
   for (const RaftEntry& e : resp.entries) size += static_cast<uint32_t>(e.data->size()) + 25;
-  net_.respond(in, kind_fetch_, make(std::move(resp)), size);
+  net_.respond(in, kind_fetch_resp_, make(std::move(resp)), size);
 }
 
 void RaftClient::fail_parked_fetches() {
   std::vector<ParkedFetch> parked;
   parked.swap(parked_);
   for (const ParkedFetch& p : parked)
-    net_.respond(p.request, kind_fetch_, make(FetchResponse{view(Errc::NOT_LEADER_OR_FOLLOWER), Offset{-1}, {}, {}}),
+    net_.respond(p.request, kind_fetch_resp_, make(FetchResponse{view(Errc::NOT_LEADER_OR_FOLLOWER), Offset{-1}, {}, {}}),
                  kSmallMessage);
 }
 

@@ -174,6 +174,7 @@ class RaftClient {
   RaftConfig config_;
   sim::Rng rng_;
   sim::KindId kind_vote_, kind_begin_, kind_end_, kind_fetch_;
+  sim::KindId kind_vote_resp_, kind_begin_resp_, kind_end_resp_, kind_fetch_resp_;
   CommitListener listener_;
 
   QuorumStateStore store_;

@@ -71,7 +71,7 @@ TEST_CASE("a voter that crashes right after voting keeps its vote after restart"
   // vote we are about to watch stays the only one of its epoch.
   c.w.crash(c.voters[2]);
   sim::RuleMatch vote_responses;
-  vote_responses.kind = net.kind("Vote");
+  vote_responses.kind = net.kind("VoteResponse");
   vote_responses.dir = sim::Direction::response;
   const auto hold = net.add_rule(vote_responses, sim::RuleAction::hold, 0);
   NodeId voter{}, candidate{};

@@ -59,14 +59,16 @@ std::map<std::string, uint64_t, std::less<>> run_seed(uint64_t seed) {
         if (c.w.is_up(n) && !c.w.is_paused(n)) c.w.pause(n, sim::milliseconds(rng.uniform_range(100, 3000)));
         break;
       case 7: {
-        const sim::KindId k = net.kind(kinds[rng.uniform(kinds.size())]);
+        const std::string api = kinds[rng.uniform(kinds.size())];
         const auto dir = rng.bernoulli(0.5) ? sim::Direction::request : sim::Direction::response;
+        const sim::KindId k = net.kind(dir == sim::Direction::response ? api + "Response" : api);
         rules.push_back(net.add_rule(match(std::nullopt, k, dir), sim::RuleAction::duplicate, 5));
         break;
       }
       case 8: {
-        const sim::KindId k = net.kind(kinds[rng.uniform(kinds.size())]);
+        const std::string api = kinds[rng.uniform(kinds.size())];
         const auto dir = rng.bernoulli(0.5) ? sim::Direction::request : sim::Direction::response;
+        const sim::KindId k = net.kind(dir == sim::Direction::response ? api + "Response" : api);
         rules.push_back(net.add_rule(match(n, k, dir), sim::RuleAction::delay, 3,
                                      sim::milliseconds(rng.uniform_range(10, 2500))));
         break;
