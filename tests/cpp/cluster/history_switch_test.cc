@@ -143,7 +143,56 @@ std::vector<std::string> kip320_story(bool validate) {
   return c.check_invariants();
 }
 
+// KIP-279: the follower holds an epoch the new leader never had. KIP-101's
+// answer (only an offset: where the next higher epoch starts) lets it keep its
+// own records at offsets where the leader has others; KIP-279's answer (the
+// largest epoch the leader has at or below, and its end) makes it truncate.
+std::vector<std::string> kip279_story(bool kip279) {
+  ClusterOptions o;
+  o.seed = 8;
+  o.brokers = 2;
+  o.controllers = 1;
+  o.config = {{"replica.lag.time.max.ms", "2000"},
+              {"ksim.eligible.leader.replicas", "false"},
+              {"ksim.offsets.for.leader.epoch", kip279 ? "kip-279" : "kip-101"}};
+  Cluster c(o);
+  c.wait_ready();
+  c.create_topic("t", -1, -1, {}, {{1, 2}});
+  auto& net = c.world().network();
+  REQUIRE(c.produce("t", 0, {"m0"}, -1).error == Errc::NONE);
+  const sim::RuleId starve = net.add_rule({.src = node(1), .dst = node(2), .kind = net.kind("FetchResponse"),
+                                           .dir = sim::Direction::response},
+                                          sim::RuleAction::hold, 0);
+  c.produce("t", 0, {"m1"}, 1);  // epoch 0, only on broker 1
+  c.crash(1);
+  net.discard(starve);
+  REQUIRE(c.run_until([&] { return c.describe_partition("t", 0).leader == 2; }, 30'000));
+  REQUIRE(c.wait_for_leader("t", 0) == 2);
+  c.produce("t", 0, {"m2"}, 1);  // epoch 1, only on broker 2, at m1's offset
+  c.crash(2);
+  c.restart(1);
+  c.run_for_ms(12'000);
+  c.elect_leaders(true, {{"t", 0}});  // the partition is offline: an admin-forced unclean election
+  REQUIRE(c.wait_for_leader("t", 0) == 1);  // epoch 2; broker 1 never had epoch 1
+  c.produce("t", 0, {"m3"}, 1);
+  c.restart(2);
+  c.run_until([&] { return c.describe_partition("t", 0).isr.size() == 2; }, 30'000);
+  c.produce("t", 0, {"m4"}, -1);
+  c.run_for_ms(2'000);
+  return c.check_invariants();
+}
+
 }  // namespace
+
+TEST_CASE("ksim.offsets.for.leader.epoch=kip-101: the replicas diverge below the high watermark", "[history]") {
+  const auto violations = kip279_story(false);
+  REQUIRE_FALSE(violations.empty());
+  REQUIRE(violations.front().find("divergence") != std::string::npos);
+}
+
+TEST_CASE("with KIP-279's answer the follower truncates and the replicas agree", "[history]") {
+  REQUIRE(kip279_story(true).empty());
+}
 
 TEST_CASE("ksim.fetch.leader.epoch.validation=false: a stale follower diverges below the high watermark",
           "[history]") {
