@@ -18,7 +18,7 @@ void invariant_failed(const char* expr, const char* file, int line, const std::s
 }
 
 struct World::FiberRecord {
-  boost::fibers::context* ctx = nullptr;
+  boost::fibers::context* ctx = nullptr;  // set when the fiber first runs
   Node* node = nullptr;
   uint32_t slot = 0;
   uint32_t generation = 0;
@@ -480,7 +480,6 @@ void World::spawn(NodeId node, std::string_view name, std::function<void()> fn) 
   boost::fibers::fiber fib(std::allocator_arg,
                            boost::fibers::fixedsize_stack(config_.fiber_stack_bytes),
                            [this, f, fn = std::move(fn)]() mutable { fiber_main(f, fn); });
-  f->ctx = nullptr;  // set when the fiber first runs
   fib.detach();
   ++ready_count_;  // launch::post: it is in the ready queue
 }

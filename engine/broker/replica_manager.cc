@@ -92,11 +92,11 @@ void ReplicaManager::handle_produce(const sim::Incoming& in) {
     return;
   }
   delayed_produce_.push_back(delayed);
-  world_.schedule_after(self_, sim::milliseconds(req.timeout_ms), [this] { try_complete_produce(true); });
-  try_complete_produce(false);
+  world_.schedule_after(self_, sim::milliseconds(req.timeout_ms), [this] { try_complete_produce(); });
+  try_complete_produce();
 }
 
-void ReplicaManager::try_complete_produce(bool) {
+void ReplicaManager::try_complete_produce() {
   const sim::Instant now = world_.now();
   for (auto& d : delayed_produce_) {
     if (d->done) continue;
@@ -185,7 +185,6 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
     auto d = std::make_shared<DelayedFetch>();
     d->request = in;
     d->request.tag = static_cast<uint64_t>(deadline.ns);
-    d->deadline = deadline;
     for (const auto& fp : req.partitions) d->partitions.push_back(fp.tp);
     delayed_fetch_.push_back(d);
     world_.schedule_after(self_, deadline - now, [this, d] {
@@ -219,7 +218,7 @@ void ReplicaManager::wake_fetches(const TopicPartition& tp) {
 }
 
 void ReplicaManager::hw_moved(const TopicPartition& tp) {
-  try_complete_produce(false);
+  try_complete_produce();
   wake_fetches(tp);  // consumers long-polling for newly committed records
 }
 

@@ -86,12 +86,12 @@ class ReplicaManager {
   };
   struct DelayedFetch {
     sim::Incoming request;
-    sim::Instant deadline;
     std::vector<TopicPartition> partitions;
     bool done = false;
   };
 
-  void try_complete_produce(bool timed_out);
+  // Answers every delayed produce whose batches are committed, refused or expired.
+  void try_complete_produce();
   void wake_fetches(const TopicPartition& tp);
   void hw_moved(const TopicPartition& tp);
   void maybe_expand(Partition& p, int32_t follower);

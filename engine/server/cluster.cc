@@ -203,18 +203,19 @@ void Cluster::create_topic(const std::string& name, int32_t partitions, int32_t 
   run_until([&] { return all_partitions_led(name); }, 10'000 + static_cast<int64_t>(partitions) * 2);
 }
 
+bool Cluster::leader_serving(const std::string& topic, int32_t partition, const PartitionRegistration& reg) const {
+  const KafkaNode* n = reg.leader >= 0 ? node(reg.leader) : nullptr;
+  if (!n || !n->broker()) return false;
+  const Partition* part = const_cast<KafkaNode*>(n)->broker()->replica_manager().get({topic, partition});
+  return part && part->is_leader() && part->leader_epoch().value == reg.leader_epoch;
+}
+
 bool Cluster::all_partitions_led(const std::string& topic) const {
   const MetadataImage* img = best_image(*this);
   const TopicImage* t = img ? img->topic(topic) : nullptr;
   if (!t) return false;
-  for (size_t i = 0; i < t->partitions.size(); ++i) {
-    const PartitionRegistration& reg = t->partitions[i];
-    const KafkaNode* n = reg.leader >= 0 ? node(reg.leader) : nullptr;
-    if (!n || !n->broker()) return false;
-    const Partition* part =
-        const_cast<KafkaNode*>(n)->broker()->replica_manager().get({topic, static_cast<int32_t>(i)});
-    if (!part || !part->is_leader() || part->leader_epoch().value != reg.leader_epoch) return false;
-  }
+  for (size_t i = 0; i < t->partitions.size(); ++i)
+    if (!leader_serving(topic, static_cast<int32_t>(i), t->partitions[i])) return false;
   return true;
 }
 
@@ -222,12 +223,10 @@ int32_t Cluster::wait_for_leader(const std::string& topic, int32_t partition, in
   int32_t leader = -1;
   run_until(
       [&] {
-        const PartitionDescription d = describe_partition(topic, partition);
-        const KafkaNode* n = d.leader >= 0 ? node(d.leader) : nullptr;
-        if (!n || !n->broker()) return false;
-        const Partition* part = const_cast<KafkaNode*>(n)->broker()->replica_manager().get({topic, partition});
-        if (!part || !part->is_leader() || part->leader_epoch().value != d.leader_epoch) return false;
-        leader = d.leader;
+        const MetadataImage* img = best_image(*this);
+        const PartitionRegistration* reg = img ? img->partition(topic, partition) : nullptr;
+        if (!reg || !leader_serving(topic, partition, *reg)) return false;
+        leader = reg->leader;
         return true;
       },
       timeout_ms);

@@ -148,6 +148,8 @@ class Cluster {
  private:
   sim::NodeId node_id(int32_t kafka_id) const;
   void check_id(int32_t id) const;
+  // The registration's leader is up and leads in the registered epoch.
+  bool leader_serving(const std::string& topic, int32_t partition, const PartitionRegistration& reg) const;
   sim::Reply client_call(const std::string& api, int32_t dst, sim::Payload body, uint32_t size, int64_t timeout_ms);
   void admin(const std::string& api, sim::Payload body);
 

@@ -13,6 +13,16 @@ namespace {
 
 sim::NodeId node(int32_t id) { return sim::NodeId{static_cast<uint32_t>(id - 1)}; }
 
+// Holds every Fetch response broker `from` sends to broker `to` (all brokers if -1).
+sim::RuleId starve_fetches(Cluster& c, int32_t from, int32_t to) {
+  auto& net = c.world().network();
+  return net.add_rule({.src = node(from),
+                       .dst = to < 0 ? std::nullopt : std::optional<sim::NodeId>(node(to)),
+                       .kind = net.kind("FetchResponse"),
+                       .dir = sim::Direction::response},
+                      sim::RuleAction::hold, 0);
+}
+
 bool in_log(const Cluster& c, int32_t broker, const std::string& v) {
   const auto log = c.log_contents(broker, "t", 0);
   return std::any_of(log.begin(), log.end(), [&](const auto& r) { return r.second == v; });
@@ -52,9 +62,7 @@ Result pending_isr_story(bool hw_includes_pending) {
   c.disk_stall(3, false);
   REQUIRE(c.run_until([&] { return net.held_count(alter) > 0; }, 10'000));
   // ... and 3 gets nothing new from now on.
-  const sim::RuleId starve = net.add_rule({.src = node(1), .dst = node(3), .kind = net.kind("FetchResponse"),
-                                           .dir = sim::Direction::response},
-                                          sim::RuleAction::hold, 0);
+  const sim::RuleId starve = starve_fetches(c, 1, 3);
   Result r;
   r.acked = c.produce("t", 0, {"x"}, -1, 2'000).error == Errc::NONE;
   net.release(alter);  // the expansion commits: ISR {1,2,3}
@@ -89,9 +97,7 @@ Result kip101_story(bool truncate_by_epoch) {
   // The follower restarts before it learned the new high watermark, and gets
   // no Fetch response from the leader afterwards.
   c.crash(2);
-  const sim::RuleId starve = net.add_rule({.src = node(1), .dst = node(2), .kind = net.kind("FetchResponse"),
-                                           .dir = sim::Direction::response},
-                                          sim::RuleAction::hold, 0);
+  const sim::RuleId starve = starve_fetches(c, 1, 2);
   c.restart(2);
   c.run_for_ms(5'000);
   c.crash(1);
@@ -125,9 +131,7 @@ std::vector<std::string> kip320_story(bool validate) {
   net.add_rule({.src = node(4), .dst = node(3), .kind = net.kind("MetadataFetchResponse"),
                 .dir = sim::Direction::response},
                sim::RuleAction::drop, 0);
-  const sim::RuleId starve2 = net.add_rule({.src = node(1), .dst = node(2), .kind = net.kind("FetchResponse"),
-                                            .dir = sim::Direction::response},
-                                           sim::RuleAction::hold, 0);
+  const sim::RuleId starve2 = starve_fetches(c, 1, 2);
   c.produce("t", 0, {"y"}, 1);  // 1 and 3 have y; 2 does not
   c.run_for_ms(200);
   c.crash(1);
@@ -160,9 +164,7 @@ std::vector<std::string> kip279_story(bool kip279) {
   c.create_topic("t", -1, -1, {}, {{1, 2}});
   auto& net = c.world().network();
   REQUIRE(c.produce("t", 0, {"m0"}, -1).error == Errc::NONE);
-  const sim::RuleId starve = net.add_rule({.src = node(1), .dst = node(2), .kind = net.kind("FetchResponse"),
-                                           .dir = sim::Direction::response},
-                                          sim::RuleAction::hold, 0);
+  const sim::RuleId starve = starve_fetches(c, 1, 2);
   c.produce("t", 0, {"m1"}, 1);  // epoch 0, only on broker 1
   c.crash(1);
   net.discard(starve);
