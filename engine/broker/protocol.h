@@ -211,6 +211,133 @@ struct AlterConfigRequest {
   std::optional<std::string> value;
 };
 
+// ---- idempotence / transactions (InitProducerId) --------------------------------------
+struct InitProducerIdRequest {
+  std::optional<std::string> transactional_id;
+  int32_t transaction_timeout_ms = 60000;
+  ProducerId producer_id = kNoProducerId;  // KIP-360: the current id/epoch when bumping
+  ProducerEpoch producer_epoch{-1};
+};
+struct InitProducerIdResponse {
+  Errc error = Errc::NONE;
+  ProducerId producer_id = kNoProducerId;
+  ProducerEpoch producer_epoch{-1};
+};
+
+// ---- group coordination (the classic consumer group protocol) ---------------------------
+// FindCoordinator: any broker answers with the leader of the __consumer_offsets
+// partition abs(hash(group.id)) % offsets.topic.num.partitions (key_type 0), or
+// of the __transaction_state partition of a transactional.id (key_type 1).
+struct FindCoordinatorRequest {
+  std::string key;
+  int8_t key_type = 0;  // 0: group, 1: transaction
+};
+struct FindCoordinatorResponse {
+  Errc error = Errc::NONE;
+  int32_t node_id = -1;  // broker id
+};
+// The member metadata / assignment bytes are opaque to the coordinator, as in
+// Kafka: the consumer's ConsumerProtocol encodes them (engine/clients).
+struct JoinGroupProtocol {
+  std::string name;  // assignor name: "range", "roundrobin", "sticky", "cooperative-sticky"
+  std::string metadata;
+};
+struct JoinGroupRequest {
+  std::string group_id;
+  int32_t session_timeout_ms = 45000;
+  int32_t rebalance_timeout_ms = 300000;  // the consumer's max.poll.interval.ms
+  std::string member_id;                   // "" on the first join (KIP-394: MEMBER_ID_REQUIRED)
+  std::optional<std::string> group_instance_id;
+  std::string protocol_type = "consumer";
+  std::vector<JoinGroupProtocol> protocols;
+  std::string reason;
+};
+struct JoinGroupMember {
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  std::string metadata;
+};
+struct JoinGroupResponse {
+  Errc error = Errc::NONE;
+  int32_t generation_id = -1;
+  std::string protocol_name;
+  std::string leader;
+  bool skip_assignment = false;
+  std::string member_id;
+  std::vector<JoinGroupMember> members;  // only for the leader
+};
+struct SyncGroupAssignment {
+  std::string member_id;
+  std::string assignment;
+};
+struct SyncGroupRequest {
+  std::string group_id;
+  int32_t generation_id = -1;
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  std::string protocol_name;
+  std::vector<SyncGroupAssignment> assignments;  // only from the leader
+};
+struct SyncGroupResponse {
+  Errc error = Errc::NONE;
+  std::string protocol_name;
+  std::string assignment;
+};
+struct HeartbeatRequest {
+  std::string group_id;
+  int32_t generation_id = -1;
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+};
+struct HeartbeatResponse {
+  Errc error = Errc::NONE;
+};
+struct LeaveGroupMember {
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  std::string reason;
+};
+struct LeaveGroupRequest {
+  std::string group_id;
+  std::vector<LeaveGroupMember> members;
+};
+struct LeaveGroupResponse {
+  Errc error = Errc::NONE;
+  std::vector<std::pair<std::string, Errc>> members;
+};
+struct OffsetCommitPartition {
+  TopicPartition tp;
+  Offset committed_offset;
+  LeaderEpoch committed_leader_epoch = kNoEpoch;
+  std::string metadata;
+};
+struct OffsetCommitRequest {
+  std::string group_id;
+  int32_t generation_id = -1;  // -1 with member_id "": a simple (non-member) commit
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  std::vector<OffsetCommitPartition> partitions;
+};
+struct OffsetCommitResponse {
+  std::vector<std::pair<TopicPartition, Errc>> partitions;
+};
+struct OffsetFetchRequest {
+  std::string group_id;
+  std::optional<std::vector<TopicPartition>> partitions;  // nullopt: all committed
+  bool require_stable = true;
+};
+struct OffsetFetchPartition {
+  TopicPartition tp;
+  Offset committed_offset = kNoOffset;  // -1: none committed
+  LeaderEpoch committed_leader_epoch = kNoEpoch;
+  std::string metadata;
+  Errc error = Errc::NONE;
+};
+struct OffsetFetchResponse {
+  Errc error = Errc::NONE;
+  std::vector<OffsetFetchPartition> partitions;
+};
+
 // Approximate Kafka wire sizes (headers + payload), for bandwidth modelling.
 uint32_t wire_size(const ProduceRequest& r);
 uint32_t wire_size(const FetchResponse& r);

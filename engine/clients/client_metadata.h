@@ -1,0 +1,71 @@
+// ClientMetadata: a client's cached view of the cluster (Kafka's Metadata /
+// MetadataCache on the client side): live brokers, and per topic the leader
+// and leader epoch of each partition.
+//
+// Refreshes are pulled with a Metadata request to a live broker (the
+// bootstrap list first, then any broker it learnt), when a caller asks for one
+// (`request_update`, e.g. after NOT_LEADER_OR_FOLLOWER) or when the cache is
+// older than metadata.max.age.ms. `refresh()` blocks the calling fiber.
+// Invariant: a partition's cached leader epoch never goes backwards (KIP-320:
+// a response carrying an older epoch than the cache is ignored for that
+// partition, so a stale broker cannot send the client back to a deposed leader).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/broker/protocol.h"
+#include "engine/clients/client_runtime.h"
+
+namespace ksim::clients {
+
+struct PartitionLeader {
+  int32_t leader = -1;  // -1: no leader known
+  LeaderEpoch leader_epoch = kNoEpoch;
+  std::vector<int32_t> replicas, isr;
+};
+
+class ClientMetadata {
+ public:
+  ClientMetadata(ClientContext ctx, int64_t max_age_ms, int64_t request_timeout_ms);
+
+  // Topics the client cares about (refreshes ask for these).
+  void add_topic(const std::string& topic);
+  const std::vector<std::string>& topics() const { return topics_; }
+
+  // Blocks (fiber) for one Metadata round trip; returns false when no broker answered.
+  bool refresh();
+  // Refreshes when an update was requested or the cache is older than max age.
+  bool maybe_refresh();
+  void request_update() { update_requested_ = true; }
+  bool update_requested() const { return update_requested_; }
+
+  // -1: topic unknown (not yet fetched or does not exist).
+  int32_t partition_count(const std::string& topic) const;
+  bool topic_exists(const std::string& topic) const;
+  std::optional<PartitionLeader> partition(const TopicPartition& tp) const;
+  // Every topic the last full refresh returned (regex subscriptions).
+  std::vector<std::string> all_topics() const;
+  const std::vector<int32_t>& brokers() const { return brokers_; }
+  // A broker to send a cluster-wide request to (round robin over the known live brokers).
+  int32_t any_broker();
+  uint64_t version() const { return version_; }
+
+ private:
+  ClientContext ctx_;
+  int64_t max_age_ms_, request_timeout_ms_;
+  std::vector<std::string> topics_;
+  std::vector<int32_t> brokers_;
+  std::map<std::string, std::vector<PartitionLeader>> partitions_;
+  std::map<std::string, Errc> topic_errors_;
+  sim::Instant last_refresh_{};
+  bool ever_refreshed_ = false;
+  bool update_requested_ = true;
+  size_t next_broker_ = 0;
+  uint64_t version_ = 0;
+};
+
+}  // namespace ksim::clients
