@@ -84,18 +84,44 @@ std::vector<int32_t> Cluster::controller_ids() const {
   return out;
 }
 
-bool Cluster::is_node(int32_t id) const { return id >= 1 && id <= options_.brokers + options_.controllers; }
+bool Cluster::is_node(int32_t id) const {
+  return (id >= 1 && id <= options_.brokers + options_.controllers) || is_client(id);
+}
+
+const std::string& Cluster::client_name(int32_t id) const {
+  auto it = client_names_.find(id);
+  if (it == client_names_.end()) throw ClusterError(Errc::INVALID_REQUEST, "unknown client " + std::to_string(id));
+  return it->second;
+}
+
+int32_t Cluster::add_client(const std::string& name, ClientFactory make) {
+  std::vector<int32_t> bootstrap = broker_ids();
+  const sim::NodeId n = world_->add_node(name, [this, name, bootstrap, make = std::move(make)](sim::NodeId self) {
+    clients::ClientContext ctx;
+    ctx.world = world_.get();
+    ctx.self = self;
+    ctx.name = name;
+    ctx.bootstrap = bootstrap;
+    ctx.history = &history_;
+    return make(ctx);
+  });
+  const int32_t id = kafka_id_of(n);
+  client_names_[id] = name;
+  world_->start(n);
+  return id;
+}
 
 void Cluster::check_id(int32_t id) const {
   if (!is_node(id))
     throw ClusterError(Errc::INVALID_REQUEST, "unknown node " + std::to_string(id) + " (nodes are 1.." +
-                                                  std::to_string(options_.brokers + options_.controllers) + ")");
+                                                  std::to_string(options_.brokers + options_.controllers) +
+                                                  (client_names_.empty() ? "" : " and the clients") + ")");
 }
 
 sim::NodeId Cluster::node_id(int32_t kafka_id) const { return sim_node_of(kafka_id); }
 
 KafkaNode* Cluster::node(int32_t id) {
-  if (!is_node(id) || !world_->is_up(node_id(id))) return nullptr;
+  if (!is_node(id) || is_client(id) || !world_->is_up(node_id(id))) return nullptr;
   return world_->process<KafkaNode>(node_id(id)).get();
 }
 

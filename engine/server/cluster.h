@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/check/history.h"
+#include "engine/clients/client_runtime.h"
 #include "engine/common/config.h"
 #include "engine/common/errors.h"
 #include "engine/server/kafka_node.h"
@@ -126,6 +128,23 @@ class Cluster {
   // A new client process (a producer, a consumer, a load generator): a node
   // after the cluster's, up at once. Partitions may name it by its node id.
   sim::NodeId add_client_node(const std::string& name);
+  // A client process (producer, consumer, workload) on a node of its own,
+  // numbered after the cluster's nodes; `make` builds its state at every boot
+  // (so a crash loses it and a restart starts a fresh client, like a JVM).
+  // Faults (crash, restart, pause, partition, isolate) accept client ids.
+  using ClientFactory = std::function<std::shared_ptr<void>(const clients::ClientContext&)>;
+  int32_t add_client(const std::string& name, ClientFactory make);
+  // The client's live state, or nullptr while its node is down.
+  template <class T>
+  std::shared_ptr<T> client(int32_t id) const {
+    return is_client(id) ? world_->process<T>(node_id(id)) : nullptr;
+  }
+  bool is_client(int32_t id) const { return client_names_.count(id) > 0; }
+  const std::string& client_name(int32_t id) const;
+  // Every client operation and cluster event of the run (engine/check/history.h).
+  check::History& history() { return history_; }
+  const check::History& history() const { return history_; }
+
   // The broker id the current metadata names as leader (-1: none).
   int32_t leader_of(const std::string& topic, int32_t partition) const;
 
@@ -161,6 +180,8 @@ class Cluster {
   // Invariant bookkeeping: (topic-partition, leader epoch) -> leader seen.
   std::map<std::pair<TopicPartition, int32_t>, int32_t> leaders_seen_;
   std::map<std::pair<TopicPartition, int32_t>, Offset> max_hw_seen_;  // per leader epoch
+  check::History history_;
+  std::map<int32_t, std::string> client_names_;
 };
 
 }  // namespace ksim
