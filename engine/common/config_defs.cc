@@ -114,6 +114,15 @@ std::map<std::string, ConfigDef, std::less<>> build() {
       {"unclean.leader.election.enable", CT::boolean, "false", B | T,
        "Allow an out-of-sync replica to become leader (data loss).", {}, {}, {}, "unclean.leader.election.enable"},
       // ---- ksim's own switches (first value is the default: the fixed behaviour) ----
+      // Planted bugs (ksim.bug.*): engine mutations for checker validation only.
+      // Each breaks one promise so a test can show the matching checker fires.
+      {"ksim.bug.ack.before.isr", CT::boolean, "false", B, "PLANTED BUG: acks=all is answered at append, before the ISR has the batch."},
+      {"ksim.bug.hw.is.leader.leo", CT::boolean, "false", B, "PLANTED BUG: the leader's HW is its own log end offset."},
+      {"ksim.bug.follower.never.truncates", CT::boolean, "false", B, "PLANTED BUG: a follower never truncates its log."},
+      {"ksim.bug.skip.idempotent.dedupe", CT::boolean, "false", B, "PLANTED BUG: the broker appends duplicate idempotent batches."},
+      {"ksim.bug.read.past.hw", CT::boolean, "false", B, "PLANTED BUG: consumer fetches return records above the HW."},
+      {"ksim.bug.skip.generation.check", CT::boolean, "false", B, "PLANTED BUG: the group coordinator accepts commits from any generation."},
+      {"ksim.bug.unclean.without.permission", CT::boolean, "false", B, "PLANTED BUG: the controller elects out-of-sync replicas although unclean election is disabled."},
       {"ksim.eligible.leader.replicas", CT::boolean, "true", B, "KIP-966 Eligible Leader Replicas on/off."},
       {"ksim.fetch.leader.epoch.validation", CT::boolean, "true", B, "false: pre-KIP-320 fetches (no epoch fencing)."},
       {"ksim.group.generation.fencing", CT::boolean, "true", B, "false: zombie commits after a rebalance are accepted."},
