@@ -18,3 +18,6 @@ fi
 
 echo "# cluster: 3 brokers, 6 partitions RF=3, 10k records/s acks=all; and 50 brokers x 5,000 partitions"
 "$build/bench/bench_cluster"
+
+echo "# checkers: every checker over a 1,000,000-operation history"
+"$build/bench/bench_check"

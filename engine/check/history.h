@@ -64,11 +64,14 @@ struct Op {
   int16_t acks = -1;
   bool idempotent = false;
   bool transactional = false;
+  int32_t max_in_flight = 0;  // the producer's max.in.flight.requests.per.connection (0: unknown)
   int32_t leader = -1;        // broker that acked
+  std::string txn_state;      // transactional sends: "committed" / "aborted" once known
 
   // poll (records), commit / seek / assign / revoke (offsets or partitions)
   std::vector<PolledRecord> records;
   std::vector<OffsetEntry> offsets;     // commit: committed; seek: new positions; assign/revoke: tp, offset unused
+  bool read_committed = false;          // poll: the consumer's isolation.level
   std::string group_id;
   int32_t generation = -1;
   std::string member_id;

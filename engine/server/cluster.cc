@@ -54,7 +54,8 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
     roles.controller = std::find(voters_.begin(), voters_.end(), sim_node_of(id)) != voters_.end();
     const std::string name = std::string(roles.broker ? "broker" : "controller") + std::to_string(id);
     const sim::NodeId n = world_->add_node(name, [this, roles](sim::NodeId self) {
-      auto node = std::make_shared<KafkaNode>(*world_, self, roles, voters_, config_);
+      auto node = std::make_shared<KafkaNode>(*world_, self, roles, voters_, config_,
+                                              [this](const raft::RaftEntry& e) { observe_metadata(e); });
       node->start();
       return std::shared_ptr<void>(node);
     });
@@ -463,16 +464,67 @@ int32_t Cluster::leader_of(const std::string& topic, int32_t partition) const {
 void Cluster::crash(int32_t id) {
   check_id(id);
   if (!world_->is_up(node_id(id))) throw ClusterError(Errc::INVALID_REQUEST, "node " + std::to_string(id) + " is already down");
+  note_event(check::EventType::fault, id, "crash");
   world_->crash(node_id(id));
+}
+
+void Cluster::note_event(check::EventType type, int32_t node, std::string what) {
+  check::ClusterEvent e;
+  e.at_ns = world_->now().ns;
+  e.type = type;
+  e.node = node;
+  e.what = std::move(what);
+  history_.event(std::move(e));
+}
+
+// Elections on the history's timeline: the first node to apply a committed
+// metadata entry reports it (entries are applied in offset order everywhere,
+// so `observed_metadata_offset_` dedupes the other nodes' replays).
+void Cluster::observe_metadata(const raft::RaftEntry& e) {
+  if (e.control || !e.data || e.offset.value <= observed_metadata_offset_) return;
+  observed_metadata_offset_ = e.offset.value;
+  const auto records = decode_records(*e.data);
+  if (!records) return;
+  for (const MetadataRecord& r : *records) {
+    if (const auto* t = std::get_if<TopicRecord>(&r)) {
+      topic_names_[t->topic_id] = t->name;
+    } else if (const auto* p = std::get_if<PartitionRecord>(&r)) {
+      const TopicPartition tp{topic_names_[p->topic_id], p->partition};
+      leader_epochs_[tp] = p->leader_epoch;
+      check::ClusterEvent ev;
+      ev.at_ns = world_->now().ns;
+      ev.type = check::EventType::election;
+      ev.node = p->leader;
+      ev.tp = tp;
+      ev.leader_epoch = p->leader_epoch;
+      ev.what = "created";
+      history_.event(std::move(ev));
+    } else if (const auto* c = std::get_if<PartitionChangeRecord>(&r)) {
+      if (!c->leader) continue;
+      const TopicPartition tp{topic_names_[c->topic_id], c->partition};
+      const int32_t epoch = ++leader_epochs_[tp];
+      check::ClusterEvent ev;
+      ev.at_ns = world_->now().ns;
+      ev.type = check::EventType::election;
+      ev.node = *c->leader;
+      ev.tp = tp;
+      ev.leader_epoch = epoch;
+      ev.unclean = c->unclean;
+      ev.what = *c->leader < 0 ? "offline" : (c->unclean ? "unclean election" : "election");
+      history_.event(std::move(ev));
+    }
+  }
 }
 
 void Cluster::restart(int32_t id) {
   check_id(id);
+  note_event(check::EventType::heal, id, "restart");
   world_->restart(node_id(id));
 }
 
 void Cluster::power_fail(int32_t id, bool torn) {
   check_id(id);
+  note_event(check::EventType::fault, id, torn ? "power_fail (torn writes)" : "power_fail");
   world_->power_fail(node_id(id), torn);
 }
 
@@ -480,6 +532,7 @@ void Cluster::pause(int32_t id, int64_t ms) {
   check_id(id);
   if (ms <= 0) throw ClusterError(Errc::INVALID_REQUEST, "pause needs a positive duration");
   if (!world_->is_up(node_id(id))) throw ClusterError(Errc::INVALID_REQUEST, "cannot pause node " + std::to_string(id) + ": it is down");
+  note_event(check::EventType::fault, id, "pause " + std::to_string(ms) + " ms");
   world_->pause(node_id(id), sim::milliseconds(ms));
 }
 
@@ -492,28 +545,42 @@ void Cluster::partition(const std::vector<std::vector<int32_t>>& groups) {
       g.back().push_back(node_id(id));
     }
   }
+  std::string what = "partition [";
+  for (const auto& grp : groups) {
+    what += "[";
+    for (size_t i = 0; i < grp.size(); ++i) what += (i ? "," : "") + std::to_string(grp[i]);
+    what += "]";
+  }
+  note_event(check::EventType::fault, -1, what + "]");
   world_->network().partition(g);
 }
 
 void Cluster::isolate(int32_t id) {
   check_id(id);
+  note_event(check::EventType::fault, id, "isolate");
   world_->network().isolate(node_id(id));
 }
 
-void Cluster::heal() { world_->network().heal(); }
+void Cluster::heal() {
+  note_event(check::EventType::heal, -1, "heal network");
+  world_->network().heal();
+}
 
 void Cluster::slow_disk(int32_t id, double factor) {
   check_id(id);
+  note_event(check::EventType::fault, id, "slow_disk x" + std::to_string(factor));
   world_->disk(node_id(id)).set_slowdown(factor);
 }
 
 void Cluster::disk_full(int32_t id, bool full) {
   check_id(id);
+  note_event(full ? check::EventType::fault : check::EventType::heal, id, full ? "disk_full" : "disk_full off");
   world_->disk(node_id(id)).set_full(full);
 }
 
 void Cluster::disk_stall(int32_t id, bool stalled) {
   check_id(id);
+  note_event(stalled ? check::EventType::fault : check::EventType::heal, id, stalled ? "disk_stall" : "disk_stall off");
   if (stalled)
     world_->disk(node_id(id)).stall();
   else

@@ -171,6 +171,8 @@ class Cluster {
   bool leader_serving(const std::string& topic, int32_t partition, const PartitionRegistration& reg) const;
   sim::Reply client_call(const std::string& api, int32_t dst, sim::Payload body, uint32_t size, int64_t timeout_ms);
   void admin(const std::string& api, sim::Payload body);
+  void note_event(check::EventType type, int32_t node, std::string what);
+  void observe_metadata(const raft::RaftEntry& e);
 
   ClusterOptions options_;
   Config config_;
@@ -182,6 +184,10 @@ class Cluster {
   std::map<std::pair<TopicPartition, int32_t>, Offset> max_hw_seen_;  // per leader epoch
   check::History history_;
   std::map<int32_t, std::string> client_names_;
+  // Election bookkeeping for the history (observe_metadata).
+  int64_t observed_metadata_offset_ = -1;
+  std::map<int64_t, std::string> topic_names_;
+  std::map<TopicPartition, int32_t> leader_epochs_;
 };
 
 }  // namespace ksim

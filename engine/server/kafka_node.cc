@@ -12,7 +12,8 @@ raft::RaftConfig raft_config_of(const Config& c) {
 }
 
 KafkaNode::KafkaNode(sim::World& world, sim::NodeId self, NodeRoles roles, std::vector<sim::NodeId> voters,
-                     Config config) {
+                     Config config, MetadataObserver observer)
+    : observer_(std::move(observer)) {
   raft_ = std::make_unique<raft::RaftClient>(world, self, std::move(voters),
                                              roles.controller ? raft::RaftRole::voter : raft::RaftRole::observer,
                                              raft_config_of(config));
@@ -24,6 +25,7 @@ void KafkaNode::start() {
   raft_->set_commit_listener([this](const raft::RaftEntry& e) {
     if (controller_) controller_->on_commit(e);
     if (broker_) broker_->on_metadata_commit(e);
+    if (observer_) observer_(e);
   });
   raft_->start();
   if (controller_) controller_->start();

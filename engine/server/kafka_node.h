@@ -8,6 +8,7 @@
 // and the checkpoints.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -25,7 +26,11 @@ struct NodeRoles {
 
 class KafkaNode {
  public:
-  KafkaNode(sim::World& world, sim::NodeId self, NodeRoles roles, std::vector<sim::NodeId> voters, Config config);
+  // `observer` (optional) sees every committed metadata-log entry this node
+  // applies — the Cluster uses it to put elections on the history's timeline.
+  using MetadataObserver = std::function<void(const raft::RaftEntry&)>;
+  KafkaNode(sim::World& world, sim::NodeId self, NodeRoles roles, std::vector<sim::NodeId> voters, Config config,
+            MetadataObserver observer = {});
   void start();
 
   raft::RaftClient& raft() { return *raft_; }
@@ -39,6 +44,7 @@ class KafkaNode {
   std::unique_ptr<raft::RaftClient> raft_;
   std::unique_ptr<ControllerNode> controller_;
   std::unique_ptr<BrokerServer> broker_;
+  MetadataObserver observer_;
 };
 
 raft::RaftConfig raft_config_of(const Config& c);

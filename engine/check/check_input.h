@@ -1,0 +1,60 @@
+// CheckInput: everything the checkers read — the history, the final state of
+// the logs after the heal phase, the run's durability-relevant configuration,
+// and what the online invariants and the convergence phase found.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/check/history.h"
+
+namespace ksim::check {
+
+struct LogRecord {
+  int64_t offset = 0;
+  std::optional<std::string> key;
+  std::string value;
+};
+
+// A partition's final log, as the leader (or the most complete live replica)
+// holds it after the heal phase, up to its high watermark.
+struct FinalLog {
+  int32_t source_broker = -1;   // -1: no replica could be read
+  int64_t log_start_offset = 0;
+  int64_t high_watermark = 0;
+  std::vector<LogRecord> records;  // in offset order, data records only
+  std::vector<int32_t> replicas;
+};
+
+struct RunConfig {
+  int32_t min_insync_replicas = 1;              // broker default
+  std::map<std::string, int32_t> topic_min_isr;  // topic overrides
+  bool unclean_leader_election = false;
+  bool full_read = false;       // the run ended by reading every partition to its end
+  bool unseen_is_violation = false;  // severity of `unseen`
+  int32_t min_isr(const std::string& topic) const {
+    auto it = topic_min_isr.find(topic);
+    return it == topic_min_isr.end() ? min_insync_replicas : it->second;
+  }
+};
+
+struct CheckInput {
+  const History* history = nullptr;
+  std::map<TopicPartition, FinalLog> final_logs;
+  RunConfig config;
+  // The cluster's online invariants ("multiple-leaders: ...", "divergence: ...").
+  std::vector<std::string> invariant_violations;
+  // Why the heal phase did not converge (empty: it converged). `cause` is set
+  // when the configuration explains it (offline by design, not a liveness bug).
+  struct LivenessFailure {
+    TopicPartition tp;
+    std::string what;
+    std::string cause;
+  };
+  std::vector<LivenessFailure> liveness_failures;
+};
+
+}  // namespace ksim::check

@@ -1,0 +1,58 @@
+// inconsistent-offsets: two different records reported at one offset — by two
+// consumers, or by a consumer and the final log (the consumer saw a record
+// that was later replaced, i.e. one that was never committed).
+// divergence / multiple-leaders / hw-regression: the cluster's online
+// invariants ("<kind>: <detail>" lines), surfaced through the same verdict.
+#include <unordered_map>
+
+#include "engine/check/checkers.h"
+
+namespace ksim::check {
+
+void check_consistency(const HistoryIndex& index, Verdict& out) {
+  const History& h = index.history();
+  for (const TopicPartition& tp : index.partitions()) {
+    const PartitionIndex& p = index.partition(tp);
+    std::unordered_map<int64_t, const Read*> first_read;
+    std::unordered_map<int64_t, bool> reported;
+    for (const Read& rd : p.reads) {
+      const int64_t off = rd.record->offset.value;
+      auto [it, fresh] = first_read.emplace(off, &rd);
+      std::string other_value, other_source;
+      int64_t other_ns = 0;
+      if (!fresh && it->second->record->value != rd.record->value) {
+        other_value = it->second->record->value;
+        other_source = describe_op(h.op(it->second->op));
+        other_ns = it->second->at_ns;
+      } else if (const LogRecord* r = p.at(off); r && r->value != rd.record->value) {
+        other_value = r->value;
+        other_source = "the final log (broker " + std::to_string(p.final_log->source_broker) + ")";
+        other_ns = rd.at_ns;
+      } else {
+        continue;
+      }
+      if (reported[off]) continue;
+      reported[off] = true;
+      Anomaly a;
+      a.kind = "inconsistent-offsets";
+      a.tp = tp;
+      a.offsets.push_back(off);
+      a.records = {other_value, rd.record->value};
+      a.ops.push_back(rd.op);
+      a.at_ns = rd.at_ns;
+      a.explanation = tp.str() + " offset " + std::to_string(off) + " holds '" + other_value + "' per " + other_source +
+                      " but '" + rd.record->value + "' per " + describe_op(h.op(rd.op)) + ".\n" +
+                      events_between(h, tp, std::min(other_ns, rd.at_ns) - 5'000'000'000, rd.at_ns);
+      out.add(std::move(a));
+    }
+  }
+  for (const std::string& v : index.input().invariant_violations) {
+    Anomaly a;
+    const size_t colon = v.find(':');
+    a.kind = colon == std::string::npos ? "invariant" : v.substr(0, colon);
+    a.explanation = v;
+    out.add(std::move(a));
+  }
+}
+
+}  // namespace ksim::check

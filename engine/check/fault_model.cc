@@ -1,0 +1,45 @@
+#include "engine/check/fault_model.h"
+
+#include <set>
+
+namespace ksim::check {
+
+std::string permitted_loss(const HistoryIndex& index, const Op& send) {
+  if (send.acks == 0) return "acks=0: the producer never waited for the broker";
+  if (send.acks == 1) return "acks=1: acknowledged by the leader alone, before the followers had it";
+  const CheckInput& in = index.input();
+  const int32_t min_isr = in.config.min_isr(send.tp.topic);
+  if (min_isr < 2)
+    return "min.insync.replicas=" + std::to_string(min_isr) + ": acks=all may be answered by the leader alone";
+  const int64_t since = send.complete_ns >= 0 ? send.complete_ns : send.invoke_ns;
+  std::set<int32_t> power_failed;
+  for (const ClusterEvent& e : index.history().events()) {
+    if (e.at_ns < since) continue;
+    if (e.type == EventType::election && e.unclean && e.tp == send.tp)
+      return "unclean election of broker " + std::to_string(e.node) + " at " + fmt_time(e.at_ns);
+    if (e.type == EventType::fault && e.what.rfind("power_fail", 0) == 0) power_failed.insert(e.node);
+  }
+  auto it = in.final_logs.find(send.tp);
+  if (it != in.final_logs.end() && !it->second.replicas.empty()) {
+    bool all = true;
+    for (int32_t r : it->second.replicas) all = all && power_failed.count(r) > 0;
+    if (all) return "every replica lost its unflushed data to a power failure (Kafka does not fsync by default)";
+  }
+  return "";
+}
+
+std::string permitted_reorder(const Op& earlier, const Op& later) {
+  if (earlier.idempotent && later.idempotent) return "";
+  const int32_t in_flight = std::max(earlier.max_in_flight, later.max_in_flight);
+  if (in_flight == 1) return "";
+  return "no idempotence and max.in.flight.requests.per.connection=" +
+         (in_flight > 0 ? std::to_string(in_flight) : std::string("?")) + ": a retried batch may land after a later one";
+}
+
+std::string permitted_duplicate(const std::vector<const Op*>& sends) {
+  for (const Op* s : sends)
+    if (!s->idempotent) return "no idempotence: a retried send can be written twice";
+  return "";
+}
+
+}  // namespace ksim::check

@@ -1,0 +1,19 @@
+// The fault model: does Kafka's contract, under this run's configuration and
+// faults, permit an anomaly? Each function returns the cause ("acks=1", ...)
+// when it does, "" when the anomaly is a broken promise.
+#pragma once
+
+#include <string>
+
+#include "engine/check/history_index.h"
+
+namespace ksim::check {
+
+// An acknowledged send missing from the final log.
+std::string permitted_loss(const HistoryIndex& index, const Op& send);
+// One producer's records landing out of send order.
+std::string permitted_reorder(const Op& earlier, const Op& later);
+// A value at more offsets than sends of it.
+std::string permitted_duplicate(const std::vector<const Op*>& sends);
+
+}  // namespace ksim::check

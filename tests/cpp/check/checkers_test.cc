@@ -1,0 +1,328 @@
+// Every checker against the minimal history that must trip it and the near
+// misses that must not.
+#include <catch2/catch.hpp>
+
+#include "synthetic_history.h"
+
+using namespace ksim;
+using namespace ksim::check;
+using namespace ksim::check::testing;
+using Kinds = std::vector<std::string>;
+
+TEST_CASE("lost-write fires when an acks=all record is gone from its offset", "[check][lost-write]") {
+  Story s;
+  s.send(10, "v0", 0, 100);
+  s.send(10, "v1", 1, 110);
+  s.final_log({"v0"});
+  const Verdict v = s.check();
+  REQUIRE(s.kinds() == Kinds{"lost-write"});
+  REQUIRE_FALSE(v.ok());
+  REQUIRE(v.anomalies()[0].offsets == std::vector<int64_t>{1});
+}
+
+TEST_CASE("lost-write is quiet when every acked record is at its offset", "[check][lost-write]") {
+  Story s;
+  s.send(10, "v0", 0, 100);
+  s.send(10, "v1", 1, 110);
+  s.send(10, "v2", -1, 120, Outcome::info);  // unknown outcome: not promised
+  s.final_log({"v0", "v1"});
+  REQUIRE(s.kinds().empty());
+  REQUIRE(s.check().ok());
+}
+
+TEST_CASE("lost-write of an overwritten offset names the record now there", "[check][lost-write]") {
+  Story s;
+  s.send(10, "v0", 0, 100);
+  s.final_log({"other"});
+  const Verdict v = s.check();
+  REQUIRE(v.anomalies().size() == 1);
+  REQUIRE(v.anomalies()[0].explanation.find("now holds 'other'") != std::string::npos);
+}
+
+TEST_CASE("an acks=1 loss is expected, not a violation", "[check][lost-write][fault-model]") {
+  Story s;
+  s.send(10, "v0", 0, 100, Outcome::ok, /*acks=*/1);
+  s.event(EventType::fault, 1, "crash", 103);
+  s.final_log({});
+  const Verdict v = s.check();
+  REQUIRE(s.kinds() == Kinds{"lost-write"});
+  REQUIRE(v.ok());
+  REQUIRE(v.anomalies()[0].expected);
+  REQUIRE(v.anomalies()[0].cause.find("acks=1") == 0);
+  REQUIRE(v.anomalies()[0].explanation.find("node 1: crash") != std::string::npos);
+}
+
+TEST_CASE("an acks=all loss after an unclean election is expected", "[check][lost-write][fault-model]") {
+  Story s;
+  s.send(10, "v0", 0, 100);
+  s.event(EventType::election, 3, "unclean election", 200, /*unclean=*/true);
+  s.final_log({});
+  const Verdict v = s.check();
+  REQUIRE(v.ok());
+  REQUIRE(v.anomalies().at(0).cause.find("unclean election of broker 3") == 0);
+}
+
+TEST_CASE("an acks=all loss with min.insync.replicas=1 is expected", "[check][lost-write][fault-model]") {
+  Story s;
+  s.in.config.min_insync_replicas = 1;
+  s.send(10, "v0", 0, 100);
+  s.final_log({});
+  REQUIRE(s.check().ok());
+  REQUIRE(s.kinds() == Kinds{"lost-write"});
+}
+
+TEST_CASE("an acks=all loss after every replica power-failed is expected; after two of three it is not",
+          "[check][lost-write][fault-model]") {
+  Story s;
+  s.send(10, "v0", 0, 100);
+  s.final_log({});
+  s.event(EventType::fault, 1, "power_fail", 200);
+  s.event(EventType::fault, 2, "power_fail", 201);
+  REQUIRE_FALSE(s.check().ok());
+  s.event(EventType::fault, 3, "power_fail", 202);
+  REQUIRE(s.check().ok());
+}
+
+TEST_CASE("duplicate fires when an idempotent send is at two offsets", "[check][duplicate]") {
+  Story s;
+  s.send(10, "v0", 0, 100);
+  s.final_log({"v0", "v0"});
+  const Verdict v = s.check();
+  REQUIRE(s.kinds() == Kinds{"duplicate"});
+  REQUIRE_FALSE(v.ok());
+  REQUIRE(v.anomalies()[0].offsets == std::vector<int64_t>{0, 1});
+}
+
+TEST_CASE("duplicate: a non-idempotent retry's copy is expected; two sends of one value are no duplicate",
+          "[check][duplicate]") {
+  Story s;
+  s.send(10, "v0", 0, 100, Outcome::ok, -1, /*idempotent=*/false);
+  s.final_log({"v0", "v0"});
+  REQUIRE(s.check().ok());
+  REQUIRE(s.kinds() == Kinds{"duplicate"});
+
+  Story twice;
+  twice.send(10, "v0", 0, 100);
+  twice.send(10, "v0", 1, 110);
+  twice.final_log({"v0", "v0"});
+  REQUIRE(twice.kinds().empty());
+}
+
+TEST_CASE("nonmonotonic-send fires when an idempotent producer's later send lands first", "[check][reorder]") {
+  Story s;
+  s.send(10, "a", 1, 100);
+  s.send(10, "b", 0, 101);
+  s.final_log({"b", "a"});
+  REQUIRE(s.kinds() == Kinds{"nonmonotonic-send"});
+  REQUIRE_FALSE(s.check().ok());
+}
+
+TEST_CASE("nonmonotonic-send: expected without idempotence; quiet across producers and in order",
+          "[check][reorder]") {
+  Story s;
+  s.send(10, "a", 1, 100, Outcome::ok, -1, false);
+  s.send(10, "b", 0, 101, Outcome::ok, -1, false);
+  s.final_log({"b", "a"});
+  REQUIRE(s.check().ok());
+  REQUIRE(s.kinds() == Kinds{"nonmonotonic-send"});
+
+  Story two_producers;
+  two_producers.send(10, "a", 1, 100);
+  two_producers.send(11, "b", 0, 101);
+  two_producers.final_log({"b", "a"});
+  REQUIRE(two_producers.kinds().empty());
+}
+
+TEST_CASE("inconsistent-offsets fires when two consumers read different records at one offset",
+          "[check][inconsistent-offsets]") {
+  Story s;
+  s.poll(20, {{0, "x"}}, 100);
+  s.poll(21, {{0, "y"}}, 200);
+  REQUIRE(s.kinds() == Kinds{"inconsistent-offsets"});
+}
+
+TEST_CASE("inconsistent-offsets fires when a read disagrees with the final log; quiet when they agree",
+          "[check][inconsistent-offsets]") {
+  Story s;
+  s.poll(20, {{0, "x"}}, 100);
+  s.final_log({"y"});
+  REQUIRE(s.kinds() == Kinds{"inconsistent-offsets"});
+
+  Story agree;
+  agree.poll(20, {{0, "x"}}, 100);
+  agree.poll(21, {{0, "x"}}, 200);
+  agree.final_log({"x"});
+  REQUIRE(agree.kinds().empty());
+}
+
+TEST_CASE("online invariants become anomalies of their kind", "[check][divergence]") {
+  Story s;
+  s.in.invariant_violations = {"divergence: t-0 below HW 5: leader 1 and ISR member 2 differ at offset 3"};
+  REQUIRE(s.kinds() == Kinds{"divergence"});
+  REQUIRE_FALSE(s.check().ok());
+}
+
+TEST_CASE("poll-skip fires when a consumer jumps over readable offsets", "[check][poll-skip]") {
+  Story s;
+  s.final_log({"a", "b", "c", "d"});
+  s.poll(20, {{0, "a"}, {1, "b"}}, 100);
+  s.poll(20, {{3, "d"}}, 200);
+  REQUIRE(s.kinds() == Kinds{"poll-skip"});
+}
+
+TEST_CASE("poll-skip is quiet after a seek and over offsets with no readable record", "[check][poll-skip]") {
+  Story s;
+  s.final_log({"a", "b", "c", "d"});
+  s.poll(20, {{0, "a"}}, 100);
+  s.seek(20, 3, 150);
+  s.poll(20, {{3, "d"}}, 200);
+  REQUIRE(s.kinds().empty());
+
+  Story gap;  // offsets 1..2 hold no data record (control records, truncation)
+  gap.in.final_logs[gap.tp] = FinalLog{1, 0, 4, {{0, std::nullopt, "a"}, {3, std::nullopt, "d"}}, {1, 2, 3}};
+  gap.poll(20, {{0, "a"}}, 100);
+  gap.poll(20, {{3, "d"}}, 200);
+  REQUIRE(gap.kinds().empty());
+}
+
+TEST_CASE("nonmonotonic-poll fires on a reread without a seek; a seek back explains it", "[check][nonmonotonic-poll]") {
+  Story s;
+  s.final_log({"a", "b"});
+  s.poll(20, {{0, "a"}, {1, "b"}}, 100);
+  s.poll(20, {{0, "a"}}, 200);
+  REQUIRE(s.kinds() == Kinds{"nonmonotonic-poll"});
+
+  Story seeked;
+  seeked.final_log({"a", "b"});
+  seeked.poll(20, {{0, "a"}, {1, "b"}}, 100);
+  seeked.seek(20, 0, 150, "seek_to_beginning");
+  seeked.poll(20, {{0, "a"}}, 200);
+  REQUIRE(seeked.kinds().empty());
+}
+
+TEST_CASE("group poll-skip: a committed offset beyond what the group consumed (zombie commit)", "[check][poll-skip]") {
+  Story s;
+  s.final_log({"a", "b", "c", "d", "e"});
+  s.assign(20, "g", 1, 10);
+  s.seek(20, 0, 11, "committed", "g");
+  s.poll(20, {{0, "a"}, {1, "b"}, {2, "c"}}, 100, -1, "g");  // zombie-to-be reads up to 2
+  s.revoke(20, "g", 150);  // (it learns only later, but its generation is stale anyway)
+  s.assign(21, "g", 2, 160);
+  s.seek(21, 1, 161, "committed", "g");  // a reread from the committed offset: at-least-once, fine
+  s.poll(21, {{1, "b"}}, 170, -1, "g");
+  s.assign(22, "g", 3, 300);
+  s.seek(22, 4, 301, "committed", "g");  // a zombie's commit of 4 landed: offset 3 ('d') never delivered
+  const Verdict v = s.check();
+  REQUIRE(s.kinds() == Kinds{"poll-skip"});
+  REQUIRE(v.anomalies()[0].offsets == std::vector<int64_t>{3, 4});
+}
+
+TEST_CASE("group rereads from the committed offset after a rebalance are not anomalies", "[check][poll-skip]") {
+  Story s;
+  s.final_log({"a", "b", "c"});
+  s.assign(20, "g", 1, 10);
+  s.poll(20, {{0, "a"}, {1, "b"}, {2, "c"}}, 100, -1, "g");
+  s.assign(21, "g", 2, 160);
+  s.seek(21, 1, 161, "committed", "g");
+  s.poll(21, {{1, "b"}, {2, "c"}}, 170, -1, "g");
+  REQUIRE(s.kinds().empty());
+}
+
+TEST_CASE("uncommitted-read fires at or above the fetch's high watermark only", "[check][uncommitted-read]") {
+  Story s;
+  s.poll(20, {{4, "a"}}, 100, /*hw=*/5);
+  REQUIRE(s.kinds().empty());
+  s.poll(21, {{5, "b"}}, 100, /*hw=*/5);
+  REQUIRE(s.kinds() == Kinds{"uncommitted-read"});
+}
+
+TEST_CASE("split-ownership fires when two members own one partition in one generation", "[check][split-ownership]") {
+  Story s;
+  s.assign(20, "g", 4, 100);
+  s.assign(21, "g", 4, 101);
+  REQUIRE(s.kinds() == Kinds{"split-ownership"});
+}
+
+TEST_CASE("split-ownership is quiet across generations and after a revocation", "[check][split-ownership]") {
+  Story s;
+  s.assign(20, "g", 4, 100);
+  s.assign(21, "g", 5, 200);  // 20 is a stale member (generation 4)
+  REQUIRE(s.kinds().empty());
+
+  Story moved;
+  moved.assign(20, "g", 4, 100);
+  moved.revoke(20, "g", 150);
+  moved.assign(21, "g", 4, 200);
+  REQUIRE(moved.kinds().empty());
+}
+
+TEST_CASE("unseen reports acked records no consumer returned, only after a full read", "[check][unseen]") {
+  Story s;
+  s.send(10, "v0", 0, 100);
+  s.send(10, "v1", 1, 110);
+  s.final_log({"v0", "v1"});
+  s.poll(20, {{0, "v0"}}, 200);
+  REQUIRE(s.kinds().empty());
+  s.in.config.full_read = true;
+  REQUIRE(s.kinds() == Kinds{"unseen"});
+  REQUIRE(s.check().ok());  // severity info by default
+  s.in.config.unseen_is_violation = true;
+  REQUIRE_FALSE(s.check().ok());
+}
+
+TEST_CASE("aborted-read and exactly-once over transactional sends", "[check][transactions]") {
+  Story s;
+  const uint64_t aborted = s.send(10, "t0", 0, 100);
+  s.h.op(aborted).transactional = true;
+  s.h.op(aborted).txn_state = "aborted";
+  const uint64_t committed = s.send(10, "t1", 1, 110);
+  s.h.op(committed).transactional = true;
+  s.h.op(committed).txn_state = "committed";
+  s.final_log({"t0", "t1", "t1"});
+  const uint64_t p = s.poll(20, {{0, "t0"}}, 200);
+  s.h.op(p).read_committed = true;
+  const Kinds k = s.kinds();
+  REQUIRE(std::count(k.begin(), k.end(), "aborted-read") == 1);
+  REQUIRE(std::count(k.begin(), k.end(), "exactly-once") == 1);
+
+  Story clean;
+  const uint64_t c = clean.send(10, "t1", 0, 110);
+  clean.h.op(c).transactional = true;
+  clean.h.op(c).txn_state = "committed";
+  clean.final_log({"t1"});
+  REQUIRE(clean.kinds().empty());
+}
+
+TEST_CASE("liveness failures are violations unless the configuration explains them", "[check][liveness]") {
+  Story s;
+  s.in.liveness_failures.push_back({s.tp, "t-0 has no leader", ""});
+  REQUIRE_FALSE(s.check().ok());
+  s.in.liveness_failures.back().cause = "unclean election is disabled and the only up-to-date replica lost its disk";
+  REQUIRE(s.check().ok());
+}
+
+TEST_CASE("the verdict text names each kind and explains the first example", "[check][verdict]") {
+  Story s;
+  s.send(10, "v0", 0, 100);
+  s.final_log({});
+  const std::string text = s.check().text();
+  REQUIRE(text.rfind("VERDICT: VIOLATED", 0) == 0);
+  REQUIRE(text.find("lost-write: 1 violation(s)") != std::string::npos);
+  REQUIRE(text.find("send #0 of 'v0' by producer-10") != std::string::npos);
+  REQUIRE(text.find("stats: 1 ops; sends 1 (acked 1") != std::string::npos);
+}
+
+TEST_CASE("group poll-skip: a stale-generation member's reads do not count as the group's", "[check][poll-skip]") {
+  Story s;
+  s.final_log({"a", "b", "c", "d"});
+  s.assign(20, "g", 1, 10);
+  s.poll(20, {{0, "a"}}, 100, -1, "g");
+  s.assign(21, "g", 2, 160);             // 20 was evicted; it has not noticed yet
+  s.seek(21, 1, 161, "committed", "g");
+  s.poll(20, {{1, "b"}, {2, "c"}}, 170, -1, "g");  // the zombie reads on (and will commit 3)
+  s.assign(22, "g", 3, 300);
+  s.seek(22, 3, 301, "committed", "g");  // the zombie's commit: 'b' and 'c' never reached a live member
+  const Verdict v = s.check();
+  REQUIRE(s.kinds() == Kinds{"poll-skip"});
+  REQUIRE(v.anomalies()[0].offsets == std::vector<int64_t>{1, 3});
+}

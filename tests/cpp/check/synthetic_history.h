@@ -1,0 +1,121 @@
+// A tiny language for writing histories by hand, so each checker test reads
+// like the minimal story that must (or must not) trip it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/check/checkers.h"
+
+namespace ksim::check::testing {
+
+inline int64_t ms(int64_t v) { return v * 1'000'000; }
+
+struct Story {
+  History h;
+  CheckInput in;
+  TopicPartition tp{"t", 0};
+
+  Story() {
+    in.history = &h;
+    in.config.min_insync_replicas = 2;
+  }
+
+  // An acked (or failed / unknown) send by `client`.
+  uint64_t send(int32_t client, const std::string& value, int64_t offset, int64_t at_ms, Outcome outcome = Outcome::ok,
+                int16_t acks = -1, bool idempotent = true) {
+    Op op;
+    op.type = OpType::send;
+    op.client = client;
+    op.client_name = "producer-" + std::to_string(client);
+    op.tp = tp;
+    op.value = value;
+    op.acks = acks;
+    op.idempotent = idempotent;
+    op.max_in_flight = 5;
+    const uint64_t id = h.invoke(op, ms(at_ms));
+    h.op(id).offset = Offset{outcome == Outcome::ok ? offset : -1};
+    h.op(id).leader = 1;
+    h.complete(id, outcome, ms(at_ms + 2));
+    return id;
+  }
+  // The final log: values at offsets 0, 1, 2, ...
+  void final_log(const std::vector<std::string>& values, int64_t first_offset = 0) {
+    FinalLog& f = in.final_logs[tp];
+    f.source_broker = 1;
+    f.replicas = {1, 2, 3};
+    f.records.clear();
+    int64_t o = first_offset;
+    for (const auto& v : values) f.records.push_back(LogRecord{o++, std::nullopt, v});
+    f.high_watermark = o;
+  }
+  // A poll returning (offset, value) pairs, with the fetch's high watermark.
+  uint64_t poll(int32_t client, const std::vector<std::pair<int64_t, std::string>>& records, int64_t at_ms,
+                int64_t hw = -1, const std::string& group = "") {
+    Op op;
+    op.type = OpType::poll;
+    op.client = client;
+    op.client_name = "consumer-" + std::to_string(client);
+    op.group_id = group;
+    for (const auto& [o, v] : records) {
+      PolledRecord r;
+      r.tp = tp;
+      r.offset = Offset{o};
+      r.value = v;
+      r.high_watermark = Offset{hw};
+      op.records.push_back(r);
+    }
+    return h.record(op, ms(at_ms));
+  }
+  uint64_t seek(int32_t client, int64_t offset, int64_t at_ms, const std::string& why = "seek",
+                const std::string& group = "") {
+    Op op;
+    op.type = OpType::seek;
+    op.client = client;
+    op.client_name = "consumer-" + std::to_string(client);
+    op.detail = why;
+    op.group_id = group;
+    op.offsets.push_back(OffsetEntry{tp, Offset{offset}});
+    return h.record(op, ms(at_ms));
+  }
+  uint64_t assign(int32_t client, const std::string& group, int32_t generation, int64_t at_ms) {
+    Op op;
+    op.type = OpType::assign;
+    op.client = client;
+    op.client_name = "consumer-" + std::to_string(client);
+    op.group_id = group;
+    op.generation = generation;
+    op.offsets.push_back(OffsetEntry{tp, Offset{-1}});
+    return h.record(op, ms(at_ms));
+  }
+  uint64_t revoke(int32_t client, const std::string& group, int64_t at_ms) {
+    Op op;
+    op.type = OpType::revoke;
+    op.client = client;
+    op.client_name = "consumer-" + std::to_string(client);
+    op.group_id = group;
+    op.offsets.push_back(OffsetEntry{tp, Offset{-1}});
+    return h.record(op, ms(at_ms));
+  }
+  void event(EventType type, int32_t node, const std::string& what, int64_t at_ms, bool unclean = false) {
+    ClusterEvent e;
+    e.at_ns = ms(at_ms);
+    e.type = type;
+    e.node = node;
+    e.tp = tp;
+    e.unclean = unclean;
+    e.what = what;
+    h.event(e);
+  }
+
+  Verdict check() const { return check_all(in); }
+  // The kinds found, in verdict order, e.g. {"lost-write"}.
+  std::vector<std::string> kinds() const {
+    std::vector<std::string> out;
+    const Verdict v = check();
+    for (const Anomaly& a : v.anomalies()) out.push_back(a.kind);
+    return out;
+  }
+};
+
+}  // namespace ksim::check::testing
