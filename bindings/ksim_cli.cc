@@ -1,20 +1,24 @@
 // `ksim` — the command-line front end (Boost.Program_options).
 //
 //   ksim demo [--seed N] [--story S] [--trace]   a demo story
-//   ksim run FILE.py [--seed N]                  a scenario (exit 0 iff as expected)
+//   ksim run FILE.py [--seed N] [--out DIR]      a scenario (exit 0 iff as expected)
+//   ksim sweep FILE.py --seeds A:B [--jobs N]    many seeds in parallel processes (Dask)
+//   ksim describe RUN.db [--at MS]               partitions, kafka-topics --describe style
+//   ksim dump-log RUN.db --broker B --topic T --partition P
+//   ksim report RUN.db                           the run's summary and verdict
 //   ksim --help | ksim COMMAND --help
 //
-// Commands that need the engine and the Python layer (run, sweep, describe,
-// report, dump-log) arrive with their issues. Bad arguments print a clear
-// message and exit 2; failures of a run exit 1.
+// Bad arguments print a clear message and exit 2; failures of a run exit 1.
 #include <boost/program_options.hpp>
 #include <cstdlib>
 #include <unistd.h>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bindings/demo.h"
+#include "engine/export/run_store.h"
 #include "engine/server/cluster.h"
 #include "sim/error.h"
 
@@ -29,16 +33,27 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  demo     run a demo story (default: an acks=1 write lost to a leader crash)\n"
-    "  run      run a scenario file: ksim run FILE.py [--seed N]\n"
+    "  run      run a scenario file: ksim run FILE.py [--seed N] [--out DIR]\n"
+    "  sweep    run a scenario over seeds: ksim sweep FILE.py --seeds A:B [--jobs N]\n"
+    "  describe partitions of a run file: ksim describe RUN.db [--at MS]\n"
+    "  dump-log a replica's log in a run file: ksim dump-log RUN.db --broker B --topic T --partition P\n"
+    "  report   a run file's summary and verdict: ksim report RUN.db\n"
     "\n"
     "Run 'ksim COMMAND --help' for a command's options.\n";
 
-// `ksim run FILE.py [--seed N]`: runs a scenario file with Debian's Python and
-// the ksim module of this build; its exit code is the scenario's verdict.
+void use_ksim_python() {
+  const char* old = std::getenv("PYTHONPATH");
+  const std::string path = std::string(KSIM_PYTHON_DIR) + (old && *old ? std::string(":") + old : "");
+  setenv("PYTHONPATH", path.c_str(), 1);
+}
+
+// `ksim run FILE.py [--seed N] [--out DIR]`: runs a scenario file with Debian's
+// Python and the ksim module of this build; its exit code is the scenario's verdict.
 int cmd_run(const std::vector<std::string>& args) {
   po::options_description desc("usage: ksim run FILE.py [options]");
   desc.add_options()("help,h", "show this help")("seed", po::value<uint64_t>()->default_value(1),
                                                  "simulation seed (same seed, same run)")(
+      "out", po::value<std::string>(), "directory for the run's trace store (FILE-SEED.db)")(
       "file", po::value<std::string>(), "the scenario file");
   po::positional_options_description pos;
   pos.add("file", 1);
@@ -59,14 +74,113 @@ int cmd_run(const std::vector<std::string>& args) {
     return 2;
   }
   const std::string seed = std::to_string(vm["seed"].as<uint64_t>());
-  const char* old = std::getenv("PYTHONPATH");
-  const std::string path = std::string(KSIM_PYTHON_DIR) + (old && *old ? std::string(":") + old : "");
-  setenv("PYTHONPATH", path.c_str(), 1);
+  use_ksim_python();
+  if (vm.count("out")) setenv("KSIM_OUT", vm["out"].as<std::string>().c_str(), 1);
   std::cout << "ksim run " << file << " --seed " << seed << std::endl;
   execl(KSIM_PYTHON_EXECUTABLE, KSIM_PYTHON_EXECUTABLE, file.c_str(), "--seed", seed.c_str(),
         static_cast<char*>(nullptr));
   std::cerr << "ksim run: cannot start " << KSIM_PYTHON_EXECUTABLE << "\n";
   return 1;
+}
+
+// `ksim sweep FILE.py --seeds A:B [--jobs N] [--scheduler ADDR]`: the Dask
+// sweep of ksim.sweep, with this build's module.
+int cmd_sweep(const std::vector<std::string>& args) {
+  po::options_description desc("usage: ksim sweep FILE.py --seeds A:B [options]");
+  desc.add_options()("help,h", "show this help")("seeds", po::value<std::string>(), "seed range A:B (inclusive)")(
+      "jobs", po::value<int>()->default_value(2), "parallel worker processes")(
+      "scheduler", po::value<std::string>(), "dask.distributed scheduler address (multi-machine)")(
+      "file", po::value<std::string>(), "the scenario file");
+  po::positional_options_description pos;
+  pos.add("file", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  po::notify(vm);
+  if (!vm.count("file") || !vm.count("seeds")) {
+    std::cerr << "ksim sweep: usage: ksim sweep FILE.py --seeds A:B [--jobs N]\n";
+    return 2;
+  }
+  const std::string file = vm["file"].as<std::string>();
+  if (access(file.c_str(), R_OK) != 0) {
+    std::cerr << "ksim sweep: cannot read scenario file '" << file << "'\n";
+    return 2;
+  }
+  if (vm["jobs"].as<int>() < 1) {
+    std::cerr << "ksim sweep: --jobs must be at least 1\n";
+    return 2;
+  }
+  use_ksim_python();
+  const std::string jobs = std::to_string(vm["jobs"].as<int>());
+  const std::string seeds = vm["seeds"].as<std::string>();
+  if (vm.count("scheduler")) {
+    const std::string sched = vm["scheduler"].as<std::string>();
+    execl(KSIM_PYTHON_EXECUTABLE, KSIM_PYTHON_EXECUTABLE, "-m", "ksim.sweep", file.c_str(), "--seeds", seeds.c_str(),
+          "--jobs", jobs.c_str(), "--scheduler", sched.c_str(), static_cast<char*>(nullptr));
+  } else {
+    execl(KSIM_PYTHON_EXECUTABLE, KSIM_PYTHON_EXECUTABLE, "-m", "ksim.sweep", file.c_str(), "--seeds", seeds.c_str(),
+          "--jobs", jobs.c_str(), static_cast<char*>(nullptr));
+  }
+  std::cerr << "ksim sweep: cannot start " << KSIM_PYTHON_EXECUTABLE << "\n";
+  return 1;
+}
+
+// The run-file commands share their argument handling.
+po::variables_map parse_run_file_args(const std::string& name, const std::vector<std::string>& args,
+                                      po::options_description& desc) {
+  desc.add_options()("help,h", "show this help")("db", po::value<std::string>(), "the run file (ksim run --out)");
+  po::positional_options_description pos;
+  pos.add("db", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+  if (vm.count("help")) return vm;
+  po::notify(vm);
+  if (!vm.count("db")) throw po::error("which run file? (ksim " + name + " RUN.db ...)");
+  if (access(vm["db"].as<std::string>().c_str(), R_OK) != 0)
+    throw ksim::exporter::RunStoreError("cannot read run file '" + vm["db"].as<std::string>() + "'");
+  return vm;
+}
+
+int cmd_describe(const std::vector<std::string>& args) {
+  po::options_description desc("usage: ksim describe RUN.db [--at MS]");
+  desc.add_options()("at", po::value<double>(), "virtual time in ms (default: the end of the run)");
+  const po::variables_map vm = parse_run_file_args("describe", args, desc);
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  std::optional<double> at;
+  if (vm.count("at")) at = vm["at"].as<double>();
+  std::cout << ksim::exporter::describe_at(vm["db"].as<std::string>(), at);
+  return 0;
+}
+
+int cmd_dump_log(const std::vector<std::string>& args) {
+  po::options_description desc("usage: ksim dump-log RUN.db --broker B --topic T --partition P");
+  desc.add_options()("broker", po::value<int32_t>()->required(), "broker id")(
+      "topic", po::value<std::string>()->required(), "topic")("partition", po::value<int32_t>()->required(), "partition");
+  const po::variables_map vm = parse_run_file_args("dump-log", args, desc);
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  std::cout << ksim::exporter::dump_log(vm["db"].as<std::string>(), vm["broker"].as<int32_t>(),
+                                        vm["topic"].as<std::string>(), vm["partition"].as<int32_t>());
+  return 0;
+}
+
+int cmd_report(const std::vector<std::string>& args) {
+  po::options_description desc("usage: ksim report RUN.db");
+  const po::variables_map vm = parse_run_file_args("report", args, desc);
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  std::cout << ksim::exporter::summary(vm["db"].as<std::string>());
+  return 0;
 }
 
 int cmd_demo(const std::vector<std::string>& args) {
@@ -115,7 +229,14 @@ int main(int argc, char** argv) {
   try {
     if (command == "demo") return cmd_demo(args);
     if (command == "run") return cmd_run(args);
+    if (command == "sweep") return cmd_sweep(args);
+    if (command == "describe") return cmd_describe(args);
+    if (command == "dump-log") return cmd_dump_log(args);
+    if (command == "report") return cmd_report(args);
     std::cerr << "ksim: unknown command '" << command << "'\n\n" << kUsage;
+    return 2;
+  } catch (const ksim::exporter::RunStoreError& e) {
+    std::cerr << "ksim " << command << ": " << e.what() << "\n";
     return 2;
   } catch (const po::error& e) {
     std::cerr << "ksim " << command << ": " << e.what() << "\n";

@@ -12,6 +12,7 @@
 
 #include <cstdio>
 
+#include "bindings/py_bindings.h"
 #include "engine/server/cluster.h"
 #include "sim/network.h"
 
@@ -156,13 +157,14 @@ PYBIND11_MODULE(_ksim, m) {
            py::arg("src") = py::none(), py::arg("dst") = py::none(), py::arg("api") = py::none(),
            py::arg("direction") = "request", py::arg("count") = 1, py::arg("extra_ms") = 0);
 
-  py::class_<Cluster>(m, "Simulation", R"(A simulated Kafka cluster on a virtual clock.
+  py_bindings::bind_check_types(m);
+  py::class_<Cluster> sim(m, "Simulation", R"(A simulated Kafka cluster on a virtual clock.
 
 Simulation(seed=1, brokers=3, controllers=0, config={}) — brokers are numbered
 1..N; `controllers=K` adds dedicated KRaft controllers N+1..N+K, otherwise the
 first min(3, N) brokers are also controllers. `config` takes Kafka's broker
-keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)")
-      .def(py::init([](uint64_t seed, int32_t brokers, int32_t controllers, std::map<std::string, std::string> config) {
+keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
+  sim.def(py::init([](uint64_t seed, int32_t brokers, int32_t controllers, std::map<std::string, std::string> config) {
              ClusterOptions o;
              o.seed = seed;
              o.brokers = brokers;
@@ -230,4 +232,5 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)")
            "Hex digest of the run's event trace: same seed and script, same hash.")
       .def_property_readonly("network", [](Cluster& c) { return NetworkControl(c); }, py::keep_alive<0, 1>())
       .def_property_readonly("seed", [](Cluster& c) { return c.world().seed(); });
+  py_bindings::add_check_methods(sim);
 }

@@ -12,7 +12,9 @@ namespace {
 constexpr const char* kLogDir = "data";
 constexpr const char* kHwCheckpoint = "data/replication-offset-checkpoint";
 constexpr int kIoThreads = 8;  // num.io.threads
-constexpr const char* kBrokerApis[] = {"Produce", "Fetch", "ListOffsets", "OffsetsForLeaderEpoch", "Metadata"};
+constexpr const char* kBrokerApis[] = {"Produce",   "Fetch",     "ListOffsets", "OffsetsForLeaderEpoch", "Metadata",
+                                       "InitProducerId", "FindCoordinator", "JoinGroup", "SyncGroup", "Heartbeat",
+                                       "LeaveGroup", "OffsetCommit", "OffsetFetch"};
 
 ReplicationSwitches switches_of(const Config& c) {
   ReplicationSwitches s;
@@ -21,6 +23,10 @@ ReplicationSwitches switches_of(const Config& c) {
   s.kip279 = c.get_string("ksim.offsets.for.leader.epoch") == "kip-279";
   s.truncate_by_epoch = c.get_string("ksim.truncation.mode") == "leader-epoch";
   s.elr = c.get_bool("ksim.eligible.leader.replicas");
+  s.bug_ack_before_isr = c.get_bool("ksim.bug.ack.before.isr");
+  s.bug_hw_is_leader_leo = c.get_bool("ksim.bug.hw.is.leader.leo");
+  s.bug_follower_never_truncates = c.get_bool("ksim.bug.follower.never.truncates");
+  s.bug_read_past_hw = c.get_bool("ksim.bug.read.past.hw");
   return s;
 }
 
@@ -58,6 +64,15 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
   rm_->set_controller_call([this](const std::string& api, sim::Payload b, uint32_t size) {
     return controller_call(api, std::move(b), size);
   });
+  groups_ = std::make_unique<coordinator::GroupCoordinator>(world_, self_, id_, config_, *rm_);
+  rm_->hw_listener = [this](const TopicPartition& tp) { groups_->on_hw_moved(tp); };
+  lookup_ = std::make_unique<coordinator::CoordinatorLookup>(
+      world_, self_, config_, [this]() -> const MetadataImage& { return image_; },
+      [this](const std::string& api, sim::Payload b, uint32_t size) { return controller_call(api, std::move(b), size); });
+  producer_ids_ = std::make_unique<ProducerIdManager>(world_, [this] {
+    return controller_call("AllocateProducerIds",
+                           sim::make_payload(protocol::AllocateProducerIdsRequest{id_, broker_epoch_}), 32);
+  });
 }
 
 void BrokerServer::start() { world_.spawn(self_, "broker-startup", [this] { startup(); }); }
@@ -85,6 +100,7 @@ storage::LogConfig BrokerServer::log_config(const std::string& topic) const {
   lc.retention_ms = c.get_long("retention.ms");
   lc.retention_bytes = c.get_long("retention.bytes");
   lc.max_message_bytes = c.get_long("max.message.bytes");
+  lc.skip_idempotent_dedupe = config_.get_bool("ksim.bug.skip.idempotent.dedupe");
   lc.message_timestamp_type = c.get_string("message.timestamp.type") == "LogAppendTime"
                                   ? storage::TimestampType::log_append_time
                                   : storage::TimestampType::create_time;
@@ -127,6 +143,7 @@ void BrokerServer::startup() {
     });
   for (int i = 0; i < kIoThreads; ++i)
     world_.spawn(self_, "request-handler-" + std::to_string(i), [this] { request_handler(); });
+  groups_->start();
   world_.spawn(self_, "metadata-applier", [this] { metadata_applier(); });
   world_.spawn(self_, "lifecycle", [this] { lifecycle(); });
   world_.spawn(self_, "isr-shrink", [this] {
@@ -203,7 +220,10 @@ void BrokerServer::reconcile() {
       if (reg.leader == id_) {
         if (!p->is_leader() || p->leader_epoch().value != reg.leader_epoch) {
           fetchers_->remove(tp);
-          if (p->make_leader(reg, world_.now()) != Errc::NONE) world_.probe("broker: could not become leader (storage)");
+          if (p->make_leader(reg, world_.now()) != Errc::NONE)
+            world_.probe("broker: could not become leader (storage)");
+          else
+            groups_->on_partition_leader(tp, LeaderEpoch{reg.leader_epoch});  // loads __consumer_offsets-N
         } else if (reg.partition_epoch > p->partition_epoch()) {
           p->update_isr(reg.isr, reg.partition_epoch);
         }
@@ -211,6 +231,7 @@ void BrokerServer::reconcile() {
       } else {
         if (p->is_leader() || p->leader_epoch().value != reg.leader_epoch || p->leader() != reg.leader) {
           p->make_follower(reg);
+          groups_->on_partition_follower(tp);  // unloads the groups of __consumer_offsets-N
           if (reg.leader >= 0)
             fetchers_->add(tp, reg.leader, LeaderEpoch{reg.leader_epoch});
           else
@@ -296,6 +317,12 @@ void BrokerServer::dispatch(const sim::Incoming& in) {
     rm_->handle_list_offsets(in);
   else if (api == "Metadata")
     handle_metadata(in);
+  else if (api == "InitProducerId")
+    handle_init_producer_id(in);
+  else if (api == "FindCoordinator")
+    lookup_->handle_find_coordinator(in);
+  else if (coordinator::GroupCoordinator::handles(api))
+    groups_->handle(api, in);
 }
 
 void BrokerServer::handle_metadata(const sim::Incoming& in) {
@@ -331,6 +358,28 @@ void BrokerServer::handle_metadata(const sim::Incoming& in) {
     for (const auto& [name, t] : image_.topics()) describe(name);
   }
   world_.network().respond(in, world_.network().kind("MetadataResponse"), sim::make_payload(std::move(resp)), 256);
+}
+
+// InitProducerId for an idempotent (non-transactional) producer: any broker
+// answers with a fresh id from its block, epoch 0 (Kafka's
+// TransactionCoordinator.handleInitProducerId with a null transactional.id).
+void BrokerServer::handle_init_producer_id(const sim::Incoming& in) {
+  const auto& req = sim::payload_as<protocol::InitProducerIdRequest>(in.payload);
+  protocol::InitProducerIdResponse resp;
+  if (req.transactional_id) {
+    // Transactional ids belong to the transaction coordinator (not in ksim yet).
+    resp.error = Errc::COORDINATOR_NOT_AVAILABLE;
+  } else if (fenced_ || broker_epoch_ < 0) {
+    resp.error = Errc::COORDINATOR_LOAD_IN_PROGRESS;
+  } else {
+    const auto [err, pid] = producer_ids_->generate();
+    resp.error = err;
+    if (err == Errc::NONE) {
+      resp.producer_id = pid;
+      resp.producer_epoch = ProducerEpoch{0};
+    }
+  }
+  world_.network().respond(in, world_.network().kind("InitProducerIdResponse"), sim::make_payload(resp), 32);
 }
 
 }  // namespace ksim

@@ -8,7 +8,9 @@
 //     broker.heartbeat.interval.ms to the active controller (fenced until
 //     caught up; re-registers on STALE_BROKER_EPOCH);
 //   * request handlers (num.io.threads of them) serving Produce, Fetch,
-//     ListOffsets, OffsetsForLeaderEpoch and Metadata;
+//     ListOffsets, OffsetsForLeaderEpoch, Metadata and InitProducerId, and
+//     the group coordinator's APIs (FindCoordinator, JoinGroup, SyncGroup,
+//     Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch: engine/coordinator);
 //   * ISR shrink checks, AlterPartition sending, high-watermark checkpoints.
 // The metadata log itself is followed by the node's Raft client (an observer on
 // a pure broker, the voter on a combined node), whose commit listener calls
@@ -19,10 +21,13 @@
 #include <memory>
 #include <optional>
 
+#include "engine/broker/producer_id_manager.h"
 #include "engine/broker/replica_fetcher.h"
 #include "engine/broker/replica_manager.h"
 #include "engine/common/config.h"
 #include "engine/controller/metadata_image.h"
+#include "engine/coordinator/coordinator_lookup.h"
+#include "engine/coordinator/group_coordinator.h"
 #include "engine/raft/raft_client.h"
 #include "engine/storage/log_config.h"
 #include "sim/sync.h"
@@ -48,6 +53,9 @@ class BrokerServer {
   bool fenced() const { return fenced_; }
   int64_t broker_epoch() const { return broker_epoch_; }
   bool started() const { return started_; }
+  // The group coordinator (classic groups, __consumer_offsets) and FindCoordinator.
+  coordinator::GroupCoordinator& group_coordinator() { return *groups_; }
+  coordinator::CoordinatorLookup& coordinator_lookup() { return *lookup_; }
 
  private:
   void startup();
@@ -58,6 +66,7 @@ class BrokerServer {
   void request_handler();
   void dispatch(const sim::Incoming& in);
   void handle_metadata(const sim::Incoming& in);
+  void handle_init_producer_id(const sim::Incoming& in);
   sim::Reply controller_call(const std::string& api, sim::Payload body, uint32_t size);
   storage::LogConfig log_config(const std::string& topic) const;
   int32_t min_isr(const std::string& topic) const;
@@ -71,6 +80,9 @@ class BrokerServer {
   MetadataImage image_;
   std::unique_ptr<ReplicaManager> rm_;
   std::unique_ptr<ReplicaFetcherManager> fetchers_;
+  std::unique_ptr<coordinator::GroupCoordinator> groups_;  // after rm_: it refers to it
+  std::unique_ptr<coordinator::CoordinatorLookup> lookup_;
+  std::unique_ptr<ProducerIdManager> producer_ids_;  // KIP-730 blocks for InitProducerId
   sim::Channel<sim::Incoming> requests_;
   sim::CondVar metadata_changed_;
   uint64_t metadata_version_ = 0;

@@ -112,7 +112,7 @@ bool Partition::maybe_increment_hw() {
   if (!is_leader()) return false;
   if (switches_.elr && static_cast<int32_t>(isr_.size()) < min_isr_) return false;  // strict min ISR
   Offset hw = log_->log_end_offset();
-  for (int32_t b : maximal_isr()) {
+  for (int32_t b : switches_.bug_hw_is_leader_leo ? std::vector<int32_t>{} : maximal_isr()) {
     if (b == local_) continue;
     auto it = remotes_.find(b);
     const Offset leo = it == remotes_.end() ? kNoOffset : it->second.log_end_offset;

@@ -26,6 +26,11 @@ struct ReplicationSwitches {
   bool kip279 = true;                   // ksim.offsets.for.leader.epoch
   bool truncate_by_epoch = true;        // ksim.truncation.mode (false: pre-KIP-101, to the HW)
   bool elr = true;                      // ksim.eligible.leader.replicas (KIP-966, with its strict min ISR)
+  // Planted bugs (ksim.bug.*), for checker validation only.
+  bool bug_ack_before_isr = false;         // acks=all answered at append
+  bool bug_hw_is_leader_leo = false;       // the leader's HW is its log end offset
+  bool bug_follower_never_truncates = false;
+  bool bug_read_past_hw = false;           // consumer fetches go up to the log end
 };
 
 class Partition {

@@ -31,6 +31,7 @@ inline constexpr const char* kApis[] = {
     "AlterPartition", "InitProducerId", "FindCoordinator", "JoinGroup", "SyncGroup", "Heartbeat",
     "LeaveGroup", "OffsetCommit", "OffsetFetch", "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn",
     "WriteTxnMarkers", "TxnOffsetCommit", "Vote", "BeginQuorumEpoch", "EndQuorumEpoch", "MetadataFetch",
+    "AllocateProducerIds",
 };
 
 // ---- Produce -------------------------------------------------------------------
@@ -222,6 +223,18 @@ struct InitProducerIdResponse {
   Errc error = Errc::NONE;
   ProducerId producer_id = kNoProducerId;
   ProducerEpoch producer_epoch{-1};
+};
+
+// AllocateProducerIds (KIP-730): a broker asks the active controller for a
+// block of producer ids; the controller records it in the metadata log.
+struct AllocateProducerIdsRequest {
+  int32_t broker_id = -1;
+  int64_t broker_epoch = -1;
+};
+struct AllocateProducerIdsResponse {
+  Errc error = Errc::NONE;
+  int64_t producer_id_start = -1;
+  int32_t producer_id_len = 0;
 };
 
 // ---- group coordination (the classic consumer group protocol) ---------------------------

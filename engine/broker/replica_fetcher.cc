@@ -42,6 +42,10 @@ void ReplicaFetcherManager::remove(const TopicPartition& tp) {
 
 void ReplicaFetcherManager::truncate_to(Partition& p, Offset offset, const char* why) {
   if (offset >= p.log_end_offset()) return;
+  if (switches_.bug_follower_never_truncates) {  // PLANTED BUG: keep the divergent suffix
+    world_.probe("fetcher: PLANTED BUG skipped a truncation");
+    return;
+  }
   if (offset < p.high_watermark()) world_.probe("fetcher: follower truncated below high watermark");
   world_.probe(why);
   ++truncations_;

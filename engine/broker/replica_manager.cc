@@ -74,7 +74,7 @@ void ReplicaManager::handle_produce(const sim::Incoming& in) {
         res.log_start_offset = p->log().log_start_offset();
         metrics_.messages_in += static_cast<uint64_t>(r.value.num_records);
         metrics_.bytes_in += static_cast<uint64_t>(batch->size_in_bytes());
-        if (req.acks == -1) {
+        if (req.acks == -1 && !switches_.bug_ack_before_isr) {
           required = r.value.last_offset + 1;
           wait = true;
         }
@@ -156,7 +156,8 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
         r.error = Errc::OFFSET_OUT_OF_RANGE;
       } else {
         // Consumers see only what is committed (below the HW); followers all.
-        const std::optional<Offset> limit = follower ? std::nullopt : std::optional<Offset>(p->high_watermark());
+        const std::optional<Offset> limit =
+            follower || switches_.bug_read_past_hw ? std::nullopt : std::optional<Offset>(p->high_watermark());
         if (fp.fetch_offset < (limit ? *limit : log.log_end_offset())) {
           auto rd = log.read(fp.fetch_offset, fp.partition_max_bytes, limit, true);
           if (rd.ok())
@@ -220,6 +221,7 @@ void ReplicaManager::wake_fetches(const TopicPartition& tp) {
 void ReplicaManager::hw_moved(const TopicPartition& tp) {
   try_complete_produce();
   wake_fetches(tp);  // consumers long-polling for newly committed records
+  if (hw_listener) hw_listener(tp);
 }
 
 // ---- OffsetsForLeaderEpoch / ListOffsets ----------------------------------------------------------

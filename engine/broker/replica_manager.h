@@ -72,6 +72,12 @@ class ReplicaManager {
   bool alter_partition_pass();
   // Requests a handler fiber re-run (fetch purgatory completions).
   std::function<void(sim::Incoming)> requeue;
+  // Called whenever a partition's high watermark may have moved (the group
+  // coordinator completes its acks=all appends from here). Must not block.
+  std::function<void(const TopicPartition&)> hw_listener;
+  // Someone other than a Produce appended to a partition we lead (the group
+  // coordinator): wake the followers' fetches parked on it.
+  void notify_appended(const TopicPartition& tp) { wake_fetches(tp); }
 
   BrokerMetrics metrics() const;
 

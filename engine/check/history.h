@@ -78,7 +78,7 @@ struct Op {
   std::string detail;                   // "auto" / "sync" / "async" for commits; reason for seeks
 };
 
-enum class EventType : uint8_t { fault, heal, election, leader_change, note };
+enum class EventType : uint8_t { fault, heal, election, leader_change, isr_change, note };
 struct ClusterEvent {
   int64_t at_ns = 0;
   EventType type = EventType::note;
@@ -86,6 +86,7 @@ struct ClusterEvent {
   TopicPartition tp;          // elections
   int32_t leader_epoch = -1;
   bool unclean = false;
+  std::vector<int32_t> isr, replicas;  // elections and ISR changes: the partition's state after
   std::string what;           // "crash", "power_fail", "partition [[1],[2,3]]", ...
 };
 

@@ -72,6 +72,13 @@ std::string events_between(const History& h, const TopicPartition& tp, int64_t f
       case EventType::note:
         line += e.what;
         break;
+      case EventType::isr_change: {
+        if (!(e.tp == tp)) continue;
+        line += tp.str() + " ISR now {";
+        for (size_t i = 0; i < e.isr.size(); ++i) line += (i ? "," : "") + std::to_string(e.isr[i]);
+        line += "}";
+        break;
+      }
     }
     lines.push_back(std::move(line));
   }

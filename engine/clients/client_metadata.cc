@@ -29,7 +29,7 @@ bool ClientMetadata::refresh() {
   for (size_t i = 0; i < candidates.size(); ++i) {
     const int32_t b = candidates[(start + i) % candidates.size()];
     protocol::MetadataRequest req;
-    req.topics = topics_.empty() ? std::nullopt : std::optional<std::vector<std::string>>(topics_);
+    req.topics = topics_.empty() || all_topics_ ? std::nullopt : std::optional<std::vector<std::string>>(topics_);
     req.allow_auto_topic_creation = false;
     const sim::Reply r =
         call_broker(ctx_, b, "Metadata", sim::make_payload(std::move(req)), 64, request_timeout_ms_);

@@ -35,6 +35,11 @@ class ClientMetadata {
   // Topics the client cares about (refreshes ask for these).
   void add_topic(const std::string& topic);
   const std::vector<std::string>& topics() const { return topics_; }
+  // Ask for every topic of the cluster (a consumer's regex subscription).
+  void set_all_topics(bool all) {
+    if (all && !all_topics_) update_requested_ = true;
+    all_topics_ = all;
+  }
 
   // Blocks (fiber) for one Metadata round trip; returns false when no broker answered.
   bool refresh();
@@ -58,6 +63,7 @@ class ClientMetadata {
   ClientContext ctx_;
   int64_t max_age_ms_, request_timeout_ms_;
   std::vector<std::string> topics_;
+  bool all_topics_ = false;
   std::vector<int32_t> brokers_;
   std::map<std::string, std::vector<PartitionLeader>> partitions_;
   std::map<std::string, Errc> topic_errors_;

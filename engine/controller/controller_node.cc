@@ -11,11 +11,13 @@ sim::Payload error_response(const std::string& api, Errc e, const std::string& m
   if (api == "BrokerRegistration") return sim::make_payload(protocol::BrokerRegistrationResponse{e, -1});
   if (api == "BrokerHeartbeat") return sim::make_payload(protocol::BrokerHeartbeatResponse{e, true, false});
   if (api == "AlterPartition") return sim::make_payload(protocol::AlterPartitionResponse{e, -1, -1, {}});
+  if (api == "AllocateProducerIds") return sim::make_payload(protocol::AllocateProducerIdsResponse{e, -1, 0});
   return sim::make_payload(protocol::AdminResponse{e, message});
 }
 
 constexpr const char* kControllerApis[] = {"BrokerRegistration", "BrokerHeartbeat", "AlterPartition",
-                                           "CreateTopics",       "ElectLeaders",    "IncrementalAlterConfigs"};
+                                           "CreateTopics",       "ElectLeaders",    "IncrementalAlterConfigs",
+                                           "AllocateProducerIds"};
 
 }  // namespace
 
@@ -185,6 +187,12 @@ void ControllerNode::handle(sim::Incoming&& in) {
     const auto& req = sim::payload_as<protocol::ElectLeadersRequest>(in.payload);
     ControllerResult r = qc_.elect_leaders(req.unclean ? Election::unclean : Election::preferred, req.partitions);
     propose_then_respond(in, std::move(r.records), resp_kind, sim::make_payload(protocol::AdminResponse{r.error, r.message}), 64);
+  } else if (api == "AllocateProducerIds") {
+    const auto& req = sim::payload_as<protocol::AllocateProducerIdsRequest>(in.payload);
+    ProducerIdsReply r = qc_.allocate_producer_ids(req.broker_id, req.broker_epoch);
+    // Answered only once the block is committed: a block handed out must never be handed out again.
+    propose_then_respond(in, std::move(r.records), resp_kind,
+                         sim::make_payload(protocol::AllocateProducerIdsResponse{r.error, r.first, r.size}), 32);
   } else if (api == "IncrementalAlterConfigs") {
     const auto& req = sim::payload_as<protocol::AlterConfigRequest>(in.payload);
     ControllerResult r = qc_.alter_config(req.resource, req.key, req.value);

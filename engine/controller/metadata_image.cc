@@ -108,6 +108,9 @@ void MetadataImage::apply(const MetadataRecord& record, int64_t offset) {
           check(next, t.name + "-" + std::to_string(x.partition));
           if (x.unclean) ++unclean_elections_;
           p = std::move(next);
+        } else if constexpr (std::is_same_v<T, ProducerIdsRecord>) {
+          SIM_ASSERT(x.next_producer_id > next_producer_id_, "producer id blocks must move forward");
+          next_producer_id_ = x.next_producer_id;
         } else {
           if (x.value)
             configs_[x.resource][x.key] = *x.value;

@@ -66,6 +66,8 @@ class MetadataImage {
 
   int64_t last_applied_offset() const { return last_offset_; }
   int64_t next_topic_id() const { return next_topic_id_; }
+  // KIP-730: the first producer id of the next block the controller hands out.
+  int64_t next_producer_id() const { return next_producer_id_; }
   uint64_t unclean_elections() const { return unclean_elections_; }
   bool operator==(const MetadataImage&) const = default;
 
@@ -78,6 +80,7 @@ class MetadataImage {
   std::map<std::string, std::map<std::string, std::string>, std::less<>> configs_;
   int64_t last_offset_ = -1;
   int64_t next_topic_id_ = 1;
+  int64_t next_producer_id_ = 0;
   uint64_t unclean_elections_ = 0;
 };
 

@@ -67,6 +67,11 @@ struct Encode {
     w.u8(x.value ? 1 : 0);
     if (x.value) w.str(*x.value);
   }
+  void operator()(const ProducerIdsRecord& x) {
+    w.varint(x.broker_id);
+    w.varint(x.broker_epoch);
+    w.varint(x.next_producer_id);
+  }
 };
 
 std::optional<bool> tri(uint8_t v) {
@@ -125,6 +130,13 @@ MetadataRecord decode_one(uint8_t type, Reader& r) {
       x.unclean = r.u8() != 0;
       return x;
     }
+    case 6: {
+      ProducerIdsRecord x;
+      x.broker_id = static_cast<int32_t>(r.varint());
+      x.broker_epoch = r.varint();
+      x.next_producer_id = r.varint();
+      return x;
+    }
     default: {
       ConfigRecord x;
       x.resource = r.str();
@@ -162,7 +174,7 @@ std::optional<std::vector<MetadataRecord>> decode_records(std::string_view bytes
   std::vector<MetadataRecord> out;
   for (int64_t i = 0; i < n; ++i) {
     const uint8_t type = r.u8();
-    if (type > 5) return std::nullopt;
+    if (type > 6) return std::nullopt;
     out.push_back(decode_one(type, r));
     if (!r.ok()) return std::nullopt;
   }
@@ -194,6 +206,9 @@ std::string describe(const MetadataRecord& rec) {
           if (x.elr) os << ", elr=" << list(*x.elr);
           if (x.unclean) os << ", UNCLEAN";
           os << ")";
+        } else if constexpr (std::is_same_v<T, ProducerIdsRecord>) {
+          os << "ProducerIds(broker=" << x.broker_id << ", epoch=" << x.broker_epoch
+             << ", next=" << x.next_producer_id << ")";
         } else {
           os << "Config(" << x.resource << ", " << x.key << "=" << (x.value ? *x.value : "<deleted>") << ")";
         }

@@ -69,8 +69,18 @@ struct ConfigRecord {
   auto operator<=>(const ConfigRecord&) const = default;
 };
 
+// KIP-730: the controller hands out producer ids in blocks; the record moves
+// the cluster-wide "next producer id" past the block it gave `broker_id`, so
+// ids stay unique across controller failovers and broker restarts.
+struct ProducerIdsRecord {
+  int32_t broker_id = -1;
+  int64_t broker_epoch = -1;
+  int64_t next_producer_id = 0;  // the first id of the NEXT block
+  auto operator<=>(const ProducerIdsRecord&) const = default;
+};
+
 using MetadataRecord = std::variant<RegisterBrokerRecord, BrokerRegistrationChangeRecord, TopicRecord,
-                                    PartitionRecord, PartitionChangeRecord, ConfigRecord>;
+                                    PartitionRecord, PartitionChangeRecord, ConfigRecord, ProducerIdsRecord>;
 
 std::string encode_records(const std::vector<MetadataRecord>& records);
 // nullopt if the bytes are not a valid record list.

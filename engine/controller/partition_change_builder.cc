@@ -84,13 +84,13 @@ std::optional<PartitionChangeRecord> build_partition_change(int64_t topic_id, in
         break;
       }
   }
-  if (leader < 0 && (opts.unclean_allowed || election == Election::unclean)) {
+  if (leader < 0 && (opts.unclean_allowed || election == Election::unclean || opts.bug_unclean_without_permission)) {
     for (int32_t r : cur.replicas)
       if (usable(r)) {
         leader = r;
         isr = {r};
         elr.clear();
-        unclean = true;
+        unclean = opts.unclean_allowed || election == Election::unclean;
         recovery = LeaderRecoveryState::recovering;
         break;
       }

@@ -21,6 +21,9 @@ struct ElectionOptions {
   bool unclean_allowed = false;  // unclean.leader.election.enable of the topic
   bool elr_enabled = true;       // ksim.eligible.leader.replicas (KIP-966)
   int32_t min_isr = 1;           // min.insync.replicas of the topic
+  // PLANTED BUG (ksim.bug.unclean.without.permission): elect an out-of-sync
+  // replica although unclean election is disabled, without marking it unclean.
+  bool bug_unclean_without_permission = false;
 };
 
 // The change to make to `current`, or nullopt if nothing changes.

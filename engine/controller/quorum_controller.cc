@@ -63,7 +63,8 @@ Config QuorumController::topic_config(const std::string& topic) const {
 ElectionOptions QuorumController::election_options(const std::string& topic) const {
   const Config c = topic_config(topic);
   return ElectionOptions{c.get_bool("unclean.leader.election.enable"),
-                         broker_config_.get_bool("ksim.eligible.leader.replicas"), c.get_int("min.insync.replicas")};
+                         broker_config_.get_bool("ksim.eligible.leader.replicas"), c.get_int("min.insync.replicas"),
+                         broker_config_.get_bool("ksim.bug.unclean.without.permission")};
 }
 
 void QuorumController::rebalance_all(std::vector<MetadataRecord>& out) {
@@ -249,6 +250,23 @@ ControllerResult QuorumController::elect_leaders(Election type,
     r.error = Errc::ELECTION_NOT_NEEDED;
     r.message = "Leader election not needed";
   }
+  return r;
+}
+
+ProducerIdsReply QuorumController::allocate_producer_ids(int32_t broker_id, int64_t broker_epoch) {
+  ProducerIdsReply r;
+  if (!active_) {
+    r.error = Errc::NOT_CONTROLLER;
+    return r;
+  }
+  const BrokerRegistration* b = image_.broker(broker_id);
+  if (!b || b->epoch != broker_epoch) {
+    r.error = Errc::STALE_BROKER_EPOCH;
+    return r;
+  }
+  r.first = image_.next_producer_id();
+  r.size = kProducerIdBlockSize;
+  emit(r.records, ProducerIdsRecord{broker_id, broker_epoch, r.first + r.size});
   return r;
 }
 

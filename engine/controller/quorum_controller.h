@@ -53,6 +53,14 @@ struct AlterPartitionReply {
   std::vector<MetadataRecord> records;
 };
 
+// KIP-730: a block of producer ids [first, first + size) for one broker.
+struct ProducerIdsReply {
+  Errc error = Errc::NONE;
+  int64_t first = -1;
+  int32_t size = 0;
+  std::vector<MetadataRecord> records;
+};
+
 struct TopicSpec {
   std::string name;
   int32_t partitions = -1;          // -1: num.partitions
@@ -91,6 +99,11 @@ class QuorumController {
   ControllerResult elect_leaders(Election type, const std::vector<std::pair<std::string, int32_t>>& partitions);
   ControllerResult alter_config(const std::string& resource, const std::string& key,
                                 const std::optional<std::string>& value);
+
+  // AllocateProducerIds (KIP-730, Kafka's ProducerIdControlManager): the next
+  // block of 1000 ids for a registered broker, recorded in the metadata log.
+  ProducerIdsReply allocate_producer_ids(int32_t broker_id, int64_t broker_epoch);
+  static constexpr int32_t kProducerIdBlockSize = 1000;
 
   // Effective topic config (broker config + topic overrides).
   Config topic_config(const std::string& topic) const;

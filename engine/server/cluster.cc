@@ -4,13 +4,15 @@
 #include <sstream>
 
 #include "engine/broker/protocol.h"
+#include "engine/server/nemesis.h"
 #include "engine/common/node_ids.h"
+#include "engine/coordinator/coordinator_lookup.h"
+#include "engine/coordinator/java_hash.h"
 #include "engine/storage/log_segment.h"
 #include "sim/disk.h"
 #include "sim/network.h"
 
 namespace ksim {
-namespace {
 
 // The batches of a log as its page cache holds them, without simulated I/O.
 std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage::UnifiedLog& log) {
@@ -32,8 +34,6 @@ std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage
   }
   return out;
 }
-
-}  // namespace
 
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
   if (options_.brokers < 1 || options_.brokers > 1000)
@@ -412,8 +412,30 @@ ProduceOutcome Cluster::produce(const std::string& topic, int32_t partition, con
   const PartitionDescription d = describe_partition(topic, partition);
   ProduceOutcome out;
   out.leader = d.leader;
+  // The history sees one send per value, by the admin client.
+  std::vector<uint64_t> ops;
+  for (const std::string& v : values) {
+    check::Op op;
+    op.type = check::OpType::send;
+    op.client = kafka_id_of(client_);
+    op.client_name = "admin-client";
+    op.tp = TopicPartition{topic, partition};
+    op.value = v;
+    op.acks = acks;
+    op.max_in_flight = 1;
+    ops.push_back(history_.invoke(std::move(op), world_->now().ns));
+  }
+  auto finish = [&](check::Outcome o) {
+    for (size_t i = 0; i < ops.size(); ++i) {
+      check::Op& op = history_.op(ops[i]);
+      if (o == check::Outcome::ok && out.base_offset.value >= 0) op.offset = Offset{out.base_offset.value + static_cast<int64_t>(i)};
+      op.leader = out.leader;
+      history_.complete(ops[i], o, world_->now().ns, out.error);
+    }
+  };
   if (d.leader < 0 || !node(d.leader)) {
     out.error = Errc::NOT_LEADER_OR_FOLLOWER;
+    finish(check::Outcome::fail);
     return out;
   }
   std::vector<storage::Record> records;
@@ -434,16 +456,24 @@ ProduceOutcome Cluster::produce(const std::string& topic, int32_t partition, con
       net.send(client_, node_id(d.leader), net.kind("Produce"), body, size);
     });
     world_->settle();
+    finish(check::Outcome::ok);  // acks=0: "acknowledged" once sent; no offset
     return out;
   }
   const sim::Reply r = client_call("Produce", d.leader, sim::make_payload(req), size, timeout_ms);
   if (r.status != sim::CallStatus::ok) {
     out.error = r.status == sim::CallStatus::timeout ? Errc::REQUEST_TIMED_OUT : Errc::NETWORK_EXCEPTION;
+    finish(check::Outcome::info);
     return out;
   }
   const auto& resp = sim::payload_as<protocol::ProduceResponse>(r.payload);
   out.error = resp.partitions.front().error;
   out.base_offset = resp.partitions.front().base_offset;
+  // Errors before the append definitely did not write; after it (or a
+  // timeout), the records may be in the log.
+  const bool definite = out.error == Errc::NOT_ENOUGH_REPLICAS || out.error == Errc::NOT_LEADER_OR_FOLLOWER ||
+                        out.error == Errc::FENCED_LEADER_EPOCH || out.error == Errc::UNKNOWN_TOPIC_OR_PARTITION ||
+                        out.error == Errc::INVALID_REQUIRED_ACKS || out.error == Errc::MESSAGE_TOO_LARGE;
+  finish(out.error == Errc::NONE ? check::Outcome::ok : definite ? check::Outcome::fail : check::Outcome::info);
   return out;
 }
 
@@ -457,6 +487,25 @@ int32_t Cluster::leader_of(const std::string& topic, int32_t partition) const {
   const MetadataImage* img = best_image(*this);
   const PartitionRegistration* p = img ? img->partition(topic, partition) : nullptr;
   return p ? p->leader : -1;
+}
+
+// ---- consumer groups ----------------------------------------------------------------------------------------
+
+int32_t Cluster::group_coordinator_of(const std::string& group_id) const {
+  const int32_t p = coordinator::partition_for(group_id, config_.get_int("offsets.topic.num.partitions"));
+  return leader_of(coordinator::kGroupMetadataTopic, p);
+}
+
+coordinator::GroupDescription Cluster::describe_group(const std::string& group_id) const {
+  const int32_t leader = group_coordinator_of(group_id);
+  KafkaNode* n = leader >= 0 ? const_cast<Cluster*>(this)->node(leader) : nullptr;
+  if (!n || !n->broker()) {
+    coordinator::GroupDescription d;
+    d.group_id = group_id;
+    d.error = Errc::COORDINATOR_NOT_AVAILABLE;
+    return d;
+  }
+  return n->broker()->group_coordinator().describe(group_id);
 }
 
 // ---- faults ----------------------------------------------------------------------------------------------
@@ -491,23 +540,38 @@ void Cluster::observe_metadata(const raft::RaftEntry& e) {
     } else if (const auto* p = std::get_if<PartitionRecord>(&r)) {
       const TopicPartition tp{topic_names_[p->topic_id], p->partition};
       leader_epochs_[tp] = p->leader_epoch;
+      isrs_[tp] = p->isr;
+      replicas_[tp] = p->replicas;
       check::ClusterEvent ev;
       ev.at_ns = world_->now().ns;
       ev.type = check::EventType::election;
       ev.node = p->leader;
       ev.tp = tp;
       ev.leader_epoch = p->leader_epoch;
+      ev.isr = p->isr;
+      ev.replicas = p->replicas;
       ev.what = "created";
       history_.event(std::move(ev));
     } else if (const auto* c = std::get_if<PartitionChangeRecord>(&r)) {
-      if (!c->leader) continue;
       const TopicPartition tp{topic_names_[c->topic_id], c->partition};
-      const int32_t epoch = ++leader_epochs_[tp];
+      if (c->isr) isrs_[tp] = *c->isr;
+      if (c->replicas) replicas_[tp] = *c->replicas;
       check::ClusterEvent ev;
       ev.at_ns = world_->now().ns;
+      ev.tp = tp;
+      ev.isr = isrs_[tp];
+      ev.replicas = replicas_[tp];
+      if (!c->leader) {
+        if (!c->isr) continue;
+        ev.type = check::EventType::isr_change;
+        ev.leader_epoch = leader_epochs_[tp];
+        ev.what = "isr change";
+        history_.event(std::move(ev));
+        continue;
+      }
+      const int32_t epoch = ++leader_epochs_[tp];
       ev.type = check::EventType::election;
       ev.node = *c->leader;
-      ev.tp = tp;
       ev.leader_epoch = epoch;
       ev.unclean = c->unclean;
       ev.what = *c->leader < 0 ? "offline" : (c->unclean ? "unclean election" : "election");

@@ -20,10 +20,14 @@
 #include <string>
 #include <vector>
 
+#include "engine/check/check_input.h"
 #include "engine/check/history.h"
+#include "engine/check/verdict.h"
+#include "engine/storage/unified_log.h"
 #include "engine/clients/client_runtime.h"
 #include "engine/common/config.h"
 #include "engine/common/errors.h"
+#include "engine/coordinator/group_coordinator.h"
 #include "engine/server/kafka_node.h"
 #include "sim/world.h"
 
@@ -69,6 +73,19 @@ struct ProduceOutcome {
   Offset base_offset = kNoOffset;
   int32_t leader = -1;
 };
+
+// What `Cluster::check` does before judging: the heal phase and its bound.
+struct CheckOptions {
+  bool heal = true;                  // stop faults, restart crashed nodes, heal the network
+  int64_t converge_timeout_ms = 60'000;
+  bool full_read = false;            // the run ended by reading everything: judge `unseen`
+  bool unseen_is_violation = false;
+};
+
+// The batches of a broker's log from its page cache (no simulated I/O).
+std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage::UnifiedLog& log);
+
+class Nemesis;
 
 class Cluster {
  public:
@@ -148,6 +165,15 @@ class Cluster {
   // The broker id the current metadata names as leader (-1: none).
   int32_t leader_of(const std::string& topic, int32_t partition) const;
 
+  // ---- consumer groups ------------------------------------------------------------------------
+  // A group as its coordinator holds it (state, generation, members with their
+  // opaque metadata / assignment, committed offsets). `error` says why not:
+  // COORDINATOR_NOT_AVAILABLE (no __consumer_offsets or no leader),
+  // COORDINATOR_LOAD_IN_PROGRESS, NOT_COORDINATOR. Unknown groups are "Dead".
+  coordinator::GroupDescription describe_group(const std::string& group_id) const;
+  // The broker coordinating the group now (-1: none).
+  int32_t group_coordinator_of(const std::string& group_id) const;
+
   // ---- faults -------------------------------------------------------------------------------
   void crash(int32_t id);
   void restart(int32_t id);
@@ -159,6 +185,27 @@ class Cluster {
   void slow_disk(int32_t id, double factor);
   void disk_full(int32_t id, bool full);
   void disk_stall(int32_t id, bool stalled);
+
+  // A scheduled nemesis (engine/server/nemesis.h) the cluster owns; the heal
+  // phase of check() stops it. Replaces (and stops) an earlier one.
+  Nemesis& set_nemesis(std::unique_ptr<Nemesis> n);
+  Nemesis* nemesis() { return nemesis_.get(); }
+
+  // ---- judging a run (engine/server/cluster_check.cc) -------------------------------------------
+  // Safety, then liveness: optionally heals every fault and lets the cluster
+  // converge (every partition led with a full ISR) within the bound, then runs
+  // every checker over the history and the final logs.
+  check::Verdict check(const CheckOptions& options = {});
+  // The verdict of the last check() (nullptr before one).
+  const check::Verdict* last_verdict() const { return last_verdict_ ? &*last_verdict_ : nullptr; }
+  // The checkers' input as things stand (no heal phase).
+  check::CheckInput check_input();
+  // Stops every fault: heals the network, restarts crashed nodes, resumes
+  // paused ones, clears disk faults.
+  void heal_all();
+  // Every partition of every topic led by a serving leader with a full ISR,
+  // every replica's log end at the leader's high watermark.
+  bool converged() const;
 
   // ---- invariants (online checks) -------------------------------------------------------------
   // Empty when every cluster invariant holds; otherwise one line per violation.
@@ -183,11 +230,14 @@ class Cluster {
   std::map<std::pair<TopicPartition, int32_t>, int32_t> leaders_seen_;
   std::map<std::pair<TopicPartition, int32_t>, Offset> max_hw_seen_;  // per leader epoch
   check::History history_;
+  std::unique_ptr<Nemesis> nemesis_;
+  std::optional<check::Verdict> last_verdict_;
   std::map<int32_t, std::string> client_names_;
   // Election bookkeeping for the history (observe_metadata).
   int64_t observed_metadata_offset_ = -1;
   std::map<int64_t, std::string> topic_names_;
   std::map<TopicPartition, int32_t> leader_epochs_;
+  std::map<TopicPartition, std::vector<int32_t>> isrs_, replicas_;
 };
 
 }  // namespace ksim

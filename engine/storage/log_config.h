@@ -37,6 +37,9 @@ struct LogConfig {
   TimestampType message_timestamp_type = TimestampType::create_time;
   // max.message.bytes: the largest batch the log accepts (RECORD_LIST_TOO_LARGE / MESSAGE_TOO_LARGE).
   int64_t max_message_bytes = 1048588;
+  // ksim.bug.skip.idempotent.dedupe (a broker key; PLANTED BUG): a retried
+  // idempotent batch is appended again instead of answered with its original offsets.
+  bool skip_idempotent_dedupe = false;
 };
 
 }  // namespace ksim::storage

@@ -77,8 +77,20 @@ Errc UnifiedLog::load_segments(Offset recovery_point, Offset log_start_offset) {
     int64_t truncated = 0;
     if (trusted) {
       if (Errc e = seg->load(); e != Errc::NONE) return e;
+      // The producer state is not on disk (no .snapshot files): replay the
+      // trusted segment's batches too (Kafka replays from its last snapshot).
+      for (Offset at = seg->base_offset(); at < seg->next_offset();) {
+        auto rd = seg->read(at, 1 << 20, seg->next_offset(), true);
+        if (!rd.ok()) return rd.error;
+        if (rd.value.empty()) break;
+        for (const BatchPtr& b : rd.value) producer_state_.update(*b);
+        at = rd.value.back()->next_offset();
+      }
     } else {
-      auto r = seg->recover([&](const RecordBatch& b) { (void)maybe_assign_epoch(b); });
+      auto r = seg->recover([&](const RecordBatch& b) {
+        (void)maybe_assign_epoch(b);
+        producer_state_.update(b);
+      });
       if (!r.ok()) return r.error;
       truncated = r.value;
     }
@@ -146,14 +158,36 @@ Result<LogAppendInfo> UnifiedLog::append_as_leader(const BatchPtr& batch, Leader
   if (static_cast<int64_t>(batch->size_in_bytes()) > config_.max_message_bytes) return Errc::MESSAGE_TOO_LARGE;
   if (static_cast<int64_t>(batch->size_in_bytes()) > config_.segment_bytes) return Errc::RECORD_LIST_TOO_LARGE;
   if (!batch->crc_valid()) return Errc::CORRUPT_MESSAGE;
-  BatchPtr stamped = batch;
   LogAppendInfo info;
+  if (batch->producer_id() != kNoProducerId) {
+    // Kafka's analyzeAndValidateProducerState, under the log lock.
+    const ProducerCheck check = producer_state_.check(*batch);
+    if (check.duplicate && !config_.skip_idempotent_dedupe) {
+      world_->probe("storage/idempotent_duplicate");
+      info.duplicate = true;
+      info.first_offset = check.duplicate->first_offset;
+      info.last_offset = check.duplicate->last_offset;
+      info.max_timestamp = check.duplicate->timestamp;
+      info.offset_of_max_timestamp = check.duplicate->last_offset;
+      info.log_start_offset = log_start_offset_;
+      info.num_records = static_cast<int32_t>(check.duplicate->last_offset - check.duplicate->first_offset + 1);
+      return info;
+    }
+    if (check.duplicate) world_->probe("storage/BUG skip.idempotent.dedupe appended a duplicate");
+    if (!check.duplicate && check.error != Errc::NONE) {
+      world_->probe(check.error == Errc::INVALID_PRODUCER_EPOCH ? "storage/invalid_producer_epoch"
+                                                                : "storage/out_of_order_sequence");
+      return check.error;
+    }
+  }
+  BatchPtr stamped = batch;
   if (config_.message_timestamp_type == TimestampType::log_append_time) {
     info.log_append_time = now_ms();
     stamped = stamped->with_log_append_time(info.log_append_time);
   }
   stamped = stamped->with_base_offset_and_epoch(log_end_offset(), leader_epoch);
   if (Errc e = append_batch(stamped); e != Errc::NONE) return fail(e);
+  producer_state_.update(*stamped);
   info.first_offset = stamped->base_offset();
   info.last_offset = stamped->last_offset();
   info.max_timestamp = stamped->max_timestamp();
@@ -184,6 +218,7 @@ Result<LogAppendInfo> UnifiedLog::append_as_follower(const std::vector<BatchPtr>
   info.first_offset = batches.front()->base_offset();
   for (const BatchPtr& b : batches) {
     if (Errc e = append_batch(b); e != Errc::NONE) return fail(e);
+    producer_state_.update(*b);  // followers keep the state too: it survives failover
     if (b->max_timestamp() > info.max_timestamp) {
       info.max_timestamp = b->max_timestamp();
       info.offset_of_max_timestamp = b->last_offset();
@@ -275,6 +310,7 @@ Errc UnifiedLog::truncate_to(Offset offset) {
   auto cut = active().truncate_to(offset);
   if (!cut.ok()) return fail(cut.error);
   const Offset leo = log_end_offset();
+  producer_state_.truncate_to(leo);
   if (Errc e = epochs_.truncate_from_end(leo); e != Errc::NONE) return fail(e);
   log_start_offset_ = std::min(log_start_offset_, leo);
   recovery_point_ = std::min(recovery_point_, leo);
@@ -287,6 +323,7 @@ Errc UnifiedLog::truncate_fully_locked(Offset offset) {
   for (auto& s : segments_)
     if (Errc e = s->delete_files(); e != Errc::NONE) return e;
   segments_.clear();
+  producer_state_.clear();
   auto seg = std::make_unique<LogSegment>(*disk_, dir_, offset, config_, now_ms());
   if (Errc e = seg->create(); e != Errc::NONE) return e;
   segments_.push_back(std::move(seg));
@@ -332,6 +369,7 @@ Errc UnifiedLog::delete_segments(size_t count) {
   log_start_offset_ = std::max(log_start_offset_, segments_.front()->base_offset());
   high_watermark_ = std::max(high_watermark_, log_start_offset_);
   recovery_point_ = std::max(recovery_point_, log_start_offset_);
+  producer_state_.on_log_start_offset(log_start_offset_);
   return epochs_.truncate_from_start(log_start_offset_);
 }
 

@@ -35,6 +35,7 @@
 #include "engine/storage/leader_epoch_cache.h"
 #include "engine/storage/log_config.h"
 #include "engine/storage/log_segment.h"
+#include "engine/storage/producer_state_manager.h"
 #include "sim/sync.h"
 
 namespace ksim::storage {
@@ -53,6 +54,9 @@ struct LogAppendInfo {
   Offset log_start_offset = kNoOffset;
   int32_t num_records = 0;
   int64_t valid_bytes = 0;
+  // A retry of an idempotent batch the log already holds: nothing was
+  // appended; the offsets are the original append's (Kafka answers NONE).
+  bool duplicate = false;
 };
 
 class UnifiedLog {
@@ -81,6 +85,8 @@ class UnifiedLog {
   std::vector<Offset> segment_base_offsets() const;
 
   const LeaderEpochFileCache& leader_epoch_cache() const { return epochs_; }
+  // The idempotent producers' state (rebuilt on open and after truncation).
+  const ProducerStateManager& producer_state() const { return producer_state_; }
   std::optional<LeaderEpoch> latest_epoch() const { return epochs_.latest_epoch(); }
   // OffsetsForLeaderEpoch for this log (KIP-279).
   std::pair<LeaderEpoch, Offset> end_offset_for_epoch(LeaderEpoch epoch) const {
@@ -93,7 +99,11 @@ class UnifiedLog {
   Errc assign_epoch_start(LeaderEpoch epoch, Offset start_offset);
 
   // Assigns the next offsets to a producer's batch, stamps `leader_epoch`
-  // (and LogAppendTime if configured) and appends it.
+  // (and LogAppendTime if configured) and appends it. A batch with a producer
+  // id is validated against the producer state first: a stale epoch or a
+  // sequence gap is refused (INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER),
+  // a duplicate of one of the producer's last 5 batches is not appended and
+  // answered with the original offsets (`duplicate`).
   Result<LogAppendInfo> append_as_leader(const BatchPtr& batch, LeaderEpoch leader_epoch);
   // Appends the leader's batches unchanged; the first must start at
   // log_end_offset and each must follow the previous (else OFFSET_OUT_OF_RANGE).
@@ -147,6 +157,7 @@ class UnifiedLog {
   TopicPartition tp_;
   LogConfig config_;
   LeaderEpochFileCache epochs_;
+  ProducerStateManager producer_state_;
   std::vector<std::unique_ptr<LogSegment>> segments_;  // by base offset; never empty once open
   Offset log_start_offset_{0};
   Offset recovery_point_{0};

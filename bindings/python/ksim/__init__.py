@@ -15,16 +15,46 @@ bad configuration key), ClusterError (its .error is Kafka's error name, e.g.
 """
 
 from ._ksim import (  # noqa: F401  (re-exported)
+    Anomaly,
     ClusterError,
     ConfigError,
     KsimError,
     Network,
     PartitionInfo,
     ReplicaState,
-    Simulation,
+    Simulation as _Simulation,
+    Stats,
+    Verdict,
 )
+from . import nemesis  # noqa: F401
+
+_last_simulation = None
+
+
+class Simulation(_Simulation):
+    __doc__ = _Simulation.__doc__
+
+    def __init__(self, seed=1, brokers=3, controllers=0, config=None):
+        super().__init__(seed=seed, brokers=brokers, controllers=controllers, config=dict(config or {}))
+        global _last_simulation
+        _last_simulation = self  # what `ksim run --out` exports after the scenario returns
+
+
+def last_simulation():
+    """The Simulation most recently created in this process (None before one)."""
+    return _last_simulation
+
+
+def _attach_nemesis(self, n):
+    """Attach a nemesis (e.g. ksim.nemesis.Random(...)): it runs on the virtual clock until check()."""
+    n.attach(self)
+    return n
+
+
+Simulation.nemesis = _attach_nemesis
 
 __all__ = [
+    "Anomaly",
     "ClusterError",
     "ConfigError",
     "KsimError",
@@ -32,18 +62,45 @@ __all__ = [
     "PartitionInfo",
     "ReplicaState",
     "Simulation",
+    "Stats",
+    "Verdict",
+    "last_simulation",
     "main",
+    "nemesis",
 ]
 
 
 def main(scenario):
-    """Run a scenario file by itself: `python3 file.py [--seed N]`; exit 0 iff it returned True."""
+    """Run a scenario file by itself: `python3 file.py [--seed N] [--out DIR]`.
+
+    Prints the story (the scenario's docstring), the checkers' verdict of the
+    last check(), writes the trace store to DIR/<scenario>-<seed>.db with
+    --out, and exits 0 iff the scenario returned True (what happened is what
+    the story expects)."""
     import argparse
+    import os
     import sys
 
-    parser = argparse.ArgumentParser(description=(scenario.__doc__ or "a ksim scenario").strip())
+    module = sys.modules.get(scenario.__module__)
+    story = (getattr(module, "__doc__", None) or scenario.__doc__ or "a ksim scenario").strip()
+    parser = argparse.ArgumentParser(description=story)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", default=os.environ.get("KSIM_OUT"), help="directory for the run's trace store")
+    parser.add_argument("--quiet", action="store_true", help="print only the result line")
     args = parser.parse_args()
+    if not args.quiet:
+        print(story)
+        print()
     ok = bool(scenario(args.seed))
+    sim = last_simulation()
+    if sim is not None and not args.quiet:
+        v = sim.last_verdict
+        print(str(v) if v is not None else "(the scenario did not call check())")
+    if args.out and sim is not None:
+        os.makedirs(args.out, exist_ok=True)
+        name = os.path.splitext(os.path.basename(getattr(module, "__file__", None) or "scenario"))[0]
+        path = os.path.join(args.out, f"{name}-{args.seed}.db")
+        sim.export(path, scenario=getattr(module, "__file__", name), seed=args.seed)
+        print(f"trace store: {path}")
     print(f"seed={args.seed} result={'as expected' if ok else 'NOT as expected'}")
     sys.exit(0 if ok else 1)

@@ -1,0 +1,362 @@
+#include "engine/clients/fetcher.h"
+
+#include <algorithm>
+
+#include "sim/error.h"
+
+namespace ksim::clients {
+namespace {
+
+std::optional<std::string> to_string(const std::optional<std::span<const uint8_t>>& s) {
+  if (!s) return std::nullopt;
+  return std::string(s->begin(), s->end());
+}
+
+bool needs_metadata_refresh(Errc e) {
+  return e == Errc::NOT_LEADER_OR_FOLLOWER || e == Errc::FENCED_LEADER_EPOCH || e == Errc::KAFKA_STORAGE_ERROR ||
+         e == Errc::UNKNOWN_TOPIC_OR_PARTITION || e == Errc::LEADER_NOT_AVAILABLE || e == Errc::OFFSET_NOT_AVAILABLE;
+}
+
+// A control record's key: int16 version, int16 type (0 = ABORT, 1 = COMMIT).
+bool is_abort_marker(const storage::RecordBatch& b) {
+  const auto recs = b.records();
+  if (recs.empty() || !recs[0].key || recs[0].key->size() < 4) return false;
+  const auto& k = *recs[0].key;
+  return ((k[2] << 8) | k[3]) == 0;
+}
+
+}  // namespace
+
+Fetcher::Fetcher(ConsumerNetworkClient& net, ClientMetadata& metadata, SubscriptionState& subscriptions,
+                 FetchConfig config)
+    : net_(net), metadata_(metadata), subscriptions_(subscriptions), config_(config) {}
+
+bool Fetcher::has_buffered(const TopicPartition& tp) const {
+  if (next_in_line_ && !next_in_line_->consumed && next_in_line_->tp == tp) return true;
+  return std::any_of(completed_.begin(), completed_.end(), [&](const FetchPtr& f) { return f->tp == tp; });
+}
+
+bool Fetcher::has_available_fetches() const {
+  if (next_in_line_ && !next_in_line_->consumed && subscriptions_.is_fetchable(next_in_line_->tp)) return true;
+  return std::any_of(completed_.begin(), completed_.end(),
+                     [&](const FetchPtr& f) { return subscriptions_.is_fetchable(f->tp) || f->error != Errc::NONE; });
+}
+
+int Fetcher::send_fetches() {
+  std::map<int32_t, protocol::FetchRequest> requests;
+  for (const TopicPartition& tp : subscriptions_.assigned_partitions()) {
+    if (!subscriptions_.is_fetchable(tp) || has_buffered(tp)) continue;
+    const std::optional<PartitionLeader> leader = metadata_.partition(tp);
+    if (!leader || leader->leader < 0) {
+      metadata_.request_update();
+      continue;
+    }
+    if (nodes_with_pending_fetch_.count(leader->leader)) continue;
+    protocol::FetchRequest& req = requests[leader->leader];
+    req.replica_id = -1;
+    req.max_wait_ms = config_.max_wait_ms;
+    req.min_bytes = config_.min_bytes;
+    req.max_bytes = config_.max_bytes;
+    req.isolation = config_.isolation;
+    const PartitionState* st = subscriptions_.state(tp);
+    protocol::FetchPartition fp{.tp = tp,
+                                .current_leader_epoch = leader->leader_epoch,
+                                .fetch_offset = st->position->offset,
+                                .last_fetched_epoch = st->position->offset_epoch,
+                                .log_start_offset = kNoOffset,
+                                .partition_max_bytes = config_.partition_max_bytes};
+    req.partitions.push_back(fp);
+  }
+  for (auto& [node, req] : requests) {
+    nodes_with_pending_fetch_.insert(node);
+    std::map<TopicPartition, Offset> asked;
+    for (const auto& fp : req.partitions) asked[fp.tp] = fp.fetch_offset;
+    const uint32_t size = 64 + 32 * static_cast<uint32_t>(req.partitions.size());
+    net_.send(node, "Fetch", sim::make_payload(std::move(req)), size, config_.request_timeout_ms,
+              [this, node, asked = std::move(asked)](const sim::Reply& r) {
+                nodes_with_pending_fetch_.erase(node);
+                if (r.status != sim::CallStatus::ok) {
+                  metadata_.request_update();
+                  return;
+                }
+                const auto& resp = sim::payload_as<protocol::FetchResponse>(r.payload);
+                for (const protocol::FetchPartitionResponse& p : resp.partitions) {
+                  auto it = asked.find(p.tp);
+                  if (it == asked.end()) continue;
+                  auto f = std::make_shared<CompletedFetch>();
+                  f->tp = p.tp;
+                  f->fetch_offset = it->second;
+                  f->next_fetch_offset = it->second;
+                  f->error = p.error != Errc::NONE ? p.error : resp.error;
+                  f->high_watermark = p.high_watermark;
+                  f->log_start_offset = p.log_start_offset;
+                  f->batches = p.batches;
+                  f->aborted = p.aborted_transactions;
+                  std::sort(f->aborted.begin(), f->aborted.end(),
+                            [](const auto& a, const auto& b) { return a.first_offset < b.first_offset; });
+                  completed_.push_back(std::move(f));
+                }
+              });
+  }
+  return static_cast<int>(requests.size());
+}
+
+Fetcher::FetchPtr Fetcher::initialize(const FetchPtr& f) {
+  f->initialized = true;
+  const TopicPartition& tp = f->tp;
+  if (!subscriptions_.has_valid_position(tp)) return nullptr;  // reassigned or reset meanwhile
+  PartitionState* st = subscriptions_.state(tp);
+  const Offset position = st->position->offset;
+  switch (f->error) {
+    case Errc::NONE:
+      if (f->fetch_offset != position) return nullptr;  // a seek made this response stale
+      if (f->high_watermark.value >= 0) st->high_watermark = f->high_watermark;
+      if (f->log_start_offset.value >= 0) st->log_start_offset = f->log_start_offset;
+      return f;
+    case Errc::OFFSET_OUT_OF_RANGE:
+      if (f->fetch_offset != position) return nullptr;
+      if (subscriptions_.default_reset() == OffsetResetStrategy::none)
+        throw KafkaException("OffsetOutOfRangeException", Errc::OFFSET_OUT_OF_RANGE,
+                             "Fetch position " + std::to_string(position.value) + " is out of range for partition " +
+                                 tp.str());
+      net_.world().probe("consumer: offset out of range, reset");
+      subscriptions_.request_reset(tp, subscriptions_.default_reset(),
+                                   std::string("reset:") + reset_strategy_name(subscriptions_.default_reset()));
+      return nullptr;
+    default:
+      if (needs_metadata_refresh(f->error)) metadata_.request_update();
+      return nullptr;  // UNKNOWN_LEADER_EPOCH and the rest: retry with the next fetch
+  }
+}
+
+bool Fetcher::skip_batch(CompletedFetch& f, const storage::RecordBatch& b) {
+  if (config_.isolation != protocol::IsolationLevel::read_committed) return b.is_control();
+  // read_committed: aborted transactions whose first offset we passed become active.
+  while (f.aborted_index < f.aborted.size() && f.aborted[f.aborted_index].first_offset <= b.last_offset())
+    f.aborted_producers.insert(f.aborted[f.aborted_index++].producer_id);
+  if (b.is_control()) {
+    if (is_abort_marker(b)) f.aborted_producers.erase(b.producer_id());
+    return true;
+  }
+  return b.is_transactional() && f.aborted_producers.count(b.producer_id()) > 0;
+}
+
+std::vector<ConsumerRecord> Fetcher::drain(CompletedFetch& f, int32_t max) {
+  std::vector<ConsumerRecord> out;
+  while (static_cast<int32_t>(out.size()) < max) {
+    if (f.record_index >= f.current.size()) {
+      if (f.batch_index > 0) {
+        const auto& done = f.batches[f.batch_index - 1];
+        f.next_fetch_offset = std::max(f.next_fetch_offset, done->next_offset());
+      }
+      f.current.clear();
+      f.record_index = 0;
+      if (f.batch_index >= f.batches.size()) {
+        f.consumed = true;
+        break;
+      }
+      const storage::BatchPtr& b = f.batches[f.batch_index++];
+      if (b->next_offset() <= f.next_fetch_offset) continue;  // wholly before the position
+      if (skip_batch(f, *b)) continue;                          // control / aborted: offsets consumed, no records
+      f.current = b->records();
+      continue;
+    }
+    const storage::RecordView& r = f.current[f.record_index++];
+    if (r.offset < f.next_fetch_offset) continue;
+    const storage::BatchPtr& b = f.batches[f.batch_index - 1];
+    ConsumerRecord rec;
+    rec.tp = f.tp;
+    rec.offset = r.offset;
+    rec.timestamp = r.timestamp;
+    rec.key = to_string(r.key);
+    rec.value = to_string(r.value);
+    rec.leader_epoch = b->partition_leader_epoch();
+    rec.high_watermark = f.high_watermark;
+    f.last_epoch = rec.leader_epoch;
+    f.next_fetch_offset = r.offset + 1;
+    out.push_back(std::move(rec));
+  }
+  if (!f.consumed && f.record_index >= f.current.size() && f.batch_index >= f.batches.size()) {
+    if (f.batch_index > 0) f.next_fetch_offset = std::max(f.next_fetch_offset, f.batches[f.batch_index - 1]->next_offset());
+    f.consumed = true;
+  }
+  return out;
+}
+
+std::vector<ConsumerRecord> Fetcher::fetch_records(CompletedFetch& f, int32_t max) {
+  const TopicPartition tp = f.tp;
+  if (!subscriptions_.is_fetchable(tp)) {
+    f.consumed = true;  // revoked, paused elsewhere, or pending revocation
+    return {};
+  }
+  const FetchPosition pos = *subscriptions_.state(tp)->position;
+  if (pos.offset != f.next_fetch_offset) {
+    f.consumed = true;  // the position moved (seek): these records are stale
+    return {};
+  }
+  std::vector<ConsumerRecord> out = drain(f, max);
+  if (f.next_fetch_offset > pos.offset) {
+    const LeaderEpoch epoch = out.empty() ? pos.offset_epoch : f.last_epoch;
+    subscriptions_.advance(tp, {f.next_fetch_offset, epoch});
+  }
+  for (size_t i = 0; i < out.size(); ++i)
+    SIM_ASSERT(out[i].offset >= pos.offset && (i == 0 || out[i].offset > out[i - 1].offset),
+               "fetcher returned " + tp.str() + " out of order");
+  return out;
+}
+
+std::vector<ConsumerRecord> Fetcher::collect_fetch() {
+  std::vector<ConsumerRecord> out;
+  std::vector<FetchPtr> paused;
+  int32_t remaining = config_.max_poll_records;
+  try {
+    while (remaining > 0) {
+      if (!next_in_line_ || next_in_line_->consumed) {
+        if (completed_.empty()) break;
+        FetchPtr f = completed_.front();
+        if (!f->initialized) {
+          try {
+            next_in_line_ = initialize(f);
+          } catch (...) {
+            completed_.pop_front();  // the failing fetch holds no data: do not raise it twice
+            throw;
+          }
+        } else {
+          next_in_line_ = f;
+        }
+        completed_.pop_front();
+      } else if (const PartitionState* st = subscriptions_.state(next_in_line_->tp); st && st->paused) {
+        // Kept for a later poll after resume(), as Java does.
+        paused.push_back(next_in_line_);
+        next_in_line_.reset();
+      } else {
+        std::vector<ConsumerRecord> got = fetch_records(*next_in_line_, remaining);
+        remaining -= static_cast<int32_t>(got.size());
+        for (auto& r : got) out.push_back(std::move(r));
+      }
+    }
+  } catch (const KafkaException&) {
+    for (auto it = paused.rbegin(); it != paused.rend(); ++it) completed_.push_front(*it);
+    if (out.empty()) throw;  // otherwise: return what we have; the error surfaced already acted
+  }
+  for (auto& f : paused) completed_.push_back(f);
+  return out;
+}
+
+void Fetcher::clear_buffered_data_for_unassigned_partitions() {
+  std::erase_if(completed_, [&](const FetchPtr& f) { return !subscriptions_.is_assigned(f->tp); });
+  if (next_in_line_ && !subscriptions_.is_assigned(next_in_line_->tp)) next_in_line_.reset();
+}
+
+void Fetcher::reset_positions_if_needed() {
+  const sim::Instant now = net_.now();
+  std::map<int32_t, protocol::ListOffsetsRequest> requests;
+  for (const TopicPartition& tp : subscriptions_.partitions_needing_reset(now)) {
+    PartitionState* st = subscriptions_.state(tp);
+    const std::optional<PartitionLeader> leader = metadata_.partition(tp);
+    if (!leader || leader->leader < 0) {
+      metadata_.request_update();
+      st->next_reset_attempt = now + sim::milliseconds(config_.retry_backoff_ms);
+      continue;
+    }
+    const int64_t ts = st->reset_strategy == OffsetResetStrategy::earliest ? protocol::kEarliestTimestamp
+                                                                           : protocol::kLatestTimestamp;
+    auto& req = requests[leader->leader];
+    req.isolation = config_.isolation;
+    req.partitions.emplace_back(tp, ts);
+    st->reset_in_flight = true;
+  }
+  for (auto& [node, req] : requests) {
+    std::vector<TopicPartition> asked;
+    for (const auto& [tp, ts] : req.partitions) asked.push_back(tp);
+    net_.send(node, "ListOffsets", sim::make_payload(std::move(req)), 64, config_.request_timeout_ms,
+              [this, asked = std::move(asked)](const sim::Reply& r) {
+                const sim::Instant backoff = net_.now() + sim::milliseconds(config_.retry_backoff_ms);
+                auto still_waiting = [&](const TopicPartition& tp) -> PartitionState* {
+                  PartitionState* st = subscriptions_.state(tp);
+                  return st && st->state == FetchState::awaiting_reset && st->reset_in_flight ? st : nullptr;
+                };
+                if (r.status != sim::CallStatus::ok) {
+                  metadata_.request_update();
+                  for (const TopicPartition& tp : asked)
+                    if (PartitionState* st = still_waiting(tp)) {
+                      st->reset_in_flight = false;
+                      st->next_reset_attempt = backoff;
+                    }
+                  return;
+                }
+                // One history op per reason: the positions this answer sets.
+                std::map<std::string, std::map<TopicPartition, FetchPosition>> seeks;
+                for (const auto& p : sim::payload_as<protocol::ListOffsetsResponse>(r.payload).partitions) {
+                  PartitionState* st = still_waiting(p.tp);
+                  if (!st) continue;
+                  st->reset_in_flight = false;
+                  if (p.error == Errc::NONE && p.offset.value >= 0) {
+                    seeks[st->reset_reason][p.tp] = FetchPosition{p.offset, p.leader_epoch};
+                  } else {
+                    if (needs_metadata_refresh(p.error)) metadata_.request_update();
+                    st->next_reset_attempt = backoff;
+                  }
+                }
+                for (const auto& [reason, positions] : seeks) subscriptions_.seek_all(positions, reason);
+              });
+  }
+}
+
+std::map<TopicPartition, std::optional<OffsetAndTimestamp>> Fetcher::list_offsets(
+    const std::map<TopicPartition, int64_t>& timestamps, sim::Instant deadline) {
+  std::map<TopicPartition, std::optional<OffsetAndTimestamp>> result;
+  std::map<TopicPartition, int64_t> remaining = timestamps;
+  for (const auto& [tp, ts] : timestamps) metadata_.add_topic(tp.topic);
+  while (!remaining.empty()) {
+    if (!net_.alive()) throw KafkaException("KafkaException", Errc::NETWORK_EXCEPTION, "the consumer's node is down");
+    if (net_.now() >= deadline)
+      throw KafkaException("TimeoutException", Errc::REQUEST_TIMED_OUT, "Failed to get offsets by times");
+    std::map<int32_t, protocol::ListOffsetsRequest> requests;
+    bool missing_leader = false;
+    for (const auto& [tp, ts] : remaining) {
+      const std::optional<PartitionLeader> leader = metadata_.partition(tp);
+      if (!leader || leader->leader < 0) {
+        missing_leader = true;
+        continue;
+      }
+      requests[leader->leader].isolation = config_.isolation;
+      requests[leader->leader].partitions.emplace_back(tp, ts);
+    }
+    auto outstanding = std::make_shared<int>(static_cast<int>(requests.size()));
+    auto answers = std::make_shared<std::vector<protocol::ListOffsetsPartitionResponse>>();
+    for (auto& [node, req] : requests) {
+      net_.send(node, "ListOffsets", sim::make_payload(std::move(req)), 64, config_.request_timeout_ms,
+                [outstanding, answers](const sim::Reply& r) {
+                  --*outstanding;
+                  if (r.status == sim::CallStatus::ok)
+                    for (const auto& p : sim::payload_as<protocol::ListOffsetsResponse>(r.payload).partitions)
+                      answers->push_back(p);
+                });
+    }
+    const uint64_t md_version = metadata_.version();
+    if (missing_leader) metadata_.request_update();
+    net_.await([&] { return *outstanding == 0; }, deadline);
+    bool retry = missing_leader;
+    for (const auto& p : *answers) {
+      if (p.error == Errc::NONE) {
+        result[p.tp] = p.offset.value >= 0 ? std::optional<OffsetAndTimestamp>(OffsetAndTimestamp{p.offset, p.timestamp, p.leader_epoch})
+                                           : std::nullopt;
+        remaining.erase(p.tp);
+      } else if (retriable(p.error) || p.error == Errc::UNKNOWN_LEADER_EPOCH) {
+        metadata_.request_update();
+        retry = true;
+      } else {
+        throw KafkaException("KafkaException", p.error, std::string("ListOffsets failed for ") + p.tp.str() + ": " +
+                                                            std::string(errc_name(p.error)));
+      }
+    }
+    if (!remaining.empty() && (retry || *outstanding == 0)) {
+      const sim::Instant backoff = std::min(deadline, net_.now() + sim::milliseconds(config_.retry_backoff_ms));
+      net_.await([&] { return metadata_.version() != md_version && !metadata_.update_requested(); }, backoff);
+    }
+  }
+  return result;
+}
+
+}  // namespace ksim::clients

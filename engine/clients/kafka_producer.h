@@ -1,0 +1,110 @@
+// KafkaProducer: Kafka's producer client, on a simulated client node.
+//
+//   auto p = std::make_shared<KafkaProducer>(ctx, Config::Map{{"acks", "all"}});
+//   SendFuture f = p->send({.topic = "orders", .key = "k1", .value = "v1"},
+//                          [](const RecordMetadata& md, Errc e) { ... });
+//   p->flush(5'000);   // blocks (fiber) or runs the world (main context)
+//   p->close();
+//
+// Pieces (one concept per file, as in Kafka):
+//   producer_record.h      ProducerRecord, RecordMetadata, the send future, interceptors
+//   partitioner.h          murmur2 for keys, sticky for null keys, RoundRobinPartitioner, user function
+//   record_accumulator.h   per-partition batches, linger.ms / batch.size, buffer.memory
+//   transaction_manager.h  idempotence: producer id, epoch, sequence numbers (KIP-360 bumps)
+//   sender.h               the I/O fiber: drain, Produce requests, retries, expiry, metadata
+//
+// send() never waits for the broker: it partitions the record, appends it to
+// a batch and returns. It blocks only for what Kafka's send() blocks for — the
+// topic's metadata, and buffer memory — each at most max.block.ms, after which
+// the send fails (the future and callback see DELIVERY_TIMEOUT, Kafka's
+// client-side TimeoutException).
+//
+// Configuration: Kafka's producer keys and defaults (Kafka 4.0: acks=all,
+// enable.idempotence=true, linger.ms=5, ...); invalid combinations throw
+// ConfigError naming the key (engine/common/config.cc, KIP-679).
+//
+// A crash of the client node destroys the producer: records still pending are
+// recorded as `info` in the history (they may or may not have been written)
+// and their callbacks never run — as when a JVM dies.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/clients/client_metadata.h"
+#include "engine/clients/client_runtime.h"
+#include "engine/clients/partitioner.h"
+#include "engine/clients/producer_record.h"
+#include "engine/clients/record_accumulator.h"
+#include "engine/clients/sender.h"
+#include "engine/clients/transaction_manager.h"
+#include "engine/common/config.h"
+
+namespace ksim::clients {
+
+struct ProducerOptions {
+  PartitionFn partitioner;  // a user partitioner (takes precedence over partitioner.class)
+  std::vector<ProducerInterceptor> interceptors;
+};
+
+class KafkaProducer {
+ public:
+  // Parses the producer config (throws ConfigError) and starts the Sender fiber on ctx.self.
+  KafkaProducer(ClientContext ctx, const Config::Map& config, ProducerOptions options = {});
+  ~KafkaProducer();
+  KafkaProducer(const KafkaProducer&) = delete;
+  KafkaProducer& operator=(const KafkaProducer&) = delete;
+
+  // Kafka's send(record, callback). Throws std::logic_error after close().
+  SendFuture send(ProducerRecord record, SendCallback callback = {});
+  // Waits until every record sent before the call completed, or `timeout_ms`
+  // passed; returns how many of those are still undelivered.
+  int64_t flush(int64_t timeout_ms);
+  // Sends what is buffered and stops, waiting at most `timeout_ms`; what is
+  // left then fails (Kafka's close(Duration): "closed forcefully").
+  void close(int64_t timeout_ms = std::numeric_limits<int64_t>::max() / 4);
+  bool closed() const { return closed_; }
+  // Waits for one future (fiber or main context); true if it completed.
+  bool wait(const SendFuture& f, int64_t timeout_ms);
+
+  // Every producer key with its effective value ("print the effective config").
+  std::string effective_config() const { return config_.describe(); }
+  const Config& config() const { return config_; }
+  const ProducerSettings& settings() const { return settings_; }
+  bool idempotent() const { return settings_.idempotent; }
+  // The producer id and epoch (idempotence), once InitProducerId answered.
+  std::optional<std::pair<ProducerId, ProducerEpoch>> producer_id() const;
+  const TransactionManager* transaction_manager() const { return txn_.get(); }
+  const ProducerStats& stats() const { return sender_->stats(); }
+  ClientMetadata& metadata() { return metadata_; }
+  const ClientContext& context() const { return ctx_; }
+
+ private:
+  // The partition for a record (explicit, user, round robin, murmur2, or -1: sticky).
+  int32_t choose_partition(const ProducerRecord& r, const PartitionView& view);
+  PartitionView view_of(const std::string& topic) const;
+  SendFuture fail_now(const ProducerRecord& r, int32_t partition, Errc error, const SendCallback& cb,
+                      std::optional<uint64_t> op);
+  int64_t now_ms() const { return ctx_.world->now().ns / 1'000'000; }
+
+  ClientContext ctx_;
+  Config config_;
+  ProducerSettings settings_;
+  ProducerOptions options_;
+  bool round_robin_ = false;
+  bool ignore_keys_ = false;
+  ClientMetadata metadata_;
+  RecordAccumulator accumulator_;
+  std::unique_ptr<TransactionManager> txn_;
+  sim::CondVar wake_;
+  std::unique_ptr<Sender> sender_;
+  RoundRobinPartitioner round_robin_partitioner_;
+  StickyPartitioner sticky_;
+  bool closed_ = false;
+};
+
+}  // namespace ksim::clients

@@ -1,0 +1,401 @@
+#include "engine/clients/sender.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/common/node_ids.h"
+#include "sim/error.h"
+
+namespace ksim::clients {
+namespace {
+
+// Kafka's InvalidMetadataException family: the client's view of the leader is
+// stale — refresh metadata before the retry.
+bool invalid_metadata(Errc e) {
+  switch (e) {
+    case Errc::NOT_LEADER_OR_FOLLOWER:
+    case Errc::UNKNOWN_TOPIC_OR_PARTITION:
+    case Errc::LEADER_NOT_AVAILABLE:
+    case Errc::FENCED_LEADER_EPOCH:
+    case Errc::UNKNOWN_LEADER_EPOCH:
+    case Errc::KAFKA_STORAGE_ERROR:
+    case Errc::NETWORK_EXCEPTION:
+    case Errc::REQUEST_TIMED_OUT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+Sender::Sender(ClientContext ctx, ProducerSettings settings, RecordAccumulator& accumulator, ClientMetadata& metadata,
+               TransactionManager* txn, std::vector<ProducerInterceptor>* interceptors, sim::CondVar& wake)
+    : ctx_(std::move(ctx)),
+      settings_(settings),
+      acc_(accumulator),
+      metadata_(metadata),
+      txn_(txn),
+      interceptors_(interceptors),
+      wake_(wake),
+      rng_(ctx_.world->rng("producer/" + ctx_.name + "/sender")) {}
+
+bool Sender::may_have_written(Errc e) const {
+  switch (e) {
+    case Errc::REQUEST_TIMED_OUT:          // the broker (or we) gave up waiting: maybe appended
+    case Errc::NETWORK_EXCEPTION:          // cut off: the request may have arrived
+    case Errc::NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case Errc::KAFKA_STORAGE_ERROR:
+    case Errc::UNKNOWN_SERVER_ERROR:
+      return true;
+    case Errc::NOT_LEADER_OR_FOLLOWER:
+      // acks=all: the produce purgatory answers this when leadership moved after the append.
+      return settings_.acks == -1;
+    default:
+      return false;
+  }
+}
+
+int64_t Sender::backoff_ms(int32_t attempts) {
+  // Kafka's ExponentialBackoff(retry.backoff.ms, 2, retry.backoff.max.ms, 0.2).
+  const double initial = static_cast<double>(settings_.retry_backoff_ms);
+  const double max = static_cast<double>(std::max(settings_.retry_backoff_max_ms, settings_.retry_backoff_ms));
+  if (initial <= 0) return 0;
+  const double exp_max = max > initial ? std::log(max / initial) / std::log(2.0) : 0.0;
+  const double exp = std::min(static_cast<double>(std::max(0, attempts - 1)), exp_max);
+  const double term = initial * std::pow(2.0, exp);
+  const double factor = 0.8 + 0.4 * rng_.uniform01();
+  return std::min(static_cast<int64_t>(factor * term), static_cast<int64_t>(max));
+}
+
+void Sender::run() {
+  for (;;) {
+    acc_.forget_done();
+    if (forced_) break;
+    if (closing_ && acc_.incomplete().empty()) break;
+    const int64_t now = now_ms();
+    if (txn_) {
+      txn_->maybe_resolve_sequences();
+      if (txn_->bump_epoch_and_reset_id_if_needed() || !txn_->has_producer_id()) maybe_init_producer_id();
+    }
+    // Metadata: on request (throttled by retry.backoff.ms) or when too old.
+    if (metadata_.update_requested()) {
+      if (now - last_metadata_attempt_ms_ >= settings_.retry_backoff_ms) {
+        last_metadata_attempt_ms_ = now;
+        ++stats_.metadata_refreshes;
+        metadata_.refresh();
+        wake_.notify_all();  // send() may be waiting for a topic's metadata
+      }
+    } else if (!acc_.incomplete().empty()) {
+      metadata_.maybe_refresh();
+    }
+    std::optional<int64_t> next = send_producer_data();
+    if (metadata_.update_requested()) {
+      const int64_t at = last_metadata_attempt_ms_ + settings_.retry_backoff_ms;
+      next = next ? std::min(*next, at) : at;
+    }
+    if (txn_ && !txn_->has_producer_id()) {
+      next = next ? std::min(*next, init_retry_at_ms_) : init_retry_at_ms_;
+    }
+    const uint64_t seen = signals_;
+    const int64_t after = now_ms();
+    if (next && *next <= after) continue;
+    const int64_t wait_ms = next ? *next - after : settings_.metadata_max_age_ms;
+    wake_.wait_for(sim::milliseconds(wait_ms), [&] { return signals_ != seen || forced_; });
+  }
+  finished_ = true;
+  wake_.notify_all();
+}
+
+void Sender::maybe_init_producer_id() {
+  if (now_ms() < init_retry_at_ms_) return;
+  const int32_t broker = metadata_.any_broker();
+  if (broker < 0) return;
+  txn_->on_init_sent();
+  ++stats_.init_producer_id_requests;
+  protocol::InitProducerIdRequest req;
+  req.transaction_timeout_ms = 2147483647;  // Kafka sends Integer.MAX for idempotent producers
+  const sim::Reply r = call_broker(ctx_, broker, "InitProducerId", sim::make_payload(req), 32,
+                                   settings_.request_timeout_ms);
+  if (r.status == sim::CallStatus::ok) {
+    const auto& resp = sim::payload_as<protocol::InitProducerIdResponse>(r.payload);
+    if (resp.error == Errc::NONE) {
+      txn_->set_producer_id_and_epoch(resp.producer_id, resp.producer_epoch);
+      ctx_.world->probe("producer: got a producer id");
+      notify();
+      return;
+    }
+  }
+  // Kafka retries retriable InitProducerId errors after retry.backoff.ms.
+  txn_->on_init_failed();
+  init_retry_at_ms_ = now_ms() + settings_.retry_backoff_ms;
+}
+
+std::optional<int64_t> Sender::send_producer_data() {
+  const int64_t now = now_ms();
+  std::optional<int64_t> next;
+  auto consider = [&](int64_t t) { next = next ? std::min(*next, t) : t; };
+  std::set<int32_t> ready_nodes;
+  bool unknown_leader = false;
+  for (const TopicPartition& tp : acc_.partitions()) {
+    if (muted_.contains(tp)) continue;  // max.in.flight = 1: wait for the answer
+    std::deque<BatchRef>* dq = acc_.deque(tp);
+    const BatchRef& first = dq->front();
+    const auto pl = metadata_.partition(tp);
+    if (!pl || pl->leader < 0) {
+      unknown_leader = true;
+      metadata_.add_topic(tp.topic);
+      continue;
+    }
+    if (acc_.sendable(first, dq->size(), now, pl->leader_epoch)) {
+      if (in_flight_[pl->leader] < settings_.max_in_flight) ready_nodes.insert(pl->leader);
+      // else: a response will wake us
+    } else {
+      consider(acc_.ready_at(first, dq->size(), now));
+    }
+  }
+  if (unknown_leader) metadata_.request_update();
+  bool sent = false;
+  for (int32_t node : ready_nodes) {
+    std::vector<BatchRef> batches = drain(node);
+    if (batches.empty()) continue;
+    send_produce_request(node, std::move(batches));
+    sent = true;
+  }
+  expire_batches();
+  if (sent) consider(now);  // more may be drainable (a request per partition per round)
+  // Wake for the next delivery timeout.
+  for (const BatchRef& b : acc_.incomplete())
+    if (!b->done) consider(b->created_ms + settings_.delivery_timeout_ms);
+  return next;
+}
+
+std::vector<BatchRef> Sender::drain(int32_t broker) {
+  const int64_t now = now_ms();
+  std::vector<TopicPartition> parts;
+  for (const TopicPartition& tp : acc_.partitions()) {
+    const auto pl = metadata_.partition(tp);
+    if (pl && pl->leader == broker) parts.push_back(tp);
+  }
+  std::vector<BatchRef> ready;
+  if (parts.empty()) return ready;
+  size_t& index = drain_index_[broker];
+  const size_t start = index % parts.size();
+  int64_t size = 0;
+  for (size_t k = 0; k < parts.size(); ++k) {
+    const TopicPartition& tp = parts[(start + k) % parts.size()];
+    index = (start + k + 1) % parts.size();
+    if (muted_.contains(tp)) continue;
+    std::deque<BatchRef>* dq = acc_.deque(tp);
+    if (!dq || dq->empty()) continue;
+    const BatchRef first = dq->front();
+    // Drain ignores linger (a ready node takes every partition's batch along)
+    // but respects a retry's backoff.
+    if (first->attempts > 0 && now < first->retry_at_ms) {
+      const auto pl = metadata_.partition(tp);
+      if (!pl || pl->leader_epoch <= first->attempt_leader_epoch) continue;
+    }
+    const int64_t wire = static_cast<int64_t>(first->estimated_bytes);
+    if (size + wire > settings_.max_request_size && !ready.empty()) break;
+    if (txn_ && txn_->should_stop_draining(*first)) break;
+    dq->pop_front();
+    if (txn_ && !first->has_sequence()) txn_->assign_sequence(*first, first);
+    if (!first->built) {
+      storage::BatchParams params;
+      params.producer_id = first->producer_id;
+      params.producer_epoch = first->producer_epoch;
+      params.base_sequence = first->base_sequence;
+      first->built = storage::RecordBatch::build(params, first->records);
+    }
+    first->drained = true;
+    size += wire;
+    ready.push_back(first);
+  }
+  return ready;
+}
+
+void Sender::send_produce_request(int32_t broker, std::vector<BatchRef> batches) {
+  sim::Network& net = ctx_.world->network();
+  const int64_t now = now_ms();
+  protocol::ProduceRequest req;
+  req.acks = settings_.acks;
+  req.timeout_ms = settings_.request_timeout_ms;
+  auto inflight = std::make_shared<InFlightRequest>();
+  inflight->broker = broker;
+  uint32_t size = 64;
+  for (const BatchRef& b : batches) {
+    req.partitions.emplace_back(b->tp, b->built);
+    size += static_cast<uint32_t>(std::ceil(static_cast<double>(b->built->size_in_bytes()) * settings_.compression_ratio));
+    ++b->attempts;
+    b->in_flight = true;
+    b->last_attempt_ms = now;
+    inflight->batches[b->tp] = b;
+    in_flight_batches_.push_back(b);
+    if (settings_.max_in_flight == 1) muted_.insert(b->tp);  // guaranteeMessageOrder
+    ++stats_.batches_sent;
+  }
+  ++stats_.produce_requests;
+  if (settings_.acks == 0) {
+    // Fire and forget: no response will come; the records count as sent.
+    net.send(ctx_.self, sim_node_of(broker), net.kind("Produce"), sim::make_payload(std::move(req)), size);
+    for (const BatchRef& b : batches) succeed_batch(b, kNoOffset, broker, -1);
+    return;
+  }
+  ++in_flight_[broker];
+  const sim::CallId id = net.call(ctx_.self, sim_node_of(broker), net.kind("Produce"), sim::make_payload(std::move(req)),
+                                  size, sim::milliseconds(settings_.request_timeout_ms));
+  net.on_reply(id, [this, inflight](const sim::Reply& r) { handle_reply(inflight, r); });
+}
+
+void Sender::handle_reply(const std::shared_ptr<InFlightRequest>& req, const sim::Reply& reply) {
+  SIM_ASSERT(!req->answered, "producer: a Produce request answered twice");
+  req->answered = true;
+  --in_flight_[req->broker];
+  if (reply.status != sim::CallStatus::ok) {
+    protocol::ProducePartitionResponse pr;
+    if (reply.status == sim::CallStatus::timeout) {
+      // Kafka's NetworkClient closes the connection of a timed-out request:
+      // the other requests on it fail as disconnected.
+      pr.error = Errc::REQUEST_TIMED_OUT;
+      ctx_.world->network().disconnect(ctx_.self, sim_node_of(req->broker));
+    } else {
+      pr.error = Errc::NETWORK_EXCEPTION;
+    }
+    for (const auto& [tp, b] : req->batches) {
+      pr.tp = tp;
+      complete_batch(b, pr, req->broker);
+    }
+  } else {
+    const auto& resp = sim::payload_as<protocol::ProduceResponse>(reply.payload);
+    for (const protocol::ProducePartitionResponse& pr : resp.partitions) {
+      auto it = req->batches.find(pr.tp);
+      SIM_ASSERT(it != req->batches.end(), "producer: a response for a partition we did not send");
+      complete_batch(it->second, pr, req->broker);
+    }
+  }
+  notify();
+}
+
+void Sender::complete_batch(const BatchRef& b, const protocol::ProducePartitionResponse& resp, int32_t broker) {
+  std::erase(in_flight_batches_, b);
+  muted_.erase(b->tp);
+  if (b->done) {
+    // Expired while in flight (delivery.timeout.ms): the user was told already.
+    if (txn_ && resp.error == Errc::NONE) txn_->handle_completed_batch(b, resp.base_offset);
+    return;
+  }
+  b->in_flight = false;
+  const Errc err = resp.error;
+  if (err == Errc::NONE) {
+    succeed_batch(b, resp.base_offset, broker, resp.log_append_time_ms);
+    return;
+  }
+  if (may_have_written(err)) b->maybe_written = true;
+  if (const auto pl = metadata_.partition(b->tp)) b->attempt_leader_epoch = pl->leader_epoch;
+  if (can_retry(b, resp)) {
+    reenqueue(b);
+  } else if (err == Errc::DUPLICATE_SEQUENCE_NUMBER) {
+    succeed_batch(b, kNoOffset, broker, -1);  // appended earlier; its offset is no longer known
+  } else {
+    // Sequences are adjusted only if retries were not exhausted: otherwise we
+    // cannot know whether the broker took this sequence (Kafka's rule).
+    fail_batch(b, err, b->attempts - 1 < settings_.retries);
+  }
+  if (invalid_metadata(err)) metadata_.request_update();
+}
+
+bool Sender::can_retry(const BatchRef& b, const protocol::ProducePartitionResponse& resp) {
+  if (now_ms() - b->created_ms >= settings_.delivery_timeout_ms) return false;
+  if (b->attempts - 1 >= settings_.retries) return false;  // attempts - 1 = retries so far
+  return txn_ ? txn_->can_retry(resp.error, resp.log_start_offset, *b) : retriable(resp.error);
+}
+
+void Sender::reenqueue(const BatchRef& b) {
+  ++stats_.retries;
+  ctx_.world->probe("producer: batch retried");
+  acc_.reenqueue(b, now_ms(), backoff_ms(b->attempts), txn_ != nullptr);
+}
+
+void Sender::finish_record(PendingRecord& p, const RecordMetadata& md, Errc error, check::Outcome outcome) {
+  p.future->done = true;
+  p.future->error = error;
+  p.future->metadata = md;
+  if (interceptors_)
+    for (const ProducerInterceptor& i : *interceptors_)
+      if (i.on_acknowledgement) i.on_acknowledgement(md, error);
+  if (p.callback) p.callback(md, error);
+  if (ctx_.history && p.history_op) {
+    check::Op& op = ctx_.history->op(*p.history_op);
+    if (outcome == check::Outcome::ok) {
+      op.offset = md.offset;
+      op.leader = md.leader;
+    }
+    ctx_.history->complete(*p.history_op, outcome, ctx_.world->now().ns, error);
+  }
+}
+
+void Sender::succeed_batch(const BatchRef& b, Offset base_offset, int32_t broker, int64_t log_append_time) {
+  SIM_ASSERT(!b->done, "producer: a batch completed twice");
+  b->done = true;
+  b->in_flight = false;
+  std::erase(in_flight_batches_, b);
+  muted_.erase(b->tp);
+  if (txn_) txn_->handle_completed_batch(b, base_offset);
+  acc_.deallocate(b);
+  for (size_t i = 0; i < b->pending.size(); ++i) {
+    PendingRecord& p = b->pending[i];
+    RecordMetadata md;
+    md.tp = b->tp;
+    md.offset = base_offset == kNoOffset ? kNoOffset : base_offset + static_cast<int64_t>(i);
+    md.timestamp = log_append_time >= 0 ? log_append_time : p.timestamp;
+    md.serialized_key_size = p.key_size;
+    md.serialized_value_size = p.value_size;
+    md.leader = broker;
+    finish_record(p, md, Errc::NONE, check::Outcome::ok);
+  }
+  stats_.records_acked += b->pending.size();
+}
+
+void Sender::fail_batch(const BatchRef& b, Errc error, bool adjust_sequences) {
+  if (b->done) return;
+  const bool unknown = b->maybe_written || b->in_flight;
+  b->done = true;
+  b->in_flight = false;
+  std::erase(in_flight_batches_, b);
+  muted_.erase(b->tp);
+  if (txn_ && b->has_sequence()) txn_->handle_failed_batch(b, error, adjust_sequences);
+  acc_.deallocate(b);
+  for (PendingRecord& p : b->pending) {
+    RecordMetadata md;
+    md.tp = b->tp;
+    md.timestamp = p.timestamp;
+    md.serialized_key_size = p.key_size;
+    md.serialized_value_size = p.value_size;
+    finish_record(p, md, error, unknown ? check::Outcome::info : check::Outcome::fail);
+  }
+  stats_.records_failed += b->pending.size();
+}
+
+void Sender::expire_batches() {
+  const int64_t now = now_ms();
+  std::vector<BatchRef> expired = acc_.expired_batches(now);
+  for (const BatchRef& b : in_flight_batches_)
+    if (!b->done && now - b->created_ms >= settings_.delivery_timeout_ms) expired.push_back(b);
+  for (const BatchRef& b : expired) {
+    if (b->done) continue;
+    ++stats_.expired_batches;
+    ctx_.world->probe("producer: batch expired (delivery.timeout.ms)");
+    const bool retried = b->attempts > (b->in_flight ? 1 : 0);
+    fail_batch(b, Errc::DELIVERY_TIMEOUT, false);
+    if (txn_ && retried && b->has_sequence()) txn_->mark_sequence_unresolved(*b);
+  }
+}
+
+void Sender::force_close() {
+  forced_ = true;
+  for (const BatchRef& b : std::vector<BatchRef>(acc_.incomplete()))
+    if (!b->done) fail_batch(b, Errc::UNKNOWN_SERVER_ERROR, false);
+  notify();
+}
+
+}  // namespace ksim::clients

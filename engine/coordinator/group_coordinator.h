@@ -1,0 +1,171 @@
+// GroupCoordinator: the classic consumer group protocol on a broker (Kafka's
+// GroupMetadataManager + OffsetMetadataManager for classic groups).
+//
+// Requests: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
+// OffsetFetch — each for a group whose __consumer_offsets partition this
+// broker leads (else NOT_COORDINATOR; while it loads,
+// COORDINATOR_LOAD_IN_PROGRESS). The rules, state machine and invariants are
+// described in README.md; classic_group.h holds one group's state,
+// coordinator_runtime.h the log I/O, offset_store.h the committed offsets.
+//
+// Parked requests: a JoinGroup waits for the join phase to complete and a
+// follower's SyncGroup for the leader's assignment; they are kept (the
+// sim::Incoming) in the member and answered later — no fiber waits for them.
+// Timers (session, join phase, sync phase) are the broker node's sim timers:
+// they die with the broker. Every request and timer ends by asserting the
+// group's invariants.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/broker/protocol.h"
+#include "engine/broker/replica_manager.h"
+#include "engine/common/config.h"
+#include "engine/coordinator/classic_group.h"
+#include "engine/coordinator/coordinator_runtime.h"
+#include "engine/coordinator/offset_store.h"
+#include "sim/rng.h"
+
+namespace ksim::coordinator {
+
+struct GroupMemberDescription {
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  std::string client_id;
+  std::string metadata;    // for the selected protocol (opaque)
+  std::string assignment;  // opaque, as the leader sent it
+};
+
+// What DescribeGroups + OffsetFetch would tell about a group (Cluster::describe_group).
+struct GroupDescription {
+  std::string group_id;
+  Errc error = Errc::NONE;  // NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS / COORDINATOR_NOT_AVAILABLE
+  int32_t coordinator = -1;
+  int32_t partition = -1;  // of __consumer_offsets
+  std::string state = "Dead";  // Kafka's state names; Dead: unknown group
+  int32_t generation = -1;
+  std::string protocol_type, protocol, leader;
+  std::vector<GroupMemberDescription> members;           // by member id
+  std::map<TopicPartition, OffsetAndMetadata> offsets;  // committed (below the HW)
+};
+
+class GroupCoordinator {
+ public:
+  GroupCoordinator(sim::World& world, sim::NodeId self, int32_t broker_id, const Config& config, ReplicaManager& rm);
+  GroupCoordinator(const GroupCoordinator&) = delete;
+  GroupCoordinator& operator=(const GroupCoordinator&) = delete;
+
+  void start();  // the writer fiber (on the broker's startup)
+
+  // The APIs this class serves, and serving one (from a request handler fiber; never blocks).
+  static bool handles(const std::string& api);
+  void handle(const std::string& api, const sim::Incoming& in);
+
+  // ---- hooks: metadata applier and replica manager (never block) -----------------------
+  void on_partition_leader(const TopicPartition& tp, LeaderEpoch epoch);
+  void on_partition_follower(const TopicPartition& tp);
+  void on_hw_moved(const TopicPartition& tp) { runtime_.on_hw_moved(tp); }
+
+  // ---- observation -------------------------------------------------------------------------
+  int32_t partition_for(const std::string& group_id) const;
+  GroupDescription describe(const std::string& group_id);
+  const CoordinatorRuntime& runtime() const { return runtime_; }
+
+ private:
+  struct Shard {
+    std::map<std::string, ClassicGroup> groups;
+    OffsetStore offsets;
+  };
+  // The shard a request or a callback works on.
+  struct Ctx {
+    int32_t partition = -1;
+    uint64_t shard = 0;
+  };
+  using Assignment = std::map<std::string, std::string>;
+
+  // ---- requests -----------------------------------------------------------------------------
+  void join_group(const sim::Incoming& in);
+  void sync_group(const sim::Incoming& in);
+  void heartbeat(const sim::Incoming& in);
+  void leave_group(const sim::Incoming& in);
+  void offset_commit(const sim::Incoming& in);
+  void offset_fetch(const sim::Incoming& in);
+
+  // ---- the join / sync protocol (Kafka's names) -----------------------------------------
+  void join_new_member(const Ctx& c, ClassicGroup& g, const protocol::JoinGroupRequest& req, const sim::Incoming& in);
+  void join_existing_member(const Ctx& c, ClassicGroup& g, const protocol::JoinGroupRequest& req,
+                            const sim::Incoming& in);
+  void add_member_then_rebalance_or_complete_join(const Ctx& c, ClassicGroup& g, const protocol::JoinGroupRequest& req,
+                                                  const sim::Incoming& in, const std::string& member_id);
+  void update_member_then_rebalance_or_complete_join(const Ctx& c, ClassicGroup& g, ClassicMember& m,
+                                                     const protocol::JoinGroupRequest& req, const sim::Incoming& in);
+  void update_static_member_then_rebalance_or_complete_join(const Ctx& c, ClassicGroup& g,
+                                                            const protocol::JoinGroupRequest& req,
+                                                            const sim::Incoming& in, const std::string& old_id,
+                                                            const std::string& new_id);
+  void maybe_prepare_rebalance_or_complete_join(const Ctx& c, ClassicGroup& g);
+  void maybe_complete_join_phase(const Ctx& c, ClassicGroup& g);
+  void prepare_rebalance(const Ctx& c, ClassicGroup& g, const std::string& reason);
+  void maybe_complete_join_else_schedule(const Ctx& c, ClassicGroup& g);
+  void try_complete_initial_rebalance(const Ctx& c, const std::string& group_id, int32_t delay_ms, int32_t remaining_ms);
+  void complete_join(const Ctx& c, ClassicGroup& g);
+  void expire_pending_sync(const Ctx& c, const std::string& group_id, int32_t generation);
+  void expire_heartbeat(const Ctx& c, const std::string& group_id, const std::string& member_id);
+  void remove_member_and_update_group(const Ctx& c, ClassicGroup& g, const std::string& member_id);
+  void remove_current_member(ClassicGroup& g, const std::string& member_id);
+  void remove_pending_sync_member(ClassicGroup& g, const std::string& member_id);
+  void reset_and_propagate_assignment(const Ctx& c, ClassicGroup& g, Errc error);
+  void set_and_propagate_assignment(const Ctx& c, ClassicGroup& g, const Assignment& a);
+  void propagate_assignment(const Ctx& c, ClassicGroup& g, Errc error);
+  Errc validate_member(const ClassicGroup& g, const std::string& member_id,
+                       const std::optional<std::string>& instance_id) const;
+  Errc validate_offset_commit(const ClassicGroup& g, const protocol::OffsetCommitRequest& req) const;
+  bool accept_joining_member(const ClassicGroup& g, const std::string& member_id) const;
+
+  // ---- timers -------------------------------------------------------------------------------
+  void reschedule_heartbeat(const Ctx& c, ClassicGroup& g, ClassicMember& m, int64_t timeout_ms);
+  void set_join_timer(ClassicGroup& g, int64_t ms, std::function<void()> fn);
+  void cancel(std::optional<sim::TimerId>& t);
+
+  // ---- persistence ----------------------------------------------------------------------------
+  // Writes the group's metadata record; `done` runs once it is committed or failed.
+  void persist_group(const Ctx& c, ClassicGroup& g, const Assignment* assignment, std::function<void(Errc)> done);
+  void replay(int32_t partition, Offset offset, const storage::RecordView& r);
+  void loaded(int32_t partition);
+  void unloaded(int32_t partition);
+
+  // ---- helpers ----------------------------------------------------------------------------------
+  // The shard of a group if it is served (and loaded) here, else the error.
+  std::pair<Ctx, Errc> target(const std::string& group_id) const;
+  Shard* shard(const Ctx& c);
+  ClassicGroup* find(const Ctx& c, const std::string& group_id);
+  void finish(const Ctx& c, const std::string& group_id);
+  std::string new_member_id(const std::string& prefix);
+  std::vector<protocol::JoinGroupMember> current_members(const ClassicGroup& g) const;
+  protocol::JoinGroupResponse join_response(const ClassicGroup& g, const std::string& member_id, bool with_members) const;
+  void respond_join(const sim::Incoming& in, protocol::JoinGroupResponse r);
+  void respond_join_error(const sim::Incoming& in, Errc e, const std::string& member_id);
+  void respond_sync(const sim::Incoming& in, Errc e, const std::string& protocol, const std::string& assignment);
+  int64_t now_ms() const { return world_.now().ns / 1'000'000; }
+
+  sim::World& world_;
+  sim::NodeId self_;
+  int32_t broker_id_;
+  const Config& config_;
+  CoordinatorRuntime runtime_;
+  sim::Rng rng_;  // member ids
+  std::map<int32_t, Shard> shards_;
+  uint64_t appends_ = 0;  // group metadata writes queued (detects "nothing written")
+  // Configuration (read once).
+  int32_t num_partitions_, initial_delay_ms_, min_session_ms_, max_session_ms_, max_size_;
+  bool fencing_;
+  sim::KindId join_resp_, sync_resp_, heartbeat_resp_, leave_resp_, commit_resp_, fetch_resp_;
+};
+
+}  // namespace ksim::coordinator

@@ -1,0 +1,125 @@
+#include "engine/coordinator/group_records.h"
+
+#include "engine/common/codec.h"
+
+namespace ksim::coordinator {
+namespace {
+
+constexpr uint8_t kOffsetKeyVersion = 1;
+constexpr uint8_t kGroupKeyVersion = 2;
+constexpr uint8_t kValueVersion = 0;
+
+void opt_str(Writer& w, const std::optional<std::string>& s) {
+  w.u8(s ? 1 : 0);
+  if (s) w.str(*s);
+}
+std::optional<std::string> opt_str(Reader& r) {
+  if (r.u8() == 0) return std::nullopt;
+  return r.str();
+}
+
+}  // namespace
+
+std::string encode_key(const RecordKey& k) {
+  Writer w;
+  if (const auto* o = std::get_if<OffsetCommitKey>(&k)) {
+    w.u8(kOffsetKeyVersion);
+    w.str(o->group);
+    w.str(o->tp.topic);
+    w.varint(o->tp.partition);
+  } else {
+    w.u8(kGroupKeyVersion);
+    w.str(std::get<GroupMetadataKey>(k).group);
+  }
+  return w.take();
+}
+
+std::string encode_offset_value(const OffsetAndMetadata& v) {
+  Writer w;
+  w.u8(kValueVersion);
+  w.varint(v.offset.value);
+  w.varint(v.leader_epoch.value);
+  w.str(v.metadata);
+  w.varint(v.commit_timestamp_ms);
+  return w.take();
+}
+
+std::string encode_group_value(const GroupMetadataValue& v) {
+  Writer w;
+  w.u8(kValueVersion);
+  w.str(v.protocol_type);
+  w.varint(v.generation);
+  opt_str(w, v.protocol);
+  opt_str(w, v.leader);
+  w.varint(v.current_state_timestamp_ms);
+  w.varint(static_cast<int64_t>(v.members.size()));
+  for (const MemberRecord& m : v.members) {
+    w.str(m.member_id);
+    opt_str(w, m.group_instance_id);
+    w.str(m.client_id);
+    w.varint(m.rebalance_timeout_ms);
+    w.varint(m.session_timeout_ms);
+    w.str(m.subscription);
+    w.str(m.assignment);
+  }
+  return w.take();
+}
+
+std::optional<RecordKey> decode_key(std::string_view bytes) {
+  Reader r(bytes);
+  const uint8_t version = r.u8();
+  RecordKey out;
+  if (version == kOffsetKeyVersion) {
+    OffsetCommitKey k;
+    k.group = r.str();
+    k.tp.topic = r.str();
+    k.tp.partition = static_cast<int32_t>(r.varint());
+    out = std::move(k);
+  } else if (version == kGroupKeyVersion) {
+    out = GroupMetadataKey{r.str()};
+  } else {
+    return std::nullopt;
+  }
+  if (!r.ok() || !r.done()) return std::nullopt;
+  return out;
+}
+
+std::optional<OffsetAndMetadata> decode_offset_value(std::string_view bytes) {
+  Reader r(bytes);
+  if (r.u8() != kValueVersion) return std::nullopt;
+  OffsetAndMetadata v;
+  v.offset = Offset{r.varint()};
+  v.leader_epoch = LeaderEpoch{static_cast<int32_t>(r.varint())};
+  v.metadata = r.str();
+  v.commit_timestamp_ms = r.varint();
+  if (!r.ok() || !r.done()) return std::nullopt;
+  return v;
+}
+
+std::optional<GroupMetadataValue> decode_group_value(std::string_view bytes) {
+  Reader r(bytes);
+  if (r.u8() != kValueVersion) return std::nullopt;
+  GroupMetadataValue v;
+  v.protocol_type = r.str();
+  v.generation = static_cast<int32_t>(r.varint());
+  v.protocol = opt_str(r);
+  v.leader = opt_str(r);
+  v.current_state_timestamp_ms = r.varint();
+  const int64_t n = r.varint();
+  if (!r.ok() || n < 0 || n > 1'000'000) return std::nullopt;
+  for (int64_t i = 0; i < n && r.ok(); ++i) {
+    MemberRecord m;
+    m.member_id = r.str();
+    m.group_instance_id = opt_str(r);
+    m.client_id = r.str();
+    m.rebalance_timeout_ms = static_cast<int32_t>(r.varint());
+    m.session_timeout_ms = static_cast<int32_t>(r.varint());
+    m.subscription = r.str();
+    m.assignment = r.str();
+    v.members.push_back(std::move(m));
+  }
+  if (!r.ok() || !r.done()) return std::nullopt;
+  return v;
+}
+
+}  // namespace ksim::coordinator

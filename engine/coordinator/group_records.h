@@ -1,0 +1,85 @@
+// The records the group coordinator writes to __consumer_offsets, and their
+// encodings. Kafka's keys carry a version that says what the record is; ksim
+// keeps that idea and Kafka's numbers, with its own compact value encoding
+// (engine/common/codec.h: zigzag varints, length-prefixed strings):
+//
+//   key   = u8 version, then
+//           version 1 (offset commit):  str group, str topic, varint partition
+//           version 2 (group metadata): str group
+//   value (offset commit, version 0):
+//           varint offset, varint leader_epoch, str metadata, varint commit_timestamp_ms
+//   value (group metadata, version 0):
+//           str protocol_type, varint generation, opt-str protocol, opt-str leader,
+//           varint current_state_timestamp_ms, varint member count, then per member:
+//           str member_id, opt-str group_instance_id, str client_id,
+//           varint rebalance_timeout_ms, varint session_timeout_ms,
+//           str subscription (the member's metadata for the selected protocol),
+//           str assignment
+//   (opt-str = u8 present flag, then str if present.)
+//   A record without a value is a tombstone (the group or offset is deleted).
+//
+// A group metadata record is written when a rebalance completes (the leader's
+// assignments), when a group becomes Empty, when a group is created, and when a
+// static member is replaced without a rebalance. Replaying them in log order
+// rebuilds every group as of the last record: Stable with its members and
+// assignments, or Empty.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "engine/common/types.h"
+
+namespace ksim::coordinator {
+
+struct OffsetCommitKey {
+  std::string group;
+  TopicPartition tp;
+};
+struct GroupMetadataKey {
+  std::string group;
+};
+using RecordKey = std::variant<OffsetCommitKey, GroupMetadataKey>;
+
+struct OffsetAndMetadata {
+  Offset offset = kNoOffset;
+  LeaderEpoch leader_epoch = kNoEpoch;
+  std::string metadata;
+  int64_t commit_timestamp_ms = -1;
+  bool operator==(const OffsetAndMetadata&) const = default;
+};
+
+struct MemberRecord {
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  std::string client_id;
+  int32_t rebalance_timeout_ms = 0;
+  int32_t session_timeout_ms = 0;
+  std::string subscription;
+  std::string assignment;
+  bool operator==(const MemberRecord&) const = default;
+};
+
+struct GroupMetadataValue {
+  std::string protocol_type;
+  int32_t generation = 0;
+  std::optional<std::string> protocol;
+  std::optional<std::string> leader;
+  int64_t current_state_timestamp_ms = -1;
+  std::vector<MemberRecord> members;
+  bool operator==(const GroupMetadataValue&) const = default;
+};
+
+std::string encode_key(const RecordKey& k);
+std::string encode_offset_value(const OffsetAndMetadata& v);
+std::string encode_group_value(const GroupMetadataValue& v);
+
+// nullopt: not a record ksim wrote (unknown version or malformed).
+std::optional<RecordKey> decode_key(std::string_view bytes);
+std::optional<OffsetAndMetadata> decode_offset_value(std::string_view bytes);
+std::optional<GroupMetadataValue> decode_group_value(std::string_view bytes);
+
+}  // namespace ksim::coordinator

@@ -1,0 +1,154 @@
+// Judging a run: the heal phase (safety, then liveness) and the checkers'
+// input built from the cluster's final state.
+//
+// During the fault phase only safety holds. `check()` then stops every fault
+// (FoundationDB / VOPR style), lets the cluster converge within a bound —
+// every partition led, ISR = replicas, every replica at the HW — and reads each partition's final log
+// from its leader (or, without one, from the live replica with the longest
+// log). A partition that cannot converge is a liveness finding; when the
+// configuration explains it (unclean election disabled and no in-sync replica
+// left to lead), it is reported as offline by design, not as a bug.
+#include <algorithm>
+
+#include "engine/check/checkers.h"
+#include "engine/common/node_ids.h"
+#include "engine/server/cluster.h"
+#include "engine/server/nemesis.h"
+#include "sim/disk.h"
+
+namespace ksim {
+namespace {
+
+bool is_internal(const std::string& topic) { return topic.rfind("__", 0) == 0; }
+
+}  // namespace
+
+Nemesis& Cluster::set_nemesis(std::unique_ptr<Nemesis> n) {
+  if (nemesis_) nemesis_->stop();
+  nemesis_ = std::move(n);
+  return *nemesis_;
+}
+
+void Cluster::heal_all() {
+  note_event(check::EventType::heal, -1, "heal phase: every fault stops");
+  if (nemesis_) nemesis_->stop();
+  world_->network().heal();
+  const int32_t total = options_.brokers + options_.controllers;
+  for (int32_t id = 1; id <= total; ++id) {
+    const sim::NodeId n = node_id(id);
+    sim::Disk& d = world_->disk(n);
+    d.set_slowdown(1.0);
+    d.set_full(false);
+    d.unstall();
+    if (world_->is_paused(n)) world_->resume(n);
+    if (!world_->is_up(n)) world_->restart(n);
+  }
+}
+
+bool Cluster::converged() const {
+  if (!ready()) return false;
+  for (const std::string& topic : topics()) {
+    for (const PartitionDescription& p : describe_topic(topic)) {
+      if (p.leader < 0 || !const_cast<Cluster*>(this)->node(p.leader)) return false;
+      if (p.isr.size() != p.replicas.size()) return false;
+      // Caught up: every replica holds the leader's log and the HW covers it.
+      for (const ReplicaDescription& r : p.replica_states)
+        if (!r.up || r.log_end_offset != p.high_watermark) return false;
+    }
+    if (!all_partitions_led(topic)) return false;
+  }
+  return true;
+}
+
+check::CheckInput Cluster::check_input() {
+  check::CheckInput in;
+  in.history = &history_;
+  in.config.min_insync_replicas = config_.get_int("min.insync.replicas");
+  in.config.unclean_leader_election = config_.get_bool("unclean.leader.election.enable");
+  for (const std::string& topic : topics()) {
+    for (const PartitionDescription& p : describe_topic(topic)) {
+      const TopicPartition tp{topic, p.partition};
+      check::FinalLog f;
+      f.replicas = p.replicas;
+      // The leader's log if it serves; else the live replica with the longest log.
+      int32_t source = p.leader >= 0 && node(p.leader) ? p.leader : -1;
+      if (source < 0) {
+        Offset best = kNoOffset;
+        for (const ReplicaDescription& r : p.replica_states)
+          if (r.up && r.log_end_offset > best) {
+            best = r.log_end_offset;
+            source = r.broker;
+          }
+      }
+      const KafkaNode* n = source >= 0 ? node(source) : nullptr;
+      const Partition* part = n && n->broker() ? const_cast<KafkaNode*>(n)->broker()->replica_manager().get(tp) : nullptr;
+      if (part) {
+        f.source_broker = source;
+        f.log_start_offset = part->log().log_start_offset().value;
+        f.high_watermark = part->high_watermark().value;
+        for (const storage::BatchPtr& b : peek_batches(world_->disk(node_id(source)), part->log())) {
+          if (b->is_control()) continue;
+          for (const auto& r : b->records()) {
+            if (r.offset.value >= f.high_watermark) break;
+            check::LogRecord lr;
+            lr.offset = r.offset.value;
+            if (r.key) lr.key = std::string(r.key->begin(), r.key->end());
+            if (r.value) lr.value.assign(r.value->begin(), r.value->end());
+            f.records.push_back(std::move(lr));
+          }
+        }
+      }
+      in.final_logs.emplace(tp, std::move(f));
+    }
+  }
+  // Topic-level min.insync.replicas overrides.
+  for (const std::string& topic : topics()) {
+    const MetadataImage* img = nullptr;
+    for (int32_t id : broker_ids())
+      if (const KafkaNode* n = node(id); n && n->broker()) img = &n->broker()->metadata();
+    if (!img) break;
+    if (auto it = img->configs().find("topic:" + topic); it != img->configs().end())
+      if (auto k = it->second.find("min.insync.replicas"); k != it->second.end())
+        in.config.topic_min_isr[topic] = std::stoi(k->second);
+  }
+  in.invariant_violations = check_invariants();
+  return in;
+}
+
+check::Verdict Cluster::check(const CheckOptions& options) {
+  std::vector<check::CheckInput::LivenessFailure> liveness;
+  if (options.heal) {
+    heal_all();
+    if (!run_until([this] { return converged(); }, options.converge_timeout_ms)) {
+      const bool unclean = config_.get_bool("unclean.leader.election.enable");
+      if (!ready()) liveness.push_back({{}, "the cluster has no active controller or unregistered brokers", ""});
+      for (const std::string& topic : topics()) {
+        for (const PartitionDescription& p : describe_topic(topic)) {
+          const TopicPartition tp{topic, p.partition};
+          if (p.leader < 0) {
+            liveness.push_back({tp, tp.str() + " has no leader after " + std::to_string(options.converge_timeout_ms) + " ms",
+                                unclean ? "" : "unclean.leader.election.enable=false and no in-sync replica can lead"});
+          } else if (p.isr.size() != p.replicas.size()) {
+            std::string isr;
+            for (int32_t b : p.isr) isr += (isr.empty() ? "" : ",") + std::to_string(b);
+            liveness.push_back({tp, tp.str() + " ISR is still {" + isr + "} of " + std::to_string(p.replicas.size()) +
+                                        " replicas after " + std::to_string(options.converge_timeout_ms) + " ms", ""});
+          }
+        }
+      }
+    }
+  }
+  check::CheckInput in = check_input();
+  // Internal topics (__consumer_offsets, ...) are the engine's, not the clients' history.
+  for (auto it = in.final_logs.begin(); it != in.final_logs.end();)
+    it = is_internal(it->first.topic) ? in.final_logs.erase(it) : std::next(it);
+  for (auto& f : liveness)
+    if (!is_internal(f.tp.topic) || f.tp.topic.empty()) in.liveness_failures.push_back(std::move(f));
+  in.config.full_read = options.full_read;
+  in.config.unseen_is_violation = options.unseen_is_violation;
+  check::Verdict v = check::check_all(in);
+  last_verdict_ = v;
+  return v;
+}
+
+}  // namespace ksim

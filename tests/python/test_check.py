@@ -1,0 +1,71 @@
+"""sim.check(): the verdict on real runs, the fault model, the nemesis."""
+import pytest
+
+import ksim
+
+
+def leader_crash_after_ack(acks, seed=4):
+    sim = ksim.Simulation(seed=seed, brokers=3)
+    sim.create_topic("t", partitions=1, replication_factor=3)
+    assert sim.produce("t", 0, ["before"], acks="all")["error"] is None
+    leader = sim.describe_topic("t")[0].leader
+    h = sim.network.hold(src=leader, api="Fetch", direction="response", count=None)
+    sim.produce("t", 0, ["maybe-lost"], acks=acks, timeout_ms=2_000)
+    sim.crash(leader)
+    sim.network.discard(h)
+    sim.run_for(15_000)
+    return sim
+
+
+def test_acks1_loss_is_expected_and_explained():
+    v = leader_crash_after_ack("1").check()
+    assert v.ok
+    assert [a.kind for a in v.anomalies] == ["lost-write"]
+    a = v.anomalies[0]
+    assert a.expected and a.cause.startswith("acks=1")
+    assert a.records == ["maybe-lost"]
+    assert "crash" in a.explanation and "elected leader of t-0" in a.explanation
+    assert "lost-write: 0 violation(s), 1 expected" in str(v)
+
+
+def test_acks_all_same_crash_loses_nothing():
+    v = leader_crash_after_ack("all").check()
+    assert v.ok and v.anomalies == []
+    assert v.stats.acked == 1 and v.stats.unknown == 1
+
+
+def test_check_heals_and_converges():
+    sim = ksim.Simulation(seed=3, brokers=3)
+    sim.create_topic("t", partitions=2, replication_factor=3)
+    sim.crash(2)
+    sim.partition([[1], [3]])
+    sim.run_for(3_000)
+    v = sim.check()
+    assert v.ok, str(v)
+    assert sim.converged()
+
+
+def test_nemesis_runs_on_the_clock_and_is_deterministic():
+    def run():
+        sim = ksim.Simulation(seed=11, brokers=3, config={"min.insync.replicas": "2"})
+        sim.create_topic("t", partitions=3, replication_factor=3)
+        sim.nemesis(ksim.nemesis.Random(kinds=["crash", "partition", "pause"], interval_ms=1_000))
+        for i in range(30):
+            sim.produce("t", i % 3, [f"v{i}"], acks="all", timeout_ms=1_500)
+            sim.run_for(300)
+        v = sim.check()
+        return v, sim.nemesis_log, sim.trace_hash()
+
+    v1, log1, h1 = run()
+    v2, log2, h2 = run()
+    assert v1.ok, str(v1)
+    assert len(log1) >= 5 and log1 == log2
+    assert h1 == h2
+
+
+def test_unknown_nemesis_kind_is_a_clear_error():
+    with pytest.raises(ksim.KsimError, match="unknown nemesis kind 'meteor'"):
+        ksim.nemesis.Random(kinds=["meteor"])
+    sim = ksim.Simulation(seed=1, brokers=3)
+    with pytest.raises(ksim.KsimError, match="unknown nemesis kind"):
+        sim.start_nemesis(["meteor"], 1000, 1)
