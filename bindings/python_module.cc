@@ -186,6 +186,14 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
            py::arg("assignment") = std::vector<std::vector<int32_t>>{},
            "Create a topic (CreateTopics to the active controller); waits until every partition has a leader.")
       .def("describe_topic", &Cluster::describe_topic, py::arg("name"))
+      .def(
+          "wait_for_leader",
+          [](Cluster& c, const std::string& topic, int32_t partition, int64_t timeout_ms) -> std::optional<int32_t> {
+            const int32_t l = c.wait_for_leader(topic, partition, timeout_ms);
+            return l >= 0 ? std::optional<int32_t>(l) : std::nullopt;
+          },
+          py::arg("topic"), py::arg("partition") = 0, py::arg("timeout_ms") = 30'000,
+          "Run until the partition has a leader that knows it leads; returns it (None after the timeout).")
       .def("describe", &Cluster::describe_text, py::arg("topic"), "kafka-topics.sh --describe style text.")
       .def("topics", &Cluster::topics)
       .def("active_controller", &Cluster::active_controller)

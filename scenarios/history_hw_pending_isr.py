@@ -33,8 +33,10 @@ def story(seed: int, fixed: bool):
     sim.network.discard(starve)
     sim.run_until(lambda: sim.describe_topic("t")[0].leader == 3, timeout_ms=30_000)
     survived = b"x" in [v for _, v in sim.log(3, "t", 0)]
-    print(f"{'fixed' if fixed else 'old  '}: acknowledged={acked} on new leader 3={survived}")
-    return acked and not survived
+    v = sim.check()
+    print(f"{'fixed' if fixed else 'old  '}: acknowledged={acked} on new leader 3={survived}; "
+          f"verdict {'ok' if v.ok else 'VIOLATED'}")
+    return acked and not survived and any(a.kind == "lost-write" for a in v.violations)
 
 
 def scenario(seed: int) -> bool:
