@@ -19,5 +19,8 @@ fi
 echo "# cluster: 3 brokers, 6 partitions RF=3, 10k records/s acks=all; and 50 brokers x 5,000 partitions"
 "$build/bench/bench_cluster"
 
+echo "# end to end: 3 brokers, 6 partitions RF=3, producer workload 10k records/s acks=all idempotent, a group of 3 consumers"
+"$build/bench/bench_e2e"
+
 echo "# checkers: every checker over a 1,000,000-operation history"
 "$build/bench/bench_check"

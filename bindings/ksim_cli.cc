@@ -11,6 +11,7 @@
 // Bad arguments print a clear message and exit 2; failures of a run exit 1.
 #include <boost/program_options.hpp>
 #include <cstdlib>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <iostream>
 #include <optional>
@@ -37,7 +38,7 @@ constexpr const char* kUsage =
     "  sweep    run a scenario over seeds: ksim sweep FILE.py --seeds A:B [--jobs N]\n"
     "  describe partitions of a run file: ksim describe RUN.db [--at MS]\n"
     "  dump-log a replica's log in a run file: ksim dump-log RUN.db --broker B --topic T --partition P\n"
-    "  report   a run file's summary and verdict: ksim report RUN.db\n"
+    "  report   a run file's summary and verdict: ksim report RUN.db [--perfetto OUT.json]\n"
     "\n"
     "Run 'ksim COMMAND --help' for a command's options.\n";
 
@@ -173,14 +174,27 @@ int cmd_dump_log(const std::vector<std::string>& args) {
 }
 
 int cmd_report(const std::vector<std::string>& args) {
-  po::options_description desc("usage: ksim report RUN.db");
+  po::options_description desc("usage: ksim report RUN.db [--perfetto OUT.json]");
+  desc.add_options()("perfetto", po::value<std::string>(), "also write a Perfetto / Chrome trace JSON");
   const po::variables_map vm = parse_run_file_args("report", args, desc);
   if (vm.count("help")) {
     std::cout << desc << "\n";
     return 0;
   }
-  std::cout << ksim::exporter::summary(vm["db"].as<std::string>());
-  return 0;
+  const std::string db = vm["db"].as<std::string>();
+  std::cout << ksim::exporter::summary(db) << std::flush;
+  if (!vm.count("perfetto")) return 0;
+  use_ksim_python();
+  const std::string out = vm["perfetto"].as<std::string>();
+  const pid_t child = fork();
+  if (child == 0) {
+    execl(KSIM_PYTHON_EXECUTABLE, KSIM_PYTHON_EXECUTABLE, "-m", "ksim.perfetto", db.c_str(), out.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  if (child < 0 || waitpid(child, &status, 0) < 0) return 1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
 int cmd_demo(const std::vector<std::string>& args) {

@@ -158,6 +158,7 @@ PYBIND11_MODULE(_ksim, m) {
            py::arg("direction") = "request", py::arg("count") = 1, py::arg("extra_ms") = 0);
 
   py_bindings::bind_check_types(m);
+  py_bindings::bind_client_types(m);
   py::class_<Cluster> sim(m, "Simulation", R"(A simulated Kafka cluster on a virtual clock.
 
 Simulation(seed=1, brokers=3, controllers=0, config={}) — brokers are numbered
@@ -198,6 +199,8 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
       .def("topics", &Cluster::topics)
       .def("active_controller", &Cluster::active_controller)
       .def("metrics", &Cluster::metrics, "Kafka's metric names: UnderReplicatedPartitions, OfflinePartitionsCount, ...")
+      .def("metrics_history", &Cluster::metrics_series,
+           "The metrics sampled every second of virtual time: a list of (ms, {name: value}).")
       .def("elect_leaders", &Cluster::elect_leaders, py::arg("unclean") = false,
            py::arg("partitions") = std::vector<std::pair<std::string, int32_t>>{})
       .def("alter_topic_config", &Cluster::alter_topic_config, py::arg("topic"), py::arg("key"), py::arg("value"))
@@ -226,6 +229,10 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
            },
            py::arg("broker"), py::arg("topic"), py::arg("partition"), "(offset, value) of every record a broker holds.")
       .def("crash", &Cluster::crash, py::arg("broker"))
+      .def("shutdown", &Cluster::shutdown, py::arg("broker"), py::arg("timeout_ms") = 30'000,
+           "Controlled shutdown: leaderships move away first, logs are flushed, then the node stops.")
+      .def("rolling_restart", &Cluster::rolling_restart, py::arg("controlled") = true, py::arg("timeout_ms") = 60'000,
+           "Restart every broker in turn (controlled shutdown or crash), waiting for a full ISR after each.")
       .def("restart", &Cluster::restart, py::arg("broker"))
       .def("power_fail", &Cluster::power_fail, py::arg("broker"), py::arg("torn") = false)
       .def("pause", &Cluster::pause, py::arg("broker"), py::arg("ms"))
@@ -235,10 +242,13 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
       .def("slow_disk", &Cluster::slow_disk, py::arg("broker"), py::arg("factor"))
       .def("disk_full", &Cluster::disk_full, py::arg("broker"), py::arg("full") = true)
       .def("disk_stall", &Cluster::disk_stall, py::arg("broker"), py::arg("stalled") = true)
-      .def("check_invariants", &Cluster::check_invariants, "Violated cluster invariants (empty when all hold).")
+      .def("check_invariants", &Cluster::check_invariants, py::arg("logs") = true,
+           "Violated cluster invariants (empty when all hold); logs=False skips comparing replica logs.")
       .def("trace_hash", [](Cluster& c) { return hex(c.world().trace().hash()); },
            "Hex digest of the run's event trace: same seed and script, same hash.")
       .def_property_readonly("network", [](Cluster& c) { return NetworkControl(c); }, py::keep_alive<0, 1>())
       .def_property_readonly("seed", [](Cluster& c) { return c.world().seed(); });
   py_bindings::add_check_methods(sim);
+  py_bindings::add_client_methods(sim);
+  py_bindings::add_workload_methods(sim);
 }

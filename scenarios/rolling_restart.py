@@ -1,4 +1,4 @@
-"""A rolling restart (one broker at a time, waiting for a full ISR in between) loses no acknowledged write.
+"""A rolling restart (controlled shutdowns, one broker at a time, waiting for a full ISR in between) loses no acknowledged write.
 
 Writes with acks=all and min.insync.replicas=2 go on throughout. Each broker
 is restarted in turn; before the next one goes down the cluster waits until
@@ -17,7 +17,7 @@ def scenario(seed: int) -> bool:
         for _ in range(5):
             sim.produce("t", n % 3, [f"w{n}"], acks="all", timeout_ms=3_000)
             n += 1
-        sim.crash(broker)
+        sim.shutdown(broker)  # controlled: its leaderships move first
         for _ in range(5):
             sim.produce("t", n % 3, [f"w{n}"], acks="all", timeout_ms=3_000)
             n += 1

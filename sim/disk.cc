@@ -53,7 +53,18 @@ const Disk::File* Disk::find(std::string_view name) const {
   return it == files_.end() ? nullptr : &it->second;
 }
 
+void Disk::materialize(File& f) {
+  for (Op& op : f.unsynced) {
+    if (!op.ref) continue;
+    const auto from = f.data.begin() + static_cast<std::ptrdiff_t>(op.offset);
+    op.bytes.assign(from, from + static_cast<std::ptrdiff_t>(op.length));
+    op.ref = false;
+    op.length = 0;
+  }
+}
+
 void Disk::apply(std::vector<uint8_t>& image, const Op& op) {
+  SIM_ASSERT(!op.ref, "a by-reference disk operation must be materialized before it is applied elsewhere");
   if (op.is_truncate) {
     image.resize(op.offset);
     return;
@@ -78,16 +89,26 @@ DiskStatus Disk::write_at(std::string_view name, std::optional<uint64_t> at, std
   const uint64_t growth = end > size ? end - size : 0;
   if (growth > 0 && (full_ || used_bytes_ + growth > capacity_bytes_)) return fail(name, DiskStatus::no_space);
   if (!f) f = &files_[std::string(name)];
-  // An append right after the previous unsynced write extends it: a log's
-  // stream of appends stays one operation (a torn power failure still cuts it
-  // at any byte), instead of one heap object per append.
-  if (!f->unsynced.empty() && !f->unsynced.back().is_truncate &&
-      f->unsynced.back().offset + f->unsynced.back().bytes.size() == offset && offset == f->data.size()) {
-    std::vector<uint8_t>& last = f->unsynced.back().bytes;
-    last.insert(last.end(), bytes.begin(), bytes.end());
+  if (offset == f->data.size()) {
+    // An append: kept by reference to the cache. Right after the previous
+    // unsynced append it extends it, so a log's stream of appends stays one
+    // operation (a torn power failure still cuts it at any byte).
+    if (!f->unsynced.empty() && f->unsynced.back().ref &&
+        f->unsynced.back().offset + f->unsynced.back().length == offset) {
+      f->unsynced.back().length += bytes.size();
+    } else {
+      Op op;
+      op.ref = true;
+      op.offset = offset;
+      op.length = bytes.size();
+      f->unsynced.push_back(std::move(op));
+    }
     f->data.insert(f->data.end(), bytes.begin(), bytes.end());
   } else {
-    Op op{false, offset, std::vector<uint8_t>(bytes.begin(), bytes.end())};
+    // Overwrites cached bytes (or leaves a hole): earlier by-reference
+    // operations must keep what they wrote.
+    materialize(*f);
+    Op op{false, false, offset, 0, std::vector<uint8_t>(bytes.begin(), bytes.end())};
     apply(f->data, op);
     f->unsynced.push_back(std::move(op));
   }
@@ -126,6 +147,18 @@ ReadResult Disk::read(std::string_view name, uint64_t offset, uint64_t length) {
   return r;
 }
 
+DiskStatus Disk::charge_read(std::string_view name, uint64_t offset, uint64_t length) {
+  check_caller();
+  occupy(scaled(spec_.read_base, spec_.read_per_kib, length), name);
+  const File* f = find(name);
+  if (!f) return DiskStatus::not_found;
+  const uint64_t n = offset < f->data.size() ? std::min<uint64_t>(length, f->data.size() - offset) : 0;
+  ++stats_.reads;
+  stats_.bytes_read += n;
+  world_.trace().record(ev::disk_read, world_.now(), owner_.value, file_id(name), offset, n);
+  return DiskStatus::ok;
+}
+
 DiskStatus Disk::truncate(std::string_view name, uint64_t size) {
   check_caller();
   occupy(scaled(spec_.meta_base, {}, 0), name);
@@ -134,7 +167,8 @@ DiskStatus Disk::truncate(std::string_view name, uint64_t size) {
   if (size > f->data.size() && (full_ || used_bytes_ + (size - f->data.size()) > capacity_bytes_))
     return fail(name, DiskStatus::no_space);
   used_bytes_ = used_bytes_ - f->data.size() + size;
-  Op op{true, size, {}};
+  materialize(*f);
+  Op op{true, false, size, 0, {}};
   apply(f->data, op);
   f->unsynced.push_back(std::move(op));
   world_.trace().record(ev::disk_truncate, world_.now(), owner_.value, file_id(name), size);
@@ -149,12 +183,22 @@ DiskStatus Disk::fsync(std::string_view name) {
   // land while it waits on the device stay unsynced.
   const size_t ops = f->unsynced.size();
   uint64_t dirty = 0;
-  for (const Op& op : f->unsynced) dirty += op.bytes.size();
+  for (const Op& op : f->unsynced) dirty += op.size();
   occupy(scaled(spec_.fsync_base, spec_.fsync_per_kib, dirty), name);
   f = find(name);  // the file may have been removed or renamed while we waited
   if (!f) return DiskStatus::not_found;
   const size_t n = std::min(ops, f->unsynced.size());
-  for (size_t i = 0; i < n; ++i) apply(f->durable, f->unsynced[i]);
+  for (size_t i = 0; i < n; ++i) {
+    const Op& op = f->unsynced[i];
+    if (op.ref) {  // the cached bytes are still what was appended (nothing changed them since)
+      if (f->durable.size() < op.offset + op.length) f->durable.resize(op.offset + op.length);
+      const auto from = f->data.begin() + static_cast<std::ptrdiff_t>(op.offset);
+      std::copy(from, from + static_cast<std::ptrdiff_t>(op.length),
+                f->durable.begin() + static_cast<std::ptrdiff_t>(op.offset));
+    } else {
+      apply(f->durable, op);
+    }
+  }
   f->unsynced.erase(f->unsynced.begin(), f->unsynced.begin() + static_cast<std::ptrdiff_t>(n));
   SIM_ASSERT(!f->unsynced.empty() || f->durable.size() == f->data.size(),
              "fsync left a durable image of another size than the page cache");
@@ -224,7 +268,7 @@ const std::vector<uint8_t>& Disk::durable_contents(std::string_view name) const 
 uint64_t Disk::unsynced_bytes() const {
   uint64_t n = 0;
   for (const auto& [name, f] : files_)
-    for (const Op& op : f.unsynced) n += op.bytes.size();
+    for (const Op& op : f.unsynced) n += op.size();
   return n;
 }
 
@@ -255,6 +299,8 @@ void Disk::corrupt(std::string_view name, uint64_t offset, uint64_t length) {
   if (!f) throw SimError("cannot corrupt missing file '" + std::string(name) + "'");
   if (offset + length > f->durable.size())
     throw SimError("corruption range beyond the synced size of '" + std::string(name) + "'");
+  materialize(*f);
+  ++corruptions_;
   for (uint64_t i = offset; i < offset + length; ++i) f->durable[i] ^= static_cast<uint8_t>(1u << rng_.uniform(8));
   // The cache shows the corruption only where no unsynced write covers it.
   f->data = f->durable;
@@ -266,6 +312,7 @@ void Disk::corrupt(std::string_view name, uint64_t offset, uint64_t length) {
 void Disk::lose_unsynced(bool torn) {
   for (auto& [name, f] : files_) {
     if (f.unsynced.empty()) continue;
+    materialize(f);
     size_t keep = 0;
     uint64_t partial = 0;
     if (torn) {

@@ -70,6 +70,12 @@ class Disk {
   DiskStatus write(std::string_view file, uint64_t offset, std::span<const uint8_t> bytes);
   DiskStatus append(std::string_view file, std::span<const uint8_t> bytes);
   ReadResult read(std::string_view file, uint64_t offset, uint64_t length);
+  // A read whose bytes the caller already holds (a cache above this layer,
+  // kept in step with what it wrote): takes the same time, counts and traces
+  // the same as read(), without copying bytes out. `length` is clamped to the file.
+  DiskStatus charge_read(std::string_view file, uint64_t offset, uint64_t length);
+  // Bumped by every corrupt(): caches above this layer must drop what they hold.
+  uint64_t corruptions() const { return corruptions_; }
   DiskStatus truncate(std::string_view file, uint64_t size);
   DiskStatus fsync(std::string_view file);
   DiskStatus create(std::string_view file);  // no-op if it exists
@@ -103,10 +109,18 @@ class Disk {
   void lose_unsynced(bool torn);
 
  private:
+  // An unsynced operation. An append at the end of the file is kept by
+  // reference (`ref`: the bytes are the page cache's [offset, offset+length)),
+  // so a log's stream of appends is not copied twice; before any operation
+  // that could change those cached bytes (an overwrite, a truncate, a
+  // corruption, a power failure) they are copied into `bytes` (materialize).
   struct Op {
     bool is_truncate = false;
+    bool ref = false;
     uint64_t offset = 0;  // truncate: new size
+    uint64_t length = 0;  // ref: the length of the cached range
     std::vector<uint8_t> bytes;
+    uint64_t size() const { return ref ? length : bytes.size(); }
   };
   struct File {
     std::vector<uint8_t> data;     // page cache
@@ -123,6 +137,8 @@ class Disk {
   File* find(std::string_view name);
   const File* find(std::string_view name) const;
   static void apply(std::vector<uint8_t>& image, const Op& op);
+  // Turns every by-reference operation of `f` into one holding its bytes.
+  static void materialize(File& f);
   Duration scaled(Duration base, Duration per_kib, uint64_t bytes) const;
   uint64_t file_id(std::string_view name);
 
@@ -131,6 +147,7 @@ class Disk {
   DiskSpec spec_;
   std::map<std::string, File, std::less<>> files_;
   uint64_t used_bytes_ = 0;
+  uint64_t corruptions_ = 0;
   uint64_t capacity_bytes_ = UINT64_MAX;
   double slowdown_ = 1.0;
   bool full_ = false;

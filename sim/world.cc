@@ -136,6 +136,7 @@ void World::step_inner() {
   ++events_processed_;
   dispatch(e);
   settle();
+  if (after_step_) after_step_();
 }
 
 void World::run_until(Instant deadline) {

@@ -181,6 +181,11 @@ class World {
   // ---- Observability --------------------------------------------------------
   // Marks a coverage probe: a named rare path was exercised (FoundationDB's
   // CODE_PROBE). The report lists every probe and how often it fired.
+  // Called after every driver step (an event and the fibers it readied; events
+  // a blocked fiber applied inline are part of that step) — for online
+  // invariant checks. It may inspect the world and call fail(), nothing else.
+  void set_after_step(std::function<void()> fn) { after_step_ = std::move(fn); }
+
   void probe(std::string_view name);
   const std::map<std::string, uint64_t, std::less<>>& probes() const { return probes_; }
   // Records a parameter derived from the seed, so a run can print all of them.
@@ -257,6 +262,7 @@ class World {
   std::unique_ptr<Network> network_;
   std::map<std::string, uint64_t, std::less<>> probes_;
   std::vector<std::pair<std::string, std::string>> params_;
+  std::function<void()> after_step_;
   std::optional<std::string> failure_;
   bool destroying_ = false;
 

@@ -272,13 +272,22 @@ void BrokerServer::lifecycle() {
       world_.sleep_for(retry);
       continue;
     }
-    protocol::BrokerHeartbeatRequest hb{id_, broker_epoch_, image_.last_applied_offset(), false};
+    if (ready_to_stop_) return;
+    protocol::BrokerHeartbeatRequest hb{id_, broker_epoch_, image_.last_applied_offset(), want_shutdown_};
     const sim::Reply r = controller_call("BrokerHeartbeat", sim::make_payload(hb), 64);
     if (r.status == sim::CallStatus::ok) {
       const auto& resp = sim::payload_as<protocol::BrokerHeartbeatResponse>(r.payload);
       if (resp.error == Errc::STALE_BROKER_EPOCH) {
         broker_epoch_ = -1;  // the controller forgot us (or we were replaced): register again
         continue;
+      }
+      if (resp.error == Errc::NONE && want_shutdown_ && resp.should_shut_down) {
+        // No leaderships left: flush every log (a clean shutdown loses nothing
+        // to a later power failure) and let the process stop.
+        for (const auto& [tp, p] : rm_->partitions()) p->log().flush();
+        world_.probe("broker: controlled shutdown complete");
+        ready_to_stop_ = true;
+        return;
       }
       if (resp.error == Errc::NONE) {
         if (fenced_ && !resp.is_fenced) world_.probe("broker: unfenced");
@@ -289,12 +298,18 @@ void BrokerServer::lifecycle() {
           metadata_changed_.notify_all();
         }
       }
-      // While fenced, heartbeat eagerly so we are unfenced as soon as we caught up.
-      world_.sleep_for(fenced_ ? retry : interval);
+      // While fenced or shutting down, heartbeat eagerly (Kafka does too).
+      const bool eager = fenced_ || want_shutdown_;
+      lifecycle_wakeup_.wait_for(eager ? retry : interval, [&] { return want_shutdown_ && !eager; });
     } else {
       world_.sleep_for(retry);
     }
   }
+}
+
+void BrokerServer::begin_controlled_shutdown() {
+  want_shutdown_ = true;
+  lifecycle_wakeup_.notify_all();
 }
 
 void BrokerServer::request_handler() {

@@ -41,6 +41,11 @@ class BrokerServer {
   BrokerServer& operator=(const BrokerServer&) = delete;
 
   void start();
+  // Controlled shutdown (Kafka's BrokerLifecycleManager): heartbeats ask the
+  // controller to move this broker's leaderships away; once it answers
+  // should_shut_down, every log is flushed and `ready_to_stop()` turns true.
+  void begin_controlled_shutdown();
+  bool ready_to_stop() const { return ready_to_stop_; }
   // Called by the Raft client's commit listener (must not block).
   void on_metadata_commit(const raft::RaftEntry& e);
 
@@ -90,6 +95,9 @@ class BrokerServer {
   bool fenced_ = true;
   bool caught_up_ = false;  // first unfenced in this incarnation
   bool started_ = false;
+  bool want_shutdown_ = false;
+  bool ready_to_stop_ = false;
+  sim::CondVar lifecycle_wakeup_{world_};
   int32_t default_min_isr_;  // min.insync.replicas, read once
 };
 

@@ -23,6 +23,8 @@ struct ConsumerRecord {
   Offset offset;
   int64_t timestamp = -1;
   std::optional<std::string> key, value;
+  // Record headers (name, value; nullopt: a null value), in order.
+  std::vector<std::pair<std::string, std::optional<std::string>>> headers;
   LeaderEpoch leader_epoch = kNoEpoch;
   Offset high_watermark = kNoOffset;  // of the fetch response that carried the record
 };

@@ -150,8 +150,15 @@ bool ConsumerCoordinator::poll(sim::Instant deadline) {
 }
 
 sim::Instant ConsumerCoordinator::next_poll_deadline() const {
-  if (!config_.auto_commit) return sim::Instant{std::numeric_limits<int64_t>::max() / 2};
-  return next_auto_commit_;
+  // Java's timeToNextPoll bounds the wait by the next heartbeat as well, so a
+  // poll() that is still finding the coordinator or joining comes back to drive
+  // it. Without that (auto-commit off) a poll would sleep through its whole
+  // timeout after a failed FindCoordinator and never join.
+  sim::Instant next{std::numeric_limits<int64_t>::max() / 2};
+  if (subscriptions_.has_auto_assigned_partitions() && (coordinator_ < 0 || state_ != MemberState::stable))
+    next = net_.now() + sim::milliseconds(config_.retry_backoff_ms);
+  if (config_.auto_commit) next = std::min(next, next_auto_commit_);
+  return next;
 }
 
 bool ConsumerCoordinator::rejoin_needed_or_pending() {

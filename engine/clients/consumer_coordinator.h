@@ -100,7 +100,8 @@ class ConsumerCoordinator {
   // Coordinator discovery (waits up to `deadline`), rebalance progress (never
   // waits), auto-commit. False when not ready yet.
   bool poll(sim::Instant deadline);
-  // When poll() must run again at the latest (next auto-commit).
+  // When poll() must run again at the latest: the next auto-commit, and soon
+  // (retry.backoff.ms) while the coordinator is unknown or a join is in progress.
   sim::Instant next_poll_deadline() const;
   // Positions of INITIALIZING partitions from committed offsets (OffsetFetch).
   bool refresh_committed_offsets_if_needed(sim::Instant deadline);

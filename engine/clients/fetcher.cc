@@ -170,6 +170,7 @@ std::vector<ConsumerRecord> Fetcher::drain(CompletedFetch& f, int32_t max) {
     rec.timestamp = r.timestamp;
     rec.key = to_string(r.key);
     rec.value = to_string(r.value);
+    for (const auto& [name, v] : r.headers) rec.headers.emplace_back(std::string(name), to_string(v));
     rec.leader_epoch = b->partition_leader_epoch();
     rec.high_watermark = f.high_watermark;
     f.last_epoch = rec.leader_epoch;
@@ -205,10 +206,10 @@ std::vector<ConsumerRecord> Fetcher::fetch_records(CompletedFetch& f, int32_t ma
   return out;
 }
 
-std::vector<ConsumerRecord> Fetcher::collect_fetch() {
+std::vector<ConsumerRecord> Fetcher::collect_fetch(int32_t max_records) {
   std::vector<ConsumerRecord> out;
   std::vector<FetchPtr> paused;
-  int32_t remaining = config_.max_poll_records;
+  int32_t remaining = max_records > 0 ? max_records : config_.max_poll_records;
   try {
     while (remaining > 0) {
       if (!next_in_line_ || next_in_line_->consumed) {

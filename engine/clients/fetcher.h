@@ -67,9 +67,10 @@ class Fetcher {
   int send_fetches();
   // Some buffered data is ready for poll() to collect.
   bool has_available_fetches() const;
-  // Up to max.poll.records records; positions move past them. Throws
+  // Up to max.poll.records records (or `max_records` when positive: the
+  // Python binding's one-message poll()); positions move past them. Throws
   // OffsetOutOfRangeException (auto.offset.reset=none) when nothing was collected.
-  std::vector<ConsumerRecord> collect_fetch();
+  std::vector<ConsumerRecord> collect_fetch(int32_t max_records = -1);
   // Sends ListOffsets for partitions awaiting a reset (asynchronous).
   void reset_positions_if_needed();
   // Blocking ListOffsets (offsetsForTimes, beginning/endOffsets); nullopt for a

@@ -224,14 +224,14 @@ bool KafkaConsumer::update_fetch_positions(sim::Instant deadline) {
   return true;
 }
 
-std::vector<ConsumerRecord> KafkaConsumer::poll_for_fetches(sim::Instant deadline) {
+std::vector<ConsumerRecord> KafkaConsumer::poll_for_fetches(sim::Instant deadline, int32_t max_records) {
   const sim::Instant now = net_.now();
   sim::Instant until = deadline;
   if (coordinator_) {
     const sim::Instant next = coordinator_->next_poll_deadline();
     if (next > now) until = std::min(until, next);
   }
-  std::vector<ConsumerRecord> out = fetcher_.collect_fetch();
+  std::vector<ConsumerRecord> out = fetcher_.collect_fetch(max_records);
   if (!out.empty()) return out;
   fetcher_.send_fetches();
   // Missing positions are being looked up: come back soon to push them along.
@@ -241,28 +241,32 @@ std::vector<ConsumerRecord> KafkaConsumer::poll_for_fetches(sim::Instant deadlin
   const uint64_t mine = net_.events();
   net_.await([&] { return fetcher_.has_available_fetches() || net_.events() != mine || !net_.alive(); }, until);
   if (!net_.alive()) return {};
-  return fetcher_.collect_fetch();
+  return fetcher_.collect_fetch(max_records);
 }
 
-std::vector<ConsumerRecord> KafkaConsumer::poll(int64_t timeout_ms) {
+std::vector<ConsumerRecord> KafkaConsumer::poll(int64_t timeout_ms, int32_t max_records) {
   ensure_open();
   if (timeout_ms < 0) illegal_argument("Timeout must not be negative");
   if (subscriptions_.type() == SubscriptionState::Type::none)
     illegal_state("Consumer is not subscribed to any topics or assigned any partitions");
   const sim::Instant deadline = net_.now() + sim::milliseconds(timeout_ms);
   check::History* h = recorder_.enabled() ? recorder_.ctx->history : nullptr;
-  const uint64_t id = h ? h->invoke(recorder_.op(check::OpType::poll), net_.now().ns) : 0;
+  // The poll is recorded when it returns (with its invoke time): a rebalance
+  // inside it records its revocations, assignments and position resets first,
+  // so the history's order is the order of effects the checkers replay.
+  const int64_t invoked_ns = net_.now().ns;
   try {
     std::vector<ConsumerRecord> out;
     do {
       update_assignment_metadata_if_needed(deadline);
-      out = poll_for_fetches(deadline);
+      out = poll_for_fetches(deadline, max_records);
       if (!out.empty()) {
         fetcher_.send_fetches();  // prefetch: the next round is on its way while the app works
         break;
       }
     } while (net_.now() < deadline && net_.alive());
     if (h) {
+      const uint64_t id = h->invoke(recorder_.op(check::OpType::poll), invoked_ns);
       check::Op& op = h->op(id);
       op.generation = generation();
       op.member_id = member_id();
@@ -272,7 +276,8 @@ std::vector<ConsumerRecord> KafkaConsumer::poll(int64_t timeout_ms) {
     }
     return out;
   } catch (const KafkaException& e) {
-    if (h) h->complete(id, check::Outcome::fail, net_.now().ns, e.error());
+    if (h) h->complete(h->invoke(recorder_.op(check::OpType::poll), invoked_ns), check::Outcome::fail, net_.now().ns,
+                       e.error());
     throw;
   }
 }
@@ -379,12 +384,16 @@ OffsetMap KafkaConsumer::committed(const std::set<TopicPartition>& tps, int64_t 
   return *out;
 }
 
+OffsetMap KafkaConsumer::consumed_offsets() const {
+  OffsetMap offsets;
+  for (const auto& [tp, pos] : subscriptions_.all_consumed()) offsets[tp] = {pos.offset, pos.offset_epoch, ""};
+  return offsets;
+}
+
 void KafkaConsumer::commit_sync(int64_t timeout_ms) {
   ensure_open();
   ensure_group("commitSync");
-  OffsetMap offsets;
-  for (const auto& [tp, pos] : subscriptions_.all_consumed()) offsets[tp] = {pos.offset, pos.offset_epoch, ""};
-  coordinator_->commit_sync(offsets, deadline_for(timeout_ms));
+  coordinator_->commit_sync(consumed_offsets(), deadline_for(timeout_ms));
 }
 
 void KafkaConsumer::commit_sync(const OffsetMap& offsets, int64_t timeout_ms) {

@@ -63,7 +63,9 @@ class KafkaConsumer {
   std::set<std::string> subscription() const;
 
   // ---- reading ----------------------------------------------------------------------------
-  std::vector<ConsumerRecord> poll(int64_t timeout_ms);
+  // At most max.poll.records records (or `max_records` when positive: the
+  // Python binding asks for one per poll(), as confluent-kafka returns one).
+  std::vector<ConsumerRecord> poll(int64_t timeout_ms, int32_t max_records = -1);
   // timeout_ms < 0: default.api.timeout.ms.
   Offset position(const TopicPartition& tp, int64_t timeout_ms = -1);
   void seek(const TopicPartition& tp, Offset offset);
@@ -84,6 +86,9 @@ class KafkaConsumer {
   // Partitions without a committed offset are absent.
   OffsetMap committed(const std::set<TopicPartition>& tps, int64_t timeout_ms = -1);
   void commit_sync(int64_t timeout_ms = -1);  // the positions of every assigned partition
+  // What commit_sync() without offsets commits (Java's subscriptions.allConsumed()):
+  // the position of every assigned partition that has a valid one. Never blocks.
+  OffsetMap consumed_offsets() const;
   void commit_sync(const OffsetMap& offsets, int64_t timeout_ms = -1);
   void commit_async(CommitCallback cb = {});
   void commit_async(const OffsetMap& offsets, CommitCallback cb = {});
@@ -111,7 +116,7 @@ class KafkaConsumer {
   sim::Instant deadline_for(int64_t timeout_ms) const;
   bool update_assignment_metadata_if_needed(sim::Instant deadline);
   bool update_fetch_positions(sim::Instant deadline);
-  std::vector<ConsumerRecord> poll_for_fetches(sim::Instant deadline);
+  std::vector<ConsumerRecord> poll_for_fetches(sim::Instant deadline, int32_t max_records);
   void metadata_loop();
   void record_assignment(check::OpType type, const std::vector<TopicPartition>& tps, const std::string& detail);
   void track_topics();

@@ -1,6 +1,10 @@
 #include "engine/export/run_store.h"
 
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <google/protobuf/util/delimited_message_util.h>
 #include <sqlite3.h>
+
+#include <fstream>
 
 #include <cstdio>
 #include <map>
@@ -8,11 +12,13 @@
 #include <vector>
 
 #include "engine/common/node_ids.h"
-#include "ksim.pb.h"
+#include "trace.pb.h"
 #include "sim/trace.h"
 
 namespace ksim::exporter {
 namespace {
+
+constexpr const char* kVersion = "ksim 0.1.0";
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE run (key TEXT PRIMARY KEY, value TEXT);
@@ -33,6 +39,11 @@ CREATE TABLE records (broker INTEGER, topic TEXT, partition INTEGER, base_offset
   timestamp INTEGER, key TEXT, value TEXT);
 CREATE TABLE trace (idx INTEGER PRIMARY KEY, at_ns INTEGER, node INTEGER, kind TEXT, description TEXT);
 CREATE TABLE metrics (name TEXT PRIMARY KEY, value REAL);
+CREATE TABLE metrics_series (at_ms INTEGER, name TEXT, value REAL);
+CREATE TABLE partition_states (at_ms INTEGER, topic TEXT, partition INTEGER, leader INTEGER, leader_epoch INTEGER,
+  isr TEXT, high_watermark INTEGER, log_end_offsets TEXT);
+CREATE VIEW messages AS SELECT * FROM trace WHERE kind LIKE 'net%';
+CREATE INDEX partition_states_by_time ON partition_states (topic, partition, at_ms);
 CREATE INDEX records_by_replica ON records (broker, topic, partition, offset);
 CREATE INDEX events_by_time ON events (at_ms);
 )sql";
@@ -172,22 +183,16 @@ std::string bytes_text(const std::optional<std::span<const uint8_t>>& b) {
   return b ? std::string(b->begin(), b->end()) : std::string();
 }
 
-}  // namespace
-
-void export_run(Cluster& c, const std::string& path, const ExportOptions& options) {
-  Db db = open_db(path, true);
-  exec(db.get(), "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;", path);
-  exec(db.get(), kSchema, path);
-  exec(db.get(), "BEGIN", path);
+proto::RunSummary make_summary(Cluster& c, const ExportOptions& options) {
   sim::World& w = c.world();
-  const check::History& h = c.history();
-
   proto::RunSummary summary;
   summary.set_seed(w.seed());
   summary.set_trace_hash(hex(w.trace().hash()));
   summary.set_events(w.trace().count());
   summary.set_end_ns(w.now().ns);
   summary.set_brokers(c.broker_count());
+  summary.set_version(kVersion);
+  for (const auto& [k, v] : c.options().config) (*summary.mutable_config())[k] = v;
   for (const auto& [k, v] : w.params()) (*summary.mutable_params())[k] = v;
   const auto metrics = c.metrics();
   for (const auto& [k, v] : metrics) (*summary.mutable_metrics())[k] = v;
@@ -212,6 +217,73 @@ void export_run(Cluster& c, const std::string& path, const ExportOptions& option
       pa->set_explanation(a.explanation);
     }
   }
+  return summary;
+}
+
+void export_stream(Cluster& c, const std::string& path, const ExportOptions& options) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw RunStoreError("cannot write " + path);
+  google::protobuf::io::OstreamOutputStream zout(&out);
+  auto put = [&](const google::protobuf::MessageLite& m) {
+    if (!google::protobuf::util::SerializeDelimitedToZeroCopyStream(m, &zout))
+      throw RunStoreError("cannot write " + path);
+  };
+  put(make_summary(c, options));
+  sim::World& w = c.world();
+  for (const check::ClusterEvent& e : c.history().events()) {
+    proto::TraceRecord r;
+    proto::ClusterEvent* pe = r.mutable_cluster_event();
+    pe->set_at_ns(e.at_ns);
+    pe->set_type(event_type(e.type));
+    pe->set_node(e.node);
+    pe->set_topic(e.tp.topic);
+    pe->set_partition(e.tp.partition);
+    pe->set_leader_epoch(e.leader_epoch);
+    pe->set_unclean(e.unclean);
+    for (int32_t b : e.isr) pe->add_isr(b);
+    for (int32_t b : e.replicas) pe->add_replicas(b);
+    pe->set_what(e.what);
+    put(r);
+  }
+  for (const auto& [at, d] : c.partition_series()) {
+    proto::TraceRecord r;
+    proto::PartitionState* ps = r.mutable_partition_state();
+    ps->set_at_ms(at);
+    ps->set_topic(d.topic);
+    ps->set_partition(d.partition);
+    ps->set_leader(d.leader);
+    ps->set_leader_epoch(d.leader_epoch);
+    for (int32_t b : d.isr) ps->add_isr(b);
+    ps->set_high_watermark(d.high_watermark.value);
+    for (const auto& rs : d.replica_states) (*ps->mutable_log_end_offsets())[rs.broker] = rs.log_end_offset.value;
+    put(r);
+  }
+  const std::vector<sim::TraceEvent> kept = w.trace().kept();
+  const size_t skip = kept.size() > options.max_trace_events ? kept.size() - options.max_trace_events : 0;
+  for (size_t i = skip; i < kept.size(); ++i) {
+    proto::TraceRecord r;
+    proto::TraceEvent* te = r.mutable_event();
+    te->set_index(kept[i].index);
+    te->set_at_ns(kept[i].time.ns);
+    te->set_node(kept[i].node);
+    te->set_kind(w.trace().kind_info(kept[i].kind).name);
+    te->set_description(w.describe(kept[i]));
+    put(r);
+  }
+}
+
+}  // namespace
+
+void export_run(Cluster& c, const std::string& path, const ExportOptions& options) {
+  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".pb") == 0) return export_stream(c, path, options);
+  Db db = open_db(path, true);
+  exec(db.get(), "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;", path);
+  exec(db.get(), kSchema, path);
+  exec(db.get(), "BEGIN", path);
+  sim::World& w = c.world();
+  const check::History& h = c.history();
+
+  const proto::RunSummary summary = make_summary(c, options);
   {
     Stmt s(db.get(), "INSERT INTO summary VALUES (1, ?)", path);
     s.row(Blob{summary.SerializeAsString()});
@@ -221,6 +293,8 @@ void export_run(Cluster& c, const std::string& path, const ExportOptions& option
     r.row("events", std::to_string(w.trace().count()));
     r.row("end_ms", std::to_string(ms(w.now().ns)));
     r.row("brokers", std::to_string(c.broker_count()));
+    r.row("version", kVersion);
+    for (const auto& [k, v] : c.options().config) r.row("config:" + k, v);
     if (options.scenario) r.row("scenario", options.scenario->file);
     if (options.verdict) r.row("verdict", options.verdict->ok() ? "ok" : "violated");
     for (const auto& [k, v] : w.params()) r.row("param:" + k, v);
@@ -281,7 +355,17 @@ void export_run(Cluster& c, const std::string& path, const ExportOptions& option
       s.row(e.index, e.time.ns, e.node, w.trace().kind_info(e.kind).name, w.describe(e));
     }
     Stmt m(db.get(), "INSERT INTO metrics VALUES (?,?)", path);
-    for (const auto& [k, v] : metrics) m.row(k, v);
+    for (const auto& [k, v] : c.metrics()) m.row(k, v);
+    Stmt ps(db.get(), "INSERT INTO partition_states VALUES (?,?,?,?,?,?,?,?)", path);
+    for (const auto& [at, d] : c.partition_series()) {
+      std::string leos;
+      for (const auto& r : d.replica_states)
+        leos += (leos.empty() ? "" : ",") + std::to_string(r.broker) + "=" + std::to_string(r.log_end_offset.value);
+      ps.row(at, d.topic, d.partition, d.leader, d.leader_epoch, join(d.isr), d.high_watermark.value, leos);
+    }
+    Stmt ms_(db.get(), "INSERT INTO metrics_series VALUES (?,?,?)", path);
+    for (const auto& [at, values] : c.metrics_series())
+      for (const auto& [k, v] : values) ms_.row(at, k, v);
   }
   exec(db.get(), "COMMIT", path);
 }
@@ -300,16 +384,39 @@ Db open_run(const std::string& path) {
 }  // namespace
 
 std::string summary(const std::string& path) {
-  Db db = open_run(path);
-  Stmt s(db.get(), "SELECT proto FROM summary WHERE id = 1", path);
-  if (!s.next()) throw RunStoreError(path + ": empty summary");
   proto::RunSummary r;
-  const std::string blob = s.s(0);
-  if (!r.ParseFromString(blob)) throw RunStoreError(path + ": corrupt summary");
+  std::string records_line;
+  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".pb") == 0) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw RunStoreError("cannot read " + path);
+    google::protobuf::io::IstreamInputStream zin(&in);
+    bool eof = false;
+    if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&r, &zin, &eof))
+      throw RunStoreError(path + " is not a ksim protobuf trace stream");
+    uint64_t events = 0, cluster_events = 0, states = 0;
+    for (;;) {
+      proto::TraceRecord t;
+      if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&t, &zin, &eof)) {
+        if (eof) break;
+        throw RunStoreError(path + ": corrupt record after " + std::to_string(events + cluster_events + states));
+      }
+      events += t.has_event();
+      cluster_events += t.has_cluster_event();
+      states += t.has_partition_state();
+    }
+    records_line = "stream: " + std::to_string(events) + " trace events, " + std::to_string(cluster_events) +
+                   " cluster events, " + std::to_string(states) + " partition states\n";
+  } else {
+    Db db = open_run(path);
+    Stmt s(db.get(), "SELECT proto FROM summary WHERE id = 1", path);
+    if (!s.next()) throw RunStoreError(path + ": empty summary");
+    if (!r.ParseFromString(s.s(0))) throw RunStoreError(path + ": corrupt summary");
+  }
   std::string out = "run: seed " + std::to_string(r.seed()) + ", " + std::to_string(r.brokers()) + " brokers, " +
                     std::to_string(r.events()) + " events, ended at t=" + std::to_string(ms(r.end_ns()) / 1000.0) +
                     "s, trace hash " + r.trace_hash() + "\n";
   if (r.has_scenario()) out += "scenario: " + r.scenario().file() + " --seed " + std::to_string(r.scenario().seed()) + "\n";
+  out += records_line;
   out += r.has_verdict() ? r.verdict().text() : "verdict: (not checked)\n";
   return out;
 }

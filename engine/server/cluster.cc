@@ -64,11 +64,19 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
   client_ = world_->add_node("admin-client", [](sim::NodeId) { return std::shared_ptr<void>(); });
   for (int32_t id = 1; id <= total; ++id) world_->start(sim_node_of(id));
   world_->start(client_);
+  if (options_.online_invariants) world_->set_after_step([this] { online_check(); });
+  if (options_.metrics_interval_ms > 0)
+    world_->schedule_after(client_, sim::milliseconds(options_.metrics_interval_ms), [this] { sample_metrics(); });
   world_->record_param("brokers", std::to_string(options_.brokers));
   world_->record_param("controllers", options_.controllers ? std::to_string(options_.controllers) : "combined");
 }
 
-Cluster::~Cluster() = default;
+Cluster::~Cluster() {
+  // The nodes' processes go first: a client torn down with sends pending
+  // records them in the history (and the nemesis may refer to the world).
+  nemesis_.reset();
+  world_.reset();
+}
 
 std::vector<int32_t> Cluster::broker_ids() const {
   std::vector<int32_t> out;
@@ -104,12 +112,20 @@ int32_t Cluster::add_client(const std::string& name, ClientFactory make) {
     ctx.name = name;
     ctx.bootstrap = bootstrap;
     ctx.history = &history_;
-    return make(ctx);
+    std::shared_ptr<void> state = make(ctx);
+    if (auto it = boot_hooks_.find(kafka_id_of(self)); it != boot_hooks_.end())
+      for (const BootHook& hook : it->second) hook(state);
+    return state;
   });
   const int32_t id = kafka_id_of(n);
   client_names_[id] = name;
   world_->start(n);
   return id;
+}
+
+void Cluster::add_boot_hook(int32_t client_id, BootHook hook) {
+  if (!is_client(client_id)) throw ClusterError(Errc::INVALID_REQUEST, "unknown client " + std::to_string(client_id));
+  boot_hooks_[client_id].push_back(std::move(hook));
 }
 
 void Cluster::check_id(int32_t id) const {
@@ -356,6 +372,15 @@ std::string Cluster::describe_text(const std::string& topic) const {
   return os.str();
 }
 
+void Cluster::sample_metrics() {
+  metrics_series_.emplace_back(now_ms(), metrics());
+  const auto m = metrics_series_.back().second.find("GlobalPartitionCount");
+  if (m != metrics_series_.back().second.end() && m->second <= 2'000)
+    for (const std::string& t : topics())
+      for (PartitionDescription& d : describe_topic(t)) partition_series_.emplace_back(now_ms(), std::move(d));
+  world_->schedule_after(client_, sim::milliseconds(options_.metrics_interval_ms), [this] { sample_metrics(); });
+}
+
 std::map<std::string, double> Cluster::metrics() const {
   std::map<std::string, double> m;
   double offline = 0, under_replicated = 0, under_min_isr = 0, shrinks = 0, expands = 0, partitions = 0;
@@ -385,6 +410,26 @@ std::map<std::string, double> Cluster::metrics() const {
   m["IsrShrinksPerSec"] = shrinks;  // cumulative counts (Kafka's meters' count)
   m["IsrExpandsPerSec"] = expands;
   m["GlobalPartitionCount"] = partitions;
+  // LeaderElectionRateAndTimeMs (a Kafka timer): the count of leader elections
+  // after creation, and their mean time — from the fault that took the old
+  // leader away (crash, power failure, partition, isolation) to the election.
+  double elections = 0, election_ms_total = 0, timed = 0;
+  std::map<int32_t, int64_t> lost_at;  // node -> time of its last fault
+  std::map<TopicPartition, int32_t> leader;
+  for (const check::ClusterEvent& e : history_.events()) {
+    if (e.type == check::EventType::fault && e.node >= 0 && e.what.rfind("pause", 0) != 0) lost_at[e.node] = e.at_ns;
+    if (e.type != check::EventType::election) continue;
+    const int32_t prev = leader.count(e.tp) ? leader[e.tp] : -1;
+    leader[e.tp] = e.node;
+    if (e.what == "created" || e.node < 0) continue;
+    ++elections;
+    if (auto it = lost_at.find(prev); it != lost_at.end() && it->second <= e.at_ns) {
+      election_ms_total += static_cast<double>(e.at_ns - it->second) / 1e6;
+      ++timed;
+    }
+  }
+  m["LeaderElectionRateAndTimeMs"] = elections;
+  m["LeaderElectionRateAndTimeMs.mean"] = timed > 0 ? election_ms_total / timed : 0;
   m["ActiveControllerCount"] = active_controller() ? 1 : 0;
   return m;
 }
@@ -653,8 +698,52 @@ void Cluster::disk_stall(int32_t id, bool stalled) {
 
 // ---- invariants --------------------------------------------------------------------------------------------
 
-std::vector<std::string> Cluster::check_invariants() {
+void Cluster::online_check() {
+  if (in_online_check_) return;
+  in_online_check_ = true;
+  const bool full = world_->now() >= next_full_check_;
+  if (full) next_full_check_ = world_->now() + sim::milliseconds(100);
+  const std::vector<std::string> v = check_invariants(full);
+  in_online_check_ = false;
+  if (v.empty()) return;
+  char when[32];
+  std::snprintf(when, sizeof when, "%.3f", static_cast<double>(world_->now().ns) / 1e9);
+  std::string msg = "invariant violated at t=" + std::string(when) + "s (seed " + std::to_string(options_.seed) + "): ";
+  for (size_t i = 0; i < v.size(); ++i) msg += (i ? "; " : "") + v[i];
+  msg += "\nlast events:";
+  const auto kept = world_->trace().kept();
+  for (size_t i = kept.size() > 12 ? kept.size() - 12 : 0; i < kept.size(); ++i)
+    msg += "\n  " + world_->describe(kept[i]);
+  world_->fail(msg);
+}
+
+std::vector<std::string> Cluster::check_invariants(bool logs) {
   std::vector<std::string> v;
+  // One active controller per Raft (quorum) epoch, ever.
+  for (int32_t id : controller_ids()) {
+    const KafkaNode* n = node(id);
+    if (!n || !n->raft().is_leader()) continue;
+    auto [it, fresh] = raft_leaders_seen_.emplace(n->raft().epoch().value, id);
+    if (!fresh && it->second != id)
+      v.push_back("multiple-controller-leaders: quorum epoch " + std::to_string(n->raft().epoch().value) + " led by " +
+                  std::to_string(it->second) + " and " + std::to_string(id));
+  }
+  // Leader epochs only grow in the committed metadata (compared only against
+  // images at least as fresh as the last one checked: a lagging node's image
+  // is old, not wrong).
+  if (const MetadataImage* img = best_image(*this);
+      img && img->last_applied_offset() >= last_image_offset_checked_) {
+    last_image_offset_checked_ = img->last_applied_offset();
+    for (const auto& [name, t] : img->topics())
+      for (size_t i = 0; i < t.partitions.size(); ++i) {
+        const TopicPartition tp{name, static_cast<int32_t>(i)};
+        int32_t& seen = max_leader_epoch_seen_[tp];
+        if (t.partitions[i].leader_epoch < seen)
+          v.push_back("leader-epoch-regression: " + tp.str() + " epoch " + std::to_string(t.partitions[i].leader_epoch) +
+                      " after " + std::to_string(seen));
+        seen = std::max(seen, t.partitions[i].leader_epoch);
+      }
+  }
   // One leader per partition per leader epoch, ever.
   for (int32_t id : broker_ids()) {
     KafkaNode* n = node(id);
@@ -676,6 +765,7 @@ std::vector<std::string> Cluster::check_invariants() {
                     std::to_string(p->high_watermark().value) + " < " + std::to_string(hw.value));
       hw = std::max(hw, p->high_watermark());
       // ISR members that are up and serving hold at least the HW, and agree below it.
+      if (!logs) continue;
       const auto leader_batches = peek_batches(world_->disk(node_id(id)), p->log());
       for (int32_t m : p->isr()) {
         if (m == id) continue;

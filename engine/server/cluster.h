@@ -48,6 +48,12 @@ struct ClusterOptions {
   int32_t controllers = 0;  // 0: combined mode
   Config::Map config;       // broker configs (Kafka keys) and ksim.* switches
   bool record_trace_hashes = false;
+  // Check the cluster invariants online, after every driver step (cheap ones)
+  // and every 100 virtual ms (replica logs below the HW); a violation stops the
+  // run with a SimError naming the seed, the virtual time and the last events.
+  bool online_invariants = false;
+  // The metrics are sampled into a time series every this many virtual ms (0: never).
+  int64_t metrics_interval_ms = 1'000;
 };
 
 struct ReplicaDescription {
@@ -128,6 +134,14 @@ class Cluster {
   std::vector<std::string> topics() const;
   // Kafka's broker / controller metric names.
   std::map<std::string, double> metrics() const;
+  // metrics() sampled every ClusterOptions::metrics_interval_ms: (virtual ms, values).
+  const std::vector<std::pair<int64_t, std::map<std::string, double>>>& metrics_series() const {
+    return metrics_series_;
+  }
+  // Every partition's state (leader, epoch, ISR, HW, replica end offsets)
+  // sampled with the metrics, for clusters of up to 2,000 partitions.
+  const std::vector<std::pair<int64_t, PartitionDescription>>& partition_series() const { return partition_series_; }
+  const ClusterOptions& options() const { return options_; }
   // kafka-topics.sh --describe style.
   std::string describe_text(const std::string& topic) const;
   // The records (offset, value) a broker's log holds for a partition, from the
@@ -151,6 +165,11 @@ class Cluster {
   // Faults (crash, restart, pause, partition, isolate) accept client ids.
   using ClientFactory = std::function<std::shared_ptr<void>(const clients::ClientContext&)>;
   int32_t add_client(const std::string& name, ClientFactory make);
+  // Runs `hook` with the client's fresh state at every later boot of the
+  // client's node (a restart): how a workload attached to an existing client
+  // (engine/server/workload_driver.h) resumes after a crash.
+  using BootHook = std::function<void(const std::shared_ptr<void>&)>;
+  void add_boot_hook(int32_t client_id, BootHook hook);
   // The client's live state, or nullptr while its node is down.
   template <class T>
   std::shared_ptr<T> client(int32_t id) const {
@@ -176,6 +195,16 @@ class Cluster {
 
   // ---- faults -------------------------------------------------------------------------------
   void crash(int32_t id);
+  // A controlled shutdown: the broker asks the controller to move its
+  // leaderships away, flushes its logs, then stops (a controller-only node
+  // just stops). Throws if the node is down. Returns false when the
+  // controller did not release it within the timeout (it stops anyway, as
+  // Kafka's shutdown does after controlled.shutdown retries).
+  bool shutdown(int32_t id, int64_t timeout_ms = 30'000);
+  // Restarts every broker in turn (controlled shutdown, or crash), waiting
+  // after each until every partition has its full ISR again. False if a step
+  // did not converge within `timeout_ms`.
+  bool rolling_restart(bool controlled = true, int64_t timeout_ms = 60'000);
   void restart(int32_t id);
   void power_fail(int32_t id, bool torn = false);
   void pause(int32_t id, int64_t ms);
@@ -208,8 +237,12 @@ class Cluster {
   bool converged() const;
 
   // ---- invariants (online checks) -------------------------------------------------------------
-  // Empty when every cluster invariant holds; otherwise one line per violation.
-  std::vector<std::string> check_invariants();
+  // Empty when every cluster invariant holds; otherwise one line per violation
+  // ("<kind>: <detail>"): multiple-leaders (per partition and leader epoch),
+  // hw-regression (per leader epoch), leader-epoch-regression (metadata),
+  // multiple-controller-leaders (per Raft epoch), and — with `logs` — divergence
+  // (ISR members' logs differ below the HW).
+  std::vector<std::string> check_invariants(bool logs = true);
 
  private:
   sim::NodeId node_id(int32_t kafka_id) const;
@@ -229,10 +262,20 @@ class Cluster {
   // Invariant bookkeeping: (topic-partition, leader epoch) -> leader seen.
   std::map<std::pair<TopicPartition, int32_t>, int32_t> leaders_seen_;
   std::map<std::pair<TopicPartition, int32_t>, Offset> max_hw_seen_;  // per leader epoch
+  std::map<TopicPartition, int32_t> max_leader_epoch_seen_;           // in the freshest metadata
+  std::map<int32_t, int32_t> raft_leaders_seen_;                      // quorum epoch -> controller
+  int64_t last_image_offset_checked_ = -1;
+  void online_check();
+  sim::Instant next_full_check_{};
+  bool in_online_check_ = false;
   check::History history_;
   std::unique_ptr<Nemesis> nemesis_;
   std::optional<check::Verdict> last_verdict_;
+  std::vector<std::pair<int64_t, std::map<std::string, double>>> metrics_series_;
+  std::vector<std::pair<int64_t, PartitionDescription>> partition_series_;
+  void sample_metrics();
   std::map<int32_t, std::string> client_names_;
+  std::map<int32_t, std::vector<BootHook>> boot_hooks_;
   // Election bookkeeping for the history (observe_metadata).
   int64_t observed_metadata_offset_ = -1;
   std::map<int64_t, std::string> topic_names_;

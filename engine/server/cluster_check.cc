@@ -23,6 +23,46 @@ bool is_internal(const std::string& topic) { return topic.rfind("__", 0) == 0; }
 
 }  // namespace
 
+bool Cluster::shutdown(int32_t id, int64_t timeout_ms) {
+  check_id(id);
+  if (!world_->is_up(node_id(id)))
+    throw ClusterError(Errc::INVALID_REQUEST, "node " + std::to_string(id) + " is already down");
+  note_event(check::EventType::fault, id, "controlled shutdown");
+  bool released = true;
+  KafkaNode* n = node(id);
+  if (n && n->broker()) {
+    n->broker()->begin_controlled_shutdown();
+    released = run_until(
+        [&] {
+          KafkaNode* k = node(id);
+          return !k || k->broker()->ready_to_stop();
+        },
+        timeout_ms);
+  }
+  if (world_->is_up(node_id(id))) world_->crash(node_id(id));
+  return released;
+}
+
+bool Cluster::rolling_restart(bool controlled, int64_t timeout_ms) {
+  auto full_isr = [this] {
+    for (const std::string& t : topics())
+      for (const PartitionDescription& p : describe_topic(t))
+        if (p.leader < 0 || p.isr.size() != p.replicas.size()) return false;
+    return ready();
+  };
+  for (int32_t b : broker_ids()) {
+    if (!world_->is_up(node_id(b))) continue;
+    if (controlled) {
+      shutdown(b, timeout_ms);
+    } else {
+      crash(b);
+    }
+    restart(b);
+    if (!run_until(full_isr, timeout_ms)) return false;
+  }
+  return true;
+}
+
 Nemesis& Cluster::set_nemesis(std::unique_ptr<Nemesis> n) {
   if (nemesis_) nemesis_->stop();
   nemesis_ = std::move(n);

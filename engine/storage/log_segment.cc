@@ -56,6 +56,58 @@ LogSegment::LogSegment(sim::Disk& disk, const std::string& dir, Offset base, con
 
 Errc LogSegment::storage(sim::DiskStatus s) { return s == sim::DiskStatus::ok ? Errc::NONE : Errc::KAFKA_STORAGE_ERROR; }
 
+void LogSegment::cache_reset(int64_t start) {
+  cache_.clear();
+  cache_bytes_ = 0;
+  cache_start_ = start;
+  cache_corruptions_ = disk_->corruptions();
+}
+
+void LogSegment::cache_push(int64_t position, BatchPtr batch) {
+  SIM_ASSERT(position == cache_start_ + cache_bytes_, "the batch cache must stay contiguous");
+  cache_bytes_ += static_cast<int64_t>(batch->size_in_bytes());
+  cache_.push_back({position, std::move(batch)});
+  while (cache_bytes_ > kCacheBytes && cache_.size() > 1) {
+    const auto n = static_cast<int64_t>(cache_.front().batch->size_in_bytes());
+    cache_bytes_ -= n;
+    cache_start_ += n;
+    cache_.pop_front();
+  }
+}
+
+bool LogSegment::cache_usable(Offset start) {
+  if (cache_corruptions_ != disk_->corruptions()) {
+    cache_reset(size_);  // the bytes on disk changed under us: trust only the disk from now on
+    return false;
+  }
+  SIM_ASSERT(cache_start_ + cache_bytes_ == size_, "the batch cache must end at the segment's end");
+  if (cache_start_ == 0) return true;
+  return !cache_.empty() && cache_.front().batch->base_offset() <= start;
+}
+
+Result<std::vector<BatchPtr>> LogSegment::read_cached(Offset start, int64_t max_bytes, Offset max_offset_exclusive,
+                                                      bool min_one) {
+  // The first cached batch whose last offset is >= start.
+  auto it = std::partition_point(cache_.begin(), cache_.end(),
+                                 [&](const Cached& c) { return c.batch->last_offset() < start; });
+  std::vector<BatchPtr> out;
+  int64_t total = 0;
+  const int64_t from = it == cache_.end() ? size_ : it->position;
+  for (; it != cache_.end(); ++it) {
+    const RecordBatch& b = *it->batch;
+    if (b.last_offset() >= max_offset_exclusive) break;
+    const auto n = static_cast<int64_t>(b.size_in_bytes());
+    if (total + n > max_bytes && !(out.empty() && min_one)) break;
+    out.push_back(it->batch);
+    total += n;
+  }
+  if (total > 0)
+    if (Errc e = storage(disk_->charge_read(log_path_, static_cast<uint64_t>(from), static_cast<uint64_t>(total)));
+        e != Errc::NONE)
+      return e;
+  return out;
+}
+
 void LogSegment::reset_state() {
   size_ = 0;
   next_offset_ = base_;
@@ -65,6 +117,7 @@ void LogSegment::reset_state() {
   bytes_since_index_entry_ = 0;
   offset_index_.clear();
   time_index_.clear();
+  cache_reset(0);
 }
 
 Errc LogSegment::create() {
@@ -98,11 +151,14 @@ void LogSegment::index_batch(const RecordBatch& b, int64_t position, Bytes* offs
   next_offset_ = b.next_offset();
 }
 
-Errc LogSegment::append(const RecordBatch& b) {
+Errc LogSegment::append(const BatchPtr& batch) {
+  const RecordBatch& b = *batch;
   SIM_ASSERT(b.base_offset() == next_offset_, "segment appends must be contiguous");
   const int64_t position = size_;
-  if (Errc e = storage(disk_->append(log_path_, b.bytes())); e != Errc::NONE) return e;
+  if (Errc e = storage(disk_->append(log_path_, b.bytes())); e != Errc::NONE) return e;  // nothing written
+  if (cache_corruptions_ != disk_->corruptions()) cache_reset(size_);
   size_ += static_cast<int64_t>(b.size_in_bytes());
+  cache_push(position, batch);
   Bytes oi, ti;
   index_batch(b, position, &oi, &ti);
   if (!oi.empty())
@@ -174,6 +230,7 @@ Result<int64_t> LogSegment::recover(const std::function<void(const RecordBatch&)
     index_batch(*batch.value, pos, &oi, &ti);
     size_ = pos + static_cast<int64_t>(bytes.size());
     if (on_batch) on_batch(*batch.value);
+    cache_push(pos, std::move(batch.value));
     return true;
   });
   if (!end.ok()) return end.error;
@@ -193,6 +250,7 @@ Result<int64_t> LogSegment::recover(const std::function<void(const RecordBatch&)
 Errc LogSegment::load() {
   reset_state();
   size_ = static_cast<int64_t>(disk_->size(log_path_));
+  cache_reset(size_);  // nothing decoded: reads of this segment's data go to the disk model
   auto idx = disk_->read(index_path_, 0, disk_->size(index_path_));
   auto tidx = disk_->read(time_index_path_, 0, disk_->size(time_index_path_));
   bool sane = idx.status == sim::DiskStatus::ok && tidx.status == sim::DiskStatus::ok &&
@@ -244,6 +302,7 @@ Errc LogSegment::load() {
 
 Result<std::vector<BatchPtr>> LogSegment::read(Offset start, int64_t max_bytes, Offset max_offset_exclusive,
                                                bool min_one) {
+  if (cache_usable(start)) return read_cached(start, max_bytes, max_offset_exclusive, min_one);
   auto from = position_of(start);
   if (!from.ok()) return from.error;
   std::vector<BatchPtr> out;
@@ -302,6 +361,14 @@ Result<int64_t> LogSegment::truncate_to(Offset offset) {
   if (removed == 0) return int64_t{0};
   if (Errc e = storage(disk_->truncate(log_path_, static_cast<uint64_t>(pos.value))); e != Errc::NONE) return e;
   size_ = pos.value;
+  if (cache_start_ >= size_) {
+    cache_reset(size_);
+  } else {
+    while (!cache_.empty() && cache_.back().position >= size_) {
+      cache_bytes_ -= static_cast<int64_t>(cache_.back().batch->size_in_bytes());
+      cache_.pop_back();
+    }
+  }
   std::erase_if(offset_index_, [&](const OffsetEntry& e) { return e.position >= size_; });
   // Recompute the end from the last surviving index entry.
   next_offset_ = base_;

@@ -21,6 +21,7 @@
 // previous batch's next offset (the first at the base offset).
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -60,8 +61,9 @@ class LogSegment {
   // log rebuilds its epoch cache with it). Returns the bytes truncated.
   Result<int64_t> recover(const std::function<void(const RecordBatch&)>& on_batch);
 
-  // Appends one batch whose base offset is next_offset().
-  Errc append(const RecordBatch& batch);
+  // Appends one batch whose base offset is next_offset(). The shared batch
+  // is also kept in the segment's batch cache (see below).
+  Errc append(const BatchPtr& batch);
   // Whole batches holding offsets >= `start`, at most `max_bytes` of them
   // (but at least one if `min_one`), stopping before any batch whose last
   // offset is >= `max_offset_exclusive`.
@@ -103,6 +105,18 @@ class LogSegment {
   // Kafka's index policy for a batch appended at `position`.
   void index_batch(const RecordBatch& b, int64_t position, Bytes* offset_out, Bytes* time_out);
   void reset_state();
+  // The batch cache: the decoded batches of the file's tail [cache_start_,
+  // size_), in order, exactly what the page cache holds there (the segment
+  // is the file's only writer; a disk corruption drops the cache). Reads
+  // that start inside it are served from it — the disk is charged the read
+  // (time, stats, trace) but no bytes are copied or decoded. At most
+  // kCacheBytes are kept; older data is read from the disk model.
+  static constexpr int64_t kCacheBytes = 4 << 20;
+  struct Cached { int64_t position; BatchPtr batch; };
+  void cache_push(int64_t position, BatchPtr batch);
+  void cache_reset(int64_t start);  // empty, starting at `start` (= size_)
+  bool cache_usable(Offset start);
+  Result<std::vector<BatchPtr>> read_cached(Offset start, int64_t max_bytes, Offset max_offset_exclusive, bool min_one);
   Errc storage(sim::DiskStatus s);
 
   sim::Disk* disk_;
@@ -119,6 +133,10 @@ class LogSegment {
   int64_t bytes_since_index_entry_ = 0;
   std::vector<OffsetEntry> offset_index_;
   std::vector<TimeEntry> time_index_;
+  std::deque<Cached> cache_;
+  int64_t cache_start_ = 0;
+  int64_t cache_bytes_ = 0;
+  uint64_t cache_corruptions_ = 0;  // the disk's corruptions() the cache was built under
 };
 
 }  // namespace ksim::storage

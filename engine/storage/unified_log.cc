@@ -145,7 +145,7 @@ Errc UnifiedLog::append_batch(const BatchPtr& batch) {
     if (Errc e = roll_locked(); e != Errc::NONE) return e;
   // Kafka records a new epoch before appending its first batch.
   if (Errc e = maybe_assign_epoch(*batch); e != Errc::NONE) return e;
-  if (Errc e = active().append(*batch); e != Errc::NONE) return e;
+  if (Errc e = active().append(batch); e != Errc::NONE) return e;
   // Flush policy: flush.messages unflushed messages, or flush.ms since the last flush.
   const int64_t unflushed = log_end_offset() - recovery_point_;
   if (unflushed >= config_.flush_messages || now_ms() - last_flush_ms_ >= config_.flush_ms) return flush_locked();

@@ -69,3 +69,25 @@ def test_unknown_nemesis_kind_is_a_clear_error():
     sim = ksim.Simulation(seed=1, brokers=3)
     with pytest.raises(ksim.KsimError, match="unknown nemesis kind"):
         sim.start_nemesis(["meteor"], 1000, 1)
+
+
+def test_workload_drives_a_group_and_the_verdict_sees_it():
+    sim = ksim.Simulation(seed=5, brokers=3, config={"min.insync.replicas": "2"})
+    sim.create_topic("t", partitions=6, replication_factor=3)
+    w = sim.workload("t", producers=1, consumers=3, rate_per_s=2_000, duration_ms=3_000,
+                     consumer_config={"group.id": "wg", "auto.offset.reset": "earliest"})
+    sim.run_for(3_000)
+    sim.run_until(lambda: w.producers_finished and w.consumed >= w.acked, timeout_ms=30_000)
+    assert 6_000 <= w.acked <= 6_001 and w.consumed >= w.acked
+    v = sim.check(full_read=True)
+    assert v.ok, str(v)
+    assert v.stats.acked == w.acked and v.stats.records_polled >= w.acked
+
+
+def test_workload_rejects_bad_arguments():
+    sim = ksim.Simulation(seed=5, brokers=3)
+    sim.create_topic("t", partitions=1, replication_factor=3)
+    with pytest.raises(ksim.KsimError, match="commit must be"):
+        sim.workload("t", commit="sometimes")
+    with pytest.raises(ksim.KsimError, match="workload"):
+        sim.workload("t", producers=0, consumers=0)

@@ -9,21 +9,50 @@
     print(sim.describe("orders"))
     print(sim.trace_hash())
 
+Clients, shaped like confluent-kafka-python (each on a client node of its own,
+so sim.crash(p.id) kills it like a JVM):
+
+    p = sim.producer({"acks": "all", "linger.ms": 5})
+    p.produce("orders", value=b"v", key=b"k", on_delivery=lambda err, msg: ...)
+    p.flush(timeout_ms=5_000)          # runs the simulation; serves on_delivery
+    c = sim.consumer({"group.id": "billing", "auto.offset.reset": "earliest"})
+    c.subscribe(["orders"], on_assign=lambda consumer, partitions: ...)
+    msg = c.poll(timeout_ms=1_000)     # a ksim.Message or None
+    c.commit(msg)
+    print(sim.describe_group("billing"))
+
 Every error is a subclass of ksim.KsimError: ConfigError (its .key names the
 bad configuration key), ClusterError (its .error is Kafka's error name, e.g.
-"TOPIC_ALREADY_EXISTS"), or KsimError itself for misuse of the simulation.
+"TOPIC_ALREADY_EXISTS"), KafkaException (a client call failed as Kafka's client
+fails: args[0] is a KafkaError, .kind the Java exception class), or KsimError
+itself for misuse of the simulation (a crashed or closed client, ...).
 """
 
 from ._ksim import (  # noqa: F401  (re-exported)
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    OFFSET_INVALID,
+    OFFSET_STORED,
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_LOG_APPEND_TIME,
+    TIMESTAMP_NOT_AVAILABLE,
     Anomaly,
     ClusterError,
     ConfigError,
+    Consumer,
+    GroupDescription,
+    GroupMember,
+    KafkaError,
+    KafkaException,
     KsimError,
+    Message,
     Network,
     PartitionInfo,
+    Producer,
     ReplicaState,
     Simulation as _Simulation,
     Stats,
+    TopicPartition,
     Verdict,
 )
 from . import nemesis  # noqa: F401
@@ -54,15 +83,30 @@ def _attach_nemesis(self, n):
 Simulation.nemesis = _attach_nemesis
 
 __all__ = [
+    "OFFSET_BEGINNING",
+    "OFFSET_END",
+    "OFFSET_INVALID",
+    "OFFSET_STORED",
+    "TIMESTAMP_CREATE_TIME",
+    "TIMESTAMP_LOG_APPEND_TIME",
+    "TIMESTAMP_NOT_AVAILABLE",
     "Anomaly",
     "ClusterError",
     "ConfigError",
+    "Consumer",
+    "GroupDescription",
+    "GroupMember",
+    "KafkaError",
+    "KafkaException",
     "KsimError",
+    "Message",
     "Network",
     "PartitionInfo",
+    "Producer",
     "ReplicaState",
     "Simulation",
     "Stats",
+    "TopicPartition",
     "Verdict",
     "last_simulation",
     "main",

@@ -24,6 +24,7 @@ Outcome run(uint64_t seed) {
   o.brokers = 3;
   o.controllers = 3;
   o.config = {{"replica.lag.time.max.ms", "3000"}};
+  o.online_invariants = true;  // after every step; a violation throws SimError from run_*
   Cluster c(o);
   c.wait_ready();
   c.create_topic("t", 3, 3, {{"min.insync.replicas", "2"}});

@@ -241,3 +241,30 @@ TEST_CASE("a rolling restart of every broker loses no acks=all write", "[cluster
   for (const std::string& v : acked) REQUIRE(has_value(c.log_contents(d.leader, "t", 0), v));
   require_invariants(c);
 }
+
+TEST_CASE("controlled shutdown moves leaderships away before the broker stops; a crash does not", "[cluster]") {
+  Cluster c(opts(12, 3, 1));
+  c.wait_ready();
+  c.create_topic("t", 3, 3);
+  const auto leads = [&](int32_t b) {
+    int n = 0;
+    for (const auto& p : c.describe_topic("t")) n += p.leader == b;
+    return n;
+  };
+  const int32_t b = c.describe_partition("t", 0).leader;
+  REQUIRE(leads(b) >= 1);
+  REQUIRE(c.shutdown(b));
+  REQUIRE(leads(b) == 0);                             // moved before it stopped ...
+  REQUIRE(c.node(b) == nullptr);                      // ... and then it stopped
+  REQUIRE(c.all_partitions_led("t"));                 // nothing went offline
+  c.restart(b);
+  REQUIRE(c.run_until([&] { return c.converged(); }, 60'000));
+  c.elect_leaders(false);                             // preferred leaders back
+  const int32_t d = c.describe_partition("t", 0).leader;
+  c.crash(d);
+  REQUIRE(c.describe_partition("t", 0).leader == d);  // a crash moves nothing until the session times out
+  c.restart(d);
+  REQUIRE(c.run_until([&] { return c.converged(); }, 60'000));
+  REQUIRE(c.rolling_restart());
+  REQUIRE(c.converged());
+}

@@ -1,0 +1,92 @@
+// Python surface of the C++ workloads: sim.workload(...) for volume (a Python
+// loop of produce() calls is fine for stories, not for 10k records/s).
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+
+#include "bindings/py_bindings.h"
+#include "engine/server/workload_driver.h"
+#include "sim/error.h"
+
+namespace ksim::py_bindings {
+namespace {
+
+// Producer / Consumer objects (anything with an `id`) or plain client ids.
+std::vector<int32_t> client_ids(const py::object& clients, int32_t& count) {
+  std::vector<int32_t> ids;
+  count = 0;
+  if (clients.is_none()) return ids;
+  if (py::isinstance<py::int_>(clients)) {
+    count = clients.cast<int32_t>();
+    if (count < 0) throw sim::SimError("workload: a client count must be >= 0");
+    return ids;
+  }
+  for (const py::handle& c : clients) ids.push_back(py::hasattr(c, "id") ? c.attr("id").cast<int32_t>() : c.cast<int32_t>());
+  return ids;
+}
+
+clients::CommitPolicy commit_policy(const std::string& s) {
+  if (s == "auto") return clients::CommitPolicy::auto_commit;
+  if (s == "sync") return clients::CommitPolicy::sync;
+  if (s == "async") return clients::CommitPolicy::async;
+  throw sim::SimError("workload: commit must be 'auto', 'sync' or 'async', not '" + s + "'");
+}
+
+}  // namespace
+
+void add_workload_methods(SimulationClass& sim) {
+  py::class_<Workload, std::shared_ptr<Workload>>(sim, "Workload", "A running C++ workload (sim.workload).")
+      .def_property_readonly("producer_ids", &Workload::producer_ids)
+      .def_property_readonly("consumer_ids", &Workload::consumer_ids)
+      .def_property_readonly("sent", &Workload::sent)
+      .def_property_readonly("acked", &Workload::acked)
+      .def_property_readonly("failed", &Workload::failed)
+      .def_property_readonly("consumed", &Workload::consumed)
+      .def_property_readonly("producers_finished", &Workload::producers_finished)
+      .def("stop", &Workload::stop, "Stop every producer and consumer loop (the clients stay up).")
+      .def("__repr__", [](const Workload& w) {
+        return "<Workload sent=" + std::to_string(w.sent()) + " acked=" + std::to_string(w.acked()) +
+               " consumed=" + std::to_string(w.consumed()) + ">";
+      });
+  sim.def(
+      "workload",
+      [](Cluster& c, const std::string& topic, const py::object& producers, const py::object& consumers,
+         double rate_per_s, std::optional<int64_t> duration_ms, std::map<std::string, std::string> producer_config,
+         std::map<std::string, std::string> consumer_config, int64_t key_space, int32_t value_bytes,
+         const std::string& commit, int64_t processing_us_per_record, const std::string& name) {
+        WorkloadOptions o;
+        o.name = name;
+        o.topic = topic;
+        o.producers = client_ids(producers, o.new_producers);
+        o.consumers = client_ids(consumers, o.new_consumers);
+        o.rate_per_s = rate_per_s;
+        // The producers stop after the duration; consumers poll on until stop().
+        o.producer.duration_ms = duration_ms.value_or(-1);
+        o.producer_config = Config::Map(producer_config.begin(), producer_config.end());
+        o.consumer_config = Config::Map(consumer_config.begin(), consumer_config.end());
+        o.producer.key_space = key_space;
+        o.producer.value_bytes = value_bytes;
+        o.consumer.commit = commit_policy(commit);
+        o.consumer.processing_us_per_record = processing_us_per_record;
+        try {
+          return add_workload(c, std::move(o));
+        } catch (const std::invalid_argument& e) {
+          throw sim::SimError(std::string("workload: ") + e.what());
+        }
+      },
+      py::arg("topic"), py::arg("producers") = 1, py::arg("consumers") = 0, py::arg("rate_per_s") = 1000.0,
+      py::arg("duration_ms") = py::none(), py::arg("producer_config") = std::map<std::string, std::string>{},
+      py::arg("consumer_config") = std::map<std::string, std::string>{}, py::arg("key_space") = 0,
+      py::arg("value_bytes") = 0, py::arg("commit") = "auto", py::arg("processing_us_per_record") = 0,
+      py::arg("name") = "workload",
+      R"(Drive a topic from C++ (fast): `producers` / `consumers` are counts of new
+clients or lists of existing ones (sim.producer / sim.consumer objects or ids).
+Producers send `rate_per_s` records per virtual second in total (for
+`duration_ms`, or until stop()), values
+"<client>-<seq>" (unique, traceable), keys from a key space of `key_space`
+("k0".., 0: null keys); consumers poll in a loop (a group: consumer_config
+group.id, default the workload name) and commit 'auto', 'sync' or 'async' per
+batch. Everything is recorded for sim.check(). Returns a Workload.)");
+}
+
+}  // namespace ksim::py_bindings

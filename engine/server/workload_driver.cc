@@ -1,0 +1,119 @@
+#include "engine/server/workload_driver.h"
+
+#include <stdexcept>
+
+namespace ksim {
+
+uint64_t Workload::sent() const {
+  uint64_t n = 0;
+  for (const auto& p : producers_) n += p->next_seq;
+  return n;
+}
+uint64_t Workload::acked() const {
+  uint64_t n = 0;
+  for (const auto& p : producers_) n += p->acked;
+  return n;
+}
+uint64_t Workload::failed() const {
+  uint64_t n = 0;
+  for (const auto& p : producers_) n += p->failed;
+  return n;
+}
+uint64_t Workload::consumed() const {
+  uint64_t n = 0;
+  for (const auto& c : consumers_) n += c->records;
+  return n;
+}
+bool Workload::producers_finished() const {
+  for (const auto& p : producers_)
+    if (!p->finished) return false;
+  return true;
+}
+void Workload::stop() {
+  for (const auto& p : producers_) p->stop = true;
+  for (const auto& c : consumers_) c->stop = true;
+}
+
+std::shared_ptr<Workload> add_workload(Cluster& cluster, WorkloadOptions o) {
+  if (o.topic.empty()) throw std::invalid_argument("workload: no topic");
+  if (!(o.rate_per_s > 0)) throw std::invalid_argument("workload: rate_per_s must be positive");
+  const size_t producer_count = o.producers.size() + static_cast<size_t>(std::max(0, o.new_producers));
+  const size_t consumer_count = o.consumers.size() + static_cast<size_t>(std::max(0, o.new_consumers));
+  if (producer_count + consumer_count == 0) throw std::invalid_argument("workload: no producers and no consumers");
+  for (int32_t id : o.producers)
+    if (!cluster.is_client(id))
+      throw ClusterError(Errc::INVALID_REQUEST, "workload: unknown producer client " + std::to_string(id));
+  for (int32_t id : o.consumers)
+    if (!cluster.is_client(id))
+      throw ClusterError(Errc::INVALID_REQUEST, "workload: unknown consumer client " + std::to_string(id));
+
+  auto w = std::shared_ptr<Workload>(new Workload());
+  clients::ProducerWorkloadSpec ps = o.producer;
+  ps.topic = o.topic;
+  ps.rate_per_s = producer_count ? o.rate_per_s / static_cast<double>(producer_count) : o.rate_per_s;
+  if (o.duration_ms >= 0) ps.duration_ms = o.duration_ms;
+  clients::ConsumerWorkloadSpec cs = o.consumer;
+  if (o.duration_ms >= 0) cs.duration_ms = o.duration_ms;
+
+  // Existing clients: attach now (if up) and at every restart.
+  for (int32_t id : o.producers) {
+    auto st = std::make_shared<clients::ProducerWorkloadState>(ps);
+    auto attach = [st](const std::shared_ptr<void>& state) {
+      clients::start_producer_workload(std::static_pointer_cast<clients::KafkaProducer>(state), st);
+    };
+    if (auto p = cluster.client<clients::KafkaProducer>(id)) attach(p);
+    cluster.add_boot_hook(id, attach);
+    w->producer_ids_.push_back(id);
+    w->producers_.push_back(std::move(st));
+  }
+  for (int32_t id : o.consumers) {
+    auto st = std::make_shared<clients::ConsumerWorkloadState>(cs);
+    auto attach = [st, topics = cs.topics, assignment = cs.assignment](const std::shared_ptr<void>& state) mutable {
+      auto c = std::static_pointer_cast<clients::KafkaConsumer>(state);
+      // Keep (and remember, for restarts) the subscription the consumer has.
+      if (topics.empty() && assignment.empty()) {
+        const auto sub = c->subscription();
+        if (!sub.empty())
+          st->spec.topics.assign(sub.begin(), sub.end());
+        else
+          st->spec.assignment = c->assignment();
+      }
+      clients::start_consumer_workload(c, st);
+    };
+    if (auto c = cluster.client<clients::KafkaConsumer>(id)) attach(c);
+    cluster.add_boot_hook(id, attach);
+    w->consumer_ids_.push_back(id);
+    w->consumers_.push_back(std::move(st));
+  }
+
+  // New clients.
+  for (int32_t i = 0; i < o.new_producers; ++i) {
+    auto st = std::make_shared<clients::ProducerWorkloadState>(ps);
+    const int32_t id = cluster.add_client(o.name + "-producer-" + std::to_string(i + 1),
+                                          clients::producer_workload_factory(o.producer_config, st));
+    w->producer_ids_.push_back(id);
+    w->producers_.push_back(std::move(st));
+  }
+  Config::Map ccfg = o.consumer_config;
+  if (!ccfg.count("group.id") && cs.assignment.empty()) ccfg["group.id"] = o.name;
+  if (cs.topics.empty() && cs.assignment.empty()) cs.topics = {o.topic};
+  for (int32_t i = 0; i < o.new_consumers; ++i) {
+    auto st = std::make_shared<clients::ConsumerWorkloadState>(cs);
+    const int32_t id = cluster.add_client(o.name + "-consumer-" + std::to_string(i + 1),
+                                          clients::consumer_workload_factory(ccfg, st));
+    w->consumer_ids_.push_back(id);
+    w->consumers_.push_back(std::move(st));
+  }
+  return w;
+}
+
+void rolling_restart(Cluster& cluster, const std::vector<int32_t>& ids, int64_t down_ms, int64_t between_ms) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    cluster.crash(ids[i]);
+    if (down_ms > 0) cluster.run_for_ms(down_ms);
+    cluster.restart(ids[i]);
+    if (between_ms > 0 && i + 1 < ids.size()) cluster.run_for_ms(between_ms);
+  }
+}
+
+}  // namespace ksim
