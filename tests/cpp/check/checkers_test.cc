@@ -330,3 +330,18 @@ TEST_CASE("group poll-skip: a stale-generation member's reads do not count as th
   REQUIRE(s.kinds() == Kinds{"poll-skip"});
   REQUIRE(v.anomalies()[0].offsets == std::vector<int64_t>{1, 3});
 }
+
+TEST_CASE("split-ownership: a restarted client is a new member; its dead incarnation owns nothing", "[check][split-ownership]") {
+  Story s;
+  const uint64_t old_member = s.assign(20, "g", 1, 100);
+  s.h.op(old_member).member_id = "c20-a";
+  const uint64_t other = s.assign(21, "g", 2, 200);  // 20 crashed; 21 gets its partition
+  s.h.op(other).member_id = "c21-a";
+  const uint64_t reborn = s.assign(20, "g", 2, 201);  // 20 restarted: a new member, other partitions
+  s.h.op(reborn).member_id = "c20-b";
+  s.h.op(reborn).offsets.clear();
+  REQUIRE(s.kinds().empty());
+  const uint64_t same = s.assign(22, "g", 2, 202);  // but a second live owner in generation 2 is a violation
+  s.h.op(same).member_id = "c22-a";
+  REQUIRE(s.kinds() == Kinds{"split-ownership"});
+}
