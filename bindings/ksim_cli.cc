@@ -78,7 +78,8 @@ int cmd_run(const std::vector<std::string>& args) {
   use_ksim_python();
   if (vm.count("out")) setenv("KSIM_OUT", vm["out"].as<std::string>().c_str(), 1);
   std::cout << "ksim run " << file << " --seed " << seed << std::endl;
-  execl(KSIM_PYTHON_EXECUTABLE, KSIM_PYTHON_EXECUTABLE, file.c_str(), "--seed", seed.c_str(),
+  // Import the file and call its scenario() (ksim/run.py), whether or not it has a __main__ block.
+  execl(KSIM_PYTHON_EXECUTABLE, KSIM_PYTHON_EXECUTABLE, "-m", "ksim.run", file.c_str(), "--seed", seed.c_str(),
         static_cast<char*>(nullptr));
   std::cerr << "ksim run: cannot start " << KSIM_PYTHON_EXECUTABLE << "\n";
   return 1;

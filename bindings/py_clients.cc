@@ -1114,7 +1114,7 @@ py::object make_producer(py::object self, py::dict conf_in, py::object partition
   auto q = std::make_shared<DeliveryQueue>();
   const int32_t id = c.add_client(name, [map, options](const clients::ClientContext& ctx) -> std::shared_ptr<void> {
     return std::make_shared<KafkaProducer>(ctx, map, options);
-  });
+  }, "producer");
   return py::cast(std::make_unique<PyProducer>(self, id, name, std::move(config), q, on_delivery, owned_partitioner));
 }
 
@@ -1135,7 +1135,7 @@ py::object make_consumer(py::object self, py::dict conf_in, py::object on_commit
   cbs->on_commit = on_commit;
   const int32_t id = c.add_client(name, [map](const clients::ClientContext& ctx) -> std::shared_ptr<void> {
     return std::make_shared<KafkaConsumer>(ctx, map);
-  });
+  }, "consumer");
   py::object obj = py::cast(std::make_unique<PyConsumer>(self, id, name, std::move(config), cbs));
   cbs->self = py::weakref(obj);
   return obj;

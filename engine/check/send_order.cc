@@ -17,6 +17,12 @@ void check_send_order(const HistoryIndex& index, Verdict& out) {
     for (uint64_t id : p.sends) {
       const Op& op = h.op(id);
       if (op.outcome != Outcome::ok || op.offset.value < 0) continue;
+      // Only records that are where they were acked take part: a lost one is
+      // lost-write's to report, not an ordering question.
+      if (p.final_log) {
+        const LogRecord* r = p.at(op.offset.value);
+        if (!r || r->value != op.value) continue;
+      }
       const Op*& prev = highest[op.client];
       if (prev && op.offset.value < prev->offset.value) {
         Anomaly a;

@@ -17,12 +17,18 @@ void ConsumerNetworkClient::send(int32_t broker, const std::string& api, sim::Pa
   const sim::CallId id = net.call(ctx_.self, sim_node_of(broker), net.kind(api), std::move(body), size_bytes,
                                   sim::milliseconds(timeout_ms));
   ++in_flight_;
-  net.on_reply(id, [this, h = std::move(handler)](const sim::Reply& r) {
+  net.on_reply(id, [this, broker, h = std::move(handler)](const sim::Reply& r) {
     --in_flight_;
+    if (r.status != sim::CallStatus::ok) blackout_until_[broker] = now() + sim::milliseconds(reconnect_backoff_ms_);
     h(r);
     ++events_;
     cv_.notify_all();
   });
+}
+
+sim::Instant ConsumerNetworkClient::available_at(int32_t broker) const {
+  auto it = blackout_until_.find(broker);
+  return it == blackout_until_.end() ? sim::Instant{} : it->second;
 }
 
 void ConsumerNetworkClient::wakeup() {

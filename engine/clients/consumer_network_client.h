@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "engine/clients/client_runtime.h"
@@ -44,6 +45,13 @@ class ConsumerNetworkClient {
   uint64_t in_flight() const { return in_flight_; }
   uint64_t events() const { return events_; }
   void wakeup();
+  // Java's reconnect backoff (ClusterConnectionStates): a broker whose request
+  // failed in transport (refused, disconnected, timed out) is not sent to for
+  // reconnect.backoff.ms. A call to a crashed broker is refused in zero virtual
+  // time, so a loop retrying it at once would never let time advance.
+  void set_reconnect_backoff_ms(int64_t ms) { reconnect_backoff_ms_ = ms; }
+  bool is_unavailable(int32_t broker) const { return now() < available_at(broker); }
+  sim::Instant available_at(int32_t broker) const;
   // Waits (fiber or main context) until pred() or the deadline; true if pred().
   bool await(const std::function<bool()>& pred, sim::Instant deadline);
   sim::CondVar& cv() { return cv_; }
@@ -54,6 +62,8 @@ class ConsumerNetworkClient {
   sim::CondVar cv_;
   uint64_t in_flight_ = 0;
   uint64_t events_ = 0;
+  int64_t reconnect_backoff_ms_ = 50;
+  std::map<int32_t, sim::Instant> blackout_until_;  // broker -> no requests before
 };
 
 // Kafka error of a failed transport: timeout vs disconnect.

@@ -44,6 +44,7 @@ bool Fetcher::has_available_fetches() const {
 
 int Fetcher::send_fetches() {
   std::map<int32_t, protocol::FetchRequest> requests;
+  next_fetch_attempt_ = sim::Instant{std::numeric_limits<int64_t>::max() / 2};
   for (const TopicPartition& tp : subscriptions_.assigned_partitions()) {
     if (!subscriptions_.is_fetchable(tp) || has_buffered(tp)) continue;
     const std::optional<PartitionLeader> leader = metadata_.partition(tp);
@@ -52,6 +53,10 @@ int Fetcher::send_fetches() {
       continue;
     }
     if (nodes_with_pending_fetch_.count(leader->leader)) continue;
+    if (net_.is_unavailable(leader->leader)) {
+      next_fetch_attempt_ = std::min(next_fetch_attempt_, net_.available_at(leader->leader));
+      continue;
+    }
     protocol::FetchRequest& req = requests[leader->leader];
     req.replica_id = -1;
     req.max_wait_ms = config_.max_wait_ms;

@@ -34,6 +34,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -64,7 +65,10 @@ class Fetcher {
   Fetcher(ConsumerNetworkClient& net, ClientMetadata& metadata, SubscriptionState& subscriptions, FetchConfig config);
 
   // Sends a Fetch to every leader without one in flight; returns how many.
+  // Leaders in reconnect backoff are skipped (Java: client.isUnavailable(node)).
   int send_fetches();
+  // When a leader skipped by the last send_fetches() leaves its backoff (none: max).
+  sim::Instant next_fetch_attempt() const { return next_fetch_attempt_; }
   // Some buffered data is ready for poll() to collect.
   bool has_available_fetches() const;
   // Up to max.poll.records records (or `max_records` when positive: the
@@ -103,6 +107,7 @@ class Fetcher {
   };
   using FetchPtr = std::shared_ptr<CompletedFetch>;
 
+  sim::Instant next_fetch_attempt_{std::numeric_limits<int64_t>::max() / 2};
   bool has_buffered(const TopicPartition& tp) const;
   // nullptr: the fetch is dropped (stale, or an error acted on).
   FetchPtr initialize(const FetchPtr& f);

@@ -68,6 +68,7 @@ KafkaConsumer::KafkaConsumer(const ClientContext& ctx, Config config)
       fetcher_(net_, metadata_, subscriptions_, fetch_config_of(config_)),
       default_api_timeout_ms_(config_.get_int("default.api.timeout.ms")),
       retry_backoff_ms_(config_.get_long("retry.backoff.ms")) {
+  net_.set_reconnect_backoff_ms(config_.get_long("reconnect.backoff.ms"));
   if (!config_.is_null("group.id")) {
     if (config_.get_int("heartbeat.interval.ms") >= config_.get_int("session.timeout.ms"))
       throw ConfigError("heartbeat.interval.ms", "Heartbeat must be set lower than the session timeout");
@@ -234,6 +235,8 @@ std::vector<ConsumerRecord> KafkaConsumer::poll_for_fetches(sim::Instant deadlin
   std::vector<ConsumerRecord> out = fetcher_.collect_fetch(max_records);
   if (!out.empty()) return out;
   fetcher_.send_fetches();
+  // A leader in reconnect backoff: come back when it may be fetched from again.
+  until = std::min(until, fetcher_.next_fetch_attempt());
   // Missing positions are being looked up: come back soon to push them along.
   if (!subscriptions_.has_all_fetch_positions())
     until = std::min(until, now + sim::milliseconds(retry_backoff_ms_));

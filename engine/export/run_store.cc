@@ -135,6 +135,19 @@ class Stmt {
 
 double ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
 
+// Protobuf map fields serialize in hash order unless asked otherwise: same run, same bytes.
+std::string deterministic_bytes(const google::protobuf::MessageLite& m) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream sos(&bytes);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    m.ByteSizeLong();  // caches the sizes SerializeWithCachedSizes needs
+    m.SerializeWithCachedSizes(&cos);
+  }
+  return bytes;
+}
+
 std::string join(const std::vector<int32_t>& v) {
   std::string s;
   for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
@@ -224,9 +237,12 @@ void export_stream(Cluster& c, const std::string& path, const ExportOptions& opt
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw RunStoreError("cannot write " + path);
   google::protobuf::io::OstreamOutputStream zout(&out);
+  google::protobuf::io::CodedOutputStream cos(&zout);
   auto put = [&](const google::protobuf::MessageLite& m) {
-    if (!google::protobuf::util::SerializeDelimitedToZeroCopyStream(m, &zout))
-      throw RunStoreError("cannot write " + path);
+    const std::string bytes = deterministic_bytes(m);
+    cos.WriteVarint32(static_cast<uint32_t>(bytes.size()));
+    cos.WriteRaw(bytes.data(), static_cast<int>(bytes.size()));
+    if (cos.HadError()) throw RunStoreError("cannot write " + path);
   };
   put(make_summary(c, options));
   sim::World& w = c.world();
@@ -286,7 +302,7 @@ void export_run(Cluster& c, const std::string& path, const ExportOptions& option
   const proto::RunSummary summary = make_summary(c, options);
   {
     Stmt s(db.get(), "INSERT INTO summary VALUES (1, ?)", path);
-    s.row(Blob{summary.SerializeAsString()});
+    s.row(Blob{deterministic_bytes(summary)});
     Stmt r(db.get(), "INSERT INTO run VALUES (?, ?)", path);
     r.row("seed", std::to_string(w.seed()));
     r.row("trace_hash", hex(w.trace().hash()));

@@ -103,7 +103,19 @@ const std::string& Cluster::client_name(int32_t id) const {
   return it->second;
 }
 
-int32_t Cluster::add_client(const std::string& name, ClientFactory make) {
+const std::string& Cluster::client_kind(int32_t id) const {
+  auto it = client_kinds_.find(id);
+  if (it == client_kinds_.end()) throw ClusterError(Errc::INVALID_REQUEST, "unknown client " + std::to_string(id));
+  return it->second;
+}
+
+bool Cluster::has_client_named(const std::string& name) const {
+  for (const auto& [id, n] : client_names_)
+    if (n == name) return true;
+  return false;
+}
+
+int32_t Cluster::add_client(const std::string& name, ClientFactory make, std::string kind) {
   std::vector<int32_t> bootstrap = broker_ids();
   const sim::NodeId n = world_->add_node(name, [this, name, bootstrap, make = std::move(make)](sim::NodeId self) {
     clients::ClientContext ctx;
@@ -119,6 +131,7 @@ int32_t Cluster::add_client(const std::string& name, ClientFactory make) {
   });
   const int32_t id = kafka_id_of(n);
   client_names_[id] = name;
+  client_kinds_[id] = std::move(kind);
   world_->start(n);
   return id;
 }
@@ -515,7 +528,10 @@ ProduceOutcome Cluster::produce(const std::string& topic, int32_t partition, con
   out.base_offset = resp.partitions.front().base_offset;
   // Errors before the append definitely did not write; after it (or a
   // timeout), the records may be in the log.
-  const bool definite = out.error == Errc::NOT_ENOUGH_REPLICAS || out.error == Errc::NOT_LEADER_OR_FOLLOWER ||
+  // (NOT_LEADER_OR_FOLLOWER can answer an acks=all produce parked after its
+  // append when leadership moved: unknown then, as the producer treats it.)
+  const bool definite = out.error == Errc::NOT_ENOUGH_REPLICAS ||
+                        (out.error == Errc::NOT_LEADER_OR_FOLLOWER && acks != -1) ||
                         out.error == Errc::FENCED_LEADER_EPOCH || out.error == Errc::UNKNOWN_TOPIC_OR_PARTITION ||
                         out.error == Errc::INVALID_REQUIRED_ACKS || out.error == Errc::MESSAGE_TOO_LARGE;
   finish(out.error == Errc::NONE ? check::Outcome::ok : definite ? check::Outcome::fail : check::Outcome::info);

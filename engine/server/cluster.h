@@ -164,7 +164,11 @@ class Cluster {
   // (so a crash loses it and a restart starts a fresh client, like a JVM).
   // Faults (crash, restart, pause, partition, isolate) accept client ids.
   using ClientFactory = std::function<std::shared_ptr<void>(const clients::ClientContext&)>;
-  int32_t add_client(const std::string& name, ClientFactory make);
+  // `kind` names what the factory builds ("producer", "consumer", ...) so
+  // callers can check before they cast client<T>(id).
+  int32_t add_client(const std::string& name, ClientFactory make, std::string kind = "");
+  const std::string& client_kind(int32_t id) const;
+  bool has_client_named(const std::string& name) const;
   // Runs `hook` with the client's fresh state at every later boot of the
   // client's node (a restart): how a workload attached to an existing client
   // (engine/server/workload_driver.h) resumes after a crash.
@@ -274,7 +278,7 @@ class Cluster {
   std::vector<std::pair<int64_t, std::map<std::string, double>>> metrics_series_;
   std::vector<std::pair<int64_t, PartitionDescription>> partition_series_;
   void sample_metrics();
-  std::map<int32_t, std::string> client_names_;
+  std::map<int32_t, std::string> client_names_, client_kinds_;
   std::map<int32_t, std::vector<BootHook>> boot_hooks_;
   // Election bookkeeping for the history (observe_metadata).
   int64_t observed_metadata_offset_ = -1;

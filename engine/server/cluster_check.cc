@@ -166,8 +166,18 @@ check::Verdict Cluster::check(const CheckOptions& options) {
         for (const PartitionDescription& p : describe_topic(topic)) {
           const TopicPartition tp{topic, p.partition};
           if (p.leader < 0) {
+            // Offline by design only when no ISR / ELR member is up to lead
+            // (the heal phase restarted every node, so normally one is).
+            bool candidate_up = false;
+            for (const ReplicaDescription& r : p.replica_states) {
+              const bool eligible = std::find(p.isr.begin(), p.isr.end(), r.broker) != p.isr.end() ||
+                                    std::find(p.elr.begin(), p.elr.end(), r.broker) != p.elr.end();
+              candidate_up = candidate_up || (eligible && r.up);
+            }
             liveness.push_back({tp, tp.str() + " has no leader after " + std::to_string(options.converge_timeout_ms) + " ms",
-                                unclean ? "" : "unclean.leader.election.enable=false and no in-sync replica can lead"});
+                                unclean || candidate_up
+                                    ? ""
+                                    : "unclean.leader.election.enable=false and no in-sync replica is up to lead"});
           } else if (p.isr.size() != p.replicas.size()) {
             std::string isr;
             for (int32_t b : p.isr) isr += (isr.empty() ? "" : ",") + std::to_string(b);

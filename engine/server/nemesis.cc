@@ -118,13 +118,14 @@ void Nemesis::start(int64_t interval_ms) {
   if (std::find(kinds_.begin(), kinds_.end(), "unclean") != kinds_.end())
     throw ClusterError(Errc::INVALID_REQUEST, "the 'unclean' nemesis kind cannot run on a schedule; call "
                                               "elect_leaders(unclean=True) from the script instead");
-  if (node_ < 0) node_ = c_.add_client("nemesis", [](const clients::ClientContext&) { return std::shared_ptr<void>(); });
+  if (node_ < 0) node_ = c_.add_client("nemesis", [](const clients::ClientContext&) { return std::shared_ptr<void>(); }, "nemesis");
   running_ = true;
   interval_ms_ = interval_ms;
   const uint64_t gen = ++generation_;
-  c_.world().schedule_after(sim_node_of(node_), sim::milliseconds(interval_ms_), [this, gen] {
-    if (gen == generation_) tick();
-  });
+  c_.world().schedule_after(sim_node_of(node_), sim::milliseconds(interval_ms_),
+                            [this, gen, alive = std::weak_ptr<int>(alive_)] {
+                              if (alive.lock() && gen == generation_) tick();
+                            });
 }
 
 void Nemesis::tick() {
@@ -132,9 +133,10 @@ void Nemesis::tick() {
   const std::string did = step();
   if (!did.empty()) log_.push_back(check::fmt_time(c_.world().now().ns) + " " + did);
   const uint64_t gen = generation_;
-  c_.world().schedule_after(sim_node_of(node_), sim::milliseconds(interval_ms_), [this, gen] {
-    if (gen == generation_) tick();
-  });
+  c_.world().schedule_after(sim_node_of(node_), sim::milliseconds(interval_ms_),
+                            [this, gen, alive = std::weak_ptr<int>(alive_)] {
+                              if (alive.lock() && gen == generation_) tick();
+                            });
 }
 
 }  // namespace ksim

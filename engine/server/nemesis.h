@@ -63,6 +63,8 @@ class Nemesis {
   int32_t node_ = -1;
   uint64_t generation_ = 0;  // invalidates timers of an earlier start()
   std::vector<std::string> log_;
+  // Scheduled ticks hold a weak reference: a destroyed nemesis is never touched.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace ksim

@@ -40,12 +40,20 @@ std::shared_ptr<Workload> add_workload(Cluster& cluster, WorkloadOptions o) {
   const size_t producer_count = o.producers.size() + static_cast<size_t>(std::max(0, o.new_producers));
   const size_t consumer_count = o.consumers.size() + static_cast<size_t>(std::max(0, o.new_consumers));
   if (producer_count + consumer_count == 0) throw std::invalid_argument("workload: no producers and no consumers");
+  // client<T>() casts: only a client built as that kind may be driven as it.
   for (int32_t id : o.producers)
-    if (!cluster.is_client(id))
-      throw ClusterError(Errc::INVALID_REQUEST, "workload: unknown producer client " + std::to_string(id));
+    if (!cluster.is_client(id) || cluster.client_kind(id) != "producer")
+      throw ClusterError(Errc::INVALID_REQUEST, "workload: " + std::to_string(id) + " is not a producer client");
   for (int32_t id : o.consumers)
-    if (!cluster.is_client(id))
-      throw ClusterError(Errc::INVALID_REQUEST, "workload: unknown consumer client " + std::to_string(id));
+    if (!cluster.is_client(id) || cluster.client_kind(id) != "consumer")
+      throw ClusterError(Errc::INVALID_REQUEST, "workload: " + std::to_string(id) + " is not a consumer client");
+  // Record values are "<client name>-<seq>": a second workload of the same
+  // name gets a suffix, so values stay unique across the run.
+  if (o.new_producers > 0 || o.new_consumers > 0) {
+    const std::string base = o.name;
+    for (int k = 2; cluster.has_client_named(o.name + "-producer-1") || cluster.has_client_named(o.name + "-consumer-1"); ++k)
+      o.name = base + "-" + std::to_string(k);
+  }
 
   auto w = std::shared_ptr<Workload>(new Workload());
   clients::ProducerWorkloadSpec ps = o.producer;
@@ -90,7 +98,7 @@ std::shared_ptr<Workload> add_workload(Cluster& cluster, WorkloadOptions o) {
   for (int32_t i = 0; i < o.new_producers; ++i) {
     auto st = std::make_shared<clients::ProducerWorkloadState>(ps);
     const int32_t id = cluster.add_client(o.name + "-producer-" + std::to_string(i + 1),
-                                          clients::producer_workload_factory(o.producer_config, st));
+                                          clients::producer_workload_factory(o.producer_config, st), "producer");
     w->producer_ids_.push_back(id);
     w->producers_.push_back(std::move(st));
   }
@@ -100,7 +108,7 @@ std::shared_ptr<Workload> add_workload(Cluster& cluster, WorkloadOptions o) {
   for (int32_t i = 0; i < o.new_consumers; ++i) {
     auto st = std::make_shared<clients::ConsumerWorkloadState>(cs);
     const int32_t id = cluster.add_client(o.name + "-consumer-" + std::to_string(i + 1),
-                                          clients::consumer_workload_factory(ccfg, st));
+                                          clients::consumer_workload_factory(ccfg, st), "consumer");
     w->consumer_ids_.push_back(id);
     w->consumers_.push_back(std::move(st));
   }

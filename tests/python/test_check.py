@@ -91,3 +91,21 @@ def test_workload_rejects_bad_arguments():
         sim.workload("t", commit="sometimes")
     with pytest.raises(ksim.KsimError, match="workload"):
         sim.workload("t", producers=0, consumers=0)
+
+
+def test_a_second_nemesis_replaces_the_first_safely():
+    sim = ksim.Simulation(seed=8, brokers=3)
+    sim.create_topic("t", partitions=1, replication_factor=3)
+    sim.nemesis(ksim.nemesis.Random(kinds=["pause"], interval_ms=300))
+    sim.run_for(1_000)
+    sim.nemesis(ksim.nemesis.Random(kinds=["crash"], interval_ms=500))  # the first one's ticks must not fire
+    sim.run_for(3_000)
+    assert sim.check().ok
+
+
+def test_workload_refuses_a_client_of_the_wrong_kind():
+    sim = ksim.Simulation(seed=8, brokers=3)
+    sim.create_topic("t", partitions=1, replication_factor=3)
+    c = sim.consumer({"group.id": "g"})
+    with pytest.raises(ksim.KsimError, match="is not a producer client"):
+        sim.workload("t", producers=[c])

@@ -137,3 +137,31 @@ def test_exported_store_has_the_documented_tables(run_file):
     assert len(states) > 3 and set(states.columns) >= {"at_ms", "leader", "isr", "high_watermark", "log_end_offsets"}
     run = dict(con.execute("select key, value from run"))
     assert run["version"].startswith("ksim ") and run["seed"] == "3"
+
+
+def test_run_calls_scenario_even_without_a_main_block(tmp_path):
+    f = tmp_path / "no_main.py"
+    f.write_text('"""A story that fails on purpose."""\n\ndef scenario(seed):\n    return False\n')
+    r = ksim("run", str(f), "--seed", "4")
+    assert r.returncode == 1 and "result=NOT as expected" in r.stdout
+    g = tmp_path / "no_scenario.py"
+    g.write_text("x = 1\n")
+    r = ksim("run", str(g))
+    assert r.returncode == 2 and "defines no scenario(seed) function" in r.stderr
+
+
+def test_same_seed_same_exported_bytes(tmp_path):
+    import ksim as ks
+
+    def run(path):
+        sim = ks.Simulation(seed=6, brokers=3, config={"min.insync.replicas": "2"})
+        sim.create_topic("t", partitions=2, replication_factor=3)
+        sim.produce("t", 0, ["a", "b"], acks="all")
+        sim.crash(2)
+        sim.run_for(12_000)
+        sim.check()
+        sim.export(str(path))
+
+    run(tmp_path / "one.pb")
+    run(tmp_path / "two.pb")
+    assert (tmp_path / "one.pb").read_bytes() == (tmp_path / "two.pb").read_bytes()

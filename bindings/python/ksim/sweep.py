@@ -33,6 +33,7 @@ def run_seed(file, seed):
     """Runs one seed in this process; returns a dict (picklable, for Dask)."""
     import ksim
 
+    ksim._last_simulation = None  # a worker process is reused: never report the previous seed's run
     mod = _load(file)
     start = time.perf_counter()
     out = io.StringIO()

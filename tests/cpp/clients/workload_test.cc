@@ -194,12 +194,12 @@ TEST_CASE("a workload attached to existing clients resumes after their restart",
   make_topic(c, "t", 2);
   const int32_t p = c.add_client("prod", [](const clients::ClientContext& ctx) {
     return std::make_shared<clients::KafkaProducer>(ctx, Config::Map{});
-  });
+  }, "producer");
   const int32_t k = c.add_client("cons", [](const clients::ClientContext& ctx) {
     auto kc = std::make_shared<clients::KafkaConsumer>(ctx, Config::Map{{"group.id", "g"}, {"auto.offset.reset", "earliest"}, {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "2000"}});
     kc->subscribe({"t"});
     return kc;
-  });
+  }, "consumer");
   WorkloadOptions o;
   o.topic = "t";
   o.producers = {p};
