@@ -17,6 +17,20 @@ std::string permitted_loss(const HistoryIndex& index, const Op& send) {
       return "unclean election of broker " + std::to_string(e.node) + " at " + fmt_time(e.at_ns);
     if (e.type == EventType::fault && e.what.rfind("power_fail", 0) == 0) power_failed.insert(e.node);
   }
+  // The ISR when the write was acknowledged (from the elections and ISR
+  // changes before it): if every member of it lost unflushed data, Kafka's
+  // contract (no fsync) permits the loss whatever the other replicas did.
+  std::vector<int32_t> isr_at_ack;
+  for (const ClusterEvent& e : index.history().events()) {
+    if (e.at_ns > since) break;
+    if ((e.type == EventType::election || e.type == EventType::isr_change) && e.tp == send.tp && !e.isr.empty())
+      isr_at_ack = e.isr;
+  }
+  if (!isr_at_ack.empty() && !power_failed.empty()) {
+    bool all_isr = true;
+    for (int32_t r : isr_at_ack) all_isr = all_isr && power_failed.count(r) > 0;
+    if (all_isr) return "every member of the ISR at the acknowledgement lost its unflushed data to a power failure";
+  }
   auto it = in.final_logs.find(send.tp);
   if (it != in.final_logs.end() && !it->second.replicas.empty()) {
     bool all = true, any = false;

@@ -36,7 +36,9 @@ void check_ownership(const HistoryIndex& index, Verdict& out) {
     auto& g = owners[op.group_id];
     for (const OffsetEntry& e : op.offsets) {
       auto it = g.find(e.tp);
-      const bool other = it != g.end() && (it->second.client != op.client || it->second.member != op.member_id);
+      // One client hosts one live member at a time: its own earlier member
+      // (a restart, or a static member's replacement) is not a second owner.
+      const bool other = it != g.end() && it->second.client != op.client;
       if (other && generation[{it->second.client, it->second.member}] == op.generation) {
         const Op& other = h.op(it->second.op);
         Anomaly a;

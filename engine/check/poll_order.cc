@@ -66,7 +66,9 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
           GroupState& g = groups[op.group_id];
           g.generation = std::max(g.generation, op.generation);
         }
-        for (const OffsetEntry& e : op.offsets) positions[op.client][e.tp] = Position{};
+        // Partitions kept across a (cooperative) rebalance keep their position;
+        // new ones start unknown until a seek (committed / reset) sets it.
+        for (const OffsetEntry& e : op.offsets) positions[op.client].try_emplace(e.tp);
         break;
       }
       case OpType::revoke:

@@ -345,3 +345,34 @@ TEST_CASE("split-ownership: a restarted client is a new member; its dead incarna
   s.h.op(same).member_id = "c22-a";
   REQUIRE(s.kinds() == Kinds{"split-ownership"});
 }
+
+TEST_CASE("an acks=all loss after every ISR member at the ack power-failed is expected", "[check][lost-write][fault-model]") {
+  Story s;
+  s.event(EventType::isr_change, -1, "isr change", 50, false, {1, 2});
+  s.send(10, "v0", 0, 100);
+  s.final_log({});
+  s.event(EventType::fault, 1, "power_fail", 200);
+  REQUIRE_FALSE(s.check().ok());  // replica 2 of the ISR kept it
+  s.event(EventType::fault, 2, "power_fail", 201);
+  REQUIRE(s.check().ok());        // replica 3 was out of the ISR: it never had it
+}
+
+TEST_CASE("split-ownership: a static member replaced on the same client is not a second owner", "[check][split-ownership]") {
+  Story s;
+  const uint64_t a = s.assign(20, "g", 3, 100);
+  s.h.op(a).member_id = "static-a-1";
+  const uint64_t b = s.assign(20, "g", 3, 200);  // restarted within the session: same generation, new member id
+  s.h.op(b).member_id = "static-a-2";
+  REQUIRE(s.kinds().empty());
+}
+
+TEST_CASE("poll order: a partition kept across a cooperative rebalance keeps its position", "[check][poll-skip]") {
+  Story s;
+  s.final_log({"a", "b", "c", "d"});
+  s.assign(20, "g", 1, 10);
+  s.seek(20, 0, 11, "committed", "g");
+  s.poll(20, {{0, "a"}, {1, "b"}}, 100, -1, "g");
+  s.assign(20, "g", 2, 150);  // cooperative: the partition stays; no new seek
+  s.poll(20, {{3, "d"}}, 200, -1, "g");
+  REQUIRE(s.kinds() == Kinds{"poll-skip"});
+}

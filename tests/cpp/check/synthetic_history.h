@@ -97,13 +97,15 @@ struct Story {
     op.offsets.push_back(OffsetEntry{tp, Offset{-1}});
     return h.record(op, ms(at_ms));
   }
-  void event(EventType type, int32_t node, const std::string& what, int64_t at_ms, bool unclean = false) {
+  void event(EventType type, int32_t node, const std::string& what, int64_t at_ms, bool unclean = false,
+             std::vector<int32_t> isr = {}) {
     ClusterEvent e;
     e.at_ns = ms(at_ms);
     e.type = type;
     e.node = node;
     e.tp = tp;
     e.unclean = unclean;
+    e.isr = std::move(isr);
     e.what = what;
     h.event(e);
   }
