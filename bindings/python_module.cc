@@ -203,6 +203,8 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
            "The metrics sampled every second of virtual time: a list of (ms, {name: value}).")
       .def("elect_leaders", &Cluster::elect_leaders, py::arg("unclean") = false,
            py::arg("partitions") = std::vector<std::pair<std::string, int32_t>>{})
+      .def("create_partitions", &Cluster::create_partitions, py::arg("topic"), py::arg("count"),
+           "Grow a topic to `count` partitions (kafka-topics --alter --partitions); Kafka never shrinks one.")
       .def("alter_topic_config", &Cluster::alter_topic_config, py::arg("topic"), py::arg("key"), py::arg("value"))
       .def("produce",
            [](Cluster& c, const std::string& topic, int32_t partition, std::vector<std::string> values,

@@ -31,7 +31,7 @@ inline constexpr const char* kApis[] = {
     "AlterPartition", "InitProducerId", "FindCoordinator", "JoinGroup", "SyncGroup", "Heartbeat",
     "LeaveGroup", "OffsetCommit", "OffsetFetch", "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn",
     "WriteTxnMarkers", "TxnOffsetCommit", "Vote", "BeginQuorumEpoch", "EndQuorumEpoch", "MetadataFetch",
-    "AllocateProducerIds",
+    "AllocateProducerIds", "CreatePartitions",
 };
 
 // ---- Produce -------------------------------------------------------------------
@@ -201,6 +201,11 @@ struct CreateTopicsRequest {
 struct AdminResponse {
   Errc error = Errc::NONE;
   std::string message;
+};
+// CreatePartitions: grow a topic to `count` partitions (Kafka never shrinks one).
+struct CreatePartitionsRequest {
+  std::string topic;
+  int32_t count = 0;
 };
 struct ElectLeadersRequest {
   bool unclean = false;  // false: preferred

@@ -17,7 +17,7 @@ sim::Payload error_response(const std::string& api, Errc e, const std::string& m
 
 constexpr const char* kControllerApis[] = {"BrokerRegistration", "BrokerHeartbeat", "AlterPartition",
                                            "CreateTopics",       "ElectLeaders",    "IncrementalAlterConfigs",
-                                           "AllocateProducerIds"};
+                                           "AllocateProducerIds", "CreatePartitions"};
 
 }  // namespace
 
@@ -182,6 +182,10 @@ void ControllerNode::handle(sim::Incoming&& in) {
     const auto& req = sim::payload_as<protocol::CreateTopicsRequest>(in.payload);
     Config::Map cfg(req.configs.begin(), req.configs.end());
     ControllerResult r = qc_.create_topic(TopicSpec{req.name, req.partitions, req.replication_factor, req.assignment, cfg});
+    propose_then_respond(in, std::move(r.records), resp_kind, sim::make_payload(protocol::AdminResponse{r.error, r.message}), 64);
+  } else if (api == "CreatePartitions") {
+    const auto& req = sim::payload_as<protocol::CreatePartitionsRequest>(in.payload);
+    ControllerResult r = qc_.create_partitions(req.topic, req.count);
     propose_then_respond(in, std::move(r.records), resp_kind, sim::make_payload(protocol::AdminResponse{r.error, r.message}), 64);
   } else if (api == "ElectLeaders") {
     const auto& req = sim::payload_as<protocol::ElectLeadersRequest>(in.payload);

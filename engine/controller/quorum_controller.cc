@@ -198,6 +198,34 @@ ControllerResult QuorumController::create_topic(const TopicSpec& spec) {
   return r;
 }
 
+ControllerResult QuorumController::create_partitions(const std::string& topic, int32_t count) {
+  if (!active_) return failure(Errc::NOT_CONTROLLER, "not the active controller");
+  const TopicImage* t = image_.topic(topic);
+  if (!t) return failure(Errc::UNKNOWN_TOPIC_OR_PARTITION, "Topic '" + topic + "' does not exist.");
+  const auto current = static_cast<int32_t>(t->partitions.size());
+  if (count <= current)
+    return failure(Errc::INVALID_PARTITIONS, "Topic currently has " + std::to_string(current) +
+                                                 " partitions, which is higher than the requested " +
+                                                 std::to_string(count) + ".");
+  std::vector<int32_t> usable;
+  for (const auto& [id, b] : image_.brokers())
+    if (image_.usable(id)) usable.push_back(id);
+  const auto rf = static_cast<int32_t>(t->partitions.front().replicas.size());
+  Placement pl = place_replicas(usable, count - current, rf, rng_);
+  if (!pl.error.empty()) return failure(Errc::INVALID_REPLICATION_FACTOR, pl.error);
+  ControllerResult r;
+  for (size_t i = 0; i < pl.replicas.size(); ++i) {
+    PartitionRecord pr;
+    pr.topic_id = t->id;
+    pr.partition = current + static_cast<int32_t>(i);
+    pr.replicas = pl.replicas[i];
+    pr.isr = pr.replicas;  // placed on usable brokers only
+    pr.leader = pr.isr.front();
+    emit(r.records, std::move(pr));
+  }
+  return r;
+}
+
 AlterPartitionReply QuorumController::alter_partition(int32_t broker_id, int64_t broker_epoch, const std::string& topic,
                                                       int32_t partition, int32_t leader_epoch, int32_t partition_epoch,
                                                       const std::vector<int32_t>& new_isr) {

@@ -93,6 +93,9 @@ class QuorumController {
   // Session expiry (broker.session.timeout.ms) and pending elections.
   ControllerResult tick(sim::Instant now);
   ControllerResult create_topic(const TopicSpec& spec);
+  // Grows a topic to `count` partitions, placing the new ones like a new
+  // topic's (same replication factor); INVALID_PARTITIONS if it would not grow.
+  ControllerResult create_partitions(const std::string& topic, int32_t count);
   AlterPartitionReply alter_partition(int32_t broker_id, int64_t broker_epoch, const std::string& topic,
                                       int32_t partition, int32_t leader_epoch, int32_t partition_epoch,
                                       const std::vector<int32_t>& new_isr);

@@ -119,6 +119,9 @@ class Cluster {
   void create_topic(const std::string& name, int32_t partitions, int32_t replication_factor,
                     const Config::Map& configs = {}, const std::vector<std::vector<int32_t>>& assignment = {});
   void elect_leaders(bool unclean, const std::vector<std::pair<std::string, int32_t>>& partitions = {});
+  // kafka-topics --alter --partitions: grows the topic to `count` partitions
+  // and waits until the new ones are led.
+  void create_partitions(const std::string& topic, int32_t count);
   void alter_topic_config(const std::string& topic, const std::string& key, const std::optional<std::string>& value);
 
   // Waits until the partition has a leader that knows it leads (in the

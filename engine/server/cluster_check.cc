@@ -63,6 +63,12 @@ bool Cluster::rolling_restart(bool controlled, int64_t timeout_ms) {
   return true;
 }
 
+void Cluster::create_partitions(const std::string& topic, int32_t count) {
+  admin("CreatePartitions", sim::make_payload(protocol::CreatePartitionsRequest{topic, count}));
+  run_until([&] { return all_partitions_led(topic) && static_cast<int32_t>(describe_topic(topic).size()) >= count; },
+            10'000 + static_cast<int64_t>(count) * 2);
+}
+
 Nemesis& Cluster::set_nemesis(std::unique_ptr<Nemesis> n) {
   if (nemesis_) nemesis_->stop();
   nemesis_ = std::move(n);

@@ -537,6 +537,8 @@ class Simulation:
         """The metrics sampled every second of virtual time: (ms, {name: value})."""
     def elect_leaders(self, unclean: bool = False, partitions: Sequence[Tuple[str, int]] = []) -> None: ...
     def alter_topic_config(self, topic: str, key: str, value: Optional[str]) -> None: ...
+    def create_partitions(self, topic: str, count: int) -> None:
+        """Grow a topic to `count` partitions (kafka-topics --alter --partitions); Kafka never shrinks one."""
     def produce(
         self, topic: str, partition: int, values: Sequence[str], acks: str = "all", timeout_ms: int = 30000
     ) -> dict[str, object]:

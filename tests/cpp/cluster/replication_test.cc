@@ -268,3 +268,17 @@ TEST_CASE("controlled shutdown moves leaderships away before the broker stops; a
   REQUIRE(c.rolling_restart());
   REQUIRE(c.converged());
 }
+
+TEST_CASE("add partitions: a topic grows, the new partitions are led and writable; it never shrinks", "[cluster]") {
+  Cluster c(opts(13, 3, 1));
+  c.wait_ready();
+  c.create_topic("t", 2, 3);
+  c.create_partitions("t", 5);
+  const auto parts = c.describe_topic("t");
+  REQUIRE(parts.size() == 5);
+  REQUIRE(parts[4].replicas.size() == 3);
+  REQUIRE(c.all_partitions_led("t"));
+  REQUIRE(c.produce("t", 4, {"new"}, -1).error == Errc::NONE);
+  REQUIRE_THROWS_WITH(c.create_partitions("t", 3), Catch::Contains("INVALID_PARTITIONS"));
+  REQUIRE_THROWS_WITH(c.create_partitions("nope", 3), Catch::Contains("UNKNOWN_TOPIC_OR_PARTITION"));
+}
