@@ -48,23 +48,43 @@ void use_ksim_python() {
   setenv("PYTHONPATH", path.c_str(), 1);
 }
 
+// `ksim CMD POSITIONAL [options]`: adds --help and the one positional argument
+// to `desc` and parses (with --help nothing is validated: the caller prints).
+po::variables_map parse_command(const std::vector<std::string>& args, po::options_description& desc,
+                                const char* positional, const char* what) {
+  desc.add_options()("help,h", "show this help")(positional, po::value<std::string>(), what);
+  po::positional_options_description pos;
+  pos.add(positional, 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+  if (!vm.count("help")) po::notify(vm);
+  return vm;
+}
+
+bool printed_help(const po::variables_map& vm, const po::options_description& desc) {
+  if (vm.count("help")) std::cout << desc << "\n";
+  return vm.count("help") > 0;
+}
+
+// Replaces this process by Debian's Python running `-m module args...` with this build's ksim.
+int exec_python_module(const std::string& command, const char* module, std::vector<std::string> args) {
+  use_ksim_python();
+  std::vector<char*> argv{const_cast<char*>(KSIM_PYTHON_EXECUTABLE), const_cast<char*>("-m"), const_cast<char*>(module)};
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execv(KSIM_PYTHON_EXECUTABLE, argv.data());
+  std::cerr << "ksim " << command << ": cannot start " << KSIM_PYTHON_EXECUTABLE << "\n";
+  return 1;
+}
+
 // `ksim run FILE.py [--seed N] [--out DIR]`: runs a scenario file with Debian's
 // Python and the ksim module of this build; its exit code is the scenario's verdict.
 int cmd_run(const std::vector<std::string>& args) {
   po::options_description desc("usage: ksim run FILE.py [options]");
-  desc.add_options()("help,h", "show this help")("seed", po::value<uint64_t>()->default_value(1),
-                                                 "simulation seed (same seed, same run)")(
-      "out", po::value<std::string>(), "directory for the run's trace store (FILE-SEED.db)")(
-      "file", po::value<std::string>(), "the scenario file");
-  po::positional_options_description pos;
-  pos.add("file", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  po::notify(vm);
+  desc.add_options()("seed", po::value<uint64_t>()->default_value(1), "simulation seed (same seed, same run)")(
+      "out", po::value<std::string>(), "directory for the run's trace store (FILE-SEED.db)");
+  const po::variables_map vm = parse_command(args, desc, "file", "the scenario file");
+  if (printed_help(vm, desc)) return 0;
   if (!vm.count("file")) {
     std::cerr << "ksim run: which scenario? (ksim run FILE.py [--seed N])\n";
     return 2;
@@ -75,33 +95,21 @@ int cmd_run(const std::vector<std::string>& args) {
     return 2;
   }
   const std::string seed = std::to_string(vm["seed"].as<uint64_t>());
-  use_ksim_python();
   if (vm.count("out")) setenv("KSIM_OUT", vm["out"].as<std::string>().c_str(), 1);
   std::cout << "ksim run " << file << " --seed " << seed << std::endl;
   // Import the file and call its scenario() (ksim/run.py), whether or not it has a __main__ block.
-  execl(KSIM_PYTHON_EXECUTABLE, KSIM_PYTHON_EXECUTABLE, "-m", "ksim.run", file.c_str(), "--seed", seed.c_str(),
-        static_cast<char*>(nullptr));
-  std::cerr << "ksim run: cannot start " << KSIM_PYTHON_EXECUTABLE << "\n";
-  return 1;
+  return exec_python_module("run", "ksim.run", {file, "--seed", seed});
 }
 
 // `ksim sweep FILE.py --seeds A:B [--jobs N] [--scheduler ADDR]`: the Dask
 // sweep of ksim.sweep, with this build's module.
 int cmd_sweep(const std::vector<std::string>& args) {
   po::options_description desc("usage: ksim sweep FILE.py --seeds A:B [options]");
-  desc.add_options()("help,h", "show this help")("seeds", po::value<std::string>(), "seed range A:B (inclusive)")(
+  desc.add_options()("seeds", po::value<std::string>(), "seed range A:B (inclusive)")(
       "jobs", po::value<int>()->default_value(2), "parallel worker processes")(
-      "scheduler", po::value<std::string>(), "dask.distributed scheduler address (multi-machine)")(
-      "file", po::value<std::string>(), "the scenario file");
-  po::positional_options_description pos;
-  pos.add("file", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  po::notify(vm);
+      "scheduler", po::value<std::string>(), "dask.distributed scheduler address (multi-machine)");
+  const po::variables_map vm = parse_command(args, desc, "file", "the scenario file");
+  if (printed_help(vm, desc)) return 0;
   if (!vm.count("file") || !vm.count("seeds")) {
     std::cerr << "ksim sweep: usage: ksim sweep FILE.py --seeds A:B [--jobs N]\n";
     return 2;
@@ -115,31 +123,20 @@ int cmd_sweep(const std::vector<std::string>& args) {
     std::cerr << "ksim sweep: --jobs must be at least 1\n";
     return 2;
   }
-  use_ksim_python();
-  const std::string jobs = std::to_string(vm["jobs"].as<int>());
-  const std::string seeds = vm["seeds"].as<std::string>();
+  std::vector<std::string> py{file, "--seeds", vm["seeds"].as<std::string>(), "--jobs",
+                              std::to_string(vm["jobs"].as<int>())};
   if (vm.count("scheduler")) {
-    const std::string sched = vm["scheduler"].as<std::string>();
-    execl(KSIM_PYTHON_EXECUTABLE, KSIM_PYTHON_EXECUTABLE, "-m", "ksim.sweep", file.c_str(), "--seeds", seeds.c_str(),
-          "--jobs", jobs.c_str(), "--scheduler", sched.c_str(), static_cast<char*>(nullptr));
-  } else {
-    execl(KSIM_PYTHON_EXECUTABLE, KSIM_PYTHON_EXECUTABLE, "-m", "ksim.sweep", file.c_str(), "--seeds", seeds.c_str(),
-          "--jobs", jobs.c_str(), static_cast<char*>(nullptr));
+    py.push_back("--scheduler");
+    py.push_back(vm["scheduler"].as<std::string>());
   }
-  std::cerr << "ksim sweep: cannot start " << KSIM_PYTHON_EXECUTABLE << "\n";
-  return 1;
+  return exec_python_module("sweep", "ksim.sweep", std::move(py));
 }
 
-// The run-file commands share their argument handling.
+// The run-file commands: RUN.db must be given and readable.
 po::variables_map parse_run_file_args(const std::string& name, const std::vector<std::string>& args,
                                       po::options_description& desc) {
-  desc.add_options()("help,h", "show this help")("db", po::value<std::string>(), "the run file (ksim run --out)");
-  po::positional_options_description pos;
-  pos.add("db", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+  po::variables_map vm = parse_command(args, desc, "db", "the run file (ksim run --out)");
   if (vm.count("help")) return vm;
-  po::notify(vm);
   if (!vm.count("db")) throw po::error("which run file? (ksim " + name + " RUN.db ...)");
   if (access(vm["db"].as<std::string>().c_str(), R_OK) != 0)
     throw ksim::exporter::RunStoreError("cannot read run file '" + vm["db"].as<std::string>() + "'");
@@ -150,10 +147,7 @@ int cmd_describe(const std::vector<std::string>& args) {
   po::options_description desc("usage: ksim describe RUN.db [--at MS]");
   desc.add_options()("at", po::value<double>(), "virtual time in ms (default: the end of the run)");
   const po::variables_map vm = parse_run_file_args("describe", args, desc);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (printed_help(vm, desc)) return 0;
   std::optional<double> at;
   if (vm.count("at")) at = vm["at"].as<double>();
   std::cout << ksim::exporter::describe_at(vm["db"].as<std::string>(), at);
@@ -165,10 +159,7 @@ int cmd_dump_log(const std::vector<std::string>& args) {
   desc.add_options()("broker", po::value<int32_t>()->required(), "broker id")(
       "topic", po::value<std::string>()->required(), "topic")("partition", po::value<int32_t>()->required(), "partition");
   const po::variables_map vm = parse_run_file_args("dump-log", args, desc);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (printed_help(vm, desc)) return 0;
   std::cout << ksim::exporter::dump_log(vm["db"].as<std::string>(), vm["broker"].as<int32_t>(),
                                         vm["topic"].as<std::string>(), vm["partition"].as<int32_t>());
   return 0;
@@ -178,10 +169,7 @@ int cmd_report(const std::vector<std::string>& args) {
   po::options_description desc("usage: ksim report RUN.db [--perfetto OUT.json]");
   desc.add_options()("perfetto", po::value<std::string>(), "also write a Perfetto / Chrome trace JSON");
   const po::variables_map vm = parse_run_file_args("report", args, desc);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (printed_help(vm, desc)) return 0;
   const std::string db = vm["db"].as<std::string>();
   std::cout << ksim::exporter::summary(db) << std::flush;
   if (!vm.count("perfetto")) return 0;

@@ -271,6 +271,19 @@ std::string client_label(const std::string& name, int32_t id) {
   return name + " (client node " + std::to_string(id) + ")";
 }
 
+// The checks every call on a client makes: closed -> KsimError; node down ->
+// KsimError with how to bring it back. Returns the node's current
+// incarnation, so the caller notices a crash-and-restart since its last call.
+uint32_t require_up(Cluster& c, const std::string& name, int32_t id, const char* what, bool closed,
+                    const char* restart_hint) {
+  if (closed) throw sim::SimError(std::string(what) + "(): " + client_label(name, id) + " is closed");
+  const sim::NodeId n = sim_node_of(id);
+  if (!c.world().is_up(n))
+    throw sim::SimError(std::string(what) + "(): " + client_label(name, id) + " is down (crashed); sim.restart(" +
+                        std::to_string(id) + ") boots a fresh " + restart_hint);
+  return c.world().incarnation(n);
+}
+
 // ---- Producer -----------------------------------------------------------------------------------
 
 // What the C++ producer's callbacks leave behind: plain data, no Python objects
@@ -401,17 +414,12 @@ class PyProducer {
   };
 
   std::shared_ptr<KafkaProducer> live(const char* what) {
-    if (closed_) throw sim::SimError(std::string(what) + "(): " + client_label(name_, id_) + " is closed");
-    sim::World& w = c_->world();
-    const sim::NodeId n = sim_node_of(id_);
-    if (!w.is_up(n))
-      throw sim::SimError(std::string(what) + "(): " + client_label(name_, id_) +
-                          " is down (crashed); sim.restart(" + std::to_string(id_) +
-                          ") boots a fresh producer with the same configuration");
-    if (w.incarnation(n) != incarnation_) {
+    const uint32_t incarnation =
+        require_up(*c_, name_, id_, what, closed_, "producer with the same configuration");
+    if (incarnation != incarnation_) {
       // A crash and restart since we last looked: the old producer's records
       // died with it, their callbacks never run (as when a JVM dies).
-      incarnation_ = w.incarnation(n);
+      incarnation_ = incarnation;
       pending_.clear();
       q_->done.clear();
     }
@@ -808,15 +816,10 @@ class PyConsumer {
 
  private:
   std::shared_ptr<KafkaConsumer> live(const char* what) {
-    if (closed_) throw sim::SimError(std::string(what) + "(): " + client_label(name_, id_) + " is closed");
-    sim::World& w = c_->world();
-    const sim::NodeId n = sim_node_of(id_);
-    if (!w.is_up(n))
-      throw sim::SimError(std::string(what) + "(): " + client_label(name_, id_) +
-                          " is down (crashed); sim.restart(" + std::to_string(id_) +
-                          ") boots a fresh consumer with the same configuration (then subscribe or assign again)");
-    if (w.incarnation(n) != incarnation_) {
-      incarnation_ = w.incarnation(n);
+    const uint32_t incarnation = require_up(*c_, name_, id_, what, closed_,
+                                            "consumer with the same configuration (then subscribe or assign again)");
+    if (incarnation != incarnation_) {
+      incarnation_ = incarnation;
       cbs_->deferred.clear();
       cbs_->error.reset();
     }

@@ -38,8 +38,8 @@ void check_ownership(const HistoryIndex& index, Verdict& out) {
       auto it = g.find(e.tp);
       // One client hosts one live member at a time: its own earlier member
       // (a restart, or a static member's replacement) is not a second owner.
-      const bool other = it != g.end() && it->second.client != op.client;
-      if (other && generation[{it->second.client, it->second.member}] == op.generation) {
+      const bool another_client = it != g.end() && it->second.client != op.client;
+      if (another_client && generation[{it->second.client, it->second.member}] == op.generation) {
         const Op& other = h.op(it->second.op);
         Anomaly a;
         a.kind = "split-ownership";

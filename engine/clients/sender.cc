@@ -40,21 +40,7 @@ Sender::Sender(ClientContext ctx, ProducerSettings settings, RecordAccumulator& 
       wake_(wake),
       rng_(ctx_.world->rng("producer/" + ctx_.name + "/sender")) {}
 
-bool Sender::may_have_written(Errc e) const {
-  switch (e) {
-    case Errc::REQUEST_TIMED_OUT:          // the broker (or we) gave up waiting: maybe appended
-    case Errc::NETWORK_EXCEPTION:          // cut off: the request may have arrived
-    case Errc::NOT_ENOUGH_REPLICAS_AFTER_APPEND:
-    case Errc::KAFKA_STORAGE_ERROR:
-    case Errc::UNKNOWN_SERVER_ERROR:
-      return true;
-    case Errc::NOT_LEADER_OR_FOLLOWER:
-      // acks=all: the produce purgatory answers this when leadership moved after the append.
-      return settings_.acks == -1;
-    default:
-      return false;
-  }
-}
+bool Sender::may_have_written(Errc e) const { return produce_may_have_written(e, settings_.acks); }
 
 int64_t Sender::backoff_ms(int32_t attempts) {
   // Kafka's ExponentialBackoff(retry.backoff.ms, 2, retry.backoff.max.ms, 0.2).

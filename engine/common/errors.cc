@@ -80,6 +80,21 @@ std::string_view errc_name(Errc e) {
   return "UNKNOWN_ERROR_CODE";
 }
 
+bool produce_may_have_written(Errc e, int16_t acks) {
+  switch (e) {
+    case Errc::REQUEST_TIMED_OUT:          // the broker (or we) gave up waiting: maybe appended
+    case Errc::NETWORK_EXCEPTION:          // cut off: the request may have arrived
+    case Errc::NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case Errc::KAFKA_STORAGE_ERROR:
+    case Errc::UNKNOWN_SERVER_ERROR:
+      return true;
+    case Errc::NOT_LEADER_OR_FOLLOWER:
+      return acks == -1;
+    default:
+      return false;
+  }
+}
+
 bool retriable(Errc e) {
   switch (e) {
     case Errc::CORRUPT_MESSAGE:

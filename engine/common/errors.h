@@ -84,5 +84,10 @@ enum class Errc : int16_t {
 std::string_view errc_name(Errc e);
 // As Kafka's RetriableException hierarchy classifies them.
 bool retriable(Errc e);
+// Whether a Produce that failed with `e` may nevertheless have been appended
+// (a timeout, a cut connection, NOT_ENOUGH_REPLICAS_AFTER_APPEND, and with
+// acks=all NOT_LEADER_OR_FOLLOWER from the purgatory after a leader change):
+// its outcome is unknown, not a definite failure.
+bool produce_may_have_written(Errc e, int16_t acks);
 
 }  // namespace ksim

@@ -144,6 +144,13 @@ ControllerResult QuorumController::tick(sim::Instant now) {
   return r;
 }
 
+std::vector<int32_t> QuorumController::usable_brokers() const {
+  std::vector<int32_t> out;
+  for (const auto& [id, b] : image_.brokers())
+    if (image_.usable(id)) out.push_back(id);
+  return out;
+}
+
 ControllerResult QuorumController::create_topic(const TopicSpec& spec) {
   if (!active_) return failure(Errc::NOT_CONTROLLER, "not the active controller");
   if (!valid_topic_name(spec.name))
@@ -155,9 +162,7 @@ ControllerResult QuorumController::create_topic(const TopicSpec& spec) {
   } catch (const ConfigError& e) {
     return failure(Errc::INVALID_CONFIG, e.what());
   }
-  std::vector<int32_t> usable;
-  for (const auto& [id, b] : image_.brokers())
-    if (image_.usable(id)) usable.push_back(id);
+  const std::vector<int32_t> usable = usable_brokers();
   std::vector<std::vector<int32_t>> assignment = spec.assignment;
   if (assignment.empty()) {
     const int32_t partitions = spec.partitions > 0 ? spec.partitions : broker_config_.get_int("num.partitions");
@@ -207,9 +212,7 @@ ControllerResult QuorumController::create_partitions(const std::string& topic, i
     return failure(Errc::INVALID_PARTITIONS, "Topic currently has " + std::to_string(current) +
                                                  " partitions, which is higher than the requested " +
                                                  std::to_string(count) + ".");
-  std::vector<int32_t> usable;
-  for (const auto& [id, b] : image_.brokers())
-    if (image_.usable(id)) usable.push_back(id);
+  const std::vector<int32_t> usable = usable_brokers();
   const auto rf = static_cast<int32_t>(t->partitions.front().replicas.size());
   Placement pl = place_replicas(usable, count - current, rf, rng_);
   if (!pl.error.empty()) return failure(Errc::INVALID_REPLICATION_FACTOR, pl.error);

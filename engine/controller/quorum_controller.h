@@ -112,6 +112,8 @@ class QuorumController {
   Config topic_config(const std::string& topic) const;
 
  private:
+  // Registered, unfenced, not shutting down: where new replicas may go.
+  std::vector<int32_t> usable_brokers() const;
   ElectionOptions election_options(const std::string& topic) const;
   // Re-evaluates every partition (after a broker's state changed).
   void rebalance_all(std::vector<MetadataRecord>& out);

@@ -423,26 +423,10 @@ std::map<std::string, double> Cluster::metrics() const {
   m["IsrShrinksPerSec"] = shrinks;  // cumulative counts (Kafka's meters' count)
   m["IsrExpandsPerSec"] = expands;
   m["GlobalPartitionCount"] = partitions;
-  // LeaderElectionRateAndTimeMs (a Kafka timer): the count of leader elections
-  // after creation, and their mean time — from the fault that took the old
-  // leader away (crash, power failure, partition, isolation) to the election.
-  double elections = 0, election_ms_total = 0, timed = 0;
-  std::map<int32_t, int64_t> lost_at;  // node -> time of its last fault
-  std::map<TopicPartition, int32_t> leader;
-  for (const check::ClusterEvent& e : history_.events()) {
-    if (e.type == check::EventType::fault && e.node >= 0 && e.what.rfind("pause", 0) != 0) lost_at[e.node] = e.at_ns;
-    if (e.type != check::EventType::election) continue;
-    const int32_t prev = leader.count(e.tp) ? leader[e.tp] : -1;
-    leader[e.tp] = e.node;
-    if (e.what == "created" || e.node < 0) continue;
-    ++elections;
-    if (auto it = lost_at.find(prev); it != lost_at.end() && it->second <= e.at_ns) {
-      election_ms_total += static_cast<double>(e.at_ns - it->second) / 1e6;
-      ++timed;
-    }
-  }
-  m["LeaderElectionRateAndTimeMs"] = elections;
-  m["LeaderElectionRateAndTimeMs.mean"] = timed > 0 ? election_ms_total / timed : 0;
+  // LeaderElectionRateAndTimeMs (a Kafka timer), kept by record_event.
+  m["LeaderElectionRateAndTimeMs"] = static_cast<double>(election_stats_.count);
+  m["LeaderElectionRateAndTimeMs.mean"] =
+      election_stats_.timed > 0 ? election_stats_.ms_total / static_cast<double>(election_stats_.timed) : 0;
   m["ActiveControllerCount"] = active_controller() ? 1 : 0;
   return m;
 }
@@ -526,14 +510,9 @@ ProduceOutcome Cluster::produce(const std::string& topic, int32_t partition, con
   const auto& resp = sim::payload_as<protocol::ProduceResponse>(r.payload);
   out.error = resp.partitions.front().error;
   out.base_offset = resp.partitions.front().base_offset;
-  // Errors before the append definitely did not write; after it (or a
-  // timeout), the records may be in the log.
-  // (NOT_LEADER_OR_FOLLOWER can answer an acks=all produce parked after its
-  // append when leadership moved: unknown then, as the producer treats it.)
-  const bool definite = out.error == Errc::NOT_ENOUGH_REPLICAS ||
-                        (out.error == Errc::NOT_LEADER_OR_FOLLOWER && acks != -1) ||
-                        out.error == Errc::FENCED_LEADER_EPOCH || out.error == Errc::UNKNOWN_TOPIC_OR_PARTITION ||
-                        out.error == Errc::INVALID_REQUIRED_ACKS || out.error == Errc::MESSAGE_TOO_LARGE;
+  // The same classification as the producer's: errors that may follow an
+  // append leave the outcome unknown; the others definitely did not write.
+  const bool definite = !produce_may_have_written(out.error, acks);
   finish(out.error == Errc::NONE ? check::Outcome::ok : definite ? check::Outcome::fail : check::Outcome::info);
   return out;
 }
@@ -584,6 +563,28 @@ void Cluster::note_event(check::EventType type, int32_t node, std::string what) 
   e.type = type;
   e.node = node;
   e.what = std::move(what);
+  record_event(std::move(e));
+}
+
+// Every cluster event goes onto the history through here, which also keeps
+// LeaderElectionRateAndTimeMs: the count of leader elections after creation,
+// and their mean time from the fault that took the old leader away (crash,
+// power failure, partition, isolation) to the election.
+void Cluster::record_event(check::ClusterEvent e) {
+  ElectionStats& s = election_stats_;
+  if (e.type == check::EventType::fault && e.node >= 0 && e.what.rfind("pause", 0) != 0) s.fault_at[e.node] = e.at_ns;
+  if (e.type == check::EventType::election) {
+    auto [it, fresh] = s.leader.try_emplace(e.tp, -1);
+    const int32_t prev = fresh ? -1 : it->second;
+    it->second = e.node;
+    if (e.what != "created" && e.node >= 0) {
+      ++s.count;
+      if (auto f = s.fault_at.find(prev); f != s.fault_at.end() && f->second <= e.at_ns) {
+        s.ms_total += static_cast<double>(e.at_ns - f->second) / 1e6;
+        ++s.timed;
+      }
+    }
+  }
   history_.event(std::move(e));
 }
 
@@ -612,7 +613,7 @@ void Cluster::observe_metadata(const raft::RaftEntry& e) {
       ev.isr = p->isr;
       ev.replicas = p->replicas;
       ev.what = "created";
-      history_.event(std::move(ev));
+      record_event(std::move(ev));
     } else if (const auto* c = std::get_if<PartitionChangeRecord>(&r)) {
       const TopicPartition tp{topic_names_[c->topic_id], c->partition};
       if (c->isr) isrs_[tp] = *c->isr;
@@ -627,7 +628,7 @@ void Cluster::observe_metadata(const raft::RaftEntry& e) {
         ev.type = check::EventType::isr_change;
         ev.leader_epoch = leader_epochs_[tp];
         ev.what = "isr change";
-        history_.event(std::move(ev));
+        record_event(std::move(ev));
         continue;
       }
       const int32_t epoch = ++leader_epochs_[tp];
@@ -636,7 +637,7 @@ void Cluster::observe_metadata(const raft::RaftEntry& e) {
       ev.leader_epoch = epoch;
       ev.unclean = c->unclean;
       ev.what = *c->leader < 0 ? "offline" : (c->unclean ? "unclean election" : "election");
-      history_.event(std::move(ev));
+      record_event(std::move(ev));
     }
   }
 }

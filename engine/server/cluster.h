@@ -259,6 +259,14 @@ class Cluster {
   sim::Reply client_call(const std::string& api, int32_t dst, sim::Payload body, uint32_t size, int64_t timeout_ms);
   void admin(const std::string& api, sim::Payload body);
   void note_event(check::EventType type, int32_t node, std::string what);
+  void record_event(check::ClusterEvent e);
+  struct ElectionStats {
+    uint64_t count = 0, timed = 0;
+    double ms_total = 0;
+    std::map<int32_t, int64_t> fault_at;       // node -> time of its last fault
+    std::map<TopicPartition, int32_t> leader;  // the leader the last election named
+  } election_stats_;
+  bool full_isr_everywhere(bool caught_up) const;
   void observe_metadata(const raft::RaftEntry& e);
 
   ClusterOptions options_;

@@ -44,12 +44,7 @@ bool Cluster::shutdown(int32_t id, int64_t timeout_ms) {
 }
 
 bool Cluster::rolling_restart(bool controlled, int64_t timeout_ms) {
-  auto full_isr = [this] {
-    for (const std::string& t : topics())
-      for (const PartitionDescription& p : describe_topic(t))
-        if (p.leader < 0 || p.isr.size() != p.replicas.size()) return false;
-    return ready();
-  };
+  auto full_isr = [this] { return full_isr_everywhere(/*caught_up=*/false); };
   for (int32_t b : broker_ids()) {
     if (!world_->is_up(node_id(b))) continue;
     if (controlled) {
@@ -91,20 +86,24 @@ void Cluster::heal_all() {
   }
 }
 
-bool Cluster::converged() const {
+// Ready, and every partition led with its full ISR — plus, with `caught_up`,
+// every replica up and holding the leader's log up to the HW.
+bool Cluster::full_isr_everywhere(bool caught_up) const {
   if (!ready()) return false;
   for (const std::string& topic : topics()) {
     for (const PartitionDescription& p : describe_topic(topic)) {
-      if (p.leader < 0 || !const_cast<Cluster*>(this)->node(p.leader)) return false;
-      if (p.isr.size() != p.replicas.size()) return false;
-      // Caught up: every replica holds the leader's log and the HW covers it.
+      if (p.leader < 0 || p.isr.size() != p.replicas.size()) return false;
+      if (!caught_up) continue;
+      if (!const_cast<Cluster*>(this)->node(p.leader)) return false;
       for (const ReplicaDescription& r : p.replica_states)
         if (!r.up || r.log_end_offset != p.high_watermark) return false;
     }
-    if (!all_partitions_led(topic)) return false;
+    if (caught_up && !all_partitions_led(topic)) return false;
   }
   return true;
 }
+
+bool Cluster::converged() const { return full_isr_everywhere(/*caught_up=*/true); }
 
 check::CheckInput Cluster::check_input() {
   check::CheckInput in;
