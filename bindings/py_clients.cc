@@ -398,6 +398,55 @@ class PyProducer {
     serve();
   }
 
+  // ---- transactions (confluent-kafka's names; timeouts default to max.block.ms) ------------
+  int64_t txn_timeout(std::optional<int64_t> timeout_ms, const char* what) const {
+    const int64_t t = timeout_ms.value_or(config_.get_long("max.block.ms"));
+    if (t < 0) throw py::value_error(std::string(what) + "(): timeout_ms must be >= 0");
+    return t;
+  }
+  void init_transactions(std::optional<int64_t> timeout_ms) {
+    const int64_t t = txn_timeout(timeout_ms, "init_transactions");
+    live("init_transactions")->init_transactions(t);
+  }
+  void begin_transaction() { live("begin_transaction")->begin_transaction(); }
+  void send_offsets_to_transaction(py::handle positions, const clients::ConsumerGroupMetadata& group,
+                                   std::optional<int64_t> timeout_ms) {
+    const int64_t t = txn_timeout(timeout_ms, "send_offsets_to_transaction");
+    clients::OffsetMap offsets;
+    for (const PyTopicPartition& tp : to_partitions(positions, "send_offsets_to_transaction()")) {
+      if (tp.offset < 0)
+        throw py::value_error("send_offsets_to_transaction(): " + tp.repr() + " has no offset (the next offset to consume)");
+      offsets[tp.tp()] = {Offset{tp.offset}, LeaderEpoch{tp.leader_epoch.value_or(-1)}, tp.metadata.value_or("")};
+    }
+    live("send_offsets_to_transaction")->send_offsets_to_transaction(offsets, group, t);
+  }
+  void commit_transaction(std::optional<int64_t> timeout_ms) {
+    const int64_t t = txn_timeout(timeout_ms, "commit_transaction");
+    {
+      std::shared_ptr<KafkaProducer> p = live("commit_transaction");
+      try {
+        p->commit_transaction(t);
+      } catch (...) {
+        serve();
+        throw;
+      }
+    }
+    serve();
+  }
+  void abort_transaction(std::optional<int64_t> timeout_ms) {
+    const int64_t t = txn_timeout(timeout_ms, "abort_transaction");
+    {
+      std::shared_ptr<KafkaProducer> p = live("abort_transaction");
+      try {
+        p->abort_transaction(t);
+      } catch (...) {
+        serve();
+        throw;
+      }
+    }
+    serve();
+  }
+
   py::object producer_id() {
     std::shared_ptr<KafkaProducer> p = live("producer_id");
     if (auto pid = p->producer_id()) return py::make_tuple(pid->first.value, pid->second.value);
@@ -740,6 +789,10 @@ class PyConsumer {
     });
   }
 
+  clients::ConsumerGroupMetadata consumer_group_metadata() {
+    return call("consumer_group_metadata", [&](KafkaConsumer& k) { return k.group_metadata(); });
+  }
+
   py::list committed(py::handle partitions, std::optional<int64_t> timeout_ms) {
     const std::vector<PyTopicPartition> tps = to_partitions(partitions, "committed()");
     const std::vector<TopicPartition> plain_tps = plain(tps);
@@ -1075,8 +1128,6 @@ py::object make_producer(py::object self, py::dict conf_in, py::object partition
   const Config::Map map = conf_map(conf);
   // Validate before a client node exists (the constructor's own checks too).
   Config config = Config::parse(kProducer, map);
-  if (!config.is_null("transactional.id"))
-    throw ConfigError("transactional.id", "ksim's producer does not support transactions yet (transactional.id)");
   if (!config.is_null("partitioner.class")) {
     const std::string cls = config.get_string("partitioner.class");
     if (cls != "RoundRobinPartitioner" && cls != "org.apache.kafka.clients.producer.RoundRobinPartitioner")
@@ -1296,9 +1347,34 @@ on_delivery(err, msg) (alias callback=) is served by a later poll()/flush().)")
       .def("effective_config", &PyProducer::effective_config, "Every producer key with its effective value (a dict).")
       .def("producer_id", &PyProducer::producer_id,
            "(producer id, epoch) once InitProducerId answered (idempotence), else None.")
+      .def("init_transactions", &PyProducer::init_transactions, py::arg("timeout_ms") = py::none(),
+           "Transactions (transactional.id): get the producer id/epoch from the transaction coordinator, fencing "
+           "any older producer with the same transactional.id and aborting what it left open. Runs the simulation; "
+           "raises KafkaException (TimeoutException: may be retried).")
+      .def("begin_transaction", &PyProducer::begin_transaction, "Start a transaction (local: nothing is sent).")
+      .def("send_offsets_to_transaction", &PyProducer::send_offsets_to_transaction, py::arg("positions"),
+           py::arg("group_metadata"), py::arg("timeout_ms") = py::none(),
+           "Commit the consumer's positions (TopicPartitions with the next offsets to read) as part of the "
+           "transaction: AddOffsetsToTxn, then TxnOffsetCommit to the group coordinator, fenced by "
+           "group_metadata (consumer.consumer_group_metadata()).")
+      .def("commit_transaction", &PyProducer::commit_transaction, py::arg("timeout_ms") = py::none(),
+           "Flush, then EndTxn(commit). Raises KafkaException if a send failed (abort then), "
+           "ProducerFencedException if another producer took over the transactional.id.")
+      .def("abort_transaction", &PyProducer::abort_transaction, py::arg("timeout_ms") = py::none(),
+           "Fail the unsent records (TRANSACTION_ABORTED), wait for the in-flight ones, EndTxn(abort).")
       .def("__len__", &PyProducer::pending)
       .def("__repr__", &PyProducer::repr);
 
+  py::class_<clients::ConsumerGroupMetadata>(m, "ConsumerGroupMetadata",
+                                             "A consumer's group metadata (consumer.consumer_group_metadata()).")
+      .def_readonly("group_id", &clients::ConsumerGroupMetadata::group_id)
+      .def_readonly("generation_id", &clients::ConsumerGroupMetadata::generation_id)
+      .def_readonly("member_id", &clients::ConsumerGroupMetadata::member_id)
+      .def_readonly("group_instance_id", &clients::ConsumerGroupMetadata::group_instance_id)
+      .def("__repr__", [](const clients::ConsumerGroupMetadata& g) {
+        return "<ksim.ConsumerGroupMetadata group=" + g.group_id + " generation=" + std::to_string(g.generation_id) +
+               " member=" + g.member_id + ">";
+      });
   py::class_<PyConsumer>(m, "Consumer", gc_support<PyConsumer>(), R"(A Kafka consumer on a client node of its own (sim.consumer(conf)).
 
 subscribe() (with a group.id) or assign(), then poll(timeout_ms) returns one
@@ -1333,6 +1409,8 @@ returns None; on_commit(err, partitions) reports the result from a later call.)"
       .def("seek", &PyConsumer::seek, py::arg("partition"), "Set the position of an assigned partition.")
       .def("position", &PyConsumer::position, py::arg("partitions"),
            "The current positions (OFFSET_INVALID where unknown); never advances time.")
+      .def("consumer_group_metadata", &PyConsumer::consumer_group_metadata,
+           "The group, generation and member id, for Producer.send_offsets_to_transaction (KIP-447 fencing).")
       .def("committed", &PyConsumer::committed, py::arg("partitions"), py::arg("timeout_ms") = py::none(),
            "The group's committed offsets (OffsetFetch; OFFSET_INVALID where none).")
       .def("get_watermark_offsets", &PyConsumer::get_watermark_offsets, py::arg("partition"),

@@ -12,9 +12,12 @@ namespace {
 constexpr const char* kLogDir = "data";
 constexpr const char* kHwCheckpoint = "data/replication-offset-checkpoint";
 constexpr int kIoThreads = 8;  // num.io.threads
+constexpr int64_t kVerifyTimeoutMs = 30000;  // KIP-890 verification request (the broker's request timeout)
 constexpr const char* kBrokerApis[] = {"Produce",   "Fetch",     "ListOffsets", "OffsetsForLeaderEpoch", "Metadata",
                                        "InitProducerId", "FindCoordinator", "JoinGroup", "SyncGroup", "Heartbeat",
-                                       "LeaveGroup", "OffsetCommit", "OffsetFetch"};
+                                       "LeaveGroup", "OffsetCommit", "OffsetFetch", "AddPartitionsToTxn",
+                                       "AddOffsetsToTxn", "EndTxn", "TxnOffsetCommit",
+                                       "WriteTxnMarkers"};
 
 ReplicationSwitches switches_of(const Config& c) {
   ReplicationSwitches s;
@@ -65,7 +68,10 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
     return controller_call(api, std::move(b), size);
   });
   groups_ = std::make_unique<coordinator::GroupCoordinator>(world_, self_, id_, config_, *rm_);
-  rm_->hw_listener = [this](const TopicPartition& tp) { groups_->on_hw_moved(tp); };
+  rm_->hw_listener = [this](const TopicPartition& tp) {
+    groups_->on_hw_moved(tp);
+    txns_->on_hw_moved(tp);
+  };
   lookup_ = std::make_unique<coordinator::CoordinatorLookup>(
       world_, self_, config_, [this]() -> const MetadataImage& { return image_; },
       [this](const std::string& api, sim::Payload b, uint32_t size) { return controller_call(api, std::move(b), size); });
@@ -73,6 +79,14 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
     return controller_call("AllocateProducerIds",
                            sim::make_payload(protocol::AllocateProducerIdsRequest{id_, broker_epoch_}), 32);
   });
+  txns_ = std::make_unique<coordinator::TransactionCoordinator>(
+      world_, self_, id_, config_, *rm_, [this]() -> const MetadataImage& { return image_; },
+      [this] { return producer_ids_->generate(); });
+  rm_->verify_transaction = [this](const std::string& txn_id, ProducerId pid, ProducerEpoch epoch,
+                                   const TopicPartition& tp) { return verify_transaction(txn_id, pid, epoch, tp); };
+  rm_->marker_listener = [this](const TopicPartition& tp, ProducerId pid, bool committed, Offset marker_offset) {
+    groups_->on_txn_marker(tp, pid, committed, marker_offset);
+  };
 }
 
 void BrokerServer::start() { world_.spawn(self_, "broker-startup", [this] { startup(); }); }
@@ -144,6 +158,7 @@ void BrokerServer::startup() {
   for (int i = 0; i < kIoThreads; ++i)
     world_.spawn(self_, "request-handler-" + std::to_string(i), [this] { request_handler(); });
   groups_->start();
+  txns_->start();
   world_.spawn(self_, "metadata-applier", [this] { metadata_applier(); });
   world_.spawn(self_, "lifecycle", [this] { lifecycle(); });
   world_.spawn(self_, "isr-shrink", [this] {
@@ -222,8 +237,10 @@ void BrokerServer::reconcile() {
           fetchers_->remove(tp);
           if (p->make_leader(reg, world_.now()) != Errc::NONE)
             world_.probe("broker: could not become leader (storage)");
-          else
+          else {
             groups_->on_partition_leader(tp, LeaderEpoch{reg.leader_epoch});  // loads __consumer_offsets-N
+            txns_->on_partition_leader(tp, LeaderEpoch{reg.leader_epoch});   // loads __transaction_state-N
+          }
         } else if (reg.partition_epoch > p->partition_epoch()) {
           p->update_isr(reg.isr, reg.partition_epoch);
         }
@@ -232,6 +249,7 @@ void BrokerServer::reconcile() {
         if (p->is_leader() || p->leader_epoch().value != reg.leader_epoch || p->leader() != reg.leader) {
           p->make_follower(reg);
           groups_->on_partition_follower(tp);  // unloads the groups of __consumer_offsets-N
+          txns_->on_partition_follower(tp);
           if (reg.leader >= 0)
             fetchers_->add(tp, reg.leader, LeaderEpoch{reg.leader_epoch});
           else
@@ -330,6 +348,8 @@ void BrokerServer::dispatch(const sim::Incoming& in) {
     rm_->handle_offsets_for_leader_epoch(in);
   else if (api == "ListOffsets")
     rm_->handle_list_offsets(in);
+  else if (api == "WriteTxnMarkers")
+    rm_->handle_write_txn_markers(in);
   else if (api == "Metadata")
     handle_metadata(in);
   else if (api == "InitProducerId")
@@ -338,6 +358,8 @@ void BrokerServer::dispatch(const sim::Incoming& in) {
     lookup_->handle_find_coordinator(in);
   else if (coordinator::GroupCoordinator::handles(api))
     groups_->handle(api, in);
+  else if (coordinator::TransactionCoordinator::handles(api))
+    txns_->handle(api, in);
 }
 
 void BrokerServer::handle_metadata(const sim::Incoming& in) {
@@ -375,16 +397,55 @@ void BrokerServer::handle_metadata(const sim::Incoming& in) {
   world_.network().respond(in, world_.network().kind("MetadataResponse"), sim::make_payload(std::move(resp)), 256);
 }
 
+// KIP-890 (TV2): before the first transactional batch of a producer on a
+// partition, ask its transaction coordinator to add the partition to the
+// producer's ongoing transaction (AddPartitionsToTxn from the broker). A
+// batch of an ended transaction (stale epoch) or of a producer whose
+// transaction cannot take the partition is refused. Coordinator trouble is
+// answered NOT_ENOUGH_REPLICAS, which producers retry (Kafka maps it so).
+// Under ksim.transaction.protocol=v1 nothing is verified (before KIP-890).
+Errc BrokerServer::verify_transaction(const std::string& txn_id, ProducerId pid, ProducerEpoch epoch,
+                                      const TopicPartition& tp) {
+  if (txns_->transaction_version() < 2) return Errc::NONE;
+  const protocol::FindCoordinatorResponse fc = lookup_->find(txn_id, 1);
+  if (fc.error != Errc::NONE) return Errc::NOT_ENOUGH_REPLICAS;
+  protocol::AddPartitionsToTxnRequest req;
+  req.transactional_id = txn_id;
+  req.producer_id = pid;
+  req.producer_epoch = epoch;
+  req.partitions = {tp};
+  sim::Network& net = world_.network();
+  const sim::Reply r = net.call_sync(self_, sim_node_of(fc.node_id), net.kind("AddPartitionsToTxn"),
+                                     sim::make_payload(std::move(req)), 64, sim::milliseconds(kVerifyTimeoutMs));
+  if (r.status != sim::CallStatus::ok) return Errc::NOT_ENOUGH_REPLICAS;
+  const auto& resp = sim::payload_as<protocol::AddPartitionsToTxnResponse>(r.payload);
+  Errc e = resp.error;
+  for (const auto& [p, pe] : resp.partitions)
+    if (pe != Errc::NONE) e = pe;
+  switch (e) {
+    case Errc::NONE:
+      return Errc::NONE;
+    case Errc::PRODUCER_FENCED:
+    case Errc::INVALID_PRODUCER_EPOCH:
+      world_.probe("txn: produce of a stale epoch refused by verification");
+      return Errc::INVALID_PRODUCER_EPOCH;
+    case Errc::INVALID_PRODUCER_ID_MAPPING:
+    case Errc::INVALID_TXN_STATE:
+      return Errc::TRANSACTION_ABORTABLE;
+    default:
+      return Errc::NOT_ENOUGH_REPLICAS;
+  }
+}
+
 // InitProducerId for an idempotent (non-transactional) producer: any broker
 // answers with a fresh id from its block, epoch 0 (Kafka's
 // TransactionCoordinator.handleInitProducerId with a null transactional.id).
 void BrokerServer::handle_init_producer_id(const sim::Incoming& in) {
   const auto& req = sim::payload_as<protocol::InitProducerIdRequest>(in.payload);
   protocol::InitProducerIdResponse resp;
-  if (req.transactional_id) {
-    // Transactional ids belong to the transaction coordinator (not in ksim yet).
-    resp.error = Errc::COORDINATOR_NOT_AVAILABLE;
-  } else if (fenced_ || broker_epoch_ < 0) {
+  if (req.transactional_id) return txns_->handle("InitProducerId", in);
+  resp.transaction_version = txns_->transaction_version();
+  if (fenced_ || broker_epoch_ < 0) {
     resp.error = Errc::COORDINATOR_LOAD_IN_PROGRESS;
   } else {
     const auto [err, pid] = producer_ids_->generate();

@@ -28,6 +28,7 @@
 #include "engine/controller/metadata_image.h"
 #include "engine/coordinator/coordinator_lookup.h"
 #include "engine/coordinator/group_coordinator.h"
+#include "engine/coordinator/transaction_coordinator.h"
 #include "engine/raft/raft_client.h"
 #include "engine/storage/log_config.h"
 #include "sim/sync.h"
@@ -61,6 +62,8 @@ class BrokerServer {
   // The group coordinator (classic groups, __consumer_offsets) and FindCoordinator.
   coordinator::GroupCoordinator& group_coordinator() { return *groups_; }
   coordinator::CoordinatorLookup& coordinator_lookup() { return *lookup_; }
+  // The transaction coordinator (__transaction_state).
+  coordinator::TransactionCoordinator& transaction_coordinator() { return *txns_; }
 
  private:
   void startup();
@@ -72,6 +75,7 @@ class BrokerServer {
   void dispatch(const sim::Incoming& in);
   void handle_metadata(const sim::Incoming& in);
   void handle_init_producer_id(const sim::Incoming& in);
+  Errc verify_transaction(const std::string& txn_id, ProducerId pid, ProducerEpoch epoch, const TopicPartition& tp);
   sim::Reply controller_call(const std::string& api, sim::Payload body, uint32_t size);
   storage::LogConfig log_config(const std::string& topic) const;
   int32_t min_isr(const std::string& topic) const;
@@ -88,6 +92,7 @@ class BrokerServer {
   std::unique_ptr<coordinator::GroupCoordinator> groups_;  // after rm_: it refers to it
   std::unique_ptr<coordinator::CoordinatorLookup> lookup_;
   std::unique_ptr<ProducerIdManager> producer_ids_;  // KIP-730 blocks for InitProducerId
+  std::unique_ptr<coordinator::TransactionCoordinator> txns_;  // after producer_ids_ and rm_
   sim::Channel<sim::Incoming> requests_;
   sim::CondVar metadata_changed_;
   uint64_t metadata_version_ = 0;

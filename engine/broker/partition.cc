@@ -73,13 +73,13 @@ void Partition::update_isr(const std::vector<int32_t>& isr, int32_t partition_ep
 }
 
 storage::Result<storage::LogAppendInfo> Partition::append_as_leader(const storage::BatchPtr& batch, int16_t acks,
-                                                                    int32_t min_isr) {
+                                                                    int32_t min_isr, storage::AppendOrigin origin) {
   if (!is_leader()) return Errc::NOT_LEADER_OR_FOLLOWER;
   if (acks == -1 && static_cast<int32_t>(isr_.size()) < min_isr) {
     world_.probe("partition: produce rejected NOT_ENOUGH_REPLICAS");
     return Errc::NOT_ENOUGH_REPLICAS;
   }
-  auto r = log_->append_as_leader(batch, leader_epoch_);
+  auto r = log_->append_as_leader(batch, leader_epoch_, origin);
   if (r.ok()) maybe_increment_hw();  // an ISR of one moves the HW at once
   return r;
 }

@@ -49,6 +49,10 @@ class Partition {
   const std::vector<int32_t>& isr() const { return isr_; }
   const std::optional<std::vector<int32_t>>& pending_isr() const { return pending_isr_; }
   Offset high_watermark() const { return log_->high_watermark(); }
+  // min(HW, first offset of the earliest transaction still open, or decided
+  // with its marker not yet below the HW): read_committed consumers read below
+  // it (Kafka's lastStableOffset).
+  Offset last_stable_offset() const { return log_->last_stable_offset(); }
   Offset log_end_offset() const { return log_->log_end_offset(); }
   // What the leader knows of each follower's log end offset.
   std::map<int32_t, Offset> follower_end_offsets() const;
@@ -66,8 +70,11 @@ class Partition {
 
   // ---- leader: produce ---------------------------------------------------------------
   // min_isr: the topic's min.insync.replicas; acks -1 checks it before appending.
-  storage::Result<storage::LogAppendInfo> append_as_leader(const storage::BatchPtr& batch, int16_t acks,
-                                                           int32_t min_isr);
+  // origin coordinator: a transaction marker or a coordinator's transactional
+  // write (producer epoch checked, no sequence: UnifiedLog::append_as_leader).
+  storage::Result<storage::LogAppendInfo> append_as_leader(
+      const storage::BatchPtr& batch, int16_t acks, int32_t min_isr,
+      storage::AppendOrigin origin = storage::AppendOrigin::client);
   // acks=all: NONE once the HW passed `required_offset` with enough ISR members,
   // NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below min_isr, nullopt: wait.
   std::optional<Errc> check_enough_replicas_reach(Offset required_offset, int32_t min_isr) const;

@@ -228,6 +228,9 @@ struct InitProducerIdResponse {
   Errc error = Errc::NONE;
   ProducerId producer_id = kNoProducerId;
   ProducerEpoch producer_epoch{-1};
+  // The finalized transaction.version feature (Kafka learns it from
+  // ApiVersions; ksim answers it here): 2 = KIP-890, 1 = before it.
+  int8_t transaction_version = 2;
 };
 
 // AllocateProducerIds (KIP-730): a broker asks the active controller for a
@@ -354,6 +357,82 @@ struct OffsetFetchPartition {
 struct OffsetFetchResponse {
   Errc error = Errc::NONE;
   std::vector<OffsetFetchPartition> partitions;
+};
+
+// ---- transactions (Kafka's TransactionCoordinator APIs) -----------------------------------
+// AddPartitionsToTxn: a transactional producer (TV1: before its first send to a
+// partition in a transaction) or a partition leader (KIP-890 verification,
+// `verify_only`: "is this partition already in the producer's ongoing
+// transaction?"; under TV2 the leader asks with verify_only=false and the
+// coordinator adds the partition implicitly).
+struct AddPartitionsToTxnRequest {
+  std::string transactional_id;
+  ProducerId producer_id = kNoProducerId;
+  ProducerEpoch producer_epoch{-1};
+  std::vector<TopicPartition> partitions;
+  bool verify_only = false;
+};
+struct AddPartitionsToTxnResponse {
+  Errc error = Errc::NONE;  // top level (e.g. NOT_COORDINATOR)
+  std::vector<std::pair<TopicPartition, Errc>> partitions;
+};
+// AddOffsetsToTxn: the group's __consumer_offsets partition joins the transaction.
+struct AddOffsetsToTxnRequest {
+  std::string transactional_id;
+  ProducerId producer_id = kNoProducerId;
+  ProducerEpoch producer_epoch{-1};
+  std::string group_id;
+};
+struct AddOffsetsToTxnResponse {
+  Errc error = Errc::NONE;
+};
+// EndTxn: commit or abort. Under TV2 (KIP-890 part 2) the coordinator bumps the
+// epoch at every end and answers the epoch the producer continues with.
+struct EndTxnRequest {
+  std::string transactional_id;
+  ProducerId producer_id = kNoProducerId;
+  ProducerEpoch producer_epoch{-1};
+  bool committed = false;
+};
+struct EndTxnResponse {
+  Errc error = Errc::NONE;
+  ProducerId producer_id = kNoProducerId;  // TV2: the id/epoch for the next transaction
+  ProducerEpoch producer_epoch{-1};
+};
+// WriteTxnMarkers: the coordinator asks each partition leader to append a
+// COMMIT or ABORT control batch for the producer (answered once replicated).
+struct WritableTxnMarker {
+  ProducerId producer_id = kNoProducerId;
+  ProducerEpoch producer_epoch{-1};
+  bool committed = false;
+  int32_t coordinator_epoch = 0;
+  std::vector<TopicPartition> partitions;
+};
+struct WriteTxnMarkersRequest {
+  std::vector<WritableTxnMarker> markers;
+};
+struct WriteTxnMarkersResult {
+  ProducerId producer_id = kNoProducerId;
+  std::vector<std::pair<TopicPartition, Errc>> partitions;
+};
+struct WriteTxnMarkersResponse {
+  std::vector<WriteTxnMarkersResult> markers;
+};
+// TxnOffsetCommit: offsets committed as part of a transaction (to the group
+// coordinator); they become visible when the COMMIT marker reaches the group's
+// __consumer_offsets partition.
+struct TxnOffsetCommitRequest {
+  std::string transactional_id;
+  std::string group_id;
+  ProducerId producer_id = kNoProducerId;
+  ProducerEpoch producer_epoch{-1};
+  int32_t generation_id = -1;
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+  std::vector<OffsetCommitPartition> partitions;
+};
+struct TxnOffsetCommitResponse {
+  std::vector<std::pair<TopicPartition, Errc>> partitions;
 };
 
 // Approximate Kafka wire sizes (headers + payload), for bandwidth modelling.

@@ -2,10 +2,9 @@
 
 #include <algorithm>
 
-namespace ksim {
-namespace {
+#include "engine/storage/control_record.h"
 
-}  // namespace
+namespace ksim {
 
 ReplicaManager::ReplicaManager(sim::World& world, sim::NodeId self, int32_t broker_id, const Config& config,
                                ReplicationSwitches switches)
@@ -15,6 +14,7 @@ ReplicaManager::ReplicaManager(sim::World& world, sim::NodeId self, int32_t brok
   fetch_resp_ = net.kind("FetchResponse");
   ofle_resp_ = net.kind("OffsetsForLeaderEpochResponse");
   list_offsets_resp_ = net.kind("ListOffsetsResponse");
+  write_txn_markers_resp_ = net.kind("WriteTxnMarkersResponse");
 }
 
 Partition* ReplicaManager::get(const TopicPartition& tp) {
@@ -43,20 +43,44 @@ void ReplicaManager::remove(const TopicPartition& tp) {
 
 // ---- Produce ------------------------------------------------------------------------------
 
+std::vector<Errc> ReplicaManager::verify_produce(const protocol::ProduceRequest& req) {
+  std::vector<Errc> out(req.partitions.size(), Errc::NONE);
+  if (!verify_transaction || !req.transactional_id) return out;
+  for (size_t i = 0; i < req.partitions.size(); ++i) {
+    const auto& [tp, batch] = req.partitions[i];
+    if (!batch->is_transactional() || batch->is_control()) continue;
+    Partition* p = get(tp);
+    // Not led here: the append below answers NOT_LEADER_OR_FOLLOWER anyway.
+    if (!p || !p->is_leader()) continue;
+    // Already in an open transaction here: the coordinator knows the partition.
+    if (p->log().producer_state().has_ongoing_txn(batch->producer_id())) continue;
+    // May block on the network; `p` may be gone afterwards (looked up again below).
+    out[i] = verify_transaction(*req.transactional_id, batch->producer_id(), batch->producer_epoch(), tp);
+    if (out[i] != Errc::NONE) world_.probe("broker: transactional produce failed verification");
+  }
+  return out;
+}
+
 void ReplicaManager::handle_produce(const sim::Incoming& in) {
   const auto& req = sim::payload_as<protocol::ProduceRequest>(in.payload);
   ++metrics_.produce_requests;
   auto delayed = std::make_shared<DelayedProduce>();
   delayed->request = in;
   delayed->deadline = world_.now() + sim::milliseconds(req.timeout_ms);
+  // KIP-890 verification first, outside every role lock: it waits for the
+  // transaction coordinator, and a partition lock must never wait on the network.
+  const std::vector<Errc> verified = verify_produce(req);
   bool wait = false;
-  for (const auto& [tp, batch] : req.partitions) {
+  for (size_t i = 0; i < req.partitions.size(); ++i) {
+    const auto& [tp, batch] = req.partitions[i];
     protocol::ProducePartitionResponse res;
     res.tp = tp;
     Offset required = kNoOffset;
     Partition* p = get(tp);
     LeaderEpoch epoch = kNoEpoch;
-    if (!p || !p->is_leader()) {
+    if (verified[i] != Errc::NONE) {
+      res.error = verified[i];
+    } else if (!p || !p->is_leader()) {
       res.error = Errc::NOT_LEADER_OR_FOLLOWER;
     } else {
       const int32_t min_isr = min_isr_of ? min_isr_of(tp.topic) : 1;
@@ -87,12 +111,20 @@ void ReplicaManager::handle_produce(const sim::Incoming& in) {
     delayed->epochs.push_back(epoch);
   }
   if (in.dir != sim::Direction::request) return;  // acks=0: nobody listens
+  delayed->respond = [this](const DelayedProduce& d) {
+    world_.network().respond(d.request, produce_resp_, sim::make_payload(protocol::ProduceResponse{d.results}), 64);
+  };
+  complete_or_park(delayed, wait, req.timeout_ms);
+}
+
+void ReplicaManager::complete_or_park(const std::shared_ptr<DelayedProduce>& d, bool wait, int32_t timeout_ms) {
   if (!wait) {
-    world_.network().respond(in, produce_resp_, sim::make_payload(protocol::ProduceResponse{delayed->results}), 64);
+    d->done = true;
+    d->respond(*d);
     return;
   }
-  delayed_produce_.push_back(delayed);
-  world_.schedule_after(self_, sim::milliseconds(req.timeout_ms), [this] { try_complete_produce(); });
+  delayed_produce_.push_back(d);
+  world_.schedule_after(self_, sim::milliseconds(timeout_ms), [this] { try_complete_produce(); });
   try_complete_produce();
 }
 
@@ -121,11 +153,86 @@ void ReplicaManager::try_complete_produce() {
     }
     if (!all) continue;
     d->done = true;
-    for (const auto& r : d->results)
-      if (r.error != Errc::NONE) ++metrics_.failed_produce;
-    world_.network().respond(d->request, produce_resp_, sim::make_payload(protocol::ProduceResponse{d->results}), 64);
+    if (d->is_produce)
+      for (const auto& r : d->results)
+        if (r.error != Errc::NONE) ++metrics_.failed_produce;
+    d->respond(*d);
   }
   std::erase_if(delayed_produce_, [](const auto& d) { return d->done; });
+}
+
+// ---- WriteTxnMarkers --------------------------------------------------------------------------
+
+void ReplicaManager::handle_write_txn_markers(const sim::Incoming& in) {
+  const auto& req = sim::payload_as<protocol::WriteTxnMarkersRequest>(in.payload);
+  auto delayed = std::make_shared<DelayedProduce>();
+  delayed->request = in;
+  delayed->deadline = world_.now() + sim::milliseconds(kWriteTxnMarkersTimeoutMs);
+  delayed->is_produce = false;
+  const int64_t now_ms = world_.now().ns / 1'000'000;
+  bool wait = false;
+  // One result per (marker, partition), in request order.
+  for (const protocol::WritableTxnMarker& m : req.markers) {
+    for (const TopicPartition& tp : m.partitions) {
+      protocol::ProducePartitionResponse res;
+      res.tp = tp;
+      Offset required = kNoOffset;
+      LeaderEpoch epoch = kNoEpoch;
+      Partition* p = get(tp);
+      if (!p) {
+        res.error = Errc::UNKNOWN_TOPIC_OR_PARTITION;  // Kafka: no local log (getMagic is None)
+      } else if (!p->is_leader()) {
+        res.error = Errc::NOT_LEADER_OR_FOLLOWER;
+      } else {
+        const int32_t min_isr = min_isr_of ? min_isr_of(tp.topic) : 1;
+        const storage::BatchPtr marker =
+            storage::build_marker_batch(m.producer_id, m.producer_epoch, m.committed, m.coordinator_epoch, now_ms);
+        const Offset hw_before = p->high_watermark();
+        std::optional<Offset> appended;
+        {
+          // As a produce: under the role lock, in the current leader epoch, acks=all.
+          sim::LockGuard g(p->role_lock());
+          epoch = p->leader_epoch();
+          auto r = p->is_leader() ? p->append_as_leader(marker, -1, min_isr, storage::AppendOrigin::coordinator)
+                                  : storage::Result<storage::LogAppendInfo>(Errc::NOT_LEADER_OR_FOLLOWER);
+          if (!r.ok()) {
+            res.error = r.error;
+          } else {
+            appended = r.value.first_offset;
+            res.base_offset = r.value.first_offset;
+            required = r.value.last_offset + 1;
+            wait = true;
+          }
+        }
+        if (appended) {
+          world_.probe(m.committed ? "broker: COMMIT marker appended" : "broker: ABORT marker appended");
+          // An ISR of one moved the HW (and maybe the LSO) at the append.
+          Partition* now_p = get(tp);
+          if (now_p && now_p->high_watermark() > hw_before)
+            hw_moved(tp);
+          else
+            wake_fetches(tp);  // followers long-polling for this partition
+          if (marker_listener) marker_listener(tp, m.producer_id, m.committed, *appended);
+        }
+      }
+      delayed->results.push_back(res);
+      delayed->required.push_back(required);
+      delayed->epochs.push_back(epoch);
+    }
+  }
+  delayed->respond = [this](const DelayedProduce& d) {
+    const auto& request = sim::payload_as<protocol::WriteTxnMarkersRequest>(d.request.payload);
+    protocol::WriteTxnMarkersResponse resp;
+    size_t i = 0;
+    for (const protocol::WritableTxnMarker& m : request.markers) {
+      protocol::WriteTxnMarkersResult r;
+      r.producer_id = m.producer_id;
+      for (size_t k = 0; k < m.partitions.size(); ++k, ++i) r.partitions.emplace_back(d.results[i].tp, d.results[i].error);
+      resp.markers.push_back(std::move(r));
+    }
+    world_.network().respond(d.request, write_txn_markers_resp_, sim::make_payload(std::move(resp)), 64);
+  };
+  complete_or_park(delayed, wait, kWriteTxnMarkersTimeoutMs);
 }
 
 // ---- Fetch ---------------------------------------------------------------------------------
@@ -138,6 +245,7 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   const sim::Instant deadline = retry ? sim::Instant{static_cast<int64_t>(in.tag)}
                                       : now + sim::milliseconds(req.max_wait_ms);
   const bool follower = req.replica_id >= 0;
+  const bool read_committed = !follower && req.isolation == protocol::IsolationLevel::read_committed;
   protocol::FetchResponse resp;
   int64_t bytes = 0;
   bool any_error = false;
@@ -155,9 +263,12 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
       if (fp.fetch_offset < log.log_start_offset() || fp.fetch_offset > log.log_end_offset()) {
         r.error = Errc::OFFSET_OUT_OF_RANGE;
       } else {
-        // Consumers see only what is committed (below the HW); followers all.
+        // Consumers see only what is committed (below the HW) — read_committed
+        // ones only what is stable (below the LSO); followers all.
         const std::optional<Offset> limit =
-            follower || switches_.bug_read_past_hw ? std::nullopt : std::optional<Offset>(p->high_watermark());
+            follower || switches_.bug_read_past_hw
+                ? std::nullopt
+                : std::optional<Offset>(read_committed ? p->last_stable_offset() : p->high_watermark());
         if (fp.fetch_offset < (limit ? *limit : log.log_end_offset())) {
           auto rd = log.read(fp.fetch_offset, fp.partition_max_bytes, limit, true);
           if (rd.ok())
@@ -165,6 +276,12 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
           else
             r.error = rd.error;
         }
+        // Kafka's collectAbortedTransactions: the aborted transactions that
+        // overlap what this response holds, so the consumer can drop their batches.
+        if (read_committed && !r.batches.empty())
+          for (const storage::CompletedTxn& t :
+               log.aborted_transactions(fp.fetch_offset, r.batches.back()->next_offset()))
+            r.aborted_transactions.push_back(protocol::AbortedTxn{t.producer_id, t.first_offset});
         // A re-run of a parked fetch must not replay its (old) fetch offset
         // into the follower's state (Kafka completes DelayedFetch with
         // updateFetchState = false).
@@ -174,7 +291,7 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
         }
       }
       r.high_watermark = p->high_watermark();
-      r.last_stable_offset = p->high_watermark();
+      r.last_stable_offset = p->last_stable_offset();
       r.log_start_offset = log.log_start_offset();
     }
     any_error = any_error || r.error != Errc::NONE;
@@ -247,21 +364,25 @@ void ReplicaManager::handle_offsets_for_leader_epoch(const sim::Incoming& in) {
 void ReplicaManager::handle_list_offsets(const sim::Incoming& in) {
   const auto& req = sim::payload_as<protocol::ListOffsetsRequest>(in.payload);
   protocol::ListOffsetsResponse resp;
+  const bool read_committed = req.isolation == protocol::IsolationLevel::read_committed;
   for (const auto& [tp, ts] : req.partitions) {
     protocol::ListOffsetsPartitionResponse r;
     r.tp = tp;
     Partition* p = get(tp);
+    // Kafka's lastFetchableOffset: what a consumer of this isolation may read.
+    const Offset fetchable =
+        !p ? kNoOffset : read_committed ? p->last_stable_offset() : p->high_watermark();
     if (!p || !p->is_leader()) {
       r.error = Errc::NOT_LEADER_OR_FOLLOWER;
     } else if (ts == protocol::kLatestTimestamp) {
-      r.offset = p->high_watermark();
+      r.offset = fetchable;
     } else if (ts == protocol::kEarliestTimestamp) {
       r.offset = p->log().log_start_offset();
     } else {
       auto f = p->log().fetch_offset_by_timestamp(ts);
       if (!f.ok()) {
         r.error = f.error;
-      } else if (f.value && f.value->offset < p->high_watermark()) {
+      } else if (f.value && f.value->offset < fetchable) {
         r.offset = f.value->offset;
         r.timestamp = f.value->timestamp;
         r.leader_epoch = f.value->leader_epoch;

@@ -1,13 +1,26 @@
 // ReplicaManager: every partition replica of one broker, and the Produce /
-// Fetch / OffsetsForLeaderEpoch / ListOffsets handling on top of them.
+// Fetch / OffsetsForLeaderEpoch / ListOffsets / WriteTxnMarkers handling on
+// top of them.
 //
 // Purgatories (Kafka's DelayedProduce / DelayedFetch):
 //   * an acks=all produce waits until the HW passes its batches (checked
-//     whenever a follower fetch moves the HW) or its timeout;
+//     whenever a follower fetch moves the HW) or its timeout; a
+//     WriteTxnMarkers request waits the same way (its markers are acks=all
+//     appends, timeout kWriteTxnMarkersTimeoutMs);
 //   * a fetch that found less than fetch.min.bytes waits until data arrives
 //     or fetch.max.wait.ms passes; it is then re-run by a request handler.
 // ISR: AlterPartition requests go to the active controller, one in flight per
 // partition; the periodic shrink check runs every replica.lag.time.max.ms / 2.
+//
+// Transactions (the data plane; the coordinator lives in engine/coordinator):
+//   * read_committed fetches read up to the last stable offset (LSO) and are
+//     told the aborted transactions overlapping what they got; every fetch
+//     response reports the LSO; ListOffsets(latest, read_committed) is the LSO;
+//   * WriteTxnMarkers appends COMMIT/ABORT control batches as leader and
+//     answers once they are replicated (acks=all, min.insync.replicas);
+//   * KIP-890: a transactional batch of a producer with no open transaction
+//     in the partition is first verified with the transaction coordinator
+//     (`verify_transaction`).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +38,10 @@
 #include "sim/world.h"
 
 namespace ksim {
+
+// How long a WriteTxnMarkers request waits for its markers to be replicated
+// (Kafka uses the broker's request.timeout.ms, default 30000).
+inline constexpr int32_t kWriteTxnMarkersTimeoutMs = 30'000;
 
 struct BrokerMetrics {
   uint64_t isr_shrinks = 0, isr_expands = 0;
@@ -55,12 +72,31 @@ class ReplicaManager {
   void set_broker_epoch(int64_t e) { broker_epoch_ = e; }
 
   // ---- requests (called from request handler fibers) ----------------------------------
-  // Returns the response now, or nullopt if the request was parked (it will be
-  // answered later from the purgatory).
+  // Each answers the request, now or later from a purgatory.
   void handle_produce(const sim::Incoming& in);
   void handle_fetch(const sim::Incoming& in, bool retry);
   void handle_offsets_for_leader_epoch(const sim::Incoming& in);
   void handle_list_offsets(const sim::Incoming& in);
+  // WriteTxnMarkers (from a transaction coordinator): per marker and partition,
+  // UNKNOWN_TOPIC_OR_PARTITION if no replica is here, NOT_LEADER_OR_FOLLOWER if
+  // not led here, else the marker is appended as leader (AppendOrigin::coordinator:
+  // INVALID_PRODUCER_EPOCH / TRANSACTION_COORDINATOR_FENCED / NOT_ENOUGH_REPLICAS
+  // refuse it) and the answer waits like an acks=all produce.
+  void handle_write_txn_markers(const sim::Incoming& in);
+
+  // ---- transaction hooks (set by the broker; must not be called re-entrantly) --------
+  // KIP-890 part 1: asked in handle_produce, before the role lock, for a
+  // transactional batch of a request with a transactional.id when the
+  // partition has no open transaction of that producer. It may block the
+  // fiber (it asks the transaction coordinator); a result other than NONE
+  // fails that partition with it, nothing appended. Unset: no verification
+  // (ksim.transaction.protocol=v1).
+  std::function<Errc(const std::string& transactional_id, ProducerId, ProducerEpoch, const TopicPartition&)>
+      verify_transaction;
+  // Called after a marker was appended here as leader (not yet replicated),
+  // with its offset: the group coordinator completes transactional offset
+  // commits of __consumer_offsets partitions from here. Must not block.
+  std::function<void(const TopicPartition&, ProducerId, bool committed, Offset marker_offset)> marker_listener;
 
   // A partition changed role, ISR or HW outside a request (metadata applied):
   // complete waiting produces and wake waiting fetches that may now finish.
@@ -82,6 +118,7 @@ class ReplicaManager {
   BrokerMetrics metrics() const;
 
  private:
+  // A Produce or a WriteTxnMarkers waiting for its appends to be replicated.
   struct DelayedProduce {
     sim::Incoming request;
     std::vector<protocol::ProducePartitionResponse> results;
@@ -89,6 +126,8 @@ class ReplicaManager {
     std::vector<LeaderEpoch> epochs;  // the leader epoch each batch was appended in
     sim::Instant deadline;
     bool done = false;
+    std::function<void(const DelayedProduce&)> respond;  // builds and sends the response
+    bool is_produce = true;  // counted in failed_produce
   };
   struct DelayedFetch {
     sim::Incoming request;
@@ -98,6 +137,10 @@ class ReplicaManager {
 
   // Answers every delayed produce whose batches are committed, refused or expired.
   void try_complete_produce();
+  // Parks `d` until its appends are replicated (or answers it now if nothing waits).
+  void complete_or_park(const std::shared_ptr<DelayedProduce>& d, bool wait, int32_t timeout_ms);
+  // KIP-890 verification of each transactional batch of a Produce (NONE: append it).
+  std::vector<Errc> verify_produce(const protocol::ProduceRequest& req);
   void wake_fetches(const TopicPartition& tp);
   void hw_moved(const TopicPartition& tp);
   void maybe_expand(Partition& p, int32_t follower);
@@ -114,7 +157,7 @@ class ReplicaManager {
   std::map<TopicPartition, std::vector<int32_t>> isr_changes_;  // queued AlterPartition targets
   ControllerCall controller_call_;
   BrokerMetrics metrics_;
-  sim::KindId produce_resp_, fetch_resp_, ofle_resp_, list_offsets_resp_;
+  sim::KindId produce_resp_, fetch_resp_, ofle_resp_, list_offsets_resp_, write_txn_markers_resp_;
 };
 
 }  // namespace ksim

@@ -17,6 +17,8 @@ struct LogRecord {
   int64_t offset = 0;
   std::optional<std::string> key;
   std::string value;
+  // Part of an aborted transaction: read_committed consumers skip it, legitimately.
+  bool aborted = false;
 };
 
 // A partition's final log, as the leader (or the most complete live replica)

@@ -25,12 +25,15 @@ struct Position {
   int64_t next = -1;  // -1: unknown (fresh assignment)
 };
 
-// The first readable record of the final log in [from, to), or nullptr.
-const LogRecord* readable_between(const PartitionIndex& p, int64_t from, int64_t to) {
+// The first readable record of the final log in [from, to), or nullptr. A
+// read_committed consumer cannot read records of aborted transactions.
+const LogRecord* readable_between(const PartitionIndex& p, int64_t from, int64_t to, bool read_committed) {
   if (!p.final_log) return nullptr;
   const auto& r = p.final_log->records;
   auto it = std::lower_bound(r.begin(), r.end(), from, [](const LogRecord& a, int64_t o) { return a.offset < o; });
-  return it != r.end() && it->offset < to ? &*it : nullptr;
+  for (; it != r.end() && it->offset < to; ++it)
+    if (!(read_committed && it->aborted)) return &*it;
+  return nullptr;
 }
 
 struct GroupState {
@@ -82,7 +85,8 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
           auto it = g.consumed.find(e.tp);
           if (it == g.consumed.end() || e.offset.value <= it->second.first) continue;
           const PartitionIndex& p = index.partition(e.tp);
-          const LogRecord* skipped = readable_between(p, it->second.first, e.offset.value);
+          const LogRecord* skipped =
+              readable_between(p, it->second.first, e.offset.value, h.op(it->second.second).read_committed);
           if (!skipped) continue;
           report("poll-skip", e.tp, op, it->second.first, e.offset.value,
                  op.client_name + " starts " + e.tp.str() + " at the group '" + op.group_id +
@@ -106,7 +110,7 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
                        " although its position was " + std::to_string(pos.next) +
                        " and no seek, reset or rebalance moved it back (" + describe_op(op) + ").");
           } else if (pos.next >= 0 && off > pos.next) {
-            if (const LogRecord* skipped = readable_between(index.partition(r.tp), pos.next, off))
+            if (const LogRecord* skipped = readable_between(index.partition(r.tp), pos.next, off, op.read_committed))
               report("poll-skip", r.tp, op, pos.next, off,
                      op.client_name + " jumped in " + r.tp.str() + " from position " + std::to_string(pos.next) +
                          " to offset " + std::to_string(off) + " with no seek or reset; offset " +

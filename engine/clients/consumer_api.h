@@ -37,6 +37,16 @@ struct OffsetAndMetadata {
 };
 using OffsetMap = std::map<TopicPartition, OffsetAndMetadata>;
 
+// What sendOffsetsToTransaction needs to know of the consumer (Kafka's
+// ConsumerGroupMetadata): the group coordinator fences a zombie with it.
+struct ConsumerGroupMetadata {
+  std::string group_id;
+  int32_t generation_id = -1;
+  std::string member_id;
+  std::optional<std::string> group_instance_id;
+};
+
+
 struct OffsetAndTimestamp {
   Offset offset;
   int64_t timestamp = -1;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/storage/control_record.h"
 #include "sim/error.h"
 
 namespace ksim::clients {
@@ -15,14 +16,6 @@ std::optional<std::string> to_string(const std::optional<std::span<const uint8_t
 bool needs_metadata_refresh(Errc e) {
   return e == Errc::NOT_LEADER_OR_FOLLOWER || e == Errc::FENCED_LEADER_EPOCH || e == Errc::KAFKA_STORAGE_ERROR ||
          e == Errc::UNKNOWN_TOPIC_OR_PARTITION || e == Errc::LEADER_NOT_AVAILABLE || e == Errc::OFFSET_NOT_AVAILABLE;
-}
-
-// A control record's key: int16 version, int16 type (0 = ABORT, 1 = COMMIT).
-bool is_abort_marker(const storage::RecordBatch& b) {
-  const auto recs = b.records();
-  if (recs.empty() || !recs[0].key || recs[0].key->size() < 4) return false;
-  const auto& k = *recs[0].key;
-  return ((k[2] << 8) | k[3]) == 0;
 }
 
 }  // namespace
@@ -140,7 +133,8 @@ bool Fetcher::skip_batch(CompletedFetch& f, const storage::RecordBatch& b) {
   while (f.aborted_index < f.aborted.size() && f.aborted[f.aborted_index].first_offset <= b.last_offset())
     f.aborted_producers.insert(f.aborted[f.aborted_index++].producer_id);
   if (b.is_control()) {
-    if (is_abort_marker(b)) f.aborted_producers.erase(b.producer_id());
+    // Past its ABORT marker a producer's later batches are a new transaction.
+    if (const auto m = storage::read_marker(b); m && !m->commit) f.aborted_producers.erase(b.producer_id());
     return true;
   }
   return b.is_transactional() && f.aborted_producers.count(b.producer_id()) > 0;

@@ -103,6 +103,15 @@ class KafkaConsumer {
   const ClientContext& context() const { return net_.ctx(); }
   int32_t generation() const { return coordinator_ ? coordinator_->generation().id : -1; }
   std::string member_id() const { return coordinator_ ? coordinator_->generation().member_id : ""; }
+  // groupMetadata(): what a transactional producer's sendOffsetsToTransaction needs.
+  ConsumerGroupMetadata group_metadata() const {
+    ConsumerGroupMetadata g;
+    if (!config_.is_null("group.id")) g.group_id = config_.get_string("group.id");
+    g.generation_id = generation();
+    g.member_id = member_id();
+    if (!config_.is_null("group.instance.id")) g.group_instance_id = config_.get_string("group.instance.id");
+    return g;
+  }
   std::optional<MemberState> member_state() const;
   // The group coordinator's broker id (-1: unknown or no group).
   int32_t coordinator_id() const { return coordinator_ ? coordinator_->coordinator() : -1; }

@@ -50,8 +50,6 @@ KafkaProducer::KafkaProducer(ClientContext ctx, const Config::Map& config, Produ
       accumulator_(accumulator_config_of(config_, settings_)),
       wake_(*ctx_.world),
       sticky_(ctx_.world->rng("producer/" + ctx_.name + "/partitioner"), std::max(1, config_.get_int("batch.size"))) {
-  if (!config_.is_null("transactional.id"))
-    throw ConfigError("transactional.id", "ksim's producer does not support transactions yet (transactional.id)");
   if (!config_.is_null("partitioner.class")) {
     const std::string cls = config_.get_string("partitioner.class");
     if (cls == "RoundRobinPartitioner" || cls == "org.apache.kafka.clients.producer.RoundRobinPartitioner")
@@ -63,7 +61,12 @@ KafkaProducer::KafkaProducer(ClientContext ctx, const Config::Map& config, Produ
   }
   ignore_keys_ = config_.get_bool("partitioner.ignore.keys");
   if (settings_.idempotent) txn_ = std::make_unique<TransactionManager>();
+  if (!config_.is_null("transactional.id")) {
+    txn_->set_transactional(config_.get_string("transactional.id"), config_.get_int("transaction.timeout.ms"));
+    txn_client_ = std::make_unique<TransactionalClient>(ctx_, settings_, *txn_, metadata_, wake_);
+  }
   sender_ = std::make_unique<Sender>(ctx_, settings_, accumulator_, metadata_, txn_.get(), &options_.interceptors, wake_);
+  sender_->set_transactional_client(txn_client_.get());
   ctx_.world->spawn(ctx_.self, "producer-sender", [this] { sender_->run(); });
 }
 
@@ -131,6 +134,9 @@ SendFuture KafkaProducer::fail_now(const ProducerRecord& r, int32_t partition, E
 
 SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
   if (closed_) throw std::logic_error("Cannot perform operation after producer has been closed");
+  using P = TransactionManager::Phase;
+  if (transactional() && txn_->phase() != P::abortable_error)
+    require_phase("send", {P::in_transaction});
   for (const ProducerInterceptor& i : options_.interceptors)
     if (i.on_send) i.on_send(record);
   sim::World& w = *ctx_.world;
@@ -185,7 +191,13 @@ SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
     o.acks = settings_.acks;
     o.idempotent = settings_.idempotent;
     o.max_in_flight = settings_.max_in_flight;
+    o.transactional = transactional();
     op = ctx_.history->invoke(std::move(o), w.now().ns);
+  }
+  if (transactional()) {
+    txn_->note_send(op);
+    // Kafka's maybeFailWithError: in an abortable state a send fails at once.
+    if (txn_->phase() == P::abortable_error) return fail_now(record, partition, txn_->last_error(), callback, op);
   }
   // ensureValidRecordSize: larger than a request or than all the memory.
   if (size + RecordAccumulator::kBatchOverhead > settings_.max_request_size ||
@@ -252,6 +264,114 @@ void KafkaProducer::close(int64_t timeout_ms) {
     ctx_.world->probe("producer: closed forcefully");
     sender_->force_close();
   }
+}
+
+}  // namespace ksim::clients
+
+// ---- transactions ------------------------------------------------------------------------------------
+
+namespace ksim::clients {
+
+sim::Instant KafkaProducer::deadline_ms(int64_t timeout_ms) const {
+  return ctx_.world->now() + sim::milliseconds(capped(std::max<int64_t>(0, timeout_ms)));
+}
+
+void KafkaProducer::require_phase(const char* what, std::initializer_list<TransactionManager::Phase> allowed) const {
+  if (closed_) throw std::logic_error("Cannot perform operation after producer has been closed");
+  if (!transactional())
+    throw KafkaException("IllegalStateException", Errc::INVALID_TXN_STATE,
+                         std::string("Cannot use ") + what + " without a transactional.id");
+  const auto phase = txn_->phase();
+  if (phase == TransactionManager::Phase::fatal_error)
+    throw KafkaException(txn_->last_error() == Errc::PRODUCER_FENCED || txn_->last_error() == Errc::INVALID_PRODUCER_EPOCH
+                             ? "ProducerFencedException"
+                             : "KafkaException",
+                         txn_->last_error(),
+                         std::string("Cannot perform ") + what + ": the producer hit a fatal error (" +
+                             std::string(errc_name(txn_->last_error())) + "); close it");
+  if (std::find(allowed.begin(), allowed.end(), phase) != allowed.end()) return;
+  if (phase == TransactionManager::Phase::abortable_error)
+    throw KafkaException("KafkaException", txn_->last_error(),
+                         std::string("Cannot perform ") + what + ": the transaction failed (" +
+                             std::string(errc_name(txn_->last_error())) + "); abort it");
+  throw KafkaException("IllegalStateException", Errc::INVALID_TXN_STATE,
+                       std::string("Cannot call ") + what + " in state " + TransactionManager::phase_name(phase));
+}
+
+void KafkaProducer::init_transactions(int64_t timeout_ms) {
+  using P = TransactionManager::Phase;
+  require_phase("initTransactions", {P::uninitialized, P::initializing});
+  txn_->transition(P::initializing);
+  txn_client_->init_producer_id(false, deadline_ms(timeout_ms));
+  txn_->transition(P::ready);
+  ctx_.world->probe("producer: transactions initialised");
+  sender_->notify();
+}
+
+void KafkaProducer::begin_transaction() {
+  require_phase("beginTransaction", {TransactionManager::Phase::ready});
+  txn_->begin();
+}
+
+void KafkaProducer::send_offsets_to_transaction(const OffsetMap& offsets, const ConsumerGroupMetadata& group,
+                                                int64_t timeout_ms) {
+  require_phase("sendOffsetsToTransaction", {TransactionManager::Phase::in_transaction});
+  if (group.group_id.empty())
+    throw KafkaException("IllegalStateException", Errc::INVALID_GROUP_ID,
+                         "sendOffsetsToTransaction needs the consumer's group metadata (a group.id)");
+  if (offsets.empty()) return;
+  txn_client_->send_offsets(offsets, group, deadline_ms(timeout_ms));
+}
+
+void KafkaProducer::finish_transaction(bool committed) {
+  if (ctx_.history)
+    for (uint64_t op : txn_->transaction_ops()) ctx_.history->op(op).txn_state = committed ? "committed" : "aborted";
+  txn_->transition(TransactionManager::Phase::ready);
+  ctx_.world->probe(committed ? "producer: transaction committed" : "producer: transaction aborted");
+  sender_->notify();
+}
+
+void KafkaProducer::commit_transaction(int64_t timeout_ms) {
+  using P = TransactionManager::Phase;
+  require_phase("commitTransaction", {P::in_transaction, P::committing});
+  txn_->transition(P::committing);
+  const sim::Instant deadline = deadline_ms(timeout_ms);
+  // Kafka's commit flushes first; any failed send makes the commit fail.
+  ++accumulator_.flushes_in_progress;
+  sender_->notify();
+  const bool flushed = wait_until(*ctx_.world, wake_, [&] {
+    return txn_->phase() != P::committing ||
+           std::all_of(accumulator_.incomplete().begin(), accumulator_.incomplete().end(),
+                       [](const BatchRef& b) { return b->done; });
+  }, deadline);
+  --accumulator_.flushes_in_progress;
+  if (txn_->phase() != P::committing) require_phase("commitTransaction", {});  // abortable or fatal: throws
+  if (!flushed)
+    throw KafkaException("TimeoutException", Errc::REQUEST_TIMED_OUT,
+                         "Timeout expired while flushing the transaction's records");
+  if (txn_->transaction_started()) txn_client_->end_transaction(true, deadline);
+  finish_transaction(true);
+}
+
+void KafkaProducer::abort_transaction(int64_t timeout_ms) {
+  using P = TransactionManager::Phase;
+  require_phase("abortTransaction", {P::in_transaction, P::abortable_error, P::committing, P::aborting});
+  txn_->transition(P::aborting);
+  for (const BatchRef& b : accumulator_.take_undrained()) sender_->fail_batch(b, Errc::TRANSACTION_ABORTED, false);
+  const sim::Instant deadline = deadline_ms(timeout_ms);
+  sender_->notify();
+  const bool drained = wait_until(*ctx_.world, wake_, [&] {
+    return std::all_of(accumulator_.incomplete().begin(), accumulator_.incomplete().end(),
+                       [](const BatchRef& b) { return b->done; });
+  }, deadline);
+  if (!drained)
+    throw KafkaException("TimeoutException", Errc::REQUEST_TIMED_OUT,
+                         "Timeout expired while waiting for the transaction's in-flight records");
+  if (txn_->transaction_started())
+    txn_client_->end_transaction(false, deadline);
+  else if (txn_->transaction_version() < 2 && txn_->epoch_bump_required())
+    txn_client_->init_producer_id(true, deadline);
+  finish_transaction(false);
 }
 
 }  // namespace ksim::clients

@@ -10,7 +10,9 @@
 //   producer_record.h      ProducerRecord, RecordMetadata, the send future, interceptors
 //   partitioner.h          murmur2 for keys, sticky for null keys, RoundRobinPartitioner, user function
 //   record_accumulator.h   per-partition batches, linger.ms / batch.size, buffer.memory
-//   transaction_manager.h  idempotence: producer id, epoch, sequence numbers (KIP-360 bumps)
+//   transaction_manager.h  idempotence: producer id, epoch, sequence numbers (KIP-360 bumps);
+//                          the transactional state machine
+//   transactional_client.h the transaction coordinator's request flows (transactional.id)
 //   sender.h               the I/O fiber: drain, Produce requests, retries, expiry, metadata
 //
 // send() never waits for the broker: it partitions the record, appends it to
@@ -42,6 +44,7 @@
 #include "engine/clients/record_accumulator.h"
 #include "engine/clients/sender.h"
 #include "engine/clients/transaction_manager.h"
+#include "engine/clients/transactional_client.h"
 #include "engine/common/config.h"
 
 namespace ksim::clients {
@@ -71,6 +74,20 @@ class KafkaProducer {
   // Waits for one future (fiber or main context); true if it completed.
   bool wait(const SendFuture& f, int64_t timeout_ms);
 
+  // ---- transactions (transactional.id; Kafka's names and rules) -----------------------
+  // Each blocks at most `timeout_ms` (Kafka: max.block.ms) and throws
+  // KafkaException: TimeoutException (may be retried), ProducerFencedException
+  // (fatal), CommitFailedException (abort), IllegalStateException (misuse).
+  void init_transactions(int64_t timeout_ms);
+  void begin_transaction();
+  void send_offsets_to_transaction(const OffsetMap& offsets, const ConsumerGroupMetadata& group, int64_t timeout_ms);
+  // Flushes, then EndTxn(commit). A failed send makes it throw: abort instead.
+  void commit_transaction(int64_t timeout_ms);
+  // Unsent records fail (TRANSACTION_ABORTED), in-flight ones are awaited, then EndTxn(abort).
+  void abort_transaction(int64_t timeout_ms);
+  bool transactional() const { return txn_client_ != nullptr; }
+  const TransactionalClient* transactional_client() const { return txn_client_.get(); }
+
   // Every producer key with its effective value ("print the effective config").
   std::string effective_config() const { return config_.describe(); }
   const Config& config() const { return config_; }
@@ -90,6 +107,10 @@ class KafkaProducer {
   SendFuture fail_now(const ProducerRecord& r, int32_t partition, Errc error, const SendCallback& cb,
                       std::optional<uint64_t> op);
   int64_t now_ms() const { return ctx_.world->now().ns / 1'000'000; }
+  // Throws unless the transactional producer may do `what` (Kafka's maybeFailWithError / state checks).
+  void require_phase(const char* what, std::initializer_list<TransactionManager::Phase> allowed) const;
+  void finish_transaction(bool committed);
+  sim::Instant deadline_ms(int64_t timeout_ms) const;
 
   ClientContext ctx_;
   Config config_;
@@ -101,6 +122,7 @@ class KafkaProducer {
   RecordAccumulator accumulator_;
   std::unique_ptr<TransactionManager> txn_;
   sim::CondVar wake_;
+  std::unique_ptr<TransactionalClient> txn_client_;  // with a transactional.id
   std::unique_ptr<Sender> sender_;
   RoundRobinPartitioner round_robin_partitioner_;
   StickyPartitioner sticky_;

@@ -128,6 +128,15 @@ void RecordAccumulator::forget_done() {
   std::erase_if(incomplete_, [](const BatchRef& b) { return b->done; });
 }
 
+std::vector<BatchRef> RecordAccumulator::take_undrained() {
+  std::vector<BatchRef> out;
+  for (auto& [tp, dq] : batches_) {
+    out.insert(out.end(), dq.begin(), dq.end());
+    dq.clear();
+  }
+  return out;
+}
+
 bool RecordAccumulator::has_undrained() const {
   for (const auto& [tp, dq] : batches_)
     if (!dq.empty()) return true;

@@ -127,6 +127,9 @@ class RecordAccumulator {
   const std::vector<BatchRef>& incomplete() const { return incomplete_; }
   void forget_done();
   bool has_undrained() const;
+  // Takes every queued batch (never sent, or waiting for a retry) out of its
+  // queue (abortTransaction: Kafka's abortUndrainedBatches); the caller fails them.
+  std::vector<BatchRef> take_undrained();
 
   // Flush / close make every batch ready at once; blocked senders (out of memory) too.
   int32_t flushes_in_progress = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/clients/transactional_client.h"
 #include "engine/common/node_ids.h"
 #include "sim/error.h"
 
@@ -62,7 +63,10 @@ void Sender::run() {
     const int64_t now = now_ms();
     if (txn_) {
       txn_->maybe_resolve_sequences();
-      if (txn_->bump_epoch_and_reset_id_if_needed() || !txn_->has_producer_id()) maybe_init_producer_id();
+      // A transactional producer's id and epoch come from its coordinator only.
+      if (!txn_->transactional() && (txn_->bump_epoch_and_reset_id_if_needed() || !txn_->has_producer_id()))
+        maybe_init_producer_id();
+      if (txn_->transactional()) maybe_add_partitions_to_transaction();
     }
     // Metadata: on request (throttled by retry.backoff.ms) or when too old.
     if (metadata_.update_requested()) {
@@ -80,7 +84,7 @@ void Sender::run() {
       const int64_t at = last_metadata_attempt_ms_ + settings_.retry_backoff_ms;
       next = next ? std::min(*next, at) : at;
     }
-    if (txn_ && !txn_->has_producer_id()) {
+    if (txn_ && !txn_->transactional() && !txn_->has_producer_id()) {
       next = next ? std::min(*next, init_retry_at_ms_) : init_retry_at_ms_;
     }
     const uint64_t seen = signals_;
@@ -117,6 +121,24 @@ void Sender::maybe_init_producer_id() {
   init_retry_at_ms_ = now_ms() + settings_.retry_backoff_ms;
 }
 
+void Sender::maybe_add_partitions_to_transaction() {
+  using P = TransactionManager::Phase;
+  if (!txn_client_ || txn_->transaction_version() >= 2) return;
+  if (txn_->phase() != P::in_transaction && txn_->phase() != P::committing) return;
+  std::vector<TopicPartition> missing;
+  for (const TopicPartition& tp : acc_.partitions())
+    if (!txn_->in_transaction_partitions(tp)) missing.push_back(tp);
+  if (missing.empty()) return;
+  try {
+    txn_client_->add_partitions(missing, ctx_.world->now() + sim::milliseconds(settings_.request_timeout_ms));
+  } catch (const KafkaException& e) {
+    // Timeout: the next loop tries again (the batches wait, and expire by
+    // delivery.timeout.ms); a fatal error was recorded by the client.
+    ctx_.world->probe("producer: AddPartitionsToTxn failed");
+  }
+  notify();
+}
+
 std::optional<int64_t> Sender::send_producer_data() {
   const int64_t now = now_ms();
   std::optional<int64_t> next;
@@ -125,6 +147,7 @@ std::optional<int64_t> Sender::send_producer_data() {
   bool unknown_leader = false;
   for (const TopicPartition& tp : acc_.partitions()) {
     if (muted_.contains(tp)) continue;  // max.in.flight = 1: wait for the answer
+    if (txn_ && !txn_->is_send_to_partition_allowed(tp)) continue;  // TV1: not added yet
     std::deque<BatchRef>* dq = acc_.deque(tp);
     const BatchRef& first = dq->front();
     const auto pl = metadata_.partition(tp);
@@ -172,6 +195,7 @@ std::vector<BatchRef> Sender::drain(int32_t broker) {
     const TopicPartition& tp = parts[(start + k) % parts.size()];
     index = (start + k + 1) % parts.size();
     if (muted_.contains(tp)) continue;
+    if (txn_ && !txn_->is_send_to_partition_allowed(tp)) continue;
     std::deque<BatchRef>* dq = acc_.deque(tp);
     if (!dq || dq->empty()) continue;
     const BatchRef first = dq->front();
@@ -188,6 +212,7 @@ std::vector<BatchRef> Sender::drain(int32_t broker) {
     if (txn_ && !first->has_sequence()) txn_->assign_sequence(*first, first);
     if (!first->built) {
       storage::BatchParams params;
+      params.is_transactional = txn_ && txn_->transactional();
       params.producer_id = first->producer_id;
       params.producer_epoch = first->producer_epoch;
       params.base_sequence = first->base_sequence;
@@ -206,6 +231,7 @@ void Sender::send_produce_request(int32_t broker, std::vector<BatchRef> batches)
   protocol::ProduceRequest req;
   req.acks = settings_.acks;
   req.timeout_ms = settings_.request_timeout_ms;
+  if (txn_ && txn_->transactional()) req.transactional_id = txn_->transactional_id();
   auto inflight = std::make_shared<InFlightRequest>();
   inflight->broker = broker;
   uint32_t size = 64;
@@ -350,6 +376,16 @@ void Sender::fail_batch(const BatchRef& b, Errc error, bool adjust_sequences) {
   std::erase(in_flight_batches_, b);
   muted_.erase(b->tp);
   if (txn_ && b->has_sequence()) txn_->handle_failed_batch(b, error, adjust_sequences);
+  if (txn_ && txn_->transactional()) {
+    // The transaction cannot commit without this batch.
+    if (error == Errc::PRODUCER_FENCED || error == Errc::INVALID_PRODUCER_EPOCH) {
+      if (txn_->phase() != TransactionManager::Phase::fatal_error) txn_->fatal_error(error);
+    } else if (error != Errc::TRANSACTION_ABORTED) {
+      // Its sequence may or may not be in the log: the abort asks for a new epoch (KIP-360).
+      txn_->require_epoch_bump();
+      txn_->abortable_error(error);
+    }
+  }
   acc_.deallocate(b);
   for (PendingRecord& p : b->pending) {
     RecordMetadata md;

@@ -25,6 +25,13 @@
 // exactly as Kafka warns. With idempotence the broker refuses the later batch
 // (OUT_OF_ORDER_SEQUENCE_NUMBER) until the earlier one is in, so order holds.
 //
+// A transactional producer (transactional.id) sends only inside a transaction;
+// under TV1 a partition's batches wait until AddPartitionsToTxn added it (the
+// Sender asks, blocking its loop as Kafka's Sender sends that request first);
+// Produce requests carry the transactional.id; a failed batch makes the
+// transaction abortable, a fencing error (PRODUCER_FENCED,
+// INVALID_PRODUCER_EPOCH) makes the producer fatal.
+//
 // History (engine/check/history.h): each record's send completes `ok` (offset,
 // acking leader), `fail` when the write certainly did not happen (no attempt
 // could have appended it), or `info` when it may have (an attempt timed out,
@@ -69,6 +76,8 @@ struct ProducerStats {
   uint64_t expired_batches = 0, init_producer_id_requests = 0, metadata_refreshes = 0;
 };
 
+class TransactionalClient;
+
 class Sender {
  public:
   Sender(ClientContext ctx, ProducerSettings settings, RecordAccumulator& accumulator, ClientMetadata& metadata,
@@ -89,6 +98,7 @@ class Sender {
   // close(timeout) ran out: fail what is left (Kafka's abortIncompleteBatches).
   void force_close();
   const ProducerStats& stats() const { return stats_; }
+  void set_transactional_client(TransactionalClient* c) { txn_client_ = c; }
   // Completes a batch's records with an error (also used for force close and crash).
   void fail_batch(const BatchRef& b, Errc error, bool adjust_sequences);
 
@@ -101,6 +111,8 @@ class Sender {
 
   int64_t now_ms() const { return ctx_.world->now().ns / 1'000'000; }
   void maybe_init_producer_id();
+  // TV1: AddPartitionsToTxn for the queued partitions the transaction lacks.
+  void maybe_add_partitions_to_transaction();
   // Steps 3 and 4; returns the time of the next thing to do (ms), or nullopt: wait for a wake-up.
   std::optional<int64_t> send_producer_data();
   std::vector<BatchRef> drain(int32_t broker);
@@ -120,6 +132,7 @@ class Sender {
   RecordAccumulator& acc_;
   ClientMetadata& metadata_;
   TransactionManager* txn_;
+  TransactionalClient* txn_client_ = nullptr;
   std::vector<ProducerInterceptor>* interceptors_;
   sim::CondVar& wake_;
   sim::Rng rng_;

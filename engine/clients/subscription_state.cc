@@ -19,6 +19,7 @@ check::Op ConsumerRecorder::op(check::OpType type) const {
   o.client = ctx->client_id();
   o.client_name = ctx->name;
   o.group_id = group_id;
+  o.read_committed = read_committed;
   return o;
 }
 

@@ -65,6 +65,7 @@ struct PartitionState {
 struct ConsumerRecorder {
   const ClientContext* ctx = nullptr;
   std::string group_id;
+  bool read_committed = false;  // isolation.level, on every op (the checkers judge reads by it)
   check::Op op(check::OpType type) const;
   void record(check::Op op) const;
   bool enabled() const { return ctx && ctx->history; }

@@ -190,3 +190,93 @@ void TransactionManager::maybe_resolve_sequences() {
 }
 
 }  // namespace ksim::clients
+
+// ---- transactions ------------------------------------------------------------------------------
+
+namespace ksim::clients {
+
+const char* TransactionManager::phase_name(Phase p) {
+  switch (p) {
+    case Phase::uninitialized: return "UNINITIALIZED";
+    case Phase::initializing: return "INITIALIZING";
+    case Phase::ready: return "READY";
+    case Phase::in_transaction: return "IN_TRANSACTION";
+    case Phase::committing: return "COMMITTING_TRANSACTION";
+    case Phase::aborting: return "ABORTING_TRANSACTION";
+    case Phase::abortable_error: return "ABORTABLE_ERROR";
+    case Phase::fatal_error: return "FATAL_ERROR";
+  }
+  return "?";
+}
+
+void TransactionManager::set_transactional(std::string transactional_id, int32_t timeout_ms) {
+  transactional_id_ = std::move(transactional_id);
+  txn_timeout_ms_ = timeout_ms;
+}
+
+void TransactionManager::transition(Phase to) {
+  using P = Phase;
+  const P from = phase_;
+  bool ok = false;
+  switch (to) {
+    case P::uninitialized: ok = from == P::uninitialized; break;
+    case P::initializing: ok = from == P::uninitialized || from == P::initializing || from == P::ready || from == P::aborting; break;
+    case P::ready: ok = from == P::initializing || from == P::committing || from == P::aborting; break;
+    case P::in_transaction: ok = from == P::ready; break;
+    case P::committing: ok = from == P::in_transaction || from == P::committing; break;
+    case P::aborting: ok = from == P::in_transaction || from == P::abortable_error || from == P::aborting || from == P::committing; break;
+    case P::abortable_error: ok = from == P::in_transaction || from == P::committing || from == P::abortable_error || from == P::aborting; break;
+    case P::fatal_error: ok = true; break;
+  }
+  SIM_ASSERT(ok, std::string("producer: invalid transaction transition ") + phase_name(from) + " -> " + phase_name(to));
+  phase_ = to;
+}
+
+void TransactionManager::abortable_error(Errc e) {
+  if (phase_ == Phase::fatal_error) return;
+  if (phase_ == Phase::in_transaction || phase_ == Phase::committing || phase_ == Phase::abortable_error) {
+    last_error_ = e;
+    transition(Phase::abortable_error);
+  }
+}
+
+void TransactionManager::fatal_error(Errc e) {
+  last_error_ = e;
+  transition(Phase::fatal_error);
+}
+
+bool TransactionManager::is_send_to_partition_allowed(const TopicPartition& tp) const {
+  if (!transactional()) return true;
+  if (phase_ == Phase::fatal_error) return false;
+  return txn_version_ >= 2 || txn_partitions_.contains(tp);
+}
+
+void TransactionManager::partitions_added(const std::vector<TopicPartition>& tps) {
+  txn_partitions_.insert(tps.begin(), tps.end());
+  txn_started_ = true;
+}
+
+void TransactionManager::note_send(std::optional<uint64_t> op) {
+  if (op) txn_ops_.push_back(*op);
+  txn_started_ = true;  // under TV2 the first produce opens the transaction
+}
+
+void TransactionManager::begin() {
+  transition(Phase::in_transaction);
+  txn_partitions_.clear();
+  txn_ops_.clear();
+  txn_started_ = false;
+  last_error_ = Errc::NONE;
+}
+
+void TransactionManager::reset_for_epoch(ProducerId id, ProducerEpoch epoch) {
+  producer_id_ = id;
+  epoch_ = epoch;
+  state_ = State::ready;
+  partitions_.clear();
+  unresolved_.clear();
+  to_rewrite_.clear();
+  epoch_bump_required_ = false;
+}
+
+}  // namespace ksim::clients

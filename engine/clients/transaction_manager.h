@@ -24,14 +24,27 @@
 //     no new batch is drained for the partition until the in-flight ones
 //     finish; if the last acknowledged sequence is then not right behind the
 //     next one, the epoch is bumped.
-// Simplification: no transactions (AddPartitionsToTxn, EndTxn, fencing by
-// transactional.id) — those belong to the transaction coordinator.
+//
+// Transactions (a transactional.id; Kafka's TransactionManager.State):
+//
+//   UNINITIALIZED --initTransactions--> INITIALIZING --> READY --begin--> IN_TRANSACTION
+//   IN_TRANSACTION --commit--> COMMITTING_TRANSACTION --EndTxn ok--> READY
+//   IN_TRANSACTION / ABORTABLE_ERROR --abort--> ABORTING_TRANSACTION --EndTxn ok--> READY
+//   a failed send, a fenced offset commit ... --> ABORTABLE_ERROR (only abort is allowed)
+//   PRODUCER_FENCED, INVALID_PRODUCER_EPOCH, ... --> FATAL_ERROR (the producer is done)
+//
+// A transactional producer never bumps its epoch locally: the coordinator
+// does (InitProducerId; under TV2 every EndTxn). A sequence problem inside a
+// transaction makes it abortable; the abort then asks for the bump (KIP-360).
+// The request flows (FindCoordinator, InitProducerId, AddPartitionsToTxn,
+// AddOffsetsToTxn, TxnOffsetCommit, EndTxn) are in transactional_client.h.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "engine/clients/record_accumulator.h"
@@ -73,6 +86,41 @@ class TransactionManager {
   // Once a partition with unresolved sequences has nothing in flight: resolved, or bump.
   void maybe_resolve_sequences();
 
+  // ---- transactions -------------------------------------------------------------------
+  enum class Phase : uint8_t {
+    uninitialized, initializing, ready, in_transaction, committing, aborting, abortable_error, fatal_error
+  };
+  static const char* phase_name(Phase p);
+  void set_transactional(std::string transactional_id, int32_t timeout_ms);
+  bool transactional() const { return !transactional_id_.empty(); }
+  const std::string& transactional_id() const { return transactional_id_; }
+  int32_t transaction_timeout_ms() const { return txn_timeout_ms_; }
+  Phase phase() const { return phase_; }
+  // Asserts Kafka's valid transitions.
+  void transition(Phase to);
+  int8_t transaction_version() const { return txn_version_; }
+  void set_transaction_version(int8_t v) { txn_version_ = v; }
+  Errc last_error() const { return last_error_; }
+  // A send or an offset commit failed: the transaction can only be aborted
+  // (or, fatal, nothing more can be done).
+  void abortable_error(Errc e);
+  void fatal_error(Errc e);
+  // TV1: a partition may be sent to once the coordinator added it; TV2: always.
+  bool is_send_to_partition_allowed(const TopicPartition& tp) const;
+  bool in_transaction_partitions(const TopicPartition& tp) const { return txn_partitions_.contains(tp); }
+  void partitions_added(const std::vector<TopicPartition>& tps);
+  // History ops of the current transaction's sends (their txn_state is set at its end).
+  void note_send(std::optional<uint64_t> op);
+  const std::vector<uint64_t>& transaction_ops() const { return txn_ops_; }
+  bool transaction_started() const { return txn_started_; }
+  void mark_started() { txn_started_ = true; }
+  void begin();
+  // The coordinator gave a new id/epoch (InitProducerId, TV2 EndTxn): every
+  // partition's sequences start again at 0.
+  void reset_for_epoch(ProducerId id, ProducerEpoch epoch);
+  bool epoch_bump_required() const { return epoch_bump_required_; }
+  void require_epoch_bump() { epoch_bump_required_ = true; }
+
   bool has_in_flight(const TopicPartition& tp) const;
   int32_t next_sequence(const TopicPartition& tp) const;
   std::optional<int32_t> last_acked_sequence(const TopicPartition& tp) const;
@@ -101,6 +149,15 @@ class TransactionManager {
   std::set<TopicPartition> to_rewrite_;
   bool epoch_bump_required_ = false;
   uint64_t epoch_bumps_ = 0;
+  // Transactions.
+  std::string transactional_id_;
+  int32_t txn_timeout_ms_ = 60000;
+  int8_t txn_version_ = 2;
+  Phase phase_ = Phase::uninitialized;
+  Errc last_error_ = Errc::NONE;
+  std::set<TopicPartition> txn_partitions_;
+  std::vector<uint64_t> txn_ops_;
+  bool txn_started_ = false;
 };
 
 }  // namespace ksim::clients

@@ -71,13 +71,18 @@ enum class Errc : int16_t {
   FENCED_MEMBER_EPOCH = 110,
   PRODUCER_FENCED = 90,
   UNKNOWN_TOPIC_ID = 100,
+  TRANSACTIONAL_ID_NOT_FOUND = 105,
   INELIGIBLE_REPLICA = 107,
   NEW_LEADER_ELECTED = 108,
   OFFSET_MOVED_TO_TIERED_STORAGE = 109,
+  TRANSACTION_ABORTABLE = 120,
   INVALID_VOTER_KEY = 126,
   // Kafka's Java client raises TimeoutException locally (no wire code); ksim
   // reports client-side expiry under this name.
   DELIVERY_TIMEOUT = -100,
+  // Kafka's TransactionAbortedException: a record the producer never sent
+  // because its transaction was aborted first.
+  TRANSACTION_ABORTED = -101,
   UNKNOWN_SERVER_ERROR = -1,
 };
 

@@ -111,8 +111,10 @@ std::vector<int32_t> CoordinatorRuntime::active_partitions() const {
 // ---- the writer fiber ------------------------------------------------------------------------------
 
 void CoordinatorRuntime::append(int32_t partition, uint64_t shard, std::vector<storage::Record> records,
-                                std::function<void(Offset)> on_appended, std::function<void(Errc)> done) {
+                                std::function<void(Offset)> on_appended, std::function<void(Errc)> done,
+                                storage::BatchParams params) {
   Job j;
+  j.params = params;
   j.partition = partition;
   j.shard = shard;
   j.records = std::move(records);
@@ -158,7 +160,7 @@ void CoordinatorRuntime::do_load(const Job& job) {
     for (const auto& b : r.value) {
       for (const storage::RecordView& rec : b->records())
         if (rec.offset < end) {
-          if (hooks_.replay) hooks_.replay(job.partition, rec.offset, rec);
+          if (hooks_.replay) hooks_.replay(job.partition, rec.offset, rec, *b);
           ++records;
         }
       from = b->next_offset();
@@ -177,12 +179,13 @@ void CoordinatorRuntime::do_append(Job& job) {
   const LeaderEpoch epoch = it->second.epoch;
   Partition* p = rm_.get(tp(job.partition));
   if (!p) return refuse(Errc::NOT_LEADER_OR_FOLLOWER);
-  storage::BatchPtr batch = storage::RecordBatch::build({}, job.records);
+  storage::BatchPtr batch = storage::RecordBatch::build(job.params, job.records);
   const int32_t min_isr = rm_.min_isr_of ? rm_.min_isr_of(topic_) : 1;
   storage::Result<storage::LogAppendInfo> r(Errc::NOT_LEADER_OR_FOLLOWER);
   {
     sim::LockGuard g(p->role_lock());  // as a produce: never lands after leadership moved
-    if (p->is_leader() && p->leader_epoch() == epoch) r = p->append_as_leader(batch, -1, min_isr);
+    if (p->is_leader() && p->leader_epoch() == epoch)
+      r = p->append_as_leader(batch, -1, min_isr, storage::AppendOrigin::coordinator);
   }
   if (!current(job.partition, job.shard)) return refuse(Errc::NOT_LEADER_OR_FOLLOWER);
   if (!r.ok()) return refuse(r.error);

@@ -44,8 +44,9 @@ Errc map_append_error(Errc e);
 class CoordinatorRuntime {
  public:
   struct Hooks {
-    // A record of partition `p` at log offset `offset`, replayed during a load.
-    std::function<void(int32_t p, Offset offset, const storage::RecordView& r)> replay;
+    // A record of partition `p` at log offset `offset`, replayed during a load
+    // (with its batch: producer id, transactional and control flags).
+    std::function<void(int32_t p, Offset offset, const storage::RecordView& r, const storage::RecordBatch& b)> replay;
     std::function<void(int32_t p)> loaded;    // LOADING -> ACTIVE
     std::function<void(int32_t p)> unloaded;  // the shard is gone (resigned, or reloading)
   };
@@ -72,8 +73,11 @@ class CoordinatorRuntime {
   // ---- appends ----------------------------------------------------------------------------
   // Queues an append of `records` for shard `shard` of `partition`. Both
   // callbacks run later (never inside this call); on_appended may be empty.
+  // `params`: the batch's producer fields (transactional offset commits carry
+  // the producer's id and epoch so that its markers commit or abort them).
   void append(int32_t partition, uint64_t shard, std::vector<storage::Record> records,
-              std::function<void(Offset base)> on_appended, std::function<void(Errc)> done);
+              std::function<void(Offset base)> on_appended, std::function<void(Errc)> done,
+              storage::BatchParams params = {});
 
  private:
   enum class ShardState : uint8_t { loading, active };
@@ -87,6 +91,7 @@ class CoordinatorRuntime {
     int32_t partition = 0;
     uint64_t shard = 0;
     std::vector<storage::Record> records;
+    storage::BatchParams params;
     std::function<void(Offset)> on_appended;
     std::function<void(Errc)> done;
   };

@@ -5,6 +5,7 @@
 
 #include "engine/coordinator/coordinator_lookup.h"
 #include "engine/coordinator/java_hash.h"
+#include "engine/storage/control_record.h"
 #include "sim/error.h"
 
 namespace ksim::coordinator {
@@ -49,8 +50,11 @@ GroupCoordinator::GroupCoordinator(sim::World& world, sim::NodeId self, int32_t 
   leave_resp_ = net.kind("LeaveGroupResponse");
   commit_resp_ = net.kind("OffsetCommitResponse");
   fetch_resp_ = net.kind("OffsetFetchResponse");
+  txn_commit_resp_ = net.kind("TxnOffsetCommitResponse");
   CoordinatorRuntime::Hooks h;
-  h.replay = [this](int32_t p, Offset o, const storage::RecordView& r) { replay(p, o, r); };
+  h.replay = [this](int32_t p, Offset o, const storage::RecordView& r, const storage::RecordBatch& b) {
+    replay(p, o, r, b);
+  };
   h.loaded = [this](int32_t p) { loaded(p); };
   h.unloaded = [this](int32_t p) { unloaded(p); };
   runtime_.set_hooks(std::move(h));
@@ -60,7 +64,7 @@ void GroupCoordinator::start() { runtime_.start(); }
 
 bool GroupCoordinator::handles(const std::string& api) {
   return api == "JoinGroup" || api == "SyncGroup" || api == "Heartbeat" || api == "LeaveGroup" ||
-         api == "OffsetCommit" || api == "OffsetFetch";
+         api == "OffsetCommit" || api == "OffsetFetch" || api == "TxnOffsetCommit";
 }
 
 void GroupCoordinator::handle(const std::string& api, const sim::Incoming& in) {
@@ -76,6 +80,8 @@ void GroupCoordinator::handle(const std::string& api, const sim::Incoming& in) {
     offset_commit(in);
   else if (api == "OffsetFetch")
     offset_fetch(in);
+  else if (api == "TxnOffsetCommit")
+    txn_offset_commit(in);
 }
 
 void GroupCoordinator::on_partition_leader(const TopicPartition& tp, LeaderEpoch epoch) {
@@ -821,14 +827,19 @@ void GroupCoordinator::offset_fetch(const sim::Incoming& in) {
   if (status != Errc::NONE) {
     resp.error = status;
   } else {
-    // Only offsets whose records are committed are visible (require_stable
-    // concerns pending transactional offsets, which ksim does not have yet).
+    // Only offsets whose records are committed are visible. require_stable
+    // (KIP-447): a partition with a pending transactional offset answers
+    // UNSTABLE_OFFSET_COMMIT until its transaction ends, so a new owner never
+    // starts from an offset a committing transaction is about to replace.
     Shard& s = *shard(c);
     const Offset hw = runtime_.high_watermark(c.partition);
-    auto part = [](const TopicPartition& tp, const std::optional<OffsetAndMetadata>& v) {
+    auto part = [&](const TopicPartition& tp, const std::optional<OffsetAndMetadata>& v) {
       protocol::OffsetFetchPartition p;
       p.tp = tp;
-      if (v) {
+      if (req.require_stable && s.has_pending_txn_offset(req.group_id, tp, hw)) {
+        world_.probe("group: OffsetFetch waits for a pending transactional offset");
+        p.error = Errc::UNSTABLE_OFFSET_COMMIT;
+      } else if (v) {
         p.committed_offset = v->offset;
         p.committed_leader_epoch = v->leader_epoch;
         p.metadata = v->metadata;
@@ -861,7 +872,13 @@ void GroupCoordinator::persist_group(const Ctx& c, ClassicGroup& g, const Assign
   });
 }
 
-void GroupCoordinator::replay(int32_t partition, Offset offset, const storage::RecordView& r) {
+void GroupCoordinator::replay(int32_t partition, Offset offset, const storage::RecordView& r,
+                              const storage::RecordBatch& b) {
+  if (b.is_control()) {
+    if (const auto m = storage::read_marker(b))
+      complete_txn_offsets(shards_[partition], b.producer_id(), m->commit, offset);
+    return;
+  }
   if (!r.key) return;
   const auto key = decode_key(view_of(*r.key));
   if (!key) {
@@ -872,6 +889,11 @@ void GroupCoordinator::replay(int32_t partition, Offset offset, const storage::R
   if (const auto* k = std::get_if<OffsetCommitKey>(&*key)) {
     std::optional<OffsetAndMetadata> v;
     if (r.value) v = decode_offset_value(view_of(*r.value));
+    if (b.is_transactional()) {
+      if (v) s.pending_txn_offsets[b.producer_id()][{k->group, k->tp}] = *v;
+      s.groups.try_emplace(k->group, k->group, -1);
+      return;
+    }
     s.offsets.put(k->group, k->tp, offset, v);
     s.groups.try_emplace(k->group, k->group, -1);  // offsets imply a (simple) group
   } else {
@@ -938,6 +960,100 @@ GroupDescription GroupCoordinator::describe(const std::string& group_id) {
     d.members.push_back(GroupMemberDescription{id, m.group_instance_id, m.client_id,
                                                m.metadata(g->protocol_name().value_or("")), m.assignment});
   return d;
+}
+
+}  // namespace ksim::coordinator
+
+// ---- transactional offsets (KIP-98 / KIP-447) -------------------------------------------------------------
+
+namespace ksim::coordinator {
+
+bool GroupCoordinator::Shard::has_pending_txn_offset(const std::string& group, const TopicPartition& tp, Offset hw) {
+  // Transactions whose marker is committed are over.
+  std::erase_if(ending_txn_offsets, [&](const auto& e) { return e.first < hw; });
+  for (const auto& [pid, offsets] : pending_txn_offsets)
+    if (offsets.count({group, tp})) return true;
+  for (const auto& [marker, offsets] : ending_txn_offsets)
+    if (offsets.count({group, tp})) return true;
+  return false;
+}
+
+void GroupCoordinator::complete_txn_offsets(Shard& s, ProducerId pid, bool committed, Offset marker_offset) {
+  auto it = s.pending_txn_offsets.find(pid);
+  if (it == s.pending_txn_offsets.end()) return;
+  if (committed)
+    for (const auto& [key, v] : it->second) s.offsets.put(key.first, key.second, marker_offset, v);
+  // Still "pending" for require_stable readers until the marker is committed
+  // (below the HW): before that, the committed view has not changed yet.
+  s.ending_txn_offsets.emplace_back(marker_offset, std::move(it->second));
+  s.pending_txn_offsets.erase(it);
+}
+
+void GroupCoordinator::on_txn_marker(const TopicPartition& tp, ProducerId pid, bool committed, Offset marker_offset) {
+  if (tp.topic != kGroupMetadataTopic) return;
+  const Ctx c{tp.partition, runtime_.shard_id(tp.partition)};
+  if (Shard* s = shard(c)) complete_txn_offsets(*s, pid, committed, marker_offset);
+}
+
+// TxnOffsetCommit: the offsets go to the log in a transactional batch of the
+// producer (its id and epoch), and stay pending — invisible to OffsetFetch,
+// blocking require_stable fetches — until the transaction's marker reaches
+// this partition. The member / generation checks are OffsetCommit's (Kafka's
+// validateTransactionalOffsetCommit), so a zombie from an old generation is
+// fenced here too (KIP-447).
+void GroupCoordinator::txn_offset_commit(const sim::Incoming& in) {
+  const auto& req = sim::payload_as<protocol::TxnOffsetCommitRequest>(in.payload);
+  auto respond_all = [this, in](Errc e) {
+    const auto& r = sim::payload_as<protocol::TxnOffsetCommitRequest>(in.payload);
+    protocol::TxnOffsetCommitResponse resp;
+    for (const auto& p : r.partitions) resp.partitions.emplace_back(p.tp, e);
+    world_.network().respond(in, txn_commit_resp_, sim::make_payload(std::move(resp)),
+                             32 + 16 * static_cast<uint32_t>(r.partitions.size()));
+  };
+  if (req.group_id.empty()) return respond_all(Errc::INVALID_GROUP_ID);
+  auto [c, status] = target(req.group_id);
+  if (status != Errc::NONE) return respond_all(status);
+  Shard& s = *shard(c);
+  ClassicGroup* g = find(c, req.group_id);
+  if (!g) {
+    if (req.generation_id >= 0 && fencing_) return respond_all(Errc::ILLEGAL_GENERATION);
+    g = &s.groups.try_emplace(req.group_id, req.group_id, now_ms()).first->second;
+  } else if (fencing_) {
+    protocol::OffsetCommitRequest as_commit;
+    as_commit.group_id = req.group_id;
+    as_commit.generation_id = req.generation_id;
+    as_commit.member_id = req.member_id;
+    as_commit.group_instance_id = req.group_instance_id;
+    if (Errc e = validate_offset_commit(*g, as_commit); e != Errc::NONE) {
+      world_.probe("group: transactional commit fenced");
+      return respond_all(e);
+    }
+  }
+  if (req.partitions.empty()) return respond_all(Errc::NONE);
+  std::vector<storage::Record> records;
+  std::vector<std::pair<TopicPartition, OffsetAndMetadata>> values;
+  for (const auto& p : req.partitions) {
+    OffsetAndMetadata v{p.committed_offset, p.committed_leader_epoch, p.metadata, now_ms()};
+    storage::Record r;
+    r.timestamp = now_ms();
+    r.key = bytes_of(encode_key(OffsetCommitKey{req.group_id, p.tp}));
+    r.value = bytes_of(encode_offset_value(v));
+    records.push_back(std::move(r));
+    values.emplace_back(p.tp, v);
+  }
+  storage::BatchParams params;
+  params.is_transactional = true;
+  params.producer_id = req.producer_id;
+  params.producer_epoch = req.producer_epoch;
+  params.base_sequence = storage::kNoSequence;  // coordinator-written: no sequence (Kafka's AppendOrigin.COORDINATOR)
+  runtime_.append(
+      c.partition, c.shard, std::move(records),
+      [this, c, gid = req.group_id, pid = req.producer_id, values](Offset) {
+        if (Shard* sh = shard(c))
+          for (const auto& [tp, v] : values) sh->pending_txn_offsets[pid][{gid, tp}] = v;
+      },
+      [respond_all](Errc e) { respond_all(e); }, params);
+  finish(c, req.group_id);
 }
 
 }  // namespace ksim::coordinator

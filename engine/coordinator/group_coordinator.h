@@ -71,6 +71,10 @@ class GroupCoordinator {
   void on_partition_leader(const TopicPartition& tp, LeaderEpoch epoch);
   void on_partition_follower(const TopicPartition& tp);
   void on_hw_moved(const TopicPartition& tp) { runtime_.on_hw_moved(tp); }
+  // A COMMIT / ABORT marker of `pid` was appended to __consumer_offsets-N at
+  // `marker_offset`: its pending transactional offsets become committed
+  // offsets (visible once the HW passes the marker) or are dropped.
+  void on_txn_marker(const TopicPartition& tp, ProducerId pid, bool committed, Offset marker_offset);
 
   // ---- observation -------------------------------------------------------------------------
   int32_t partition_for(const std::string& group_id) const;
@@ -78,9 +82,15 @@ class GroupCoordinator {
   const CoordinatorRuntime& runtime() const { return runtime_; }
 
  private:
+  using PendingTxnOffsets = std::map<std::pair<std::string, TopicPartition>, OffsetAndMetadata>;
   struct Shard {
     std::map<std::string, ClassicGroup> groups;
     OffsetStore offsets;
+    // TxnOffsetCommit: offsets written in a transaction, by producer id, until its marker.
+    std::map<ProducerId, PendingTxnOffsets> pending_txn_offsets;
+    // Ended transactions whose marker (at .first) is not below the HW yet.
+    std::vector<std::pair<Offset, PendingTxnOffsets>> ending_txn_offsets;
+    bool has_pending_txn_offset(const std::string& group, const TopicPartition& tp, Offset hw);
   };
   // The shard a request or a callback works on.
   struct Ctx {
@@ -96,6 +106,8 @@ class GroupCoordinator {
   void leave_group(const sim::Incoming& in);
   void offset_commit(const sim::Incoming& in);
   void offset_fetch(const sim::Incoming& in);
+  void txn_offset_commit(const sim::Incoming& in);
+  void complete_txn_offsets(Shard& s, ProducerId pid, bool committed, Offset marker_offset);
 
   // ---- the join / sync protocol (Kafka's names) -----------------------------------------
   void join_new_member(const Ctx& c, ClassicGroup& g, const protocol::JoinGroupRequest& req, const sim::Incoming& in);
@@ -136,7 +148,7 @@ class GroupCoordinator {
   // ---- persistence ----------------------------------------------------------------------------
   // Writes the group's metadata record; `done` runs once it is committed or failed.
   void persist_group(const Ctx& c, ClassicGroup& g, const Assignment* assignment, std::function<void(Errc)> done);
-  void replay(int32_t partition, Offset offset, const storage::RecordView& r);
+  void replay(int32_t partition, Offset offset, const storage::RecordView& r, const storage::RecordBatch& b);
   void loaded(int32_t partition);
   void unloaded(int32_t partition);
 
@@ -165,7 +177,7 @@ class GroupCoordinator {
   // Configuration (read once).
   int32_t num_partitions_, initial_delay_ms_, min_session_ms_, max_session_ms_, max_size_;
   bool fencing_;
-  sim::KindId join_resp_, sync_resp_, heartbeat_resp_, leave_resp_, commit_resp_, fetch_resp_;
+  sim::KindId join_resp_, sync_resp_, heartbeat_resp_, leave_resp_, commit_resp_, fetch_resp_, txn_commit_resp_;
 };
 
 }  // namespace ksim::coordinator

@@ -131,12 +131,19 @@ check::CheckInput Cluster::check_input() {
         f.source_broker = source;
         f.log_start_offset = part->log().log_start_offset().value;
         f.high_watermark = part->high_watermark().value;
+        const std::vector<storage::CompletedTxn> aborted = part->log().producer_state().aborted_index();
         for (const storage::BatchPtr& b : peek_batches(world_->disk(node_id(source)), part->log())) {
           if (b->is_control()) continue;
+          const bool in_aborted_txn =
+              b->is_transactional() && std::any_of(aborted.begin(), aborted.end(), [&](const storage::CompletedTxn& t) {
+                return t.producer_id == b->producer_id() && t.first_offset <= b->base_offset() &&
+                       b->base_offset() < t.last_offset;
+              });
           for (const auto& r : b->records()) {
             if (r.offset.value >= f.high_watermark) break;
             check::LogRecord lr;
             lr.offset = r.offset.value;
+            lr.aborted = in_aborted_txn;
             if (r.key) lr.key = std::string(r.key->begin(), r.key->end());
             if (r.value) lr.value.assign(r.value->begin(), r.value->end());
             f.records.push_back(std::move(lr));

@@ -110,7 +110,7 @@ Errc UnifiedLog::load_segments(Offset recovery_point, Offset log_start_offset) {
   const Offset leo = log_end_offset();
   log_start_offset_ = std::min(std::max(log_start_offset, segments_.front()->base_offset()), leo);
   recovery_point_ = std::min(recovery_point, leo);
-  high_watermark_ = log_start_offset_;
+  set_high_watermark(log_start_offset_);
   last_flush_ms_ = now;
   if (Errc e = epochs_.truncate_from_end(leo); e != Errc::NONE) return e;
   return epochs_.truncate_from_start(log_start_offset_);
@@ -124,8 +124,27 @@ Errc UnifiedLog::maybe_assign_epoch(const RecordBatch& b) {
   return epochs_.assign(epoch, b.base_offset());
 }
 
+void UnifiedLog::set_high_watermark(Offset hw) {
+  high_watermark_ = hw;
+  // Completed transactions whose marker is now below the HW stop holding back the LSO.
+  producer_state_.on_high_watermark(hw);
+}
+
 void UnifiedLog::update_high_watermark(Offset hw) {
-  high_watermark_ = std::clamp(hw, log_start_offset_, log_end_offset());
+  set_high_watermark(std::clamp(hw, log_start_offset_, log_end_offset()));
+}
+
+std::optional<Offset> UnifiedLog::first_unstable_offset() const {
+  const std::optional<Offset> first = producer_state_.first_unstable_offset();
+  // A transaction whose start retention deleted is unstable from the log start
+  // on (Kafka's updateFirstUnstableOffset clamps the same way).
+  if (!first) return std::nullopt;
+  return std::max(*first, log_start_offset_);
+}
+
+Offset UnifiedLog::last_stable_offset() const {
+  const std::optional<Offset> first = first_unstable_offset();
+  return first ? std::min(*first, high_watermark_) : high_watermark_;
 }
 
 int64_t UnifiedLog::size_in_bytes() const {
@@ -152,16 +171,21 @@ Errc UnifiedLog::append_batch(const BatchPtr& batch) {
   return Errc::NONE;
 }
 
-Result<LogAppendInfo> UnifiedLog::append_as_leader(const BatchPtr& batch, LeaderEpoch leader_epoch) {
+Result<LogAppendInfo> UnifiedLog::append_as_leader(const BatchPtr& batch, LeaderEpoch leader_epoch,
+                                                   AppendOrigin origin) {
+  SIM_ASSERT(origin != AppendOrigin::replication, "a leader append comes from a client or a coordinator");
   Lock lock(*this);
   if (offline_) return Errc::KAFKA_STORAGE_ERROR;
+  // LogValidator: only coordinators write control records (Kafka answers
+  // INVALID_RECORD, a CorruptRecordException; ksim has no INVALID_RECORD code).
+  if (batch->is_control() && origin == AppendOrigin::client) return Errc::CORRUPT_MESSAGE;
   if (static_cast<int64_t>(batch->size_in_bytes()) > config_.max_message_bytes) return Errc::MESSAGE_TOO_LARGE;
   if (static_cast<int64_t>(batch->size_in_bytes()) > config_.segment_bytes) return Errc::RECORD_LIST_TOO_LARGE;
   if (!batch->crc_valid()) return Errc::CORRUPT_MESSAGE;
   LogAppendInfo info;
   if (batch->producer_id() != kNoProducerId) {
     // Kafka's analyzeAndValidateProducerState, under the log lock.
-    const ProducerCheck check = producer_state_.check(*batch);
+    const ProducerCheck check = producer_state_.check(*batch, origin);
     if (check.duplicate && !config_.skip_idempotent_dedupe) {
       world_->probe("storage/idempotent_duplicate");
       info.duplicate = true;
@@ -175,8 +199,9 @@ Result<LogAppendInfo> UnifiedLog::append_as_leader(const BatchPtr& batch, Leader
     }
     if (check.duplicate) world_->probe("storage/BUG skip.idempotent.dedupe appended a duplicate");
     if (!check.duplicate && check.error != Errc::NONE) {
-      world_->probe(check.error == Errc::INVALID_PRODUCER_EPOCH ? "storage/invalid_producer_epoch"
-                                                                : "storage/out_of_order_sequence");
+      world_->probe(check.error == Errc::INVALID_PRODUCER_EPOCH         ? "storage/invalid_producer_epoch"
+                    : check.error == Errc::OUT_OF_ORDER_SEQUENCE_NUMBER ? "storage/out_of_order_sequence"
+                                                                        : "storage/invalid_txn_state_or_fenced");
       return check.error;
     }
   }
@@ -314,7 +339,7 @@ Errc UnifiedLog::truncate_to(Offset offset) {
   if (Errc e = epochs_.truncate_from_end(leo); e != Errc::NONE) return fail(e);
   log_start_offset_ = std::min(log_start_offset_, leo);
   recovery_point_ = std::min(recovery_point_, leo);
-  high_watermark_ = std::min(high_watermark_, leo);
+  set_high_watermark(std::min(high_watermark_, leo));
   check_invariants();
   return Errc::NONE;
 }
@@ -328,7 +353,8 @@ Errc UnifiedLog::truncate_fully_locked(Offset offset) {
   if (Errc e = seg->create(); e != Errc::NONE) return e;
   segments_.push_back(std::move(seg));
   if (Errc e = epochs_.clear(); e != Errc::NONE) return e;
-  log_start_offset_ = recovery_point_ = high_watermark_ = offset;
+  log_start_offset_ = recovery_point_ = offset;
+  set_high_watermark(offset);
   check_invariants();
   return Errc::NONE;
 }
@@ -367,7 +393,7 @@ Errc UnifiedLog::delete_segments(size_t count) {
     if (Errc e = segments_[i]->delete_files(); e != Errc::NONE) return e;
   segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(count));
   log_start_offset_ = std::max(log_start_offset_, segments_.front()->base_offset());
-  high_watermark_ = std::max(high_watermark_, log_start_offset_);
+  set_high_watermark(std::max(high_watermark_, log_start_offset_));
   recovery_point_ = std::max(recovery_point_, log_start_offset_);
   producer_state_.on_log_start_offset(log_start_offset_);
   return epochs_.truncate_from_start(log_start_offset_);

@@ -15,6 +15,12 @@
 // survives is always a prefix of what was written. The epoch cache is then
 // trimmed to the recovered log end.
 //
+// Transactions: the producer state (producer_state_manager.h) tracks every
+// producer's open transaction and the aborted ones; the log turns that into
+// the last stable offset, min(high watermark, first unstable offset), up to
+// which read_committed consumers may read, and answers which aborted
+// transactions overlap a fetched range.
+//
 // Durability is Kafka's: no fsync per append by default (flush.messages and
 // flush.ms are Long.MAX; replication is the durability). Rolling a segment
 // flushes the old one. flush() forces it.
@@ -81,11 +87,22 @@ class UnifiedLog {
   Offset high_watermark() const { return high_watermark_; }
   // Clamped to [log_start_offset, log_end_offset] (retention deletes only below it).
   void update_high_watermark(Offset hw);
+  // Transactions (Kafka's firstUnstableOffset / lastStableOffset): the first
+  // offset of the earliest transaction that is open or whose marker the HW has
+  // not passed, at least log_start_offset; nullopt if none.
+  std::optional<Offset> first_unstable_offset() const;
+  // min(high watermark, first unstable offset): read_committed reads stop here.
+  Offset last_stable_offset() const;
+  // The aborted transactions overlapping [from, upper_exclusive), in first-offset
+  // order (what a read_committed fetch of that range must be told).
+  std::vector<CompletedTxn> aborted_transactions(Offset from, Offset upper_exclusive) const {
+    return producer_state_.aborted_transactions(from, upper_exclusive);
+  }
   int64_t size_in_bytes() const;
   std::vector<Offset> segment_base_offsets() const;
 
   const LeaderEpochFileCache& leader_epoch_cache() const { return epochs_; }
-  // The idempotent producers' state (rebuilt on open and after truncation).
+  // The producers' state: idempotence and transactions (rebuilt on open and after truncation).
   const ProducerStateManager& producer_state() const { return producer_state_; }
   std::optional<LeaderEpoch> latest_epoch() const { return epochs_.latest_epoch(); }
   // OffsetsForLeaderEpoch for this log (KIP-279).
@@ -103,8 +120,14 @@ class UnifiedLog {
   // id is validated against the producer state first: a stale epoch or a
   // sequence gap is refused (INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER),
   // a duplicate of one of the producer's last 5 batches is not appended and
-  // answered with the original offsets (`duplicate`).
-  Result<LogAppendInfo> append_as_leader(const BatchPtr& batch, LeaderEpoch leader_epoch);
+  // answered with the original offsets (`duplicate`); a non-transactional batch
+  // of a producer with an open transaction gets INVALID_TXN_STATE.
+  // `origin` coordinator: a coordinator's batch — a transaction marker
+  // (control_record.h) or a transactional offset commit — checked for its
+  // producer epoch (and a marker for its coordinator epoch) but not for
+  // sequences. Clients may not write control batches (CORRUPT_MESSAGE).
+  Result<LogAppendInfo> append_as_leader(const BatchPtr& batch, LeaderEpoch leader_epoch,
+                                         AppendOrigin origin = AppendOrigin::client);
   // Appends the leader's batches unchanged; the first must start at
   // log_end_offset and each must follow the previous (else OFFSET_OUT_OF_RANGE).
   Result<LogAppendInfo> append_as_follower(const std::vector<BatchPtr>& batches);
@@ -150,6 +173,7 @@ class UnifiedLog {
   Errc delete_segments(size_t count);
   Errc truncate_fully_locked(Offset offset);
   void check_invariants() const;
+  void set_high_watermark(Offset hw);  // the only writer of high_watermark_
 
   sim::World* world_;
   sim::Disk* disk_;

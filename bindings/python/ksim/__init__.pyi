@@ -33,6 +33,7 @@ from ._ksim import (
     GroupDescription as GroupDescription,
     GroupMember as GroupMember,
     KafkaError as KafkaError,
+    ConsumerGroupMetadata as ConsumerGroupMetadata,
     KafkaException as KafkaException,
     KsimError as KsimError,
     Message as Message,

@@ -182,8 +182,27 @@ class Producer:
         """Every producer key with its effective value (Kafka 4.0 defaults: acks=all, idempotence on)."""
     def producer_id(self) -> Optional[Tuple[int, int]]:
         """(producer id, epoch) once InitProducerId answered (idempotent producers)."""
+    def init_transactions(self, timeout_ms: Optional[int] = None) -> None:
+        """transactional.id: get the id/epoch from the transaction coordinator, fencing older producers
+        with the same transactional.id (their open transaction is aborted first). Raises KafkaException."""
+    def begin_transaction(self) -> None:
+        """Start a transaction (IllegalStateException before init_transactions or inside one)."""
+    def send_offsets_to_transaction(self, positions: Iterable[TopicPartition], group_metadata: ConsumerGroupMetadata,
+                                    timeout_ms: Optional[int] = None) -> None:
+        """Commit consumer positions (next offsets to read) with the transaction (KIP-447 fencing by group_metadata)."""
+    def commit_transaction(self, timeout_ms: Optional[int] = None) -> None:
+        """Flush, then EndTxn(commit). Raises KafkaException if a send failed: abort then."""
+    def abort_transaction(self, timeout_ms: Optional[int] = None) -> None:
+        """Unsent records fail with TRANSACTION_ABORTED, in-flight ones are awaited, then EndTxn(abort)."""
     def __len__(self) -> int:
         """Records whose delivery report has not been served yet."""
+
+class ConsumerGroupMetadata:
+    """A consumer's group, generation and member id (Consumer.consumer_group_metadata())."""
+    group_id: str
+    generation_id: int
+    member_id: str
+    group_instance_id: Optional[str]
 
 class Consumer:
     """A Kafka consumer (classic group protocol) on a client node of its own (sim.consumer(conf)).
@@ -236,6 +255,8 @@ class Consumer:
         """Move an assigned partition's position (offset >= 0, OFFSET_BEGINNING, OFFSET_END)."""
     def position(self, partitions: Iterable[TopicPartition]) -> list[TopicPartition]:
         """Current positions (OFFSET_INVALID where unknown); never advances time."""
+    def consumer_group_metadata(self) -> ConsumerGroupMetadata:
+        """For Producer.send_offsets_to_transaction."""
     def committed(self, partitions: Iterable[TopicPartition], timeout_ms: Optional[int] = None) -> list[TopicPartition]:
         """The group's committed offsets (OFFSET_INVALID where none)."""
     def get_watermark_offsets(self, partition: TopicPartition, timeout_ms: Optional[int] = None) -> Tuple[int, int]:

@@ -1,0 +1,130 @@
+"""Transactions from Python: confluent-kafka's transactional producer API on ksim."""
+import pytest
+
+import ksim
+
+
+def cluster(seed=1, config=None):
+    conf = {"transaction.state.log.num.partitions": "3", "offsets.topic.num.partitions": "3"}
+    conf.update(config or {})
+    sim = ksim.Simulation(seed=seed, brokers=3, config=conf)
+    sim.create_topic("t", partitions=2, replication_factor=3)
+    return sim
+
+
+def read_all(sim, isolation, partitions=2, ms=5_000):
+    c = sim.consumer({"isolation.level": isolation, "auto.offset.reset": "earliest"})
+    c.assign([ksim.TopicPartition("t", p, offset=0) for p in range(partitions)])
+    out = []
+    end = sim.now + ms
+    while sim.now < end:
+        m = c.poll(timeout_ms=200)
+        if m is not None and m.error() is None:
+            out.append(m.value())
+    return sorted(out)
+
+
+def test_commit_is_visible_to_read_committed_and_abort_is_not():
+    sim = cluster()
+    p = sim.producer({"transactional.id": "tx", "linger.ms": "0"})
+    p.init_transactions()
+    p.begin_transaction()
+    p.produce("t", value=b"aborted", partition=0)
+    assert p.flush(timeout_ms=10_000) == 0
+    p.abort_transaction()
+    p.begin_transaction()
+    p.produce("t", value=b"kept-0", partition=0)
+    p.produce("t", value=b"kept-1", partition=1)
+    p.commit_transaction()
+    assert read_all(sim, "read_committed") == [b"kept-0", b"kept-1"]
+    assert read_all(sim, "read_uncommitted") == [b"aborted", b"kept-0", b"kept-1"]
+    v = sim.check()
+    assert v.ok, str(v)
+
+
+def test_a_second_producer_fences_the_first():
+    sim = cluster(seed=2)
+    old = sim.producer({"transactional.id": "shared"})
+    old.init_transactions()
+    old.begin_transaction()
+    old.produce("t", value=b"zombie", partition=0)
+    old.flush(timeout_ms=10_000)
+    new = sim.producer({"transactional.id": "shared"})
+    new.init_transactions(timeout_ms=60_000)
+    with pytest.raises(ksim.KafkaException, match="ProducerFencedException"):
+        old.commit_transaction()
+    with pytest.raises(ksim.KafkaException, match="fatal"):  # a fenced producer stays unusable
+        old.begin_transaction()
+    assert read_all(sim, "read_committed") == []
+
+
+def test_offsets_commit_with_the_transaction():
+    sim = cluster(seed=3)
+    src = sim.producer({})
+    for i in range(4):
+        src.produce("t", value=f"in-{i}", partition=0)
+    src.flush(timeout_ms=10_000)
+    c = sim.consumer({"group.id": "g", "enable.auto.commit": "false", "auto.offset.reset": "earliest",
+                      "isolation.level": "read_committed"})
+    c.subscribe(["t"])
+    got = []
+    while len(got) < 4:
+        m = c.poll(timeout_ms=500)
+        if m is not None and m.error() is None:
+            got.append(m)
+    gm = c.consumer_group_metadata()
+    assert gm.group_id == "g" and gm.generation_id >= 1 and gm.member_id
+    p = sim.producer({"transactional.id": "pipeline"})
+    p.init_transactions()
+    p.begin_transaction()
+    p.produce("t", value=b"out", partition=1)
+    p.send_offsets_to_transaction([ksim.TopicPartition("t", 0, offset=4)], gm)
+    p.commit_transaction()
+    [tp] = c.committed([ksim.TopicPartition("t", 0)])
+    assert tp.offset == 4
+
+
+def test_transactional_misuse_raises_clear_errors():
+    sim = cluster(seed=4)
+    p = sim.producer({"transactional.id": "misuse"})
+    with pytest.raises(ksim.KafkaException, match="IllegalStateException"):
+        p.begin_transaction()
+    with pytest.raises(ksim.KafkaException, match="IllegalStateException"):
+        p.produce("t", value=b"x", partition=0)
+    p.init_transactions()
+    with pytest.raises(ksim.KafkaException, match="IllegalStateException"):
+        p.commit_transaction()
+    p.begin_transaction()
+    with pytest.raises(ksim.KafkaException, match="IllegalStateException"):
+        p.begin_transaction()
+    with pytest.raises(ValueError, match="no offset"):
+        p.send_offsets_to_transaction([ksim.TopicPartition("t", 0)], sim.consumer({"group.id": "g"}).consumer_group_metadata())
+    with pytest.raises(ksim.ConfigError, match="idempotence"):
+        sim.producer({"transactional.id": "x", "enable.idempotence": "false"})
+    with pytest.raises(ksim.ConfigError, match="acks"):
+        sim.producer({"transactional.id": "x", "acks": "1"})
+    plain = sim.producer({})
+    with pytest.raises(ksim.KafkaException, match="without a transactional.id"):
+        plain.init_transactions()
+
+
+def test_a_crashed_transactional_producer_cannot_be_used():
+    sim = cluster(seed=5)
+    p = sim.producer({"transactional.id": "crashy"})
+    p.init_transactions()
+    sim.crash(p.id)
+    with pytest.raises(ksim.KsimError, match="down|crashed"):
+        p.begin_transaction()
+
+
+def test_transactions_are_deterministic():
+    def run():
+        sim = cluster(seed=6)
+        p = sim.producer({"transactional.id": "det"})
+        p.init_transactions()
+        for i in range(3):
+            p.begin_transaction()
+            p.produce("t", value=f"v{i}", partition=i % 2)
+            (p.commit_transaction if i % 2 == 0 else p.abort_transaction)()
+        return sim.trace_hash()
+    assert run() == run()
