@@ -42,6 +42,18 @@ void add_workload_methods(SimulationClass& sim) {
       .def_property_readonly("acked", &Workload::acked)
       .def_property_readonly("failed", &Workload::failed)
       .def_property_readonly("consumed", &Workload::consumed)
+      .def_property_readonly("transactions_committed",
+                             [](const Workload& w) {
+                               uint64_t n = 0;
+                               for (const auto& s : w.producer_states()) n += s->commits;
+                               return n;
+                             })
+      .def_property_readonly("transactions_aborted",
+                             [](const Workload& w) {
+                               uint64_t n = 0;
+                               for (const auto& s : w.producer_states()) n += s->aborts;
+                               return n;
+                             })
       .def_property_readonly("producers_finished", &Workload::producers_finished)
       .def("stop", &Workload::stop, "Stop every producer and consumer loop (the clients stay up).")
       .def("__repr__", [](const Workload& w) {
@@ -53,7 +65,11 @@ void add_workload_methods(SimulationClass& sim) {
       [](Cluster& c, const std::string& topic, const py::object& producers, const py::object& consumers,
          double rate_per_s, std::optional<int64_t> duration_ms, std::map<std::string, std::string> producer_config,
          std::map<std::string, std::string> consumer_config, int64_t key_space, int32_t value_bytes,
-         const std::string& commit, int64_t processing_us_per_record, const std::string& name) {
+         const std::string& commit, int64_t processing_us_per_record, const std::string& name,
+         int32_t transaction_records, double abort_probability) {
+        if (transaction_records < 1) throw py::value_error("workload(): transaction_records must be >= 1");
+        if (!(abort_probability >= 0 && abort_probability <= 1))
+          throw py::value_error("workload(): abort_probability must be in [0, 1]");
         WorkloadOptions o;
         o.name = name;
         o.topic = topic;
@@ -66,6 +82,8 @@ void add_workload_methods(SimulationClass& sim) {
         o.consumer_config = Config::Map(consumer_config.begin(), consumer_config.end());
         o.producer.key_space = key_space;
         o.producer.value_bytes = value_bytes;
+        o.producer.transaction_records = transaction_records;
+        o.producer.abort_probability = abort_probability;
         o.consumer.commit = commit_policy(commit);
         o.consumer.processing_us_per_record = processing_us_per_record;
         try {
@@ -78,7 +96,7 @@ void add_workload_methods(SimulationClass& sim) {
       py::arg("duration_ms") = py::none(), py::arg("producer_config") = std::map<std::string, std::string>{},
       py::arg("consumer_config") = std::map<std::string, std::string>{}, py::arg("key_space") = 0,
       py::arg("value_bytes") = 0, py::arg("commit") = "auto", py::arg("processing_us_per_record") = 0,
-      py::arg("name") = "workload",
+      py::arg("name") = "workload", py::arg("transaction_records") = 10, py::arg("abort_probability") = 0.0,
       R"(Drive a topic from C++ (fast): `producers` / `consumers` are counts of new
 clients or lists of existing ones (sim.producer / sim.consumer objects or ids).
 Producers send `rate_per_s` records per virtual second in total (for
@@ -86,7 +104,11 @@ Producers send `rate_per_s` records per virtual second in total (for
 "<client>-<seq>" (unique, traceable), keys from a key space of `key_space`
 ("k0".., 0: null keys); consumers poll in a loop (a group: consumer_config
 group.id, default the workload name) and commit 'auto', 'sync' or 'async' per
-batch. Everything is recorded for sim.check(). Returns a Workload.)");
+batch. With a producer_config transactional.id (each producer gets "<id>-<i>"),
+producers send in transactions of `transaction_records` records and abort one
+with probability `abort_probability`; consumers with isolation.level
+read_committed must never see the aborted ones. Everything is recorded for
+sim.check(). Returns a Workload.)");
 }
 
 }  // namespace ksim::py_bindings

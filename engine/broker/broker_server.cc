@@ -56,7 +56,9 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
       metadata_log_(metadata_log),
       requests_(world, 100'000),
       metadata_changed_(world),
-      default_min_isr_(config_.get_int("min.insync.replicas")) {
+      default_min_isr_(config_.get_int("min.insync.replicas")),
+      verify_retry_ms_(config_.get_int("add.partitions.to.txn.retry.backoff.ms")),
+      verify_retry_max_ms_(config_.get_int("add.partitions.to.txn.retry.backoff.max.ms")) {
   rm_ = std::make_unique<ReplicaManager>(world_, self_, id_, config_, switches_);
   fetchers_ = std::make_unique<ReplicaFetcherManager>(world_, self_, id_, config_, switches_, *rm_);
   rm_->min_isr_of = [this](const std::string& t) { return min_isr(t); };
@@ -415,13 +417,23 @@ Errc BrokerServer::verify_transaction(const std::string& txn_id, ProducerId pid,
   req.producer_epoch = epoch;
   req.partitions = {tp};
   sim::Network& net = world_.network();
-  const sim::Reply r = net.call_sync(self_, sim_node_of(fc.node_id), net.kind("AddPartitionsToTxn"),
-                                     sim::make_payload(std::move(req)), 64, sim::milliseconds(kVerifyTimeoutMs));
-  if (r.status != sim::CallStatus::ok) return Errc::NOT_ENOUGH_REPLICAS;
-  const auto& resp = sim::payload_as<protocol::AddPartitionsToTxnResponse>(r.payload);
-  Errc e = resp.error;
-  for (const auto& [p, pe] : resp.partitions)
-    if (pe != Errc::NONE) e = pe;
+  const sim::Payload body = sim::make_payload(std::move(req));
+  // The previous transaction's markers may still be on their way
+  // (CONCURRENT_TRANSACTIONS): retried every add.partitions.to.txn.retry.backoff.ms
+  // for up to add.partitions.to.txn.retry.backoff.max.ms, as Kafka's broker does.
+  const sim::Instant give_up = world_.now() + sim::milliseconds(verify_retry_max_ms_);
+  Errc e = Errc::NONE;
+  for (;;) {
+    const sim::Reply r = net.call_sync(self_, sim_node_of(fc.node_id), net.kind("AddPartitionsToTxn"), body, 64,
+                                       sim::milliseconds(kVerifyTimeoutMs));
+    if (r.status != sim::CallStatus::ok) return Errc::NOT_ENOUGH_REPLICAS;
+    const auto& resp = sim::payload_as<protocol::AddPartitionsToTxnResponse>(r.payload);
+    e = resp.error;
+    for (const auto& [p, pe] : resp.partitions)
+      if (pe != Errc::NONE) e = pe;
+    if (e != Errc::CONCURRENT_TRANSACTIONS || world_.now() >= give_up) break;
+    world_.sleep_for(sim::milliseconds(verify_retry_ms_));
+  }
   switch (e) {
     case Errc::NONE:
       return Errc::NONE;

@@ -104,6 +104,7 @@ class BrokerServer {
   bool ready_to_stop_ = false;
   sim::CondVar lifecycle_wakeup_{world_};
   int32_t default_min_isr_;  // min.insync.replicas, read once
+  int32_t verify_retry_ms_, verify_retry_max_ms_;  // add.partitions.to.txn.retry.backoff(.max).ms
 };
 
 }  // namespace ksim

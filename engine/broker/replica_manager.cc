@@ -52,8 +52,12 @@ std::vector<Errc> ReplicaManager::verify_produce(const protocol::ProduceRequest&
     Partition* p = get(tp);
     // Not led here: the append below answers NOT_LEADER_OR_FOLLOWER anyway.
     if (!p || !p->is_leader()) continue;
-    // Already in an open transaction here: the coordinator knows the partition.
-    if (p->log().producer_state().has_ongoing_txn(batch->producer_id())) continue;
+    // Already in an open transaction of this epoch here: the coordinator knows
+    // the partition (Kafka's hasOngoingTransaction(producerId, producerEpoch)).
+    // A TV2 producer's next transaction (epoch + 1) may arrive before the
+    // previous one's marker: it must be verified, or that marker would commit it.
+    const auto entry = p->log().producer_state().entry(batch->producer_id());
+    if (entry && entry->current_txn_first_offset && entry->epoch == batch->producer_epoch()) continue;
     // May block on the network; `p` may be gone afterwards (looked up again below).
     out[i] = verify_transaction(*req.transactional_id, batch->producer_id(), batch->producer_epoch(), tp);
     if (out[i] != Errc::NONE) world_.probe("broker: transactional produce failed verification");

@@ -28,6 +28,76 @@ std::string value_of(const std::string& client, uint64_t seq, int32_t pad_to) {
 
 // ---- producer ----------------------------------------------------------------------------------
 
+namespace {
+
+// The transaction boundaries of a transactional producer workload.
+class TransactionalLoop {
+ public:
+  TransactionalLoop(std::shared_ptr<ProducerWorkloadState> state, sim::Rng& rng) : state_(std::move(state)), rng_(rng) {}
+
+  // initTransactions, retried while it times out (the coordinator may be
+  // moving); false: fatal (fenced) or the workload ended meanwhile.
+  template <class Exhausted>
+  bool init(KafkaProducer& p, Exhausted exhausted) {
+    while (!exhausted()) {
+      try {
+        p.init_transactions(p.settings().max_block_ms);
+        return true;
+      } catch (const KafkaException& e) {
+        if (e.kind() != "TimeoutException") return false;
+      }
+    }
+    return false;
+  }
+  bool before_send(KafkaProducer& p) {
+    if (open_) return true;
+    try {
+      p.begin_transaction();
+    } catch (const KafkaException&) {
+      return false;
+    }
+    open_ = true;
+    sent_ = 0;
+    return true;
+  }
+  bool after_send(KafkaProducer& p) {
+    if (++sent_ < std::max(1, state_->spec.transaction_records)) return true;
+    return end(p, rng_.uniform01() >= state_->spec.abort_probability);
+  }
+  bool finish(KafkaProducer& p) { return !open_ || end(p, true); }
+
+ private:
+  // Commits (or aborts); a failed commit is aborted. False: the producer is done.
+  bool end(KafkaProducer& p, bool commit) {
+    open_ = false;
+    const int64_t t = p.settings().max_block_ms;
+    try {
+      if (commit) {
+        try {
+          p.commit_transaction(t);
+          ++state_->commits;
+          return true;
+        } catch (const KafkaException& e) {
+          if (e.kind() == "ProducerFencedException") return false;
+          // Abortable (a send failed) or a timeout: abort instead.
+        }
+      }
+      p.abort_transaction(t);
+      ++state_->aborts;
+      return true;
+    } catch (const KafkaException&) {
+      return false;  // fenced, fatal, or the coordinator unreachable for max.block.ms
+    }
+  }
+
+  std::shared_ptr<ProducerWorkloadState> state_;
+  sim::Rng& rng_;
+  bool open_ = false;
+  int32_t sent_ = 0;
+};
+
+}  // namespace
+
 void start_producer_workload(const std::shared_ptr<KafkaProducer>& producer,
                              const std::shared_ptr<ProducerWorkloadState>& state) {
   const ProducerWorkloadSpec& spec = state->spec;
@@ -58,6 +128,8 @@ void start_producer_workload(const std::shared_ptr<KafkaProducer>& producer,
       return state->stop || (sp.max_records >= 0 && state->next_seq >= static_cast<uint64_t>(sp.max_records)) ||
              (state->end_ns >= 0 && static_cast<int64_t>(due) >= state->end_ns);
     };
+    TransactionalLoop txn(state, rng);
+    if (auto p = weak.lock(); p && p->transactional() && !txn.init(*p, exhausted)) return;
     while (!exhausted()) {
       const auto due_ns = static_cast<int64_t>(std::ceil(due));
       if (due_ns > w.now().ns) {
@@ -70,19 +142,29 @@ void start_producer_workload(const std::shared_ptr<KafkaProducer>& producer,
       while (!exhausted() && static_cast<int64_t>(std::ceil(due)) <= w.now().ns) {
         auto p = weak.lock();
         if (!p || p->closed()) return;
+        if (p->transactional() && !txn.before_send(*p)) return;
         ProducerRecord r;
         r.topic = sp.topic;
         if (sp.key_space > 0) r.key = "k" + std::to_string(rng.uniform(static_cast<uint64_t>(sp.key_space)));
         r.value = value_of(p->context().name, state->next_seq++, sp.value_bytes);
-        p->send(std::move(r), [state](const RecordMetadata&, Errc e) { ++(e == Errc::NONE ? state->acked : state->failed); });
+        try {
+          p->send(std::move(r), [state](const RecordMetadata&, Errc e) { ++(e == Errc::NONE ? state->acked : state->failed); });
+        } catch (const KafkaException&) {
+          return;  // a transactional producer turned fatal (fenced): its restart starts over
+        }
         due += next_gap();
+        if (p->transactional() && !txn.after_send(*p)) return;
       }
       if (exhausted()) break;
       // The next wake-up: when the next send is due, but at most one per tick.
       w.sleep_until(sim::Instant{std::max(static_cast<int64_t>(std::ceil(due)), w.now().ns + tick_ns)});
     }
     if (auto p = weak.lock(); p && !p->closed()) {
-      p->flush(std::max<int64_t>(1, p->settings().delivery_timeout_ms));
+      if (p->transactional()) {
+        if (!txn.finish(*p)) return;
+      } else {
+        p->flush(std::max<int64_t>(1, p->settings().delivery_timeout_ms));
+      }
       state->finished = true;
     }
   });

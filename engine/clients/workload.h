@@ -54,6 +54,11 @@ struct ProducerWorkloadSpec {
   // Sends due within this window are sent together at one wake-up (fewer
   // fiber switches at high rates); the schedule itself stays exact.
   int64_t tick_us = 1000;
+  // With a transactional.id: records per transaction (begin, send them, commit),
+  // and the probability of aborting one instead. A send that fails makes the
+  // transaction abort; a fenced producer stops (its restart re-initialises).
+  int32_t transaction_records = 10;
+  double abort_probability = 0;
 };
 
 struct ProducerWorkloadState {
@@ -67,6 +72,7 @@ struct ProducerWorkloadState {
   uint64_t acked = 0, failed = 0;
   uint32_t incarnations = 0;   // boots that started the workload
   bool finished = false;       // the current incarnation sent its last record and flushed
+  uint64_t commits = 0, aborts = 0;  // transactions ended (transactional producers)
   // Records whose outcome was never reported (the client crashed with them pending).
   uint64_t unresolved() const { return next_seq - acked - failed; }
 };

@@ -97,8 +97,11 @@ std::shared_ptr<Workload> add_workload(Cluster& cluster, WorkloadOptions o) {
   // New clients.
   for (int32_t i = 0; i < o.new_producers; ++i) {
     auto st = std::make_shared<clients::ProducerWorkloadState>(ps);
+    // One transactional.id per producer ("<id>-<i>"): the same id would fence its siblings.
+    Config::Map pcfg = o.producer_config;
+    if (auto t = pcfg.find("transactional.id"); t != pcfg.end()) t->second += "-" + std::to_string(i + 1);
     const int32_t id = cluster.add_client(o.name + "-producer-" + std::to_string(i + 1),
-                                          clients::producer_workload_factory(o.producer_config, st), "producer");
+                                          clients::producer_workload_factory(pcfg, st), "producer");
     w->producer_ids_.push_back(id);
     w->producers_.push_back(std::move(st));
   }

@@ -128,3 +128,18 @@ def test_transactions_are_deterministic():
             (p.commit_transaction if i % 2 == 0 else p.abort_transaction)()
         return sim.trace_hash()
     assert run() == run()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_transactional_workload_under_faults_keeps_its_promises(seed):
+    sim = cluster(seed=seed)
+    w = sim.workload("t", producers=2, consumers=2, rate_per_s=400, duration_ms=15_000,
+                     producer_config={"transactional.id": "app"},
+                     consumer_config={"isolation.level": "read_committed", "auto.offset.reset": "earliest"},
+                     transaction_records=10, abort_probability=0.25)
+    sim.nemesis(ksim.nemesis.Random(kinds=["crash", "partition"], interval_ms=3_000))
+    sim.run_for(20_000)
+    v = sim.check()
+    assert w.transactions_committed > 10 and w.transactions_aborted > 0
+    assert v.ok, str(v)
+    assert not [a for a in v.anomalies if a.kind in ("aborted-read", "exactly-once")]
