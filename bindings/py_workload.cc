@@ -109,6 +109,56 @@ producers send in transactions of `transaction_records` records and abort one
 with probability `abort_probability`; consumers with isolation.level
 read_committed must never see the aborted ones. Everything is recorded for
 sim.check(). Returns a Workload.)");
+
+  py::class_<Pipeline, std::shared_ptr<Pipeline>>(sim, "Pipeline",
+                                                  "A running consume-transform-produce pipeline (sim.pipeline).")
+      .def_property_readonly("ids", &Pipeline::ids, "The instances' client node ids (crash / restart them).")
+      .def_property_readonly("records_in", [](const Pipeline& p) { return p.sum(&clients::PipelineState::records_in); })
+      .def_property_readonly("commits", [](const Pipeline& p) { return p.sum(&clients::PipelineState::commits); })
+      .def_property_readonly("aborts", [](const Pipeline& p) { return p.sum(&clients::PipelineState::aborts); })
+      .def_property_readonly("fenced", [](const Pipeline& p) { return p.sum(&clients::PipelineState::fenced); },
+                             "Instances that stopped as fenced zombies (a restart resumes them).")
+      .def("stop", &Pipeline::stop, "Stop every instance's loop (the clients stay up).")
+      .def("__repr__", [](const Pipeline& p) {
+        return "<Pipeline instances=" + std::to_string(p.ids().size()) +
+               " in=" + std::to_string(p.sum(&clients::PipelineState::records_in)) +
+               " commits=" + std::to_string(p.sum(&clients::PipelineState::commits)) +
+               " aborts=" + std::to_string(p.sum(&clients::PipelineState::aborts)) + ">";
+      });
+  sim.def(
+      "pipeline",
+      [](Cluster& c, const std::string& input_topic, const std::string& output_topic, int32_t instances,
+         std::map<std::string, std::string> consumer_config, std::map<std::string, std::string> producer_config,
+         bool transactional, double abort_probability, bool rewind_after_abort, const std::string& name) {
+        PipelineOptions o;
+        o.name = name;
+        o.instances = instances;
+        o.spec.input_topic = input_topic;
+        o.spec.output_topic = output_topic;
+        o.spec.transactional = transactional;
+        o.spec.abort_probability = abort_probability;
+        o.spec.rewind_after_abort = rewind_after_abort;
+        o.consumer_config = Config::Map(consumer_config.begin(), consumer_config.end());
+        o.producer_config = Config::Map(producer_config.begin(), producer_config.end());
+        try {
+          return add_pipeline(c, std::move(o));
+        } catch (const std::invalid_argument& e) {
+          throw sim::SimError(std::string("pipeline: ") + e.what());
+        }
+      },
+      py::arg("input_topic"), py::arg("output_topic"), py::arg("instances") = 2,
+      py::arg("consumer_config") = std::map<std::string, std::string>{},
+      py::arg("producer_config") = std::map<std::string, std::string>{}, py::arg("transactional") = true,
+      py::arg("abort_probability") = 0.0, py::arg("rewind_after_abort") = true, py::arg("name") = "pipeline",
+      R"(Run Kafka's exactly-once application: `instances` processes (a group
+`name`) read `input_topic` (read_committed), write "T:<value>" to
+`output_topic` and commit their input offsets in the same transaction
+(transactional.id "<name>-<i>", stable across restarts). sim.check() then
+requires every input record below the group's committed offset to have exactly
+one committed output (`exactly-once`). transactional=False: at-least-once
+(send, flush, commitSync) — repeats after crashes are expected;
+rewind_after_abort=False plants an application bug (aborted inputs are skipped,
+a violation). abort_probability aborts transactions by choice.)");
 }
 
 }  // namespace ksim::py_bindings

@@ -43,14 +43,30 @@ void Disk::occupy(Duration cost, std::string_view) {
 
 uint64_t Disk::file_id(std::string_view name) { return world_.trace().intern(name); }
 
+uint64_t Disk::file_id(const File& f, std::string_view name) {
+  if (f.trace_id == kNoTraceId) f.trace_id = world_.trace().intern(name);
+  return f.trace_id;
+}
+
 Disk::File* Disk::find(std::string_view name) {
-  auto it = files_.find(name);
-  return it == files_.end() ? nullptr : &it->second;
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : it->second;
 }
 
 const Disk::File* Disk::find(std::string_view name) const {
-  auto it = files_.find(name);
-  return it == files_.end() ? nullptr : &it->second;
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : it->second;
+}
+
+Disk::File& Disk::add_file(std::string_view name) {
+  auto [it, inserted] = files_.try_emplace(std::string(name));
+  if (inserted) index_.emplace(std::string_view(it->first), &it->second);
+  return it->second;
+}
+
+void Disk::erase_file(std::map<std::string, File, std::less<>>::iterator it) {
+  index_.erase(std::string_view(it->first));
+  files_.erase(it);
 }
 
 void Disk::materialize(File& f) {
@@ -63,7 +79,7 @@ void Disk::materialize(File& f) {
   }
 }
 
-void Disk::apply(std::vector<uint8_t>& image, const Op& op) {
+void Disk::apply(FileBytes& image, const Op& op) {
   SIM_ASSERT(!op.ref, "a by-reference disk operation must be materialized before it is applied elsewhere");
   if (op.is_truncate) {
     image.resize(op.offset);
@@ -88,7 +104,7 @@ DiskStatus Disk::write_at(std::string_view name, std::optional<uint64_t> at, std
   const uint64_t end = offset + bytes.size();
   const uint64_t growth = end > size ? end - size : 0;
   if (growth > 0 && (full_ || used_bytes_ + growth > capacity_bytes_)) return fail(name, DiskStatus::no_space);
-  if (!f) f = &files_[std::string(name)];
+  if (!f) f = &add_file(name);
   if (offset == f->data.size()) {
     // An append: kept by reference to the cache. Right after the previous
     // unsynced append it extends it, so a log's stream of appends stays one
@@ -103,7 +119,7 @@ DiskStatus Disk::write_at(std::string_view name, std::optional<uint64_t> at, std
       op.length = bytes.size();
       f->unsynced.push_back(std::move(op));
     }
-    f->data.insert(f->data.end(), bytes.begin(), bytes.end());
+    f->data.append(bytes);
   } else {
     // Overwrites cached bytes (or leaves a hole): earlier by-reference
     // operations must keep what they wrote.
@@ -115,7 +131,7 @@ DiskStatus Disk::write_at(std::string_view name, std::optional<uint64_t> at, std
   used_bytes_ += growth;
   ++stats_.writes;
   stats_.bytes_written += bytes.size();
-  world_.trace().record(ev::disk_write, world_.now(), owner_.value, file_id(name), offset, bytes.size());
+  world_.trace().record(ev::disk_write, world_.now(), owner_.value, file_id(*f, name), offset, bytes.size());
   return DiskStatus::ok;
 }
 
@@ -143,7 +159,7 @@ ReadResult Disk::read(std::string_view name, uint64_t offset, uint64_t length) {
   }
   ++stats_.reads;
   stats_.bytes_read += r.bytes.size();
-  world_.trace().record(ev::disk_read, world_.now(), owner_.value, file_id(name), offset, r.bytes.size());
+  world_.trace().record(ev::disk_read, world_.now(), owner_.value, file_id(*f, name), offset, r.bytes.size());
   return r;
 }
 
@@ -155,7 +171,7 @@ DiskStatus Disk::charge_read(std::string_view name, uint64_t offset, uint64_t le
   const uint64_t n = offset < f->data.size() ? std::min<uint64_t>(length, f->data.size() - offset) : 0;
   ++stats_.reads;
   stats_.bytes_read += n;
-  world_.trace().record(ev::disk_read, world_.now(), owner_.value, file_id(name), offset, n);
+  world_.trace().record(ev::disk_read, world_.now(), owner_.value, file_id(*f, name), offset, n);
   return DiskStatus::ok;
 }
 
@@ -171,7 +187,7 @@ DiskStatus Disk::truncate(std::string_view name, uint64_t size) {
   Op op{true, false, size, 0, {}};
   apply(f->data, op);
   f->unsynced.push_back(std::move(op));
-  world_.trace().record(ev::disk_truncate, world_.now(), owner_.value, file_id(name), size);
+  world_.trace().record(ev::disk_truncate, world_.now(), owner_.value, file_id(*f, name), size);
   return DiskStatus::ok;
 }
 
@@ -203,14 +219,14 @@ DiskStatus Disk::fsync(std::string_view name) {
   SIM_ASSERT(!f->unsynced.empty() || f->durable.size() == f->data.size(),
              "fsync left a durable image of another size than the page cache");
   ++stats_.fsyncs;
-  world_.trace().record(ev::disk_fsync, world_.now(), owner_.value, file_id(name), dirty);
+  world_.trace().record(ev::disk_fsync, world_.now(), owner_.value, file_id(*f, name), dirty);
   return DiskStatus::ok;
 }
 
 DiskStatus Disk::create(std::string_view name) {
   check_caller();
   occupy(scaled(spec_.meta_base, {}, 0), name);
-  if (!find(name)) files_.emplace(std::string(name), File{});
+  if (!find(name)) add_file(name);
   return DiskStatus::ok;
 }
 
@@ -220,7 +236,7 @@ DiskStatus Disk::remove(std::string_view name) {
   auto it = files_.find(name);
   if (it == files_.end()) return DiskStatus::not_found;
   used_bytes_ -= it->second.data.size();
-  files_.erase(it);
+  erase_file(it);
   return DiskStatus::ok;
 }
 
@@ -230,12 +246,13 @@ DiskStatus Disk::rename(std::string_view from, std::string_view to) {
   auto it = files_.find(from);
   if (it == files_.end()) return DiskStatus::not_found;
   File moved = std::move(it->second);
-  files_.erase(it);
+  erase_file(it);
   if (auto old = files_.find(to); old != files_.end()) {
     used_bytes_ -= old->second.data.size();
-    files_.erase(old);
+    erase_file(old);
   }
-  files_.emplace(std::string(to), std::move(moved));
+  moved.trace_id = kNoTraceId;  // the cached id was the old name's
+  add_file(to) = std::move(moved);
   return DiskStatus::ok;
 }
 
@@ -253,13 +270,13 @@ std::vector<std::string> Disk::list(std::string_view prefix) const {
   return out;
 }
 
-const std::vector<uint8_t>& Disk::contents(std::string_view name) const {
+std::span<const uint8_t> Disk::contents(std::string_view name) const {
   const File* f = find(name);
   if (!f) throw SimError("no file '" + std::string(name) + "' on " + world_.node_name(owner_));
   return f->data;
 }
 
-const std::vector<uint8_t>& Disk::durable_contents(std::string_view name) const {
+std::span<const uint8_t> Disk::durable_contents(std::string_view name) const {
   const File* f = find(name);
   if (!f) throw SimError("no file '" + std::string(name) + "' on " + world_.node_name(owner_));
   return f->durable;
@@ -320,7 +337,7 @@ void Disk::lose_unsynced(bool torn) {
       if (keep < f.unsynced.size() && !f.unsynced[keep].is_truncate && !f.unsynced[keep].bytes.empty())
         partial = rng_.uniform(f.unsynced[keep].bytes.size());
     }
-    std::vector<uint8_t> image = f.durable;
+    FileBytes image = f.durable;
     for (size_t i = 0; i < keep; ++i) apply(image, f.unsynced[i]);
     if (partial > 0) {
       Op cut = f.unsynced[keep];

@@ -32,8 +32,10 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "sim/file_bytes.h"
 #include "sim/sync.h"
 #include "sim/world.h"
 
@@ -86,8 +88,8 @@ class Disk {
   bool exists(std::string_view file) const;
   uint64_t size(std::string_view file) const;  // page-cache size; 0 if missing
   std::vector<std::string> list(std::string_view prefix = "") const;
-  const std::vector<uint8_t>& contents(std::string_view file) const;  // page cache
-  const std::vector<uint8_t>& durable_contents(std::string_view file) const;
+  std::span<const uint8_t> contents(std::string_view file) const;  // page cache
+  std::span<const uint8_t> durable_contents(std::string_view file) const;
   uint64_t unsynced_bytes() const;
   uint64_t used_bytes() const { return used_bytes_; }
   const DiskStats& stats() const { return stats_; }
@@ -123,10 +125,15 @@ class Disk {
     uint64_t size() const { return ref ? length : bytes.size(); }
   };
   struct File {
-    std::vector<uint8_t> data;     // page cache
-    std::vector<uint8_t> durable;  // on the platter
+    FileBytes data;     // page cache
+    FileBytes durable;  // on the platter
     std::vector<Op> unsynced;
+    // The file name's interned trace id, once known: every operation traces
+    // it, and interning is a string-keyed map lookup. (Interning is
+    // idempotent, so caching the id changes no id.) Reset on rename.
+    mutable uint64_t trace_id = kNoTraceId;
   };
+  static constexpr uint64_t kNoTraceId = UINT64_MAX;
 
   // Waits out a stall and the device queue (a crash throws NodeCrashed here:
   // the operation then never happened).
@@ -136,16 +143,25 @@ class Disk {
   DiskStatus fail(std::string_view file, DiskStatus status);
   File* find(std::string_view name);
   const File* find(std::string_view name) const;
-  static void apply(std::vector<uint8_t>& image, const Op& op);
+  File& add_file(std::string_view name);  // a new, empty file (or the existing one)
+  void erase_file(std::map<std::string, File, std::less<>>::iterator it);
+  static void apply(FileBytes& image, const Op& op);
   // Turns every by-reference operation of `f` into one holding its bytes.
   static void materialize(File& f);
   Duration scaled(Duration base, Duration per_kib, uint64_t bytes) const;
   uint64_t file_id(std::string_view name);
+  uint64_t file_id(const File& f, std::string_view name);
 
   World& world_;
   NodeId owner_;
   DiskSpec spec_;
+  // Ordered by name: list() and lose_unsynced() (which draws random numbers
+  // per file) iterate it, so the order must not depend on hashing.
   std::map<std::string, File, std::less<>> files_;
+  // Lookup only, never iterated: name (viewing the map's key) -> file. The
+  // paths of a log share long prefixes, which made every operation's
+  // ordered-map search a chain of long memcmps.
+  std::unordered_map<std::string_view, File*> index_;
   uint64_t used_bytes_ = 0;
   uint64_t corruptions_ = 0;
   uint64_t capacity_bytes_ = UINT64_MAX;

@@ -1,11 +1,15 @@
 #include "sim/trace.h"
 
+#include <algorithm>
 #include <bit>
 
 #include "sim/error.h"
 #include "sim/hash.h"
 
 namespace sim {
+namespace {
+constexpr size_t kRingReserve = size_t{1} << 21;  // events reserved at once for the ring (96 MiB, virtual until used)
+}  // namespace
 
 Trace::Trace() : hash_(hash_string("ksim-trace-v1")) {
   // Order matters: ids are the enum values in ev::.
@@ -80,6 +84,10 @@ void Trace::record(uint16_t kind, Instant t, uint32_t node, uint64_t a, uint64_t
   if (record_hashes_) hashes_.push_back(hash_);
   if (keep_max_ == 0) return;
   if (ring_.size() < keep_max_) {
+    // Reserve the whole ring up front (up to a bound) instead of letting the
+    // vector double: each doubling copied tens of MB and faulted in fresh
+    // pages for the copy. Reserved, untouched memory costs no pages.
+    if (ring_.size() == ring_.capacity()) ring_.reserve(std::min(keep_max_, std::max(ring_.size() * 2, kRingReserve)));
     ring_.push_back(e);
   } else {
     ring_[ring_next_] = e;

@@ -43,12 +43,18 @@ void ReplicaManager::remove(const TopicPartition& tp) {
 
 // ---- Produce ------------------------------------------------------------------------------
 
-std::vector<Errc> ReplicaManager::verify_produce(const protocol::ProduceRequest& req) {
+std::vector<Errc> ReplicaManager::verify_produce(const protocol::ProduceRequest& req, std::vector<VerifyKey>& claimed) {
   std::vector<Errc> out(req.partitions.size(), Errc::NONE);
   if (!verify_transaction || !req.transactional_id) return out;
+  if (!verified_cv_) verified_cv_ = std::make_unique<sim::CondVar>(world_);
   for (size_t i = 0; i < req.partitions.size(); ++i) {
     const auto& [tp, batch] = req.partitions[i];
     if (!batch->is_transactional() || batch->is_control()) continue;
+    const VerifyKey key{tp, batch->producer_id().value};
+    if (verifying_.count(key)) {
+      world_.probe("broker: produce waits for an earlier verification of its producer");
+      verified_cv_->wait([&] { return !verifying_.count(key); });
+    }
     Partition* p = get(tp);
     // Not led here: the append below answers NOT_LEADER_OR_FOLLOWER anyway.
     if (!p || !p->is_leader()) continue;
@@ -59,6 +65,8 @@ std::vector<Errc> ReplicaManager::verify_produce(const protocol::ProduceRequest&
     const auto entry = p->log().producer_state().entry(batch->producer_id());
     if (entry && entry->current_txn_first_offset && entry->epoch == batch->producer_epoch()) continue;
     // May block on the network; `p` may be gone afterwards (looked up again below).
+    verifying_.insert(key);
+    claimed.push_back(key);
     out[i] = verify_transaction(*req.transactional_id, batch->producer_id(), batch->producer_epoch(), tp);
     if (out[i] != Errc::NONE) world_.probe("broker: transactional produce failed verification");
   }
@@ -73,7 +81,8 @@ void ReplicaManager::handle_produce(const sim::Incoming& in) {
   delayed->deadline = world_.now() + sim::milliseconds(req.timeout_ms);
   // KIP-890 verification first, outside every role lock: it waits for the
   // transaction coordinator, and a partition lock must never wait on the network.
-  const std::vector<Errc> verified = verify_produce(req);
+  std::vector<VerifyKey> claimed;
+  const std::vector<Errc> verified = verify_produce(req, claimed);
   bool wait = false;
   for (size_t i = 0; i < req.partitions.size(); ++i) {
     const auto& [tp, batch] = req.partitions[i];
@@ -114,11 +123,18 @@ void ReplicaManager::handle_produce(const sim::Incoming& in) {
     delayed->required.push_back(required);
     delayed->epochs.push_back(epoch);
   }
+  release_verifications(claimed);  // appended (or refused): the next request of the producer may go
   if (in.dir != sim::Direction::request) return;  // acks=0: nobody listens
   delayed->respond = [this](const DelayedProduce& d) {
     world_.network().respond(d.request, produce_resp_, sim::make_payload(protocol::ProduceResponse{d.results}), 64);
   };
   complete_or_park(delayed, wait, req.timeout_ms);
+}
+
+void ReplicaManager::release_verifications(const std::vector<VerifyKey>& claimed) {
+  if (claimed.empty()) return;
+  for (const VerifyKey& k : claimed) verifying_.erase(k);
+  verified_cv_->notify_all();
 }
 
 void ReplicaManager::complete_or_park(const std::shared_ptr<DelayedProduce>& d, bool wait, int32_t timeout_ms) {

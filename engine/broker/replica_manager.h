@@ -28,12 +28,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "engine/broker/partition.h"
 #include "engine/broker/protocol.h"
 #include "engine/common/config.h"
+#include "sim/sync.h"
 #include "sim/network.h"
 #include "sim/world.h"
 
@@ -140,7 +142,11 @@ class ReplicaManager {
   // Parks `d` until its appends are replicated (or answers it now if nothing waits).
   void complete_or_park(const std::shared_ptr<DelayedProduce>& d, bool wait, int32_t timeout_ms);
   // KIP-890 verification of each transactional batch of a Produce (NONE: append it).
-  std::vector<Errc> verify_produce(const protocol::ProduceRequest& req);
+  // `claimed`: the (partition, producer) pairs this request verifies; they stay
+  // claimed until its appends are done (release_verifications).
+  using VerifyKey = std::pair<TopicPartition, int64_t>;
+  std::vector<Errc> verify_produce(const protocol::ProduceRequest& req, std::vector<VerifyKey>& claimed);
+  void release_verifications(const std::vector<VerifyKey>& claimed);
   void wake_fetches(const TopicPartition& tp);
   void hw_moved(const TopicPartition& tp);
   void maybe_expand(Partition& p, int32_t follower);
@@ -148,6 +154,12 @@ class ReplicaManager {
   sim::World& world_;
   sim::NodeId self_;
   int32_t broker_id_;
+  // Kafka handles one request per client connection at a time; ksim's handler
+  // fibers do not, so a producer's next Produce could overtake one that waits
+  // for its verification and reach the log with a later sequence. A
+  // (partition, producer) being verified is claimed until that request appended.
+  std::set<VerifyKey> verifying_;
+  std::unique_ptr<sim::CondVar> verified_cv_;
   Config config_;
   ReplicationSwitches switches_;
   int64_t broker_epoch_ = -1;

@@ -19,6 +19,8 @@ struct LogRecord {
   std::string value;
   // Part of an aborted transaction: read_committed consumers skip it, legitimately.
   bool aborted = false;
+  // At or above the last stable offset: its transaction is still open.
+  bool undecided = false;
 };
 
 // A partition's final log, as the leader (or the most complete live replica)
@@ -43,6 +45,16 @@ struct RunConfig {
   }
 };
 
+// A consume-transform-produce pipeline (engine/clients/pipeline.h): every
+// input record below the group's final committed offset must have exactly one
+// committed output, valued output_prefix + the input's value.
+struct PipelineCheck {
+  std::string name, input_topic, output_topic, group_id, output_prefix;
+  bool transactional = true;  // false: at-least-once by design (a repeat is expected)
+  // The group's committed offsets of the input after the heal phase (filled by the cluster).
+  std::map<TopicPartition, int64_t> committed;
+};
+
 struct CheckInput {
   const History* history = nullptr;
   std::map<TopicPartition, FinalLog> final_logs;
@@ -57,6 +69,7 @@ struct CheckInput {
     std::string cause;
   };
   std::vector<LivenessFailure> liveness_failures;
+  std::vector<PipelineCheck> pipelines;
 };
 
 }  // namespace ksim::check

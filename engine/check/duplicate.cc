@@ -1,5 +1,6 @@
 // duplicate: a value present at more offsets of the final log than it was
-// sent (counting every send that may have happened: ok and info).
+// sent (counting every send that may have happened: ok and info). Records of
+// aborted transactions are no copies.
 #include "engine/check/checkers.h"
 #include "engine/check/fault_model.h"
 
@@ -11,6 +12,7 @@ void check_duplicates(const HistoryIndex& index, Verdict& out) {
     const PartitionIndex& p = index.partition(tp);
     if (!p.final_log) continue;
     for (const LogRecord& r : p.final_log->records) {
+      if (r.aborted) continue;  // not a copy: no reader ever sees it
       const Multi<int64_t>& at = p.log_offsets_by_value.at(r.value);
       if (at.size() < 2 || at.first != r.offset) continue;  // each value once, at its first offset
       const std::vector<int64_t> offsets = at.all();

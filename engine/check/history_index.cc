@@ -36,7 +36,10 @@ HistoryIndex::HistoryIndex(const CheckInput& in) : in_(in) {
     PartitionIndex& p = parts_[tp];
     p.final_log = &log;
     p.log_offsets_by_value.reserve(log.records.size());
-    for (const LogRecord& r : log.records) add_to(p.log_offsets_by_value, r.value, r.offset);
+    // Records of aborted transactions are in the log but not in the partition's
+    // content: no reader may return them, so they are no copy of anything.
+    for (const LogRecord& r : log.records)
+      if (!r.aborted) add_to(p.log_offsets_by_value, r.value, r.offset);
   }
   for (const auto& [tp, _] : parts_) order_.push_back(tp);
 }

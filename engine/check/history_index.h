@@ -45,7 +45,7 @@ struct PartitionIndex {
   std::unordered_map<std::string_view, Multi<uint64_t>> sends_by_value;
   std::vector<Read> reads;                                       // in history order
   const FinalLog* final_log = nullptr;
-  std::unordered_map<std::string_view, Multi<int64_t>> log_offsets_by_value;
+  std::unordered_map<std::string_view, Multi<int64_t>> log_offsets_by_value;  // records of aborted transactions excluded
 
   // The final log's record at `offset`, or nullptr.
   const LogRecord* at(int64_t offset) const;

@@ -34,19 +34,78 @@ void check_transactions(const HistoryIndex& index, Verdict& out) {
     for (uint64_t id : p.sends) {
       const Op& op = h.op(id);
       if (!op.transactional || op.txn_state != "committed") continue;
-      auto it = p.log_offsets_by_value.find(op.value);
-      const size_t copies = it == p.log_offsets_by_value.end() ? 0 : it->second.size();
+      // Copies in aborted transactions do not count: readers never see them.
+      std::vector<int64_t> committed;
+      if (auto it = p.log_offsets_by_value.find(op.value); it != p.log_offsets_by_value.end())
+        for (int64_t o : it->second.all())
+          if (const LogRecord* r = p.at(o); r && !r->aborted) committed.push_back(o);
+      const size_t copies = committed.size();
       if (copies == 1) continue;
       Anomaly a;
       a.kind = "exactly-once";
       a.tp = tp;
-      if (copies) a.offsets = it->second.all();
+      a.offsets = committed;
       a.records = {op.value};
       a.ops = {op.id};
       a.at_ns = op.complete_ns;
-      a.explanation = describe_op(op) + " belongs to a committed transaction but is in the final log " +
+      a.explanation = describe_op(op) + " belongs to a committed transaction but is committed in the final log " +
                       std::to_string(copies) + " times.";
       out.add(std::move(a));
+    }
+  }
+}
+
+}  // namespace ksim::check
+
+// ---- pipelines: exactly-once from input to output -----------------------------------------------
+//
+// For a consume-transform-produce pipeline every input record the group has
+// committed past (offset below the final committed offset) must have exactly
+// one committed output record (not aborted, below the last stable offset):
+// zero means its output was lost (or an abort was not followed by a rewind),
+// two means it was processed twice into committed transactions — exactly
+// what transactions promise never happens.
+
+namespace ksim::check {
+
+void check_pipelines(const HistoryIndex& index, Verdict& out) {
+  const CheckInput& in = index.input();
+  for (const PipelineCheck& pc : in.pipelines) {
+    std::map<std::string, std::vector<int64_t>> outputs;  // output value -> committed offsets
+    std::map<std::string, TopicPartition> output_tp;
+    for (const auto& [tp, log] : in.final_logs) {
+      if (tp.topic != pc.output_topic) continue;
+      for (const LogRecord& r : log.records)
+        if (!r.aborted && !r.undecided) {
+          outputs[r.value].push_back(r.offset);
+          output_tp.emplace(r.value, tp);
+        }
+    }
+    for (const auto& [tp, committed] : pc.committed) {
+      auto log = in.final_logs.find(tp);
+      if (log == in.final_logs.end()) continue;
+      for (const LogRecord& r : log->second.records) {
+        if (r.offset >= committed) break;
+        if (r.aborted || r.undecided) continue;
+        const std::string want = pc.output_prefix + r.value;
+        auto it = outputs.find(want);
+        const size_t copies = it == outputs.end() ? 0 : it->second.size();
+        if (copies == 1) continue;
+        Anomaly a;
+        a.kind = "exactly-once";
+        // Without transactions a repeat is the documented at-least-once behaviour; a loss never is.
+        a.expected = !pc.transactional && copies > 1;
+        if (a.expected) a.cause = "the pipeline is not transactional (at-least-once)";
+        a.tp = copies ? output_tp.at(want) : tp;
+        if (copies) a.offsets = it->second;
+        a.records = {r.value, want};
+        a.explanation = "pipeline '" + pc.name + "': input " + tp.str() + " offset " + std::to_string(r.offset) +
+                        " ('" + r.value + "') is below the group '" + pc.group_id + "' committed offset " +
+                        std::to_string(committed) + ", but its output '" + want + "' is in " + pc.output_topic +
+                        (copies ? " " + std::to_string(copies) + " times (processed into several committed transactions)."
+                                : " zero times (consumed and committed, never produced).");
+        out.add(std::move(a));
+      }
     }
   }
 }

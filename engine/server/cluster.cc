@@ -20,7 +20,7 @@ std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage
   for (Offset base : log.segment_base_offsets()) {
     const std::string path = storage::LogSegment::file_stem(log.dir(), base) + ".log";
     if (!disk.exists(path)) continue;
-    const std::vector<uint8_t>& bytes = disk.contents(path);
+    const std::span<const uint8_t> bytes = disk.contents(path);
     size_t pos = 0;
     while (pos + storage::RecordBatch::kLogOverhead <= bytes.size()) {
       const auto size = storage::RecordBatch::peek_size({bytes.data() + pos, storage::RecordBatch::kLogOverhead});

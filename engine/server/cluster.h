@@ -226,6 +226,8 @@ class Cluster {
   // phase of check() stops it. Replaces (and stops) an earlier one.
   Nemesis& set_nemesis(std::unique_ptr<Nemesis> n);
   Nemesis* nemesis() { return nemesis_.get(); }
+  // A consume-transform-produce pipeline whose exactly-once promise check() judges.
+  void add_pipeline_check(check::PipelineCheck p) { pipelines_.push_back(std::move(p)); }
 
   // ---- judging a run (engine/server/cluster_check.cc) -------------------------------------------
   // Safety, then liveness: optionally heals every fault and lets the cluster
@@ -285,6 +287,7 @@ class Cluster {
   bool in_online_check_ = false;
   check::History history_;
   std::unique_ptr<Nemesis> nemesis_;
+  std::vector<check::PipelineCheck> pipelines_;
   std::optional<check::Verdict> last_verdict_;
   std::vector<std::pair<int64_t, std::map<std::string, double>>> metrics_series_;
   std::vector<std::pair<int64_t, PartitionDescription>> partition_series_;

@@ -144,6 +144,7 @@ check::CheckInput Cluster::check_input() {
             check::LogRecord lr;
             lr.offset = r.offset.value;
             lr.aborted = in_aborted_txn;
+            lr.undecided = r.offset >= part->last_stable_offset();
             if (r.key) lr.key = std::string(r.key->begin(), r.key->end());
             if (r.value) lr.value.assign(r.value->begin(), r.value->end());
             f.records.push_back(std::move(lr));
@@ -207,6 +208,11 @@ check::Verdict Cluster::check(const CheckOptions& options) {
   for (auto& f : liveness)
     if (!is_internal(f.tp.topic) || f.tp.topic.empty()) in.liveness_failures.push_back(std::move(f));
   in.config.full_read = options.full_read;
+  for (check::PipelineCheck pc : pipelines_) {
+    for (const auto& [tp, o] : describe_group(pc.group_id).offsets)
+      if (tp.topic == pc.input_topic) pc.committed[tp] = o.offset.value;
+    in.pipelines.push_back(std::move(pc));
+  }
   in.config.unseen_is_violation = options.unseen_is_violation;
   check::Verdict v = check::check_all(in);
   last_verdict_ = v;

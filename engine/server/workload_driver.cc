@@ -118,6 +118,54 @@ std::shared_ptr<Workload> add_workload(Cluster& cluster, WorkloadOptions o) {
   return w;
 }
 
+// ---- pipelines -----------------------------------------------------------------------------------
+
+uint64_t Pipeline::sum(uint64_t clients::PipelineState::*field) const {
+  uint64_t n = 0;
+  for (const auto& s : states_) n += (*s).*field;
+  return n;
+}
+
+void Pipeline::stop() {
+  for (const auto& s : states_) s->stop = true;
+}
+
+std::shared_ptr<Pipeline> add_pipeline(Cluster& cluster, PipelineOptions o) {
+  if (o.spec.input_topic.empty() || o.spec.output_topic.empty())
+    throw std::invalid_argument("a pipeline needs an input and an output topic");
+  if (o.spec.input_topic == o.spec.output_topic)
+    throw std::invalid_argument("a pipeline's input and output topics must differ");
+  if (o.instances < 1) throw std::invalid_argument("a pipeline needs at least one instance");
+  if (!(o.spec.abort_probability >= 0 && o.spec.abort_probability <= 1))
+    throw std::invalid_argument("abort_probability must be in [0, 1]");
+  Config::Map ccfg = o.consumer_config;
+  if (!ccfg.count("group.id")) ccfg["group.id"] = o.name;
+  const std::string txn_base = o.producer_config.count("transactional.id") ? o.producer_config.at("transactional.id") : o.name;
+  auto p = std::make_shared<Pipeline>();
+  for (int32_t i = 0; i < o.instances; ++i) {
+    Config::Map pcfg = o.producer_config;
+    // A stable id per instance: its restart fences its own zombie.
+    if (o.spec.transactional)
+      pcfg["transactional.id"] = txn_base + "-" + std::to_string(i + 1);
+    else
+      pcfg.erase("transactional.id");
+    auto st = std::make_shared<clients::PipelineState>(o.spec);
+    const int32_t id = cluster.add_client(o.name + "-" + std::to_string(i + 1),
+                                          clients::pipeline_factory(ccfg, pcfg, st), "pipeline");
+    p->ids_.push_back(id);
+    p->states_.push_back(std::move(st));
+  }
+  check::PipelineCheck pc;
+  pc.name = o.name;
+  pc.input_topic = o.spec.input_topic;
+  pc.output_topic = o.spec.output_topic;
+  pc.group_id = ccfg.at("group.id");
+  pc.output_prefix = o.spec.output_prefix;
+  pc.transactional = o.spec.transactional;
+  cluster.add_pipeline_check(std::move(pc));
+  return p;
+}
+
 void rolling_restart(Cluster& cluster, const std::vector<int32_t>& ids, int64_t down_ms, int64_t between_ms) {
   for (size_t i = 0; i < ids.size(); ++i) {
     cluster.crash(ids[i]);

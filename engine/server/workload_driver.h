@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/clients/pipeline.h"
 #include "engine/clients/workload.h"
 #include "engine/server/cluster.h"
 
@@ -70,6 +71,34 @@ class Workload {
 // Throws ClusterError (unknown client, not a producer/consumer) or
 // std::invalid_argument (no topic, rate <= 0, no clients).
 std::shared_ptr<Workload> add_workload(Cluster& cluster, WorkloadOptions options);
+
+// ---- exactly-once pipelines (engine/clients/pipeline.h) ---------------------------------------
+
+struct PipelineOptions {
+  std::string name = "pipeline";  // clients "<name>-<i>", group.id and transactional.id "<name>-<i>" by default
+  int32_t instances = 2;
+  clients::PipelineSpec spec;     // input and output topics, prefix, abort probability
+  Config::Map consumer_config;    // group.id defaults to `name`
+  Config::Map producer_config;    // transactional.id is "<transactional.id or name>-<i>"
+};
+
+class Pipeline {
+ public:
+  const std::vector<int32_t>& ids() const { return ids_; }
+  const std::vector<std::shared_ptr<clients::PipelineState>>& states() const { return states_; }
+  uint64_t sum(uint64_t clients::PipelineState::*field) const;
+  void stop();
+
+ private:
+  friend std::shared_ptr<Pipeline> add_pipeline(Cluster& cluster, PipelineOptions options);
+  std::vector<int32_t> ids_;
+  std::vector<std::shared_ptr<clients::PipelineState>> states_;
+};
+
+// Starts `instances` pipeline processes and registers the pipeline with the
+// checkers (check(): exactly-once from input to output). Throws
+// std::invalid_argument (no topics, instances < 1, same input and output).
+std::shared_ptr<Pipeline> add_pipeline(Cluster& cluster, PipelineOptions options);
 
 // Restarts the given nodes (clients or brokers) one at a time, from the main
 // context: crash, `down_ms` later restart, then `between_ms` before the next.

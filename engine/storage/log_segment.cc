@@ -66,7 +66,8 @@ void LogSegment::cache_reset(int64_t start) {
 void LogSegment::cache_push(int64_t position, BatchPtr batch) {
   SIM_ASSERT(position == cache_start_ + cache_bytes_, "the batch cache must stay contiguous");
   cache_bytes_ += static_cast<int64_t>(batch->size_in_bytes());
-  cache_.push_back({position, std::move(batch)});
+  const Offset last = batch->last_offset();
+  cache_.push_back({position, last, std::move(batch)});
   while (cache_bytes_ > kCacheBytes && cache_.size() > 1) {
     const auto n = static_cast<int64_t>(cache_.front().batch->size_in_bytes());
     cache_bytes_ -= n;
@@ -89,13 +90,13 @@ Result<std::vector<BatchPtr>> LogSegment::read_cached(Offset start, int64_t max_
                                                       bool min_one) {
   // The first cached batch whose last offset is >= start.
   auto it = std::partition_point(cache_.begin(), cache_.end(),
-                                 [&](const Cached& c) { return c.batch->last_offset() < start; });
+                                 [&](const Cached& c) { return c.last < start; });
   std::vector<BatchPtr> out;
   int64_t total = 0;
   const int64_t from = it == cache_.end() ? size_ : it->position;
   for (; it != cache_.end(); ++it) {
     const RecordBatch& b = *it->batch;
-    if (b.last_offset() >= max_offset_exclusive) break;
+    if (it->last >= max_offset_exclusive) break;
     const auto n = static_cast<int64_t>(b.size_in_bytes());
     if (total + n > max_bytes && !(out.empty() && min_one)) break;
     out.push_back(it->batch);

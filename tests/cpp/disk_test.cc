@@ -9,7 +9,7 @@ using namespace sim;
 
 namespace {
 std::vector<uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
-std::string text(const std::vector<uint8_t>& v) { return {v.begin(), v.end()}; }
+std::string text(std::span<const uint8_t> v) { return {v.begin(), v.end()}; }
 
 struct Box {
   World w;

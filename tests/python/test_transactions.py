@@ -143,3 +143,37 @@ def test_transactional_workload_under_faults_keeps_its_promises(seed):
     assert w.transactions_committed > 10 and w.transactions_aborted > 0
     assert v.ok, str(v)
     assert not [a for a in v.anomalies if a.kind in ("aborted-read", "exactly-once")]
+
+
+def pipeline_cluster(seed):
+    sim = cluster(seed=seed)
+    sim.create_topic("in", partitions=2, replication_factor=3)
+    sim.workload("in", producers=1, rate_per_s=200, duration_ms=8_000)
+    return sim
+
+
+def test_a_transactional_pipeline_is_exactly_once_even_with_aborts():
+    sim = pipeline_cluster(7)
+    p = sim.pipeline("in", "t", instances=2, abort_probability=0.3)
+    sim.run_for(20_000)
+    v = sim.check()
+    assert p.commits > 0 and p.aborts > 0 and p.records_in >= 1600
+    assert v.ok, str(v)
+    assert not [a for a in v.anomalies if a.kind == "exactly-once"]
+
+
+def test_the_exactly_once_checker_fires_on_a_pipeline_that_forgets_to_rewind():
+    sim = pipeline_cluster(7)
+    sim.pipeline("in", "t", instances=2, abort_probability=0.3, rewind_after_abort=False)
+    sim.run_for(20_000)
+    v = sim.check()
+    lost = [a for a in v.violations if a.kind == "exactly-once"]
+    assert lost and "zero times" in lost[0].explanation
+
+
+def test_pipeline_misuse_raises():
+    sim = cluster(seed=8)
+    with pytest.raises(ksim.KsimError, match="must differ"):
+        sim.pipeline("t", "t")
+    with pytest.raises(ksim.KsimError, match="at least one instance"):
+        sim.pipeline("t", "out", instances=0)

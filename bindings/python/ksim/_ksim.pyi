@@ -514,8 +514,29 @@ class Simulation:
         def consumed(self) -> int: ...
         @property
         def producers_finished(self) -> bool: ...
+        @property
+        def transactions_committed(self) -> int: ...
+        @property
+        def transactions_aborted(self) -> int: ...
         def stop(self) -> None:
             """Stop every producer and consumer loop (the clients stay up)."""
+
+    class Pipeline:
+        """A running consume-transform-produce pipeline (sim.pipeline)."""
+
+        @property
+        def ids(self) -> list[int]:
+            """The instances' client node ids (crash / restart them)."""
+        @property
+        def records_in(self) -> int: ...
+        @property
+        def commits(self) -> int: ...
+        @property
+        def aborts(self) -> int: ...
+        @property
+        def fenced(self) -> int: ...
+        def stop(self) -> None:
+            """Stop every instance's loop (the clients stay up)."""
 
     def __init__(
         self, seed: int = 1, brokers: int = 3, controllers: int = 0, config: Mapping[str, str] = {}
@@ -602,9 +623,27 @@ class Simulation:
         commit: str = "auto",
         processing_us_per_record: int = 0,
         name: str = "workload",
+        transaction_records: int = 10,
+        abort_probability: float = 0.0,
     ) -> "Simulation.Workload":
         """Drive a topic from C++ (fast): counts of new clients or existing
-        Producer/Consumer objects; everything is recorded for sim.check()."""
+        Producer/Consumer objects; everything is recorded for sim.check().
+        With producer_config transactional.id ("<id>-<i>" per producer):
+        transactions of transaction_records records, aborted with abort_probability."""
+    def pipeline(
+        self,
+        input_topic: str,
+        output_topic: str,
+        instances: int = 2,
+        consumer_config: Mapping[str, str] = {},
+        producer_config: Mapping[str, str] = {},
+        transactional: bool = True,
+        abort_probability: float = 0.0,
+        rewind_after_abort: bool = True,
+        name: str = "pipeline",
+    ) -> "Simulation.Pipeline":
+        """Kafka's exactly-once consume-transform-produce application; sim.check() judges
+        `exactly-once` (each committed input has one committed output)."""
     # faults
     def crash(self, broker: int) -> None:
         """Crash a node (broker, controller or client): its process state is lost, its disk survives."""

@@ -297,6 +297,75 @@ TEST_CASE("aborted-read and exactly-once over transactional sends", "[check][tra
   REQUIRE(clean.kinds().empty());
 }
 
+TEST_CASE("a committed copy counts once: an aborted attempt of the same value is no duplicate", "[check][transactions]") {
+  Story s;
+  const uint64_t c = s.send(10, "t1", 1, 110);
+  s.h.op(c).transactional = true;
+  s.h.op(c).txn_state = "committed";
+  s.final_log({"t1", "t1"});
+  s.in.final_logs[s.tp].records[0].aborted = true;  // the first attempt's transaction aborted
+  REQUIRE(s.kinds() == Kinds{});
+}
+
+TEST_CASE("read_committed readers skip aborted records without a poll-skip", "[check][transactions]") {
+  Story s;
+  s.final_log({"gone", "kept"});
+  s.in.final_logs[s.tp].records[0].aborted = true;
+  const uint64_t seek = s.seek(20, 0, 90);
+  s.h.op(seek).read_committed = true;
+  const uint64_t p = s.poll(20, {{1, "kept"}}, 100);
+  s.h.op(p).read_committed = true;
+  REQUIRE(s.kinds().empty());
+  // A read_uncommitted reader could have read it: that jump is a skip.
+  Story dirty;
+  dirty.final_log({"gone", "kept"});
+  dirty.in.final_logs[dirty.tp].records[0].aborted = true;
+  dirty.seek(20, 0, 90);
+  dirty.poll(20, {{1, "kept"}}, 100);
+  REQUIRE(dirty.kinds() == Kinds{"poll-skip"});
+}
+
+namespace {
+// A pipeline from "t" (the story's partition) to "out-0", committed up to `committed`.
+Story pipeline_story(const std::vector<std::string>& outputs, int64_t committed, bool transactional = true) {
+  Story s;
+  s.final_log({"a", "b", "c"});
+  FinalLog& out = s.in.final_logs[TopicPartition{"out", 0}];
+  out.source_broker = 1;
+  int64_t o = 0;
+  for (const auto& v : outputs) out.records.push_back(LogRecord{o++, std::nullopt, v});
+  out.high_watermark = o;
+  PipelineCheck pc;
+  pc.name = "p";
+  pc.input_topic = "t";
+  pc.output_topic = "out";
+  pc.group_id = "g";
+  pc.output_prefix = "T:";
+  pc.transactional = transactional;
+  pc.committed[s.tp] = committed;
+  s.in.pipelines.push_back(pc);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("exactly-once pipeline: every committed input has one committed output", "[check][transactions]") {
+  REQUIRE(pipeline_story({"T:a", "T:b", "T:c"}, 3).kinds().empty());
+  REQUIRE(pipeline_story({"T:a", "T:b"}, 2).kinds().empty());  // c is not committed yet: not judged
+  Story missing = pipeline_story({"T:a", "T:c"}, 3);
+  REQUIRE(missing.kinds() == Kinds{"exactly-once"});
+  REQUIRE_FALSE(missing.check().ok());
+  Story twice = pipeline_story({"T:a", "T:b", "T:b", "T:c"}, 3);
+  REQUIRE(twice.kinds() == Kinds{"exactly-once"});
+  REQUIRE_FALSE(twice.check().ok());
+  // An aborted copy does not count; an undecided one neither.
+  Story retried = pipeline_story({"T:a", "T:b", "T:b", "T:c"}, 3);
+  retried.in.final_logs[TopicPartition{"out", 0}].records[1].aborted = true;
+  REQUIRE(retried.kinds().empty());
+  // Without transactions a repeat is expected (at-least-once), a loss is not.
+  REQUIRE(pipeline_story({"T:a", "T:b", "T:b", "T:c"}, 3, false).check().ok());
+  REQUIRE_FALSE(pipeline_story({"T:a", "T:c"}, 3, false).check().ok());
+}
+
 TEST_CASE("liveness failures are violations unless the configuration explains them", "[check][liveness]") {
   Story s;
   s.in.liveness_failures.push_back({s.tp, "t-0 has no leader", ""});
