@@ -34,7 +34,7 @@ uint8_t* map_aligned(size_t n) {
   if (const uintptr_t tail = at + n + kHuge - (aligned + n); tail > 0) munmap(reinterpret_cast<void*>(aligned + n), tail);
   auto* p = reinterpret_cast<uint8_t*>(aligned);
   // Advice only: without huge pages everything still works, with 4 KiB faults.
-  madvise(p, n, MADV_HUGEPAGE);
+  if (!std::getenv("KSIM_NO_THP")) madvise(p, n, MADV_HUGEPAGE);  // TEMP A/B
   return p;
 }
 #endif
