@@ -26,7 +26,7 @@ CREATE TABLE summary (id INTEGER PRIMARY KEY, proto BLOB);
 CREATE TABLE ops (id INTEGER PRIMARY KEY, client INTEGER, client_name TEXT, type TEXT, invoke_ms REAL,
   complete_ms REAL, outcome TEXT, error TEXT, topic TEXT, partition INTEGER, key TEXT, value TEXT,
   offset INTEGER, acks INTEGER, idempotent INTEGER, leader INTEGER, group_id TEXT, generation INTEGER,
-  member_id TEXT, detail TEXT, offsets TEXT);
+  member_id TEXT, detail TEXT, offsets TEXT, transactional INTEGER, txn_state TEXT, read_committed INTEGER);
 CREATE TABLE polled_records (op_id INTEGER, topic TEXT, partition INTEGER, offset INTEGER, key TEXT,
   value TEXT, leader_epoch INTEGER, high_watermark INTEGER);
 CREATE TABLE events (at_ms REAL, type TEXT, node INTEGER, topic TEXT, partition INTEGER, leader_epoch INTEGER,
@@ -316,7 +316,7 @@ void export_run(Cluster& c, const std::string& path, const ExportOptions& option
     for (const auto& [k, v] : w.params()) r.row("param:" + k, v);
   }
   {
-    Stmt s(db.get(), "INSERT INTO ops VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", path);
+    Stmt s(db.get(), "INSERT INTO ops VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", path);
     Stmt p(db.get(), "INSERT INTO polled_records VALUES (?,?,?,?,?,?,?,?)", path);
     for (const check::Op& op : h.ops()) {
       std::string offs;
@@ -324,7 +324,8 @@ void export_run(Cluster& c, const std::string& path, const ExportOptions& option
       s.row(op.id, op.client, op.client_name, op_type(op.type), ms(op.invoke_ns),
             op.complete_ns >= 0 ? ms(op.complete_ns) : -1.0, outcome(op.outcome), std::string(errc_name(op.error)),
             op.tp.topic, op.tp.partition, op.key, op.value, op.offset.value, op.acks, op.idempotent, op.leader,
-            op.group_id, op.generation, op.member_id, op.detail, offs);
+            op.group_id, op.generation, op.member_id, op.detail, offs, op.transactional, op.txn_state,
+            op.read_committed);
       for (const check::PolledRecord& r : op.records)
         p.row(op.id, r.tp.topic, r.tp.partition, r.offset.value, r.key, r.value, r.leader_epoch.value,
               r.high_watermark.value);

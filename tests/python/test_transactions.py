@@ -177,3 +177,22 @@ def test_pipeline_misuse_raises():
         sim.pipeline("t", "t")
     with pytest.raises(ksim.KsimError, match="at least one instance"):
         sim.pipeline("t", "out", instances=0)
+
+
+def test_the_trace_store_keeps_transaction_outcomes(tmp_path):
+    import sqlite3
+    sim = cluster(seed=9)
+    p = sim.producer({"transactional.id": "exported"})
+    p.init_transactions()
+    for outcome in ("commit", "abort"):
+        p.begin_transaction()
+        p.produce("t", value=f"v-{outcome}", partition=0)
+        p.flush(timeout_ms=10_000)
+        (p.commit_transaction if outcome == "commit" else p.abort_transaction)()
+    read_all(sim, "read_committed", partitions=1, ms=1_000)
+    path = tmp_path / "txn.db"
+    sim.export(str(path))
+    db = sqlite3.connect(str(path))
+    rows = db.execute("select value, transactional, txn_state from ops where type = 'send' order by id").fetchall()
+    assert rows == [("v-commit", 1, "committed"), ("v-abort", 1, "aborted")]
+    assert db.execute("select count(*) from ops where type = 'poll' and read_committed = 1").fetchone()[0] > 0
