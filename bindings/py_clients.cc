@@ -1478,6 +1478,30 @@ partition.assignment.strategy, ...); ConfigError names a bad key.
 on_commit(err, partitions) (or conf key 'on_commit') receives async commit results.)")
       .def("describe_group", &describe_group, py::arg("group_id"),
            "A consumer group as its coordinator holds it, with committed offsets and lag (GroupDescription).")
+      .def(
+          "describe_transaction",
+          [](Cluster& c, const std::string& transactional_id) {
+            if (transactional_id.empty()) throw py::value_error("describe_transaction(): empty transactional.id");
+            const coordinator::TxnDescription d = c.describe_transaction(transactional_id);
+            if (d.error != Errc::NONE)
+              throw ClusterError(d.error, "describe_transaction('" + transactional_id +
+                                              "'): " + std::string(errc_name(d.error)));
+            py::dict out;
+            out["transactional_id"] = d.transactional_id;
+            out["coordinator"] = d.coordinator;
+            out["state"] = d.state;
+            out["producer_id"] = d.producer_id.value;
+            out["producer_epoch"] = d.producer_epoch.value;
+            out["timeout_ms"] = d.timeout_ms;
+            out["start_ms"] = d.start_ms;
+            py::list parts;
+            for (const TopicPartition& tp : d.partitions) parts.append(py::make_tuple(tp.topic, tp.partition));
+            out["partitions"] = parts;
+            return out;
+          },
+          py::arg("transactional_id"),
+          "kafka-transactions.sh describe: a dict (state: Empty / Ongoing / PrepareCommit / ... , producer_id, "
+          "producer_epoch, partitions, coordinator, timeout_ms, start_ms); ClusterError if unknown or unavailable.")
       .def("dump_log", &dump_log, py::arg("broker"), py::arg("topic"), py::arg("partition"),
            "kafka-dump-log --print-data-log style text of a live broker's replica (batches and records).");
 }

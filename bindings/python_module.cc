@@ -110,6 +110,9 @@ PYBIND11_MODULE(_ksim, m) {
       .def_readonly("isr", &PartitionDescription::isr)
       .def_readonly("elr", &PartitionDescription::elr)
       .def_property_readonly("high_watermark", [](const PartitionDescription& d) { return d.high_watermark.value; })
+      .def_property_readonly("last_stable_offset",
+                             [](const PartitionDescription& d) { return d.last_stable_offset.value; },
+                             "Where read_committed consumers stop: the first offset of an open transaction, or the HW.")
       .def_property_readonly("log_end_offsets",
                              [](const PartitionDescription& d) {
                                std::map<int32_t, int64_t> out;

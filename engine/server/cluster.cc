@@ -345,7 +345,10 @@ PartitionDescription Cluster::describe_partition(const std::string& topic, int32
       if (const Partition* p = const_cast<KafkaNode*>(n)->broker()->replica_manager().get({topic, partition})) {
         r.log_end_offset = p->log_end_offset();
         r.high_watermark = p->high_watermark();
-        if (b == d.leader && p->is_leader()) d.high_watermark = p->high_watermark();
+        if (b == d.leader && p->is_leader()) {
+          d.high_watermark = p->high_watermark();
+          d.last_stable_offset = p->last_stable_offset();
+        }
       }
     }
     d.replica_states.push_back(r);
@@ -377,7 +380,9 @@ std::string Cluster::describe_text(const std::string& topic) const {
        << (p.leader >= 0 ? std::to_string(p.leader) : "none") << "\tLeaderEpoch: " << p.leader_epoch
        << "\tReplicas: " << list(p.replicas) << "\tIsr: " << list(p.isr);
     if (!p.elr.empty()) os << "\tElr: " << list(p.elr);
-    os << "\tHW: " << p.high_watermark.value << "\tLEO:";
+    os << "\tHW: " << p.high_watermark.value;
+    if (p.last_stable_offset != p.high_watermark) os << "\tLSO: " << p.last_stable_offset.value;  // an open transaction
+    os << "\tLEO:";
     for (const auto& r : p.replica_states)
       os << " " << r.broker << "=" << (r.up ? std::to_string(r.log_end_offset.value) : "down");
     os << "\n";
@@ -546,6 +551,20 @@ coordinator::GroupDescription Cluster::describe_group(const std::string& group_i
     return d;
   }
   return n->broker()->group_coordinator().describe(group_id);
+}
+
+coordinator::TxnDescription Cluster::describe_transaction(const std::string& transactional_id) const {
+  const int32_t p =
+      coordinator::partition_for(transactional_id, config_.get_int("transaction.state.log.num.partitions"));
+  const int32_t leader = leader_of(coordinator::kTransactionStateTopic, p);
+  KafkaNode* n = leader >= 0 ? const_cast<Cluster*>(this)->node(leader) : nullptr;
+  if (!n || !n->broker()) {
+    coordinator::TxnDescription d;
+    d.transactional_id = transactional_id;
+    d.error = Errc::COORDINATOR_NOT_AVAILABLE;
+    return d;
+  }
+  return n->broker()->transaction_coordinator().describe(transactional_id);
 }
 
 // ---- faults ----------------------------------------------------------------------------------------------

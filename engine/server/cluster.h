@@ -71,6 +71,7 @@ struct PartitionDescription {
   int32_t partition_epoch = -1;
   std::vector<int32_t> replicas, isr, elr;
   Offset high_watermark = kNoOffset;  // the leader's
+  Offset last_stable_offset = kNoOffset;  // the leader's: below the first open transaction
   std::vector<ReplicaDescription> replica_states;
 };
 
@@ -197,6 +198,8 @@ class Cluster {
   // COORDINATOR_NOT_AVAILABLE (no __consumer_offsets or no leader),
   // COORDINATOR_LOAD_IN_PROGRESS, NOT_COORDINATOR. Unknown groups are "Dead".
   coordinator::GroupDescription describe_group(const std::string& group_id) const;
+  // kafka-transactions.sh describe: the transactional id as its coordinator knows it.
+  coordinator::TxnDescription describe_transaction(const std::string& transactional_id) const;
   // The broker coordinating the group now (-1: none).
   int32_t group_coordinator_of(const std::string& group_id) const;
 

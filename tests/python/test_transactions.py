@@ -196,3 +196,25 @@ def test_the_trace_store_keeps_transaction_outcomes(tmp_path):
     rows = db.execute("select value, transactional, txn_state from ops where type = 'send' order by id").fetchall()
     assert rows == [("v-commit", 1, "committed"), ("v-abort", 1, "aborted")]
     assert db.execute("select count(*) from ops where type = 'poll' and read_committed = 1").fetchone()[0] > 0
+
+
+def test_describe_shows_an_open_transaction_and_the_last_stable_offset():
+    sim = cluster(seed=10)
+    p = sim.producer({"transactional.id": "shown", "linger.ms": "0"})
+    p.init_transactions()
+    assert sim.describe_transaction("shown")["state"] == "Empty"
+    p.begin_transaction()
+    p.produce("t", value=b"open", partition=1)
+    p.flush(timeout_ms=10_000)
+    d = sim.describe_transaction("shown")
+    assert d["state"] == "Ongoing" and d["partitions"] == [("t", 1)] and d["producer_epoch"] == 0
+    part = sim.describe_topic("t")[1]
+    assert part.last_stable_offset == 0 and part.high_watermark == 1
+    assert "LSO: 0" in sim.describe("t")
+    p.commit_transaction()
+    sim.run_for(1_000)
+    assert sim.describe_transaction("shown")["state"] == "CompleteCommit"
+    part = sim.describe_topic("t")[1]
+    assert part.last_stable_offset == part.high_watermark == 2  # the record and its COMMIT marker
+    with pytest.raises(ksim.ClusterError, match="TRANSACTIONAL_ID_NOT_FOUND"):
+        sim.describe_transaction("never-used")

@@ -363,6 +363,9 @@ class PartitionInfo:
     @property
     def high_watermark(self) -> int: ...
     @property
+    def last_stable_offset(self) -> int:
+        """Where read_committed consumers stop (the first open transaction's offset, or the HW)."""
+    @property
     def log_end_offsets(self) -> dict[int, int]: ...
     @property
     def replica_states(self) -> list[ReplicaState]: ...
@@ -607,6 +610,8 @@ class Simulation:
         """A Consumer on a new client node. conf: Kafka's consumer keys (group.id,
         auto.offset.reset, enable.auto.commit, isolation.level, ...; 'on_commit'
         may be given in conf as in confluent-kafka)."""
+    def describe_transaction(self, transactional_id: str) -> dict:
+        """kafka-transactions.sh describe: state, producer_id, producer_epoch, partitions, coordinator."""
     def describe_group(self, group_id: str) -> GroupDescription:
         """A consumer group as its coordinator holds it, with committed offsets and lag."""
     def workload(
