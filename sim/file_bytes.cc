@@ -14,29 +14,13 @@ namespace sim {
 namespace {
 
 #if KSIM_FILE_BYTES_MREMAP
-// From this capacity on a buffer gets its own mapping; below it realloc is
-// cheap enough and wastes no page per small file. Mappings are multiples of
-// 2 MiB at 2 MiB-aligned addresses, so the kernel can back them with
-// transparent huge pages (one fault per 2 MiB instead of per 4 KiB) and
-// mremap can move them a page-table entry per 2 MiB.
-constexpr size_t kHuge = size_t{2} << 20;
-constexpr size_t kMapThreshold = kHuge;
-size_t round_to_huge(size_t n) { return (n + kHuge - 1) / kHuge * kHuge; }
-
-// A fresh read-write anonymous mapping of `n` bytes (a multiple of kHuge) at
-// a kHuge-aligned address: over-map by kHuge and unmap the slack at both ends.
-uint8_t* map_aligned(size_t n) {
-  void* raw = mmap(nullptr, n + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) throw std::bad_alloc();
-  const auto at = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t aligned = (at + kHuge - 1) / kHuge * kHuge;
-  if (aligned > at) munmap(raw, aligned - at);
-  if (const uintptr_t tail = at + n + kHuge - (aligned + n); tail > 0) munmap(reinterpret_cast<void*>(aligned + n), tail);
-  auto* p = reinterpret_cast<uint8_t*>(aligned);
-  // Advice only: without huge pages everything still works, with 4 KiB faults.
-  if (!std::getenv("KSIM_NO_THP")) madvise(p, n, MADV_HUGEPAGE);  // TEMP A/B
-  return p;
-}
+// From this capacity on a buffer gets its own mapping, grown by mremap;
+// below it realloc is cheap enough and wastes no page per small file.
+// (Transparent huge pages were tried: fewer faults, but on a busy machine
+// the kernel's compaction for them cost more system time than they saved.)
+constexpr size_t kMapThreshold = size_t{1} << 20;
+constexpr size_t kPage = 4096;
+size_t round_to_page(size_t n) { return (n + kPage - 1) / kPage * kPage; }
 #endif
 
 }  // namespace
@@ -63,20 +47,19 @@ void FileBytes::reserve(size_t n) {
   size_t cap = std::max({n, cap_ * 2, size_t{64}});
 #if KSIM_FILE_BYTES_MREMAP
   if (cap >= kMapThreshold) {
-    cap = round_to_huge(cap);
-    uint8_t* p = map_aligned(cap);
+    cap = round_to_page(cap);
+    void* p;
     if (mapped_) {
-      // Moves the old pages (page-table entries, not bytes) over the start
-      // of the new mapping; the old range is unmapped by the move.
-      if (mremap(p_, cap_, cap_, MREMAP_MAYMOVE | MREMAP_FIXED, p) == MAP_FAILED) {
-        munmap(p, cap);
-        throw std::bad_alloc();
-      }
+      p = mremap(p_, cap_, cap, MREMAP_MAYMOVE);  // moves page-table entries, copies no bytes
     } else {
-      if (size_ > 0) std::memcpy(p, p_, size_);  // once, leaving the malloc heap
-      std::free(p_);
+      p = mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p != MAP_FAILED) {
+        if (size_ > 0) std::memcpy(p, p_, size_);  // once, leaving the malloc heap
+        std::free(p_);
+      }
     }
-    p_ = p;
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    p_ = static_cast<uint8_t*>(p);
     cap_ = cap;
     mapped_ = true;
     return;
