@@ -89,6 +89,10 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
   rm_->marker_listener = [this](const TopicPartition& tp, ProducerId pid, bool committed, Offset marker_offset) {
     groups_->on_txn_marker(tp, pid, committed, marker_offset);
   };
+  rm_->marker_ready = [this](const TopicPartition& tp) {
+    return tp.topic != coordinator::kGroupMetadataTopic ||
+           groups_->runtime().status(tp.partition) != Errc::COORDINATOR_LOAD_IN_PROGRESS;
+  };
 }
 
 void BrokerServer::start() { world_.spawn(self_, "broker-startup", [this] { startup(); }); }

@@ -43,30 +43,25 @@ void ReplicaManager::remove(const TopicPartition& tp) {
 
 // ---- Produce ------------------------------------------------------------------------------
 
-std::vector<Errc> ReplicaManager::verify_produce(const protocol::ProduceRequest& req, std::vector<VerifyKey>& claimed) {
+bool ReplicaManager::needs_verification(const protocol::ProduceRequest& req, size_t i) const {
+  const auto& [tp, batch] = req.partitions[i];
+  if (!verify_transaction || !req.transactional_id || !batch->is_transactional() || batch->is_control()) return false;
+  auto it = partitions_.find(tp);
+  // Not led here: the append answers NOT_LEADER_OR_FOLLOWER anyway.
+  if (it == partitions_.end() || !it->second->is_leader()) return false;
+  // Already in an open transaction of this epoch here: the coordinator knows
+  // the partition (Kafka's hasOngoingTransaction(producerId, producerEpoch)).
+  // A TV2 producer's next transaction (epoch + 1) may arrive before the
+  // previous one's marker: it must be verified, or that marker would commit it.
+  const auto entry = it->second->log().producer_state().entry(batch->producer_id());
+  return !(entry && entry->current_txn_first_offset && entry->epoch == batch->producer_epoch());
+}
+
+std::vector<Errc> ReplicaManager::verify_produce(const protocol::ProduceRequest& req) {
   std::vector<Errc> out(req.partitions.size(), Errc::NONE);
-  if (!verify_transaction || !req.transactional_id) return out;
-  if (!verified_cv_) verified_cv_ = std::make_unique<sim::CondVar>(world_);
   for (size_t i = 0; i < req.partitions.size(); ++i) {
+    if (!needs_verification(req, i)) continue;
     const auto& [tp, batch] = req.partitions[i];
-    if (!batch->is_transactional() || batch->is_control()) continue;
-    const VerifyKey key{tp, batch->producer_id().value};
-    if (verifying_.count(key)) {
-      world_.probe("broker: produce waits for an earlier verification of its producer");
-      verified_cv_->wait([&] { return !verifying_.count(key); });
-    }
-    Partition* p = get(tp);
-    // Not led here: the append below answers NOT_LEADER_OR_FOLLOWER anyway.
-    if (!p || !p->is_leader()) continue;
-    // Already in an open transaction of this epoch here: the coordinator knows
-    // the partition (Kafka's hasOngoingTransaction(producerId, producerEpoch)).
-    // A TV2 producer's next transaction (epoch + 1) may arrive before the
-    // previous one's marker: it must be verified, or that marker would commit it.
-    const auto entry = p->log().producer_state().entry(batch->producer_id());
-    if (entry && entry->current_txn_first_offset && entry->epoch == batch->producer_epoch()) continue;
-    // May block on the network; `p` may be gone afterwards (looked up again below).
-    verifying_.insert(key);
-    claimed.push_back(key);
     out[i] = verify_transaction(*req.transactional_id, batch->producer_id(), batch->producer_epoch(), tp);
     if (out[i] != Errc::NONE) world_.probe("broker: transactional produce failed verification");
   }
@@ -76,13 +71,47 @@ std::vector<Errc> ReplicaManager::verify_produce(const protocol::ProduceRequest&
 void ReplicaManager::handle_produce(const sim::Incoming& in) {
   const auto& req = sim::payload_as<protocol::ProduceRequest>(in.payload);
   ++metrics_.produce_requests;
+  // KIP-890 verification asks the transaction coordinator (maybe this very
+  // broker): it must not hold a request handler, and a producer's requests
+  // must still reach the log in order (Kafka handles one request per
+  // connection at a time). So a request of a producer that needs verifying —
+  // or that queues behind one — takes a ticket in its producer's queue and
+  // goes on in a fiber of its own, in ticket order.
+  std::set<int64_t> pids;
+  bool verify = false;
+  for (size_t i = 0; i < req.partitions.size(); ++i) {
+    const auto& batch = req.partitions[i].second;
+    if (!verify_transaction || !req.transactional_id || !batch->is_transactional()) continue;
+    pids.insert(batch->producer_id().value);
+    verify = verify || needs_verification(req, i);
+  }
+  const bool queued = std::any_of(pids.begin(), pids.end(), [&](int64_t p) { return verify_queue_.count(p) > 0; });
+  if (!verify && !queued) return produce(in, std::vector<Errc>(req.partitions.size(), Errc::NONE));
+  if (!verified_cv_) verified_cv_ = std::make_unique<sim::CondVar>(world_);
+  const uint64_t ticket = next_verify_ticket_++;
+  for (int64_t p : pids) verify_queue_[p].push_back(ticket);
+  if (queued) world_.probe("broker: produce waits for an earlier verification of its producer");
+  world_.spawn(self_, "produce-verify", [this, in, pids, ticket] {
+    auto my_turn = [&] {
+      return std::all_of(pids.begin(), pids.end(), [&](int64_t p) { return verify_queue_.at(p).front() == ticket; });
+    };
+    verified_cv_->wait(my_turn);
+    const auto& r = sim::payload_as<protocol::ProduceRequest>(in.payload);
+    produce(in, verify_produce(r));
+    for (int64_t p : pids) {
+      std::deque<uint64_t>& q = verify_queue_.at(p);
+      q.pop_front();
+      if (q.empty()) verify_queue_.erase(p);
+    }
+    verified_cv_->notify_all();
+  });
+}
+
+void ReplicaManager::produce(const sim::Incoming& in, const std::vector<Errc>& verified) {
+  const auto& req = sim::payload_as<protocol::ProduceRequest>(in.payload);
   auto delayed = std::make_shared<DelayedProduce>();
   delayed->request = in;
   delayed->deadline = world_.now() + sim::milliseconds(req.timeout_ms);
-  // KIP-890 verification first, outside every role lock: it waits for the
-  // transaction coordinator, and a partition lock must never wait on the network.
-  std::vector<VerifyKey> claimed;
-  const std::vector<Errc> verified = verify_produce(req, claimed);
   bool wait = false;
   for (size_t i = 0; i < req.partitions.size(); ++i) {
     const auto& [tp, batch] = req.partitions[i];
@@ -123,18 +152,11 @@ void ReplicaManager::handle_produce(const sim::Incoming& in) {
     delayed->required.push_back(required);
     delayed->epochs.push_back(epoch);
   }
-  release_verifications(claimed);  // appended (or refused): the next request of the producer may go
   if (in.dir != sim::Direction::request) return;  // acks=0: nobody listens
   delayed->respond = [this](const DelayedProduce& d) {
     world_.network().respond(d.request, produce_resp_, sim::make_payload(protocol::ProduceResponse{d.results}), 64);
   };
   complete_or_park(delayed, wait, req.timeout_ms);
-}
-
-void ReplicaManager::release_verifications(const std::vector<VerifyKey>& claimed) {
-  if (claimed.empty()) return;
-  for (const VerifyKey& k : claimed) verifying_.erase(k);
-  verified_cv_->notify_all();
 }
 
 void ReplicaManager::complete_or_park(const std::shared_ptr<DelayedProduce>& d, bool wait, int32_t timeout_ms) {
@@ -203,6 +225,8 @@ void ReplicaManager::handle_write_txn_markers(const sim::Incoming& in) {
         res.error = Errc::UNKNOWN_TOPIC_OR_PARTITION;  // Kafka: no local log (getMagic is None)
       } else if (!p->is_leader()) {
         res.error = Errc::NOT_LEADER_OR_FOLLOWER;
+      } else if (marker_ready && !marker_ready(tp)) {
+        res.error = Errc::COORDINATOR_LOAD_IN_PROGRESS;
       } else {
         const int32_t min_isr = min_isr_of ? min_isr_of(tp.topic) : 1;
         const storage::BatchPtr marker =

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -99,6 +100,10 @@ class ReplicaManager {
   // with its offset: the group coordinator completes transactional offset
   // commits of __consumer_offsets partitions from here. Must not block.
   std::function<void(const TopicPartition&, ProducerId, bool committed, Offset marker_offset)> marker_listener;
+  // Whether a marker may be appended to `tp` now: false while the group
+  // coordinator is still loading that __consumer_offsets partition (its replay
+  // would miss the marker); the coordinator's marker channel retries.
+  std::function<bool(const TopicPartition&)> marker_ready;
 
   // A partition changed role, ISR or HW outside a request (metadata applied):
   // complete waiting produces and wake waiting fetches that may now finish.
@@ -141,12 +146,12 @@ class ReplicaManager {
   void try_complete_produce();
   // Parks `d` until its appends are replicated (or answers it now if nothing waits).
   void complete_or_park(const std::shared_ptr<DelayedProduce>& d, bool wait, int32_t timeout_ms);
-  // KIP-890 verification of each transactional batch of a Produce (NONE: append it).
-  // `claimed`: the (partition, producer) pairs this request verifies; they stay
-  // claimed until its appends are done (release_verifications).
-  using VerifyKey = std::pair<TopicPartition, int64_t>;
-  std::vector<Errc> verify_produce(const protocol::ProduceRequest& req, std::vector<VerifyKey>& claimed);
-  void release_verifications(const std::vector<VerifyKey>& claimed);
+  // KIP-890: whether batch `i` needs its transaction verified before the append.
+  bool needs_verification(const protocol::ProduceRequest& req, size_t i) const;
+  // Verifies each batch that needs it (blocks: asks the coordinator); NONE: append it.
+  std::vector<Errc> verify_produce(const protocol::ProduceRequest& req);
+  // The appends and the (delayed) response of a Produce, once verified.
+  void produce(const sim::Incoming& in, const std::vector<Errc>& verified);
   void wake_fetches(const TopicPartition& tp);
   void hw_moved(const TopicPartition& tp);
   void maybe_expand(Partition& p, int32_t follower);
@@ -154,11 +159,10 @@ class ReplicaManager {
   sim::World& world_;
   sim::NodeId self_;
   int32_t broker_id_;
-  // Kafka handles one request per client connection at a time; ksim's handler
-  // fibers do not, so a producer's next Produce could overtake one that waits
-  // for its verification and reach the log with a later sequence. A
-  // (partition, producer) being verified is claimed until that request appended.
-  std::set<VerifyKey> verifying_;
+  // Produce requests of a producer in verification, in arrival order (tickets):
+  // they go on one at a time, so a later one never overtakes an earlier one.
+  std::map<int64_t, std::deque<uint64_t>> verify_queue_;
+  uint64_t next_verify_ticket_ = 0;
   std::unique_ptr<sim::CondVar> verified_cv_;
   Config config_;
   ReplicationSwitches switches_;

@@ -4,6 +4,9 @@
 //                 belongs to an aborted transaction;
 //   exactly-once: a send of a committed transaction is in the final log zero
 //                 times or more than once.
+#include <map>
+#include <set>
+
 #include "engine/check/checkers.h"
 
 namespace ksim::check {
@@ -73,39 +76,56 @@ void check_pipelines(const HistoryIndex& index, Verdict& out) {
   for (const PipelineCheck& pc : in.pipelines) {
     std::map<std::string, std::vector<int64_t>> outputs;  // output value -> committed offsets
     std::map<std::string, TopicPartition> output_tp;
+    std::set<std::string> undecided;  // outputs of transactions still open: unknown yet
+    bool judgeable = true;
     for (const auto& [tp, log] : in.final_logs) {
       if (tp.topic != pc.output_topic) continue;
-      for (const LogRecord& r : log.records)
-        if (!r.aborted && !r.undecided) {
-          outputs[r.value].push_back(r.offset);
-          output_tp.emplace(r.value, tp);
-        }
+      // An unreadable output partition, or one retention trimmed, cannot prove a loss.
+      if (log.source_broker < 0 || log.log_start_offset > 0) judgeable = false;
+      for (const LogRecord& r : log.records) {
+        if (r.undecided) undecided.insert(r.value);
+        if (r.aborted || r.undecided) continue;
+        outputs[r.value].push_back(r.offset);
+        output_tp.emplace(r.value, tp);
+      }
     }
+    if (!judgeable) continue;
+    // Inputs below the committed offsets, by value (a value sent twice needs two outputs).
+    std::map<std::string, std::pair<TopicPartition, std::vector<int64_t>>> inputs;
     for (const auto& [tp, committed] : pc.committed) {
       auto log = in.final_logs.find(tp);
-      if (log == in.final_logs.end()) continue;
+      if (log == in.final_logs.end() || log->second.source_broker < 0) continue;
       for (const LogRecord& r : log->second.records) {
         if (r.offset >= committed) break;
         if (r.aborted || r.undecided) continue;
-        const std::string want = pc.output_prefix + r.value;
-        auto it = outputs.find(want);
-        const size_t copies = it == outputs.end() ? 0 : it->second.size();
-        if (copies == 1) continue;
-        Anomaly a;
-        a.kind = "exactly-once";
-        // Without transactions a repeat is the documented at-least-once behaviour; a loss never is.
-        a.expected = !pc.transactional && copies > 1;
-        if (a.expected) a.cause = "the pipeline is not transactional (at-least-once)";
-        a.tp = copies ? output_tp.at(want) : tp;
-        if (copies) a.offsets = it->second;
-        a.records = {r.value, want};
-        a.explanation = "pipeline '" + pc.name + "': input " + tp.str() + " offset " + std::to_string(r.offset) +
-                        " ('" + r.value + "') is below the group '" + pc.group_id + "' committed offset " +
-                        std::to_string(committed) + ", but its output '" + want + "' is in " + pc.output_topic +
-                        (copies ? " " + std::to_string(copies) + " times (processed into several committed transactions)."
-                                : " zero times (consumed and committed, never produced).");
-        out.add(std::move(a));
+        auto& e = inputs.try_emplace(r.value, tp, std::vector<int64_t>{}).first->second;
+        e.second.push_back(r.offset);
       }
+    }
+    for (const auto& [value, where] : inputs) {
+      const auto& [tp, input_offsets] = where;
+      const std::string want = pc.output_prefix + value;
+      if (undecided.count(want)) continue;  // its transaction is still open: not judged
+      auto it = outputs.find(want);
+      const size_t copies = it == outputs.end() ? 0 : it->second.size();
+      if (copies == input_offsets.size()) continue;
+      Anomaly a;
+      a.kind = "exactly-once";
+      // Without transactions a repeat is the documented at-least-once behaviour; a loss never is.
+      a.expected = !pc.transactional && copies > input_offsets.size();
+      if (a.expected) a.cause = "the pipeline is not transactional (at-least-once)";
+      a.tp = copies ? output_tp.at(want) : tp;
+      if (copies) a.offsets = it->second;
+      a.records = {value, want};
+      a.explanation = "pipeline '" + pc.name + "': input " + tp.str() + " offset " +
+                      std::to_string(input_offsets.front()) + " ('" + value + "') is below the group '" + pc.group_id +
+                      "' committed offset " + std::to_string(pc.committed.at(tp)) + ", but its output '" + want +
+                      "' is in " + pc.output_topic +
+                      (copies ? " " + std::to_string(copies) + " time(s) for " + std::to_string(input_offsets.size()) +
+                                    " input cop" + (input_offsets.size() == 1 ? "y" : "ies") +
+                                    " (processed into several committed transactions)."
+                              : " zero times (consumed and committed, never produced).");
+      out.add(std::move(a));
     }
   }
 }

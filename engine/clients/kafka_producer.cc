@@ -355,7 +355,8 @@ void KafkaProducer::commit_transaction(int64_t timeout_ms) {
 
 void KafkaProducer::abort_transaction(int64_t timeout_ms) {
   using P = TransactionManager::Phase;
-  require_phase("abortTransaction", {P::in_transaction, P::abortable_error, P::committing, P::aborting});
+  // Not after a commit that timed out: its outcome is unknown, the commit must be retried (Kafka).
+  require_phase("abortTransaction", {P::in_transaction, P::abortable_error, P::aborting});
   txn_->transition(P::aborting);
   for (const BatchRef& b : accumulator_.take_undrained()) sender_->fail_batch(b, Errc::TRANSACTION_ABORTED, false);
   const sim::Instant deadline = deadline_ms(timeout_ms);

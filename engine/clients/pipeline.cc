@@ -74,7 +74,10 @@ void run(const std::weak_ptr<PipelineApp>& weak, const std::shared_ptr<PipelineS
     try {
       records = c.poll(sp.poll_timeout_ms);
     } catch (const KafkaException&) {
-      continue;  // e.g. a fenced static member: the next poll rejoins
+      // e.g. a fenced static member: the next poll rejoins (after a pause, so
+      // that an error answered in zero virtual time cannot spin).
+      c.context().world->sleep_for(sim::milliseconds(p.settings().retry_backoff_ms));
+      continue;
     }
     ++state->polls;
     if (records.empty()) continue;
@@ -103,7 +106,15 @@ void run(const std::weak_ptr<PipelineApp>& weak, const std::shared_ptr<PipelineS
         if (sp.rewind_after_abort) rewind(c, tps);
         continue;
       }
-      p.commit_transaction(p.settings().max_block_ms);
+      for (int attempt = 1;; ++attempt) {
+        try {
+          p.commit_transaction(p.settings().max_block_ms);
+          break;
+        } catch (const KafkaException& e) {
+          // A timed-out commit must be retried, never aborted: its outcome is unknown.
+          if (e.kind() != "TimeoutException" || attempt >= 5) throw;
+        }
+      }
       ++state->commits;
     } catch (const KafkaException& e) {
       if (e.kind() == "ProducerFencedException" || e.kind() == "IllegalStateException") {

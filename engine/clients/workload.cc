@@ -73,13 +73,19 @@ class TransactionalLoop {
     const int64_t t = p.settings().max_block_ms;
     try {
       if (commit) {
-        try {
-          p.commit_transaction(t);
-          ++state_->commits;
-          return true;
-        } catch (const KafkaException& e) {
-          if (e.kind() == "ProducerFencedException") return false;
-          // Abortable (a send failed) or a timeout: abort instead.
+        for (int attempt = 1;; ++attempt) {
+          try {
+            p.commit_transaction(t);
+            ++state_->commits;
+            return true;
+          } catch (const KafkaException& e) {
+            if (e.kind() == "ProducerFencedException") return false;
+            // A timed-out commit must be retried (its outcome is unknown);
+            // an abortable error (a send failed) is aborted below.
+            if (e.kind() == "TimeoutException" && attempt < 5) continue;
+            if (e.kind() == "TimeoutException") return false;
+            break;
+          }
         }
       }
       p.abort_transaction(t);

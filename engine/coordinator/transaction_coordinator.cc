@@ -214,8 +214,10 @@ void TransactionCoordinator::fence_and_abort(const Ctx& c, const std::string& id
   SIM_ASSERT(e && e->current.state == TxnState::Ongoing && !e->pending, "txn: fencing a transaction that is not open");
   world_.probe(why);
   TxnMetadata next = e->current;
-  next.last_producer_epoch = next.producer_epoch;
-  next.producer_epoch = next_epoch(next.producer_epoch);
+  // The fenced producer's own EndTxn must not pass for a retry of this abort
+  // (Kafka bumps twice on a fence): no "last epoch" to match.
+  next.last_producer_epoch = kNoProducerEpoch;
+  if (next.producer_epoch.value < kMaxEpoch) next.producer_epoch = next_epoch(next.producer_epoch);
   next.state = TxnState::PrepareAbort;
   write(c, id, next, [this, c, id](Errc err) {
     if (err == Errc::NONE) complete_transaction(c, id);
@@ -319,8 +321,9 @@ void TransactionCoordinator::add_to_transaction(const std::string& id, ProducerI
   if (status != Errc::NONE) return reply(status);
   TxnEntry* e = find(c, id);
   if (!e || e->current.producer_id != pid) return reply(Errc::INVALID_PRODUCER_ID_MAPPING);
+  if (e->pending) return reply(Errc::CONCURRENT_TRANSACTIONS);
   if (e->current.producer_epoch != epoch) return reply(Errc::PRODUCER_FENCED);
-  if (e->pending || is_prepare(e->current.state)) return reply(Errc::CONCURRENT_TRANSACTIONS);
+  if (is_prepare(e->current.state)) return reply(Errc::CONCURRENT_TRANSACTIONS);
   const bool ongoing = e->current.state == TxnState::Ongoing;
   if (ongoing && std::all_of(parts.begin(), parts.end(), [&](const TopicPartition& tp) {
         return e->current.partitions.contains(tp);
@@ -386,23 +389,28 @@ void TransactionCoordinator::end_txn(const sim::Incoming& in) {
   if (status != Errc::NONE) return reply(status);
   TxnEntry* e = find(c, req.transactional_id);
   if (!e || e->current.producer_id != req.producer_id) return reply(Errc::INVALID_PRODUCER_ID_MAPPING);
+  // A transition in flight (e.g. the Complete record after the markers): the
+  // caller retries, whatever its epoch (Kafka checks pendingTransitionInProgress first).
+  if (e->pending) return reply(Errc::CONCURRENT_TRANSACTIONS);
   const TxnMetadata& cur = e->current;
   const TxnState done = req.committed ? TxnState::CompleteCommit : TxnState::CompleteAbort;
   const TxnState prepare = req.committed ? TxnState::PrepareCommit : TxnState::PrepareAbort;
   // A retry of an EndTxn that already went through (TV2: with the epoch before the bump).
   const bool retry_epoch = version_ >= 2 ? req.producer_epoch == cur.last_producer_epoch && cur.producer_epoch != cur.last_producer_epoch
                                          : req.producer_epoch == cur.producer_epoch;
-  if (!e->pending && (cur.state == done || cur.state == prepare) && retry_epoch) {
+  if ((cur.state == done || cur.state == prepare) && retry_epoch) {
     if (cur.state == prepare) return reply(Errc::CONCURRENT_TRANSACTIONS);
     return reply(Errc::NONE, cur.producer_id, cur.producer_epoch);
   }
   if (req.producer_epoch != cur.producer_epoch) return reply(Errc::PRODUCER_FENCED);
-  if (e->pending || is_prepare(cur.state)) return reply(Errc::CONCURRENT_TRANSACTIONS);
+  if (is_prepare(cur.state)) return reply(Errc::CONCURRENT_TRANSACTIONS);
   if (cur.state != TxnState::Ongoing) {
     // Nothing open: aborting nothing is fine (the producer aborts after an
     // error before anything was added); committing nothing is a misuse.
     if (req.committed || !(cur.state == TxnState::Empty || is_complete(cur.state)))
       return reply(Errc::INVALID_TXN_STATE);
+    // TV1: aborting what already committed is refused (Kafka's TV1 coordinator).
+    if (version_ < 2 && cur.state == TxnState::CompleteCommit) return reply(Errc::INVALID_TXN_STATE);
     if (version_ < 2) return reply(Errc::NONE, cur.producer_id, cur.producer_epoch);
     // TV2 bumps the epoch even then: a produce of this transaction may still
     // be on its way, and must not open a transaction nobody will end.

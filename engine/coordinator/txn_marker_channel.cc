@@ -36,8 +36,15 @@ bool TxnMarkerChannel::write_markers(const protocol::WritableTxnMarker& marker,
                                          sim::milliseconds(request_timeout_ms_));
       if (r.status != sim::CallStatus::ok) continue;
       for (const auto& res : sim::payload_as<protocol::WriteTxnMarkersResponse>(r.payload).markers)
-        for (const auto& [tp, err] : res.partitions)
+        for (const auto& [tp, err] : res.partitions) {
           if (err == Errc::NONE) left.erase(tp);
+          // Final answers (Kafka's TransactionMarkerRequestCompletionHandler
+          // stops there): the partition saw a newer epoch or coordinator.
+          if (err == Errc::INVALID_PRODUCER_EPOCH || err == Errc::TRANSACTION_COORDINATOR_FENCED) {
+            world_.probe("txn: marker refused for good (newer epoch or coordinator)");
+            left.erase(tp);
+          }
+        }
     }
     if (left.empty()) break;
     world_.probe("txn: markers retried");

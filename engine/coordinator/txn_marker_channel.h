@@ -8,7 +8,9 @@
 // retry after a back-off with fresh metadata, for as long as the coordinator
 // still owns the transaction — Kafka's coordinator never gives up on a marker,
 // because the partition's last stable offset cannot pass an open transaction.
-// A partition whose topic was deleted counts as done (Kafka drops it too).
+// A partition whose topic was deleted counts as done (Kafka drops it too), and
+// so does one that refuses the marker for good (INVALID_PRODUCER_EPOCH,
+// TRANSACTION_COORDINATOR_FENCED: it has seen a newer epoch or coordinator).
 #pragma once
 
 #include <cstdint>

@@ -361,6 +361,14 @@ TEST_CASE("exactly-once pipeline: every committed input has one committed output
   Story retried = pipeline_story({"T:a", "T:b", "T:b", "T:c"}, 3);
   retried.in.final_logs[TopicPartition{"out", 0}].records[1].aborted = true;
   REQUIRE(retried.kinds().empty());
+  // An output whose transaction is still open is not judged yet.
+  Story open = pipeline_story({"T:a", "T:b"}, 3);
+  open.in.final_logs[TopicPartition{"out", 0}].records.push_back(LogRecord{2, std::nullopt, "T:c", false, true});
+  REQUIRE(open.kinds().empty());
+  // An input value sent twice needs two outputs.
+  Story twice_in = pipeline_story({"T:a", "T:b", "T:b"}, 3);
+  twice_in.in.final_logs[twice_in.tp].records[2].value = "b";
+  REQUIRE(twice_in.kinds().empty());
   // Without transactions a repeat is expected (at-least-once), a loss is not.
   REQUIRE(pipeline_story({"T:a", "T:b", "T:b", "T:c"}, 3, false).check().ok());
   REQUIRE_FALSE(pipeline_story({"T:a", "T:c"}, 3, false).check().ok());
