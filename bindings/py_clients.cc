@@ -421,24 +421,18 @@ class PyProducer {
     live("send_offsets_to_transaction")->send_offsets_to_transaction(offsets, group, t);
   }
   void commit_transaction(std::optional<int64_t> timeout_ms) {
-    const int64_t t = txn_timeout(timeout_ms, "commit_transaction");
-    {
-      std::shared_ptr<KafkaProducer> p = live("commit_transaction");
-      try {
-        p->commit_transaction(t);
-      } catch (...) {
-        serve();
-        throw;
-      }
-    }
-    serve();
+    end_transaction("commit_transaction", timeout_ms, &KafkaProducer::commit_transaction);
   }
   void abort_transaction(std::optional<int64_t> timeout_ms) {
-    const int64_t t = txn_timeout(timeout_ms, "abort_transaction");
+    end_transaction("abort_transaction", timeout_ms, &KafkaProducer::abort_transaction);
+  }
+  // Commit or abort, then serve the delivery reports (also when it raised).
+  void end_transaction(const char* what, std::optional<int64_t> timeout_ms, void (KafkaProducer::*end)(int64_t)) {
+    const int64_t t = txn_timeout(timeout_ms, what);
     {
-      std::shared_ptr<KafkaProducer> p = live("abort_transaction");
+      std::shared_ptr<KafkaProducer> p = live(what);
       try {
-        p->abort_transaction(t);
+        ((*p).*end)(t);
       } catch (...) {
         serve();
         throw;

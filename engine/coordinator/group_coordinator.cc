@@ -764,6 +764,23 @@ Errc GroupCoordinator::validate_offset_commit(const ClassicGroup& g, const proto
   return Errc::NONE;
 }
 
+std::pair<std::vector<storage::Record>, std::vector<std::pair<TopicPartition, OffsetAndMetadata>>>
+GroupCoordinator::offset_commit_records(const std::string& group_id,
+                                        const std::vector<protocol::OffsetCommitPartition>& partitions) const {
+  std::vector<storage::Record> records;
+  std::vector<std::pair<TopicPartition, OffsetAndMetadata>> values;
+  for (const auto& p : partitions) {
+    OffsetAndMetadata v{p.committed_offset, p.committed_leader_epoch, p.metadata, now_ms()};
+    storage::Record r;
+    r.timestamp = now_ms();
+    r.key = bytes_of(encode_key(OffsetCommitKey{group_id, p.tp}));
+    r.value = bytes_of(encode_offset_value(v));
+    records.push_back(std::move(r));
+    values.emplace_back(p.tp, v);
+  }
+  return {std::move(records), std::move(values)};
+}
+
 void GroupCoordinator::offset_commit(const sim::Incoming& in) {
   const auto& req = sim::payload_as<protocol::OffsetCommitRequest>(in.payload);
   auto respond_all = [this, in](const protocol::OffsetCommitRequest& r, Errc e) {
@@ -797,17 +814,7 @@ void GroupCoordinator::offset_commit(const sim::Incoming& in) {
     reschedule_heartbeat(c, *g, m, m.session_timeout_ms);
   }
   if (req.partitions.empty()) return respond_all(req, Errc::NONE);
-  std::vector<storage::Record> records;
-  std::vector<std::pair<TopicPartition, OffsetAndMetadata>> values;
-  for (const auto& p : req.partitions) {
-    OffsetAndMetadata v{p.committed_offset, p.committed_leader_epoch, p.metadata, now_ms()};
-    storage::Record r;
-    r.timestamp = now_ms();
-    r.key = bytes_of(encode_key(OffsetCommitKey{req.group_id, p.tp}));
-    r.value = bytes_of(encode_offset_value(v));
-    records.push_back(std::move(r));
-    values.emplace_back(p.tp, v);
-  }
+  auto [records, values] = offset_commit_records(req.group_id, req.partitions);
   runtime_.append(
       c.partition, c.shard, std::move(records),
       [this, c, gid = req.group_id, values](Offset base) {
@@ -1030,17 +1037,7 @@ void GroupCoordinator::txn_offset_commit(const sim::Incoming& in) {
     }
   }
   if (req.partitions.empty()) return respond_all(Errc::NONE);
-  std::vector<storage::Record> records;
-  std::vector<std::pair<TopicPartition, OffsetAndMetadata>> values;
-  for (const auto& p : req.partitions) {
-    OffsetAndMetadata v{p.committed_offset, p.committed_leader_epoch, p.metadata, now_ms()};
-    storage::Record r;
-    r.timestamp = now_ms();
-    r.key = bytes_of(encode_key(OffsetCommitKey{req.group_id, p.tp}));
-    r.value = bytes_of(encode_offset_value(v));
-    records.push_back(std::move(r));
-    values.emplace_back(p.tp, v);
-  }
+  auto [records, values] = offset_commit_records(req.group_id, req.partitions);
   storage::BatchParams params;
   params.is_transactional = true;
   params.producer_id = req.producer_id;

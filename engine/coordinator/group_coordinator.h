@@ -107,6 +107,9 @@ class GroupCoordinator {
   void offset_commit(const sim::Incoming& in);
   void offset_fetch(const sim::Incoming& in);
   void txn_offset_commit(const sim::Incoming& in);
+  // The __consumer_offsets records of a commit, and the values they carry.
+  std::pair<std::vector<storage::Record>, std::vector<std::pair<TopicPartition, OffsetAndMetadata>>>
+  offset_commit_records(const std::string& group_id, const std::vector<protocol::OffsetCommitPartition>& partitions) const;
   void complete_txn_offsets(Shard& s, ProducerId pid, bool committed, Offset marker_offset);
 
   // ---- the join / sync protocol (Kafka's names) -----------------------------------------

@@ -541,30 +541,33 @@ int32_t Cluster::group_coordinator_of(const std::string& group_id) const {
   return leader_of(coordinator::kGroupMetadataTopic, p);
 }
 
+BrokerServer* Cluster::live_broker(int32_t id) const {
+  KafkaNode* n = id >= 0 ? const_cast<Cluster*>(this)->node(id) : nullptr;
+  return n ? n->broker() : nullptr;
+}
+
 coordinator::GroupDescription Cluster::describe_group(const std::string& group_id) const {
-  const int32_t leader = group_coordinator_of(group_id);
-  KafkaNode* n = leader >= 0 ? const_cast<Cluster*>(this)->node(leader) : nullptr;
-  if (!n || !n->broker()) {
+  BrokerServer* b = live_broker(group_coordinator_of(group_id));
+  if (!b) {
     coordinator::GroupDescription d;
     d.group_id = group_id;
     d.error = Errc::COORDINATOR_NOT_AVAILABLE;
     return d;
   }
-  return n->broker()->group_coordinator().describe(group_id);
+  return b->group_coordinator().describe(group_id);
 }
 
 coordinator::TxnDescription Cluster::describe_transaction(const std::string& transactional_id) const {
   const int32_t p =
       coordinator::partition_for(transactional_id, config_.get_int("transaction.state.log.num.partitions"));
-  const int32_t leader = leader_of(coordinator::kTransactionStateTopic, p);
-  KafkaNode* n = leader >= 0 ? const_cast<Cluster*>(this)->node(leader) : nullptr;
-  if (!n || !n->broker()) {
+  BrokerServer* b = live_broker(leader_of(coordinator::kTransactionStateTopic, p));
+  if (!b) {
     coordinator::TxnDescription d;
     d.transactional_id = transactional_id;
     d.error = Errc::COORDINATOR_NOT_AVAILABLE;
     return d;
   }
-  return n->broker()->transaction_coordinator().describe(transactional_id);
+  return b->transaction_coordinator().describe(transactional_id);
 }
 
 // ---- faults ----------------------------------------------------------------------------------------------

@@ -257,6 +257,8 @@ class Cluster {
   std::vector<std::string> check_invariants(bool logs = true);
 
  private:
+  // The broker process of a live broker node (nullptr: unknown id or down).
+  BrokerServer* live_broker(int32_t id) const;
   sim::NodeId node_id(int32_t kafka_id) const;
   void check_id(int32_t id) const;
   // The registration's leader is up and leads in the registered epoch.
