@@ -406,6 +406,10 @@ struct WritableTxnMarker {
   ProducerEpoch producer_epoch{-1};
   bool committed = false;
   int32_t coordinator_epoch = 0;
+  // 2 (KIP-890): the marker carries the epoch bumped at EndTxn, so it must be
+  // above the producer's epoch in the partition — a duplicate or a delayed
+  // marker of an earlier transaction is refused (INVALID_PRODUCER_EPOCH).
+  int8_t transaction_version = 2;
   std::vector<TopicPartition> partitions;
 };
 struct WriteTxnMarkersRequest {

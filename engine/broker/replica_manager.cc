@@ -227,6 +227,10 @@ void ReplicaManager::handle_write_txn_markers(const sim::Incoming& in) {
         res.error = Errc::NOT_LEADER_OR_FOLLOWER;
       } else if (marker_ready && !marker_ready(tp)) {
         res.error = Errc::COORDINATOR_LOAD_IN_PROGRESS;
+      } else if (const auto e = p->log().producer_state().entry(m.producer_id);
+                 m.transaction_version >= 2 && e && m.producer_epoch <= e->epoch) {
+        world_.probe("broker: stale TV2 marker refused");
+        res.error = Errc::INVALID_PRODUCER_EPOCH;
       } else {
         const int32_t min_isr = min_isr_of ? min_isr_of(tp.topic) : 1;
         const storage::BatchPtr marker =

@@ -179,6 +179,7 @@ void TransactionCoordinator::complete_transaction(const Ctx& c, const std::strin
     m.producer_epoch = entry->current.producer_epoch;
     m.committed = entry->current.state == TxnState::PrepareCommit;
     m.coordinator_epoch = shard(c)->coordinator_epoch.value;
+    m.transaction_version = version_;
     m.partitions.assign(entry->current.partitions.begin(), entry->current.partitions.end());
     const bool written = channel_.write_markers(m, [&] { return find(c, id) != nullptr; });
     if (!written) return;  // no longer ours: the next coordinator completes it

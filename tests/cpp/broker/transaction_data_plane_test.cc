@@ -91,10 +91,13 @@ struct RawClient {
     return r.partitions[0].offset;
   }
 
+  // Markers at the data's own epoch follow TV1's rule (version 1); TV2 markers
+  // carry the epoch bumped at EndTxn (version 2).
   protocol::WriteTxnMarkersResponse markers(int32_t broker, ProducerId pid, int16_t epoch, bool commit,
-                                            std::vector<TopicPartition> partitions = {kTp}) {
+                                            std::vector<TopicPartition> partitions = {kTp}, int8_t version = 1) {
     protocol::WriteTxnMarkersRequest req;
-    req.markers.push_back(protocol::WritableTxnMarker{pid, ProducerEpoch{epoch}, commit, 0, std::move(partitions)});
+    req.markers.push_back(
+        protocol::WritableTxnMarker{pid, ProducerEpoch{epoch}, commit, 0, version, std::move(partitions)});
     return ask<protocol::WriteTxnMarkersResponse>(broker, "WriteTxnMarkers", std::move(req));
   }
 };
@@ -300,4 +303,21 @@ TEST_CASE("KIP-890: a transactional produce outside an open transaction is verif
   REQUIRE(c.produce("t", 0, {"plain"}, -1).error == Errc::NONE);
   REQUIRE(asked == 2);
   REQUIRE(as_expected);
+}
+
+TEST_CASE("TV2 markers must be above the producer's epoch: a duplicate or stale marker is refused", "[broker][txn]") {
+  std::unique_ptr<Cluster> holder;
+  Cluster& c = ready_cluster(holder, 14);
+  RawClient raw(c);
+  const int32_t leader = c.leader_of("t", 0);
+  const ProducerId pid = raw.init_producer_id(leader == 1 ? 2 : 1);
+  REQUIRE(raw.produce(leader, txn_batch(pid, 0, 0, {"a"})).error == Errc::NONE);
+  auto first = [](const protocol::WriteTxnMarkersResponse& r) { return r.markers.at(0).partitions.at(0).second; };
+  // A TV2 marker at the data's own epoch is no marker of an EndTxn (which bumps): refused.
+  REQUIRE(first(raw.markers(leader, pid, 0, true, {kTp}, 2)) == Errc::INVALID_PRODUCER_EPOCH);
+  REQUIRE(first(raw.markers(leader, pid, 1, true, {kTp}, 2)) == Errc::NONE);
+  // The same marker again (a retry whose answer was lost, or a delayed copy): refused, nothing appended.
+  const Offset end = c.describe_partition("t", 0).replica_states.at(0).log_end_offset;
+  REQUIRE(first(raw.markers(leader, pid, 1, true, {kTp}, 2)) == Errc::INVALID_PRODUCER_EPOCH);
+  REQUIRE(c.describe_partition("t", 0).replica_states.at(0).log_end_offset == end);
 }
