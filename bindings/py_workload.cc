@@ -43,17 +43,9 @@ void add_workload_methods(SimulationClass& sim) {
       .def_property_readonly("failed", &Workload::failed)
       .def_property_readonly("consumed", &Workload::consumed)
       .def_property_readonly("transactions_committed",
-                             [](const Workload& w) {
-                               uint64_t n = 0;
-                               for (const auto& s : w.producer_states()) n += s->commits;
-                               return n;
-                             })
+                             [](const Workload& w) { return w.producer_sum(&clients::ProducerWorkloadState::commits); })
       .def_property_readonly("transactions_aborted",
-                             [](const Workload& w) {
-                               uint64_t n = 0;
-                               for (const auto& s : w.producer_states()) n += s->aborts;
-                               return n;
-                             })
+                             [](const Workload& w) { return w.producer_sum(&clients::ProducerWorkloadState::aborts); })
       .def_property_readonly("producers_finished", &Workload::producers_finished)
       .def("stop", &Workload::stop, "Stop every producer and consumer loop (the clients stay up).")
       .def("__repr__", [](const Workload& w) {

@@ -77,16 +77,17 @@ void ReplicaManager::handle_produce(const sim::Incoming& in) {
   // connection at a time). So a request of a producer that needs verifying —
   // or that queues behind one — takes a ticket in its producer's queue and
   // goes on in a fiber of its own, in ticket order.
+  if (!verify_transaction || !req.transactional_id) return produce(in, nullptr);  // the common case
   std::set<int64_t> pids;
   bool verify = false;
   for (size_t i = 0; i < req.partitions.size(); ++i) {
     const auto& batch = req.partitions[i].second;
-    if (!verify_transaction || !req.transactional_id || !batch->is_transactional()) continue;
+    if (!batch->is_transactional()) continue;
     pids.insert(batch->producer_id().value);
     verify = verify || needs_verification(req, i);
   }
   const bool queued = std::any_of(pids.begin(), pids.end(), [&](int64_t p) { return verify_queue_.count(p) > 0; });
-  if (!verify && !queued) return produce(in, std::vector<Errc>(req.partitions.size(), Errc::NONE));
+  if (!verify && !queued) return produce(in, nullptr);
   if (!verified_cv_) verified_cv_ = std::make_unique<sim::CondVar>(world_);
   const uint64_t ticket = next_verify_ticket_++;
   for (int64_t p : pids) verify_queue_[p].push_back(ticket);
@@ -97,7 +98,8 @@ void ReplicaManager::handle_produce(const sim::Incoming& in) {
     };
     verified_cv_->wait(my_turn);
     const auto& r = sim::payload_as<protocol::ProduceRequest>(in.payload);
-    produce(in, verify_produce(r));
+    const std::vector<Errc> verified = verify_produce(r);
+    produce(in, &verified);
     for (int64_t p : pids) {
       std::deque<uint64_t>& q = verify_queue_.at(p);
       q.pop_front();
@@ -107,7 +109,7 @@ void ReplicaManager::handle_produce(const sim::Incoming& in) {
   });
 }
 
-void ReplicaManager::produce(const sim::Incoming& in, const std::vector<Errc>& verified) {
+void ReplicaManager::produce(const sim::Incoming& in, const std::vector<Errc>* verified) {
   const auto& req = sim::payload_as<protocol::ProduceRequest>(in.payload);
   auto delayed = std::make_shared<DelayedProduce>();
   delayed->request = in;
@@ -120,8 +122,8 @@ void ReplicaManager::produce(const sim::Incoming& in, const std::vector<Errc>& v
     Offset required = kNoOffset;
     Partition* p = get(tp);
     LeaderEpoch epoch = kNoEpoch;
-    if (verified[i] != Errc::NONE) {
-      res.error = verified[i];
+    if (verified && (*verified)[i] != Errc::NONE) {
+      res.error = (*verified)[i];
     } else if (!p || !p->is_leader()) {
       res.error = Errc::NOT_LEADER_OR_FOLLOWER;
     } else {

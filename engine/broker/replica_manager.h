@@ -150,8 +150,9 @@ class ReplicaManager {
   bool needs_verification(const protocol::ProduceRequest& req, size_t i) const;
   // Verifies each batch that needs it (blocks: asks the coordinator); NONE: append it.
   std::vector<Errc> verify_produce(const protocol::ProduceRequest& req);
-  // The appends and the (delayed) response of a Produce, once verified.
-  void produce(const sim::Incoming& in, const std::vector<Errc>& verified);
+  // The appends and the (delayed) response of a Produce, once verified
+  // (`verified`: per batch, NONE to append; nullptr: nothing needed verifying).
+  void produce(const sim::Incoming& in, const std::vector<Errc>* verified);
   void wake_fetches(const TopicPartition& tp);
   void hw_moved(const TopicPartition& tp);
   void maybe_expand(Partition& p, int32_t follower);

@@ -272,6 +272,11 @@ void KafkaProducer::close(int64_t timeout_ms) {
 
 namespace ksim::clients {
 
+bool KafkaProducer::all_batches_done() const {
+  return std::all_of(accumulator_.incomplete().begin(), accumulator_.incomplete().end(),
+                     [](const BatchRef& b) { return b->done; });
+}
+
 sim::Instant KafkaProducer::deadline_ms(int64_t timeout_ms) const {
   return ctx_.world->now() + sim::milliseconds(capped(std::max<int64_t>(0, timeout_ms)));
 }
@@ -283,9 +288,7 @@ void KafkaProducer::require_phase(const char* what, std::initializer_list<Transa
                          std::string("Cannot use ") + what + " without a transactional.id");
   const auto phase = txn_->phase();
   if (phase == TransactionManager::Phase::fatal_error)
-    throw KafkaException(txn_->last_error() == Errc::PRODUCER_FENCED || txn_->last_error() == Errc::INVALID_PRODUCER_EPOCH
-                             ? "ProducerFencedException"
-                             : "KafkaException",
+    throw KafkaException(is_fencing_error(txn_->last_error()) ? "ProducerFencedException" : "KafkaException",
                          txn_->last_error(),
                          std::string("Cannot perform ") + what + ": the producer hit a fatal error (" +
                              std::string(errc_name(txn_->last_error())) + "); close it");
@@ -339,11 +342,8 @@ void KafkaProducer::commit_transaction(int64_t timeout_ms) {
   // Kafka's commit flushes first; any failed send makes the commit fail.
   ++accumulator_.flushes_in_progress;
   sender_->notify();
-  const bool flushed = wait_until(*ctx_.world, wake_, [&] {
-    return txn_->phase() != P::committing ||
-           std::all_of(accumulator_.incomplete().begin(), accumulator_.incomplete().end(),
-                       [](const BatchRef& b) { return b->done; });
-  }, deadline);
+  const bool flushed =
+      wait_until(*ctx_.world, wake_, [&] { return txn_->phase() != P::committing || all_batches_done(); }, deadline);
   --accumulator_.flushes_in_progress;
   if (txn_->phase() != P::committing) require_phase("commitTransaction", {});  // abortable or fatal: throws
   if (!flushed)
@@ -361,10 +361,7 @@ void KafkaProducer::abort_transaction(int64_t timeout_ms) {
   for (const BatchRef& b : accumulator_.take_undrained()) sender_->fail_batch(b, Errc::TRANSACTION_ABORTED, false);
   const sim::Instant deadline = deadline_ms(timeout_ms);
   sender_->notify();
-  const bool drained = wait_until(*ctx_.world, wake_, [&] {
-    return std::all_of(accumulator_.incomplete().begin(), accumulator_.incomplete().end(),
-                       [](const BatchRef& b) { return b->done; });
-  }, deadline);
+  const bool drained = wait_until(*ctx_.world, wake_, [&] { return all_batches_done(); }, deadline);
   if (!drained)
     throw KafkaException("TimeoutException", Errc::REQUEST_TIMED_OUT,
                          "Timeout expired while waiting for the transaction's in-flight records");

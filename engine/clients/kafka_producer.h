@@ -111,6 +111,8 @@ class KafkaProducer {
   void require_phase(const char* what, std::initializer_list<TransactionManager::Phase> allowed) const;
   void finish_transaction(bool committed);
   sim::Instant deadline_ms(int64_t timeout_ms) const;
+  // Every batch handed to the Sender so far has completed (sent or failed).
+  bool all_batches_done() const;
 
   ClientContext ctx_;
   Config config_;

@@ -55,14 +55,7 @@ void run(const std::weak_ptr<PipelineApp>& weak, const std::shared_ptr<PipelineS
   {
     auto app = weak.lock();
     if (!app) return;
-    for (; sp.transactional;) {
-      try {
-        app->producer->init_transactions(app->producer->settings().max_block_ms);
-        break;
-      } catch (const KafkaException& e) {
-        if (e.kind() != "TimeoutException" || state->stop) return;
-      }
-    }
+    if (sp.transactional && !init_transactions_retrying(*app->producer, [&] { return state->stop; })) return;
     app->consumer->subscribe({sp.input_topic});
   }
   while (!state->stop) {
@@ -106,15 +99,7 @@ void run(const std::weak_ptr<PipelineApp>& weak, const std::shared_ptr<PipelineS
         if (sp.rewind_after_abort) rewind(c, tps);
         continue;
       }
-      for (int attempt = 1;; ++attempt) {
-        try {
-          p.commit_transaction(p.settings().max_block_ms);
-          break;
-        } catch (const KafkaException& e) {
-          // A timed-out commit must be retried, never aborted: its outcome is unknown.
-          if (e.kind() != "TimeoutException" || attempt >= 5) throw;
-        }
-      }
+      commit_transaction_retrying(p);
       ++state->commits;
     } catch (const KafkaException& e) {
       if (e.kind() == "ProducerFencedException" || e.kind() == "IllegalStateException") {

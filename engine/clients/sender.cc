@@ -378,7 +378,7 @@ void Sender::fail_batch(const BatchRef& b, Errc error, bool adjust_sequences) {
   if (txn_ && b->has_sequence()) txn_->handle_failed_batch(b, error, adjust_sequences);
   if (txn_ && txn_->transactional()) {
     // The transaction cannot commit without this batch.
-    if (error == Errc::PRODUCER_FENCED || error == Errc::INVALID_PRODUCER_EPOCH) {
+    if (is_fencing_error(error)) {
       if (txn_->phase() != TransactionManager::Phase::fatal_error) txn_->fatal_error(error);
     } else if (error != Errc::TRANSACTION_ABORTED) {
       // Its sequence may or may not be in the log: the abort asks for a new epoch (KIP-360).

@@ -53,6 +53,10 @@
 
 namespace ksim::clients {
 
+// Errors that mean another incarnation owns the producer's id/epoch (or the
+// coordinator aborted its transaction): the transactional producer is fenced, fatally.
+inline bool is_fencing_error(Errc e) { return e == Errc::PRODUCER_FENCED || e == Errc::INVALID_PRODUCER_EPOCH; }
+
 class TransactionManager {
  public:
   enum class State : uint8_t { uninitialized, initializing, ready };

@@ -10,7 +10,6 @@ namespace {
 
 bool coordinator_moved(Errc e) { return e == Errc::NOT_COORDINATOR || e == Errc::COORDINATOR_NOT_AVAILABLE; }
 bool retry_later(Errc e) { return e == Errc::COORDINATOR_LOAD_IN_PROGRESS || e == Errc::CONCURRENT_TRANSACTIONS; }
-bool fencing(Errc e) { return e == Errc::PRODUCER_FENCED || e == Errc::INVALID_PRODUCER_EPOCH; }
 
 }  // namespace
 
@@ -46,9 +45,9 @@ void TransactionalClient::backoff(sim::Instant deadline) {
 void TransactionalClient::fail_fatal(Errc e, const std::string& what) {
   txn_.fatal_error(e);
   ctx_.world->probe("producer: transactional producer hit a fatal error");
-  const char* kind = fencing(e) ? "ProducerFencedException" : "KafkaException";
+  const char* kind = is_fencing_error(e) ? "ProducerFencedException" : "KafkaException";
   throw KafkaException(kind, e, what + " failed: " + std::string(errc_name(e)) +
-                                    (fencing(e) ? " (another producer with the same transactional.id is active, or the "
+                                    (is_fencing_error(e) ? " (another producer with the same transactional.id is active, or the "
                                                   "coordinator aborted this transaction)"
                                                 : ""));
 }

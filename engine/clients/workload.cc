@@ -28,6 +28,29 @@ std::string value_of(const std::string& client, uint64_t seq, int32_t pad_to) {
 
 // ---- producer ----------------------------------------------------------------------------------
 
+bool init_transactions_retrying(KafkaProducer& p, const std::function<bool()>& give_up) {
+  while (!give_up()) {
+    try {
+      p.init_transactions(p.settings().max_block_ms);
+      return true;
+    } catch (const KafkaException& e) {
+      if (e.kind() != "TimeoutException") return false;
+    }
+  }
+  return false;
+}
+
+void commit_transaction_retrying(KafkaProducer& p, int attempts) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      p.commit_transaction(p.settings().max_block_ms);
+      return;
+    } catch (const KafkaException& e) {
+      if (e.kind() != "TimeoutException" || attempt >= attempts) throw;
+    }
+  }
+}
+
 namespace {
 
 // The transaction boundaries of a transactional producer workload.
@@ -35,20 +58,6 @@ class TransactionalLoop {
  public:
   TransactionalLoop(std::shared_ptr<ProducerWorkloadState> state, sim::Rng& rng) : state_(std::move(state)), rng_(rng) {}
 
-  // initTransactions, retried while it times out (the coordinator may be
-  // moving); false: fatal (fenced) or the workload ended meanwhile.
-  template <class Exhausted>
-  bool init(KafkaProducer& p, Exhausted exhausted) {
-    while (!exhausted()) {
-      try {
-        p.init_transactions(p.settings().max_block_ms);
-        return true;
-      } catch (const KafkaException& e) {
-        if (e.kind() != "TimeoutException") return false;
-      }
-    }
-    return false;
-  }
   bool before_send(KafkaProducer& p) {
     if (open_) return true;
     try {
@@ -70,25 +79,18 @@ class TransactionalLoop {
   // Commits (or aborts); a failed commit is aborted. False: the producer is done.
   bool end(KafkaProducer& p, bool commit) {
     open_ = false;
-    const int64_t t = p.settings().max_block_ms;
     try {
       if (commit) {
-        for (int attempt = 1;; ++attempt) {
-          try {
-            p.commit_transaction(t);
-            ++state_->commits;
-            return true;
-          } catch (const KafkaException& e) {
-            if (e.kind() == "ProducerFencedException") return false;
-            // A timed-out commit must be retried (its outcome is unknown);
-            // an abortable error (a send failed) is aborted below.
-            if (e.kind() == "TimeoutException" && attempt < 5) continue;
-            if (e.kind() == "TimeoutException") return false;
-            break;
-          }
+        try {
+          commit_transaction_retrying(p);
+          ++state_->commits;
+          return true;
+        } catch (const KafkaException& e) {
+          // Fenced, or still timing out: done. Abortable (a send failed): abort below.
+          if (e.kind() == "ProducerFencedException" || e.kind() == "TimeoutException") return false;
         }
       }
-      p.abort_transaction(t);
+      p.abort_transaction(p.settings().max_block_ms);
       ++state_->aborts;
       return true;
     } catch (const KafkaException&) {
@@ -135,7 +137,7 @@ void start_producer_workload(const std::shared_ptr<KafkaProducer>& producer,
              (state->end_ns >= 0 && static_cast<int64_t>(due) >= state->end_ns);
     };
     TransactionalLoop txn(state, rng);
-    if (auto p = weak.lock(); p && p->transactional() && !txn.init(*p, exhausted)) return;
+    if (auto p = weak.lock(); p && p->transactional() && !init_transactions_retrying(*p, exhausted)) return;
     while (!exhausted()) {
       const auto due_ns = static_cast<int64_t>(std::ceil(due));
       if (due_ns > w.now().ns) {

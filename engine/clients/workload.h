@@ -87,6 +87,16 @@ using WorkloadClientFactory = std::function<std::shared_ptr<void>(const ClientCo
 WorkloadClientFactory producer_workload_factory(Config::Map config, std::shared_ptr<ProducerWorkloadState> state,
                                                 ProducerOptions options = {});
 
+// ---- what a transactional application does around the API -----------------------------------------
+
+// initTransactions, retried while it times out (the coordinator may be
+// moving) and `give_up()` is false; false: it failed for good or gave up.
+bool init_transactions_retrying(KafkaProducer& p, const std::function<bool()>& give_up);
+// commitTransaction, retried while it times out: a timed-out commit's outcome
+// is unknown, and Kafka requires retrying it, never aborting it. Throws the
+// KafkaException of any other failure, or of the last of `attempts` timeouts.
+void commit_transaction_retrying(KafkaProducer& p, int attempts = 5);
+
 // ---- consumer -----------------------------------------------------------------------------------
 
 enum class CommitPolicy : uint8_t {

@@ -4,21 +4,14 @@
 
 namespace ksim {
 
-uint64_t Workload::sent() const {
+uint64_t Workload::producer_sum(uint64_t clients::ProducerWorkloadState::*counter) const {
   uint64_t n = 0;
-  for (const auto& p : producers_) n += p->next_seq;
+  for (const auto& p : producers_) n += (*p).*counter;
   return n;
 }
-uint64_t Workload::acked() const {
-  uint64_t n = 0;
-  for (const auto& p : producers_) n += p->acked;
-  return n;
-}
-uint64_t Workload::failed() const {
-  uint64_t n = 0;
-  for (const auto& p : producers_) n += p->failed;
-  return n;
-}
+uint64_t Workload::sent() const { return producer_sum(&clients::ProducerWorkloadState::next_seq); }
+uint64_t Workload::acked() const { return producer_sum(&clients::ProducerWorkloadState::acked); }
+uint64_t Workload::failed() const { return producer_sum(&clients::ProducerWorkloadState::failed); }
 uint64_t Workload::consumed() const {
   uint64_t n = 0;
   for (const auto& c : consumers_) n += c->records;

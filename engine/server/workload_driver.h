@@ -56,6 +56,8 @@ class Workload {
   uint64_t acked() const;     // sends acknowledged
   uint64_t failed() const;    // sends that failed
   uint64_t consumed() const;  // records the consumers' polls returned
+  // A counter of every producer's state, summed (e.g. &ProducerWorkloadState::commits).
+  uint64_t producer_sum(uint64_t clients::ProducerWorkloadState::*counter) const;
   // Every producer stopped sending and flushed (only with a duration or a record limit).
   bool producers_finished() const;
   // Stops every producer and consumer loop at its next wake-up (clients stay up).
