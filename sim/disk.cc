@@ -96,6 +96,15 @@ DiskStatus Disk::write(std::string_view name, uint64_t offset, std::span<const u
 DiskStatus Disk::write_at(std::string_view name, std::optional<uint64_t> at, std::span<const uint8_t> bytes) {
   check_caller();
   occupy(scaled(spec_.write_base, spec_.write_per_kib, bytes.size()), name);
+  return store(name, at, bytes);
+}
+
+DiskStatus Disk::append_mapped(std::string_view name, std::span<const uint8_t> bytes) {
+  check_caller();
+  return store(name, std::nullopt, bytes);
+}
+
+DiskStatus Disk::store(std::string_view name, std::optional<uint64_t> at, std::span<const uint8_t> bytes) {
   File* f = find(name);
   const uint64_t size = f ? f->data.size() : 0;
   // An append's offset is decided when the device performs it, not when it was
@@ -165,7 +174,6 @@ ReadResult Disk::read(std::string_view name, uint64_t offset, uint64_t length) {
 
 DiskStatus Disk::charge_read(std::string_view name, uint64_t offset, uint64_t length) {
   check_caller();
-  occupy(scaled(spec_.read_base, spec_.read_per_kib, length), name);
   const File* f = find(name);
   if (!f) return DiskStatus::not_found;
   const uint64_t n = offset < f->data.size() ? std::min<uint64_t>(length, f->data.size() - offset) : 0;

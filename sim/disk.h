@@ -71,10 +71,17 @@ class Disk {
   // ---- operations (from a fiber of the owning node; they take virtual time) ----
   DiskStatus write(std::string_view file, uint64_t offset, std::span<const uint8_t> bytes);
   DiskStatus append(std::string_view file, std::span<const uint8_t> bytes);
+  // An append through a memory mapping (Kafka's offset and time indexes are
+  // mmap'd files): a store into the page cache that issues no I/O, so it takes
+  // no device time and does not wait for a stall. Otherwise an append: it is
+  // unsynced until fsync, lost on power failure, refused when the disk is full.
+  DiskStatus append_mapped(std::string_view file, std::span<const uint8_t> bytes);
   ReadResult read(std::string_view file, uint64_t offset, uint64_t length);
-  // A read whose bytes the caller already holds (a cache above this layer,
-  // kept in step with what it wrote): takes the same time, counts and traces
-  // the same as read(), without copying bytes out. `length` is clamped to the file.
+  // A read of bytes the caller already holds (a cache above this layer, kept
+  // in step with what was written, so they are in the page cache): Kafka
+  // serves them by sendfile from the page cache, which issues no device I/O.
+  // It takes no time and does not wait for a stall; it counts and traces as a
+  // read. `length` is clamped to the file.
   DiskStatus charge_read(std::string_view file, uint64_t offset, uint64_t length);
   // Bumped by every corrupt(): caches above this layer must drop what they hold.
   uint64_t corruptions() const { return corruptions_; }
@@ -140,6 +147,8 @@ class Disk {
   void occupy(Duration cost, std::string_view what);
   void check_caller() const;
   DiskStatus write_at(std::string_view file, std::optional<uint64_t> offset, std::span<const uint8_t> bytes);
+  // write_at's effect on the page cache and the unsynced queue, once the device (if any) is done.
+  DiskStatus store(std::string_view file, std::optional<uint64_t> offset, std::span<const uint8_t> bytes);
   DiskStatus fail(std::string_view file, DiskStatus status);
   File* find(std::string_view name);
   const File* find(std::string_view name) const;

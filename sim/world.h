@@ -62,7 +62,7 @@ inline constexpr uint32_t kNoNodeIndex = 0xffffffffu;
 inline constexpr NodeId kWorldNode{kNoNodeIndex};
 
 struct TimerId {
-  uint32_t slot = 0;
+  uint32_t slot = 0xffffffffu;  // default: no timer (cancel() returns false)
   uint32_t generation = 0;
 };
 

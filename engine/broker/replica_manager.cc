@@ -168,7 +168,7 @@ void ReplicaManager::complete_or_park(const std::shared_ptr<DelayedProduce>& d, 
     return;
   }
   delayed_produce_.push_back(d);
-  world_.schedule_after(self_, sim::milliseconds(timeout_ms), [this] { try_complete_produce(); });
+  d->expiry = world_.schedule_after(self_, sim::milliseconds(timeout_ms), [this] { try_complete_produce(); });
   try_complete_produce();
 }
 
@@ -197,6 +197,7 @@ void ReplicaManager::try_complete_produce() {
     }
     if (!all) continue;
     d->done = true;
+    world_.cancel(d->expiry);
     if (d->is_produce)
       for (const auto& r : d->results)
         if (r.error != Errc::NONE) ++metrics_.failed_produce;
@@ -355,7 +356,7 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
     d->request.tag = static_cast<uint64_t>(deadline.ns);
     for (const auto& fp : req.partitions) d->partitions.push_back(fp.tp);
     delayed_fetch_.push_back(d);
-    world_.schedule_after(self_, deadline - now, [this, d] {
+    d->expiry = world_.schedule_after(self_, deadline - now, [this, d] {
       if (d->done) return;
       d->done = true;
       std::erase(delayed_fetch_, d);
@@ -380,6 +381,7 @@ void ReplicaManager::wake_fetches(const TopicPartition& tp) {
     if (!d->done && std::find(d->partitions.begin(), d->partitions.end(), tp) != d->partitions.end()) ready.push_back(d);
   for (auto& d : ready) {
     d->done = true;
+    world_.cancel(d->expiry);
     std::erase(delayed_fetch_, d);
     if (requeue) requeue(d->request);
   }

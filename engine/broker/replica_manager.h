@@ -135,11 +135,15 @@ class ReplicaManager {
     bool done = false;
     std::function<void(const DelayedProduce&)> respond;  // builds and sends the response
     bool is_produce = true;  // counted in failed_produce
+    // Its request.timeout.ms expiry; cancelled when answered earlier, so a
+    // busy broker does not carry one dead 30 s timer per produce.
+    sim::TimerId expiry;
   };
   struct DelayedFetch {
     sim::Incoming request;
     std::vector<TopicPartition> partitions;
     bool done = false;
+    sim::TimerId expiry;  // fetch.max.wait.ms; cancelled when data wakes it first
   };
 
   // Answers every delayed produce whose batches are committed, refused or expired.

@@ -162,10 +162,11 @@ Errc LogSegment::append(const BatchPtr& batch) {
   cache_push(position, batch);
   Bytes oi, ti;
   index_batch(b, position, &oi, &ti);
+  // The indexes are mmap'd in Kafka: an entry is a store, not a write().
   if (!oi.empty())
-    if (Errc e = storage(disk_->append(index_path_, oi)); e != Errc::NONE) return e;
+    if (Errc e = storage(disk_->append_mapped(index_path_, oi)); e != Errc::NONE) return e;
   if (!ti.empty())
-    if (Errc e = storage(disk_->append(time_index_path_, ti)); e != Errc::NONE) return e;
+    if (Errc e = storage(disk_->append_mapped(time_index_path_, ti)); e != Errc::NONE) return e;
   return Errc::NONE;
 }
 
