@@ -3,7 +3,9 @@
 // acceleration: 3 brokers + 1 KRaft controller, one topic with 6 partitions,
 //   RF=3, acks=all, 10,000 records/s (every 10 ms each partition gets one
 //   batch of 17 records, sent pipelined as raw Produce requests by a load
-//   generator process); simulated seconds per wall second over 60 simulated s.
+//   generator process); simulated seconds per wall second over 60 simulated s,
+//   and the messages it takes per simulated second with their wall cost each
+//   (at 1000x a simulated second may cost 1 ms of wall time in all).
 // scale: 50 brokers + 3 KRaft controllers, a topic of 5,000 partitions with
 //   RF=3 created and then left running (fetchers, heartbeats, checkpoints) for
 //   10 simulated seconds; wall seconds for the whole thing and peak RSS.
@@ -66,13 +68,19 @@ void acceleration() {
   });
   const auto t0 = std::chrono::steady_clock::now();  // determinism-ok: benchmark
   const uint64_t events0 = w.events_processed();
+  const uint64_t messages0 = net.stats().delivered;
   c.run_for_ms(sim_seconds * 1000 + 1000);
   const double wall = wall_since(t0);
+  const double messages = static_cast<double>(net.stats().delivered - messages0);
   std::printf("acceleration=%.0f\n", static_cast<double>(sim_seconds + 1) / wall);
   std::printf("acceleration_wall_s=%.3f\n", wall);
   std::printf("acceleration_records_acked=%llu\n", static_cast<unsigned long long>(acked));
   std::printf("acceleration_records_failed=%llu\n", static_cast<unsigned long long>(failed));
   std::printf("acceleration_events_per_s=%.0f\n", static_cast<double>(w.events_processed() - events0) / wall);
+  // The budget: at 1000x, every delivered message (with all the broker work it
+  // causes) must cost at most 1e6 / messages_per_sim_s ns of wall time.
+  std::printf("acceleration_messages_per_sim_s=%.0f\n", messages / static_cast<double>(sim_seconds + 1));
+  std::printf("acceleration_wall_ns_per_message=%.0f\n", wall * 1e9 / messages);
 }
 
 void scale() {
