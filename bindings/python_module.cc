@@ -109,6 +109,7 @@ PYBIND11_MODULE(_ksim, m) {
       .def_readonly("replicas", &PartitionDescription::replicas)
       .def_readonly("isr", &PartitionDescription::isr)
       .def_readonly("elr", &PartitionDescription::elr)
+      .def_readonly("last_known_elr", &PartitionDescription::last_known_elr)
       .def_property_readonly("high_watermark", [](const PartitionDescription& d) { return d.high_watermark.value; })
       .def_property_readonly("last_stable_offset",
                              [](const PartitionDescription& d) { return d.last_stable_offset.value; },

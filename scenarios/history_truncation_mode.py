@@ -1,10 +1,11 @@
 """ksim.truncation.mode: pre-KIP-101 truncation to the high watermark loses a committed write.
 
 Two brokers, min.insync.replicas=2. Both have m1 and m2 (acknowledged, acks=all)
-when the follower crashes before it learned the new high watermark; it gets no
-Fetch response after its restart. With the old behaviour it truncates its log
-to its stale high watermark, dropping m2. The leader then dies and the follower
-— an eligible leader replica (KIP-966) — is elected cleanly: m2 is gone. With
+when the follower is restarted (a controlled shutdown) before it learned the
+new high watermark; it gets no Fetch response from then on. With the old
+behaviour it truncates its log to its stale high watermark, dropping m2. The
+leader then dies and the follower — an eligible leader replica (KIP-966),
+which its clean-shutdown file kept eligible — is elected cleanly: m2 is gone. With
 truncation by leader epoch (the default) the follower keeps m2. The story runs
 both and EXPECTS the loss — a lost-write VIOLATION of acks=all with
 min.insync.replicas=2 — only with the switch set to high-watermark.
@@ -17,8 +18,8 @@ def story(seed: int, mode: str) -> bool:
     sim.create_topic("t", config={"min.insync.replicas": "2"}, assignment=[[1, 2]])
     assert sim.produce("t", 0, ["m1"])["error"] is None
     acked = sim.produce("t", 0, ["m2"])["error"] is None
-    sim.crash(2)
     starve = sim.network.hold(src=1, dst=2, api="Fetch", direction="response", count=None)
+    assert sim.shutdown(2)
     sim.restart(2)
     sim.run_for(5_000)
     sim.crash(1)

@@ -5,6 +5,7 @@
 #include "engine/common/node_ids.h"
 #include "engine/controller/metadata_record.h"
 #include "engine/storage/checkpoint_file.h"
+#include "engine/storage/clean_shutdown_file.h"
 
 namespace ksim {
 namespace {
@@ -155,7 +156,12 @@ void BrokerServer::recover_logs() {
 }
 
 void BrokerServer::startup() {
+  // Kafka reads the clean-shutdown file before loading the logs and deletes
+  // it after: from then on a crash must not pass for a clean stop.
+  storage::CleanShutdownFile clean_shutdown(world_.disk(self_), kLogDir);
+  previous_broker_epoch_ = clean_shutdown.read();
   recover_logs();
+  if (clean_shutdown.remove() != Errc::NONE) world_.probe("broker: could not remove the clean-shutdown file");
   sim::Network& net = world_.network();
   for (const char* api : kBrokerApis)
     net.set_kind_handler(self_, net.kind(api), [this](sim::Incoming&& in) {
@@ -283,7 +289,7 @@ void BrokerServer::lifecycle() {
   const uint64_t incarnation = (static_cast<uint64_t>(id_) << 32) | world_.incarnation(self_);
   for (;;) {
     if (broker_epoch_ < 0) {
-      const sim::Reply r = controller_call("BrokerRegistration", sim::make_payload(protocol::BrokerRegistrationRequest{id_, incarnation}), 64);
+      const sim::Reply r = controller_call("BrokerRegistration", sim::make_payload(protocol::BrokerRegistrationRequest{id_, incarnation, previous_broker_epoch_}), 64);
       if (r.status == sim::CallStatus::ok) {
         const auto& resp = sim::payload_as<protocol::BrokerRegistrationResponse>(r.payload);
         if (resp.error == Errc::NONE) {
@@ -309,6 +315,10 @@ void BrokerServer::lifecycle() {
         // No leaderships left: flush every log (a clean shutdown loses nothing
         // to a later power failure) and let the process stop.
         for (const auto& [tp, p] : rm_->partitions()) p->log().flush();
+        // The proof of a clean stop (KIP-966): without it the controller
+        // takes this broker out of every ISR and ELR when it registers again.
+        if (storage::CleanShutdownFile(world_.disk(self_), kLogDir).write(broker_epoch_) != Errc::NONE)
+          world_.probe("broker: could not write the clean-shutdown file");
         world_.probe("broker: controlled shutdown complete");
         ready_to_stop_ = true;
         return;

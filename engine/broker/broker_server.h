@@ -97,6 +97,8 @@ class BrokerServer {
   sim::CondVar metadata_changed_;
   uint64_t metadata_version_ = 0;
   int64_t broker_epoch_ = -1;
+  // KIP-966: the epoch the clean-shutdown file recorded at startup (-1: none).
+  int64_t previous_broker_epoch_ = -1;
   bool fenced_ = true;
   bool caught_up_ = false;  // first unfenced in this incarnation
   bool started_ = false;

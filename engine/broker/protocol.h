@@ -161,6 +161,9 @@ struct MetadataResponse {
 struct BrokerRegistrationRequest {
   int32_t broker_id = -1;
   uint64_t incarnation = 0;
+  // KIP-966: the broker epoch the clean-shutdown file recorded, -1 if the last
+  // stop cannot be proven clean (no file: a crash, a power failure).
+  int64_t previous_broker_epoch = -1;
 };
 struct BrokerRegistrationResponse {
   Errc error = Errc::NONE;

@@ -162,7 +162,7 @@ void ControllerNode::handle(sim::Incoming&& in) {
   const sim::Instant now = world_.now();
   if (api == "BrokerRegistration") {
     const auto& req = sim::payload_as<protocol::BrokerRegistrationRequest>(in.payload);
-    ControllerResult r = qc_.register_broker(req.broker_id, req.incarnation, now);
+    ControllerResult r = qc_.register_broker(req.broker_id, req.incarnation, now, req.previous_broker_epoch);
     propose_then_respond(in, std::move(r.records), resp_kind,
                          sim::make_payload(protocol::BrokerRegistrationResponse{r.error, next_offset_}), 32);
   } else if (api == "BrokerHeartbeat") {

@@ -28,8 +28,9 @@ std::optional<PartitionChangeRecord> build_partition_change(int64_t topic_id, in
                                                             const PartitionRegistration& cur,
                                                             const MetadataImage& image,
                                                             std::optional<std::vector<int32_t>> target_isr_in,
-                                                            Election election, const ElectionOptions& opts) {
-  auto usable = [&](int32_t b) { return image.usable(b); };
+                                                            Election election, const ElectionOptions& opts,
+                                                            int32_t unclean_shutdown_replica) {
+  auto usable = [&](int32_t b) { return b != unclean_shutdown_replica && image.usable(b); };
   std::vector<int32_t> isr = in_replica_order(target_isr_in ? *target_isr_in : cur.isr, cur.replicas);
   // Only usable brokers may be (or stay) in the ISR ...
   std::vector<int32_t> isr_usable;
@@ -47,6 +48,8 @@ std::optional<PartitionChangeRecord> build_partition_change(int64_t topic_id, in
         if (!contains(elr, b)) elr.push_back(b);
       elr = in_replica_order(minus(elr, isr_usable), cur.replicas);
     }
+    // A replica back from an unclean shutdown may have lost what made it eligible.
+    if (unclean_shutdown_replica >= 0) elr = minus(elr, {unclean_shutdown_replica});
     isr = isr_usable;
   } else {
     elr.clear();
@@ -84,6 +87,19 @@ std::optional<PartitionChangeRecord> build_partition_change(int64_t topic_id, in
         break;
       }
   }
+  // KIP-966 (Kafka >= 4.1): with neither an ISR nor an ELR left — every
+  // eligible replica came back from an unclean shutdown — the last known
+  // leader may lead again when it is usable. It had every committed record
+  // when it led, but may have lost unflushed ones since: an UNCLEAN election,
+  // allowed without unclean.leader.election.enable.
+  bool last_known_leader = false;
+  if (leader < 0 && opts.elr_enabled && isr.empty() && elr.empty() && cur.last_known_elr.size() == 1 &&
+      usable(cur.last_known_elr.front())) {
+    leader = cur.last_known_elr.front();
+    isr = {leader};
+    last_known_leader = true;
+    recovery = LeaderRecoveryState::recovering;
+  }
   if (leader < 0 && (opts.unclean_allowed || election == Election::unclean || opts.bug_unclean_without_permission)) {
     for (int32_t r : cur.replicas)
       if (usable(r)) {
@@ -109,12 +125,23 @@ std::optional<PartitionChangeRecord> build_partition_change(int64_t topic_id, in
     rec.elr = elr;
     changed = true;
   }
+  if (opts.elr_enabled) {
+    // The last known leader (Kafka keeps one, in lastKnownElr): set when the
+    // ISR first empties, cleared once the partition has a leader again.
+    std::vector<int32_t> lke = cur.last_known_elr;
+    if (isr.empty() && !cur.isr.empty() && cur.leader >= 0) lke = {cur.leader};
+    if (leader >= 0) lke.clear();
+    if (lke != cur.last_known_elr) {
+      rec.last_known_elr = lke;
+      changed = true;
+    }
+  }
   if (leader != cur.leader) {
     rec.leader = leader;
     changed = true;
   }
   if (recovery && *recovery != cur.leader_recovery_state) rec.leader_recovery_state = recovery;
-  rec.unclean = unclean;
+  rec.unclean = unclean || last_known_leader;
   if (!changed) return std::nullopt;
   return rec;
 }

@@ -29,10 +29,14 @@ struct ElectionOptions {
 // The change to make to `current`, or nullopt if nothing changes.
 // `target_isr`: the ISR the caller wants (nullopt: keep the current one);
 // members that are not usable brokers are dropped from it.
+// `unclean_shutdown_replica` (KIP-966, or -1): a broker re-registering after a
+// shutdown it cannot prove clean. Its unflushed records may be gone, so it
+// leaves the ISR and the ELR and cannot be elected by this change.
 std::optional<PartitionChangeRecord> build_partition_change(int64_t topic_id, int32_t partition,
                                                             const PartitionRegistration& current,
                                                             const MetadataImage& image,
                                                             std::optional<std::vector<int32_t>> target_isr,
-                                                            Election election, const ElectionOptions& opts);
+                                                            Election election, const ElectionOptions& opts,
+                                                            int32_t unclean_shutdown_replica = -1);
 
 }  // namespace ksim

@@ -82,18 +82,46 @@ void QuorumController::rebalance_all(std::vector<MetadataRecord>& out) {
   }
 }
 
-ControllerResult QuorumController::register_broker(int32_t broker_id, uint64_t incarnation, sim::Instant now) {
+ControllerResult QuorumController::register_broker(int32_t broker_id, uint64_t incarnation, sim::Instant now,
+                                                   int64_t previous_broker_epoch) {
   if (!active_) return failure(Errc::NOT_CONTROLLER, "not the active controller");
   ControllerResult r;
+  // KIP-966: a new process (another incarnation) that cannot prove its last
+  // stop clean — the clean-shutdown file's epoch must be the one registered —
+  // may have lost unflushed records: it leaves every ISR and ELR first, as
+  // Kafka's handleBrokerUncleanShutdown does. The same process registering
+  // again (after STALE_BROKER_EPOCH) amends its registration: no shutdown.
+  const BrokerRegistration* existing = image_.broker(broker_id);
+  if (broker_config_.get_bool("ksim.eligible.leader.replicas") &&
+      (!existing || existing->incarnation != incarnation) &&
+      !(existing && existing->epoch == previous_broker_epoch))
+    handle_unclean_shutdown(broker_id, r.records);
   // A new registration replaces the old one; its offset is its broker epoch.
   emit(r.records, RegisterBrokerRecord{broker_id, next_entry_offset_, incarnation, true});
   last_heartbeat_[broker_id] = now;
-  // KIP-966 removes a broker whose shutdown was unclean from every ELR (its
-  // unflushed records may be gone) and recovers through lastKnownElr. ksim does
-  // not model that yet: a restarted broker stays eligible — right for process
-  // crashes (the page cache survives), wrong after a power failure (noted).
   rebalance_all(r.records);  // a re-registered broker is fenced: it leaves ISRs
   return r;
+}
+
+void QuorumController::handle_unclean_shutdown(int32_t broker_id, std::vector<MetadataRecord>& out) {
+  std::vector<std::pair<std::string, int64_t>> topics;
+  for (const auto& [name, t] : image_.topics()) topics.emplace_back(name, t.id);
+  for (const auto& [name, id] : topics) {
+    const ElectionOptions opts = election_options(name);
+    const size_t n = image_.topic(name)->partitions.size();
+    for (size_t p = 0; p < n; ++p) {
+      const PartitionRegistration cur = image_.topic(name)->partitions[p];
+      const bool in_isr = std::find(cur.isr.begin(), cur.isr.end(), broker_id) != cur.isr.end();
+      const bool in_elr = std::find(cur.elr.begin(), cur.elr.end(), broker_id) != cur.elr.end();
+      if (!in_isr && !in_elr) continue;
+      std::vector<int32_t> isr;
+      for (int32_t b : cur.isr)
+        if (b != broker_id) isr.push_back(b);
+      if (auto change = build_partition_change(id, static_cast<int32_t>(p), cur, image_, isr, Election::normal, opts,
+                                               broker_id))
+        emit(out, std::move(*change));
+    }
+  }
 }
 
 HeartbeatReply QuorumController::heartbeat(int32_t broker_id, int64_t broker_epoch, int64_t metadata_offset,

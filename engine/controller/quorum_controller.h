@@ -87,7 +87,9 @@ class QuorumController {
   // Every operation's records go into ONE log entry; the caller says at which
   // offset that entry will land (the registration's offset is the broker epoch).
   void prepare(int64_t next_entry_offset);
-  ControllerResult register_broker(int32_t broker_id, uint64_t incarnation, sim::Instant now);
+  // previous_broker_epoch: from the broker's clean-shutdown file, -1 without one (KIP-966).
+  ControllerResult register_broker(int32_t broker_id, uint64_t incarnation, sim::Instant now,
+                                   int64_t previous_broker_epoch = -1);
   HeartbeatReply heartbeat(int32_t broker_id, int64_t broker_epoch, int64_t metadata_offset, bool want_shut_down,
                            sim::Instant now);
   // Session expiry (broker.session.timeout.ms) and pending elections.
@@ -117,6 +119,8 @@ class QuorumController {
   ElectionOptions election_options(const std::string& topic) const;
   // Re-evaluates every partition (after a broker's state changed).
   void rebalance_all(std::vector<MetadataRecord>& out);
+  // KIP-966: takes `broker_id` out of every ISR and ELR (it restarted uncleanly).
+  void handle_unclean_shutdown(int32_t broker_id, std::vector<MetadataRecord>& out);
   void emit(std::vector<MetadataRecord>& out, MetadataRecord r);
 
   Config broker_config_;

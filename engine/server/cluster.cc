@@ -336,6 +336,7 @@ PartitionDescription Cluster::describe_partition(const std::string& topic, int32
   d.replicas = reg->replicas;
   d.isr = reg->isr;
   d.elr = reg->elr;
+  d.last_known_elr = reg->last_known_elr;
   for (int32_t b : reg->replicas) {
     ReplicaDescription r;
     r.broker = b;
@@ -380,6 +381,7 @@ std::string Cluster::describe_text(const std::string& topic) const {
        << (p.leader >= 0 ? std::to_string(p.leader) : "none") << "\tLeaderEpoch: " << p.leader_epoch
        << "\tReplicas: " << list(p.replicas) << "\tIsr: " << list(p.isr);
     if (!p.elr.empty()) os << "\tElr: " << list(p.elr);
+    if (!p.last_known_elr.empty()) os << "\tLastKnownElr: " << list(p.last_known_elr);
     os << "\tHW: " << p.high_watermark.value;
     if (p.last_stable_offset != p.high_watermark) os << "\tLSO: " << p.last_stable_offset.value;  // an open transaction
     os << "\tLEO:";

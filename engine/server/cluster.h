@@ -70,6 +70,7 @@ struct PartitionDescription {
   int32_t leader_epoch = -1;
   int32_t partition_epoch = -1;
   std::vector<int32_t> replicas, isr, elr;
+  std::vector<int32_t> last_known_elr;  // KIP-966: the last leader, once the ISR and ELR emptied
   Offset high_watermark = kNoOffset;  // the leader's
   Offset last_stable_offset = kNoOffset;  // the leader's: below the first open transaction
   std::vector<ReplicaDescription> replica_states;

@@ -361,6 +361,10 @@ class PartitionInfo:
     def elr(self) -> list[int]:
         """Eligible leader replicas (KIP-966)."""
     @property
+    def last_known_elr(self) -> list[int]:
+        """KIP-966: the last leader, kept once the ISR and the ELR are empty; it may
+        lead again (an unclean election) when every eligible replica restarted uncleanly."""
+    @property
     def high_watermark(self) -> int: ...
     @property
     def last_stable_offset(self) -> int:

@@ -95,9 +95,11 @@ Result kip101_story(bool truncate_by_epoch) {
   Result r;
   r.acked = c.produce("t", 0, {"m2"}, -1).error == Errc::NONE;
   // The follower restarts before it learned the new high watermark, and gets
-  // no Fetch response from the leader afterwards.
-  c.crash(2);
+  // no Fetch response from the leader afterwards. Its stop is a controlled
+  // shutdown: after a crash KIP-966 would take it out of the ELR on restart
+  // (its unflushed records may be gone) and it could not be elected below.
   const sim::RuleId starve = starve_fetches(c, 1, 2);
+  REQUIRE(c.shutdown(2));
   c.restart(2);
   c.run_for_ms(5'000);
   c.crash(1);

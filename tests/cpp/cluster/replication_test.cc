@@ -269,6 +269,40 @@ TEST_CASE("controlled shutdown moves leaderships away before the broker stops; a
   REQUIRE(c.converged());
 }
 
+TEST_CASE("KIP-966: a cleanly stopped broker stays an eligible leader replica - a crashed one does not", "[cluster]") {
+  for (bool crash : {false, true}) {
+    INFO("crash=" << crash);
+    // Brokers are the first nodes: broker 2's disk is node 1's.
+    Cluster c(opts(13, 3, 1, {{"replica.lag.time.max.ms", "2000"}, {"min.insync.replicas", "2"}}));
+    c.wait_ready();
+    c.create_topic("t", -1, -1, {}, {{1, 2, 3}});
+    REQUIRE(c.produce("t", 0, {"committed"}, -1).error == Errc::NONE);
+    c.crash(3);
+    REQUIRE(c.run_until([&] { return !in_isr(c, "t", 3); }, 30'000));
+    if (crash) {
+      c.crash(2);
+    } else {
+      REQUIRE(c.shutdown(2));
+      REQUIRE(c.world().disk(sim::NodeId{1}).exists("data/.kafka_cleanshutdown"));
+    }
+    REQUIRE(c.run_until([&] { return c.describe_partition("t", 0).isr == std::vector<int32_t>{1}; }, 30'000));
+    REQUIRE(c.describe_partition("t", 0).elr == std::vector<int32_t>{2});
+    c.crash(1);
+    c.restart(2);
+    c.run_for_ms(20'000);
+    REQUIRE_FALSE(c.world().disk(sim::NodeId{1}).exists("data/.kafka_cleanshutdown"));  // read once, then gone
+    const PartitionDescription p = c.describe_partition("t", 0);
+    if (crash) {
+      REQUIRE(p.leader == -1);  // 2 may have lost unflushed records: out of the ELR, waiting for 1
+      REQUIRE(p.elr == std::vector<int32_t>{1});
+      REQUIRE(p.last_known_elr == std::vector<int32_t>{1});
+    } else {
+      REQUIRE(p.leader == 2);  // elected cleanly from the ELR
+      REQUIRE(has_value(c.log_contents(2, "t", 0), "committed"));
+    }
+  }
+}
+
 TEST_CASE("add partitions: a topic grows, the new partitions are led and writable; it never shrinks", "[cluster]") {
   Cluster c(opts(13, 3, 1));
   c.wait_ready();

@@ -104,6 +104,49 @@ TEST_CASE("ELR (KIP-966): replicas leaving an ISR below min.insync.replicas stay
   REQUIRE(c.img.unclean_elections() == 0);
 }
 
+TEST_CASE("KIP-966: a replica back from an unclean shutdown leaves the ELR and cannot be elected from it",
+          "[election]") {
+  const ElectionOptions elr{false, true, 2};
+  // Offline: ISR empty, 1 and 2 eligible, 2 still down. Broker 1 registers again after a crash.
+  Cluster c(3, PartitionRecord{0, 0, {1, 2, 3}, {}, {1, 2}, {1}, -1, 3, 5, LeaderRecoveryState::recovered});
+  c.fence(2);
+  auto rec = build_partition_change(1, 0, c.p(), c.img, std::vector<int32_t>{}, Election::normal, elr,
+                                    /*unclean_shutdown_replica=*/1);
+  REQUIRE(rec);
+  c.img.apply(*rec, c.off++);
+  REQUIRE(c.p().elr == std::vector<int32_t>{2});  // 2 left no ISR uncleanly: still eligible
+  REQUIRE(c.p().leader == -1);                    // 1 is up, but may have lost records: it waits for 2
+  c.unfence(2);
+  REQUIRE(c.change(std::nullopt, Election::normal, elr));
+  REQUIRE(c.p().leader == 2);  // a clean election from the ELR
+  REQUIRE(c.img.unclean_elections() == 0);
+}
+
+TEST_CASE("KIP-966: the last known leader is recorded when the ISR empties and leads again uncleanly when nobody is eligible",
+          "[election]") {
+  const ElectionOptions elr{false, true, 2};
+  Cluster c(3, PartitionRecord{0, 0, {1, 2, 3}, {1}, {}, {}, 1, 0, 0, LeaderRecoveryState::recovered});
+  c.fence(1);
+  REQUIRE(c.change(std::nullopt, Election::normal, elr));
+  REQUIRE(c.p().isr.empty());
+  REQUIRE(c.p().elr == std::vector<int32_t>{1});
+  REQUIRE(c.p().last_known_elr == std::vector<int32_t>{1});
+  // 1 restarts uncleanly: out of the ELR; ISR and ELR are empty, 2 and 3 were never eligible.
+  auto rec = build_partition_change(1, 0, c.p(), c.img, std::vector<int32_t>{}, Election::normal, elr, 1);
+  REQUIRE(rec);
+  c.img.apply(*rec, c.off++);
+  REQUIRE(c.p().elr.empty());
+  REQUIRE(c.p().leader == -1);
+  REQUIRE(c.p().last_known_elr == std::vector<int32_t>{1});
+  c.unfence(1);
+  REQUIRE(c.change(std::nullopt, Election::normal, elr));
+  REQUIRE(c.p().leader == 1);
+  REQUIRE(c.p().isr == std::vector<int32_t>{1});
+  REQUIRE(c.p().leader_recovery_state == LeaderRecoveryState::recovering);
+  REQUIRE(c.p().last_known_elr.empty());
+  REQUIRE(c.img.unclean_elections() == 1);
+}
+
 TEST_CASE("preferred election moves leadership back to the first replica", "[election]") {
   Cluster c(3, PartitionRecord{0, 0, {1, 2, 3}, {1, 2, 3}, {}, {}, 2, 0, 0, LeaderRecoveryState::recovered});
   REQUIRE_FALSE(c.change(std::nullopt, Election::normal, kNoElr));  // nothing to do

@@ -110,6 +110,47 @@ TEST_CASE("a re-registered broker rejoins and an offline partition comes back", 
   REQUIRE(c.part("solo", 0).leader_epoch == 2);
 }
 
+namespace {
+
+// RF=3, min.insync.replicas=2: brokers 3 and 2 fenced in turn, so the ISR is
+// {1} and broker 2 is an Eligible Leader Replica; then 2 registers again as a
+// new process (incarnation 2) presenting `proof` from its clean-shutdown file:
+// "clean" (the epoch it was registered with), "none" (-1) or "stale" (another).
+std::vector<int32_t> elr_after_reregistration(const std::string& proof, uint64_t incarnation = 2) {
+  Ctl c(Config::Map{{"min.insync.replicas", "2"}});
+  for (int32_t b : {1, 2, 3}) c.join(b);
+  auto t = c.qc.create_topic(TopicSpec{"t", -1, -1, {{1, 2, 3}}, {}});
+  REQUIRE(t.error == Errc::NONE);
+  c.commit(t.records);
+  for (int32_t victim : {3, 2}) {
+    c.advance(3'000);
+    for (int32_t b : {1, 2})
+      if (b < victim) c.heartbeat(b);
+    c.advance(7'000);  // the victim's last heartbeat is now past broker.session.timeout.ms
+    for (int32_t b : {1, 2})
+      if (b < victim) c.heartbeat(b);
+    c.commit(c.qc.tick(c.now).records);
+  }
+  REQUIRE(c.part("t", 0).isr == std::vector<int32_t>{1});
+  REQUIRE(c.part("t", 0).elr == std::vector<int32_t>{2});
+  const int64_t registered = c.qc.image().broker(2)->epoch;
+  const int64_t previous = proof == "clean" ? registered : proof == "stale" ? registered + 1 : -1;
+  auto r = c.qc.register_broker(2, incarnation, c.now, previous);
+  REQUIRE(r.error == Errc::NONE);
+  c.commit(r.records);
+  return c.part("t", 0).elr;
+}
+
+}  // namespace
+
+TEST_CASE("KIP-966: a broker that proves a clean shutdown stays eligible and one that cannot leaves the ELR",
+          "[controller]") {
+  REQUIRE(elr_after_reregistration("clean") == std::vector<int32_t>{2});
+  REQUIRE(elr_after_reregistration("none").empty());   // no clean-shutdown file: a crash or a power failure
+  REQUIRE(elr_after_reregistration("stale").empty());  // a file from another registration proves nothing
+  REQUIRE(elr_after_reregistration("none", /*incarnation=*/1) == std::vector<int32_t>{2});  // same process: amends
+}
+
 TEST_CASE("AlterPartition is fenced by leader epoch, partition epoch and eligibility", "[controller]") {
   Ctl c;
   for (int b = 1; b <= 3; ++b) c.join(b);
