@@ -85,13 +85,22 @@ void QuorumController::rebalance_all(std::vector<MetadataRecord>& out) {
 ControllerResult QuorumController::register_broker(int32_t broker_id, uint64_t incarnation, sim::Instant now,
                                                    int64_t previous_broker_epoch) {
   if (!active_) return failure(Errc::NOT_CONTROLLER, "not the active controller");
+  const BrokerRegistration* existing = image_.broker(broker_id);
+  // Kafka refuses a second process under a broker id whose session is still
+  // current: a broker restarted right after a crash registers only once the
+  // controller fenced its old incarnation (broker.session.timeout.ms).
+  if (existing && existing->incarnation != incarnation && !existing->fenced) {
+    auto hb = last_heartbeat_.find(broker_id);
+    const sim::Duration session = sim::milliseconds(broker_config_.get_long("broker.session.timeout.ms"));
+    if (hb != last_heartbeat_.end() && now - hb->second <= session)
+      return failure(Errc::DUPLICATE_BROKER_REGISTRATION, "Another broker is registered with that broker id.");
+  }
   ControllerResult r;
   // KIP-966: a new process (another incarnation) that cannot prove its last
   // stop clean — the clean-shutdown file's epoch must be the one registered —
   // may have lost unflushed records: it leaves every ISR and ELR first, as
   // Kafka's handleBrokerUncleanShutdown does. The same process registering
   // again (after STALE_BROKER_EPOCH) amends its registration: no shutdown.
-  const BrokerRegistration* existing = image_.broker(broker_id);
   if (broker_config_.get_bool("ksim.eligible.leader.replicas") &&
       (!existing || existing->incarnation != incarnation) &&
       !(existing && existing->epoch == previous_broker_epoch))
@@ -147,6 +156,12 @@ HeartbeatReply QuorumController::heartbeat(int32_t broker_id, int64_t broker_epo
     for (const auto& [name, t] : image_.topics())
       for (const auto& p : t.partitions) leads = leads || p.leader == broker_id;
     r.should_shut_down = !leads;
+    // Kafka's SHUTDOWN_NOW fences the broker: its session ends here, so the
+    // next process under this id may register at once.
+    if (r.should_shut_down && !b->fenced) {
+      emit(r.records, BrokerRegistrationChangeRecord{broker_id, broker_epoch, true, std::nullopt});
+      rebalance_all(r.records);
+    }
   } else if (b->fenced && metadata_offset >= broker_epoch) {
     // Caught up with the log up to its own registration: it may serve.
     emit(r.records, BrokerRegistrationChangeRecord{broker_id, broker_epoch, false, std::nullopt});

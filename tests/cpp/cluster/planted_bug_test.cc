@@ -27,7 +27,7 @@ check::Verdict run(uint64_t seed, const PlantedBug& bug) {
   o.controllers = 3;
   // Short timeouts make faults outlast fencing, so leaderships move within a run.
   o.config = {{"replica.lag.time.max.ms", "2000"}, {"min.insync.replicas", "2"},
-              {"broker.session.timeout.ms", "3000"}, {"broker.heartbeat.interval.ms", "500"}};
+              {"broker.session.timeout.ms", "1500"}, {"broker.heartbeat.interval.ms", "250"}};
   if (!bug.key.empty()) o.config[bug.key] = "true";
   Cluster c(o);
   c.wait_ready();

@@ -92,6 +92,22 @@ TEST_CASE("controlled shutdown moves leaderships before the broker may stop", "[
     REQUIRE(c.part("t", p).leader != 2);
     REQUIRE_FALSE(c.part("t", p).in_isr(2));
   }
+  REQUIRE(c.qc.image().broker(2)->fenced);  // Kafka's SHUTDOWN_NOW ends the session ...
+  REQUIRE(c.qc.register_broker(2, /*incarnation=*/2, c.now).error == Errc::NONE);  // ... so a restart registers at once
+}
+
+TEST_CASE("a new process under a broker id whose session is current is refused until the session expires",
+          "[controller]") {
+  Ctl c;
+  for (int b = 1; b <= 3; ++b) c.join(b);
+  // Broker 3 crashed and restarted at once: its old incarnation still has a session.
+  REQUIRE(c.qc.register_broker(3, /*incarnation=*/2, c.now).error == Errc::DUPLICATE_BROKER_REGISTRATION);
+  REQUIRE(c.qc.register_broker(3, /*incarnation=*/1, c.now).error == Errc::NONE);  // the same process may amend
+  c.advance(10'000);  // past broker.session.timeout.ms (9 s): fenced
+  for (int b = 1; b <= 2; ++b) c.heartbeat(b);
+  c.commit(c.qc.tick(c.now).records);
+  REQUIRE(c.qc.image().broker(3)->fenced);
+  REQUIRE(c.qc.register_broker(3, /*incarnation=*/2, c.now).error == Errc::NONE);
 }
 
 TEST_CASE("a re-registered broker rejoins and an offline partition comes back", "[controller]") {
