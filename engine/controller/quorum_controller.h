@@ -82,7 +82,11 @@ class QuorumController {
   // ---- the active controller -------------------------------------------------------
   // Becoming active: start from the committed image; every broker gets a fresh session.
   void activate(sim::Instant now);
-  void deactivate() { active_ = false; }
+  // Drops the uncommitted changes: a standby works from the committed image.
+  void deactivate() {
+    active_ = false;
+    image_ = committed_;
+  }
   bool active() const { return active_; }
   // Every operation's records go into ONE log entry; the caller says at which
   // offset that entry will land (the registration's offset is the broker epoch).
