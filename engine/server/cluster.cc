@@ -442,10 +442,13 @@ std::vector<std::pair<int64_t, std::string>> Cluster::log_contents(int32_t broke
                                                                    int32_t partition) const {
   check_id(broker);
   std::vector<std::pair<int64_t, std::string>> out;
+  (void)describe_partition(topic, partition);  // throws for an unknown topic-partition
   const KafkaNode* n = node(broker);
-  if (!n || !n->broker()) return out;
+  if (!n || !n->broker())
+    throw ClusterError(Errc::INVALID_REQUEST, "node " + std::to_string(broker) +
+                                                  " is down or not a broker: restart it to read its log");
   const Partition* p = const_cast<KafkaNode*>(n)->broker()->replica_manager().get({topic, partition});
-  if (!p) return out;
+  if (!p) return out;  // not a replica (or its log is not created yet): it holds nothing
   for (const auto& b : peek_batches(world_->disk(node_id(broker)), p->log()))
     for (const auto& r : b->records())
       out.emplace_back(r.offset.value, r.value ? std::string(r.value->begin(), r.value->end()) : std::string());

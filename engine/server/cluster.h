@@ -150,7 +150,9 @@ class Cluster {
   // kafka-topics.sh --describe style.
   std::string describe_text(const std::string& topic) const;
   // The records (offset, value) a broker's log holds for a partition, from the
-  // page cache (no simulated I/O): what a dump-log would show.
+  // page cache (no simulated I/O): what a dump-log would show. Throws for an
+  // unknown topic-partition and for a broker that is down; a broker that is
+  // not a replica holds nothing.
   std::vector<std::pair<int64_t, std::string>> log_contents(int32_t broker, const std::string& topic,
                                                             int32_t partition) const;
   KafkaNode* node(int32_t id);

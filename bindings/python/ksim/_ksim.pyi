@@ -593,7 +593,8 @@ class Simulation:
     ) -> dict[str, object]:
         """A raw Produce request of one batch; returns {'error', 'offset', 'leader'}."""
     def log(self, broker: int, topic: str, partition: int) -> list[Tuple[int, bytes]]:
-        """(offset, value) of every record a broker holds."""
+        """(offset, value) of every record a broker holds (none if it is not a replica).
+        Raises ClusterError for an unknown topic-partition or a broker that is down."""
     def dump_log(self, broker: int, topic: str, partition: int) -> str:
         """kafka-dump-log --print-data-log style text of a live broker's replica."""
     # clients
