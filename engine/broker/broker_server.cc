@@ -78,6 +78,9 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
   lookup_ = std::make_unique<coordinator::CoordinatorLookup>(
       world_, self_, config_, [this]() -> const MetadataImage& { return image_; },
       [this](const std::string& api, sim::Payload b, uint32_t size) { return controller_call(api, std::move(b), size); });
+  auto_create_ = std::make_unique<AutoTopicCreationManager>(
+      world_, self_, config_,
+      [this](const std::string& api, sim::Payload b, uint32_t size) { return controller_call(api, std::move(b), size); });
   producer_ids_ = std::make_unique<ProducerIdManager>(world_, [this] {
     return controller_call("AllocateProducerIds",
                            sim::make_payload(protocol::AllocateProducerIdsRequest{id_, broker_epoch_}), 32);
@@ -389,7 +392,7 @@ void BrokerServer::handle_metadata(const sim::Incoming& in) {
     tm.name = name;
     const TopicImage* t = image_.topic(name);
     if (!t) {
-      tm.error = Errc::UNKNOWN_TOPIC_OR_PARTITION;
+      tm.error = auto_create_->on_unknown_topic(name, req.allow_auto_topic_creation);
     } else {
       for (size_t i = 0; i < t->partitions.size(); ++i) {
         const PartitionRegistration& p = t->partitions[i];

@@ -26,6 +26,7 @@
 #include "engine/broker/replica_manager.h"
 #include "engine/common/config.h"
 #include "engine/controller/metadata_image.h"
+#include "engine/broker/auto_topic_creation_manager.h"
 #include "engine/coordinator/coordinator_lookup.h"
 #include "engine/coordinator/group_coordinator.h"
 #include "engine/coordinator/transaction_coordinator.h"
@@ -91,6 +92,7 @@ class BrokerServer {
   std::unique_ptr<ReplicaFetcherManager> fetchers_;
   std::unique_ptr<coordinator::GroupCoordinator> groups_;  // after rm_: it refers to it
   std::unique_ptr<coordinator::CoordinatorLookup> lookup_;
+  std::unique_ptr<AutoTopicCreationManager> auto_create_;
   std::unique_ptr<ProducerIdManager> producer_ids_;  // KIP-730 blocks for InitProducerId
   std::unique_ptr<coordinator::TransactionCoordinator> txns_;  // after producer_ids_ and rm_
   sim::Channel<sim::Incoming> requests_;

@@ -30,7 +30,7 @@ bool ClientMetadata::refresh() {
     const int32_t b = candidates[(start + i) % candidates.size()];
     protocol::MetadataRequest req;
     req.topics = topics_.empty() || all_topics_ ? std::nullopt : std::optional<std::vector<std::string>>(topics_);
-    req.allow_auto_topic_creation = false;
+    req.allow_auto_topic_creation = allow_auto_topic_creation_ && req.topics.has_value();
     const sim::Reply r =
         call_broker(ctx_, b, "Metadata", sim::make_payload(std::move(req)), 64, request_timeout_ms_);
     if (r.status != sim::CallStatus::ok) continue;

@@ -35,6 +35,9 @@ class ClientMetadata {
   // Topics the client cares about (refreshes ask for these).
   void add_topic(const std::string& topic);
   const std::vector<std::string>& topics() const { return topics_; }
+  // Whether Metadata requests naming topics may create them (Kafka: the
+  // producer always asks; the consumer per allow.auto.create.topics).
+  void set_allow_auto_topic_creation(bool allow) { allow_auto_topic_creation_ = allow; }
   // Ask for every topic of the cluster (a consumer's regex subscription).
   void set_all_topics(bool all) {
     if (all && !all_topics_) update_requested_ = true;
@@ -51,6 +54,11 @@ class ClientMetadata {
   // -1: topic unknown (not yet fetched or does not exist).
   int32_t partition_count(const std::string& topic) const;
   bool topic_exists(const std::string& topic) const;
+  // The error the last refresh reported for `topic` (NONE if it exists; nullopt: never asked).
+  std::optional<Errc> topic_error(const std::string& topic) const {
+    auto it = topic_errors_.find(topic);
+    return it == topic_errors_.end() ? std::nullopt : std::optional<Errc>(it->second);
+  }
   std::optional<PartitionLeader> partition(const TopicPartition& tp) const;
   // Every topic the last full refresh returned (regex subscriptions).
   std::vector<std::string> all_topics() const;
@@ -64,6 +72,7 @@ class ClientMetadata {
   int64_t max_age_ms_, request_timeout_ms_;
   std::vector<std::string> topics_;
   bool all_topics_ = false;
+  bool allow_auto_topic_creation_ = true;
   std::vector<int32_t> brokers_;
   std::map<std::string, std::vector<PartitionLeader>> partitions_;
   std::map<std::string, Errc> topic_errors_;

@@ -70,6 +70,7 @@ KafkaConsumer::KafkaConsumer(const ClientContext& ctx, Config config)
       default_api_timeout_ms_(config_.get_int("default.api.timeout.ms")),
       retry_backoff_ms_(config_.get_long("retry.backoff.ms")) {
   net_.set_reconnect_backoff_ms(config_.get_long("reconnect.backoff.ms"));
+  metadata_.set_allow_auto_topic_creation(config_.get_bool("allow.auto.create.topics"));
   if (!config_.is_null("group.id")) {
     if (config_.get_int("heartbeat.interval.ms") >= config_.get_int("session.timeout.ms"))
       throw ConfigError("heartbeat.interval.ms", "Heartbeat must be set lower than the session timeout");

@@ -158,6 +158,9 @@ SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
       sender_->notify();
       wait_until(w, wake_, [&] { return known_now() || metadata_.version() != version; }, deadline);
       known = known_now();
+      // Kafka's waitOnMetadata throws InvalidTopicException at once.
+      if (metadata_.topic_error(record.topic) == Errc::INVALID_TOPIC_EXCEPTION)
+        return fail_now(record, record.partition.value_or(-1), Errc::INVALID_TOPIC_EXCEPTION, callback, std::nullopt);
     }
     if (!known) {
       w.probe("producer: metadata wait exceeded max.block.ms");

@@ -42,6 +42,8 @@ std::map<std::string, ConfigDef, std::less<>> build() {
       {"default.api.timeout.ms", CT::int32, "60000", C,
        "Timeout of blocking consumer calls given none (commitSync, position, committed, ...).", 0},
       {"enable.auto.commit", CT::boolean, "true", C, "Commit consumed offsets periodically from poll()."},
+      {"allow.auto.create.topics", CT::boolean, "true", C,
+       "Let metadata requests for subscribed or assigned topics create them (if the broker allows it)."},
       {"fetch.max.bytes", CT::int32, "52428800", C, "Maximum bytes per fetch response.", 0},
       {"fetch.max.wait.ms", CT::int32, "500", C, "Long-poll wait when fetch.min.bytes is not available.", 0},
       {"fetch.min.bytes", CT::int32, "1", C, "Minimum bytes before a fetch returns.", 0},

@@ -7,7 +7,6 @@
 #include "sim/error.h"
 
 namespace ksim {
-namespace {
 
 bool valid_topic_name(const std::string& n) {
   if (n.empty() || n.size() > 249 || n == "." || n == "..") return false;
@@ -16,6 +15,8 @@ bool valid_topic_name(const std::string& n) {
            c == '-';
   });
 }
+
+namespace {
 
 ControllerResult failure(Errc e, std::string message) {
   ControllerResult r;

@@ -61,6 +61,10 @@ struct ProducerIdsReply {
   std::vector<MetadataRecord> records;
 };
 
+// Kafka's topic-name rule: 1-249 characters of ASCII alphanumerics, '.', '_'
+// and '-', and neither "." nor "..".
+bool valid_topic_name(const std::string& name);
+
 struct TopicSpec {
   std::string name;
   int32_t partitions = -1;          // -1: num.partitions

@@ -42,6 +42,30 @@ def test_produce_flush_reports_offsets_in_order():
     assert [v for _, v in sim.log(1, "t", 0)] == [f"v{i}".encode() for i in range(10)]
 
 
+def test_topics_are_created_on_first_use_as_in_kafka():
+    sim = ksim.Simulation(seed=4, brokers=3, config={"num.partitions": "3"})
+    p, reports = produce_all(sim, "fresh", [(None, "hello", None)])
+    assert reports[0][0] is None
+    assert [i.partition for i in sim.describe_topic("fresh")] == [0, 1, 2]  # num.partitions
+    c = sim.consumer({"group.id": "g", "auto.offset.reset": "earliest"})
+    c.subscribe(["also-fresh"])
+    c.poll(timeout_ms=3_000)
+    assert len(sim.describe_topic("also-fresh")) == 3  # a subscription creates it too
+    quiet = sim.consumer({"group.id": "h", "allow.auto.create.topics": False})
+    quiet.subscribe(["never"])
+    quiet.poll(timeout_ms=3_000)
+    with pytest.raises(ksim.ClusterError, match="unknown topic"):
+        sim.describe_topic("never")
+    off = ksim.Simulation(seed=4, brokers=3, config={"auto.create.topics.enable": "false"})
+    res = []
+    p = off.producer({"max.block.ms": 500})
+    p.produce("nope", value="x", on_delivery=lambda e, m: res.append(e))
+    p.flush(timeout_ms=2_000)
+    assert len(res) == 1 and res[0] is not None  # failed after max.block.ms: the topic never appeared
+    with pytest.raises(ksim.ClusterError, match="unknown topic"):
+        off.describe_topic("nope")
+
+
 def test_delivery_reports_wait_for_poll_or_flush():
     sim = cluster()
     p = sim.producer({"linger.ms": 0})

@@ -398,7 +398,7 @@ TEST_CASE("delivery.timeout.ms: a batch sent (maybe written) is info, one never 
 }
 
 TEST_CASE("send() blocks at most max.block.ms for an unknown topic, then fails", "[producer][timeout]") {
-  Setup s = make(19, {{"max.block.ms", "300"}});
+  Setup s = make(19, {{"max.block.ms", "300"}}, {{"auto.create.topics.enable", "false"}});
   Cluster& c = *s.cluster;
   auto p = s.producer();
   const int64_t t0 = c.now_ms();
@@ -407,6 +407,23 @@ TEST_CASE("send() blocks at most max.block.ms for an unknown topic, then fails",
   CHECK(f->error == Errc::DELIVERY_TIMEOUT);
   CHECK(c.now_ms() - t0 >= 300);
   CHECK(send_op(c, "x").outcome == check::Outcome::fail);
+}
+
+TEST_CASE("a send to an unknown topic creates it (auto.create.topics.enable) with the broker's defaults",
+          "[producer][metadata]") {
+  Setup s = make(19, {{"max.block.ms", "5000"}}, {{"num.partitions", "2"}, {"default.replication.factor", "3"}});
+  Cluster& c = *s.cluster;
+  auto p = s.producer();
+  auto f = p->send(rec("orders", "first"));
+  REQUIRE(p->flush(10'000) == 0);
+  REQUIRE(f->done);
+  REQUIRE(f->error == Errc::NONE);
+  const auto parts = c.describe_topic("orders");
+  REQUIRE(parts.size() == 2);               // num.partitions
+  REQUIRE(parts[0].replicas.size() == 3);   // default.replication.factor
+  auto bad = p->send(rec("no spaces allowed", "x"));
+  REQUIRE(bad->done);
+  REQUIRE(bad->error == Errc::INVALID_TOPIC_EXCEPTION);  // refused at once, not after max.block.ms
 }
 
 TEST_CASE("a crashed producer leaves its pending sends as info", "[producer][crash]") {
