@@ -671,6 +671,9 @@ void Cluster::observe_metadata(const raft::RaftEntry& e) {
 
 void Cluster::restart(int32_t id) {
   check_id(id);
+  // Restarting a running node kills it first: the checkers' fault model must
+  // see that crash, or what it loses would look like a broken promise.
+  if (world_->is_up(node_id(id))) note_event(check::EventType::fault, id, "crash");
   note_event(check::EventType::heal, id, "restart");
   world_->restart(node_id(id));
 }

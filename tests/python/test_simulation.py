@@ -42,6 +42,17 @@ def test_acks1_write_is_lost_when_the_leader_crashes_before_replication(sim):
     assert sim.check_invariants() == []
 
 
+def test_restarting_a_running_broker_is_recorded_as_a_crash_then_a_restart(sim, tmp_path):
+    import sqlite3
+    sim.create_topic("t", partitions=1, replication_factor=3)
+    sim.restart(2)  # running: kill -9, then start
+    sim.run_for(1_000)
+    sim.export(str(tmp_path / "run.db"))
+    rows = sqlite3.connect(tmp_path / "run.db").execute(
+        "select type, what from events where node = 2 and type in ('fault', 'heal') order by at_ms, rowid").fetchall()
+    assert rows == [("fault", "crash"), ("heal", "restart")]
+
+
 def test_same_seed_same_trace_hash_and_another_seed_another():
     def run(seed):
         s = ksim.Simulation(seed=seed, brokers=3)

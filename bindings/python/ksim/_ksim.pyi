@@ -661,7 +661,8 @@ class Simulation:
         """Controlled shutdown: leaderships move away first, logs are flushed, then the node stops."""
     def rolling_restart(self, controlled: bool = True, timeout_ms: int = 60000) -> bool:
         """Restart every broker in turn, waiting for a full ISR after each."""
-    def restart(self, broker: int) -> None: ...
+    def restart(self, broker: int) -> None:
+        """Start a node that is down; a running node is crashed first (kill -9 and start)."""
     def power_fail(self, broker: int, torn: bool = False) -> None:
         """A crash that also loses unsynced disk data (torn: a random prefix of it survives)."""
     def pause(self, broker: int, ms: int) -> None:
