@@ -52,7 +52,15 @@ bool ClientMetadata::refresh() {
     }
     last_refresh_ = ctx_.world->now();
     ever_refreshed_ = true;
+    // Kafka's Metadata asks again (after retry.backoff.ms) when a topic came
+    // back with an InvalidMetadataException: a broker whose metadata lags
+    // does not know it yet, or it is being auto-created. Without this a
+    // consumer group leader that assigned before learning a topic would
+    // wait metadata.max.age.ms (5 min) to notice its partitions.
     update_requested_ = false;
+    for (const protocol::TopicMetadata& t : resp.topics)
+      if (t.error == Errc::UNKNOWN_TOPIC_OR_PARTITION || t.error == Errc::LEADER_NOT_AVAILABLE)
+        update_requested_ = true;
     ++version_;
     return true;
   }

@@ -66,6 +66,22 @@ def test_topics_are_created_on_first_use_as_in_kafka():
         off.describe_topic("nope")
 
 
+def test_a_group_subscribed_to_a_topic_created_later_gets_its_partitions_soon():
+    # Kafka's consumer asks for metadata again (retry.backoff.ms) while a
+    # subscribed topic is unknown, not after metadata.max.age.ms (5 minutes).
+    sim = ksim.Simulation(seed=5, brokers=3, config={"auto.create.topics.enable": "false"})
+    c = sim.consumer({"group.id": "g", "auto.offset.reset": "earliest"})
+    c.subscribe(["later"])
+    assert c.poll(timeout_ms=5_000) is None
+    sim.create_topic("later", partitions=2, replication_factor=3)
+    assert sim.produce("later", 1, ["x"])["error"] is None
+    got = None
+    for _ in range(20):
+        got = got or c.poll(timeout_ms=500)
+    assert got is not None and got.value() == b"x"
+    assert sorted(tp.partition for tp in c.assignment()) == [0, 1]
+
+
 def test_delivery_reports_wait_for_poll_or_flush():
     sim = cluster()
     p = sim.producer({"linger.ms": 0})
