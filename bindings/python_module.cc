@@ -17,6 +17,28 @@
 #include "sim/network.h"
 
 namespace py = pybind11;
+
+namespace {
+
+// Whether calling `f` needs one positional argument (it has a positional
+// parameter without a default, or *args). Builtins without a signature: no.
+bool takes_required_argument(const py::function& f) {
+  try {
+    const py::object inspect = py::module_::import("inspect");
+    const py::object params = inspect.attr("signature")(f).attr("parameters").attr("values")();
+    const py::object empty = inspect.attr("Parameter").attr("empty");
+    for (const py::handle p : params) {
+      const std::string kind = py::str(p.attr("kind").attr("name"));
+      if (kind == "VAR_POSITIONAL") return true;
+      const py::object dflt = p.attr("default");
+      if ((kind == "POSITIONAL_ONLY" || kind == "POSITIONAL_OR_KEYWORD") && dflt.is(empty)) return true;
+    }
+  } catch (const py::error_already_set&) {
+  }
+  return false;
+}
+
+}  // namespace
 using namespace ksim;
 
 namespace {
@@ -183,8 +205,26 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
            py::arg("config") = std::map<std::string, std::string>{})
       .def_property_readonly("now", &Cluster::now_ms, "Virtual time in milliseconds.")
       .def("run_for", &Cluster::run_for_ms, py::arg("ms"), "Advance the simulation by `ms` virtual milliseconds.")
-      .def("run_until", &Cluster::run_until, py::arg("predicate"), py::arg("timeout_ms") = 60'000,
-           "Run until predicate() is true (checked every 10 ms) or the timeout; returns whether it held.")
+      .def(
+          "run_until",
+          [](py::object self, const py::function& predicate, int64_t timeout_ms) {
+            // predicate() or predicate(sim), as the design's
+            // `sim.run_until(lambda s: s.quiescent())`: decided once, from
+            // its signature (a parameter without a default takes the sim).
+            const bool pass_sim = takes_required_argument(predicate);
+            return self.cast<Cluster&>().run_until(
+                [&] {
+                  const py::object r = pass_sim ? predicate(self) : predicate();
+                  return PyObject_IsTrue(r.ptr()) == 1;  // truthiness, as Python's `if`
+                },
+                timeout_ms);
+          },
+          py::arg("predicate"), py::arg("timeout_ms") = 60'000,
+          "Run until predicate() (or predicate(sim)) is true, checked every 10 ms, or the timeout; returns whether "
+          "it held.")
+      .def("quiescent", &Cluster::converged,
+           "Nothing left to settle: every partition led with a full ISR and every replica at the HW (client "
+           "workloads may still be running).")
       .def("ready", &Cluster::ready, "An active controller, every live broker registered and unfenced.")
       .def("create_topic", &Cluster::create_topic, py::arg("name"), py::arg("partitions") = -1,
            py::arg("replication_factor") = -1, py::arg("config") = Config::Map{},

@@ -53,6 +53,20 @@ def test_restarting_a_running_broker_is_recorded_as_a_crash_then_a_restart(sim, 
     assert rows == [("fault", "crash"), ("heal", "restart")]
 
 
+def test_run_until_passes_the_simulation_to_a_predicate_that_takes_it(sim):
+    sim.create_topic("t", partitions=1, replication_factor=3)
+    leader = sim.describe_topic("t")[0].leader
+    sim.crash(leader)
+    assert not sim.quiescent()
+    sim.restart(leader)
+    assert sim.run_until(lambda s: s.quiescent(), timeout_ms=60_000)  # the design's idiom
+    assert sim.run_until(lambda: sim.quiescent())                     # no parameter: called bare
+    assert sim.run_until(lambda s=sim: [1])                           # a default: called bare; truthy
+    assert not sim.run_until(lambda s: None, timeout_ms=50)           # falsy until the timeout
+    with pytest.raises(ZeroDivisionError):
+        sim.run_until(lambda s: 1 / 0)                                # the predicate's error surfaces
+
+
 def test_same_seed_same_trace_hash_and_another_seed_another():
     def run(seed):
         s = ksim.Simulation(seed=seed, brokers=3)

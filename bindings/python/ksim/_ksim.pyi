@@ -559,8 +559,13 @@ class Simulation:
     # time
     def run_for(self, ms: int) -> None:
         """Advance the simulation by `ms` virtual milliseconds."""
-    def run_until(self, predicate: Callable[[], bool], timeout_ms: int = 60000) -> bool:
-        """Run until predicate() holds (checked every 10 ms) or the timeout; returns whether it held."""
+    def run_until(self, predicate: Union[Callable[[], object], Callable[["Simulation"], object]],
+                  timeout_ms: int = 60000) -> bool:
+        """Run until predicate() holds (checked every 10 ms) or the timeout; returns whether it held.
+        A predicate with a parameter gets the simulation: sim.run_until(lambda s: s.quiescent())."""
+    def quiescent(self) -> bool:
+        """Nothing left to settle: every partition led with a full ISR, every replica at the HW
+        (client workloads may still be running)."""
     def ready(self) -> bool:
         """An active controller, every live broker registered and unfenced."""
     # admin
