@@ -7,7 +7,9 @@
 // fiber switches, message routing and the trace hash.
 //
 // Prints name=value lines: messages, wall seconds, messages per wall second,
-// ns per event, and peak RSS. `--server-mode handler` answers requests in a
+// ns per event, and peak RSS; and boost_fiber_yield_ns, what one switch
+// between two plain Boost.Fiber fibers costs on this machine (the floor under
+// every message a simulated process receives). `--server-mode handler` answers requests in a
 // delivery handler instead of a fiber (how a Kafka broker's network layer can
 // run), printed separately.
 #include <chrono>
@@ -16,6 +18,9 @@
 #include <cstring>
 #include <string>
 #include <sys/resource.h>
+#include <thread>
+
+#include <boost/fiber/all.hpp>
 
 #include "sim/network.h"
 #include "sim/world.h"
@@ -82,6 +87,24 @@ Result run(int pairs, int rounds, bool handler_server) {
   return r;
 }
 
+// Two plain fibers yielding to each other, on a thread of their own (its own
+// Boost.Fiber scheduler, not ksim's, and outside any World).
+double fiber_yield_ns() {
+  double ns = 0;
+  std::thread t([&ns] {
+    const int n = 1'000'000;
+    const auto t0 = std::chrono::steady_clock::now();  // determinism-ok: benchmark timing
+    boost::fibers::fiber a([] { for (int i = 0; i < n; ++i) boost::this_fiber::yield(); });
+    boost::fibers::fiber b([] { for (int i = 0; i < n; ++i) boost::this_fiber::yield(); });
+    a.join();
+    b.join();
+    const auto t1 = std::chrono::steady_clock::now();  // determinism-ok: benchmark timing
+    ns = std::chrono::duration<double, std::nano>(t1 - t0).count() / (2.0 * n);
+  });
+  t.join();
+  return ns;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -109,5 +132,6 @@ int main(int argc, char** argv) {
   std::printf("ksim_handler_msgs_per_s=%.0f\n", static_cast<double>(h.messages) / h.wall_s);
   std::printf("ksim_peak_rss_mb=%.1f\n", static_cast<double>(ru.ru_maxrss) / 1024.0);
   std::printf("ksim_trace_hash=%016llx\n", static_cast<unsigned long long>(f.trace_hash));
+  std::printf("boost_fiber_yield_ns=%.1f\n", fiber_yield_ns());
   return 0;
 }
