@@ -99,7 +99,24 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
   };
 }
 
-void BrokerServer::start() { world_.spawn(self_, "broker-startup", [this] { startup(); }); }
+void BrokerServer::start() {
+  // Kafka enables request processing only once the broker has caught up with
+  // the metadata log; until then its listener refuses connections, so a
+  // client fails over at once instead of waiting on a broker that would
+  // answer from an empty metadata image (or not at all while it recovers).
+  // Installed at boot, so nothing a client sends is ever stranded unread.
+  sim::Network& net = world_.network();
+  for (const char* api : kBrokerApis)
+    net.set_kind_handler(self_, net.kind(api), [this](sim::Incoming&& in) {
+      if (!caught_up_) {
+        world_.probe("broker: connection refused before the initial metadata catch-up");
+        world_.network().disconnect(in.src, self_);
+        return;
+      }
+      if (!requests_.try_push(std::move(in))) world_.probe("broker: request queue full");
+    });
+  world_.spawn(self_, "broker-startup", [this] { startup(); });
+}
 
 int32_t BrokerServer::min_isr(const std::string& topic) const {
   const auto& configs = image_.configs();
@@ -165,11 +182,6 @@ void BrokerServer::startup() {
   previous_broker_epoch_ = clean_shutdown.read();
   recover_logs();
   if (clean_shutdown.remove() != Errc::NONE) world_.probe("broker: could not remove the clean-shutdown file");
-  sim::Network& net = world_.network();
-  for (const char* api : kBrokerApis)
-    net.set_kind_handler(self_, net.kind(api), [this](sim::Incoming&& in) {
-      if (!requests_.try_push(std::move(in))) world_.probe("broker: request queue full");
-    });
   for (int i = 0; i < kIoThreads; ++i)
     world_.spawn(self_, "request-handler-" + std::to_string(i), [this] { request_handler(); });
   groups_->start();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "engine/broker/protocol.h"
 #include "engine/server/cluster.h"
 #include "sim/network.h"
 
@@ -301,6 +302,29 @@ TEST_CASE("KIP-966: a cleanly stopped broker stays an eligible leader replica - 
       REQUIRE(has_value(c.log_contents(2, "t", 0), "committed"));
     }
   }
+}
+
+TEST_CASE("a restarted broker refuses connections until it has caught up with the metadata log", "[cluster]") {
+  Cluster c(opts(14, 3, 1));
+  c.wait_ready();
+  c.create_topic("t", 1, 3);
+  const sim::NodeId client = c.add_client_node("probe");
+  sim::Network& net = c.world().network();
+  auto metadata_call = [&] {
+    std::optional<sim::CallStatus> status;
+    const sim::CallId id = net.call(client, sim::NodeId{1}, net.kind("Metadata"),
+                                    sim::make_payload(protocol::MetadataRequest{}), 64, sim::seconds(30));
+    net.on_reply(id, [&](const sim::Reply& r) { status = r.status; });
+    c.run_until([&] { return status.has_value(); }, 31'000);
+    return status;
+  };
+  REQUIRE(metadata_call() == sim::CallStatus::ok);
+  c.crash(2);
+  c.restart(2);
+  // Its old session is still current: it cannot register, so it has no metadata to answer from.
+  REQUIRE(metadata_call() == sim::CallStatus::disconnected);
+  REQUIRE(c.run_until([&] { return c.ready(); }, 30'000));
+  REQUIRE(metadata_call() == sim::CallStatus::ok);
 }
 
 TEST_CASE("add partitions: a topic grows, the new partitions are led and writable; it never shrinks", "[cluster]") {
