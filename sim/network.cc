@@ -83,6 +83,8 @@ struct Network::NodeNet {
   // running keeps its own closure alive until it returns.
   std::shared_ptr<std::function<void(Incoming&&)>> handler;
   std::map<uint16_t, std::shared_ptr<std::function<void(Incoming&&)>>> kind_handlers;
+  // Told of every response this node sends (set_response_observer).
+  std::function<void(const Incoming&)> response_observer;
 };
 
 Network::Network(World& w) : world_(w) {
@@ -388,6 +390,7 @@ void Network::on_node_crash(NodeId n) {
   nn.inbox.clear();
   nn.handler = nullptr;
   nn.kind_handlers.clear();
+  nn.response_observer = nullptr;
 }
 
 // ---- sending ----------------------------------------------------------------------------------
@@ -479,6 +482,7 @@ void Network::respond(const Incoming& request, KindId kind, Payload payload, uin
                       uint64_t tag) {
   SIM_ASSERT(request.dir == Direction::request, "respond() to a message that is not a request");
   if (world_.current_is_killed()) return;  // an unwinding fiber of a crashed node
+  if (const auto& observe = nodes_[request.dst.value]->response_observer) observe(request);
   const Connection& c = conns_[request.conn];
   if (!c.open || !world_.is_up(request.dst) || c.server_incarnation != world_.incarnation(request.dst)) {
     // The connection the request came on is gone: the response has nowhere to go.
@@ -681,6 +685,11 @@ void Network::deliver(uint32_t es, uint64_t generation) {
   }
   nn.inbox.push_back(std::move(in));
   nn.readers.notify_one();
+}
+
+void Network::set_response_observer(NodeId node, std::function<void(const Incoming&)> observer) {
+  check_node(node);
+  nodes_[node.value]->response_observer = std::move(observer);
 }
 
 void Network::set_kind_handler(NodeId node, KindId kind, std::function<void(Incoming&&)> handler) {

@@ -193,6 +193,11 @@ class Network {
   // handler, so two subsystems of one node (a broker and its co-located KRaft
   // controller) can each serve their own APIs. Cleared when the node crashes.
   void set_kind_handler(NodeId node, KindId kind, std::function<void(Incoming&&)> handler);
+  // Called with the request each time `node` responds to one (before the
+  // response is routed, even if its connection is gone): how a server learns
+  // that a request is finished (Kafka unmutes the connection then). Must not
+  // block or respond. Cleared when the node crashes.
+  void set_response_observer(NodeId node, std::function<void(const Incoming&)> observer);
   // Blocks the calling fiber of `self` until a request arrives (nullopt on timeout).
   std::optional<Incoming> receive(NodeId self, std::optional<Duration> timeout = std::nullopt);
 

@@ -106,16 +106,50 @@ void BrokerServer::start() {
   // answer from an empty metadata image (or not at all while it recovers).
   // Installed at boot, so nothing a client sends is ever stranded unread.
   sim::Network& net = world_.network();
+  const uint16_t produce = net.kind("Produce").value;
   for (const char* api : kBrokerApis)
-    net.set_kind_handler(self_, net.kind(api), [this](sim::Incoming&& in) {
+    net.set_kind_handler(self_, net.kind(api), [this, produce](sim::Incoming&& in) {
       if (!caught_up_) {
         world_.probe("broker: connection refused before the initial metadata catch-up");
         world_.network().disconnect(in.src, self_);
         return;
       }
-      if (!requests_.try_push(std::move(in))) world_.probe("broker: request queue full");
+      if (in.kind.value == produce && in.dir == sim::Direction::request) {
+        ProduceChannel& ch = produce_channels_[in.conn];
+        if (ch.busy) {
+          ch.waiting.push_back(std::move(in));  // read once the request before it is answered
+          return;
+        }
+        ch.busy = true;
+      }
+      enqueue(std::move(in));
     });
+  net.set_response_observer(self_, [this, produce](const sim::Incoming& req) {
+    if (req.kind.value == produce) produce_answered(req.conn);
+  });
   world_.spawn(self_, "broker-startup", [this] { startup(); });
+}
+
+void BrokerServer::enqueue(sim::Incoming&& in) {
+  const uint32_t conn = in.conn;
+  const bool holds_channel = produce_channels_.count(conn) > 0 && in.dir == sim::Direction::request &&
+                             world_.network().kind_name(in.kind) == "Produce";
+  if (requests_.try_push(std::move(in))) return;
+  world_.probe("broker: request queue full");
+  // A Produce dropped here is never answered: let its connection move on.
+  if (holds_channel) produce_answered(conn);
+}
+
+void BrokerServer::produce_answered(uint32_t conn) {
+  auto it = produce_channels_.find(conn);
+  if (it == produce_channels_.end()) return;
+  if (it->second.waiting.empty()) {
+    produce_channels_.erase(it);
+    return;
+  }
+  sim::Incoming next = std::move(it->second.waiting.front());
+  it->second.waiting.pop_front();
+  enqueue(std::move(next));
 }
 
 int32_t BrokerServer::min_isr(const std::string& topic) const {

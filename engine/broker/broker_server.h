@@ -18,15 +18,17 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 
+#include "engine/broker/auto_topic_creation_manager.h"
 #include "engine/broker/producer_id_manager.h"
 #include "engine/broker/replica_fetcher.h"
 #include "engine/broker/replica_manager.h"
 #include "engine/common/config.h"
 #include "engine/controller/metadata_image.h"
-#include "engine/broker/auto_topic_creation_manager.h"
 #include "engine/coordinator/coordinator_lookup.h"
 #include "engine/coordinator/group_coordinator.h"
 #include "engine/coordinator/transaction_coordinator.h"
@@ -98,6 +100,18 @@ class BrokerServer {
   sim::Channel<sim::Incoming> requests_;
   sim::CondVar metadata_changed_;
   uint64_t metadata_version_ = 0;
+  // Kafka processes one request per connection at a time (the channel is
+  // muted until the response is sent), so a producer's pipelined Produce
+  // requests are handled in the order they were sent even when the first
+  // waits on replication. ksim keeps that order for Produce: the next
+  // Produce of a connection is dispatched when the previous one is answered.
+  struct ProduceChannel {
+    bool busy = false;
+    std::deque<sim::Incoming> waiting;
+  };
+  std::map<uint32_t, ProduceChannel> produce_channels_;
+  void enqueue(sim::Incoming&& in);
+  void produce_answered(uint32_t conn);
   int64_t broker_epoch_ = -1;
   // KIP-966: the epoch the clean-shutdown file recorded at startup (-1: none).
   int64_t previous_broker_epoch_ = -1;

@@ -3,9 +3,11 @@
 // that was later replaced, i.e. one that was never committed).
 // divergence / multiple-leaders / hw-regression: the cluster's online
 // invariants ("<kind>: <detail>" lines), surfaced through the same verdict.
+#include <algorithm>
 #include <unordered_map>
 
 #include "engine/check/checkers.h"
+#include "engine/check/fault_model.h"
 
 namespace ksim::check {
 
@@ -35,6 +37,10 @@ void check_consistency(const HistoryIndex& index, Verdict& out) {
       reported[off] = true;
       Anomaly a;
       a.kind = "inconsistent-offsets";
+      // The first observation read a committed record (consumers read below
+      // the HW): its replacement is permitted where its loss would be.
+      a.cause = permitted_committed_loss(index, tp, std::min(other_ns, rd.at_ns));
+      a.expected = !a.cause.empty();
       a.tp = tp;
       a.offsets.push_back(off);
       a.records = {other_value, rd.record->value};
@@ -42,7 +48,8 @@ void check_consistency(const HistoryIndex& index, Verdict& out) {
       a.at_ns = rd.at_ns;
       a.explanation = tp.str() + " offset " + std::to_string(off) + " holds '" + other_value + "' per " + other_source +
                       " but '" + rd.record->value + "' per " + describe_op(h.op(rd.op)) + ".\n" +
-                      events_between(h, tp, std::min(other_ns, rd.at_ns) - 5'000'000'000, rd.at_ns);
+                      events_between(h, tp, std::min(other_ns, rd.at_ns) - 5'000'000'000, rd.at_ns) +
+                      (a.expected ? "Permitted: " + a.cause + "." : "A committed record was replaced: a violation.");
       out.add(std::move(a));
     }
   }

@@ -7,13 +7,16 @@ namespace ksim::check {
 std::string permitted_loss(const HistoryIndex& index, const Op& send) {
   if (send.acks == 0) return "acks=0: the producer never waited for the broker";
   if (send.acks == 1) return "acks=1: acknowledged by the leader alone, before the followers had it";
+  return permitted_committed_loss(index, send.tp, send.complete_ns >= 0 ? send.complete_ns : send.invoke_ns);
+}
+
+std::string permitted_committed_loss(const HistoryIndex& index, const TopicPartition& tp, int64_t since) {
   const CheckInput& in = index.input();
-  const int32_t min_isr = in.config.min_isr(send.tp.topic);
-  const int64_t since = send.complete_ns >= 0 ? send.complete_ns : send.invoke_ns;
+  const int32_t min_isr = in.config.min_isr(tp.topic);
   std::set<int32_t> power_failed;
   for (const ClusterEvent& e : index.history().events()) {
     if (e.at_ns < since) continue;
-    if (e.type == EventType::election && e.unclean && e.tp == send.tp)
+    if (e.type == EventType::election && e.unclean && e.tp == tp)
       return "unclean election of broker " + std::to_string(e.node) + " at " + fmt_time(e.at_ns);
     if (e.type == EventType::fault && e.what.rfind("power_fail", 0) == 0) power_failed.insert(e.node);
   }
@@ -23,7 +26,7 @@ std::string permitted_loss(const HistoryIndex& index, const Op& send) {
   std::vector<int32_t> isr_at_ack;
   for (const ClusterEvent& e : index.history().events()) {
     if (e.at_ns > since) break;
-    if ((e.type == EventType::election || e.type == EventType::isr_change) && e.tp == send.tp && !e.isr.empty())
+    if ((e.type == EventType::election || e.type == EventType::isr_change) && e.tp == tp && !e.isr.empty())
       isr_at_ack = e.isr;
   }
   if (!isr_at_ack.empty() && !power_failed.empty()) {
@@ -31,7 +34,7 @@ std::string permitted_loss(const HistoryIndex& index, const Op& send) {
     for (int32_t r : isr_at_ack) all_isr = all_isr && power_failed.count(r) > 0;
     if (all_isr) return "every member of the ISR at the acknowledgement lost its unflushed data to a power failure";
   }
-  auto it = in.final_logs.find(send.tp);
+  auto it = in.final_logs.find(tp);
   if (it != in.final_logs.end() && !it->second.replicas.empty()) {
     bool all = true, any = false;
     for (int32_t r : it->second.replicas) {

@@ -159,6 +159,25 @@ TEST_CASE("inconsistent-offsets fires when a read disagrees with the final log; 
   REQUIRE(agree.kinds().empty());
 }
 
+TEST_CASE("a record replaced after an unclean election of its partition is an expected inconsistent-offsets",
+          "[check][inconsistent-offsets][fault-model]") {
+  Story s;
+  s.poll(20, {{0, "x"}}, 100);
+  s.event(EventType::election, 3, "unclean election", 200, /*unclean=*/true);
+  s.final_log({"y"});
+  const Verdict v = s.check();
+  REQUIRE(s.kinds() == Kinds{"inconsistent-offsets"});
+  REQUIRE(v.ok());
+  REQUIRE(v.anomalies().at(0).expected);
+  REQUIRE(v.anomalies().at(0).cause.find("unclean election of broker 3") == 0);
+
+  Story before;  // an unclean election BEFORE the read excuses nothing
+  before.event(EventType::election, 3, "unclean election", 50, /*unclean=*/true);
+  before.poll(20, {{0, "x"}}, 100);
+  before.final_log({"y"});
+  REQUIRE_FALSE(before.check().ok());
+}
+
 TEST_CASE("online invariants become anomalies of their kind", "[check][divergence]") {
   Story s;
   s.in.invariant_violations = {"divergence: t-0 below HW 5: leader 1 and ISR member 2 differ at offset 3"};
