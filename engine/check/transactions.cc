@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/check/checkers.h"
+#include "engine/check/fault_model.h"
 
 namespace ksim::check {
 
@@ -51,8 +52,11 @@ void check_transactions(const HistoryIndex& index, Verdict& out) {
       a.records = {op.value};
       a.ops = {op.id};
       a.at_ns = op.complete_ns;
+      // Lost, where Kafka's contract permits losing it (an unclean election, power failures).
+      if (copies == 0) a.cause = permitted_loss(index, op);
+      a.expected = !a.cause.empty();
       a.explanation = describe_op(op) + " belongs to a committed transaction but is committed in the final log " +
-                      std::to_string(copies) + " times.";
+                      std::to_string(copies) + " times." + (a.expected ? " Permitted: " + a.cause + "." : "");
       out.add(std::move(a));
     }
   }

@@ -316,6 +316,33 @@ TEST_CASE("aborted-read and exactly-once over transactional sends", "[check][tra
   REQUIRE(clean.kinds().empty());
 }
 
+TEST_CASE("a committed transaction's record lost to an unclean election is an expected exactly-once",
+          "[check][transactions][fault-model]") {
+  for (bool unclean : {true, false}) {
+    INFO("unclean=" << unclean);
+    Story s;
+    const uint64_t c = s.send(10, "t1", 0, 110);
+    s.h.op(c).transactional = true;
+    s.h.op(c).txn_state = "committed";
+    if (unclean) s.event(EventType::election, 2, "unclean election", 300, /*unclean=*/true);
+    s.final_log({"other"});
+    const Verdict v = s.check();
+    REQUIRE(v.ok() == unclean);  // with a clean history the loss is a broken promise
+  }
+}
+
+TEST_CASE("a poll-skip judged against a log an unclean election rewrote is expected", "[check][poll-skip][fault-model]") {
+  Story s;
+  s.final_log({"a", "b", "c", "d"});
+  s.poll(20, {{0, "a"}, {1, "b"}}, 100);
+  s.poll(20, {{3, "d"}}, 200);  // offset 2 held a marker when read; the rewritten log has 'c' there
+  s.event(EventType::election, 2, "unclean election", 300, /*unclean=*/true);
+  const Verdict v = s.check();
+  REQUIRE(s.kinds() == Kinds{"poll-skip"});
+  REQUIRE(v.ok());
+  REQUIRE(v.anomalies().at(0).cause.find("unclean election of broker 2") == 0);
+}
+
 TEST_CASE("a committed copy counts once: an aborted attempt of the same value is no duplicate", "[check][transactions]") {
   Story s;
   const uint64_t c = s.send(10, "t1", 1, 110);
