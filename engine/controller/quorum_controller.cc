@@ -71,7 +71,7 @@ ElectionOptions QuorumController::election_options(const std::string& topic) con
                          broker_config_.get_bool("ksim.bug.unclean.without.permission")};
 }
 
-void QuorumController::rebalance_all(std::vector<MetadataRecord>& out) {
+void QuorumController::change_all(std::vector<MetadataRecord>& out, const PartitionDecision& decide) {
   // Copy the topic list: emit() changes image_ while we walk it.
   std::vector<std::pair<std::string, int64_t>> topics;
   for (const auto& [name, t] : image_.topics()) topics.emplace_back(name, t.id);
@@ -80,10 +80,15 @@ void QuorumController::rebalance_all(std::vector<MetadataRecord>& out) {
     const size_t n = image_.topic(name)->partitions.size();
     for (size_t p = 0; p < n; ++p) {
       const PartitionRegistration cur = image_.topic(name)->partitions[p];
-      if (auto change = build_partition_change(id, static_cast<int32_t>(p), cur, image_, std::nullopt, Election::normal, opts))
-        emit(out, std::move(*change));
+      if (auto change = decide(id, static_cast<int32_t>(p), cur, opts)) emit(out, std::move(*change));
     }
   }
+}
+
+void QuorumController::rebalance_all(std::vector<MetadataRecord>& out) {
+  change_all(out, [this](int64_t id, int32_t p, const PartitionRegistration& cur, const ElectionOptions& opts) {
+    return build_partition_change(id, p, cur, image_, std::nullopt, Election::normal, opts);
+  });
 }
 
 ControllerResult QuorumController::register_broker(int32_t broker_id, uint64_t incarnation, sim::Instant now,
@@ -117,24 +122,16 @@ ControllerResult QuorumController::register_broker(int32_t broker_id, uint64_t i
 }
 
 void QuorumController::handle_unclean_shutdown(int32_t broker_id, std::vector<MetadataRecord>& out) {
-  std::vector<std::pair<std::string, int64_t>> topics;
-  for (const auto& [name, t] : image_.topics()) topics.emplace_back(name, t.id);
-  for (const auto& [name, id] : topics) {
-    const ElectionOptions opts = election_options(name);
-    const size_t n = image_.topic(name)->partitions.size();
-    for (size_t p = 0; p < n; ++p) {
-      const PartitionRegistration cur = image_.topic(name)->partitions[p];
-      const bool in_isr = std::find(cur.isr.begin(), cur.isr.end(), broker_id) != cur.isr.end();
-      const bool in_elr = std::find(cur.elr.begin(), cur.elr.end(), broker_id) != cur.elr.end();
-      if (!in_isr && !in_elr) continue;
-      std::vector<int32_t> isr;
-      for (int32_t b : cur.isr)
-        if (b != broker_id) isr.push_back(b);
-      if (auto change = build_partition_change(id, static_cast<int32_t>(p), cur, image_, isr, Election::normal, opts,
-                                               broker_id))
-        emit(out, std::move(*change));
-    }
-  }
+  change_all(out, [this, broker_id](int64_t id, int32_t p, const PartitionRegistration& cur,
+                                    const ElectionOptions& opts) -> std::optional<PartitionChangeRecord> {
+    const bool in_isr = std::find(cur.isr.begin(), cur.isr.end(), broker_id) != cur.isr.end();
+    const bool in_elr = std::find(cur.elr.begin(), cur.elr.end(), broker_id) != cur.elr.end();
+    if (!in_isr && !in_elr) return std::nullopt;
+    std::vector<int32_t> isr;
+    for (int32_t b : cur.isr)
+      if (b != broker_id) isr.push_back(b);
+    return build_partition_change(id, p, cur, image_, isr, Election::normal, opts, broker_id);
+  });
 }
 
 HeartbeatReply QuorumController::heartbeat(int32_t broker_id, int64_t broker_epoch, int64_t metadata_offset,

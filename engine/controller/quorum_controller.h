@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -126,6 +127,10 @@ class QuorumController {
   std::vector<int32_t> usable_brokers() const;
   ElectionOptions election_options(const std::string& topic) const;
   // Re-evaluates every partition (after a broker's state changed).
+  // Emits, for every partition of every topic, the change `decide` returns.
+  using PartitionDecision = std::function<std::optional<PartitionChangeRecord>(
+      int64_t topic_id, int32_t partition, const PartitionRegistration& current, const ElectionOptions& opts)>;
+  void change_all(std::vector<MetadataRecord>& out, const PartitionDecision& decide);
   void rebalance_all(std::vector<MetadataRecord>& out);
   // KIP-966: takes `broker_id` out of every ISR and ELR (it restarted uncleanly).
   void handle_unclean_shutdown(int32_t broker_id, std::vector<MetadataRecord>& out);
