@@ -106,34 +106,34 @@ void BrokerServer::start() {
   // answer from an empty metadata image (or not at all while it recovers).
   // Installed at boot, so nothing a client sends is ever stranded unread.
   sim::Network& net = world_.network();
-  const uint16_t produce = net.kind("Produce").value;
+  produce_kind_ = net.kind("Produce").value;
   for (const char* api : kBrokerApis)
-    net.set_kind_handler(self_, net.kind(api), [this, produce](sim::Incoming&& in) {
+    net.set_kind_handler(self_, net.kind(api), [this](sim::Incoming&& in) {
       if (!caught_up_) {
         world_.probe("broker: connection refused before the initial metadata catch-up");
         world_.network().disconnect(in.src, self_);
         return;
       }
-      if (in.kind.value == produce && in.dir == sim::Direction::request) {
+      if (in.kind.value == produce_kind_ && in.dir == sim::Direction::request) {
         ProduceChannel& ch = produce_channels_[in.conn];
         if (ch.busy) {
-          ch.waiting.push_back(std::move(in));  // read once the request before it is answered
+          ch.waiting.push_back(std::move(in));  // dispatched once the one before it is answered
           return;
         }
         ch.busy = true;
       }
       enqueue(std::move(in));
     });
-  net.set_response_observer(self_, [this, produce](const sim::Incoming& req) {
-    if (req.kind.value == produce) produce_answered(req.conn);
+  net.set_response_observer(self_, [this](const sim::Incoming& req) {
+    if (req.kind.value == produce_kind_) produce_answered(req.conn);
   });
   world_.spawn(self_, "broker-startup", [this] { startup(); });
 }
 
 void BrokerServer::enqueue(sim::Incoming&& in) {
   const uint32_t conn = in.conn;
-  const bool holds_channel = produce_channels_.count(conn) > 0 && in.dir == sim::Direction::request &&
-                             world_.network().kind_name(in.kind) == "Produce";
+  const bool holds_channel =
+      in.kind.value == produce_kind_ && in.dir == sim::Direction::request && produce_channels_.count(conn) > 0;
   if (requests_.try_push(std::move(in))) return;
   world_.probe("broker: request queue full");
   // A Produce dropped here is never answered: let its connection move on.

@@ -110,6 +110,7 @@ class BrokerServer {
     std::deque<sim::Incoming> waiting;
   };
   std::map<uint32_t, ProduceChannel> produce_channels_;
+  uint16_t produce_kind_ = 0;
   void enqueue(sim::Incoming&& in);
   void produce_answered(uint32_t conn);
   int64_t broker_epoch_ = -1;

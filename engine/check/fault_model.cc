@@ -10,14 +10,12 @@ std::string permitted_loss(const HistoryIndex& index, const Op& send) {
   return permitted_committed_loss(index, send.tp, send.complete_ns >= 0 ? send.complete_ns : send.invoke_ns);
 }
 
-std::string permitted_committed_loss(const HistoryIndex& index, const TopicPartition& tp, int64_t since,
-                                    int64_t until) {
+std::string permitted_committed_loss(const HistoryIndex& index, const TopicPartition& tp, int64_t since) {
   const CheckInput& in = index.input();
   const int32_t min_isr = in.config.min_isr(tp.topic);
   std::set<int32_t> power_failed;
   for (const ClusterEvent& e : index.history().events()) {
     if (e.at_ns < since) continue;
-    if (e.at_ns > until) break;
     if (e.type == EventType::election && e.unclean && e.tp == tp)
       return "unclean election of broker " + std::to_string(e.node) + " at " + fmt_time(e.at_ns);
     if (e.type == EventType::fault && e.what.rfind("power_fail", 0) == 0) power_failed.insert(e.node);

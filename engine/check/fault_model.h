@@ -3,7 +3,6 @@
 // when it does, "" when the anomaly is a broken promise.
 #pragma once
 
-#include <cstdint>
 #include <string>
 
 #include "engine/check/history_index.h"
@@ -15,9 +14,8 @@ std::string permitted_loss(const HistoryIndex& index, const Op& send);
 // A committed record of `tp` (acknowledged with acks=all, or read by a
 // consumer, at `since_ns`) later gone or replaced: an unclean election of
 // the partition after it, or power failures that took every copy Kafka's
-// contract counts on. Only events up to `until_ns` count.
-std::string permitted_committed_loss(const HistoryIndex& index, const TopicPartition& tp, int64_t since_ns,
-                                     int64_t until_ns = INT64_MAX);
+// contract counts on.
+std::string permitted_committed_loss(const HistoryIndex& index, const TopicPartition& tp, int64_t since_ns);
 // One producer's records landing out of send order.
 std::string permitted_reorder(const Op& earlier, const Op& later);
 // A value at more offsets than sends of it.
