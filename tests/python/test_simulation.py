@@ -1,4 +1,6 @@
 """The Python surface of ksim: a cluster driven from a script, and every error path."""
+import sqlite3
+
 import pytest
 
 import ksim
@@ -43,7 +45,6 @@ def test_acks1_write_is_lost_when_the_leader_crashes_before_replication(sim):
 
 
 def test_restarting_a_running_broker_is_recorded_as_a_crash_then_a_restart(sim, tmp_path):
-    import sqlite3
     sim.create_topic("t", partitions=1, replication_factor=3)
     sim.restart(2)  # running: kill -9, then start
     sim.run_for(1_000)
