@@ -8,16 +8,20 @@
 // (both broker configs). The Metadata answer does not wait: the topic is
 // reported LEADER_NOT_AVAILABLE, and the client asks again until it appears.
 //
+// The coordinators create their internal topics (`__consumer_offsets`,
+// `__transaction_state`) through create_once too, with their own settings.
+//
 // Invariants: at most one CreateTopics in flight per topic per broker (a
 // flood of Metadata requests sends one); internal topics (`__...`) are never
-// created here (their coordinators create them, with their own settings); a
-// name Kafka would refuse is answered INVALID_TOPIC_EXCEPTION, not created.
+// auto-created from Metadata; a name Kafka would refuse is answered
+// INVALID_TOPIC_EXCEPTION, not created.
 #pragma once
 
 #include <functional>
 #include <set>
 #include <string>
 
+#include "engine/broker/protocol.h"
 #include "engine/common/config.h"
 #include "engine/common/errors.h"
 #include "sim/network.h"
@@ -35,6 +39,11 @@ class AutoTopicCreationManager {
   // not have: UNKNOWN_TOPIC_OR_PARTITION (not created), INVALID_TOPIC_EXCEPTION,
   // or LEADER_NOT_AVAILABLE after starting its creation.
   Errc on_unknown_topic(const std::string& topic, bool allow_auto_topic_creation);
+
+  // Sends a CreateTopics for `topic` to the active controller from a fiber of
+  // its own, unless one is in flight already. `build` runs in that fiber (it
+  // may wait) and makes the request.
+  void create_once(const std::string& topic, std::function<protocol::CreateTopicsRequest()> build);
 
  private:
   sim::World& world_;

@@ -75,12 +75,11 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
     groups_->on_hw_moved(tp);
     txns_->on_hw_moved(tp);
   };
-  lookup_ = std::make_unique<coordinator::CoordinatorLookup>(
-      world_, self_, config_, [this]() -> const MetadataImage& { return image_; },
-      [this](const std::string& api, sim::Payload b, uint32_t size) { return controller_call(api, std::move(b), size); });
   auto_create_ = std::make_unique<AutoTopicCreationManager>(
       world_, self_, config_,
       [this](const std::string& api, sim::Payload b, uint32_t size) { return controller_call(api, std::move(b), size); });
+  lookup_ = std::make_unique<coordinator::CoordinatorLookup>(
+      world_, config_, [this]() -> const MetadataImage& { return image_; }, *auto_create_);
   producer_ids_ = std::make_unique<ProducerIdManager>(world_, [this] {
     return controller_call("AllocateProducerIds",
                            sim::make_payload(protocol::AllocateProducerIdsRequest{id_, broker_epoch_}), 32);

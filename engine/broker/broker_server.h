@@ -93,8 +93,8 @@ class BrokerServer {
   std::unique_ptr<ReplicaManager> rm_;
   std::unique_ptr<ReplicaFetcherManager> fetchers_;
   std::unique_ptr<coordinator::GroupCoordinator> groups_;  // after rm_: it refers to it
+  std::unique_ptr<AutoTopicCreationManager> auto_create_;  // before lookup_: it creates through it
   std::unique_ptr<coordinator::CoordinatorLookup> lookup_;
-  std::unique_ptr<AutoTopicCreationManager> auto_create_;
   std::unique_ptr<ProducerIdManager> producer_ids_;  // KIP-730 blocks for InitProducerId
   std::unique_ptr<coordinator::TransactionCoordinator> txns_;  // after producer_ids_ and rm_
   sim::Channel<sim::Incoming> requests_;

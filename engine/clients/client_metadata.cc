@@ -36,8 +36,15 @@ bool ClientMetadata::refresh() {
     if (r.status != sim::CallStatus::ok) continue;
     const auto& resp = sim::payload_as<protocol::MetadataResponse>(r.payload);
     if (!resp.brokers.empty()) brokers_ = resp.brokers;
+    // Kafka's Metadata asks again (after retry.backoff.ms) when a topic came
+    // back with an InvalidMetadataException: a broker whose metadata lags
+    // does not know it yet, or it is being auto-created. Without this a
+    // consumer group leader that assigned before learning a topic would
+    // wait metadata.max.age.ms (5 min) to notice its partitions.
+    bool ask_again = false;
     for (const protocol::TopicMetadata& t : resp.topics) {
       topic_errors_[t.name] = t.error;
+      ask_again = ask_again || t.error == Errc::UNKNOWN_TOPIC_OR_PARTITION || t.error == Errc::LEADER_NOT_AVAILABLE;
       if (t.error != Errc::NONE) continue;
       std::vector<PartitionLeader>& cached = partitions_[t.name];
       if (cached.size() < t.partitions.size()) cached.resize(t.partitions.size());
@@ -52,15 +59,7 @@ bool ClientMetadata::refresh() {
     }
     last_refresh_ = ctx_.world->now();
     ever_refreshed_ = true;
-    // Kafka's Metadata asks again (after retry.backoff.ms) when a topic came
-    // back with an InvalidMetadataException: a broker whose metadata lags
-    // does not know it yet, or it is being auto-created. Without this a
-    // consumer group leader that assigned before learning a topic would
-    // wait metadata.max.age.ms (5 min) to notice its partitions.
-    update_requested_ = false;
-    for (const protocol::TopicMetadata& t : resp.topics)
-      if (t.error == Errc::UNKNOWN_TOPIC_OR_PARTITION || t.error == Errc::LEADER_NOT_AVAILABLE)
-        update_requested_ = true;
+    update_requested_ = ask_again;
     ++version_;
     return true;
   }

@@ -100,8 +100,7 @@ ControllerResult QuorumController::register_broker(int32_t broker_id, uint64_t i
   // controller fenced its old incarnation (broker.session.timeout.ms).
   if (existing && existing->incarnation != incarnation && !existing->fenced) {
     auto hb = last_heartbeat_.find(broker_id);
-    const sim::Duration session = sim::milliseconds(broker_config_.get_long("broker.session.timeout.ms"));
-    if (hb != last_heartbeat_.end() && now - hb->second <= session)
+    if (hb != last_heartbeat_.end() && now - hb->second <= session_timeout())
       return failure(Errc::DUPLICATE_BROKER_REGISTRATION, "Another broker is registered with that broker id.");
   }
   ControllerResult r;
@@ -175,7 +174,7 @@ HeartbeatReply QuorumController::heartbeat(int32_t broker_id, int64_t broker_epo
 ControllerResult QuorumController::tick(sim::Instant now) {
   ControllerResult r;
   if (!active_) return r;
-  const sim::Duration session = sim::milliseconds(broker_config_.get_long("broker.session.timeout.ms"));
+  const sim::Duration session = session_timeout();
   std::vector<std::pair<int32_t, int64_t>> expired;
   for (const auto& [id, b] : image_.brokers()) {
     if (b.fenced) continue;

@@ -132,6 +132,9 @@ class QuorumController {
       int64_t topic_id, int32_t partition, const PartitionRegistration& current, const ElectionOptions& opts)>;
   void change_all(std::vector<MetadataRecord>& out, const PartitionDecision& decide);
   void rebalance_all(std::vector<MetadataRecord>& out);
+  sim::Duration session_timeout() const {
+    return sim::milliseconds(broker_config_.get_long("broker.session.timeout.ms"));
+  }
   // KIP-966: takes `broker_id` out of every ISR and ELR (it restarted uncleanly).
   void handle_unclean_shutdown(int32_t broker_id, std::vector<MetadataRecord>& out);
   void emit(std::vector<MetadataRecord>& out, MetadataRecord r);

@@ -6,10 +6,9 @@
 
 namespace ksim::coordinator {
 
-CoordinatorLookup::CoordinatorLookup(sim::World& world, sim::NodeId self, const Config& config,
-                                     std::function<const MetadataImage&()> image, ControllerCall controller_call)
-    : world_(world), self_(self), config_(config), image_(std::move(image)),
-      controller_call_(std::move(controller_call)) {}
+CoordinatorLookup::CoordinatorLookup(sim::World& world, const Config& config,
+                                     std::function<const MetadataImage&()> image, AutoTopicCreationManager& topics)
+    : world_(world), config_(config), image_(std::move(image)), topics_(topics) {}
 
 protocol::FindCoordinatorResponse CoordinatorLookup::find(const std::string& key, int8_t key_type) {
   protocol::FindCoordinatorResponse resp;
@@ -51,13 +50,7 @@ void CoordinatorLookup::handle_find_coordinator(const sim::Incoming& in) {
 }
 
 void CoordinatorLookup::create_internal_topic(const std::string& topic, int32_t partitions, int32_t rf) {
-  if (!creating_.insert(topic).second) return;  // one CreateTopics at a time
-  world_.spawn(self_, "create-" + topic, [this, topic, partitions, rf] {
-    struct Done {  // the flag clears also when a crash unwinds this fiber
-      std::set<std::string>& s;
-      std::string t;
-      ~Done() { s.erase(t); }
-    } done{creating_, topic};
+  topics_.create_once(topic, [this, topic, partitions, rf] {
     // The replication factor is capped at the brokers registered in the
     // metadata. Right after a cluster starts our image may not show every
     // registration yet: before capping, give it a moment to catch up.
@@ -75,12 +68,7 @@ void CoordinatorLookup::create_internal_topic(const std::string& topic, int32_t 
     if (topic == kTransactionStateTopic)  // capped like the RF, or no write could ever succeed
       req.configs["min.insync.replicas"] =
           std::to_string(std::min(config_.get_int("transaction.state.log.min.isr"), req.replication_factor));
-    const sim::Reply r = controller_call_("CreateTopics", sim::make_payload(req), 128);
-    if (r.status == sim::CallStatus::ok) {
-      const auto& resp = sim::payload_as<protocol::AdminResponse>(r.payload);
-      world_.probe(resp.error == Errc::NONE ? "coordinator: created an internal topic"
-                                            : "coordinator: internal topic creation refused");
-    }
+    return req;
   });
 }
 

@@ -17,9 +17,9 @@
 
 #include <cstdint>
 #include <functional>
-#include <set>
 #include <string>
 
+#include "engine/broker/auto_topic_creation_manager.h"
 #include "engine/broker/protocol.h"
 #include "engine/common/config.h"
 #include "engine/controller/metadata_image.h"
@@ -33,10 +33,10 @@ inline constexpr const char* kTransactionStateTopic = "__transaction_state";
 
 class CoordinatorLookup {
  public:
-  using ControllerCall = std::function<sim::Reply(const std::string& api, sim::Payload body, uint32_t size)>;
-
-  CoordinatorLookup(sim::World& world, sim::NodeId self, const Config& config,
-                    std::function<const MetadataImage&()> image, ControllerCall controller_call);
+  // Internal topics are created through the broker's `topics` (one
+  // CreateTopics in flight per topic).
+  CoordinatorLookup(sim::World& world, const Config& config, std::function<const MetadataImage&()> image,
+                    AutoTopicCreationManager& topics);
 
   void handle_find_coordinator(const sim::Incoming& in);
   // The answer FindCoordinator gives (also used by Cluster).
@@ -46,11 +46,9 @@ class CoordinatorLookup {
   void create_internal_topic(const std::string& topic, int32_t partitions, int32_t replication_factor);
 
   sim::World& world_;
-  sim::NodeId self_;
   const Config& config_;
   std::function<const MetadataImage&()> image_;
-  ControllerCall controller_call_;
-  std::set<std::string> creating_;  // internal topics with a CreateTopics in flight
+  AutoTopicCreationManager& topics_;
 };
 
 }  // namespace ksim::coordinator
