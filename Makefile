@@ -6,7 +6,7 @@ BUILD  ?= build
 JOBS   ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps configure build demo test bench clean
+.PHONY: all deps configure build demo test test-asan bench clean
 
 all: build
 
@@ -28,6 +28,17 @@ demo: build
 # tests when they exist), so its summary line is the last thing printed.
 test: build
 	cd $(BUILD) && ctest -j$(JOBS) --output-on-failure
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer, in
+# its own build folder (Debug, -O0: the build the determinism check compares
+# with Release). Any report aborts the test that caused it.
+ASAN_BUILD ?= build-asan
+SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:check_initialization_order=1:detect_stack_use_after_return=0 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+test-asan: deps
+	@[ -f $(ASAN_BUILD)/CMakeCache.txt ] || cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DKSIM_SANITIZE=address,undefined
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && $(SANITIZER_ENV) ctest -j$(JOBS) --output-on-failure
 
 bench: build
 	@bench/run_all.sh $(BUILD)

@@ -57,7 +57,7 @@ TEST_CASE("a power failure loses exactly the unsynced bytes", "[disk]") {
   REQUIRE(d.unsynced_bytes() == 0);
 }
 
-TEST_CASE("a torn power failure keeps a prefix of the unsynced writes, in order", "[disk]") {
+TEST_CASE("a torn power failure keeps a prefix of the unsynced writes - in order", "[disk]") {
   // Over many seeds: what survives is always durable + a prefix of the writes,
   // and different seeds tear at different points.
   std::set<size_t> sizes;
@@ -83,7 +83,7 @@ TEST_CASE("a torn power failure keeps a prefix of the unsynced writes, in order"
   REQUIRE(sizes.size() > 3);
 }
 
-TEST_CASE("disk full fails growing writes with no_space; overwrites still work", "[disk]") {
+TEST_CASE("disk full fails growing writes with no_space - overwrites still work", "[disk]") {
   Box b;
   std::vector<DiskStatus> st;
   b.on_node([&] {
@@ -136,7 +136,7 @@ TEST_CASE("a slow disk multiplies latency and queues operations", "[disk]") {
   REQUIRE(done_ms[1] >= 100);  // the second waited for the first
 }
 
-TEST_CASE("corruption flips synced bytes; a crash during an operation means it never happened", "[disk]") {
+TEST_CASE("corruption flips synced bytes - a crash during an operation means it never happened", "[disk]") {
   Box b;
   b.on_node([&] {
     Disk& d = b.w.disk(b.n);
@@ -159,7 +159,7 @@ TEST_CASE("corruption flips synced bytes; a crash during an operation means it n
   REQUIRE(d.size("seg") == 6);
 }
 
-TEST_CASE("disk misuse is reported, not crashed on", "[disk]") {
+TEST_CASE("disk misuse is reported - not crashed on", "[disk]") {
   Box b;
   Disk& d = b.w.disk(b.n);
   REQUIRE_THROWS_WITH(d.append("x", bytes("y")), Catch::Contains("inside a simulated process"));

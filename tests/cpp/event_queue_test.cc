@@ -15,7 +15,7 @@ Event at(int64_t t, uint64_t seq) {
 }
 }  // namespace
 
-TEST_CASE("events pop in (time, insertion sequence) order", "[event_queue]") {
+TEST_CASE("events pop in (time then insertion sequence) order", "[event_queue]") {
   EventQueue q;
   q.push(at(30, 0));
   q.push(at(10, 1));
@@ -28,7 +28,7 @@ TEST_CASE("events pop in (time, insertion sequence) order", "[event_queue]") {
   REQUIRE(q.empty());
 }
 
-TEST_CASE("removed events never fire; others keep their order", "[event_queue]") {
+TEST_CASE("removed events never fire - others keep their order", "[event_queue]") {
   EventQueue q;
   Rng r(5);
   std::vector<EventHandle> handles;

@@ -13,7 +13,7 @@ NodeId add_idle_node(World& w, const char* name) {
 }
 }  // namespace
 
-TEST_CASE("sleep_for advances virtual time only; the clock jumps to the next event", "[fiber]") {
+TEST_CASE("sleep_for advances virtual time only - the clock jumps to the next event", "[fiber]") {
   World w;
   NodeId n = add_idle_node(w, "n1");
   std::vector<int64_t> woke_ms;
@@ -28,7 +28,7 @@ TEST_CASE("sleep_for advances virtual time only; the clock jumps to the next eve
   REQUIRE(w.now() == Instant{} + milliseconds(10'000));
 }
 
-TEST_CASE("timers fire in time order, ties in scheduling order, cancelled never", "[fiber]") {
+TEST_CASE("timers fire in time order - ties in scheduling order - cancelled never", "[fiber]") {
   World w;
   NodeId n = add_idle_node(w, "n1");
   std::vector<std::string> fired;
@@ -42,7 +42,7 @@ TEST_CASE("timers fire in time order, ties in scheduling order, cancelled never"
   REQUIRE(fired == std::vector<std::string>{"a@10", "b@20", "c@20"});
 }
 
-TEST_CASE("wait queue: notify wakes in FIFO order, a timeout reports false", "[fiber]") {
+TEST_CASE("wait queue: notify wakes in FIFO order - a timeout reports false", "[fiber]") {
   World w;
   NodeId n = add_idle_node(w, "n1");
   WaitQueue q(w);
@@ -114,7 +114,7 @@ TEST_CASE("channel pop_for times out on virtual time", "[fiber]") {
   REQUIRE_FALSE(r.has_value());
 }
 
-TEST_CASE("promise/future: value, error, and wait_for timeout", "[fiber]") {
+TEST_CASE("promise/future: value and error and wait_for timeout", "[fiber]") {
   World w;
   NodeId n = add_idle_node(w, "n1");
   Promise<int> p(w), never(w), bad(w);
@@ -141,7 +141,7 @@ TEST_CASE("promise/future: value, error, and wait_for timeout", "[fiber]") {
   REQUIRE(error == "NOT_LEADER_OR_FOLLOWER");
 }
 
-TEST_CASE("misuse is a clear SimError, never a crash", "[fiber]") {
+TEST_CASE("misuse is a clear SimError - never a crash", "[fiber]") {
   World w;
   NodeId n = add_idle_node(w, "n1");
   REQUIRE_THROWS_WITH(w.sleep_for(milliseconds(1)), Catch::Contains("outside a simulated process"));
@@ -197,7 +197,7 @@ TEST_CASE("the run loop cannot be re-entered from a timer or the world paused", 
   REQUIRE_THROWS_WITH(w2.pause(kWorldNode, milliseconds(1)), Catch::Contains("cannot be paused"));
 }
 
-TEST_CASE("a mutex serialises sections that block, in FIFO order", "[fiber]") {
+TEST_CASE("a mutex serialises sections that block - in FIFO order", "[fiber]") {
   World w;
   NodeId n = add_idle_node(w, "n1");
   Mutex m(w);

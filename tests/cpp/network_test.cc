@@ -97,7 +97,7 @@ TEST_CASE("a one-way partition loses requests but not the reverse direction", "[
   REQUIRE((*r)->status == CallStatus::disconnected);  // ... the response could not return
 }
 
-TEST_CASE("a crashed server resets the connection; a down peer refuses new ones", "[network]") {
+TEST_CASE("a crashed server resets the connection - a down peer refuses new ones", "[network]") {
   Net t;
   t.net.add_rule({.src = t.b, .dst = std::nullopt, .kind = std::nullopt, .dir = Direction::response},
                  RuleAction::drop, 1);
@@ -123,7 +123,7 @@ TEST_CASE("a call with no answer times out at its deadline", "[network]") {
   REQUIRE((*r)->status == CallStatus::timeout);
 }
 
-TEST_CASE("hold/release delivers exactly the held message; everything else flows", "[network]") {
+TEST_CASE("hold/release delivers exactly the held message - everything else flows", "[network]") {
   Net t;
   RuleId h = t.net.add_rule({.src = t.b, .dst = t.a, .kind = t.resp, .dir = Direction::response},
                             RuleAction::hold, 1);
@@ -143,7 +143,7 @@ TEST_CASE("hold/release delivers exactly the held message; everything else flows
   REQUIRE(t.net.held_count(h) == 0);
 }
 
-TEST_CASE("discard drops held messages; unlimited hold catches all until released", "[network]") {
+TEST_CASE("discard drops held messages - unlimited hold catches all until released", "[network]") {
   Net t;
   RuleId h = t.net.add_rule({.src = t.a, .dst = t.c, .kind = std::nullopt, .dir = std::nullopt},
                             RuleAction::hold, 0);
@@ -158,7 +158,7 @@ TEST_CASE("discard drops held messages; unlimited hold catches all until release
   REQUIRE(t.served == std::vector<uint64_t>{9});  // the rule ended with the discard
 }
 
-TEST_CASE("duplicate delivers a request twice; delay adds latency to one message", "[network]") {
+TEST_CASE("duplicate delivers a request twice - delay adds latency to one message", "[network]") {
   Net t;
   t.net.add_rule({.src = t.a, .dst = std::nullopt, .kind = t.req, .dir = std::nullopt}, RuleAction::duplicate, 1);
   auto r = t.call_from_a(t.b, 4);
@@ -173,7 +173,7 @@ TEST_CASE("duplicate delivers a request twice; delay adds latency to one message
   REQUIRE((*slow)->status == CallStatus::ok);
 }
 
-TEST_CASE("clog delays without loss; loss breaks the connection", "[network]") {
+TEST_CASE("clog delays without loss - loss breaks the connection", "[network]") {
   Net t;
   t.net.clog(t.a, t.b, milliseconds(100));
   auto r = t.call_from_a(t.b, 1);
@@ -213,7 +213,7 @@ TEST_CASE("network misuse raises SimError naming the problem", "[network]") {
   REQUIRE_THROWS_WITH(t.net.set_loss(t.a, t.b, 1.5), Catch::Contains("[0, 1]"));
 }
 
-TEST_CASE("on_reply callbacks run after a crash's bookkeeping, never for the crashed caller", "[network]") {
+TEST_CASE("on_reply callbacks run after a crash's bookkeeping - never for the crashed caller", "[network]") {
   Net t;
   t.net.add_rule({.src = t.b, .dst = std::nullopt, .kind = std::nullopt, .dir = Direction::response},
                  RuleAction::drop, 0);
@@ -267,7 +267,7 @@ TEST_CASE("bandwidth of the default link applies without any per-link state", "[
   REQUIRE(r.has_value());
 }
 
-TEST_CASE("removing a hold rule frees what it held; nothing is delivered", "[network]") {
+TEST_CASE("removing a hold rule frees what it held - nothing is delivered", "[network]") {
   Net t;
   RuleId h = t.net.add_rule({.src = t.a, .dst = t.b, .kind = std::nullopt, .dir = std::nullopt},
                             RuleAction::hold, 0);

@@ -50,7 +50,7 @@ TEST_CASE("crash unwinds every fiber at its next suspension point and destroys v
   REQUIRE_THROWS_WITH(w.spawn(n, "late", [] {}), Catch::Contains("down"));
 }
 
-TEST_CASE("a crashed node's timers never fire; restart boots a fresh incarnation", "[node]") {
+TEST_CASE("a crashed node's timers never fire - restart boots a fresh incarnation", "[node]") {
   World w;
   int alive = 0, boots = 0, timer_fired = 0;
   NodeId n = w.add_node("b", [&](NodeId self) {
@@ -90,7 +90,7 @@ TEST_CASE("a node crashing itself stops at its next suspension point", "[node]")
   REQUIRE(log == std::vector<std::string>{"before", "still running until it blocks"});
 }
 
-TEST_CASE("pause freezes fibers and timers; they catch up on resume", "[node]") {
+TEST_CASE("pause freezes fibers and timers - they catch up on resume", "[node]") {
   World w;
   std::vector<int64_t> ticks_ms;
   int64_t timer_ms = -1;
@@ -118,7 +118,7 @@ TEST_CASE("pause freezes fibers and timers; they catch up on resume", "[node]") 
   REQUIRE(ticks_ms == std::vector<int64_t>{10, 115, 125, 135});
 }
 
-TEST_CASE("resume() ends a pause early; crash during a pause unwinds", "[node]") {
+TEST_CASE("resume() ends a pause early - crash during a pause unwinds", "[node]") {
   World w;
   int ticks = 0, unwound = 0;
   struct Guard {

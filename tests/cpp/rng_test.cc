@@ -40,7 +40,7 @@ TEST_CASE("uniform stays in range and hits every value", "[rng]") {
   }
 }
 
-TEST_CASE("uniform01, bernoulli and exponential have the right moments", "[rng]") {
+TEST_CASE("uniform01 and bernoulli and exponential have the right moments", "[rng]") {
   Rng r(3);
   double sum = 0, esum = 0;
   int hits = 0;

@@ -39,7 +39,7 @@ TEST_CASE("lost-write of an overwritten offset names the record now there", "[ch
   REQUIRE(v.anomalies()[0].explanation.find("now holds 'other'") != std::string::npos);
 }
 
-TEST_CASE("an acks=1 loss is expected, not a violation", "[check][lost-write][fault-model]") {
+TEST_CASE("an acks=1 loss is expected - not a violation", "[check][lost-write][fault-model]") {
   Story s;
   s.send(10, "v0", 0, 100, Outcome::ok, /*acks=*/1);
   s.event(EventType::fault, 1, "crash", 103);
@@ -62,7 +62,7 @@ TEST_CASE("an acks=all loss after an unclean election is expected", "[check][los
   REQUIRE(v.anomalies().at(0).cause.find("unclean election of broker 3") == 0);
 }
 
-TEST_CASE("min.insync.replicas=1: a loss is expected after a power failure, a violation after crashes only",
+TEST_CASE("min.insync.replicas=1: a loss is expected after a power failure - a violation after crashes only",
           "[check][lost-write][fault-model]") {
   Story s;
   s.in.config.min_insync_replicas = 1;
@@ -75,7 +75,7 @@ TEST_CASE("min.insync.replicas=1: a loss is expected after a power failure, a vi
   REQUIRE(s.kinds() == Kinds{"lost-write"});
 }
 
-TEST_CASE("an acks=all loss after every replica power-failed is expected; after two of three it is not",
+TEST_CASE("an acks=all loss after every replica power-failed is expected - after two of three it is not",
           "[check][lost-write][fault-model]") {
   Story s;
   s.send(10, "v0", 0, 100);
@@ -97,7 +97,7 @@ TEST_CASE("duplicate fires when an idempotent send is at two offsets", "[check][
   REQUIRE(v.anomalies()[0].offsets == std::vector<int64_t>{0, 1});
 }
 
-TEST_CASE("duplicate: a non-idempotent retry's copy is expected; two sends of one value are no duplicate",
+TEST_CASE("duplicate: a non-idempotent retry's copy is expected - two sends of one value are no duplicate",
           "[check][duplicate]") {
   Story s;
   s.send(10, "v0", 0, 100, Outcome::ok, -1, /*idempotent=*/false);
@@ -121,7 +121,7 @@ TEST_CASE("nonmonotonic-send fires when an idempotent producer's later send land
   REQUIRE_FALSE(s.check().ok());
 }
 
-TEST_CASE("nonmonotonic-send: expected without idempotence; quiet across producers and in order",
+TEST_CASE("nonmonotonic-send: expected without idempotence - quiet across producers and in order",
           "[check][reorder]") {
   Story s;
   s.send(10, "a", 1, 100, Outcome::ok, -1, false);
@@ -145,7 +145,7 @@ TEST_CASE("inconsistent-offsets fires when two consumers read different records 
   REQUIRE(s.kinds() == Kinds{"inconsistent-offsets"});
 }
 
-TEST_CASE("inconsistent-offsets fires when a read disagrees with the final log; quiet when they agree",
+TEST_CASE("inconsistent-offsets fires when a read disagrees with the final log - quiet when they agree",
           "[check][inconsistent-offsets]") {
   Story s;
   s.poll(20, {{0, "x"}}, 100);
@@ -208,7 +208,7 @@ TEST_CASE("poll-skip is quiet after a seek and over offsets with no readable rec
   REQUIRE(gap.kinds().empty());
 }
 
-TEST_CASE("nonmonotonic-poll fires on a reread without a seek; a seek back explains it", "[check][nonmonotonic-poll]") {
+TEST_CASE("nonmonotonic-poll fires on a reread without a seek - a seek back explains it", "[check][nonmonotonic-poll]") {
   Story s;
   s.final_log({"a", "b"});
   s.poll(20, {{0, "a"}, {1, "b"}}, 100);
@@ -279,7 +279,7 @@ TEST_CASE("split-ownership is quiet across generations and after a revocation", 
   REQUIRE(moved.kinds().empty());
 }
 
-TEST_CASE("unseen reports acked records no consumer returned, only after a full read", "[check][unseen]") {
+TEST_CASE("unseen reports acked records no consumer returned - only after a full read", "[check][unseen]") {
   Story s;
   s.send(10, "v0", 0, 100);
   s.send(10, "v1", 1, 110);
@@ -454,7 +454,7 @@ TEST_CASE("group poll-skip: a stale-generation member's reads do not count as th
   REQUIRE(v.anomalies()[0].offsets == std::vector<int64_t>{1, 3});
 }
 
-TEST_CASE("split-ownership: a restarted client is a new member; its dead incarnation owns nothing", "[check][split-ownership]") {
+TEST_CASE("split-ownership: a restarted client is a new member - its dead incarnation owns nothing", "[check][split-ownership]") {
   Story s;
   const uint64_t old_member = s.assign(20, "g", 1, 100);
   s.h.op(old_member).member_id = "c20-a";

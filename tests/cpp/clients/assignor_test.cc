@@ -36,7 +36,7 @@ std::vector<TopicPartition> cat(std::vector<TopicPartition> a, const std::vector
 
 }  // namespace
 
-TEST_CASE("ConsumerProtocol: subscription and assignment round-trip; garbage is refused", "[consumer][assignor]") {
+TEST_CASE("ConsumerProtocol: subscription and assignment round-trip - garbage is refused", "[consumer][assignor]") {
   Subscription s;
   s.topics = {"orders", "audit"};
   s.user_data = std::string("\x00\x01\xff", 3);
@@ -63,7 +63,7 @@ TEST_CASE("ConsumerProtocol: subscription and assignment round-trip; garbage is 
   CHECK_FALSE(decode_subscription("\x7f\x7f\x7f"));
 }
 
-TEST_CASE("range vs roundrobin on Kafka's documented example (2 topics x 3 partitions, 2 members)",
+TEST_CASE("range vs roundrobin on Kafka's documented example (2 topics x 3 partitions and 2 members)",
           "[consumer][assignor]") {
   const PartitionsPerTopic ppt{{"t0", 3}, {"t1", 3}};
   const std::vector<MemberSubscription> members{member("C0", {"t0", "t1"}), member("C1", {"t0", "t1"})};
@@ -87,7 +87,7 @@ TEST_CASE("assignors order members as Kafka does: static (group.instance.id) mem
   CHECK(range.at("a-member") == tps("t", {2}));
 }
 
-TEST_CASE("range only gives a topic's partitions to its subscribers; unknown topics go to nobody",
+TEST_CASE("range only gives a topic's partitions to its subscribers - unknown topics go to nobody",
           "[consumer][assignor]") {
   const std::vector<MemberSubscription> members{member("A", {"t", "u"}), member("B", {"u", "missing"})};
   const GroupAssignment a = RangeAssignor().assign({{"t", 2}, {"u", 2}}, members);

@@ -217,7 +217,7 @@ TEST_CASE("a static member restarting within the session timeout causes no rebal
   *stop = true;
 }
 
-TEST_CASE("a consumer that stops polling past max.poll.interval.ms leaves; its partitions move", "[consumer][group]") {
+TEST_CASE("a consumer that stops polling past max.poll.interval.ms leaves - its partitions move", "[consumer][group]") {
   Cluster c(options(61));
   c.wait_ready();
   make_topic(c, "t", 4);

@@ -31,7 +31,7 @@ const TopicPartition kTp{"t", 0};
 
 }  // namespace
 
-TEST_CASE("assign + poll returns every record in offset order, each with the HW of its fetch", "[consumer]") {
+TEST_CASE("assign + poll returns every record in offset order - each with the HW of its fetch", "[consumer]") {
   Fixture f;
   auto k = f.consumer({{"auto.offset.reset", "earliest"}, {"max.poll.records", "4"}});
   k->assign({kTp});
@@ -75,7 +75,7 @@ TEST_CASE("assign + poll returns every record in offset order, each with the HW 
   CHECK(more[1].high_watermark == Offset{12});
 }
 
-TEST_CASE("seek, seek_to_beginning and seek_to_end move the position, and say why", "[consumer]") {
+TEST_CASE("seek and seek_to_beginning and seek_to_end move the position - and say why", "[consumer]") {
   Fixture f;
   auto k = f.consumer({{"auto.offset.reset", "earliest"}});
   k->assign({kTp});
@@ -104,7 +104,7 @@ TEST_CASE("seek, seek_to_beginning and seek_to_end move the position, and say wh
   CHECK_THROWS_AS(k->seek({"t", 3}, Offset{0}), KafkaException);  // not assigned
 }
 
-TEST_CASE("auto.offset.reset: latest starts at the HW, none raises NoOffsetForPartitionException", "[consumer]") {
+TEST_CASE("auto.offset.reset: latest starts at the HW - none raises NoOffsetForPartitionException", "[consumer]") {
   Fixture f;
   auto latest = f.consumer({{"auto.offset.reset", "latest"}});
   latest->assign({kTp});
@@ -130,7 +130,7 @@ TEST_CASE("auto.offset.reset: latest starts at the HW, none raises NoOffsetForPa
   CHECK(got[0].offset == Offset{9});
 }
 
-TEST_CASE("OFFSET_OUT_OF_RANGE resets with auto.offset.reset, or raises from poll with none", "[consumer]") {
+TEST_CASE("OFFSET_OUT_OF_RANGE resets with auto.offset.reset - or raises from poll with none", "[consumer]") {
   Fixture f;
   auto k = f.consumer({{"auto.offset.reset", "earliest"}});
   k->assign({kTp});
@@ -157,7 +157,7 @@ TEST_CASE("OFFSET_OUT_OF_RANGE resets with auto.offset.reset, or raises from pol
   CHECK(thrown);
 }
 
-TEST_CASE("pause stops records of a partition until resume; offsets_for_times and end offsets", "[consumer]") {
+TEST_CASE("pause stops records of a partition until resume - offsets_for_times and end offsets", "[consumer]") {
   Fixture f;
   f.c.create_topic("u", 2, 3);
   REQUIRE(f.c.wait_for_leader("u", 1) > 0);
@@ -186,7 +186,7 @@ TEST_CASE("pause stops records of a partition until resume; offsets_for_times an
   CHECK_FALSE(future.at({"u", 0}).has_value());
 }
 
-TEST_CASE("a consumer without group.id refuses group APIs; config is Kafka's", "[consumer]") {
+TEST_CASE("a consumer without group.id refuses group APIs - config is Kafka's", "[consumer]") {
   Fixture f;
   auto k = f.consumer({});
   try {

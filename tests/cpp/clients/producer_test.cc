@@ -83,7 +83,7 @@ sim::RuleId add_rule(Cluster& c, std::optional<int32_t> src, std::optional<int32
 
 }  // namespace
 
-TEST_CASE("murmur2 is Kafka's Utils.murmur2, bit for bit", "[producer][partitioner]") {
+TEST_CASE("murmur2 is Kafka's Utils.murmur2 - bit for bit", "[producer][partitioner]") {
   // Kafka's UtilsTest.testMurmur2 vectors.
   CHECK(murmur2("21") == -973932308);
   CHECK(murmur2("foobar") == -790332482);
@@ -158,7 +158,7 @@ TEST_CASE("RoundRobinPartitioner and a user partitioner", "[producer][partitione
   CHECK(f->metadata.tp.partition == 2);  // 5 % 3
 }
 
-TEST_CASE("config validation fails the way Kafka's does, naming the key", "[producer][config]") {
+TEST_CASE("config validation fails the way Kafka's does - naming the key", "[producer][config]") {
   try {
     (void)Config::parse(kProducer, {{"enable.idempotence", "true"}, {"acks", "1"}});
     FAIL("idempotence with acks=1 must be refused");
@@ -193,7 +193,7 @@ TEST_CASE("config validation fails the way Kafka's does, naming the key", "[prod
   }
 }
 
-TEST_CASE("acks=0, 1 and all deliver; the history has every send", "[producer][acks]") {
+TEST_CASE("acks=0 and 1 and all deliver - the history has every send", "[producer][acks]") {
   for (const std::string acks : {"0", "1", "all"}) {
     DYNAMIC_SECTION("acks=" << acks) {
       Setup s = make(14, {{"acks", acks}, {"linger.ms", "2"}});
@@ -235,7 +235,7 @@ TEST_CASE("acks=0, 1 and all deliver; the history has every send", "[producer][a
   }
 }
 
-TEST_CASE("without idempotence, a retried batch lands after a later one (reordering)", "[producer][retries]") {
+TEST_CASE("without idempotence - a retried batch lands after a later one (reordering)", "[producer][retries]") {
   // The first Produce request is lost; the second batch is acknowledged; the
   // first times out (request.timeout.ms), is retried and lands after it.
   Setup s = make(15, {{"enable.idempotence", "false"},
@@ -362,7 +362,7 @@ TEST_CASE("planted bug: across a failover the retry is appended again", "[produc
   CHECK(count(log, "a") == 2);
 }
 
-TEST_CASE("delivery.timeout.ms: a batch sent (maybe written) is info, one never sent is fail", "[producer][timeout]") {
+TEST_CASE("delivery.timeout.ms: a batch sent (maybe written) is info - one never sent is fail", "[producer][timeout]") {
   // max.in.flight = 1: the second batch waits behind the first, whose
   // requests are all held. Both expire: the first was sent (info), the second
   // never left the accumulator (fail).
@@ -397,7 +397,7 @@ TEST_CASE("delivery.timeout.ms: a batch sent (maybe written) is info, one never 
   CHECK(values_in_log(c, leader) == std::vector<std::string>{"d"});
 }
 
-TEST_CASE("send() blocks at most max.block.ms for an unknown topic, then fails", "[producer][timeout]") {
+TEST_CASE("send() blocks at most max.block.ms for an unknown topic - then fails", "[producer][timeout]") {
   Setup s = make(19, {{"max.block.ms", "300"}}, {{"auto.create.topics.enable", "false"}});
   Cluster& c = *s.cluster;
   auto p = s.producer();
@@ -460,7 +460,7 @@ TEST_CASE("producer ids come from controller blocks: unique across brokers and r
   CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
 }
 
-TEST_CASE("a producer run is deterministic: same seed, same trace", "[producer][determinism]") {
+TEST_CASE("a producer run is deterministic: same seed - same trace", "[producer][determinism]") {
   auto story = [](uint64_t seed) {
     Setup s = make(seed, {{"linger.ms", "3"}, {"request.timeout.ms", "1000"}}, {}, 3);
     Cluster& c = *s.cluster;
@@ -480,7 +480,7 @@ TEST_CASE("a producer run is deterministic: same seed, same trace", "[producer][
   CHECK(h != story(34));
 }
 
-TEST_CASE("ProducerStateManager: dedupe, stale epoch, gaps, truncation and retention", "[producer][broker]") {
+TEST_CASE("ProducerStateManager: dedupe and stale epoch and gaps and truncation and retention", "[producer][broker]") {
   using storage::BatchParams;
   using storage::RecordBatch;
   using storage::ProducerStateManager;

@@ -127,7 +127,7 @@ TEST_CASE("consumer workloads commit synchronously or asynchronously per batch",
   group_run(13, CommitPolicy::async);
 }
 
-TEST_CASE("the producer schedule: exact rate, jitter, record limits, keys", "[workload]") {
+TEST_CASE("the producer schedule: exact rate and jitter and record limits and keys", "[workload]") {
   Cluster c(options(3));
   c.wait_ready();
   make_topic(c, "t", 3);
@@ -153,7 +153,7 @@ TEST_CASE("the producer schedule: exact rate, jitter, record limits, keys", "[wo
   CHECK(keys == std::set<std::string>{"k0", "k1", "k2", "k3"});
 }
 
-TEST_CASE("rolling restarts of producers and consumers: workloads resume, nothing acknowledged is lost", "[workload]") {
+TEST_CASE("rolling restarts of producers and consumers: workloads resume - nothing acknowledged is lost", "[workload]") {
   Cluster c(options(21));
   c.wait_ready();
   make_topic(c, "t", 6);

@@ -138,7 +138,7 @@ TEST_CASE("min.insync.replicas: writes are refused once the ISR is too small", "
   REQUIRE(c.metrics().at("UnderReplicatedPartitions") == 1);
 }
 
-TEST_CASE("a slow follower disk shrinks the ISR; it rejoins when the disk recovers", "[cluster]") {
+TEST_CASE("a slow follower disk shrinks the ISR - it rejoins when the disk recovers", "[cluster]") {
   Cluster c(opts(7, 3, 1, {{"replica.lag.time.max.ms", "2000"}}));
   c.wait_ready();
   c.create_topic("t", 1, 3);
@@ -157,7 +157,7 @@ TEST_CASE("a slow follower disk shrinks the ISR; it rejoins when the disk recove
   require_invariants(c);
 }
 
-TEST_CASE("clean election waits for the only in-sync replica; unclean election loses data", "[cluster]") {
+TEST_CASE("clean election waits for the only in-sync replica - unclean election loses data", "[cluster]") {
   for (bool unclean : {false, true}) {
     INFO("unclean=" << unclean);
     // A dedicated controller: stalled broker disks must not stall the metadata quorum.
@@ -243,7 +243,7 @@ TEST_CASE("a rolling restart of every broker loses no acks=all write", "[cluster
   require_invariants(c);
 }
 
-TEST_CASE("controlled shutdown moves leaderships away before the broker stops; a crash does not", "[cluster]") {
+TEST_CASE("controlled shutdown moves leaderships away before the broker stops - a crash does not", "[cluster]") {
   Cluster c(opts(12, 3, 1));
   c.wait_ready();
   c.create_topic("t", 3, 3);
@@ -327,7 +327,7 @@ TEST_CASE("a restarted broker refuses connections until it has caught up with th
   REQUIRE(metadata_call() == sim::CallStatus::ok);
 }
 
-TEST_CASE("add partitions: a topic grows, the new partitions are led and writable; it never shrinks", "[cluster]") {
+TEST_CASE("add partitions: a topic grows - the new partitions are led and writable - it never shrinks", "[cluster]") {
   Cluster c(opts(13, 3, 1));
   c.wait_ready();
   c.create_topic("t", 2, 3);

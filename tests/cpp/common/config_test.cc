@@ -50,7 +50,7 @@ TEST_CASE("values are validated with Kafka's wording", "[config]") {
                       Catch::Contains("leader-epoch, high-watermark"));
 }
 
-TEST_CASE("idempotence: explicit conflicts fail, default-on idempotence yields (KIP-679)", "[config]") {
+TEST_CASE("idempotence: explicit conflicts fail - default-on idempotence yields (KIP-679)", "[config]") {
   REQUIRE_THROWS_WITH(Config::parse(kProducer, {{"enable.idempotence", "true"}, {"acks", "1"}}),
                       Catch::Contains("Must set acks to all in order to use the idempotent producer"));
   REQUIRE_THROWS_WITH(
@@ -69,7 +69,7 @@ TEST_CASE("delivery.timeout.ms must cover linger.ms + request.timeout.ms", "[con
   REQUIRE(Config::parse(kProducer, {{"request.timeout.ms", "200000"}}).get_long("delivery.timeout.ms") == 200005);
 }
 
-TEST_CASE("consumer rules: static membership needs a group; assignor names", "[config]") {
+TEST_CASE("consumer rules: static membership needs a group - assignor names", "[config]") {
   REQUIRE_THROWS_WITH(Config::parse(kConsumer, {{"group.instance.id", "i"}}), Catch::Contains("requires group.id"));
   REQUIRE_FALSE(Config::parse(kConsumer, {}).get_bool("enable.auto.commit"));  // no group: nothing to commit to
   const Config c = Config::parse(

@@ -34,7 +34,7 @@ TEST_CASE("records survive encoding and a damaged encoding is rejected", "[metad
   REQUIRE_FALSE(decode_records(bytes + "x").has_value());
 }
 
-TEST_CASE("replaying records builds the image; leader changes bump the leader epoch", "[metadata]") {
+TEST_CASE("replaying records builds the image - leader changes bump the leader epoch", "[metadata]") {
   MetadataImage img;
   int64_t off = 0;
   img.apply(RegisterBrokerRecord{1, 0, 1, true}, off++);

@@ -167,7 +167,7 @@ TEST_CASE("KIP-966: a broker that proves a clean shutdown stays eligible and one
   REQUIRE(elr_after_reregistration("none", /*incarnation=*/1) == std::vector<int32_t>{2});  // same process: amends
 }
 
-TEST_CASE("AlterPartition is fenced by leader epoch, partition epoch and eligibility", "[controller]") {
+TEST_CASE("AlterPartition is fenced by leader epoch - partition epoch and eligibility", "[controller]") {
   Ctl c;
   for (int b = 1; b <= 3; ++b) c.join(b);
   c.create("t", 1, 3);

@@ -72,7 +72,7 @@ TEST_CASE("__consumer_offsets records round-trip", "[coordinator]") {
   REQUIRE_FALSE(decode_group_value(encode_group_value(gv).substr(0, 5)));
 }
 
-TEST_CASE("FindCoordinator creates __consumer_offsets on demand, RF capped at the live brokers", "[coordinator]") {
+TEST_CASE("FindCoordinator creates __consumer_offsets on demand - RF capped at the live brokers", "[coordinator]") {
   Cluster c(group_opts(3, 1));
   c.wait_ready();
   RawMember a(c, "consumer-a", "billing");
@@ -88,7 +88,7 @@ TEST_CASE("FindCoordinator creates __consumer_offsets on demand, RF capped at th
   REQUIRE(wait(c, empty).error == Errc::INVALID_GROUP_ID);
 }
 
-TEST_CASE("two members join and sync: Stable, generation 1; a third join rebalances", "[coordinator]") {
+TEST_CASE("two members join and sync: Stable - generation 1 - a third join rebalances", "[coordinator]") {
   Cluster c(group_opts(7, 3));
   c.wait_ready();
   RawMember a(c, "consumer-a", "billing"), b(c, "consumer-b", "billing"), x(c, "consumer-x", "billing");
@@ -149,7 +149,7 @@ TEST_CASE("two members join and sync: Stable, generation 1; a third join rebalan
   REQUIRE(c.check_invariants().empty());
 }
 
-TEST_CASE("session timeout evicts a silent member; rebalance timeout removes one that does not rejoin",
+TEST_CASE("session timeout evicts a silent member - rebalance timeout removes one that does not rejoin",
           "[coordinator]") {
   Cluster c(group_opts(11, 3));
   c.wait_ready();
@@ -281,7 +281,7 @@ TEST_CASE("a commit from a stale generation is fenced unless fencing is switched
   }
 }
 
-TEST_CASE("simple commits: accepted into an empty group, visible to OffsetFetch", "[coordinator]") {
+TEST_CASE("simple commits: accepted into an empty group - visible to OffsetFetch", "[coordinator]") {
   Cluster c(group_opts(19, 3));
   c.wait_ready();
   RawMember a(c, "admin", "simple");
@@ -384,7 +384,7 @@ TEST_CASE("coordinator failover keeps committed offsets and the group", "[coordi
   }
 }
 
-TEST_CASE("group coordination is deterministic: same seed, same trace", "[coordinator]") {
+TEST_CASE("group coordination is deterministic: same seed - same trace", "[coordinator]") {
   auto run = [](uint64_t seed = 31) {
     Cluster c(group_opts(seed, 3));
     c.wait_ready();

@@ -26,7 +26,7 @@ void on_node(sim::World& w, sim::NodeId n, std::function<void()> body) {
 
 }  // namespace
 
-TEST_CASE("a log with epochs 1,1,3,3,3,5 answers end_offset_for_epoch the KIP-279 way", "[raft][log]") {
+TEST_CASE("a log with epochs 1 1 3 3 3 5 answers end_offset_for_epoch the KIP-279 way", "[raft][log]") {
   sim::World w;
   const auto n = w.add_node("n", [](sim::NodeId) { return std::shared_ptr<void>(); });
   w.start(n);
@@ -62,7 +62,7 @@ TEST_CASE("a log with epochs 1,1,3,3,3,5 answers end_offset_for_epoch the KIP-27
   REQUIRE(log.end_offset_for_epoch(QuorumEpoch{5}) == OffsetAndEpoch{Offset{3}, QuorumEpoch{3}});
 }
 
-TEST_CASE("appended entries survive a power failure; a torn tail is cut on recovery", "[raft][log]") {
+TEST_CASE("appended entries survive a power failure - a torn tail is cut on recovery", "[raft][log]") {
   sim::World w;
   const auto n = w.add_node("n", [](sim::NodeId) { return std::shared_ptr<void>(); });
   w.start(n);

@@ -102,7 +102,7 @@ std::map<std::string, uint64_t, std::less<>> run_seed(uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("random faults over 30 seeds never break safety, and the quorum converges after them",
+TEST_CASE("random faults over 30 seeds never break safety - and the quorum converges after them",
           "[raft][random]") {
   std::map<std::string, uint64_t, std::less<>> total;
   for (uint64_t seed = 1; seed <= 30; ++seed) {

@@ -36,7 +36,7 @@ TEST_CASE("proposals commit and every voter's committed prefix is identical", "[
   REQUIRE(c.violations.empty());
 }
 
-TEST_CASE("a leader partitioned into a minority commits nothing, resigns, and truncates on heal",
+TEST_CASE("a leader partitioned into a minority commits nothing - resigns - and truncates on heal",
           "[raft][replication]") {
   RaftCluster c(51);
   REQUIRE(c.run_until([&] { return c.one_leader(); }, sim::seconds(3)));

@@ -21,7 +21,7 @@ TEST_CASE("leader-epoch-checkpoint is Kafka's text format", "[storage][checkpoin
   });
 }
 
-TEST_CASE("an offset checkpoint maps topic-partitions to offsets, sorted", "[storage][checkpoint]") {
+TEST_CASE("an offset checkpoint maps topic-partitions to offsets - sorted", "[storage][checkpoint]") {
   Box b;
   b.on_node([&] {
     OffsetCheckpointFile f(b.disk(), "kafka-logs/replication-offset-checkpoint");
@@ -40,7 +40,7 @@ TEST_CASE("an offset checkpoint maps topic-partitions to offsets, sorted", "[sto
   });
 }
 
-TEST_CASE("a malformed checkpoint is a storage error, not a guess", "[storage][checkpoint]") {
+TEST_CASE("a malformed checkpoint is a storage error - not a guess", "[storage][checkpoint]") {
   Box b;
   b.on_node([&] {
     auto put = [&](const std::string& text) {
@@ -58,7 +58,7 @@ TEST_CASE("a malformed checkpoint is a storage error, not a guess", "[storage][c
   });
 }
 
-TEST_CASE("a checkpoint write cut by a power failure leaves the old or the new file, never a mix",
+TEST_CASE("a checkpoint write cut by a power failure leaves the old or the new file - never a mix",
           "[storage][checkpoint]") {
   const std::vector<EpochEntry> old_entries{{LeaderEpoch{1}, Offset{0}}};
   const std::vector<EpochEntry> new_entries{{LeaderEpoch{1}, Offset{0}}, {LeaderEpoch{3}, Offset{400}}};

@@ -55,7 +55,7 @@ TEST_CASE("below the first epoch Kafka answers with the first known start offset
   });
 }
 
-TEST_CASE("assign ignores repeats and truncates conflicting entries, as Kafka", "[storage][epoch]") {
+TEST_CASE("assign ignores repeats and truncates conflicting entries - as Kafka", "[storage][epoch]") {
   Box b;
   b.on_node([&] {
     LeaderEpochFileCache c(b.disk(), "p");

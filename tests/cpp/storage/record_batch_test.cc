@@ -64,7 +64,7 @@ TEST_CASE("a one-record batch is 61 header bytes plus Kafka's record encoding", 
   REQUIRE(text_of(*rs[0].value) == "hello");
 }
 
-TEST_CASE("keys, headers, timestamps and attributes round trip", "[storage][batch]") {
+TEST_CASE("keys and headers and timestamps and attributes round trip", "[storage][batch]") {
   BatchParams p;
   p.is_transactional = true;
   std::vector<Record> recs{

@@ -117,7 +117,7 @@ TEST_CASE("a corrupted synced byte in the active segment cuts recovery at that b
   });
 }
 
-TEST_CASE("segments below the recovery point are loaded from their indexes, not rescanned", "[storage][recovery]") {
+TEST_CASE("segments below the recovery point are loaded from their indexes - not rescanned", "[storage][recovery]") {
   Box b;
   LogConfig cfg;
   cfg.segment_bytes = 2000;

@@ -67,7 +67,7 @@ TEST_CASE("segments roll at segment.bytes and reading walks across them", "[stor
   });
 }
 
-TEST_CASE("reads: whole batches, byte limits, upper bound and out-of-range offsets", "[storage][log]") {
+TEST_CASE("reads: whole batches and byte limits and upper bound and out-of-range offsets", "[storage][log]") {
   Box b;
   b.on_node([&] {
     auto log = open_log(b);
@@ -125,7 +125,7 @@ TEST_CASE("truncate_to removes exactly the suffix and the epoch entries above it
   });
 }
 
-TEST_CASE("a follower appends the leader's batches as they are, and only contiguously", "[storage][log]") {
+TEST_CASE("a follower appends the leader's batches as they are - and only contiguously", "[storage][log]") {
   Box b;
   b.on_node([&] {
     auto leader = open_log(b);
