@@ -6,7 +6,7 @@ BUILD  ?= build
 JOBS   ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps configure build demo test test-asan bench clean
+.PHONY: all deps configure build demo test test-asan bench clean fuzz
 
 all: build
 
@@ -39,6 +39,15 @@ test-asan: deps
 	@[ -f $(ASAN_BUILD)/CMakeCache.txt ] || cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DKSIM_SANITIZE=address,undefined
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && $(SANITIZER_ENV) ctest -j$(JOBS) --output-on-failure
+
+# libFuzzer targets (tests/fuzz/README.md) in their own clang build folder with
+# ASan + UBSan: each runs FUZZ_SECONDS on a copy of its seed corpus; any crash,
+# leak or sanitizer report fails. Opt-in: `make test` never builds them.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?= config record_batch run_store cli
+fuzz: deps
+	JOBS=$(JOBS) tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench: build
 	@bench/run_all.sh $(BUILD)
