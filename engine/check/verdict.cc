@@ -51,7 +51,7 @@ std::string Verdict::text() const {
   }
   for (const auto& [kind, n] : c) {
     (void)n;
-    auto it = std::find_if(anomalies_.begin(), anomalies_.end(), [&](const Anomaly& a) { return a.kind == kind; });
+    auto it = std::find_if(anomalies_.begin(), anomalies_.end(), [&k = kind](const Anomaly& a) { return a.kind == k; });
     s += "\n[" + kind + (it->expected ? ", expected" : "") + "] " + it->explanation;
     if (s.back() != '\n') s += "\n";
   }

@@ -71,7 +71,7 @@ int Fetcher::send_fetches() {
     for (const auto& fp : req.partitions) asked[fp.tp] = fp.fetch_offset;
     const uint32_t size = 64 + 32 * static_cast<uint32_t>(req.partitions.size());
     net_.send(node, "Fetch", sim::make_payload(std::move(req)), size, config_.request_timeout_ms,
-              [this, node, asked = std::move(asked)](const sim::Reply& r) {
+              [this, node = node, asked = std::move(asked)](const sim::Reply& r) {
                 nodes_with_pending_fetch_.erase(node);
                 if (r.status != sim::CallStatus::ok) {
                   metadata_.request_update();

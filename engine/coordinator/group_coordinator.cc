@@ -632,7 +632,7 @@ void GroupCoordinator::sync_group(const sim::Incoming& in) {
         Assignment a;
         for (const auto& x : req.assignments) a[x.member_id] = x.assignment;
         for (const auto& [id, mm] : g.members()) a.try_emplace(id, std::string());
-        persist_group(c, g, &a, [this, c, gid = g.id(), gen = g.generation(), a](Errc err) {
+        persist_group(c, g, &a, [this, c = c, gid = g.id(), gen = g.generation(), a](Errc err) {
           ClassicGroup* g2 = find(c, gid);
           if (!g2 || !g2->is(GroupState::CompletingRebalance) || g2->generation() != gen) return;
           if (err != Errc::NONE) {
@@ -817,7 +817,7 @@ void GroupCoordinator::offset_commit(const sim::Incoming& in) {
   auto [records, values] = offset_commit_records(req.group_id, req.partitions);
   runtime_.append(
       c.partition, c.shard, std::move(records),
-      [this, c, gid = req.group_id, values](Offset base) {
+      [this, c = c, gid = req.group_id, values = values](Offset base) {
         if (Shard* sh = shard(c))
           for (size_t i = 0; i < values.size(); ++i)
             sh->offsets.put(gid, values[i].first, base + static_cast<int64_t>(i), values[i].second);
@@ -1045,7 +1045,7 @@ void GroupCoordinator::txn_offset_commit(const sim::Incoming& in) {
   params.base_sequence = storage::kNoSequence;  // coordinator-written: no sequence (Kafka's AppendOrigin.COORDINATOR)
   runtime_.append(
       c.partition, c.shard, std::move(records),
-      [this, c, gid = req.group_id, pid = req.producer_id, values](Offset) {
+      [this, c = c, gid = req.group_id, pid = req.producer_id, values = values](Offset) {
         if (Shard* sh = shard(c))
           for (const auto& [tp, v] : values) sh->pending_txn_offsets[pid][{gid, tp}] = v;
       },

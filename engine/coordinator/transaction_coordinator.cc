@@ -436,7 +436,7 @@ void TransactionCoordinator::end_txn(const sim::Incoming& in) {
     next.producer_epoch = next_epoch(next.producer_epoch);
   }
   const std::string id = req.transactional_id;
-  write(c, id, next, [this, c, id, reply, next](Errc err) {
+  write(c, id, next, [this, c = c, id, reply, next](Errc err) {
     if (err != Errc::NONE) return reply(err);
     reply(Errc::NONE, next.producer_id, next.producer_epoch);
     complete_transaction(c, id);
