@@ -9,6 +9,7 @@
 //   ksim --help | ksim COMMAND --help
 //
 // Bad arguments print a clear message and exit 2; failures of a run exit 1.
+// The command line is parsed by parse_cli (cli_options.h); this file runs it.
 #include <boost/program_options.hpp>
 #include <cstdlib>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/cli_options.h"
 #include "bindings/demo.h"
 #include "engine/export/run_store.h"
 #include "engine/server/cluster.h"
@@ -48,24 +50,6 @@ void use_ksim_python() {
   setenv("PYTHONPATH", path.c_str(), 1);
 }
 
-// `ksim CMD POSITIONAL [options]`: adds --help and the one positional argument
-// to `desc` and parses (with --help nothing is validated: the caller prints).
-po::variables_map parse_command(const std::vector<std::string>& args, po::options_description& desc,
-                                const char* positional, const char* what) {
-  desc.add_options()("help,h", "show this help")(positional, po::value<std::string>(), what);
-  po::positional_options_description pos;
-  pos.add(positional, 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-  if (!vm.count("help")) po::notify(vm);
-  return vm;
-}
-
-bool printed_help(const po::variables_map& vm, const po::options_description& desc) {
-  if (vm.count("help")) std::cout << desc << "\n";
-  return vm.count("help") > 0;
-}
-
 // Replaces this process by Debian's Python running `-m module args...` with this build's ksim.
 int exec_python_module(const std::string& command, const char* module, std::vector<std::string> args) {
   use_ksim_python();
@@ -79,105 +63,45 @@ int exec_python_module(const std::string& command, const char* module, std::vect
 
 // `ksim run FILE.py [--seed N] [--out DIR]`: runs a scenario file with Debian's
 // Python and the ksim module of this build; its exit code is the scenario's verdict.
-int cmd_run(const std::vector<std::string>& args) {
-  po::options_description desc("usage: ksim run FILE.py [options]");
-  desc.add_options()("seed", po::value<uint64_t>()->default_value(1), "simulation seed (same seed, same run)")(
-      "out", po::value<std::string>(), "directory for the run's trace store (FILE-SEED.db)");
-  const po::variables_map vm = parse_command(args, desc, "file", "the scenario file");
-  if (printed_help(vm, desc)) return 0;
-  if (!vm.count("file")) {
-    std::cerr << "ksim run: which scenario? (ksim run FILE.py [--seed N])\n";
+int cmd_run(const ksim::cli::CliOptions& o) {
+  if (access(o.file.c_str(), R_OK) != 0) {
+    std::cerr << "ksim run: cannot read scenario file '" << o.file << "'\n";
     return 2;
   }
-  const std::string file = vm["file"].as<std::string>();
-  if (access(file.c_str(), R_OK) != 0) {
-    std::cerr << "ksim run: cannot read scenario file '" << file << "'\n";
-    return 2;
-  }
-  const std::string seed = std::to_string(vm["seed"].as<uint64_t>());
-  if (vm.count("out")) setenv("KSIM_OUT", vm["out"].as<std::string>().c_str(), 1);
-  std::cout << "ksim run " << file << " --seed " << seed << std::endl;
+  const std::string seed = std::to_string(o.seed);
+  if (o.out) setenv("KSIM_OUT", o.out->c_str(), 1);
+  std::cout << "ksim run " << o.file << " --seed " << seed << std::endl;
   // Import the file and call its scenario() (ksim/run.py), whether or not it has a __main__ block.
-  return exec_python_module("run", "ksim.run", {file, "--seed", seed});
+  return exec_python_module("run", "ksim.run", {o.file, "--seed", seed});
 }
 
 // `ksim sweep FILE.py --seeds A:B [--jobs N] [--scheduler ADDR]`: the Dask
 // sweep of ksim.sweep, with this build's module.
-int cmd_sweep(const std::vector<std::string>& args) {
-  po::options_description desc("usage: ksim sweep FILE.py --seeds A:B [options]");
-  desc.add_options()("seeds", po::value<std::string>(), "seed range A:B (inclusive)")(
-      "jobs", po::value<int>()->default_value(2), "parallel worker processes")(
-      "scheduler", po::value<std::string>(), "dask.distributed scheduler address (multi-machine)");
-  const po::variables_map vm = parse_command(args, desc, "file", "the scenario file");
-  if (printed_help(vm, desc)) return 0;
-  if (!vm.count("file") || !vm.count("seeds")) {
-    std::cerr << "ksim sweep: usage: ksim sweep FILE.py --seeds A:B [--jobs N]\n";
+int cmd_sweep(const ksim::cli::CliOptions& o) {
+  if (access(o.file.c_str(), R_OK) != 0) {
+    std::cerr << "ksim sweep: cannot read scenario file '" << o.file << "'\n";
     return 2;
   }
-  const std::string file = vm["file"].as<std::string>();
-  if (access(file.c_str(), R_OK) != 0) {
-    std::cerr << "ksim sweep: cannot read scenario file '" << file << "'\n";
-    return 2;
-  }
-  if (vm["jobs"].as<int>() < 1) {
-    std::cerr << "ksim sweep: --jobs must be at least 1\n";
-    return 2;
-  }
-  std::vector<std::string> py{file, "--seeds", vm["seeds"].as<std::string>(), "--jobs",
-                              std::to_string(vm["jobs"].as<int>())};
-  if (vm.count("scheduler")) {
+  std::vector<std::string> py{o.file, "--seeds", o.seeds, "--jobs", std::to_string(o.jobs)};
+  if (o.scheduler) {
     py.push_back("--scheduler");
-    py.push_back(vm["scheduler"].as<std::string>());
+    py.push_back(*o.scheduler);
   }
   return exec_python_module("sweep", "ksim.sweep", std::move(py));
 }
 
-// The run-file commands: RUN.db must be given and readable.
-po::variables_map parse_run_file_args(const std::string& name, const std::vector<std::string>& args,
-                                      po::options_description& desc) {
-  po::variables_map vm = parse_command(args, desc, "db", "the run file (ksim run --out)");
-  if (vm.count("help")) return vm;
-  if (!vm.count("db")) throw po::error("which run file? (ksim " + name + " RUN.db ...)");
-  if (access(vm["db"].as<std::string>().c_str(), R_OK) != 0)
-    throw ksim::exporter::RunStoreError("cannot read run file '" + vm["db"].as<std::string>() + "'");
-  return vm;
+// The run-file commands: RUN.db must be readable.
+void require_run_file(const ksim::cli::CliOptions& o) {
+  if (access(o.db.c_str(), R_OK) != 0) throw ksim::exporter::RunStoreError("cannot read run file '" + o.db + "'");
 }
 
-int cmd_describe(const std::vector<std::string>& args) {
-  po::options_description desc("usage: ksim describe RUN.db [--at MS]");
-  desc.add_options()("at", po::value<double>(), "virtual time in ms (default: the end of the run)");
-  const po::variables_map vm = parse_run_file_args("describe", args, desc);
-  if (printed_help(vm, desc)) return 0;
-  std::optional<double> at;
-  if (vm.count("at")) at = vm["at"].as<double>();
-  std::cout << ksim::exporter::describe_at(vm["db"].as<std::string>(), at);
-  return 0;
-}
-
-int cmd_dump_log(const std::vector<std::string>& args) {
-  po::options_description desc("usage: ksim dump-log RUN.db --broker B --topic T --partition P");
-  desc.add_options()("broker", po::value<int32_t>()->required(), "broker id")(
-      "topic", po::value<std::string>()->required(), "topic")("partition", po::value<int32_t>()->required(), "partition");
-  const po::variables_map vm = parse_run_file_args("dump-log", args, desc);
-  if (printed_help(vm, desc)) return 0;
-  std::cout << ksim::exporter::dump_log(vm["db"].as<std::string>(), vm["broker"].as<int32_t>(),
-                                        vm["topic"].as<std::string>(), vm["partition"].as<int32_t>());
-  return 0;
-}
-
-int cmd_report(const std::vector<std::string>& args) {
-  po::options_description desc("usage: ksim report RUN.db [--perfetto OUT.json]");
-  desc.add_options()("perfetto", po::value<std::string>(), "also write a Perfetto / Chrome trace JSON");
-  const po::variables_map vm = parse_run_file_args("report", args, desc);
-  if (printed_help(vm, desc)) return 0;
-  const std::string db = vm["db"].as<std::string>();
-  std::cout << ksim::exporter::summary(db) << std::flush;
-  if (!vm.count("perfetto")) return 0;
+int cmd_report(const ksim::cli::CliOptions& o) {
+  std::cout << ksim::exporter::summary(o.db) << std::flush;
+  if (!o.perfetto) return 0;
   use_ksim_python();
-  const std::string out = vm["perfetto"].as<std::string>();
   const pid_t child = fork();
   if (child == 0) {
-    execl(KSIM_PYTHON_EXECUTABLE, KSIM_PYTHON_EXECUTABLE, "-m", "ksim.perfetto", db.c_str(), out.c_str(),
+    execl(KSIM_PYTHON_EXECUTABLE, KSIM_PYTHON_EXECUTABLE, "-m", "ksim.perfetto", o.db.c_str(), o.perfetto->c_str(),
           static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -186,57 +110,69 @@ int cmd_report(const std::vector<std::string>& args) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
-int cmd_demo(const std::vector<std::string>& args) {
-  po::options_description desc("usage: ksim demo [options]");
-  desc.add_options()("help,h", "show this help")(
-      "seed", po::value<uint64_t>()->default_value(1), "simulation seed (same seed, same run)")(
-      "trace", po::bool_switch(), "also print the trace events, one per line (heartbeat story)")(
-      "story", po::value<std::string>()->default_value("acks1-leader-crash"),
-      "acks1-leader-crash (a Kafka failure) or heartbeat (the bare simulated world)");
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
+int cmd_demo(const ksim::cli::CliOptions& o) {
+  ksim::DemoOptions opts;
+  opts.seed = o.seed;
+  opts.show_trace = o.trace;
+  if (o.story == "heartbeat") ksim::run_demo(opts, std::cout);
+  else ksim::run_kafka_demo(opts, std::cout);
+  return 0;
+}
+
+int run_command(const ksim::cli::CliOptions& o) {
+  using ksim::cli::Command;
+  if (o.help) {
+    std::cout << o.help_text << "\n";
     return 0;
   }
-  po::notify(vm);
-  ksim::DemoOptions opts;
-  opts.seed = vm["seed"].as<uint64_t>();
-  opts.show_trace = vm["trace"].as<bool>();
-  const std::string story = vm["story"].as<std::string>();
-  if (story == "heartbeat") {
-    ksim::run_demo(opts, std::cout);
-  } else if (story == "acks1-leader-crash") {
-    ksim::run_kafka_demo(opts, std::cout);
-  } else {
-    std::cerr << "ksim demo: unknown story '" << story << "' (acks1-leader-crash, heartbeat)\n";
-    return 2;
+  switch (o.command) {
+    case Command::demo: return cmd_demo(o);
+    case Command::run: return cmd_run(o);
+    case Command::sweep: return cmd_sweep(o);
+    case Command::describe:
+      require_run_file(o);
+      std::cout << ksim::exporter::describe_at(o.db, o.at);
+      return 0;
+    case Command::dump_log:
+      require_run_file(o);
+      std::cout << ksim::exporter::dump_log(o.db, o.broker, o.topic, o.partition);
+      return 0;
+    case Command::report:
+      require_run_file(o);
+      return cmd_report(o);
+    case Command::usage:
+    case Command::help:
+    case Command::version:
+    case Command::unknown:
+      break;
   }
-  return 0;
+  return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::cout << kUsage;
-    return args.empty() ? 2 : 0;
-  }
-  if (args[0] == "--version") {
-    std::cout << "ksim 0.1.0\n";
-    return 0;
-  }
-  const std::string command = args[0];
-  args.erase(args.begin());
+  using ksim::cli::Command;
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const std::string command = args.empty() ? "" : args[0];
   try {
-    if (command == "demo") return cmd_demo(args);
-    if (command == "run") return cmd_run(args);
-    if (command == "sweep") return cmd_sweep(args);
-    if (command == "describe") return cmd_describe(args);
-    if (command == "dump-log") return cmd_dump_log(args);
-    if (command == "report") return cmd_report(args);
-    std::cerr << "ksim: unknown command '" << command << "'\n\n" << kUsage;
+    const ksim::cli::CliOptions o = ksim::cli::parse_cli(args);
+    switch (o.command) {
+      case Command::usage:
+      case Command::help:
+        std::cout << kUsage;
+        return o.command == Command::usage ? 2 : 0;
+      case Command::version:
+        std::cout << "ksim 0.1.0\n";
+        return 0;
+      case Command::unknown:
+        std::cerr << "ksim: unknown command '" << command << "'\n\n" << kUsage;
+        return 2;
+      default:
+        return run_command(o);
+    }
+  } catch (const ksim::cli::UsageError& e) {
+    std::cerr << "ksim " << command << ": " << e.what() << "\n";
     return 2;
   } catch (const ksim::exporter::RunStoreError& e) {
     std::cerr << "ksim " << command << ": " << e.what() << "\n";

@@ -1,0 +1,155 @@
+#include "bindings/cli_options.h"
+
+#include <boost/program_options.hpp>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace ksim::cli {
+namespace {
+
+std::string text_of(const po::options_description& desc) {
+  std::ostringstream os;
+  os << desc;
+  return os.str();
+}
+
+// `ksim CMD POSITIONAL [options]`: adds --help and the one positional argument
+// to `desc` and parses (with --help nothing is validated: the caller prints).
+po::variables_map parse_command(const std::vector<std::string>& args, po::options_description& desc,
+                                const char* positional, const char* what, CliOptions& out) {
+  desc.add_options()("help,h", "show this help")(positional, po::value<std::string>(), what);
+  po::positional_options_description pos;
+  pos.add(positional, 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+  out.help = vm.count("help") > 0;
+  if (out.help) out.help_text = text_of(desc);
+  else po::notify(vm);
+  return vm;
+}
+
+std::optional<std::string> optional_string(const po::variables_map& vm, const char* key) {
+  if (!vm.count(key)) return std::nullopt;
+  return vm[key].as<std::string>();
+}
+
+// `ksim run FILE.py [--seed N] [--out DIR]`
+void parse_run(const std::vector<std::string>& args, CliOptions& o) {
+  po::options_description desc("usage: ksim run FILE.py [options]");
+  desc.add_options()("seed", po::value<uint64_t>()->default_value(1), "simulation seed (same seed, same run)")(
+      "out", po::value<std::string>(), "directory for the run's trace store (FILE-SEED.db)");
+  const po::variables_map vm = parse_command(args, desc, "file", "the scenario file", o);
+  if (o.help) return;
+  if (!vm.count("file")) throw UsageError("which scenario? (ksim run FILE.py [--seed N])");
+  o.file = vm["file"].as<std::string>();
+  o.seed = vm["seed"].as<uint64_t>();
+  o.out = optional_string(vm, "out");
+}
+
+// `ksim sweep FILE.py --seeds A:B [--jobs N] [--scheduler ADDR]`
+void parse_sweep(const std::vector<std::string>& args, CliOptions& o) {
+  po::options_description desc("usage: ksim sweep FILE.py --seeds A:B [options]");
+  desc.add_options()("seeds", po::value<std::string>(), "seed range A:B (inclusive)")(
+      "jobs", po::value<int>()->default_value(2), "parallel worker processes")(
+      "scheduler", po::value<std::string>(), "dask.distributed scheduler address (multi-machine)");
+  const po::variables_map vm = parse_command(args, desc, "file", "the scenario file", o);
+  if (o.help) return;
+  if (!vm.count("file") || !vm.count("seeds")) throw UsageError("usage: ksim sweep FILE.py --seeds A:B [--jobs N]");
+  o.file = vm["file"].as<std::string>();
+  o.seeds = vm["seeds"].as<std::string>();
+  o.jobs = vm["jobs"].as<int>();
+  if (o.jobs < 1) throw UsageError("--jobs must be at least 1");
+  o.scheduler = optional_string(vm, "scheduler");
+}
+
+// The run-file commands: RUN.db must be given.
+po::variables_map parse_run_file_args(const std::vector<std::string>& args, po::options_description& desc,
+                                      CliOptions& o) {
+  po::variables_map vm = parse_command(args, desc, "db", "the run file (ksim run --out)", o);
+  if (o.help) return vm;
+  if (!vm.count("db")) throw po::error("which run file? (ksim " + o.name + " RUN.db ...)");
+  o.db = vm["db"].as<std::string>();
+  return vm;
+}
+
+void parse_describe(const std::vector<std::string>& args, CliOptions& o) {
+  po::options_description desc("usage: ksim describe RUN.db [--at MS]");
+  desc.add_options()("at", po::value<double>(), "virtual time in ms (default: the end of the run)");
+  const po::variables_map vm = parse_run_file_args(args, desc, o);
+  if (o.help) return;
+  if (vm.count("at")) o.at = vm["at"].as<double>();
+}
+
+void parse_dump_log(const std::vector<std::string>& args, CliOptions& o) {
+  po::options_description desc("usage: ksim dump-log RUN.db --broker B --topic T --partition P");
+  desc.add_options()("broker", po::value<int32_t>()->required(), "broker id")(
+      "topic", po::value<std::string>()->required(), "topic")("partition", po::value<int32_t>()->required(), "partition");
+  const po::variables_map vm = parse_run_file_args(args, desc, o);
+  if (o.help) return;
+  o.broker = vm["broker"].as<int32_t>();
+  o.topic = vm["topic"].as<std::string>();
+  o.partition = vm["partition"].as<int32_t>();
+}
+
+void parse_report(const std::vector<std::string>& args, CliOptions& o) {
+  po::options_description desc("usage: ksim report RUN.db [--perfetto OUT.json]");
+  desc.add_options()("perfetto", po::value<std::string>(), "also write a Perfetto / Chrome trace JSON");
+  const po::variables_map vm = parse_run_file_args(args, desc, o);
+  if (o.help) return;
+  o.perfetto = optional_string(vm, "perfetto");
+}
+
+void parse_demo(const std::vector<std::string>& args, CliOptions& o) {
+  po::options_description desc("usage: ksim demo [options]");
+  desc.add_options()("help,h", "show this help")(
+      "seed", po::value<uint64_t>()->default_value(1), "simulation seed (same seed, same run)")(
+      "trace", po::bool_switch(), "also print the trace events, one per line (heartbeat story)")(
+      "story", po::value<std::string>()->default_value("acks1-leader-crash"),
+      "acks1-leader-crash (a Kafka failure) or heartbeat (the bare simulated world)");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(desc).run(), vm);
+  if (vm.count("help")) {
+    o.help = true;
+    o.help_text = text_of(desc);
+    return;
+  }
+  po::notify(vm);
+  o.seed = vm["seed"].as<uint64_t>();
+  o.trace = vm["trace"].as<bool>();
+  o.story = vm["story"].as<std::string>();
+  if (o.story != "heartbeat" && o.story != "acks1-leader-crash")
+    throw UsageError("unknown story '" + o.story + "' (acks1-leader-crash, heartbeat)");
+}
+
+}  // namespace
+
+CliOptions parse_cli(const std::vector<std::string>& all) {
+  CliOptions o;
+  if (all.empty()) return o;  // Command::usage
+  if (all[0] == "--help" || all[0] == "-h" || all[0] == "help") {
+    o.command = Command::help;
+    return o;
+  }
+  if (all[0] == "--version") {
+    o.command = Command::version;
+    return o;
+  }
+  o.name = all[0];
+  const std::vector<std::string> args(all.begin() + 1, all.end());
+  using Parse = void (*)(const std::vector<std::string>&, CliOptions&);
+  static const std::pair<const char*, std::pair<Command, Parse>> kCommands[] = {
+      {"demo", {Command::demo, parse_demo}},         {"run", {Command::run, parse_run}},
+      {"sweep", {Command::sweep, parse_sweep}},      {"describe", {Command::describe, parse_describe}},
+      {"dump-log", {Command::dump_log, parse_dump_log}}, {"report", {Command::report, parse_report}},
+  };
+  o.command = Command::unknown;
+  for (const auto& [word, cmd] : kCommands) {
+    if (o.name != word) continue;
+    o.command = cmd.first;
+    cmd.second(args, o);
+  }
+  return o;
+}
+
+}  // namespace ksim::cli

@@ -1,0 +1,52 @@
+// The `ksim` command line, parsed (Boost.Program_options) into a struct, with
+// no I/O and no side effects: ksim_cli.cc runs what it says, and
+// tests/fuzz/fuzz_cli.cc fuzzes it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ksim::cli {
+
+// A command line refused in ksim's own words (boost::program_options::error
+// covers the rest). The CLI prints "ksim COMMAND: <what>" and exits 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Command { usage, help, version, unknown, demo, run, sweep, describe, dump_log, report };
+
+struct CliOptions {
+  Command command = Command::usage;  // usage: no arguments; help: `ksim --help`
+  std::string name;                  // the command word as typed ("dump-log")
+  bool help = false;                 // `ksim COMMAND --help`: print help_text, exit 0
+  std::string help_text;             // the command's option table
+  // demo
+  uint64_t seed = 1;
+  bool trace = false;
+  std::string story;
+  // run, sweep
+  std::string file;
+  std::optional<std::string> out;
+  std::string seeds;
+  int jobs = 2;
+  std::optional<std::string> scheduler;
+  // describe, dump-log, report
+  std::string db;
+  std::optional<double> at;
+  int32_t broker = 0;
+  std::string topic;
+  int32_t partition = 0;
+  std::optional<std::string> perfetto;
+};
+
+// Parses argv[1..]. Throws boost::program_options::error or UsageError on a bad
+// command line; never touches files (whether FILE / RUN.db can be read is the
+// caller's to check).
+CliOptions parse_cli(const std::vector<std::string>& args);
+
+}  // namespace ksim::cli
