@@ -1,6 +1,8 @@
 #include "engine/common/config.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <sstream>
 
 namespace ksim {
@@ -110,7 +112,9 @@ void post_process(Config& c) {
     if (transactional && !c.get_bool("enable.idempotence"))
       throw ConfigError("enable.idempotence", "Cannot set a transactional.id without also enabling idempotence.");
     const int64_t delivery = c.get_long("delivery.timeout.ms");
-    const int64_t floor = c.get_long("linger.ms") + c.get_long("request.timeout.ms");
+    // Kafka's configureDeliveryTimeout: (int) min((long) linger.ms + request.timeout.ms, Integer.MAX_VALUE)
+    // — delivery.timeout.ms is an INT, so the raised value must stay one.
+    const int64_t floor = std::min<int64_t>(c.get_long("linger.ms") + c.get_long("request.timeout.ms"), INT32_MAX);
     if (delivery < floor) {
       if (c.explicitly_set("delivery.timeout.ms"))
         throw ConfigError("delivery.timeout.ms", "delivery.timeout.ms should be equal to or larger than linger.ms + request.timeout.ms");

@@ -96,7 +96,14 @@ class Stmt {
     sqlite3_reset(s_);
     sqlite3_clear_bindings(s_);
   }
-  bool next() { return sqlite3_step(s_) == SQLITE_ROW; }
+  // The next row; false at the end. A file that turns out corrupt (or not a
+  // database) mid-query throws rather than passing for a shorter result.
+  bool next() {
+    const int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw RunStoreError(path_ + ": " + sqlite3_errmsg(sqlite3_db_handle(s_)));
+  }
   int64_t i(int col) const { return sqlite3_column_int64(s_, col); }
   double d(int col) const { return sqlite3_column_double(s_, col); }
   std::string s(int col) const {  // text or blob, embedded NULs included
@@ -485,6 +492,15 @@ std::string describe_at(const std::string& path, std::optional<double> at_ms) {
   return out;
 }
 
+namespace {
+// A batch row's record count, last - base + 1; a foreign file's values must not overflow.
+std::string batch_count(int64_t base, int64_t last) {
+  int64_t n = 0;
+  if (__builtin_sub_overflow(last, base, &n) || __builtin_add_overflow(n, int64_t{1}, &n)) return "?";
+  return std::to_string(n);
+}
+}  // namespace
+
 std::string dump_log(const std::string& path, int32_t broker, const std::string& topic, int32_t partition) {
   Db db = open_run(path);
   Stmt s(db.get(),
@@ -501,7 +517,7 @@ std::string dump_log(const std::string& path, int32_t broker, const std::string&
     if (s.i(0) != batch) {
       batch = s.i(0);
       out += "baseOffset: " + std::to_string(s.i(0)) + " lastOffset: " + std::to_string(s.i(1)) +
-             " count: " + std::to_string(s.i(1) - s.i(0) + 1) + " baseSequence: " + std::to_string(s.i(5)) +
+             " count: " + batch_count(s.i(0), s.i(1)) + " baseSequence: " + std::to_string(s.i(5)) +
              " producerId: " + std::to_string(s.i(3)) + " producerEpoch: " + std::to_string(s.i(4)) +
              " partitionLeaderEpoch: " + std::to_string(s.i(2)) + " isTransactional: " + (s.i(6) ? "true" : "false") +
              " isControl: " + (s.i(7) ? "true" : "false") + " size: " + std::to_string(s.i(9)) +

@@ -23,7 +23,11 @@ void put_be(Bytes& out, uint64_t v, int width) {
 }
 // Header fields straight from a batch's bytes (no decoding needed to navigate).
 Offset raw_base(std::span<const uint8_t> b) { return Offset{be(b, 0, 8)}; }
-Offset raw_last(std::span<const uint8_t> b) { return Offset{be(b, 0, 8) + be(b, 23, 4)}; }
+// Wrapping (as Java's long): on bytes that are not a valid batch (a scan from a
+// corrupted index position) the sum must not be C++ signed overflow.
+Offset raw_last(std::span<const uint8_t> b) {
+  return Offset{static_cast<int64_t>(static_cast<uint64_t>(be(b, 0, 8)) + static_cast<uint64_t>(be(b, 23, 4)))};
+}
 int64_t raw_max_ts(std::span<const uint8_t> b) { return be(b, 35, 8); }
 
 }  // namespace
@@ -204,20 +208,33 @@ Result<LogSegment::ScanEnd> LogSegment::scan(int64_t position, const Visit& visi
 
 Result<int64_t> LogSegment::position_of(Offset offset) {
   // The last index entry at or below `offset`, then scan forward.
-  int64_t start = 0;
+  const OffsetEntry* entry = nullptr;
   for (auto it = offset_index_.rbegin(); it != offset_index_.rend(); ++it) {
     if (base_ + it->relative_offset <= offset) {
-      start = it->position;
+      entry = &*it;
       break;
     }
   }
   int64_t found = size_;
+  bool index_lied = false;
+  const int64_t start = entry ? entry->position : 0;
   auto end = scan(start, [&](int64_t pos, std::span<const uint8_t> b) {
+    // An entry names the batch at its position by that batch's last offset
+    // (index_batch). A loaded index that disagrees with the log (a corrupted
+    // .index of a trusted segment) must not send the read to another batch.
+    if (entry && pos == start && raw_last(b) != base_ + entry->relative_offset) {
+      index_lied = true;
+      return false;
+    }
     if (raw_last(b) < offset) return true;
     found = pos;
     return false;
   });
   if (!end.ok()) return end.error;
+  if (index_lied || (entry && end.value.position == start && end.value.structurally_invalid)) {
+    offset_index_.clear();  // scan from the start from now on (recovery rebuilds the file)
+    return position_of(offset);
+  }
   return found;
 }
 
@@ -274,8 +291,14 @@ Errc LogSegment::load() {
   int64_t start = offset_index_.empty() ? 0 : offset_index_.back().position;
   Offset expect = offset_index_.empty() ? base_ : Offset{-1};
   if (sane) {
-    auto end = scan(start, [&](int64_t, std::span<const uint8_t> b) {
+    auto end = scan(start, [&](int64_t pos, std::span<const uint8_t> b) {
       if (expect.value >= 0 && raw_base(b) != expect) return false;
+      // The last entry must name the batch at its position (its last offset):
+      // an index pointing elsewhere fails the sanity check.
+      if (!offset_index_.empty() && pos == start && raw_last(b) != base_ + offset_index_.back().relative_offset) {
+        sane = false;
+        return false;
+      }
       expect = raw_last(b) + 1;
       next_offset_ = raw_last(b) + 1;
       if (raw_max_ts(b) > max_ts_) {
@@ -285,7 +308,7 @@ Errc LogSegment::load() {
       return true;
     });
     if (!end.ok()) return end.error;
-    sane = end.value.position == size_ && !end.value.structurally_invalid;
+    sane = sane && end.value.position == size_ && !end.value.structurally_invalid;
   }
   if (sane && size_ > 0) {
     auto first = scan(0, [&](int64_t, std::span<const uint8_t> b) {

@@ -31,6 +31,21 @@ void put_bytes(Bytes& out, const std::optional<Bytes>& b) {
   out.insert(out.end(), b->begin(), b->end());
 }
 
+// Two's-complement addition, as Java's long (signed overflow is UB in C++).
+int64_t wrapping_add(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+
+int64_t wrapping_sub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+
+// The batch's last offset (base + last_offset_delta) must be an int64: a
+// header claiming otherwise is corrupt (and its offsets would overflow).
+bool offsets_fit(const RecordBatch& b) {
+  return b.last_offset_delta() >= 0 && b.base_offset().value <= INT64_MAX - b.last_offset_delta();
+}
+
 // ---- reading: a bounds-checked cursor; any overrun marks it bad -----------
 
 struct Reader {
@@ -93,7 +108,8 @@ std::optional<std::vector<RecordView>> parse_records(const RecordBatch& b, bool 
     if (offset_delta <= prev_delta || offset_delta > b.last_offset_delta()) return std::nullopt;
     prev_delta = offset_delta;
     v.offset = b.base_offset() + offset_delta;
-    v.timestamp = append_time ? b.max_timestamp() : b.base_timestamp() + ts_delta;
+    // Java's long arithmetic wraps; a fuzzed delta must not be C++ overflow.
+    v.timestamp = append_time ? b.max_timestamp() : wrapping_add(b.base_timestamp(), ts_delta);
     v.key = r.nullable_bytes();
     v.value = r.nullable_bytes();
     const int32_t headers = r.varint();
@@ -163,7 +179,7 @@ BatchPtr RecordBatch::build(const BatchParams& p, std::span<const Record> record
     const Record& r = records[i];
     body.clear();
     body.push_back(0);  // record attributes
-    put_varlong(body, r.timestamp - base_ts);
+    put_varlong(body, wrapping_sub(r.timestamp, base_ts));
     put_varint(body, static_cast<int32_t>(i));
     put_bytes(body, r.key);
     put_bytes(body, r.value);
@@ -196,7 +212,7 @@ Result<BatchPtr> RecordBatch::decode(Bytes bytes, bool verify_crc) {
   auto batch = std::shared_ptr<RecordBatch>(new RecordBatch(std::move(bytes)));
   if (batch->magic() != kMagic) return Errc::CORRUPT_MESSAGE;
   if (verify_crc && !batch->crc_valid()) return Errc::CORRUPT_MESSAGE;
-  if (batch->last_offset_delta() < 0 || batch->records_count() < 0) return Errc::CORRUPT_MESSAGE;
+  if (!offsets_fit(*batch) || batch->records_count() < 0) return Errc::CORRUPT_MESSAGE;
   if (batch->compression() == CompressionType::none && !parse_records(*batch, false))
     return Errc::CORRUPT_MESSAGE;
   return BatchPtr(std::move(batch));
@@ -206,7 +222,7 @@ Result<BatchPtr> RecordBatch::decode_trusted(Bytes bytes) {
   const auto size = peek_size(bytes);
   if (!size || *size != bytes.size()) return Errc::CORRUPT_MESSAGE;
   auto batch = std::shared_ptr<RecordBatch>(new RecordBatch(std::move(bytes)));
-  if (batch->magic() != kMagic || batch->last_offset_delta() < 0) return Errc::CORRUPT_MESSAGE;
+  if (batch->magic() != kMagic || !offsets_fit(*batch)) return Errc::CORRUPT_MESSAGE;
   return BatchPtr(std::move(batch));
 }
 
