@@ -1,9 +1,12 @@
-# libFuzzer targets (see README.md). Added to the main project only through
-# fuzz_build.cmake, in build-fuzz/; the normal build never reads this file.
-# The ksim libraries they link are compiled with -fsanitize=fuzzer-no-link
-# (set by fuzz_build.cmake); the executables get libFuzzer's main.
+# libFuzzer targets (see README.md). Included into the main project's top-level
+# directory only by fuzz_build.cmake (deferred to the end of that directory,
+# when every ksim library exists), in build-fuzz/; the normal build never reads
+# this file. The ksim libraries are compiled with -fsanitize=fuzzer-no-link
+# (fuzz_build.cmake); the executables get libFuzzer's main.
+set(KSIM_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 function(ksim_fuzz_target name)
-  add_executable(fuzz_${name} fuzz_${name}.cc ${ARGN})
+  add_executable(fuzz_${name} ${KSIM_FUZZ_DIR}/fuzz_${name}.cc ${ARGN})
+  set_target_properties(fuzz_${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)
   target_include_directories(fuzz_${name} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_options(fuzz_${name} PRIVATE -fsanitize=fuzzer)
   target_compile_options(fuzz_${name} PRIVATE -fsanitize=fuzzer)
