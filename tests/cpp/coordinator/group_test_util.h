@@ -57,6 +57,14 @@ const Resp& wait(Cluster& c, const Call<Resp>& call, int64_t timeout_ms = 60'000
   c.run_until([&] { return call.done(); }, timeout_ms);
   return call.get();
 }
+// A temporary call's response is returned by value: a reference into the
+// call would dangle once the full expression ends (ASan found exactly that in
+// `const auto& r = wait(c, send(...))`).
+template <class Resp>
+Resp wait(Cluster& c, Call<Resp>&& call, int64_t timeout_ms = 60'000) {
+  c.run_until([&] { return call.done(); }, timeout_ms);
+  return call.get();
+}
 
 // A group member speaking the classic protocol by hand.
 struct RawMember {
@@ -150,7 +158,7 @@ struct RawMember {
     r.member_id = mid;
     r.group_instance_id = mid == member_id ? instance : std::nullopt;
     r.partitions.push_back(protocol::OffsetCommitPartition{tp, Offset{offset}, kNoEpoch, "m"});
-    const auto& resp = wait(c, send<protocol::OffsetCommitResponse>(c, node, coordinator, "OffsetCommit", r));
+    const auto resp = wait(c, send<protocol::OffsetCommitResponse>(c, node, coordinator, "OffsetCommit", r));
     REQUIRE(resp.partitions.size() == 1);
     return resp.partitions[0].second;
   }
