@@ -5,6 +5,11 @@
 BUILD  ?= build
 JOBS   ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
+# ccache hits across checkouts (CI builds a fresh clone in another folder):
+# paths under the checkout are hashed relative to it, and the compile
+# directory is left out of the hash of -g builds.
+export CCACHE_BASEDIR   := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: all deps configure build demo test test-asan bench clean fuzz
 
