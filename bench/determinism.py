@@ -21,6 +21,7 @@ import argparse
 import collections
 import multiprocessing as mp
 import os
+import subprocess
 import sys
 import time
 
@@ -48,10 +49,32 @@ def _run(seed):
     return seed, standard_story(seed)
 
 
-def run_all(seeds, jobs, pythonpath):
+def sanitizer_env(build_dir):
+    """A build made with KSIM_SANITIZE needs the ASan runtime preloaded into python3."""
+    cache = os.path.join(build_dir, "CMakeCache.txt")
+    text = open(cache).read() if os.path.exists(cache) else ""
+    if "KSIM_SANITIZE:STRING=address" not in text:
+        return {}
+    rt = [subprocess.run(["g++", f"-print-file-name={n}"], capture_output=True, text=True).stdout.strip()
+          for n in ("libasan.so", "libstdc++.so")]
+    return {"LD_PRELOAD": " ".join(rt), "ASAN_OPTIONS": "detect_leaks=0"}
+
+
+def run_all(seeds, jobs, build_dir):
     ctx = mp.get_context("spawn")   # a fresh interpreter per worker, nothing inherited
-    with ctx.Pool(jobs, initializer=_worker_init, initargs=(pythonpath,), maxtasksperchild=50) as pool:
-        return dict(pool.imap_unordered(_run, seeds, chunksize=4))
+    extra = sanitizer_env(build_dir)
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)        # spawned workers start with this environment
+    try:
+        with ctx.Pool(jobs, initializer=_worker_init, initargs=(os.path.join(build_dir, "python"),),
+                      maxtasksperchild=50) as pool:
+            return dict(pool.imap_unordered(_run, seeds, chunksize=4))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def parse_seeds(text):
@@ -68,20 +91,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="1:1000")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--build", default="build", help="the build folder whose module runs every seed twice")
     ap.add_argument("--builds", nargs="+", default=None,
-                    help="build folders to compare (one run per seed in each); default: run ./build twice")
+                    help="build folders to compare (one run per seed in each) instead")
     args = ap.parse_args()
     seeds = parse_seeds(args.seeds)
-    builds = args.builds or ["build", "build"]
+    builds = args.builds or [args.build, args.build]
     start = time.time()
     runs = []
     for b in builds:
-        path = os.path.join(b if os.path.isabs(b) else os.path.join(repo, b), "python")
-        if not os.path.isdir(os.path.join(path, "ksim")):
-            raise SystemExit(f"determinism: no ksim module under {path} (build it first)")
+        build_dir = b if os.path.isabs(b) else os.path.join(repo, b)
+        if not os.path.isdir(os.path.join(build_dir, "python", "ksim")):
+            raise SystemExit(f"determinism: no ksim module under {build_dir}/python (build it first)")
         # The second pass runs the seeds in reverse, so each seed's two runs sit in different workers.
         order = seeds if len(runs) % 2 == 0 else list(reversed(seeds))
-        runs.append(run_all(order, args.jobs, path))
+        runs.append(run_all(order, args.jobs, build_dir))
     identical = sum(1 for s in seeds if len({r[s] for r in runs}) == 1)
     for s in seeds:
         if len({r[s] for r in runs}) != 1:

@@ -7,12 +7,29 @@
 
 #include <pybind11/pybind11.h>
 
+#include <stdexcept>
+
 #include "engine/server/cluster.h"
 
 namespace ksim::py_bindings {
 
 namespace py = pybind11;
 using SimulationClass = py::class_<Cluster>;
+
+// A bad argument VALUE given to the Python API (a negative timeout, an empty
+// topic list, ...): raised as ksim.ArgumentError, which is both a KsimError
+// and a ValueError, so code written against confluent-kafka (which raises
+// ValueError) and code catching every ksim error both catch it.
+struct ArgumentError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+// A bad argument TYPE that ksim checks itself (a str where a list of topics is
+// expected, a non-callable callback): ksim.ArgumentTypeError, a KsimError and
+// a TypeError. Arguments pybind11 cannot convert at all stay a plain TypeError
+// naming the accepted signatures.
+struct ArgumentTypeError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
 
 void bind_check_types(py::module_& m);
 void add_check_methods(SimulationClass& sim);

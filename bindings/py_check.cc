@@ -91,8 +91,10 @@ the recorded history and the final logs. Returns a Verdict.)")
       .def("heal_all", &Cluster::heal_all, "Stop every fault: heal the network, restart crashed nodes, recover disks.")
       .def(
           "start_nemesis",
-          [](Cluster& c, std::vector<std::string> kinds, int64_t interval_ms, size_t max_active) {
-            Nemesis& n = c.set_nemesis(std::make_unique<Nemesis>(c, std::move(kinds), max_active));
+          [](Cluster& c, std::vector<std::string> kinds, int64_t interval_ms, int64_t max_active) {
+            if (interval_ms <= 0) throw ArgumentError("start_nemesis(): interval_ms must be positive");
+            if (max_active < 1) throw ArgumentError("start_nemesis(): max_active must be at least 1");
+            Nemesis& n = c.set_nemesis(std::make_unique<Nemesis>(c, std::move(kinds), static_cast<size_t>(max_active)));
             n.start(interval_ms);
           },
           py::arg("kinds"), py::arg("interval_ms") = 2'000, py::arg("max_active") = 1,
@@ -106,7 +108,13 @@ the recorded history and the final logs. Returns a Verdict.)")
             exporter::ExportOptions o;
             o.verdict = c.last_verdict();
             if (scenario) o.scenario = exporter::ScenarioInfo{*scenario, seed.value_or(c.world().seed())};
-            exporter::export_run(c, path, o);
+            try {
+              exporter::export_run(c, path, o);
+            } catch (const sim::SimError&) {
+              throw;
+            } catch (const std::exception& e) {  // SQLite / file-system errors: name the path
+              throw sim::SimError("export('" + path + "'): " + e.what());
+            }
           },
           py::arg("path"), py::arg("scenario") = py::none(), py::arg("seed") = py::none(),
           R"(Write the run to a SQLite trace store at `path` (replaced if present): ops,

@@ -189,17 +189,17 @@ std::optional<std::string> to_bytes(py::handle h, const std::string& what) {
   if (py::isinstance<py::str>(h)) return h.cast<std::string>();
   if (py::isinstance<py::bytearray>(h) || py::isinstance<py::memoryview>(h))
     return py::bytes(py::reinterpret_borrow<py::object>(h)).cast<std::string>();
-  throw py::type_error(what + " must be bytes or str (or None), not " + type_name(h));
+  throw ArgumentTypeError(what + " must be bytes or str (or None), not " + type_name(h));
 }
 
 std::vector<PyTopicPartition> to_partitions(py::handle h, const std::string& what) {
   if (py::isinstance<PyTopicPartition>(h)) return {h.cast<PyTopicPartition>()};
   if (py::isinstance<py::str>(h) || !py::isinstance<py::iterable>(h))
-    throw py::type_error(what + " takes a list of ksim.TopicPartition, not " + type_name(h));
+    throw ArgumentTypeError(what + " takes a list of ksim.TopicPartition, not " + type_name(h));
   std::vector<PyTopicPartition> out;
   for (py::handle x : h) {
     if (!py::isinstance<PyTopicPartition>(x))
-      throw py::type_error(what + " takes a list of ksim.TopicPartition; got an element of type " + type_name(x));
+      throw ArgumentTypeError(what + " takes a list of ksim.TopicPartition; got an element of type " + type_name(x));
     out.push_back(x.cast<PyTopicPartition>());
   }
   return out;
@@ -208,7 +208,7 @@ std::vector<PyTopicPartition> to_partitions(py::handle h, const std::string& wha
 std::vector<TopicPartition> plain(const std::vector<PyTopicPartition>& v) {
   std::vector<TopicPartition> out;
   for (const auto& t : v) {
-    if (t.partition < 0) throw py::value_error("TopicPartition(" + t.topic + ", " + std::to_string(t.partition) +
+    if (t.partition < 0) throw ArgumentError("TopicPartition(" + t.topic + ", " + std::to_string(t.partition) +
                                                "): a partition number is needed here");
     out.push_back(t.tp());
   }
@@ -246,7 +246,7 @@ py::list py_offsets(const clients::OffsetMap& m) {
 Config::Map conf_map(const py::dict& conf) {
   Config::Map out;
   for (auto [k, v] : conf) {
-    if (!py::isinstance<py::str>(k)) throw py::type_error("configuration keys are strings, not " + type_name(k));
+    if (!py::isinstance<py::str>(k)) throw ArgumentTypeError("configuration keys are strings, not " + type_name(k));
     const std::string key = k.cast<std::string>();
     if (key == "bootstrap.servers") continue;
     std::string value;
@@ -318,7 +318,7 @@ class PyProducer {
 
   void produce(const std::string& topic, py::handle value, py::handle key, py::handle partition,
                py::handle on_delivery, py::handle headers, py::handle timestamp, py::handle callback) {
-    if (topic.empty()) throw py::value_error("produce(): topic must be a non-empty string");
+    if (topic.empty()) throw ArgumentError("produce(): topic must be a non-empty string");
     clients::ProducerRecord r;
     r.topic = topic;
     r.key = to_bytes(key, "produce(): key");
@@ -326,11 +326,11 @@ class PyProducer {
     if (!partition.is_none()) {
       const int64_t p = partition.cast<int64_t>();
       if (p >= 0) r.partition = static_cast<int32_t>(p);
-      else if (p != -1) throw py::value_error("produce(): partition must be >= 0 (or -1/None: let the partitioner choose)");
+      else if (p != -1) throw ArgumentError("produce(): partition must be >= 0 (or -1/None: let the partitioner choose)");
     }
     if (!timestamp.is_none()) {
       const int64_t t = timestamp.cast<int64_t>();
-      if (t < 0) throw py::value_error("produce(): timestamp must be milliseconds >= 0 (0/None: now)");
+      if (t < 0) throw ArgumentError("produce(): timestamp must be milliseconds >= 0 (0/None: now)");
       if (t > 0) r.timestamp = t;
     }
     Headers hs;
@@ -339,7 +339,7 @@ class PyProducer {
       for (py::handle kv : items) {
         if (!py::isinstance<py::sequence>(kv) || py::isinstance<py::str>(kv) || py::len(kv) != 2 ||
             !py::isinstance<py::str>(kv[py::int_(0)]))
-          throw py::type_error("produce(): headers are a dict or a list of (str, bytes|str|None) pairs");
+          throw ArgumentTypeError("produce(): headers are a dict or a list of (str, bytes|str|None) pairs");
         hs.emplace_back(kv[py::int_(0)].cast<std::string>(), to_bytes(kv[py::int_(1)], "produce(): a header value"));
       }
       for (const auto& [k, v] : hs) r.headers.emplace_back(k, v.value_or(""));
@@ -348,7 +348,7 @@ class PyProducer {
                     : !callback.is_none()  ? py::reinterpret_borrow<py::object>(callback)
                                            : default_cb_;
     if (!cb.is_none() && !PyCallable_Check(cb.ptr()))
-      throw py::type_error("produce(): on_delivery must be callable (err, msg), not " + type_name(cb));
+      throw ArgumentTypeError("produce(): on_delivery must be callable (err, msg), not " + type_name(cb));
 
     std::shared_ptr<KafkaProducer> p = live("produce");
     const uint64_t token = next_token_++;
@@ -366,7 +366,7 @@ class PyProducer {
   // Serves queued delivery reports; with timeout_ms > 0 first runs the
   // simulation until one is queued or the timeout passed.
   int poll(int64_t timeout_ms) {
-    if (timeout_ms < 0) throw py::value_error("poll(): timeout_ms must be >= 0");
+    if (timeout_ms < 0) throw ArgumentError("poll(): timeout_ms must be >= 0");
     {
       std::shared_ptr<KafkaProducer> p = live("poll");
       if (timeout_ms > 0 && q_->done.empty())
@@ -377,7 +377,7 @@ class PyProducer {
 
   int64_t flush(std::optional<int64_t> timeout_ms) {
     const int64_t t = timeout_ms.value_or(kForeverMs);
-    if (t < 0) throw py::value_error("flush(): timeout_ms must be >= 0 (None: until everything is delivered)");
+    if (t < 0) throw ArgumentError("flush(): timeout_ms must be >= 0 (None: until everything is delivered)");
     {
       std::shared_ptr<KafkaProducer> p = live("flush");
       p->flush(t);
@@ -389,7 +389,7 @@ class PyProducer {
   void close(std::optional<int64_t> timeout_ms) {
     if (closed_) return;
     const int64_t t = timeout_ms.value_or(kForeverMs);
-    if (t < 0) throw py::value_error("close(): timeout_ms must be >= 0");
+    if (t < 0) throw ArgumentError("close(): timeout_ms must be >= 0");
     {
       std::shared_ptr<KafkaProducer> p = live("close");
       p->close(t);
@@ -401,7 +401,7 @@ class PyProducer {
   // ---- transactions (confluent-kafka's names; timeouts default to max.block.ms) ------------
   int64_t txn_timeout(std::optional<int64_t> timeout_ms, const char* what) const {
     const int64_t t = timeout_ms.value_or(config_.get_long("max.block.ms"));
-    if (t < 0) throw py::value_error(std::string(what) + "(): timeout_ms must be >= 0");
+    if (t < 0) throw ArgumentError(std::string(what) + "(): timeout_ms must be >= 0");
     return t;
   }
   void init_transactions(std::optional<int64_t> timeout_ms) {
@@ -415,7 +415,7 @@ class PyProducer {
     clients::OffsetMap offsets;
     for (const PyTopicPartition& tp : to_partitions(positions, "send_offsets_to_transaction()")) {
       if (tp.offset < 0)
-        throw py::value_error("send_offsets_to_transaction(): " + tp.repr() + " has no offset (the next offset to consume)");
+        throw ArgumentError("send_offsets_to_transaction(): " + tp.repr() + " has no offset (the next offset to consume)");
       offsets[tp.tp()] = {Offset{tp.offset}, LeaderEpoch{tp.leader_epoch.value_or(-1)}, tp.metadata.value_or("")};
     }
     live("send_offsets_to_transaction")->send_offsets_to_transaction(offsets, group, t);
@@ -628,15 +628,15 @@ class PyConsumer {
     if (py::isinstance<py::str>(topics)) names.push_back(topics.cast<std::string>());
     else if (py::isinstance<py::iterable>(topics))
       for (py::handle t : topics) {
-        if (!py::isinstance<py::str>(t)) throw py::type_error("subscribe(): topics are strings, not " + type_name(t));
+        if (!py::isinstance<py::str>(t)) throw ArgumentTypeError("subscribe(): topics are strings, not " + type_name(t));
         names.push_back(t.cast<std::string>());
       }
     else
-      throw py::type_error("subscribe(): topics is a list of topic names (or '^regex'), not " + type_name(topics));
-    if (names.empty()) throw py::value_error("subscribe(): no topics given (use unsubscribe())");
+      throw ArgumentTypeError("subscribe(): topics is a list of topic names (or '^regex'), not " + type_name(topics));
+    if (names.empty()) throw ArgumentError("subscribe(): no topics given (use unsubscribe())");
     for (const py::object& f : {on_assign, on_revoke, on_lost})
       if (!f.is_none() && !PyCallable_Check(f.ptr()))
-        throw py::type_error("subscribe(): callbacks must be callable (consumer, partitions), not " + type_name(f));
+        throw ArgumentTypeError("subscribe(): callbacks must be callable (consumer, partitions), not " + type_name(f));
     // confluent-kafka: a name starting with '^' is a regular expression.
     const bool any_regex = std::any_of(names.begin(), names.end(), [](const std::string& n) { return n.starts_with("^"); });
     std::string pattern;
@@ -648,7 +648,7 @@ class PyConsumer {
       try {
         std::regex check(pattern, std::regex::ECMAScript);
       } catch (const std::regex_error& e) {
-        throw py::value_error("subscribe(): invalid topic regex '" + pattern + "': " + e.what());
+        throw ArgumentError("subscribe(): invalid topic regex '" + pattern + "': " + e.what());
       }
     }
     call("subscribe", [&](KafkaConsumer& k) {
@@ -698,7 +698,7 @@ class PyConsumer {
 
   py::object poll(std::optional<int64_t> timeout_ms) {
     const int64_t t = timeout_ms.value_or(kDefaultPollMs);
-    if (t < 0) throw py::value_error("poll(): timeout_ms must be >= 0");
+    if (t < 0) throw ArgumentError("poll(): timeout_ms must be >= 0");
     return call("poll", [&](KafkaConsumer& k) -> py::object {
       std::vector<clients::ConsumerRecord> got = k.poll(t, 1);
       if (got.empty()) return py::none();
@@ -707,9 +707,9 @@ class PyConsumer {
   }
 
   py::list consume(int64_t num_messages, std::optional<int64_t> timeout_ms) {
-    if (num_messages < 1 || num_messages > 1'000'000) throw py::value_error("consume(): num_messages must be 1..1000000");
+    if (num_messages < 1 || num_messages > 1'000'000) throw ArgumentError("consume(): num_messages must be 1..1000000");
     const int64_t t = timeout_ms.value_or(kDefaultPollMs);
-    if (t < 0) throw py::value_error("consume(): timeout_ms must be >= 0");
+    if (t < 0) throw ArgumentError("consume(): timeout_ms must be >= 0");
     return call("consume", [&](KafkaConsumer& k) {
       py::list out;
       const sim::Instant deadline = c_->world().now() + sim::milliseconds(t);
@@ -731,18 +731,18 @@ class PyConsumer {
 
   py::object commit(py::handle message, py::handle offsets, bool asynchronous) {
     if (!message.is_none() && !offsets.is_none())
-      throw py::value_error("commit(): give message= or offsets=, not both");
+      throw ArgumentError("commit(): give message= or offsets=, not both");
     clients::OffsetMap explicit_offsets;
     bool have_explicit = false;
     if (!message.is_none()) {
-      if (!py::isinstance<PyMessage>(message)) throw py::type_error("commit(): message must be a ksim.Message");
+      if (!py::isinstance<PyMessage>(message)) throw ArgumentTypeError("commit(): message must be a ksim.Message");
       const PyMessage& m = message.cast<const PyMessage&>();
-      if (m.error || m.offset < 0) throw py::value_error("commit(): the message has no offset to commit");
+      if (m.error || m.offset < 0) throw ArgumentError("commit(): the message has no offset to commit");
       explicit_offsets[TopicPartition{m.topic, m.partition}] = {Offset{m.offset + 1}, LeaderEpoch{m.leader_epoch}, ""};
       have_explicit = true;
     } else if (!offsets.is_none()) {
       for (const PyTopicPartition& t : to_partitions(offsets, "commit(offsets=)")) {
-        if (t.offset < 0) throw py::value_error("commit(): " + t.repr() + " has no offset to commit (offset >= 0)");
+        if (t.offset < 0) throw ArgumentError("commit(): " + t.repr() + " has no offset to commit (offset >= 0)");
         explicit_offsets[t.tp()] = {Offset{t.offset}, LeaderEpoch{t.leader_epoch.value_or(-1)}, t.metadata.value_or("")};
       }
       have_explicit = true;
@@ -762,7 +762,7 @@ class PyConsumer {
   }
 
   void seek(py::handle partition) {
-    if (!py::isinstance<PyTopicPartition>(partition)) throw py::type_error("seek() takes a ksim.TopicPartition");
+    if (!py::isinstance<PyTopicPartition>(partition)) throw ArgumentTypeError("seek() takes a ksim.TopicPartition");
     const PyTopicPartition t = partition.cast<PyTopicPartition>();
     plain({t});
     call("seek", [&](KafkaConsumer& k) { seek_to(k, t, false); });
@@ -807,7 +807,7 @@ class PyConsumer {
   }
 
   py::tuple get_watermark_offsets(py::handle partition, std::optional<int64_t> timeout_ms) {
-    if (!py::isinstance<PyTopicPartition>(partition)) throw py::type_error("get_watermark_offsets() takes a ksim.TopicPartition");
+    if (!py::isinstance<PyTopicPartition>(partition)) throw ArgumentTypeError("get_watermark_offsets() takes a ksim.TopicPartition");
     const TopicPartition tp = plain({partition.cast<PyTopicPartition>()}).front();
     return call("get_watermark_offsets", [&](KafkaConsumer& k) {
       const auto lo = k.beginning_offsets({tp}, timeout_ms.value_or(-1));
@@ -856,7 +856,7 @@ class PyConsumer {
   void close(std::optional<int64_t> timeout_ms) {
     if (closed_) return;
     const int64_t t = timeout_ms.value_or(30'000);
-    if (t < 0) throw py::value_error("close(): timeout_ms must be >= 0");
+    if (t < 0) throw ArgumentError("close(): timeout_ms must be >= 0");
     call("close", [&](KafkaConsumer& k) { k.close(t); });
     closed_ = true;
   }
@@ -904,7 +904,7 @@ class PyConsumer {
     else if (t.offset == kOffsetBeginning) k.seek_to_beginning({t.tp()});
     else if (t.offset == kOffsetEnd) k.seek_to_end({t.tp()});
     else if (!from_assign || (t.offset != kOffsetStored && t.offset != kOffsetInvalid))
-      throw py::value_error("seek(): " + t.repr() + ": the offset must be >= 0, OFFSET_BEGINNING (-2) or OFFSET_END (-1)");
+      throw ArgumentError("seek(): " + t.repr() + ": the offset must be >= 0, OFFSET_BEGINNING (-2) or OFFSET_END (-1)");
     // assign() with OFFSET_STORED / OFFSET_INVALID: the committed offset, else auto.offset.reset.
   }
 
@@ -1116,9 +1116,9 @@ py::object make_producer(py::object self, py::dict conf_in, py::object partition
   py::object conf_cb = pop_callable(conf, "on_delivery");
   if (on_delivery.is_none()) on_delivery = conf_cb;
   if (!on_delivery.is_none() && !PyCallable_Check(on_delivery.ptr()))
-    throw py::type_error("producer(): on_delivery must be callable (err, msg)");
+    throw ArgumentTypeError("producer(): on_delivery must be callable (err, msg)");
   if (!partitioner.is_none() && !PyCallable_Check(partitioner.ptr()))
-    throw py::type_error("producer(): partitioner must be callable (key, partition_count) -> partition");
+    throw ArgumentTypeError("producer(): partitioner must be callable (key, partition_count) -> partition");
   const Config::Map map = conf_map(conf);
   // Validate before a client node exists (the constructor's own checks too).
   Config config = Config::parse(kProducer, map);
@@ -1142,10 +1142,10 @@ py::object make_producer(py::object self, py::dict conf_in, py::object partition
       try {
         py::object r = (*fn)(bytes_or_none(key), count);
         if (!py::isinstance<py::int_>(r) || py::isinstance<py::bool_>(r))
-          throw py::type_error("the partitioner must return an int partition, not " + type_name(r));
+          throw ArgumentTypeError("the partitioner must return an int partition, not " + type_name(r));
         const int64_t p = r.cast<int64_t>();
         if (p < 0 || p >= count)
-          throw py::value_error("the partitioner returned partition " + std::to_string(p) + " for topic " + topic +
+          throw ArgumentError("the partitioner returned partition " + std::to_string(p) + " for topic " + topic +
                                 ", which has " + std::to_string(count) + " partitions");
         return static_cast<int32_t>(p);
       } catch (py::error_already_set& e) {
@@ -1172,7 +1172,7 @@ py::object make_consumer(py::object self, py::dict conf_in, py::object on_commit
   py::object conf_cb = pop_callable(conf, "on_commit");
   if (on_commit.is_none()) on_commit = conf_cb;
   if (!on_commit.is_none() && !PyCallable_Check(on_commit.ptr()))
-    throw py::type_error("consumer(): on_commit must be callable (err, partitions)");
+    throw ArgumentTypeError("consumer(): on_commit must be callable (err, partitions)");
   const Config::Map map = conf_map(conf);
   Config config = Config::parse(kConsumer, map);
   if (!config.is_null("group.id") && config.get_int("heartbeat.interval.ms") >= config.get_int("session.timeout.ms"))
@@ -1210,7 +1210,7 @@ reason=None) builds one; equality compares codes (also with an int).)");
             Errc e;
             if (py::isinstance<py::str>(error)) {
               auto it = error_codes().find(error.cast<std::string>());
-              if (it == error_codes().end()) throw py::value_error("unknown Kafka error name '" + error.cast<std::string>() + "'");
+              if (it == error_codes().end()) throw ArgumentError("unknown Kafka error name '" + error.cast<std::string>() + "'");
               e = static_cast<Errc>(it->second);
             } else {
               e = static_cast<Errc>(error.cast<int>());
@@ -1475,7 +1475,7 @@ on_commit(err, partitions) (or conf key 'on_commit') receives async commit resul
       .def(
           "describe_transaction",
           [](Cluster& c, const std::string& transactional_id) {
-            if (transactional_id.empty()) throw py::value_error("describe_transaction(): empty transactional.id");
+            if (transactional_id.empty()) throw ArgumentError("describe_transaction(): empty transactional.id");
             const coordinator::TxnDescription d = c.describe_transaction(transactional_id);
             if (d.error != Errc::NONE)
               throw ClusterError(d.error, "describe_transaction('" + transactional_id +

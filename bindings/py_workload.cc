@@ -59,9 +59,9 @@ void add_workload_methods(SimulationClass& sim) {
          std::map<std::string, std::string> consumer_config, int64_t key_space, int32_t value_bytes,
          const std::string& commit, int64_t processing_us_per_record, const std::string& name,
          int32_t transaction_records, double abort_probability) {
-        if (transaction_records < 1) throw py::value_error("workload(): transaction_records must be >= 1");
+        if (transaction_records < 1) throw ArgumentError("workload(): transaction_records must be >= 1");
         if (!(abort_probability >= 0 && abort_probability <= 1))
-          throw py::value_error("workload(): abort_probability must be in [0, 1]");
+          throw ArgumentError("workload(): abort_probability must be in [0, 1]");
         WorkloadOptions o;
         o.name = name;
         o.topic = topic;

@@ -84,6 +84,21 @@ class NetworkControl {
   Cluster& c_;
 };
 
+// Ctrl-C: Python's signal handler only sets a flag, which nothing would look
+// at during a long run_for / flush / poll (the simulation holds the GIL and
+// never returns to the interpreter). So the world asks, every few thousand
+// events and always between two events on the main context, whether a signal
+// is pending; PyErr_CheckSignals runs the handler (KeyboardInterrupt by
+// default), and the exception abandons the run call, leaving the simulation
+// usable. Counting events, not wall time, keeps the engine clock-free.
+void install_interrupt_check(Cluster& c, uint64_t every_events = 4'096) {
+  c.world().set_interrupt_check(
+      [] {
+        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      },
+      every_events);
+}
+
 std::string hex(uint64_t v) {
   char buf[20];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
@@ -98,9 +113,23 @@ PYBIND11_MODULE(_ksim, m) {
   static py::exception<sim::SimError> ksim_error(m, "KsimError");
   static py::exception<ConfigError> config_error(m, "ConfigError", ksim_error.ptr());
   static py::exception<ClusterError> cluster_error(m, "ClusterError", ksim_error.ptr());
+  // ArgumentError is a KsimError and a ValueError; ArgumentTypeError a
+  // KsimError and a TypeError (py_bindings.h says why).
+  static py::object argument_error = py::reinterpret_steal<py::object>(PyErr_NewExceptionWithDoc(
+      "ksim._ksim.ArgumentError", "A bad argument value: a KsimError and a ValueError.",
+      py::make_tuple(ksim_error, py::handle(PyExc_ValueError)).ptr(), nullptr));
+  static py::object argument_type_error = py::reinterpret_steal<py::object>(PyErr_NewExceptionWithDoc(
+      "ksim._ksim.ArgumentTypeError", "A bad argument type: a KsimError and a TypeError.",
+      py::make_tuple(ksim_error, py::handle(PyExc_TypeError)).ptr(), nullptr));
+  m.attr("ArgumentError") = argument_error;
+  m.attr("ArgumentTypeError") = argument_type_error;
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const py_bindings::ArgumentError& e) {
+      PyErr_SetString(argument_error.ptr(), e.what());
+    } catch (const py_bindings::ArgumentTypeError& e) {
+      PyErr_SetString(argument_type_error.ptr(), e.what());
     } catch (const ConfigError& e) {
       py::object inst = py::reinterpret_borrow<py::object>(config_error.ptr())(e.what());
       inst.attr("key") = e.key();  // the offending configuration key
@@ -198,6 +227,7 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
              o.controllers = controllers;
              o.config = Config::Map(config.begin(), config.end());
              auto c = std::make_unique<Cluster>(o);
+             install_interrupt_check(*c);
              c->wait_ready();
              return c;
            }),
@@ -211,6 +241,7 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
             // predicate() or predicate(sim), as the design's
             // `sim.run_until(lambda s: s.quiescent())`: decided once, from
             // its signature (a parameter without a default takes the sim).
+            if (timeout_ms < 0) throw py_bindings::ArgumentError("run_until(): timeout_ms must be >= 0");
             const bool pass_sim = takes_required_argument(predicate);
             return self.cast<Cluster&>().run_until(
                 [&] {
@@ -234,6 +265,13 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
       .def(
           "wait_for_leader",
           [](Cluster& c, const std::string& topic, int32_t partition, int64_t timeout_ms) -> std::optional<int32_t> {
+            // An unknown topic or partition is an error, not "no leader yet".
+            const auto partitions = c.describe_topic(topic);  // ClusterError for an unknown topic
+            if (partition < 0 || partition >= static_cast<int32_t>(partitions.size()))
+              throw ClusterError(Errc::UNKNOWN_TOPIC_OR_PARTITION,
+                                 "wait_for_leader(): topic '" + topic + "' has no partition " + std::to_string(partition) +
+                                     " (it has " + std::to_string(partitions.size()) + ")");
+            if (timeout_ms < 0) throw py_bindings::ArgumentError("wait_for_leader(): timeout_ms must be >= 0");
             const int32_t l = c.wait_for_leader(topic, partition, timeout_ms);
             return l >= 0 ? std::optional<int32_t>(l) : std::nullopt;
           },
@@ -293,7 +331,9 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
       .def("trace_hash", [](Cluster& c) { return hex(c.world().trace().hash()); },
            "Hex digest of the run's event trace: same seed and script, same hash.")
       .def_property_readonly("network", [](Cluster& c) { return NetworkControl(c); }, py::keep_alive<0, 1>())
-      .def_property_readonly("seed", [](Cluster& c) { return c.world().seed(); });
+      .def_property_readonly("seed", [](Cluster& c) { return c.world().seed(); })
+      .def("_set_interrupt_interval", [](Cluster& c, uint64_t every_events) { install_interrupt_check(c, every_events); },
+           py::arg("every_events"), "Testing: how many events between two Ctrl-C checks (the run is the same).");
   py_bindings::add_check_methods(sim);
   py_bindings::add_client_methods(sim);
   py_bindings::add_workload_methods(sim);

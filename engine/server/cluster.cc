@@ -693,6 +693,7 @@ void Cluster::pause(int32_t id, int64_t ms) {
 }
 
 void Cluster::partition(const std::vector<std::vector<int32_t>>& groups) {
+  if (groups.empty()) throw sim::SimError("partition() needs at least one group of nodes (heal() removes partitions)");
   std::vector<std::vector<sim::NodeId>> g;
   for (const auto& grp : groups) {
     g.emplace_back();

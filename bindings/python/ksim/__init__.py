@@ -24,8 +24,12 @@ so sim.crash(p.id) kills it like a JVM):
 Every error is a subclass of ksim.KsimError: ConfigError (its .key names the
 bad configuration key), ClusterError (its .error is Kafka's error name, e.g.
 "TOPIC_ALREADY_EXISTS"), KafkaException (a client call failed as Kafka's client
-fails: args[0] is a KafkaError, .kind the Java exception class), or KsimError
-itself for misuse of the simulation (a crashed or closed client, ...).
+fails: args[0] is a KafkaError, .kind the Java exception class), ArgumentError
+(a bad argument value; also a ValueError, as confluent-kafka raises),
+ArgumentTypeError (a bad argument type ksim checks; also a TypeError), or
+KsimError itself for misuse of the simulation (a crashed or closed client, ...).
+Arguments pybind11 cannot convert at all (a str where an int is expected) are a
+plain TypeError naming the accepted signature.
 """
 
 from ._ksim import (  # noqa: F401  (re-exported)
@@ -37,6 +41,8 @@ from ._ksim import (  # noqa: F401  (re-exported)
     TIMESTAMP_LOG_APPEND_TIME,
     TIMESTAMP_NOT_AVAILABLE,
     Anomaly,
+    ArgumentError,
+    ArgumentTypeError,
     ClusterError,
     ConfigError,
     Consumer,
@@ -92,6 +98,8 @@ __all__ = [
     "TIMESTAMP_LOG_APPEND_TIME",
     "TIMESTAMP_NOT_AVAILABLE",
     "Anomaly",
+    "ArgumentError",
+    "ArgumentTypeError",
     "ClusterError",
     "ConfigError",
     "Consumer",

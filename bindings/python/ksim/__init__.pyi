@@ -27,6 +27,8 @@ from ._ksim import (
     TIMESTAMP_LOG_APPEND_TIME as TIMESTAMP_LOG_APPEND_TIME,
     TIMESTAMP_NOT_AVAILABLE as TIMESTAMP_NOT_AVAILABLE,
     Anomaly as Anomaly,
+    ArgumentError as ArgumentError,
+    ArgumentTypeError as ArgumentTypeError,
     ClusterError as ClusterError,
     ConfigError as ConfigError,
     Consumer as Consumer,

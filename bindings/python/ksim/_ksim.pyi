@@ -25,6 +25,12 @@ TIMESTAMP_LOG_APPEND_TIME: int  # 2
 class KsimError(Exception):
     """Misuse of the simulation: an unknown node, a crashed or closed client, a run that failed."""
 
+class ArgumentError(KsimError, ValueError):
+    """A bad argument value (a negative timeout, an empty topic list): also a ValueError, as in confluent-kafka."""
+
+class ArgumentTypeError(KsimError, TypeError):
+    """A bad argument type that ksim checks (a non-callable callback): also a TypeError."""
+
 class ConfigError(KsimError):
     """An unknown configuration key, a bad value, or an invalid combination (Kafka's wording)."""
 

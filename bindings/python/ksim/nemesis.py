@@ -25,6 +25,9 @@ class Random:
         if interval_ms <= 0:
             from ._ksim import KsimError
             raise KsimError("nemesis interval_ms must be positive")
+        if int(max_active) < 1:
+            from ._ksim import KsimError
+            raise KsimError("nemesis max_active must be at least 1")
         self.kinds = kinds
         self.interval_ms = int(interval_ms)
         self.max_active = int(max_active)
