@@ -24,7 +24,14 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
   configure=(cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Fuzz -DCMAKE_CXX_COMPILER="$cxx"
              -DCMAKE_PROJECT_INCLUDE="$here/fuzz_build.cmake")
 fi
-"${lock[@]}" sh -c "${configure[*]:+${configure[*]} >/dev/null &&} cmake --build '$build' -j${JOBS:-2} --target $(printf 'fuzz_%s ' "${targets[@]}")"
+mkdir -p "$build/fuzz-logs"
+echo "fuzz: building $(printf 'fuzz_%s ' "${targets[@]}")in $build (log $build/fuzz-logs/build.log)"
+if ! "${lock[@]}" sh -c "${configure[*]:+${configure[*]} &&} cmake --build '$build' -j${JOBS:-2} --target $(printf 'fuzz_%s ' "${targets[@]}")" \
+    >"$build/fuzz-logs/build.log" 2>&1; then
+  grep -E 'error|Error' "$build/fuzz-logs/build.log" | head -30 >&2
+  echo "fuzz: build failed (see $build/fuzz-logs/build.log)" >&2
+  exit 1
+fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=0:strict_string_checks=1:check_initialization_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
