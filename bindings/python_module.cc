@@ -91,9 +91,14 @@ class NetworkControl {
 // is pending; PyErr_CheckSignals runs the handler (KeyboardInterrupt by
 // default), and the exception abandons the run call, leaving the simulation
 // usable. Counting events, not wall time, keeps the engine clock-free.
+// The same moment lets other Python threads run (a watchdog, a timer that
+// sends the signal, another thread's Simulation): the GIL is released for an
+// instant. Nothing of this world can change meanwhile — its fibers belong to
+// this thread, and other threads' calls on it are refused (World::guard_thread).
 void install_interrupt_check(Cluster& c, uint64_t every_events = 4'096) {
   c.world().set_interrupt_check(
       [] {
+        { py::gil_scoped_release let_other_threads_run; }
         if (PyErr_CheckSignals() != 0) throw py::error_already_set();
       },
       every_events);

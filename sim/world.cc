@@ -67,8 +67,28 @@ World::World(WorldConfig config)
 }
 
 World::~World() {
-  // Unwind every fiber before the structures they reference go away.
   destroying_ = true;
+  if (std::this_thread::get_id() != owner_thread_) {
+    // Destroyed from another thread (Python dropped the last reference
+    // there): the fibers belong to the owner thread's scheduler, which may be
+    // gone, and cannot be resumed from here. Leak them — they are suspended
+    // and nothing wakes them again — rather than touch a foreign scheduler.
+    for (auto& n : nodes_) {
+      n->fibers.clear();
+      n->dying.clear();
+    }
+    world_node_->fibers.clear();
+    ready_count_ = 0;
+    for (auto& f : fibers_)
+      if (f) (void)f.release();  // their stacks still point at them
+    current_ = nullptr;
+    for (TimerSlot& t : timers_) t.fn = nullptr;
+    graveyard_.clear();
+    for (auto& n : nodes_) n->process.reset();
+    network_.reset();
+    return;
+  }
+  // Unwind every fiber before the structures they reference go away.
   for (auto& n : nodes_) kill_fibers(*n);
   kill_fibers(*world_node_);
   if (!in_fiber()) {
@@ -88,7 +108,26 @@ World::~World() {
 
 // ---- run loop ----------------------------------------------------------------
 
+void World::guard_thread(const char* what) const {
+  if (std::this_thread::get_id() != owner_thread_)
+    throw SimError(std::string(what) + " called from a thread other than the one that created the simulation: "
+                   "its simulated processes are fibers of that thread's scheduler (use one Simulation per thread)");
+}
+
+void World::set_interrupt_check(std::function<void()> check, uint64_t every_events) {
+  interrupt_check_ = std::move(check);
+  interrupt_every_ = every_events == 0 ? 1 : every_events;
+  next_interrupt_check_ = events_processed_ + interrupt_every_;
+}
+
+void World::poll_interrupt() {
+  if (!interrupt_due()) return;
+  next_interrupt_check_ = events_processed_ + interrupt_every_;
+  interrupt_check_();  // may throw: the run call stops here, between two events
+}
+
 void World::guard_main(const char* what) const {
+  guard_thread(what);
   if (current_ != nullptr || inline_runner_ != nullptr || dispatching_)
     throw SimError(std::string(what) + " called from inside a simulated process; "
                    "only the driver (test / script) may run the world");
@@ -167,14 +206,17 @@ void World::run_events_until(Instant deadline) {
     --inline_budget_;
     step_inner();
     check_failure();
+    poll_interrupt();
   }
 }
 
 bool World::inline_step(FiberRecord* f) {
   // Apply the next event on this fiber's stack, as the driver would: no process
   // is "current" while an event is applied (a timer callback must not block).
+  // A due interrupt check also hands the next event back to the driver, which
+  // applies it in the same order and then runs the check on the main context.
   if (inline_until_.ns < 0 || failure_ || inline_budget_ == 0 || ready_count_ > 0 ||
-      queue_.empty() || queue_.top_time() > inline_until_)
+      queue_.empty() || queue_.top_time() > inline_until_ || interrupt_due())
     return false;
   --inline_budget_;
   const Event e = queue_.pop();
@@ -211,6 +253,7 @@ bool World::run_until(const std::function<bool()>& pred, Duration timeout) {
   while (!queue_.empty() && queue_.top_time() <= deadline) {
     if (budget-- == 0) throw SimError("event limit reached in run_until(predicate)");
     step();
+    poll_interrupt();
     if (pred()) return true;
   }
   now_ = deadline;
@@ -344,6 +387,7 @@ void World::boot(Node& n) {
 }
 
 void World::start(NodeId id) {
+  guard_thread("start");
   Node& n = node_at(id);
   if (id == kWorldNode) throw SimError("the world pseudo-node cannot be started");
   if (n.state == NodeState::up) throw SimError("node " + n.name + " is already up");
@@ -351,6 +395,7 @@ void World::start(NodeId id) {
 }
 
 void World::restart(NodeId id) {
+  guard_thread("restart");
   Node& n = node_at(id);
   if (id == kWorldNode) throw SimError("the world pseudo-node cannot be restarted");
   if (n.state == NodeState::up) crash(id);
@@ -371,6 +416,7 @@ void World::kill_fibers(Node& n) {
 }
 
 void World::crash(NodeId id) {
+  guard_thread("crash");
   Node& n = node_at(id);
   if (id == kWorldNode) throw SimError("the world pseudo-node cannot crash");
   if (n.state == NodeState::down) throw SimError("node " + n.name + " is already down");
@@ -395,6 +441,7 @@ void World::crash(NodeId id) {
 }
 
 void World::power_fail(NodeId id, bool torn) {
+  guard_thread("power_fail");
   Node& n = node_at(id);
   trace_.record(ev::node_power_fail, now_, id.value, n.incarnation, torn ? 1 : 0);
   if (n.state == NodeState::up) crash(id);
@@ -402,6 +449,7 @@ void World::power_fail(NodeId id, bool torn) {
 }
 
 void World::pause(NodeId id, Duration d) {
+  guard_thread("pause");
   if (id == kWorldNode) throw SimError("the world pseudo-node cannot be paused");
   Node& n = node_at(id);
   if (n.state != NodeState::up) throw SimError("cannot pause node " + n.name + ": it is down");
@@ -413,6 +461,7 @@ void World::pause(NodeId id, Duration d) {
 }
 
 void World::resume(NodeId id) {
+  guard_thread("resume");
   Node& n = node_at(id);
   if (!n.paused) return;
   trace_.record(ev::node_resume, now_, id.value);

@@ -34,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "sim/error.h"
@@ -126,6 +127,21 @@ class World {
   uint64_t events_processed() const { return events_processed_; }
   // Lets the fibers that are ready run (spawned from the main context, say).
   void settle();
+
+  // ---- Interruption (main context only) -------------------------------------
+  // `check` runs on the main context about every `every_events` applied events
+  // while a run call (step loop, run_until, run_for) is in progress, always
+  // between two events, never on a fiber. It may throw to abandon the call:
+  // the Python bindings raise KeyboardInterrupt on Ctrl-C this way. The world
+  // stays consistent (the next run call carries on from the same state), and
+  // runs are identical with or without a check (events applied inline by a
+  // blocked fiber are handed back to the driver instead, in the same order).
+  void set_interrupt_check(std::function<void()> check, uint64_t every_events = 10'000);
+
+  // The thread whose Boost.Fiber scheduler runs this world's fibers (the one
+  // that created it). Driving the world from another thread raises SimError:
+  // fibers cannot move between threads' schedulers.
+  std::thread::id owner_thread() const { return owner_thread_; }
 
   // ---- Nodes --------------------------------------------------------------
   NodeId add_node(std::string name, BootFn boot);
@@ -225,6 +241,10 @@ class World {
   void wake_fiber(FiberRecord* f, WakeReason reason);
   void check_failure();
   void guard_main(const char* what) const;
+  void guard_thread(const char* what) const;
+  // Runs the interrupt check if it is due (main context, between events).
+  void poll_interrupt();
+  bool interrupt_due() const { return interrupt_check_ && events_processed_ >= next_interrupt_check_; }
   void step_inner();
   void run_events_until(Instant deadline);
   bool inline_step(FiberRecord* f);
@@ -263,6 +283,10 @@ class World {
   std::map<std::string, uint64_t, std::less<>> probes_;
   std::vector<std::pair<std::string, std::string>> params_;
   std::function<void()> after_step_;
+  std::function<void()> interrupt_check_;
+  uint64_t interrupt_every_ = 0;
+  uint64_t next_interrupt_check_ = 0;
+  std::thread::id owner_thread_ = std::this_thread::get_id();
   std::optional<std::string> failure_;
   bool destroying_ = false;
 

@@ -4,6 +4,12 @@
 #include <google/protobuf/util/delimited_message_util.h>
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include <cstdio>
@@ -295,10 +301,7 @@ void export_stream(Cluster& c, const std::string& path, const ExportOptions& opt
   }
 }
 
-}  // namespace
-
-void export_run(Cluster& c, const std::string& path, const ExportOptions& options) {
-  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".pb") == 0) return export_stream(c, path, options);
+void export_sqlite(Cluster& c, const std::string& path, const ExportOptions& options) {
   Db db = open_db(path, true);
   exec(db.get(), "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;", path);
   exec(db.get(), kSchema, path);
@@ -392,6 +395,51 @@ void export_run(Cluster& c, const std::string& path, const ExportOptions& option
       for (const auto& [k, v] : values) ms_.row(at, k, v);
   }
   exec(db.get(), "COMMIT", path);
+}
+
+// fsync a file or directory, so the rename below publishes complete bytes even
+// across a power failure (a killed process loses nothing the kernel has).
+void sync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) {
+    if (directory) return;  // best effort: some file systems refuse to open a directory
+    throw RunStoreError("cannot sync " + path + ": " + std::strerror(errno));
+  }
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0 && !directory) throw RunStoreError("cannot sync " + path + ": " + std::strerror(err));
+}
+
+}  // namespace
+
+// Atomic: the run is written to a temporary file next to `path` (the same
+// directory, so the rename never crosses file systems) — the SQLite store in
+// one transaction — synced, then renamed over `path`. A crash, an error or a
+// SIGKILL mid-export leaves the previous file untouched (at worst a stray
+// ".NAME.tmp-PID" beside it), never a half-written run file.
+void export_run(Cluster& c, const std::string& path, const ExportOptions& options) {
+  namespace fs = std::filesystem;
+  if (path.empty()) throw RunStoreError("export needs a file path, got ''");
+  const fs::path target(path);
+  std::error_code ec;
+  if (fs::is_directory(target, ec)) throw RunStoreError("cannot write " + path + ": it is a directory");
+  const fs::path dir = target.parent_path();
+  if (!dir.empty() && !fs::is_directory(dir, ec))
+    throw RunStoreError("cannot write " + path + ": no directory " + dir.string());
+  const std::string tmp =
+      (dir / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()))).string();
+  try {
+    if (path.size() > 3 && path.compare(path.size() - 3, 3, ".pb") == 0) export_stream(c, tmp, options);
+    else export_sqlite(c, tmp, options);
+    sync_path(tmp, false);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+      throw RunStoreError("cannot write " + path + ": " + std::strerror(errno));
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+  sync_path(dir.empty() ? std::string(".") : dir.string(), true);
 }
 
 // ---- reading --------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include "engine/server/cluster.h"
 
 #include <algorithm>
+#include <limits>
 #include <sstream>
 
 #include "engine/broker/protocol.h"
@@ -159,13 +160,24 @@ const KafkaNode* Cluster::node(int32_t id) const { return const_cast<Cluster*>(t
 
 // ---- time ---------------------------------------------------------------------------------
 
+// The virtual clock is int64 nanoseconds (~292 years); milliseconds beyond
+// what is left of it would overflow into a deadline in the past.
+static int64_t ms_left_on_clock(const sim::World& w) {
+  return (std::numeric_limits<int64_t>::max() - w.now().ns) / 1'000'000;
+}
+
 void Cluster::run_for_ms(int64_t ms) {
-  if (ms < 0) throw ClusterError(Errc::INVALID_REQUEST, "run_for needs a non-negative duration");
+  if (ms < 0) throw ClusterError(Errc::INVALID_REQUEST, "run_for needs a non-negative duration, got " + std::to_string(ms));
+  if (ms > ms_left_on_clock(*world_))
+    throw ClusterError(Errc::INVALID_REQUEST, "run_for(" + std::to_string(ms) +
+                                                  "): beyond the end of the virtual clock (int64 nanoseconds)");
   world_->run_for(sim::milliseconds(ms));
 }
 
 bool Cluster::run_until(const std::function<bool()>& pred, int64_t timeout_ms) {
   // Check every 10 ms of virtual time: cheap, and fine-grained enough for scripts.
+  // A timeout past the end of the clock means "no timeout".
+  timeout_ms = std::min(timeout_ms, ms_left_on_clock(*world_));
   const sim::Instant deadline = world_->now() + sim::milliseconds(timeout_ms);
   while (!pred()) {
     if (world_->now() >= deadline) return false;
@@ -461,6 +473,9 @@ ProduceOutcome Cluster::produce(const std::string& topic, int32_t partition, con
                                 int16_t acks, int64_t timeout_ms) {
   if (acks != 0 && acks != 1 && acks != -1) throw ClusterError(Errc::INVALID_REQUIRED_ACKS, "acks must be 0, 1 or -1");
   if (values.empty()) throw ClusterError(Errc::INVALID_REQUEST, "produce needs at least one value");
+  // A negative timeout would reach the admin client's RPC, whose failed
+  // invariant would poison the whole simulation.
+  if (timeout_ms < 0) throw ClusterError(Errc::INVALID_REQUEST, "produce: timeout_ms must be >= 0, got " + std::to_string(timeout_ms));
   const PartitionDescription d = describe_partition(topic, partition);
   ProduceOutcome out;
   out.leader = d.leader;
@@ -725,6 +740,10 @@ void Cluster::heal() {
 
 void Cluster::slow_disk(int32_t id, double factor) {
   check_id(id);
+  // Checked before the fault is recorded (Disk::set_slowdown checks again).
+  if (!(factor >= 1.0 && factor <= 1e6))
+    throw ClusterError(Errc::INVALID_REQUEST, "slow_disk: the factor must be a number from 1 to 1e6 (disk_stall "
+                                              "stops a disk), got " + std::to_string(factor));
   note_event(check::EventType::fault, id, "slow_disk x" + std::to_string(factor));
   world_->disk(node_id(id)).set_slowdown(factor);
 }

@@ -25,6 +25,7 @@ bool is_internal(const std::string& topic) { return topic.rfind("__", 0) == 0; }
 
 bool Cluster::shutdown(int32_t id, int64_t timeout_ms) {
   check_id(id);
+  if (timeout_ms < 0) throw ClusterError(Errc::INVALID_REQUEST, "shutdown: timeout_ms must be >= 0, got " + std::to_string(timeout_ms));
   if (!world_->is_up(node_id(id)))
     throw ClusterError(Errc::INVALID_REQUEST, "node " + std::to_string(id) + " is already down");
   note_event(check::EventType::fault, id, "controlled shutdown");
@@ -44,6 +45,8 @@ bool Cluster::shutdown(int32_t id, int64_t timeout_ms) {
 }
 
 bool Cluster::rolling_restart(bool controlled, int64_t timeout_ms) {
+  if (timeout_ms < 0)
+    throw ClusterError(Errc::INVALID_REQUEST, "rolling_restart: timeout_ms must be >= 0, got " + std::to_string(timeout_ms));
   auto full_isr = [this] { return full_isr_everywhere(/*caught_up=*/false); };
   for (int32_t b : broker_ids()) {
     if (!world_->is_up(node_id(b))) continue;
@@ -169,6 +172,9 @@ check::CheckInput Cluster::check_input() {
 }
 
 check::Verdict Cluster::check(const CheckOptions& options) {
+  if (options.converge_timeout_ms < 0)
+    throw ClusterError(Errc::INVALID_REQUEST,
+                       "check: converge_timeout_ms must be >= 0, got " + std::to_string(options.converge_timeout_ms));
   std::vector<check::CheckInput::LivenessFailure> liveness;
   if (options.heal) {
     heal_all();
