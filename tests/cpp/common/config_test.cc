@@ -107,3 +107,11 @@ TEST_CASE("error names and retriability follow Kafka", "[errors]") {
   REQUIRE_FALSE(retriable(Errc::PRODUCER_FENCED));
   REQUIRE_FALSE(retriable(Errc::OFFSET_OUT_OF_RANGE));
 }
+
+// Found while fuzzing the config parser: delivery.timeout.ms is raised to
+// linger.ms + request.timeout.ms when it is smaller (Kafka's producer does the
+// same), and that sum overflowed an INT. Kafka caps it at Integer.MAX_VALUE.
+TEST_CASE("delivery.timeout.ms raised past linger.ms is capped at INT32_MAX", "[config]") {
+  const Config p = Config::parse(kProducer, {{"linger.ms", "2147483647"}});
+  REQUIRE(p.get_int("delivery.timeout.ms") == INT32_MAX);
+}

@@ -138,3 +138,14 @@ TEST_CASE("the hardware and the table CRC-32C agree on every length and alignmen
       REQUIRE(ksim::storage::crc32c(s) == ksim::storage::crc32c_portable(s));
     }
 }
+
+// Found by fuzzing (tests/fuzz, record_batch): base offset + last offset delta
+// overflowed int64 (undefined behaviour) on foreign bytes. Kafka's last offset
+// is a long; a batch whose last offset cannot exist is corrupt.
+TEST_CASE("a batch whose last offset would overflow int64 is CORRUPT_MESSAGE", "[storage][batch]") {
+  BatchParams p;
+  std::vector<Record> recs{Record{0, std::nullopt, bytes_of("a"), {}}, Record{0, std::nullopt, bytes_of("b"), {}}};
+  BatchPtr near_end = RecordBatch::build(p, recs)->with_base_offset_and_epoch(Offset{INT64_MAX}, LeaderEpoch{0});
+  REQUIRE(RecordBatch::decode(near_end->bytes()).error == Errc::CORRUPT_MESSAGE);
+  REQUIRE(RecordBatch::decode_trusted(near_end->bytes()).error == Errc::CORRUPT_MESSAGE);
+}
