@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 #include <sstream>
+#include <stdexcept>
 
 namespace po = boost::program_options;
 
@@ -29,6 +30,19 @@ po::variables_map parse_command(const std::vector<std::string>& args, po::option
   return vm;
 }
 
+// Boost's lexical_cast takes "-1" for an unsigned option and wraps it to
+// 18446744073709551615, so a typo became a different run: seeds are parsed
+// strictly instead.
+uint64_t parse_seed(const std::string& s) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+    throw UsageError("--seed must be a non-negative integer, not '" + s + "'");
+  try {
+    return std::stoull(s);
+  } catch (const std::out_of_range&) {
+    throw UsageError("--seed " + s + " is out of range (at most 18446744073709551615)");
+  }
+}
+
 std::optional<std::string> optional_string(const po::variables_map& vm, const char* key) {
   if (!vm.count(key)) return std::nullopt;
   return vm[key].as<std::string>();
@@ -37,13 +51,13 @@ std::optional<std::string> optional_string(const po::variables_map& vm, const ch
 // `ksim run FILE.py [--seed N] [--out DIR]`
 void parse_run(const std::vector<std::string>& args, CliOptions& o) {
   po::options_description desc("usage: ksim run FILE.py [options]");
-  desc.add_options()("seed", po::value<uint64_t>()->default_value(1), "simulation seed (same seed, same run)")(
+  desc.add_options()("seed", po::value<std::string>()->default_value("1"), "simulation seed (same seed, same run)")(
       "out", po::value<std::string>(), "directory for the run's trace store (FILE-SEED.db)");
   const po::variables_map vm = parse_command(args, desc, "file", "the scenario file", o);
   if (o.help) return;
   if (!vm.count("file")) throw UsageError("which scenario? (ksim run FILE.py [--seed N])");
   o.file = vm["file"].as<std::string>();
-  o.seed = vm["seed"].as<uint64_t>();
+  o.seed = parse_seed(vm["seed"].as<std::string>());
   o.out = optional_string(vm, "out");
 }
 
@@ -103,7 +117,7 @@ void parse_report(const std::vector<std::string>& args, CliOptions& o) {
 void parse_demo(const std::vector<std::string>& args, CliOptions& o) {
   po::options_description desc("usage: ksim demo [options]");
   desc.add_options()("help,h", "show this help")(
-      "seed", po::value<uint64_t>()->default_value(1), "simulation seed (same seed, same run)")(
+      "seed", po::value<std::string>()->default_value("1"), "simulation seed (same seed, same run)")(
       "trace", po::bool_switch(), "also print the trace events, one per line (heartbeat story)")(
       "story", po::value<std::string>()->default_value("acks1-leader-crash"),
       "acks1-leader-crash (a Kafka failure) or heartbeat (the bare simulated world)");
@@ -115,7 +129,7 @@ void parse_demo(const std::vector<std::string>& args, CliOptions& o) {
     return;
   }
   po::notify(vm);
-  o.seed = vm["seed"].as<uint64_t>();
+  o.seed = parse_seed(vm["seed"].as<std::string>());
   o.trace = vm["trace"].as<bool>();
   o.story = vm["story"].as<std::string>();
   if (o.story != "heartbeat" && o.story != "acks1-leader-crash")

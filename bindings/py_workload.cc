@@ -62,6 +62,13 @@ void add_workload_methods(SimulationClass& sim) {
         if (transaction_records < 1) throw ArgumentError("workload(): transaction_records must be >= 1");
         if (!(abort_probability >= 0 && abort_probability <= 1))
           throw ArgumentError("workload(): abort_probability must be in [0, 1]");
+        // Negative values used to be taken silently (a negative duration as
+        // "forever", a negative key space as null keys): name them instead.
+        if (duration_ms && *duration_ms < 0)
+          throw ArgumentError("workload(): duration_ms must be >= 0 (None: until stop())");
+        if (key_space < 0) throw ArgumentError("workload(): key_space must be >= 0 (0: null keys)");
+        if (value_bytes < 0) throw ArgumentError("workload(): value_bytes must be >= 0");
+        if (processing_us_per_record < 0) throw ArgumentError("workload(): processing_us_per_record must be >= 0");
         WorkloadOptions o;
         o.name = name;
         o.topic = topic;

@@ -67,11 +67,38 @@ from . import nemesis  # noqa: F401
 _last_simulation = None
 
 
+def _config_strings(config):
+    """A broker config dict as Kafka's string map, taking values as the clients' conf does.
+
+    {"min.insync.replicas": 2, "unclean.leader.election.enable": False} means
+    what it says (numbers as text, bools as true/false), as in sim.producer();
+    any other value type is a ConfigError naming the key, not pybind11's
+    "incompatible constructor arguments"."""
+    if config is None:
+        return {}
+    if not hasattr(config, "items"):
+        raise ArgumentTypeError(f"Simulation(): config is a dict of Kafka keys to values, not {type(config).__name__}")
+    out = {}
+    for key, value in config.items():
+        if not isinstance(key, str):
+            raise ArgumentTypeError(f"Simulation(): configuration keys are strings, not {type(key).__name__}")
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, (str, int, float)):
+            out[key] = str(value)
+        else:
+            err = ConfigError(f"Invalid value of type {type(value).__name__} for configuration {key}: "
+                              "expected a string, number or bool")
+            err.key = key
+            raise err
+    return out
+
+
 class Simulation(_Simulation):
     __doc__ = _Simulation.__doc__
 
     def __init__(self, seed=1, brokers=3, controllers=0, config=None):
-        super().__init__(seed=seed, brokers=brokers, controllers=controllers, config=dict(config or {}))
+        super().__init__(seed=seed, brokers=brokers, controllers=controllers, config=_config_strings(config))
         global _last_simulation
         _last_simulation = self  # what `ksim run --out` exports after the scenario returns
 
