@@ -7,6 +7,7 @@
 
 #include <pybind11/pybind11.h>
 
+#include <memory>
 #include <stdexcept>
 
 #include "engine/server/cluster.h"
@@ -14,7 +15,17 @@
 namespace ksim::py_bindings {
 
 namespace py = pybind11;
-using SimulationClass = py::class_<Cluster>;
+// A Simulation is deleted on the thread that created it: Python's garbage
+// collector may drop the last reference on any thread, but only the owner
+// thread can unwind the simulation's fibers (sim::World::destroy_on_owner_thread
+// queues the deletion there otherwise).
+struct ClusterDeleter {
+  void operator()(Cluster* c) const {
+    sim::World::destroy_on_owner_thread(c->world(), [c] { delete c; });
+  }
+};
+using ClusterHolder = std::unique_ptr<Cluster, ClusterDeleter>;
+using SimulationClass = py::class_<Cluster, ClusterHolder>;
 
 // A bad argument VALUE given to the Python API (a negative timeout, an empty
 // topic list, ...): raised as ksim.ArgumentError, which is both a KsimError

@@ -219,7 +219,7 @@ PYBIND11_MODULE(_ksim, m) {
 
   py_bindings::bind_check_types(m);
   py_bindings::bind_client_types(m);
-  py::class_<Cluster> sim(m, "Simulation", R"(A simulated Kafka cluster on a virtual clock.
+  py_bindings::SimulationClass sim(m, "Simulation", R"(A simulated Kafka cluster on a virtual clock.
 
 Simulation(seed=1, brokers=3, controllers=0, config={}) — brokers are numbered
 1..N; `controllers=K` adds dedicated KRaft controllers N+1..N+K, otherwise the
@@ -231,7 +231,7 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
              o.brokers = brokers;
              o.controllers = controllers;
              o.config = Config::Map(config.begin(), config.end());
-             auto c = std::make_unique<Cluster>(o);
+             py_bindings::ClusterHolder c(new Cluster(o));
              install_interrupt_check(*c);
              c->wait_ready();
              return c;
@@ -251,7 +251,12 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
             return self.cast<Cluster&>().run_until(
                 [&] {
                   const py::object r = pass_sim ? predicate(self) : predicate();
-                  return PyObject_IsTrue(r.ptr()) == 1;  // truthiness, as Python's `if`
+                  // Truthiness, as Python's `if`; a __bool__ that raises
+                  // propagates (it used to be read as False with the error
+                  // still set, and the next call failed with SystemError).
+                  const int truth = PyObject_IsTrue(r.ptr());
+                  if (truth < 0) throw py::error_already_set();
+                  return truth == 1;
                 },
                 timeout_ms);
           },

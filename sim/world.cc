@@ -3,6 +3,9 @@
 #include <boost/fiber/fiber.hpp>
 #include <boost/fiber/fixedsize_stack.hpp>
 #include <boost/fiber/operations.hpp>
+#include <algorithm>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 #include "sim/disk.h"
@@ -55,8 +58,110 @@ struct World::Node {
   std::unique_ptr<Disk> disk;
 };
 
+// ---- worlds and threads --------------------------------------------------------
+// Per-thread bookkeeping of the process, not simulation state: which worlds
+// each thread owns, and the destructions other threads queued for it. Boost's
+// dispatcher would spin forever at thread exit waiting for fibers that never
+// finish, so a thread's exit unwinds the fibers of its worlds still alive.
+namespace {
+struct ThreadBook {
+  std::vector<World*> live;
+  std::vector<std::function<void()>> deferred;
+  bool gone = false;
+};
+std::mutex& book_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<std::thread::id, ThreadBook>& books() {
+  static auto* b = new std::map<std::thread::id, ThreadBook>;  // never destroyed: threads may outlive statics
+  return *b;
+}
+// Constructed (in World's constructor) after Boost's per-thread scheduler, so
+// destroyed before it: the unwinding below still has a scheduler.
+struct ThreadExit {
+  ThreadExit() {
+    std::lock_guard<std::mutex> lock(book_mutex());
+    books()[std::this_thread::get_id()] = ThreadBook{};  // a reused thread id starts afresh
+  }
+  ~ThreadExit() {
+    const std::thread::id me = std::this_thread::get_id();
+    auto take_deferred = [&](bool mark_gone) {
+      std::vector<std::function<void()>> out;
+      std::lock_guard<std::mutex> lock(book_mutex());
+      ThreadBook& b = books()[me];
+      out.swap(b.deferred);
+      if (mark_gone) b.gone = true;
+      return out;
+    };
+    for (auto& d : take_deferred(false)) d();
+    // Unwind what is still alive; other threads keep queueing (not deleting)
+    // until `gone` is set below, so no world is deleted while it unwinds.
+    for (;;) {
+      World* w = nullptr;
+      {
+        std::lock_guard<std::mutex> lock(book_mutex());
+        auto& live = books()[me].live;
+        if (live.empty()) break;
+        w = live.back();
+        live.pop_back();  // retired: its destructor has nothing to unwind
+      }
+      w->retire_fibers();
+    }
+    for (auto& d : take_deferred(true)) d();  // from now on other threads delete directly
+  }
+};
+void register_world(World* w) {
+  static thread_local ThreadExit hook;
+  (void)hook;
+  std::lock_guard<std::mutex> lock(book_mutex());
+  books()[std::this_thread::get_id()].live.push_back(w);
+}
+void unregister_world(World* w, std::thread::id owner) {
+  std::lock_guard<std::mutex> lock(book_mutex());
+  auto it = books().find(owner);
+  if (it != books().end()) std::erase(it->second.live, w);
+}
+}  // namespace
+
+void World::destroy_on_owner_thread(const World& w, std::function<void()> destroy) {
+  if (std::this_thread::get_id() != w.owner_thread_ && !w.retired_) {
+    std::lock_guard<std::mutex> lock(book_mutex());
+    auto it = books().find(w.owner_thread_);
+    if (it != books().end() && !it->second.gone) {
+      it->second.deferred.push_back(std::move(destroy));
+      return;
+    }
+  }
+  destroy();
+}
+
+void World::run_deferred_destructions() {
+  std::vector<std::function<void()>> deferred;
+  {
+    std::lock_guard<std::mutex> lock(book_mutex());
+    auto it = books().find(std::this_thread::get_id());
+    if (it == books().end() || it->second.deferred.empty()) return;
+    deferred.swap(it->second.deferred);
+  }
+  for (auto& d : deferred) d();
+}
+
+void World::retire_fibers() {
+  destroying_ = true;  // no new fibers
+  for (auto& n : nodes_) kill_fibers(*n);
+  kill_fibers(*world_node_);
+  if (!in_fiber()) {
+    while (ready_count_ > 0) boost::this_fiber::yield();
+  }
+  current_ = nullptr;
+  retired_ = true;
+}
+
 World::World(WorldConfig config)
     : config_(config), sched_(DeterministicScheduler::install()) {
+  register_world(this);
+  run_deferred_destructions();
   trace_.set_keep_events(config_.trace_keep_events);
   trace_.set_record_hashes(config_.trace_record_hashes);
   world_node_ = std::make_unique<Node>();
@@ -67,12 +172,14 @@ World::World(WorldConfig config)
 }
 
 World::~World() {
+  unregister_world(this, owner_thread_);
   destroying_ = true;
-  if (std::this_thread::get_id() != owner_thread_) {
-    // Destroyed from another thread (Python dropped the last reference
-    // there): the fibers belong to the owner thread's scheduler, which may be
-    // gone, and cannot be resumed from here. Leak them — they are suspended
-    // and nothing wakes them again — rather than touch a foreign scheduler.
+  if (std::this_thread::get_id() != owner_thread_ && !retired_) {
+    // Destroyed from another thread while the owner still has fibers (a C++
+    // caller that did not use destroy_on_owner_thread): they belong to the
+    // owner thread's scheduler and cannot be resumed from here. Leak them —
+    // they are suspended and nothing wakes them again — rather than touch a
+    // foreign scheduler.
     for (auto& n : nodes_) {
       n->fibers.clear();
       n->dying.clear();
@@ -109,6 +216,9 @@ World::~World() {
 // ---- run loop ----------------------------------------------------------------
 
 void World::guard_thread(const char* what) const {
+  if (retired_)
+    throw SimError(std::string(what) + ": the thread that created the simulation has exited (its simulated "
+                   "processes ended with it)");
   if (std::this_thread::get_id() != owner_thread_)
     throw SimError(std::string(what) + " called from a thread other than the one that created the simulation: "
                    "its simulated processes are fibers of that thread's scheduler (use one Simulation per thread)");
@@ -189,6 +299,7 @@ void World::run_to_completion() {
 
 void World::run_events_until(Instant deadline) {
   guard_main("run_until");
+  if (current_ == nullptr && !dispatching_) run_deferred_destructions();
   SIM_ASSERT(deadline >= now_, "run_until a time in the past");
   check_failure();
   settle();
@@ -245,6 +356,7 @@ bool World::inline_step(FiberRecord* f) {
 
 bool World::run_until(const std::function<bool()>& pred, Duration timeout) {
   guard_main("run_until");
+  run_deferred_destructions();
   const Instant deadline = now_ + timeout;
   uint64_t budget = config_.max_events_per_call;
   settle();
@@ -355,6 +467,7 @@ const World::Node& World::node_at(NodeId id) const {
 }
 
 NodeId World::add_node(std::string name, BootFn boot) {
+  guard_thread("add_node");
   if (nodes_.size() >= config_.max_nodes) throw SimError("node limit reached");
   auto n = std::make_unique<Node>();
   n->id = NodeId{static_cast<uint32_t>(nodes_.size())};
@@ -502,6 +615,9 @@ void World::retarget(const Event& e, EventHandle h) {
 // ---- fibers ------------------------------------------------------------------------
 
 void World::spawn(NodeId node, std::string_view name, std::function<void()> fn) {
+  // A fiber lands on the calling thread's scheduler: from a foreign thread it
+  // would run there later, against a world that may be gone.
+  guard_thread("spawn");
   Node& n = node_at(node);
   if (n.state != NodeState::up)
     throw SimError("cannot start a process on node " + n.name + ": it is down");

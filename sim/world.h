@@ -143,6 +143,19 @@ class World {
   // fibers cannot move between threads' schedulers.
   std::thread::id owner_thread() const { return owner_thread_; }
 
+  // Destroying a world unwinds its fibers, which only its owner thread can do.
+  // `destroy` (which deletes the world, or the object owning it) runs now when
+  // called on the owner thread, or when the owner thread has exited (its
+  // worlds' fibers were unwound then); otherwise it is queued and runs on the
+  // owner thread: at its next World construction or run call, or at its exit.
+  // For Python, whose garbage collector may drop a Simulation on any thread.
+  static void destroy_on_owner_thread(const World& w, std::function<void()> destroy);
+  // Runs what other threads queued for this one (see above).
+  static void run_deferred_destructions();
+  // Unwinds every fiber now (the thread is exiting): the world can no longer
+  // run; destroying it later is safe on any thread.
+  void retire_fibers();
+
   // ---- Nodes --------------------------------------------------------------
   NodeId add_node(std::string name, BootFn boot);
   size_t node_count() const { return nodes_.size(); }
@@ -287,6 +300,7 @@ class World {
   uint64_t interrupt_every_ = 0;
   uint64_t next_interrupt_check_ = 0;
   std::thread::id owner_thread_ = std::this_thread::get_id();
+  bool retired_ = false;  // the owner thread exited and unwound the fibers
   std::optional<std::string> failure_;
   bool destroying_ = false;
 
