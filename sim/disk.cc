@@ -299,7 +299,7 @@ uint64_t Disk::unsynced_bytes() const {
 
 void Disk::set_slowdown(double multiplier) {
   // Bounded: latencies are int64 nanoseconds; an infinite or huge factor would overflow them.
-  if (!(multiplier >= 1.0 && multiplier <= 1e6)) throw SimError("disk slowdown multiplier must be from 1 to 1e6");
+  if (!(multiplier >= 1.0 && multiplier <= 1e6)) throw SimError("disk slowdown multiplier must be >= 1 and <= 1e6");
   slowdown_ = multiplier;
   world_.note_fault(owner_, "slow_disk x" + std::to_string(multiplier));
 }

@@ -506,9 +506,11 @@ def test_callback_exceptions_reach_the_caller_and_leave_the_simulation_intact():
     assert sorted(tp.partition for tp in c.assignment()) == [0, 1]
     assert c.poll(5_000).value() in (b"a", b"b")
 
-    # on_revoke, at close(): raised there
+    # on_revoke, run by close(): raised there; the consumer is closed all the same
     c.subscribe(["t"], on_revoke=_raise)
     c.poll(2_000)
+    expect(lambda: c.close(), Boom, r"from the callback")
+    expect(lambda: c.poll(10), KafkaException, r"already been closed")
 
     # a run_until predicate
     expect(lambda: s.run_until(_raise), Boom, r"from the callback")
