@@ -30,7 +30,6 @@ import os
 import pathlib
 import re
 import subprocess
-import sys
 
 import pytest
 
@@ -209,11 +208,13 @@ def test_faults(sim, call, exc, pattern, attrs):
 
 def test_faults_on_a_node_that_is_down():
     s = ksim.Simulation(seed=3, brokers=3)
+    s.create_topic("t", partitions=1, replication_factor=3)
     s.crash(2)
     expect(lambda: s.crash(2), ClusterError, r"node 2 is already down", error="INVALID_REQUEST")
     expect(lambda: s.pause(2, 100), ClusterError, r"cannot pause node 2: it is down")
     expect(lambda: s.shutdown(2), ClusterError, r"node 2 is already down")
-    expect(lambda: s.log(2, "__cluster_metadata", 0), ClusterError, r"node 2|unknown topic")
+    expect(lambda: s.log(2, "t", 0), ClusterError, r"node 2 is down or not a broker: restart it to read its log")
+    expect(lambda: s.dump_log(2, "t", 0), KsimError, r"broker 2 is down")
     s.restart(2)
     s.run_for(100)
 

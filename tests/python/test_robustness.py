@@ -21,8 +21,8 @@ Crashy or process-level cases run in a subprocess, so pytest itself survives.
 """
 import json
 import os
-import re
 import pathlib
+import re
 import signal
 import sqlite3
 import subprocess
