@@ -73,7 +73,7 @@ std::mutex& book_mutex() {
   static std::mutex m;
   return m;
 }
-std::map<std::thread::id, ThreadBook>& books() {
+std::map<std::thread::id, ThreadBook>& books() {  // determinism-ok: per-thread bookkeeping of deferred deletions, not simulation state
   static auto* b = new std::map<std::thread::id, ThreadBook>;  // never destroyed: threads may outlive statics
   return *b;
 }

@@ -141,7 +141,7 @@ class World {
   // The thread whose Boost.Fiber scheduler runs this world's fibers (the one
   // that created it). Driving the world from another thread raises SimError:
   // fibers cannot move between threads' schedulers.
-  std::thread::id owner_thread() const { return owner_thread_; }
+  std::thread::id owner_thread() const { return owner_thread_; }  // determinism-ok: guards which thread may drive the world, never orders events
 
   // Destroying a world unwinds its fibers, which only its owner thread can do.
   // `destroy` (which deletes the world, or the object owning it) runs now when
@@ -299,7 +299,7 @@ class World {
   std::function<void()> interrupt_check_;
   uint64_t interrupt_every_ = 0;
   uint64_t next_interrupt_check_ = 0;
-  std::thread::id owner_thread_ = std::this_thread::get_id();
+  std::thread::id owner_thread_ = std::this_thread::get_id();  // determinism-ok: owner check only
   bool retired_ = false;  // the owner thread exited and unwound the fibers
   std::optional<std::string> failure_;
   bool destroying_ = false;
