@@ -9,9 +9,16 @@
 // scale: 50 brokers + 3 KRaft controllers, a topic of 5,000 partitions with
 //   RF=3 created and then left running (fetchers, heartbeats, checkpoints) for
 //   10 simulated seconds; wall seconds for the whole thing and peak RSS.
+// scale200: the same at 200 brokers x 20,000 partitions (issue 13), in a
+//   child process of its own so its peak RSS is its own.
+//
+// Usage: bench_cluster [--acceleration | --scale | --scale200]  (none: all three;
+// scale200 re-executes this binary with --scale200).
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <sys/resource.h>
 
 #include "engine/broker/protocol.h"
@@ -83,31 +90,45 @@ void acceleration() {
   std::printf("acceleration_wall_ns_per_message=%.0f\n", wall * 1e9 / messages);
 }
 
-void scale() {
+void scale(const char* prefix, int brokers, int partitions) {
   const auto t0 = std::chrono::steady_clock::now();  // determinism-ok: benchmark
   ClusterOptions o;
   o.seed = 2;
-  o.brokers = 50;
+  o.brokers = brokers;
   o.controllers = 3;
   Cluster c(o);
   c.wait_ready(60'000);
-  c.create_topic("wide", 5000, 3);
+  c.create_topic("wide", partitions, 3);
   c.run_for_ms(10'000);
   const double wall = wall_since(t0);
   size_t led = 0;
   for (const auto& p : c.describe_topic("wide")) led += p.leader >= 0 ? 1 : 0;
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("scale_wall_s=%.2f\n", wall);
-  std::printf("scale_partitions_with_leader=%zu\n", led);
-  std::printf("scale_peak_rss_mb=%.0f\n", static_cast<double>(ru.ru_maxrss) / 1024.0);
+  std::printf("%s_wall_s=%.2f\n", prefix, wall);
+  std::printf("%s_partitions_with_leader=%zu\n", prefix, led);
+  std::printf("%s_peak_rss_mb=%.0f\n", prefix, static_cast<double>(ru.ru_maxrss) / 1024.0);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool only_accel = argc > 1 && !std::strcmp(argv[1], "--acceleration");
-  acceleration();
-  if (!only_accel) scale();
+  const char* only = argc > 1 ? argv[1] : "";
+  if (!std::strcmp(only, "--scale200")) {
+    scale("scale200", 200, 20'000);
+    return 0;
+  }
+  if (*only && std::strcmp(only, "--acceleration") && std::strcmp(only, "--scale")) {
+    std::fprintf(stderr, "usage: %s [--acceleration | --scale | --scale200]\n", argv[0]);
+    return 2;
+  }
+  if (!*only || !std::strcmp(only, "--acceleration")) acceleration();
+  if (!*only || !std::strcmp(only, "--scale")) scale("scale", 50, 5'000);
+  if (!*only) {
+    // Its own process, so that scale200_peak_rss_mb is not the maximum of all three.
+    std::fflush(stdout);
+    const std::string self = std::string("\"") + argv[0] + "\" --scale200";
+    if (std::system(self.c_str()) != 0) return 1;
+  }
   return 0;
 }

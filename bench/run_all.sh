@@ -16,11 +16,20 @@ else
   echo "ratio_vs_simgrid=unavailable"
 fi
 
-echo "# cluster: 3 brokers, 6 partitions RF=3, 10k records/s acks=all; and 50 brokers x 5,000 partitions"
-"$build/bench/bench_cluster"
+echo "# cluster: 3 brokers, 6 partitions RF=3, 10k records/s acks=all; 50 brokers x 5,000 partitions; 200 brokers x 20,000 partitions"
+cluster_out="$("$build/bench/bench_cluster")"
+echo "$cluster_out"
+# What the Kafka logic costs per message, in units of what the bare world
+# costs per message, both measured in this run (issue 13: <= 3).
+c=$(sed -n 's/^acceleration_wall_ns_per_message=//p' <<<"$cluster_out")
+b=$(sed -n 's/^ksim_ns_per_event=//p' <<<"$ksim_out")
+awk -v c="$c" -v b="$b" 'BEGIN { printf "engine_overhead_ratio=%.1f\n", c / b }'
 
 echo "# end to end: 3 brokers, 6 partitions RF=3, producer workload 10k records/s acks=all idempotent, a group of 3 consumers"
 "$build/bench/bench_e2e"
 
 echo "# checkers: every checker over a 1,000,000-operation history"
 "$build/bench/bench_check"
+
+echo "# nemesis sweep: the standard story (60 simulated s, a fault every 5 s, check()), a process per seed, 2 at once"
+/usr/bin/python3 "$(dirname "$0")/nemesis.py" --build "$build" --seeds 1:40 --jobs 2

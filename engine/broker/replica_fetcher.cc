@@ -1,6 +1,7 @@
 #include "engine/broker/replica_fetcher.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "engine/common/node_ids.h"
 
@@ -22,8 +23,26 @@ ReplicaFetcherManager::ReplicaFetcherManager(sim::World& world, sim::NodeId self
   ofle_ = world_.network().kind("OffsetsForLeaderEpoch");
 }
 
+ReplicaFetcherManager::State* ReplicaFetcherManager::find_state(const TopicPartition& tp) {
+  const auto l = leader_of_.find(tp);
+  if (l == leader_of_.end()) return nullptr;
+  auto& group = by_leader_.at(l->second);
+  const auto it = group.find(tp);
+  assert(it != group.end() && "leader_of_ and by_leader_ disagree");
+  return &it->second;
+}
+
+void ReplicaFetcherManager::erase_state(const TopicPartition& tp) {
+  const auto l = leader_of_.find(tp);
+  if (l == leader_of_.end()) return;
+  by_leader_.at(l->second).erase(tp);
+  leader_of_.erase(l);
+}
+
 void ReplicaFetcherManager::add(const TopicPartition& tp, int32_t leader, LeaderEpoch epoch) {
-  State& s = states_[tp];
+  if (const auto l = leader_of_.find(tp); l != leader_of_.end() && l->second != leader) erase_state(tp);
+  leader_of_[tp] = leader;
+  State& s = by_leader_[leader][tp];
   s.leader = leader;
   s.epoch = epoch;
   s.phase = Phase::truncating;
@@ -35,7 +54,7 @@ void ReplicaFetcherManager::add(const TopicPartition& tp, int32_t leader, Leader
 }
 
 void ReplicaFetcherManager::remove(const TopicPartition& tp) {
-  states_.erase(tp);
+  erase_state(tp);
   ++generation_;
   changed_.notify_all();
 }
@@ -58,8 +77,7 @@ void ReplicaFetcherManager::run(int32_t leader) {
   for (;;) {
     std::vector<TopicPartition> truncating;
     bool any_fetching = false;
-    for (const auto& [tp, s] : states_) {
-      if (s.leader != leader) continue;
+    for (const auto& [tp, s] : by_leader_[leader]) {
       if (s.phase == Phase::truncating) truncating.push_back(tp);
       if (s.phase == Phase::fetching) any_fetching = true;
     }
@@ -72,25 +90,25 @@ void ReplicaFetcherManager::run(int32_t leader) {
 }
 
 bool ReplicaFetcherManager::truncate(int32_t leader, const TopicPartition& tp) {
-  auto it = states_.find(tp);
+  State* it = find_state(tp);
   Partition* p = rm_.get(tp);
-  if (it == states_.end()) return false;
+  if (!it) return false;
   if (!p || p->is_leader()) {
-    states_.erase(it);  // no longer ours to follow
+    erase_state(tp);  // no longer ours to follow
     return false;
   }
-  State st = it->second;
+  State st = *it;
   if (!switches_.truncate_by_epoch) {
     sim::LockGuard g(p->role_lock());
-    if (p->is_leader() || !states_.contains(tp)) return true;  // moved on while we waited for the lock
+    if (p->is_leader() || !find_state(tp)) return true;  // moved on while we waited for the lock
     // Pre-KIP-101: the high watermark is all a follower trusts.
     truncate_to(*p, p->high_watermark(), "fetcher: truncated to high watermark (pre-KIP-101)");
-    if (auto s = states_.find(tp); s != states_.end() && s->second.epoch == st.epoch) s->second.phase = Phase::fetching;
+    if (State* s = find_state(tp); s && s->epoch == st.epoch) s->phase = Phase::fetching;
     return true;
   }
   const LeaderEpoch ask = st.ask_epoch ? *st.ask_epoch : p->log().latest_epoch().value_or(kNoEpoch);
   if (ask == kNoEpoch) {  // an empty log has nothing to reconcile
-    it->second.phase = Phase::fetching;
+    it->phase = Phase::fetching;
     return false;
   }
   protocol::OffsetsForLeaderEpochRequest req;
@@ -106,8 +124,8 @@ bool ReplicaFetcherManager::truncate(int32_t leader, const TopicPartition& tp) {
   if (!p) return true;
   {
     sim::LockGuard g(p->role_lock());
-    it = states_.find(tp);
-    if (it == states_.end() || it->second.epoch != st.epoch || it->second.leader != leader || p->is_leader())
+    it = find_state(tp);
+    if (!it || it->epoch != st.epoch || it->leader != leader || p->is_leader())
       return true;
     const protocol::OffsetForLeaderEpochResult* r =
         reply.status == sim::CallStatus::ok
@@ -132,13 +150,13 @@ bool ReplicaFetcherManager::truncate(int32_t leader, const TopicPartition& tp) {
           // We do not have the leader's epoch: cut to the end of our own older
           // epoch and ask again about it (KIP-279's iteration).
           truncate_to(*p, std::min(fend, leo), "fetcher: intermediate truncation (KIP-279)");
-          it->second.ask_epoch = fe;
+          it->ask_epoch = fe;
           done = false;
         }
       }
       if (done) {
-        it->second.phase = Phase::fetching;
-        it->second.ask_epoch.reset();
+        it->phase = Phase::fetching;
+        it->ask_epoch.reset();
       }
     }
   }
@@ -151,9 +169,9 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
   req.replica_id = broker_id_;
   req.max_wait_ms = wait_max_ms_;
   req.min_bytes = min_bytes_;
-  std::map<TopicPartition, State> asked;
-  for (const auto& [tp, s] : states_) {
-    if (s.leader != leader || s.phase != Phase::fetching) continue;
+  std::vector<LeaderEpoch> asked_epoch;  // parallel to req.partitions
+  for (const auto& [tp, s] : by_leader_[leader]) {
+    if (s.phase != Phase::fetching) continue;
     Partition* p = rm_.get(tp);
     if (!p) continue;
     protocol::FetchPartition fp;
@@ -163,7 +181,7 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
     fp.last_fetched_epoch = p->log().latest_epoch().value_or(kNoEpoch);
     fp.partition_max_bytes = max_bytes_;
     req.partitions.push_back(fp);
-    asked[tp] = s;
+    asked_epoch.push_back(s.epoch);
   }
   if (req.partitions.empty()) return false;
   const sim::Reply reply = world_.network().call_sync(
@@ -175,30 +193,34 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
   }
   const auto& resp = sim::payload_as<protocol::FetchResponse>(reply.payload);
   bool backoff = false;
-  for (const auto& r : resp.partitions) {
-    auto it = states_.find(r.tp);
+  // The leader answers partition by partition, in the order asked.
+  assert(resp.partitions.size() == req.partitions.size());
+  for (size_t i = 0; i < resp.partitions.size(); ++i) {
+    const auto& r = resp.partitions[i];
+    assert(r.tp == req.partitions[i].tp);
+    State* it = find_state(r.tp);
     Partition* p = rm_.get(r.tp);
     // Ignore answers about partitions that moved on while we waited.
-    if (it == states_.end() || !p || it->second.epoch != asked[r.tp].epoch || it->second.leader != leader ||
-        it->second.phase != Phase::fetching || p->is_leader())
+    if (!it || !p || it->epoch != asked_epoch[i] || it->leader != leader || it->phase != Phase::fetching ||
+        p->is_leader())
       continue;
     switch (r.error) {
       case Errc::NONE: {
         sim::LockGuard g(p->role_lock());
-        if (p->is_leader() || states_.find(r.tp) == states_.end()) break;
+        if (p->is_leader() || !find_state(r.tp)) break;
         if (!r.batches.empty() && r.batches.front()->base_offset() == p->log_end_offset()) {
           auto ap = p->log().append_as_follower(r.batches);
-          if (!ap.ok()) states_[r.tp].phase = Phase::truncating;
+          if (!ap.ok()) find_state(r.tp)->phase = Phase::truncating;
         } else if (!r.batches.empty()) {
           // Our log moved under this response (an append of a stale leader
           // role, say): reconcile with the leader before fetching on.
-          states_[r.tp].phase = Phase::truncating;
+          find_state(r.tp)->phase = Phase::truncating;
         }
         p->follower_update_hw(r.high_watermark);
         break;
       }
       case Errc::OFFSET_OUT_OF_RANGE:
-        it->second.phase = Phase::truncating;
+        it->phase = Phase::truncating;
         if (p->log_end_offset() < r.log_start_offset) {
           sim::LockGuard g(p->role_lock());
           p->log().truncate_fully_and_start_at(r.log_start_offset);

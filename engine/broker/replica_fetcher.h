@@ -37,7 +37,7 @@ class ReplicaFetcherManager {
   // Follow `tp` from `leader` in `epoch` (truncating first).
   void add(const TopicPartition& tp, int32_t leader, LeaderEpoch epoch);
   void remove(const TopicPartition& tp);
-  bool following(const TopicPartition& tp) const { return states_.contains(tp); }
+  bool following(const TopicPartition& tp) const { return leader_of_.contains(tp); }
   uint64_t truncations() const { return truncations_; }
 
  private:
@@ -64,7 +64,15 @@ class ReplicaFetcherManager {
   int32_t wait_max_ms_, min_bytes_, max_bytes_;
   ReplicationSwitches switches_;
   ReplicaManager& rm_;
-  std::map<TopicPartition, State> states_;
+  // The partitions followed, grouped by the leader they are fetched from:
+  // each fetcher fiber walks only its own leader's map (a broker of a large
+  // cluster follows hundreds of partitions from hundreds of leaders; walking
+  // all of them per fetch made fetching quadratic). leader_of_ finds a
+  // partition's group. Both change together, in add / remove / erase_state.
+  std::map<int32_t, std::map<TopicPartition, State>> by_leader_;
+  std::map<TopicPartition, int32_t> leader_of_;
+  State* find_state(const TopicPartition& tp);
+  void erase_state(const TopicPartition& tp);
   std::set<int32_t> fetchers_;  // leaders with a running fetcher fiber
   sim::CondVar changed_;
   uint64_t generation_ = 0;  // bumped by add/remove: wakes an idle fetcher at once
