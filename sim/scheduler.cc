@@ -1,6 +1,7 @@
 #include "sim/scheduler.h"
 
 #include <boost/fiber/operations.hpp>
+#include <utility>
 
 namespace sim {
 namespace {
@@ -21,15 +22,24 @@ void DeterministicScheduler::awakened(boost::fibers::context* ctx) noexcept {
     main_ready_ = ctx;
     return;
   }
+  if (ctx->is_context(boost::fibers::type::dispatcher_context)) {
+    dispatcher_ready_ = ctx;
+    return;
+  }
   ctx->ready_link(queue_);
   if (!ctx->is_context(boost::fibers::type::pinned_context)) ++ready_unpinned_;
 }
 
 boost::fibers::context* DeterministicScheduler::pick_next() noexcept {
   if (queue_.empty()) {
-    boost::fibers::context* main = main_ready_;
-    main_ready_ = nullptr;
-    return main;
+    boost::fibers::context* next = nullptr;
+    if (dispatcher_ready_ && (dispatch_wanted_ || !main_ready_)) {
+      std::swap(next, dispatcher_ready_);
+      dispatch_wanted_ = false;
+    } else {
+      std::swap(next, main_ready_);
+    }
+    return next;
   }
   boost::fibers::context* ctx = &queue_.front();
   queue_.pop_front();

@@ -15,6 +15,15 @@
 // may process the next events itself (World::block) and hand over directly to
 // the fiber they wake — one context switch per message instead of two.
 //
+// Boost's dispatcher context (it frees terminated fibers' stacks, and moves
+// sleeping and remote-ready contexts to the ready queue, which ksim never
+// uses) re-queues itself every time it runs. In the FIFO it came round once
+// per pass over the ready fibers: in a ping-pong, every other switch went
+// through it and read the real clock. ksim keeps it out of the FIFO and runs
+// it only when asked (a fiber terminated: request_dispatch) or when nothing
+// else can run. It never runs simulation code, so the order in which
+// simulated fibers run is the same either way.
+//
 // Boost installs an algorithm per thread; ksim installs this one the first time
 // a World is created on a thread and every World on that thread shares it.
 // Worlds never interleave: each drains its ready fibers before returning.
@@ -35,13 +44,16 @@ class DeterministicScheduler final : public boost::fibers::algo::algorithm {
 
   void awakened(boost::fibers::context* ctx) noexcept override;
   boost::fibers::context* pick_next() noexcept override;
-  bool has_ready_fibers() const noexcept override { return !queue_.empty() || main_ready_; }
+  bool has_ready_fibers() const noexcept override { return !queue_.empty() || main_ready_ || dispatcher_ready_; }
   // Never reached while the World drives the thread: the main context is ready
   // whenever simulated fibers are not (see the file comment). No real waiting.
   void suspend_until(std::chrono::steady_clock::time_point const&) noexcept override {}
   void notify() noexcept override {}
 
   size_t ready_fibers() const { return ready_unpinned_; }
+  // Lets the dispatcher run at the next switch that finds no fiber ready
+  // (before the main context), to free terminated fibers.
+  void request_dispatch() { dispatch_wanted_ = true; }
 
   // Public only because Boost constructs it; use install().
   DeterministicScheduler();
@@ -49,6 +61,8 @@ class DeterministicScheduler final : public boost::fibers::algo::algorithm {
  private:
   boost::fibers::scheduler::ready_queue_type queue_;
   boost::fibers::context* main_ready_ = nullptr;
+  boost::fibers::context* dispatcher_ready_ = nullptr;
+  bool dispatch_wanted_ = false;
   size_t ready_unpinned_ = 0;
 };
 

@@ -3,6 +3,7 @@
 #include <boost/fiber/fiber.hpp>
 #include <boost/fiber/fixedsize_stack.hpp>
 #include <boost/fiber/operations.hpp>
+#include <boost/fiber/scheduler.hpp>
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -159,7 +160,9 @@ void World::retire_fibers() {
 }
 
 World::World(WorldConfig config)
-    : config_(config), sched_(DeterministicScheduler::install()) {
+    : config_(config),
+      sched_(DeterministicScheduler::install()),
+      fiber_sched_(boost::fibers::context::active()->get_scheduler()) {
   register_world(this);
   run_deferred_destructions();
   trace_.set_keep_events(config_.trace_keep_events);
@@ -659,7 +662,7 @@ void World::fiber_main(FiberRecord* f, std::function<void()>& fn) {
     wake_fiber(f, WakeReason::notified);
     while (f->frozen && !f->killed) {
       current_ = nullptr;
-      boost::fibers::context::active()->suspend();
+      fiber_sched_->suspend();
       --ready_count_;
       current_ = f;
     }
@@ -697,6 +700,7 @@ void World::fiber_exit(FiberRecord* f) {
   current_ = nullptr;
   fibers_[slot].reset();
   free_fibers_.push_back(slot);
+  sched_.request_dispatch();  // Boost's dispatcher frees this fiber's stack once it has switched away
 }
 
 void World::fail(std::string message) {
@@ -721,7 +725,7 @@ void World::make_ready(FiberRecord* f) {
   // state (no longer waiting / killed) is seen when the event returns.
   if (f == inline_runner_ || f == current_) return;
   ++ready_count_;
-  boost::fibers::context::active()->schedule(f->ctx);
+  fiber_sched_->schedule(f->ctx);
 }
 
 void World::wake_fiber(FiberRecord* f, WakeReason reason) {
@@ -772,7 +776,7 @@ WakeReason World::block(WaitRef ref, std::optional<Instant> deadline) {
     // if it wakes another, the switch goes straight to it.
     if (inline_step(f)) continue;
     current_ = nullptr;  // whoever runs next sets its own
-    boost::fibers::context::active()->suspend();
+    fiber_sched_->suspend();
     --ready_count_;
     current_ = f;
   }

@@ -45,6 +45,7 @@
 
 namespace boost::fibers {
 class context;
+class scheduler;
 }
 
 namespace sim {
@@ -265,6 +266,10 @@ class World {
 
   WorldConfig config_;
   DeterministicScheduler& sched_;
+  // This thread's Boost.Fiber scheduler, read once: going through
+  // context::active() costs a thread-local lookup in Boost's shared library
+  // (__tls_get_addr) on every wake and every suspend.
+  boost::fibers::scheduler* fiber_sched_ = nullptr;
   Instant now_{0};
   uint64_t next_seq_ = 0;
   uint32_t next_fiber_generation_ = 1;

@@ -82,11 +82,11 @@ bool ClientMetadata::topic_exists(const std::string& topic) const {
   return it != topic_errors_.end() && it->second == Errc::NONE;
 }
 
-std::optional<PartitionLeader> ClientMetadata::partition(const TopicPartition& tp) const {
+const PartitionLeader* ClientMetadata::partition(const TopicPartition& tp) const {
   auto it = partitions_.find(tp.topic);
   if (it == partitions_.end() || tp.partition < 0 || static_cast<size_t>(tp.partition) >= it->second.size())
-    return std::nullopt;
-  return it->second[static_cast<size_t>(tp.partition)];
+    return nullptr;
+  return &it->second[static_cast<size_t>(tp.partition)];
 }
 
 std::vector<std::string> ClientMetadata::all_topics() const {

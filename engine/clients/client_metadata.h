@@ -59,7 +59,10 @@ class ClientMetadata {
     auto it = topic_errors_.find(topic);
     return it == topic_errors_.end() ? std::nullopt : std::optional<Errc>(it->second);
   }
-  std::optional<PartitionLeader> partition(const TopicPartition& tp) const;
+  // The cached leader of `tp`, or nullptr. Valid until the next refresh():
+  // read it at once, never across a blocking call (the producer asks this
+  // for every partition of a topic on every send; a copy allocated twice).
+  const PartitionLeader* partition(const TopicPartition& tp) const;
   // Every topic the last full refresh returned (regex subscriptions).
   std::vector<std::string> all_topics() const;
   const std::vector<int32_t>& brokers() const { return brokers_; }

@@ -40,7 +40,7 @@ int Fetcher::send_fetches() {
   next_fetch_attempt_ = sim::Instant{std::numeric_limits<int64_t>::max() / 2};
   for (const TopicPartition& tp : subscriptions_.assigned_partitions()) {
     if (!subscriptions_.is_fetchable(tp) || has_buffered(tp)) continue;
-    const std::optional<PartitionLeader> leader = metadata_.partition(tp);
+    const PartitionLeader* leader = metadata_.partition(tp);
     if (!leader || leader->leader < 0) {
       metadata_.request_update();
       continue;
@@ -253,7 +253,7 @@ void Fetcher::reset_positions_if_needed() {
   std::map<int32_t, protocol::ListOffsetsRequest> requests;
   for (const TopicPartition& tp : subscriptions_.partitions_needing_reset(now)) {
     PartitionState* st = subscriptions_.state(tp);
-    const std::optional<PartitionLeader> leader = metadata_.partition(tp);
+    const PartitionLeader* leader = metadata_.partition(tp);
     if (!leader || leader->leader < 0) {
       metadata_.request_update();
       st->next_reset_attempt = now + sim::milliseconds(config_.retry_backoff_ms);
@@ -315,7 +315,7 @@ std::map<TopicPartition, std::optional<OffsetAndTimestamp>> Fetcher::list_offset
     std::map<int32_t, protocol::ListOffsetsRequest> requests;
     bool missing_leader = false;
     for (const auto& [tp, ts] : remaining) {
-      const std::optional<PartitionLeader> leader = metadata_.partition(tp);
+      const PartitionLeader* leader = metadata_.partition(tp);
       if (!leader || leader->leader < 0) {
         missing_leader = true;
         continue;

@@ -86,11 +86,20 @@ std::optional<std::pair<ProducerId, ProducerEpoch>> KafkaProducer::producer_id()
   return std::make_pair(txn_->producer_id(), txn_->producer_epoch());
 }
 
-PartitionView KafkaProducer::view_of(const std::string& topic) const {
-  PartitionView v;
+const PartitionView& KafkaProducer::view_of(const std::string& topic) {
+  // Rebuilt only when a metadata refresh may have changed it.
+  auto it = views_.find(topic);
+  if (it == views_.end()) it = views_.emplace(topic, CachedView{}).first;
+  CachedView& c = it->second;
+  if (c.version == metadata_.version() && c.built) return c.view;
+  PartitionView& v = c.view;
+  v.available.clear();
   v.count = metadata_.partition_count(topic);
-  for (int32_t p = 0; p < v.count; ++p)
-    if (auto pl = metadata_.partition({topic, p}); pl && pl->leader >= 0) v.available.push_back(p);
+  TopicPartition tp{topic, 0};
+  for (tp.partition = 0; tp.partition < v.count; ++tp.partition)
+    if (const PartitionLeader* pl = metadata_.partition(tp); pl && pl->leader >= 0) v.available.push_back(tp.partition);
+  c.version = metadata_.version();
+  c.built = true;
   return v;
 }
 
@@ -167,7 +176,7 @@ SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
       return fail_now(record, record.partition.value_or(-1), Errc::DELIVERY_TIMEOUT, callback, std::nullopt);
     }
   }
-  PartitionView view = view_of(record.topic);
+  const PartitionView& view = view_of(record.topic);
   int32_t partition = choose_partition(record, view);
   const bool sticky = partition < 0;
   if (sticky) partition = sticky_.current(record.topic, view);

@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -103,7 +104,14 @@ class KafkaProducer {
  private:
   // The partition for a record (explicit, user, round robin, murmur2, or -1: sticky).
   int32_t choose_partition(const ProducerRecord& r, const PartitionView& view);
-  PartitionView view_of(const std::string& topic) const;
+  // The partitioner's view of `topic`, cached per metadata version.
+  const PartitionView& view_of(const std::string& topic);
+  struct CachedView {
+    uint64_t version = 0;
+    bool built = false;
+    PartitionView view;
+  };
+  std::map<std::string, CachedView> views_;
   SendFuture fail_now(const ProducerRecord& r, int32_t partition, Errc error, const SendCallback& cb,
                       std::optional<uint64_t> op);
   int64_t now_ms() const { return ctx_.world->now().ns / 1'000'000; }
