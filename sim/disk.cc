@@ -79,6 +79,19 @@ void Disk::materialize(File& f) {
   }
 }
 
+void Disk::unshare(File& f) {
+  if (!f.shared) return;
+  f.durable.assign(std::span<const uint8_t>(f.data.data(), f.durable_len));
+  f.shared = false;
+  f.durable_len = 0;
+}
+
+void Disk::share_all(File& f) {
+  f.durable = FileBytes{};
+  f.shared = true;
+  f.durable_len = f.data.size();
+}
+
 void Disk::apply(FileBytes& image, const Op& op) {
   SIM_ASSERT(!op.ref, "a by-reference disk operation must be materialized before it is applied elsewhere");
   if (op.is_truncate) {
@@ -131,8 +144,9 @@ DiskStatus Disk::store(std::string_view name, std::optional<uint64_t> at, std::s
     f->data.append(bytes);
   } else {
     // Overwrites cached bytes (or leaves a hole): earlier by-reference
-    // operations must keep what they wrote.
+    // operations must keep what they wrote, and so must the platter.
     materialize(*f);
+    if (f->shared && offset < f->durable_len) unshare(*f);
     Op op{false, false, offset, 0, std::vector<uint8_t>(bytes.begin(), bytes.end())};
     apply(f->data, op);
     f->unsynced.push_back(std::move(op));
@@ -192,6 +206,7 @@ DiskStatus Disk::truncate(std::string_view name, uint64_t size) {
     return fail(name, DiskStatus::no_space);
   used_bytes_ = used_bytes_ - f->data.size() + size;
   materialize(*f);
+  if (f->shared && size < f->durable_len) unshare(*f);
   Op op{true, false, size, 0, {}};
   apply(f->data, op);
   f->unsynced.push_back(std::move(op));
@@ -206,13 +221,55 @@ DiskStatus Disk::fsync(std::string_view name) {
   // fsync makes durable what was written before it was issued; writes that
   // land while it waits on the device stay unsynced.
   const size_t ops = f->unsynced.size();
+  const uint64_t last_size = ops ? f->unsynced.back().size() : 0;
   uint64_t dirty = 0;
   for (const Op& op : f->unsynced) dirty += op.size();
   occupy(scaled(spec_.fsync_base, spec_.fsync_per_kib, dirty), name);
   f = find(name);  // the file may have been removed or renamed while we waited
   if (!f) return DiskStatus::not_found;
   const size_t n = std::min(ops, f->unsynced.size());
-  for (size_t i = 0; i < n; ++i) {
+  // An append that landed while we waited may have extended the last
+  // operation issued before us (store() merges adjacent appends): its tail
+  // is not ours to make durable.
+  if (n == ops && n > 0 && f->unsynced[n - 1].size() > last_size && !f->unsynced[n - 1].is_truncate) {
+    Op& op = f->unsynced[n - 1];
+    Op tail;
+    tail.offset = op.offset + last_size;
+    if (op.ref) {
+      tail.ref = true;
+      tail.length = op.length - last_size;
+      op.length = last_size;
+    } else {
+      tail.bytes.assign(op.bytes.begin() + static_cast<std::ptrdiff_t>(last_size), op.bytes.end());
+      op.bytes.resize(last_size);
+    }
+    f->unsynced.insert(f->unsynced.begin() + static_cast<std::ptrdiff_t>(n), std::move(tail));
+  }
+  // The common cases keep the platter a prefix of the cache, copying nothing:
+  // everything synced (the platter is then the cache, by construction), or
+  // only appends kept by reference, contiguous from the synced end.
+  if (f->shared && n == f->unsynced.size()) {
+    share_all(*f);
+    f->unsynced.clear();
+    ++stats_.fsyncs;
+    world_.trace().record(ev::disk_fsync, world_.now(), owner_.value, file_id(*f, name), dirty);
+    return DiskStatus::ok;
+  }
+  if (f->shared) {
+    uint64_t len = f->durable_len;
+    bool prefix = true;
+    for (size_t i = 0; i < n && prefix; ++i) {
+      const Op& op = f->unsynced[i];
+      prefix = op.ref && op.offset == len;
+      len += op.length;
+    }
+    if (prefix) {
+      f->durable_len = len;
+    } else {
+      unshare(*f);
+    }
+  }
+  for (size_t i = 0; i < n && !f->shared; ++i) {
     const Op& op = f->unsynced[i];
     if (op.ref) {  // the cached bytes are still what was appended (nothing changed them since)
       if (f->durable.size() < op.offset + op.length) f->durable.resize(op.offset + op.length);
@@ -224,7 +281,7 @@ DiskStatus Disk::fsync(std::string_view name) {
     }
   }
   f->unsynced.erase(f->unsynced.begin(), f->unsynced.begin() + static_cast<std::ptrdiff_t>(n));
-  SIM_ASSERT(!f->unsynced.empty() || f->durable.size() == f->data.size(),
+  SIM_ASSERT(!f->unsynced.empty() || durable_size(*f) == f->data.size(),
              "fsync left a durable image of another size than the page cache");
   ++stats_.fsyncs;
   world_.trace().record(ev::disk_fsync, world_.now(), owner_.value, file_id(*f, name), dirty);
@@ -287,7 +344,7 @@ std::span<const uint8_t> Disk::contents(std::string_view name) const {
 std::span<const uint8_t> Disk::durable_contents(std::string_view name) const {
   const File* f = find(name);
   if (!f) throw SimError("no file '" + std::string(name) + "' on " + world_.node_name(owner_));
-  return f->durable;
+  return durable_image(*f);
 }
 
 uint64_t Disk::unsynced_bytes() const {
@@ -323,9 +380,10 @@ void Disk::unstall() {
 void Disk::corrupt(std::string_view name, uint64_t offset, uint64_t length) {
   File* f = find(name);
   if (!f) throw SimError("cannot corrupt missing file '" + std::string(name) + "'");
-  if (offset + length > f->durable.size())
+  if (offset + length > durable_size(*f))
     throw SimError("corruption range beyond the synced size of '" + std::string(name) + "'");
   materialize(*f);
+  unshare(*f);
   ++corruptions_;
   for (uint64_t i = offset; i < offset + length; ++i) f->durable[i] ^= static_cast<uint8_t>(1u << rng_.uniform(8));
   // The cache shows the corruption only where no unsynced write covers it.
@@ -346,7 +404,8 @@ void Disk::lose_unsynced(bool torn) {
       if (keep < f.unsynced.size() && !f.unsynced[keep].is_truncate && !f.unsynced[keep].bytes.empty())
         partial = rng_.uniform(f.unsynced[keep].bytes.size());
     }
-    FileBytes image = f.durable;
+    FileBytes image;
+    image.assign(durable_image(f));
     for (size_t i = 0; i < keep; ++i) apply(image, f.unsynced[i]);
     if (partial > 0) {
       Op cut = f.unsynced[keep];
@@ -361,8 +420,8 @@ void Disk::lose_unsynced(bool torn) {
     stats_.bytes_lost += lost;
     world_.trace().record(ev::disk_lost, world_.now(), owner_.value, file_id(name), lost);
     // What survived is now on the platter (and in the cache the restart reads).
-    f.data = image;
-    f.durable = std::move(image);
+    f.data = std::move(image);
+    share_all(f);
     f.unsynced.clear();
   }
 }

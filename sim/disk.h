@@ -131,9 +131,16 @@ class Disk {
     std::vector<uint8_t> bytes;
     uint64_t size() const { return ref ? length : bytes.size(); }
   };
+  // The durable image is usually a prefix of the page cache (a log is
+  // appended, then fsynced): then it is not stored twice. While `shared`, the
+  // platter holds data[0, durable_len) and nothing may change those cached
+  // bytes; an operation that would (an overwrite or a truncate below
+  // durable_len, a corruption) first copies them into `durable` (unshare).
   struct File {
     FileBytes data;     // page cache
-    FileBytes durable;  // on the platter
+    FileBytes durable;  // on the platter, once not shared
+    bool shared = true;
+    uint64_t durable_len = 0;  // while shared
     std::vector<Op> unsynced;
     // The file name's interned trace id, once known: every operation traces
     // it, and interning is a string-keyed map lookup. (Interning is
@@ -155,6 +162,14 @@ class Disk {
   File& add_file(std::string_view name);  // a new, empty file (or the existing one)
   void erase_file(std::map<std::string, File, std::less<>>::iterator it);
   static void apply(FileBytes& image, const Op& op);
+  static uint64_t durable_size(const File& f) { return f.shared ? f.durable_len : f.durable.size(); }
+  static std::span<const uint8_t> durable_image(const File& f) {
+    return f.shared ? std::span<const uint8_t>(f.data.data(), f.durable_len) : std::span<const uint8_t>(f.durable);
+  }
+  // Gives the durable image bytes of its own (before the cached prefix changes).
+  static void unshare(File& f);
+  // The platter now holds exactly the page cache.
+  static void share_all(File& f);
   // Turns every by-reference operation of `f` into one holding its bytes.
   static void materialize(File& f);
   Duration scaled(Duration base, Duration per_kib, uint64_t bytes) const;
