@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <unordered_map>
 
 #include "engine/broker/partition.h"
 #include "engine/broker/replica_manager.h"
@@ -70,7 +71,7 @@ class ReplicaFetcherManager {
   // all of them per fetch made fetching quadratic). leader_of_ finds a
   // partition's group. Both change together, in add / remove / erase_state.
   std::map<int32_t, std::map<TopicPartition, State>> by_leader_;
-  std::map<TopicPartition, int32_t> leader_of_;
+  std::unordered_map<TopicPartition, int32_t, TopicPartitionHash> leader_of_;  // lookup only
   State* find_state(const TopicPartition& tp);
   void erase_state(const TopicPartition& tp);
   std::set<int32_t> fetchers_;  // leaders with a running fetcher fiber

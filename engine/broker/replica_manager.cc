@@ -18,12 +18,13 @@ ReplicaManager::ReplicaManager(sim::World& world, sim::NodeId self, int32_t brok
 }
 
 Partition* ReplicaManager::get(const TopicPartition& tp) {
-  auto it = partitions_.find(tp);
-  return it == partitions_.end() ? nullptr : it->second.get();
+  auto it = index_.find(tp);
+  return it == index_.end() ? nullptr : it->second;
 }
 
 void ReplicaManager::add(std::unique_ptr<Partition> p) {
   const TopicPartition tp = p->tp();
+  index_[tp] = p.get();
   partitions_[tp] = std::move(p);
 }
 
@@ -37,6 +38,7 @@ BrokerMetrics ReplicaManager::metrics() const {
 }
 
 void ReplicaManager::remove(const TopicPartition& tp) {
+  index_.erase(tp);
   partitions_.erase(tp);
   isr_changes_.erase(tp);
 }

@@ -27,6 +27,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -173,6 +174,9 @@ class ReplicaManager {
   ReplicationSwitches switches_;
   int64_t broker_epoch_ = -1;
   std::map<TopicPartition, std::unique_ptr<Partition>> partitions_;
+  // Lookup only (get() runs for every partition of every Fetch and Produce):
+  // a hash probe instead of an ordered search of string compares.
+  std::unordered_map<TopicPartition, Partition*, TopicPartitionHash> index_;
   std::vector<std::shared_ptr<DelayedProduce>> delayed_produce_;
   std::vector<std::shared_ptr<DelayedFetch>> delayed_fetch_;
   std::map<TopicPartition, std::vector<int32_t>> isr_changes_;  // queued AlterPartition targets

@@ -66,4 +66,12 @@ struct TopicPartition {
   std::string str() const { return topic + "-" + std::to_string(partition); }
 };
 
+// For hash indexes beside ordered maps (lookups only: nothing may iterate a
+// hash container where the order reaches the trace or an output).
+struct TopicPartitionHash {
+  size_t operator()(const TopicPartition& tp) const noexcept {
+    return std::hash<std::string>{}(tp.topic) * 1'000'003u + static_cast<size_t>(static_cast<uint32_t>(tp.partition));
+  }
+};
+
 }  // namespace ksim
