@@ -72,16 +72,24 @@ void Disk::erase_file(std::map<std::string, File, std::less<>>::iterator it) {
 void Disk::materialize(File& f) {
   for (Op& op : f.unsynced) {
     if (!op.ref) continue;
-    const auto from = f.data.begin() + static_cast<std::ptrdiff_t>(op.offset);
-    op.bytes.assign(from, from + static_cast<std::ptrdiff_t>(op.length));
+    op.bytes = f.data.read(op.offset, op.length);
     op.ref = false;
     op.length = 0;
   }
 }
 
+void Disk::copy_durable(const File& f, FileBytes& out) {
+  if (!f.shared) {
+    out.assign(f.durable.span());
+    return;
+  }
+  out.resize(f.durable_len);
+  f.data.read(0, f.durable_len, out.data());
+}
+
 void Disk::unshare(File& f) {
   if (!f.shared) return;
-  f.durable.assign(std::span<const uint8_t>(f.data.data(), f.durable_len));
+  copy_durable(f, f.durable);
   f.shared = false;
   f.durable_len = 0;
 }
@@ -102,14 +110,24 @@ void Disk::apply(FileBytes& image, const Op& op) {
   std::copy(op.bytes.begin(), op.bytes.end(), image.begin() + static_cast<std::ptrdiff_t>(op.offset));
 }
 
+void Disk::apply(PageCache& image, const Op& op) {
+  SIM_ASSERT(!op.ref, "a by-reference disk operation must be materialized before it is applied elsewhere");
+  if (op.is_truncate) {
+    image.resize(op.offset);
+    return;
+  }
+  image.write(op.offset, op.bytes);
+}
+
 DiskStatus Disk::write(std::string_view name, uint64_t offset, std::span<const uint8_t> bytes) {
   return write_at(name, offset, bytes);
 }
 
-DiskStatus Disk::write_at(std::string_view name, std::optional<uint64_t> at, std::span<const uint8_t> bytes) {
+DiskStatus Disk::write_at(std::string_view name, std::optional<uint64_t> at, std::span<const uint8_t> bytes,
+                          std::shared_ptr<const void> owner) {
   check_caller();
   occupy(scaled(spec_.write_base, spec_.write_per_kib, bytes.size()), name);
-  return store(name, at, bytes);
+  return store(name, at, bytes, std::move(owner));
 }
 
 DiskStatus Disk::append_mapped(std::string_view name, std::span<const uint8_t> bytes) {
@@ -117,7 +135,8 @@ DiskStatus Disk::append_mapped(std::string_view name, std::span<const uint8_t> b
   return store(name, std::nullopt, bytes);
 }
 
-DiskStatus Disk::store(std::string_view name, std::optional<uint64_t> at, std::span<const uint8_t> bytes) {
+DiskStatus Disk::store(std::string_view name, std::optional<uint64_t> at, std::span<const uint8_t> bytes,
+                       std::shared_ptr<const void> owner) {
   File* f = find(name);
   const uint64_t size = f ? f->data.size() : 0;
   // An append's offset is decided when the device performs it, not when it was
@@ -141,7 +160,10 @@ DiskStatus Disk::store(std::string_view name, std::optional<uint64_t> at, std::s
       op.length = bytes.size();
       f->unsynced.push_back(std::move(op));
     }
-    f->data.append(bytes);
+    if (owner && bytes.size() >= kShareMinBytes)
+      f->data.append_shared(std::move(owner), bytes);
+    else
+      f->data.append(bytes);
   } else {
     // Overwrites cached bytes (or leaves a hole): earlier by-reference
     // operations must keep what they wrote, and so must the platter.
@@ -162,6 +184,11 @@ DiskStatus Disk::append(std::string_view name, std::span<const uint8_t> bytes) {
   return write_at(name, std::nullopt, bytes);
 }
 
+DiskStatus Disk::append_shared(std::string_view name, std::shared_ptr<const void> owner,
+                               std::span<const uint8_t> bytes) {
+  return write_at(name, std::nullopt, bytes, std::move(owner));
+}
+
 DiskStatus Disk::fail(std::string_view name, DiskStatus status) {
   ++stats_.errors;
   world_.trace().record(ev::disk_error, world_.now(), owner_.value, file_id(name),
@@ -177,8 +204,7 @@ ReadResult Disk::read(std::string_view name, uint64_t offset, uint64_t length) {
   ReadResult r;
   if (offset < f->data.size()) {
     const uint64_t n = std::min<uint64_t>(length, f->data.size() - offset);
-    r.bytes.assign(f->data.begin() + static_cast<std::ptrdiff_t>(offset),
-                   f->data.begin() + static_cast<std::ptrdiff_t>(offset + n));
+    r.bytes = f->data.read(offset, n);
   }
   ++stats_.reads;
   stats_.bytes_read += r.bytes.size();
@@ -273,9 +299,7 @@ DiskStatus Disk::fsync(std::string_view name) {
     const Op& op = f->unsynced[i];
     if (op.ref) {  // the cached bytes are still what was appended (nothing changed them since)
       if (f->durable.size() < op.offset + op.length) f->durable.resize(op.offset + op.length);
-      const auto from = f->data.begin() + static_cast<std::ptrdiff_t>(op.offset);
-      std::copy(from, from + static_cast<std::ptrdiff_t>(op.length),
-                f->durable.begin() + static_cast<std::ptrdiff_t>(op.offset));
+      f->data.read(op.offset, op.length, f->durable.data() + op.offset);
     } else {
       apply(f->durable, op);
     }
@@ -338,13 +362,14 @@ std::vector<std::string> Disk::list(std::string_view prefix) const {
 std::span<const uint8_t> Disk::contents(std::string_view name) const {
   const File* f = find(name);
   if (!f) throw SimError("no file '" + std::string(name) + "' on " + world_.node_name(owner_));
-  return f->data;
+  return f->data.contiguous();
 }
 
 std::span<const uint8_t> Disk::durable_contents(std::string_view name) const {
   const File* f = find(name);
   if (!f) throw SimError("no file '" + std::string(name) + "' on " + world_.node_name(owner_));
-  return durable_image(*f);
+  if (!f->shared) return f->durable;
+  return f->data.contiguous().subspan(0, f->durable_len);
 }
 
 uint64_t Disk::unsynced_bytes() const {
@@ -387,7 +412,7 @@ void Disk::corrupt(std::string_view name, uint64_t offset, uint64_t length) {
   ++corruptions_;
   for (uint64_t i = offset; i < offset + length; ++i) f->durable[i] ^= static_cast<uint8_t>(1u << rng_.uniform(8));
   // The cache shows the corruption only where no unsynced write covers it.
-  f->data = f->durable;
+  f->data.assign(f->durable.span());
   for (const Op& op : f->unsynced) apply(f->data, op);
   world_.note_fault(owner_, "corrupt " + std::string(name) + " @" + std::to_string(offset) + "+" +
                                 std::to_string(length));
@@ -405,7 +430,7 @@ void Disk::lose_unsynced(bool torn) {
         partial = rng_.uniform(f.unsynced[keep].bytes.size());
     }
     FileBytes image;
-    image.assign(durable_image(f));
+    copy_durable(f, image);
     for (size_t i = 0; i < keep; ++i) apply(image, f.unsynced[i]);
     if (partial > 0) {
       Op cut = f.unsynced[keep];
@@ -420,7 +445,7 @@ void Disk::lose_unsynced(bool torn) {
     stats_.bytes_lost += lost;
     world_.trace().record(ev::disk_lost, world_.now(), owner_.value, file_id(name), lost);
     // What survived is now on the platter (and in the cache the restart reads).
-    f.data = std::move(image);
+    f.data.assign(image.span());
     share_all(f);
     f.unsynced.clear();
   }

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "sim/file_bytes.h"
+#include "sim/page_cache.h"
 #include "sim/sync.h"
 #include "sim/world.h"
 
@@ -71,6 +72,13 @@ class Disk {
   // ---- operations (from a fiber of the owning node; they take virtual time) ----
   DiskStatus write(std::string_view file, uint64_t offset, std::span<const uint8_t> bytes);
   DiskStatus append(std::string_view file, std::span<const uint8_t> bytes);
+  // An append of bytes that never change, kept alive by `owner` (a record
+  // batch): the page cache may keep a reference instead of a copy (see
+  // page_cache.h). Same semantics, time and trace as append().
+  DiskStatus append_shared(std::string_view file, std::shared_ptr<const void> owner,
+                           std::span<const uint8_t> bytes);
+  // Appends shorter than this are copied all the same (cheaper than a reference).
+  static constexpr size_t kShareMinBytes = 512;
   // An append through a memory mapping (Kafka's offset and time indexes are
   // mmap'd files): a store into the page cache that issues no I/O, so it takes
   // no device time and does not wait for a stall. Otherwise an append: it is
@@ -137,7 +145,7 @@ class Disk {
   // bytes; an operation that would (an overwrite or a truncate below
   // durable_len, a corruption) first copies them into `durable` (unshare).
   struct File {
-    FileBytes data;     // page cache
+    PageCache data;     // page cache
     FileBytes durable;  // on the platter, once not shared
     bool shared = true;
     uint64_t durable_len = 0;  // while shared
@@ -153,19 +161,21 @@ class Disk {
   // the operation then never happened).
   void occupy(Duration cost, std::string_view what);
   void check_caller() const;
-  DiskStatus write_at(std::string_view file, std::optional<uint64_t> offset, std::span<const uint8_t> bytes);
+  DiskStatus write_at(std::string_view file, std::optional<uint64_t> offset, std::span<const uint8_t> bytes,
+                      std::shared_ptr<const void> owner = nullptr);
   // write_at's effect on the page cache and the unsynced queue, once the device (if any) is done.
-  DiskStatus store(std::string_view file, std::optional<uint64_t> offset, std::span<const uint8_t> bytes);
+  DiskStatus store(std::string_view file, std::optional<uint64_t> offset, std::span<const uint8_t> bytes,
+                   std::shared_ptr<const void> owner = nullptr);
   DiskStatus fail(std::string_view file, DiskStatus status);
   File* find(std::string_view name);
   const File* find(std::string_view name) const;
   File& add_file(std::string_view name);  // a new, empty file (or the existing one)
   void erase_file(std::map<std::string, File, std::less<>>::iterator it);
   static void apply(FileBytes& image, const Op& op);
+  static void apply(PageCache& image, const Op& op);
   static uint64_t durable_size(const File& f) { return f.shared ? f.durable_len : f.durable.size(); }
-  static std::span<const uint8_t> durable_image(const File& f) {
-    return f.shared ? std::span<const uint8_t>(f.data.data(), f.durable_len) : std::span<const uint8_t>(f.durable);
-  }
+  // The durable image's bytes, copied out.
+  static void copy_durable(const File& f, FileBytes& out);
   // Gives the durable image bytes of its own (before the cached prefix changes).
   static void unshare(File& f);
   // The platter now holds exactly the page cache.

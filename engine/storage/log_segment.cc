@@ -160,7 +160,10 @@ Errc LogSegment::append(const BatchPtr& batch) {
   const RecordBatch& b = *batch;
   SIM_ASSERT(b.base_offset() == next_offset_, "segment appends must be contiguous");
   const int64_t position = size_;
-  if (Errc e = storage(disk_->append(log_path_, b.bytes())); e != Errc::NONE) return e;  // nothing written
+  // By reference: the batch's bytes never change, and the leader's segment,
+  // the followers' segments and fetch responses all share them.
+  if (Errc e = storage(disk_->append_shared(log_path_, batch, b.bytes())); e != Errc::NONE)
+    return e;  // nothing written
   if (cache_corruptions_ != disk_->corruptions()) cache_reset(size_);
   size_ += static_cast<int64_t>(b.size_in_bytes());
   cache_push(position, batch);

@@ -1,0 +1,76 @@
+// PageCache: the page-cache image of one simulated file, as a sequence of
+// extents instead of one buffer, so that a log's batches are stored BY
+// REFERENCE.
+//
+// Why: a produced batch's bytes already live in memory (the RecordBatch the
+// producer built, which the leader's segment cache and every fetch response
+// share). Copying them into each replica's file made the cluster benchmark
+// spend a quarter of its time faulting in and filling fresh pages, and held
+// every record four times (the batch, and three replicas' files). An extent
+// that references the batch's immutable bytes costs 40 bytes per batch per
+// replica instead.
+//
+// Layout: frozen extents (immutable bytes kept alive by an owner: a batch,
+// or a former tail), then an owned TAIL that plain appends (indexes,
+// checkpoints, metadata, small batches) grow in place. Appending shared
+// bytes freezes the tail first. Truncation cuts extents (cheap: a follower's
+// truncation drops references). An overwrite inside the file, and every
+// caller that needs the bytes contiguous (inspection, a corruption), FLATTEN
+// the file into the tail first: copy-on-write, so a corruption or an
+// overwrite never changes bytes another replica or a fetch response shares.
+//
+// Small batches are cheaper copied than referenced (an extent costs ~40
+// bytes, a batch object ~60 more), so the disk shares only batches of at
+// least Disk::kShareMinBytes.
+//
+// Pure storage: what a read sees is exactly what a flat buffer would hold,
+// so the simulation (and its trace) does not depend on the representation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "sim/file_bytes.h"
+
+namespace sim {
+
+class PageCache {
+ public:
+  uint64_t size() const { return frozen_bytes_ + tail_.size(); }
+  bool empty() const { return size() == 0; }
+
+  // Copies `bytes` in (into the tail).
+  void append(std::span<const uint8_t> bytes);
+  // Appends a reference to `bytes`, kept alive by `owner`; they must never change.
+  void append_shared(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes);
+  // Copies [offset, offset + length) out; the range must lie within size().
+  void read(uint64_t offset, uint64_t length, uint8_t* out) const;
+  std::vector<uint8_t> read(uint64_t offset, uint64_t length) const;
+  // Overwrites (growing the file with zeros first if it ends before offset + size).
+  void write(uint64_t offset, std::span<const uint8_t> bytes);
+  // Shrinks by cutting extents, or grows with zeros.
+  void resize(uint64_t n);
+  void assign(std::span<const uint8_t> bytes);
+  // The bytes, contiguous: flattens into the tail (logically const).
+  std::span<const uint8_t> contiguous() const;
+  size_t extent_count() const { return extents_.size(); }
+
+ private:
+  struct Extent {
+    std::shared_ptr<const void> owner;  // keeps p alive
+    const uint8_t* p = nullptr;
+    uint64_t length = 0;
+  };
+  void flatten() const;
+  void freeze_tail();
+
+  mutable std::vector<Extent> extents_;
+  mutable std::vector<uint64_t> starts_;  // starts_[i]: file offset of extents_[i]
+  mutable uint64_t frozen_bytes_ = 0;     // the extents' total length
+  mutable FileBytes tail_;
+};
+
+}  // namespace sim
