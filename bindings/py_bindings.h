@@ -12,6 +12,23 @@
 
 #include "engine/server/cluster.h"
 
+// A TopicName crosses into Python as the str it names, and back.
+namespace pybind11::detail {
+template <>
+struct type_caster<ksim::TopicName> {
+  PYBIND11_TYPE_CASTER(ksim::TopicName, const_name("str"));
+  bool load(handle src, bool convert) {
+    make_caster<std::string> text;
+    if (!text.load(src, convert)) return false;
+    value = ksim::TopicName(cast_op<std::string&>(text));
+    return true;
+  }
+  static handle cast(const ksim::TopicName& t, return_value_policy, handle) {
+    return PyUnicode_DecodeUTF8(t.data(), static_cast<Py_ssize_t>(t.size()), nullptr);
+  }
+};
+}  // namespace pybind11::detail
+
 namespace ksim::py_bindings {
 
 namespace py = pybind11;

@@ -112,12 +112,22 @@ bool Partition::maybe_increment_hw() {
   if (!is_leader()) return false;
   if (switches_.elr && static_cast<int32_t>(isr_.size()) < min_isr_) return false;  // strict min ISR
   Offset hw = log_->log_end_offset();
-  for (int32_t b : switches_.bug_hw_is_leader_leo ? std::vector<int32_t>{} : maximal_isr()) {
-    if (b == local_) continue;
+  // The minimum over maximal_isr(), walked in place (this runs on every
+  // follower fetch; building the set allocated each time).
+  auto bound = [&](int32_t b) {
+    if (b == local_) return true;
     auto it = remotes_.find(b);
     const Offset leo = it == remotes_.end() ? kNoOffset : it->second.log_end_offset;
     if (leo == kNoOffset) return false;  // an ISR member we have not heard from yet
     hw = std::min(hw, leo);
+    return true;
+  };
+  if (!switches_.bug_hw_is_leader_leo) {
+    for (int32_t b : isr_)
+      if (!bound(b)) return false;
+    if (pending_isr_ && switches_.hw_includes_pending_isr)
+      for (int32_t b : *pending_isr_)
+        if (!contains(isr_, b) && !bound(b)) return false;
   }
   if (hw <= log_->high_watermark()) return false;
   log_->update_high_watermark(hw);

@@ -10,6 +10,8 @@
 #include <functional>
 #include <string>
 
+#include "engine/common/topic_name.h"
+
 namespace ksim {
 
 template <class Tag, class Rep>
@@ -60,7 +62,7 @@ inline constexpr ProducerEpoch kNoProducerEpoch{-1};
 
 // A topic-partition, ordered by (topic, partition) — never by address.
 struct TopicPartition {
-  std::string topic;
+  TopicName topic;
   int32_t partition = 0;
   auto operator<=>(const TopicPartition&) const = default;
   std::string str() const { return topic + "-" + std::to_string(partition); }
@@ -70,7 +72,7 @@ struct TopicPartition {
 // hash container where the order reaches the trace or an output).
 struct TopicPartitionHash {
   size_t operator()(const TopicPartition& tp) const noexcept {
-    return std::hash<std::string>{}(tp.topic) * 1'000'003u + static_cast<size_t>(static_cast<uint32_t>(tp.partition));
+    return tp.topic.hash() * 1'000'003u + static_cast<size_t>(static_cast<uint32_t>(tp.partition));
   }
 };
 

@@ -132,6 +132,7 @@ class Stmt {
   void bind(int i, bool v) { sqlite3_bind_int64(s_, i, v ? 1 : 0); }
   void bind(int i, double v) { sqlite3_bind_double(s_, i, v); }
   void bind(int i, const std::string& v) { sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
+  void bind(int i, const TopicName& v) { bind(i, v.str()); }
   void bind(int i, const char* v) { sqlite3_bind_text(s_, i, v, -1, SQLITE_TRANSIENT); }
   void bind(int i, const std::optional<std::string>& v) {
     if (v) bind(i, *v);
