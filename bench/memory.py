@@ -17,6 +17,11 @@
      soak_ok            the verdict
    --soak-seconds N runs N simulated seconds instead (a quick look).
 
+3. Breakdown. bench_memory_breakdown (bench/memory_breakdown.cc) runs the
+   soak workload in C++ for --breakdown-seconds (default 600) and prints what
+   each part holds (mem_* lines: simulated disk, trace ring, metrics series,
+   history operations, heap, RSS).
+
 Each measurement runs in its own subprocess, so ru_maxrss and the resident
 set are its own and not the other's.
 
@@ -77,8 +82,8 @@ def soak(seconds):
     print(f"soak_sim_seconds={seconds}")
     print(f"soak_peak_rss_mb={peak:.0f}")
     print(f"soak_rss_mb_before_check={rss_before_check:.0f}")
-    print(f"soak_records={w.acked()}")
-    print(f"soak_kb_per_record={peak * 1024 / max(w.acked(), 1):.3f}")
+    print(f"soak_records={w.acked}")
+    print(f"soak_kb_per_record={peak * 1024 / max(w.acked, 1):.3f}")
     print(f"soak_wall_s={wall:.1f}")
     print(f"soak_ok={str(v.ok).lower()}")
     print(f"soak_trace_hash={sim.trace_hash()}")
@@ -100,6 +105,8 @@ def main():
     ap.add_argument("--build", default="build", help="the build folder (its python/ holds the ksim module)")
     ap.add_argument("--idle-hours", type=int, default=24, help="simulated idle hours (>= 2; default 24)")
     ap.add_argument("--soak-seconds", type=int, default=3600, help="simulated soak seconds (default 3600)")
+    ap.add_argument("--breakdown-seconds", type=int, default=600,
+                    help="simulated seconds of the C++ breakdown run (0: skip)")
     ap.add_argument("--skip-idle", action="store_true")
     ap.add_argument("--skip-soak", action="store_true")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -118,6 +125,11 @@ def main():
         sys.stdout.flush()
     if not args.skip_soak:
         sys.stdout.write(child(args, "soak", args.soak_seconds))
+        sys.stdout.flush()
+    breakdown = os.path.join(args.build, "bench", "bench_memory_breakdown")
+    if args.breakdown_seconds > 0 and os.access(breakdown, os.X_OK):
+        sys.stdout.write(subprocess.run([breakdown, str(args.breakdown_seconds)], check=True,
+                                        capture_output=True, text=True).stdout)
 
 
 if __name__ == "__main__":

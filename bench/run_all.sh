@@ -24,3 +24,6 @@ echo "# end to end: 3 brokers, 6 partitions RF=3, producer workload 10k records/
 
 echo "# checkers: every checker over a 1,000,000-operation history"
 "$build/bench/bench_check"
+
+echo "# memory: an idle cluster over 24 simulated hours; one simulated hour of 1,000 records/s acks=all idempotent + a group of 3 consumers, then check()"
+/usr/bin/python3 "$(dirname "$0")/memory.py" --build "$build"
