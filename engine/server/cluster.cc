@@ -16,8 +16,8 @@
 namespace ksim {
 
 // The batches of a log as its page cache holds them, without simulated I/O.
-std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage::UnifiedLog& log) {
-  std::vector<storage::BatchPtr> out;
+void for_each_batch(const sim::Disk& disk, const storage::UnifiedLog& log,
+                    const std::function<void(const storage::BatchPtr&)>& visit) {
   for (Offset base : log.segment_base_offsets()) {
     const std::string path = storage::LogSegment::file_stem(log.dir(), base) + ".log";
     if (!disk.exists(path)) continue;
@@ -29,10 +29,15 @@ std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage
       auto b = storage::RecordBatch::decode(storage::Bytes(bytes.begin() + static_cast<std::ptrdiff_t>(pos),
                                                            bytes.begin() + static_cast<std::ptrdiff_t>(pos + *size)));
       if (!b.ok()) break;
-      out.push_back(b.value);
+      visit(b.value);
       pos += *size;
     }
   }
+}
+
+std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage::UnifiedLog& log) {
+  std::vector<storage::BatchPtr> out;
+  for_each_batch(disk, log, [&](const storage::BatchPtr& b) { out.push_back(b); });
   return out;
 }
 

@@ -100,6 +100,10 @@ struct CheckOptions {
 
 // The batches of a broker's log from its page cache (no simulated I/O).
 std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage::UnifiedLog& log);
+// The same, one decoded batch at a time: a reader that keeps only what it
+// extracts (check_input over an hour-long log) never holds the whole log decoded.
+void for_each_batch(const sim::Disk& disk, const storage::UnifiedLog& log,
+                    const std::function<void(const storage::BatchPtr&)>& visit);
 
 class Nemesis;
 
