@@ -10,7 +10,8 @@
 //                            metadata log, __consumer_offsets)
 //   mem_disk_durable_mb      the same files' durable images (what survives a
 //                            power failure: a second copy of every synced byte)
-//   mem_disk_<kind>_mb       the page cache split by file kind (log, index, ...)
+//   mem_disk_<kind>_mb       the page cache split: partition_logs, indexes,
+//                            consumer_offsets, partition_other, node_files
 //   mem_trace_ring_mb        the kept trace events (WorldConfig::trace_keep_events)
 //   mem_metrics_samples, mem_partition_samples   the metrics step series
 //   mem_history_ops          operations in the client history
@@ -43,14 +44,16 @@ double rss_mb() {
   return 0;
 }
 
-// "t-3/00000000000000000000.log" -> "log"; "__cluster_metadata-0/..." -> "metadata"
+// A file's part of the breakdown: partition logs and their indexes live in
+// "<topic>-<partition>/"; files outside any partition folder are the node's
+// own (the KRaft metadata log, quorum-state, checkpoints).
 std::string kind_of(const std::string& file) {
-  if (file.rfind("__cluster_metadata", 0) == 0 || file.find("raft") != std::string::npos) return "metadata";
+  const auto slash = file.find('/');
+  if (slash == std::string::npos) return "node_files";
   if (file.rfind("__consumer_offsets", 0) == 0) return "consumer_offsets";
-  const auto dot = file.rfind('.');
-  const auto slash = file.rfind('/');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "other";
-  return file.substr(dot + 1);
+  if (file.ends_with(".log")) return "partition_logs";
+  if (file.ends_with(".index") || file.ends_with(".timeindex")) return "indexes";
+  return "partition_other";
 }
 
 }  // namespace
