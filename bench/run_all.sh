@@ -33,3 +33,6 @@ echo "# checkers: every checker over a 1,000,000-operation history"
 
 echo "# nemesis sweep: the standard story (60 simulated s, a fault every 5 s, check()), a process per seed, 2 at once"
 /usr/bin/python3 "$(dirname "$0")/nemesis.py" --build "$build" --seeds 1:40 --jobs 2
+
+echo "# memory: an idle cluster over 24 simulated hours; one simulated hour of 1,000 records/s acks=all idempotent + a group of 3 consumers, then check()"
+/usr/bin/python3 "$(dirname "$0")/memory.py" --build "$build"

@@ -292,7 +292,9 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
       .def("active_controller", &Cluster::active_controller)
       .def("metrics", &Cluster::metrics, "Kafka's metric names: UnderReplicatedPartitions, OfflinePartitionsCount, ...")
       .def("metrics_history", &Cluster::metrics_series,
-           "The metrics sampled every second of virtual time: a list of (ms, {name: value}).")
+           "The metrics sampled every second of virtual time, as a step function: a list of (ms, {name: value})\n"
+           "with the first sample and every sample that differs from the previous one; each holds until the\n"
+           "next (the last until now). At most 4,096 entries: the newest 2,048 exact, older ones thinned.")
       .def("elect_leaders", &Cluster::elect_leaders, py::arg("unclean") = false,
            py::arg("partitions") = std::vector<std::pair<std::string, int32_t>>{})
       .def("create_partitions", &Cluster::create_partitions, py::arg("topic"), py::arg("count"),

@@ -8,7 +8,7 @@
 
 namespace sim {
 namespace {
-constexpr size_t kRingReserve = size_t{1} << 21;  // events reserved at once for the ring (96 MiB, virtual until used)
+constexpr size_t kRingReserve = size_t{1} << 21;  // events reserved at once for the ring (at most 96 MiB, virtual until used)
 }  // namespace
 
 Trace::Trace() : hash_(hash_string("ksim-trace-v1")) {

@@ -11,10 +11,11 @@
 // (World::describe). Strings an event needs (a fault description, a probe name)
 // are interned once and referenced by id.
 //
-// Memory is bounded: the last `keep_events` records are kept in a ring buffer
-// (for "the events leading to it" and for export); the hash covers all of them.
-// For determinism debugging, `record_hashes` keeps the running hash after every
-// event so two runs can be compared event by event (first_divergence).
+// Memory is bounded: the last `keep_events` records (default 200,000: 9.6 MB)
+// are kept in a ring buffer (for "the events leading to it" and for export);
+// the hash covers all of them. For determinism debugging, `record_hashes`
+// keeps the running hash after every event so two runs can be compared event
+// by event (first_divergence).
 #pragma once
 
 #include <array>
@@ -91,7 +92,7 @@ class Trace {
 
   uint64_t hash_;
   uint64_t count_ = 0;
-  size_t keep_max_ = 1'000'000;
+  size_t keep_max_ = 200'000;  // WorldConfig::trace_keep_events
   std::vector<TraceEvent> ring_;
   size_t ring_next_ = 0;
   bool record_hashes_ = false;

@@ -87,7 +87,11 @@ struct WorldConfig {
   uint64_t max_events_per_call = 2'000'000'000ULL;
   size_t max_fibers = 100'000;
   size_t max_nodes = 10'000;
-  size_t trace_keep_events = 1'000'000;
+  // The newest trace events kept for export and failure messages (48 B each;
+  // the hash covers all of them). As many as a run file stores
+  // (ExportOptions::max_trace_events): a bigger ring only cost memory — 48 MB
+  // that a long run filled in, which an idle cluster took hours to do (issue 13).
+  size_t trace_keep_events = 200'000;
   bool trace_record_hashes = false;
 };
 

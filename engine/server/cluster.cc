@@ -16,8 +16,8 @@
 namespace ksim {
 
 // The batches of a log as its page cache holds them, without simulated I/O.
-std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage::UnifiedLog& log) {
-  std::vector<storage::BatchPtr> out;
+void for_each_batch(const sim::Disk& disk, const storage::UnifiedLog& log,
+                    const std::function<void(const storage::BatchPtr&)>& visit) {
   for (Offset base : log.segment_base_offsets()) {
     const std::string path = storage::LogSegment::file_stem(log.dir(), base) + ".log";
     if (!disk.exists(path)) continue;
@@ -29,14 +29,20 @@ std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage
       auto b = storage::RecordBatch::decode(storage::Bytes(bytes.begin() + static_cast<std::ptrdiff_t>(pos),
                                                            bytes.begin() + static_cast<std::ptrdiff_t>(pos + *size)));
       if (!b.ok()) break;
-      out.push_back(b.value);
+      visit(b.value);
       pos += *size;
     }
   }
+}
+
+std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage::UnifiedLog& log) {
+  std::vector<storage::BatchPtr> out;
+  for_each_batch(disk, log, [&](const storage::BatchPtr& b) { out.push_back(b); });
   return out;
 }
 
-Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
+Cluster::Cluster(ClusterOptions options)
+    : options_(std::move(options)), metrics_series_(std::max<size_t>(options_.metrics_series_capacity, 4)) {
   if (options_.brokers < 1 || options_.brokers > 1000)
     throw ClusterError(Errc::INVALID_REQUEST, "brokers must be between 1 and 1000, got " + std::to_string(options_.brokers));
   if (options_.controllers < 0 || options_.controllers > 9)
@@ -405,12 +411,42 @@ std::string Cluster::describe_text(const std::string& topic) const {
 }
 
 void Cluster::sample_metrics() {
-  metrics_series_.emplace_back(now_ms(), metrics());
-  const auto m = metrics_series_.back().second.find("GlobalPartitionCount");
-  if (m != metrics_series_.back().second.end() && m->second <= 2'000)
+  // Both series keep changes only (step_series.h): an idle cluster samples
+  // every second and stores nothing new. The timer itself stays: it is an
+  // event of the run (in the trace), so keeping it keeps every trace hash.
+  std::map<std::string, double> m = metrics();
+  const auto count = m.find("GlobalPartitionCount");
+  const double partitions = count != m.end() ? count->second : 0;
+  metrics_series_.record(now_ms(), std::move(m));
+  if (partitions > 0 && partitions <= 2'000) {
+    const size_t per_partition =
+        std::clamp<size_t>(kPartitionSamplesBudget / static_cast<size_t>(partitions), 16, 1'024);
     for (const std::string& t : topics())
-      for (PartitionDescription& d : describe_topic(t)) partition_series_.emplace_back(now_ms(), std::move(d));
+      for (PartitionDescription& d : describe_topic(t)) {
+        TopicPartition tp{d.topic, d.partition};
+        auto it = partition_series_.find(tp);
+        if (it == partition_series_.end()) it = partition_series_.emplace(std::move(tp), StepSeries<PartitionDescription>(per_partition)).first;
+        it->second.set_capacity(per_partition);
+        it->second.record(now_ms(), std::move(d));
+      }
+  }
   world_->schedule_after(client_, sim::milliseconds(options_.metrics_interval_ms), [this] { sample_metrics(); });
+}
+
+std::vector<std::pair<int64_t, PartitionDescription>> Cluster::partition_series() const {
+  std::vector<std::pair<int64_t, PartitionDescription>> out;
+  out.reserve(partition_series_samples());
+  for (const auto& [tp, series] : partition_series_)
+    out.insert(out.end(), series.samples().begin(), series.samples().end());
+  // Time order, then (topic, partition): the map's order survives the stable sort.
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+size_t Cluster::partition_series_samples() const {
+  size_t n = 0;
+  for (const auto& [tp, series] : partition_series_) n += series.size();
+  return n;
 }
 
 std::map<std::string, double> Cluster::metrics() const {

@@ -29,6 +29,7 @@
 #include "engine/common/errors.h"
 #include "engine/coordinator/group_coordinator.h"
 #include "engine/server/kafka_node.h"
+#include "engine/server/step_series.h"
 #include "sim/world.h"
 
 namespace ksim {
@@ -52,8 +53,13 @@ struct ClusterOptions {
   // and every 100 virtual ms (replica logs below the HW); a violation stops the
   // run with a SimError naming the seed, the virtual time and the last events.
   bool online_invariants = false;
-  // The metrics are sampled into a time series every this many virtual ms (0: never).
+  // The metrics (and, up to 2,000 partitions, every partition's state) are
+  // sampled every this many virtual ms (0: never) into step-function series
+  // bounded by thinning (engine/server/step_series.h).
   int64_t metrics_interval_ms = 1'000;
+  // Samples each metrics series keeps (see metrics_series()); the partition
+  // series share kPartitionSamplesBudget.
+  size_t metrics_series_capacity = 4'096;
 };
 
 struct ReplicaDescription {
@@ -61,6 +67,7 @@ struct ReplicaDescription {
   Offset log_end_offset = kNoOffset;
   Offset high_watermark = kNoOffset;
   bool up = false;
+  bool operator==(const ReplicaDescription&) const = default;
 };
 
 struct PartitionDescription {
@@ -74,6 +81,7 @@ struct PartitionDescription {
   Offset high_watermark = kNoOffset;  // the leader's
   Offset last_stable_offset = kNoOffset;  // the leader's: below the first open transaction
   std::vector<ReplicaDescription> replica_states;
+  bool operator==(const PartitionDescription&) const = default;
 };
 
 struct ProduceOutcome {
@@ -92,6 +100,10 @@ struct CheckOptions {
 
 // The batches of a broker's log from its page cache (no simulated I/O).
 std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage::UnifiedLog& log);
+// The same, one decoded batch at a time: a reader that keeps only what it
+// extracts (check_input over an hour-long log) never holds the whole log decoded.
+void for_each_batch(const sim::Disk& disk, const storage::UnifiedLog& log,
+                    const std::function<void(const storage::BatchPtr&)>& visit);
 
 class Nemesis;
 
@@ -139,13 +151,23 @@ class Cluster {
   std::vector<std::string> topics() const;
   // Kafka's broker / controller metric names.
   std::map<std::string, double> metrics() const;
-  // metrics() sampled every ClusterOptions::metrics_interval_ms: (virtual ms, values).
+  // metrics() sampled every ClusterOptions::metrics_interval_ms, as a step
+  // function: (virtual ms, values) at the first sample and at every sample
+  // whose values differ from the previous kept one; each holds until the
+  // next (the last until now). At most ClusterOptions::metrics_series_capacity
+  // samples: the newest half exact, older ones thinned (step_series.h).
   const std::vector<std::pair<int64_t, std::map<std::string, double>>>& metrics_series() const {
-    return metrics_series_;
+    return metrics_series_.samples();
   }
   // Every partition's state (leader, epoch, ISR, HW, replica end offsets)
-  // sampled with the metrics, for clusters of up to 2,000 partitions.
-  const std::vector<std::pair<int64_t, PartitionDescription>>& partition_series() const { return partition_series_; }
+  // sampled with the metrics, for clusters of up to 2,000 partitions: one
+  // step-function series per partition, bounded the same way (with
+  // kPartitionSamplesBudget shared), flattened in time order, then topic and
+  // partition.
+  std::vector<std::pair<int64_t, PartitionDescription>> partition_series() const;
+  // Samples and thinnings of the series, for tests and the memory bench.
+  const StepSeries<std::map<std::string, double>>& metrics_step_series() const { return metrics_series_; }
+  size_t partition_series_samples() const;
   const ClusterOptions& options() const { return options_; }
   // kafka-topics.sh --describe style.
   std::string describe_text(const std::string& topic) const;
@@ -259,6 +281,10 @@ class Cluster {
   // (ISR members' logs differ below the HW).
   std::vector<std::string> check_invariants(bool logs = true);
 
+  // The partition series together keep at most about this many samples (each
+  // ~0.4 KB): per partition, clamp(budget / partitions, 16, 1,024).
+  static constexpr size_t kPartitionSamplesBudget = 65'536;
+
  private:
   // The broker process of a live broker node (nullptr: unknown id or down).
   BrokerServer* live_broker(int32_t id) const;
@@ -297,8 +323,8 @@ class Cluster {
   std::unique_ptr<Nemesis> nemesis_;
   std::vector<check::PipelineCheck> pipelines_;
   std::optional<check::Verdict> last_verdict_;
-  std::vector<std::pair<int64_t, std::map<std::string, double>>> metrics_series_;
-  std::vector<std::pair<int64_t, PartitionDescription>> partition_series_;
+  StepSeries<std::map<std::string, double>> metrics_series_;
+  std::map<TopicPartition, StepSeries<PartitionDescription>> partition_series_;
   void sample_metrics();
   std::map<int32_t, std::string> client_names_, client_kinds_;
   std::map<int32_t, std::vector<BootHook>> boot_hooks_;

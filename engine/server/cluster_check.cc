@@ -135,8 +135,9 @@ check::CheckInput Cluster::check_input() {
         f.log_start_offset = part->log().log_start_offset().value;
         f.high_watermark = part->high_watermark().value;
         const std::vector<storage::CompletedTxn> aborted = part->log().producer_state().aborted_index();
-        for (const storage::BatchPtr& b : peek_batches(world_->disk(node_id(source)), part->log())) {
-          if (b->is_control()) continue;
+        // Batch by batch: the decoded log is never held whole, only the records extracted.
+        for_each_batch(world_->disk(node_id(source)), part->log(), [&](const storage::BatchPtr& b) {
+          if (b->is_control()) return;
           const bool in_aborted_txn =
               b->is_transactional() && std::any_of(aborted.begin(), aborted.end(), [&](const storage::CompletedTxn& t) {
                 return t.producer_id == b->producer_id() && t.first_offset <= b->base_offset() &&
@@ -152,7 +153,7 @@ check::CheckInput Cluster::check_input() {
             if (r.value) lr.value.assign(r.value->begin(), r.value->end());
             f.records.push_back(std::move(lr));
           }
-        }
+        });
       }
       in.final_logs.emplace(tp, std::move(f));
     }

@@ -134,7 +134,10 @@ def test_exported_store_has_the_documented_tables(run_file):
     assert {"run", "summary", "ops", "polled_records", "events", "anomalies", "records", "trace", "metrics",
             "metrics_series", "partition_states", "messages"} <= tables
     states = pd.read_sql("select * from partition_states where topic = 'orders'", con)
-    assert len(states) > 3 and set(states.columns) >= {"at_ms", "leader", "isr", "high_watermark", "log_end_offsets"}
+    # A step function (a row per change, sampled every virtual second): the
+    # leader was down by the first sample and the run ended within a second
+    # of the election, so one row may be all this story has.
+    assert len(states) >= 1 and set(states.columns) >= {"at_ms", "leader", "isr", "high_watermark", "log_end_offsets"}
     run = dict(con.execute("select key, value from run"))
     assert run["version"].startswith("ksim ") and run["seed"] == "3"
 

@@ -17,6 +17,21 @@ def test_a_cluster_comes_up_with_an_active_controller(sim):
     assert sim.metrics()["ActiveControllerCount"] == 1
 
 
+def test_metrics_history_is_a_step_function_that_only_grows_when_something_changes(sim):
+    sim.create_topic("t", partitions=3, replication_factor=3)
+    sim.run_for(10_000)
+    before = len(sim.metrics_history())
+    sim.run_for(2 * 3_600_000)  # two simulated hours of nothing: 7,200 samples taken, none kept
+    assert len(sim.metrics_history()) == before <= 4
+    at, last = sim.metrics_history()[-1]
+    assert last == sim.metrics() and at <= 10_000  # the last sample holds until now
+    sim.crash(1)
+    sim.run_for(60_000)  # the leaders drop broker 1 from their ISRs
+    changes = sim.metrics_history()[before:]
+    assert changes and max(m["UnderReplicatedPartitions"] for _, m in changes) > 0
+    assert all(a[1] != b[1] for a, b in zip(sim.metrics_history(), sim.metrics_history()[1:]))
+
+
 def test_create_describe_and_produce(sim):
     sim.create_topic("orders", partitions=3, replication_factor=3, config={"min.insync.replicas": "2"})
     parts = sim.describe_topic("orders")

@@ -594,7 +594,9 @@ class Simulation:
     def metrics(self) -> dict[str, float]:
         """Kafka's metric names: UnderReplicatedPartitions, OfflinePartitionsCount, IsrShrinksPerSec, ..."""
     def metrics_history(self) -> list[Tuple[int, dict[str, float]]]:
-        """The metrics sampled every second of virtual time: (ms, {name: value})."""
+        """The metrics sampled every second of virtual time, as a step function: (ms, {name: value}) for
+        the first sample and every sample that differs from the previous one; each holds until the next
+        (the last until now). At most 4,096 entries: the newest 2,048 exact, older ones thinned."""
     def elect_leaders(self, unclean: bool = False, partitions: Sequence[Tuple[str, int]] = []) -> None: ...
     def alter_topic_config(self, topic: str, key: str, value: Optional[str]) -> None: ...
     def create_partitions(self, topic: str, count: int) -> None:
