@@ -1,11 +1,12 @@
 // ChunkedColumn<T>: an append-only array of small PODs stored in fixed-size
-// chunks (about 64 KiB each) — the storage of every History column.
+// chunks (about 16 KiB each) — the storage of every History column.
 //
 // Why not std::vector: a history grows for the whole run. A vector doubles
 // its buffer and copies it, so at each growth the old and the new buffer are
 // both alive (1.5x the data at the peak, up to 2x the data in capacity); a
 // run of millions of operations paid that at its worst moment. Chunks never
-// move: growth allocates one more chunk, the slack is below one chunk, and a
+// move: growth allocates one more chunk, the slack is below one chunk (16 KiB:
+// small enough for a column that stays nearly empty), and a
 // reference to an element stays valid while the column grows (the checkers
 // hold pointers into it during a run).
 //
@@ -26,10 +27,10 @@ class ChunkedColumn {
   static_assert(std::is_trivially_copyable_v<T>, "columns hold PODs");
 
  public:
-  // Elements per chunk: the largest power of two that fits 64 KiB (at least 1).
+  // Elements per chunk: the largest power of two that fits 16 KiB (at least 1).
   static constexpr size_t kChunkBits = [] {
     size_t bits = 0;
-    while ((size_t{2} << bits) * sizeof(T) <= 65536) ++bits;
+    while ((size_t{2} << bits) * sizeof(T) <= 16384) ++bits;
     return bits;
   }();
   static constexpr size_t kChunkSize = size_t{1} << kChunkBits;

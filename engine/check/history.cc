@@ -33,13 +33,15 @@ uint32_t History::find_tp(const TopicPartition& tp) const {
 uint32_t History::intern_actor(const Actor& a) {
   // A client records its ops in a row: the last actor is the usual answer.
   auto same = [&a](const Actor& b) {
-    return a.client == b.client && a.name == b.name && a.group == b.group && a.max_in_flight == b.max_in_flight &&
+    return a.client == b.client && a.name == b.name && a.group == b.group && a.member == b.member &&
+           a.generation == b.generation && a.max_in_flight == b.max_in_flight &&
            a.acks == b.acks && a.idempotent == b.idempotent && a.transactional == b.transactional &&
            a.read_committed == b.read_committed;
   };
   if (last_actor_ != UINT32_MAX && same(actors_[last_actor_])) return last_actor_;
-  auto [it, fresh] = actor_ids_.try_emplace(std::tuple{a.client, a.name, a.group, a.max_in_flight, a.acks,
-                                                       a.idempotent, a.transactional, a.read_committed},
+  auto [it, fresh] = actor_ids_.try_emplace(std::tuple{a.client, a.name, a.group, a.member, a.generation,
+                                                       a.max_in_flight, a.acks, a.idempotent, a.transactional,
+                                                       a.read_committed},
                                             static_cast<uint32_t>(actors_.size()));
   if (fresh) actors_.push_back(a);
   return last_actor_ = it->second;
@@ -50,6 +52,8 @@ uint64_t History::invoke(const OpSpec& op, int64_t now_ns) {
   a.client = op.client;
   a.name = pool_.intern(op.client_name);
   a.group = pool_.intern(op.group_id);
+  a.member = pool_.intern(op.member_id);
+  a.generation = op.generation;
   a.max_in_flight = op.max_in_flight;
   a.acks = op.acks;
   a.idempotent = op.idempotent;
@@ -61,16 +65,14 @@ uint64_t History::invoke(const OpSpec& op, int64_t now_ns) {
   r.complete_ns = -1;
   r.actor = intern_actor(a);
   r.tp = intern_tp(op.tp);
-  r.type = op.type;
+  r.bits = static_cast<uint8_t>(op.type);
+  if (ops_.size() >= UINT32_MAX) throw std::length_error("history: too many operations");
   if (op.type == OpType::send) {
     r.offset = -1;
-    r.key = op.key ? pool_.intern(*op.key) : kNoSym;
+    if (op.key) send_keys_.push_back(SendKey{static_cast<uint32_t>(ops_.size()), pool_.intern(*op.key)});
     r.value = pool_.intern(op.value);
-    r.leader = -1;
   } else {
-    r.member = pool_.intern(op.member_id);
     r.detail = pool_.intern(op.detail);
-    r.generation = op.generation;
     if (op.type == OpType::poll) {
       if (!(polled_.size() + op.records.size() < UINT32_MAX)) throw std::length_error("history: too many polled records");
       r.items = ItemRange{static_cast<uint32_t>(polled_.size()), 0};
@@ -107,6 +109,32 @@ uint64_t History::invoke(const OpSpec& op, int64_t now_ns) {
   return ops_.size() - 1;
 }
 
+void History::complete(uint64_t id, Outcome outcome, int64_t now_ns, Errc error) {
+  OpRecord& o = ops_[id];
+  if (o.outcome() != Outcome::pending) return;
+  o.bits = static_cast<uint8_t>((o.bits & ~0x18) | (static_cast<uint8_t>(outcome) << 3));
+  o.complete_ns = now_ns;
+  o.error = static_cast<int8_t>(error);
+  if (o.errc() != error) throw std::out_of_range("history: an error code beyond a byte");
+}
+
+void History::set_ack(uint64_t id, Offset offset, int32_t leader) {
+  if (leader < INT16_MIN || leader > INT16_MAX) throw std::out_of_range("history: a broker id beyond 16 bits");
+  ops_[id].offset = offset.value;
+  ops_[id].leader = static_cast<int16_t>(leader);
+}
+
+std::optional<std::string_view> History::send_key(uint64_t id) const {
+  size_t lo = 0, hi = send_keys_.size();  // the first entry with op >= id
+  while (lo < hi) {
+    const size_t mid = (lo + hi) / 2;
+    if (send_keys_[mid].op < id) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo < send_keys_.size() && send_keys_[lo].op == id) return pool_.view(send_keys_[lo].key);
+  return std::nullopt;
+}
+
 Offset History::high_watermark(uint64_t i) const {
   const PolledRecord& r = polled_[i];
   if (r.hw_delta != PolledRecord::kHwElsewhere) return Offset{r.offset + r.hw_delta};
@@ -124,6 +152,7 @@ size_t History::memory_bytes() const {
   for (const ClusterEvent& e : events_)
     events += (e.isr.capacity() + e.replicas.capacity()) * sizeof(int32_t) + (e.what.size() > 15 ? e.what.capacity() : 0);
   return sizeof(History) + ops_.memory_bytes() + polled_.memory_bytes() + offsets_.memory_bytes() +
+         send_keys_.memory_bytes() +
          polled_keys_.capacity() * sizeof(polled_keys_[0]) + polled_hws_.capacity() * sizeof(polled_hws_[0]) +
          pool_.memory_bytes() + tps_.size() * sizeof(TopicPartition) + tp_ids_.size() * 32 +
          tp_ids_.bucket_count() * sizeof(void*) + actors_.capacity() * sizeof(Actor) + actor_ids_.size() * 80 + events;
@@ -133,6 +162,7 @@ void History::clear() {
   ops_.clear();
   polled_.clear();
   offsets_.clear();
+  send_keys_.clear();
   polled_keys_.clear();
   polled_hws_.clear();
   pool_.clear();

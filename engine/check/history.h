@@ -11,12 +11,13 @@
 //
 // The history is compact (a one-hour soak records millions of operations):
 // recorders hand `invoke` an OpSpec of plain values and views; the History
-// keeps a fixed-size OpRecord per op (48 bytes), the records a poll returned
+// keeps a fixed-size OpRecord per op (40 bytes), the records a poll returned
 // as PolledRecords (24 bytes) and the offsets of commits / seeks / assignments
 // as OffsetRecords (16 bytes) in history-wide columns addressed by ranges, and
 // every string once in a StringPool (values by Sym). What stays constant per
-// client (name, group, acks, idempotence, ...) is an Actor shared by its ops;
-// partitions are dense ids. Readers see an op through OpView, whose accessors
+// client (name, group, acks, idempotence, and a consumer's member id and
+// generation between rebalances) is an Actor shared by its ops; partitions
+// are dense ids; send keys (most sends have none) sit in a side column. Readers see an op through OpView, whose accessors
 // have the names the fields had. Layout and costs: engine/check/README.md.
 #pragma once
 
@@ -89,11 +90,14 @@ struct OpSpec {
 
 // ---- what the History stores -------------------------------------------------------------
 
-// What is constant for a client's ops: one row per distinct combination.
+// What is constant for a client's ops: one row per distinct combination
+// (a consumer gets a new one per rebalance: its member id and generation).
 struct Actor {
   int32_t client = -1;
   Sym name = 0;
   Sym group = 0;
+  Sym member = 0;
+  int32_t generation = -1;
   int32_t max_in_flight = 0;
   int16_t acks = -1;
   bool idempotent = false;
@@ -105,8 +109,8 @@ struct ItemRange {
   uint32_t begin, end;  // [begin, end) in the polled-record or offset column
 };
 
-// One per op, 48 bytes. The unions hold what a send has and what a consumer
-// op has in the same bytes; `type` says which (OpView reads the right one).
+// One per op, 40 bytes. The unions hold what a send has and what a consumer
+// op has in the same bytes; the type says which (OpView reads the right one).
 struct OpRecord {
   int64_t invoke_ns = 0;
   int64_t complete_ns = -1;
@@ -117,26 +121,25 @@ struct OpRecord {
   uint32_t actor = 0;
   uint32_t tp = 0;     // partition id (History::tp)
   union {
-    Sym key;           // send: kNoSym for a null key
-    Sym member;        // others: the group member id
-  };
-  union {
     Sym value;         // send
     Sym detail;        // others
   };
-  union {
-    int32_t leader;    // send: the broker that acked (-1: none)
-    int32_t generation;
-  };
-  Errc error = Errc::NONE;
-  OpType type = OpType::send;
-  uint8_t state = 0;   // Outcome (bits 0-1), TxnState (bits 2-3)
+  int16_t leader = -1; // send: the broker that acked (-1: none)
+  int8_t error = 0;    // Errc: Kafka's error codes fit a byte
+  uint8_t bits = 0;    // OpType (bits 0-2), Outcome (3-4), TxnState (5-6)
 
-  OpRecord() : offset(-1), key(kNoSym), value(0), leader(-1) {}
-  Outcome outcome() const { return static_cast<Outcome>(state & 3); }
-  TxnState txn() const { return static_cast<TxnState>((state >> 2) & 3); }
+  OpRecord() : offset(-1), value(0) {}
+  OpType type() const { return static_cast<OpType>(bits & 7); }
+  Outcome outcome() const { return static_cast<Outcome>((bits >> 3) & 3); }
+  TxnState txn() const { return static_cast<TxnState>((bits >> 5) & 3); }
+  Errc errc() const { return static_cast<Errc>(error); }
 };
-static_assert(sizeof(OpRecord) == 48);
+static_assert(sizeof(OpRecord) == 40);
+
+struct SendKey {
+  uint32_t op;         // a send's id
+  Sym key;
+};
 
 // A record a poll returned, 24 bytes. Its key (rarely set) and a high
 // watermark too far from the offset for 32 bits live in side tables.
@@ -240,20 +243,11 @@ class History {
   // Records the invocation; returns the op id to complete later.
   uint64_t invoke(const OpSpec& op, int64_t now_ns);
   // Completes an op (ok / fail / info). Completing twice keeps the first outcome.
-  void complete(uint64_t id, Outcome outcome, int64_t now_ns, Errc error = Errc::NONE) {
-    OpRecord& o = ops_[id];
-    if (o.outcome() != Outcome::pending) return;
-    o.state = static_cast<uint8_t>((o.state & ~3) | static_cast<uint8_t>(outcome));
-    o.complete_ns = now_ns;
-    o.error = error;
-  }
+  void complete(uint64_t id, Outcome outcome, int64_t now_ns, Errc error = Errc::NONE);
   // A send's acknowledgement: where it landed and who acked it.
-  void set_ack(uint64_t id, Offset offset, int32_t leader) {
-    ops_[id].offset = offset.value;
-    ops_[id].leader = leader;
-  }
+  void set_ack(uint64_t id, Offset offset, int32_t leader);
   void set_txn_state(uint64_t id, TxnState s) {
-    ops_[id].state = static_cast<uint8_t>((ops_[id].state & 3) | (static_cast<uint8_t>(s) << 2));
+    ops_[id].bits = static_cast<uint8_t>((ops_[id].bits & 0x1f) | (static_cast<uint8_t>(s) << 5));
   }
   // Records an op that completed at once (poll, seek, assign, ...).
   uint64_t record(const OpSpec& op, int64_t now_ns) {
@@ -286,6 +280,8 @@ class History {
   const PolledRecord& polled(uint64_t i) const { return polled_[i]; }
   Offset high_watermark(uint64_t i) const;
   std::string_view polled_key(uint64_t i) const;
+  // A send's key (nullopt: none).
+  std::optional<std::string_view> send_key(uint64_t id) const;
   const OffsetRecord& offset_entry(uint64_t i) const { return offsets_[i]; }
 
   // Bytes this history holds (columns, strings, side tables, events).
@@ -299,13 +295,14 @@ class History {
   ChunkedColumn<OpRecord> ops_;
   ChunkedColumn<PolledRecord> polled_;
   ChunkedColumn<OffsetRecord> offsets_;
+  ChunkedColumn<SendKey> send_keys_;                         // ascending op ids
   std::vector<std::pair<uint64_t, Sym>> polled_keys_;        // polled index -> key, ascending
   std::vector<std::pair<uint64_t, int64_t>> polled_hws_;     // polled index -> HW (hw_delta == kHwElsewhere)
   StringPool pool_;
   std::deque<TopicPartition> tps_;                           // stable references
   std::unordered_map<uint64_t, uint32_t> tp_ids_;            // (topic Sym, partition) -> id; lookups only
   std::vector<Actor> actors_;
-  std::map<std::tuple<int32_t, Sym, Sym, int32_t, int16_t, bool, bool, bool>, uint32_t> actor_ids_;
+  std::map<std::tuple<int32_t, Sym, Sym, Sym, int32_t, int32_t, int16_t, bool, bool, bool>, uint32_t> actor_ids_;
   uint32_t last_actor_ = UINT32_MAX;
   std::vector<ClusterEvent> events_;
 };
@@ -319,19 +316,19 @@ class OpView {
   const Actor& actor() const { return h_->actor(r_->actor); }
   int32_t client() const { return actor().client; }
   std::string_view client_name() const { return h_->str(actor().name); }
-  OpType type() const { return r_->type; }
+  OpType type() const { return r_->type(); }
   int64_t invoke_ns() const { return r_->invoke_ns; }
   int64_t complete_ns() const { return r_->complete_ns; }
   Outcome outcome() const { return r_->outcome(); }
-  Errc error() const { return r_->error; }
-  bool is_send() const { return r_->type == OpType::send; }
+  Errc error() const { return r_->errc(); }
+  bool is_send() const { return type() == OpType::send; }
 
   // send
   uint32_t tp_id() const { return r_->tp; }
   const TopicPartition& tp() const { return h_->tp(r_->tp); }
   std::optional<std::string_view> key() const {
-    if (!is_send() || r_->key == kNoSym) return std::nullopt;
-    return h_->str(r_->key);
+    if (!is_send()) return std::nullopt;
+    return h_->send_key(id_);
   }
   Sym value_sym() const { return is_send() ? r_->value : 0; }
   std::string_view value() const { return h_->str(value_sym()); }
@@ -345,18 +342,18 @@ class OpView {
 
   // poll / commit / seek / assign / revoke
   PolledRange records() const {
-    if (r_->type != OpType::poll) return {h_, 0, 0};
+    if (type() != OpType::poll) return {h_, 0, 0};
     return {h_, r_->items.begin, r_->items.end};
   }
   OffsetRange offsets() const {
-    if (is_send() || r_->type == OpType::poll) return {h_, 0, 0};
+    if (is_send() || type() == OpType::poll) return {h_, 0, 0};
     return {h_, r_->items.begin, r_->items.end};
   }
   bool read_committed() const { return actor().read_committed; }
   Sym group_sym() const { return actor().group; }
   std::string_view group_id() const { return h_->str(actor().group); }
-  int32_t generation() const { return is_send() ? -1 : r_->generation; }
-  Sym member_sym() const { return is_send() ? 0 : r_->member; }
+  int32_t generation() const { return actor().generation; }
+  Sym member_sym() const { return actor().member; }
   std::string_view member_id() const { return h_->str(member_sym()); }
   Sym detail_sym() const { return is_send() ? 0 : r_->detail; }
   std::string_view detail() const { return h_->str(detail_sym()); }

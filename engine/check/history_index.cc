@@ -35,10 +35,10 @@ HistoryIndex::HistoryIndex(const CheckInput& in) : in_(in) {
   std::vector<bool> used(h.partition_count(), false);
   for (uint64_t id = 0; id < h.size(); ++id) {
     const OpRecord& r = h.rec(id);
-    if (r.type == OpType::send) {
+    if (r.type() == OpType::send) {
       ++sends_per_tp[r.tp];
       used[r.tp] = true;
-    } else if (r.type == OpType::poll) {
+    } else if (r.type() == OpType::poll) {
       for (uint64_t i = r.items.begin; i < r.items.end; ++i) {
         ++reads_per_tp[h.polled(i).tp];
         used[h.polled(i).tp] = true;
@@ -68,11 +68,11 @@ HistoryIndex::HistoryIndex(const CheckInput& in) : in_(in) {
   log_by_value_.reset(h.strings().size());
   for (uint64_t id = 0; id < h.size(); ++id) {
     const OpRecord& r = h.rec(id);
-    if (r.type == OpType::send) {
+    if (r.type() == OpType::send) {
       const uint32_t ord = by_tp_id_[r.tp];
       parts_[ord].sends.push_back(id);
       sends_by_value_.add(r.value, ord, static_cast<int64_t>(id));
-    } else if (r.type == OpType::poll) {
+    } else if (r.type() == OpType::poll) {
       const int32_t client = h.actor(r.actor).client;
       for (uint64_t i = r.items.begin; i < r.items.end; ++i) {
         const PolledRecord& pr = h.polled(i);

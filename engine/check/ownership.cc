@@ -24,7 +24,7 @@ void check_ownership(const HistoryIndex& index, Verdict& out) {
   std::map<std::pair<int32_t, Sym>, int32_t> generation;      // (client, member) -> latest generation
   for (uint64_t id = 0; id < h.size(); ++id) {
     const OpRecord& rec = h.rec(id);
-    if (rec.type != OpType::revoke && rec.type != OpType::assign) continue;
+    if (rec.type() != OpType::revoke && rec.type() != OpType::assign) continue;
     const OpView op = h.op(id);
     if (op.group_sym() == 0) continue;  // "": no group
     if (op.type() == OpType::revoke) {

@@ -81,7 +81,7 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
 
   for (uint64_t id = 0; id < h.size(); ++id) {
     const OpRecord& rec = h.rec(id);
-    if (rec.type == OpType::send || rec.type == OpType::commit) continue;
+    if (rec.type() == OpType::send || rec.type() == OpType::commit) continue;
     const OpView op = h.op(id);
     const int32_t client = op.client();
     const Sym group = op.group_sym();  // 0: "" (no group)

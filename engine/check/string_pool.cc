@@ -13,7 +13,6 @@ void StringPool::clear() {
   blocks_.clear();
   slots_.clear();
   cursor_ = block_end_ = arena_bytes_ = 0;
-  next_block_ = kSlotSize;
   starts_.clear();
   table_.assign(16, 0);
   intern("");
@@ -23,11 +22,9 @@ size_t StringPool::hash(std::string_view s) { return std::hash<std::string_view>
 
 char* StringPool::reserve(size_t bytes) {
   if (cursor_ + bytes > block_end_) {
-    // A new block: the next size in the 64 KiB .. 1 MiB progression, or as
-    // many slots as one large string needs.
-    uint64_t size = next_block_;
-    if (size < bytes) size = (bytes + kSlotSize - 1) & ~(kSlotSize - 1);
-    next_block_ = std::min(next_block_ * 2, kMaxBlock);
+    // A new block: one slot, or as many as one large string needs. (Doubling
+    // blocks would leave up to half the arena unused.)
+    const uint64_t size = (bytes + kSlotSize - 1) & ~(kSlotSize - 1);
     blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));
     char* base = blocks_.back().get();
     cursor_ = static_cast<uint64_t>(slots_.size()) << kSlotBits;

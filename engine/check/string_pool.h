@@ -4,10 +4,11 @@
 // compare values as integers and index them with plain arrays.
 //
 // Layout:
-//   arena   blocks of 64 KiB .. 1 MiB (64 KiB-aligned "slots" of one virtual
-//           address space); a string is a varint length then its bytes, padded
-//           to 4 bytes, never split across blocks. Blocks never move, so a
-//           string_view from `view` stays valid while the pool grows.
+//   arena   blocks of 64 KiB ("slots" of one virtual address space; a string
+//           longer than a slot gets a block of several); a string is a varint
+//           length then its bytes, padded to 4 bytes, never split across
+//           blocks. Blocks never move, so a string_view from `view` stays
+//           valid while the pool grows, and the slack is below one block.
 //   starts  Sym -> the string's address / 4 (uint32: 16 GiB of arena).
 //   table   open addressing, linear probing, Sym + 1 per slot (0: empty),
 //           power-of-two size, at most half full. Used for lookups only;
@@ -59,7 +60,6 @@ class StringPool {
  private:
   static constexpr int kSlotBits = 16;
   static constexpr uint64_t kSlotSize = uint64_t{1} << kSlotBits;
-  static constexpr uint64_t kMaxBlock = uint64_t{1} << 20;
 
   static size_t hash(std::string_view s);
   char* reserve(size_t bytes);  // arena space for one string, 4-aligned
@@ -67,7 +67,7 @@ class StringPool {
 
   std::vector<std::unique_ptr<char[]>> blocks_;
   std::vector<char*> slots_;       // virtual slot -> its memory (slots of one block are contiguous)
-  uint64_t cursor_ = 0, block_end_ = 0, next_block_ = kSlotSize, arena_bytes_ = 0;
+  uint64_t cursor_ = 0, block_end_ = 0, arena_bytes_ = 0;
   ChunkedColumn<uint32_t> starts_;
   std::vector<uint32_t> table_;    // Sym + 1, 0: empty
 };

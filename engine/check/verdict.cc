@@ -103,20 +103,20 @@ void compute_stats(const HistoryIndex& index, Verdict& out) {
   for (uint64_t id = 0; id < h.size(); ++id) {
     const OpRecord& op = h.rec(id);
     ++s.ops;
-    if (op.type == OpType::poll) {
+    if (op.type() == OpType::poll) {
       ++s.polls;
       s.records_polled += op.items.end - op.items.begin;
       for (uint64_t i = op.items.begin; i < op.items.end; ++i) {
         int64_t& first = first_read_ns[h.polled(i).value];
         if (first == kNever) first = op.invoke_ns;
       }
-    } else if (op.type == OpType::commit) {
+    } else if (op.type() == OpType::commit) {
       ++s.commits;
     }
   }
   for (uint64_t id = 0; id < h.size(); ++id) {
     const OpRecord& op = h.rec(id);
-    if (op.type != OpType::send) continue;
+    if (op.type() != OpType::send) continue;
     ++s.sends;
     switch (op.outcome()) {
       case Outcome::ok:
