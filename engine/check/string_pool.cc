@@ -49,6 +49,7 @@ Sym StringPool::find(std::string_view s) const {
 }
 
 Sym StringPool::intern(std::string_view s) {
+  if (s.empty() && !starts_.empty()) return 0;  // most ops have no member, detail or group
   const size_t mask = table_.size() - 1;
   size_t i = hash(s) & mask;
   for (;; i = (i + 1) & mask) {
