@@ -10,6 +10,12 @@ namespace ksim::check {
 const LogRecord* PartitionIndex::at(int64_t offset) const {
   if (!final_log) return nullptr;
   const auto& r = final_log->records;
+  // Most logs are dense (no control records, no compaction): try the slot
+  // the offset would have, then search.
+  if (!r.empty() && offset >= r.front().offset) {
+    const auto guess = static_cast<uint64_t>(offset - r.front().offset);
+    if (guess < r.size() && r[guess].offset == offset) return &r[guess];
+  }
   auto it = std::lower_bound(r.begin(), r.end(), offset,
                              [](const LogRecord& a, int64_t o) { return a.offset < o; });
   return it != r.end() && it->offset == offset ? &*it : nullptr;
@@ -84,10 +90,19 @@ HistoryIndex::HistoryIndex(const CheckInput& in) : in_(in) {
   for (const auto& [tp, log] : in.final_logs) {
     PartitionIndex& p = parts_[ordinal_.at(tp)];
     p.final_log = &log;
-    p.log_values.reserve(log.records.size());
-    for (const LogRecord& r : log.records) {
-      const Sym v = pool.find(r.value);
-      p.log_values.push_back(v);
+    p.log_values.assign(log.records.size(), kNoSym);
+    // Each record's Sym. The send acked at its offset usually holds its value:
+    // one string compare instead of a hash lookup; the rest are looked up.
+    for (uint64_t id : p.sends) {
+      const OpRecord& s = h.rec(id);
+      if (s.outcome() != Outcome::ok || s.offset < 0) continue;
+      const LogRecord* r = p.at(s.offset);
+      if (r && r->value == pool.view(s.value)) p.log_values[static_cast<size_t>(r - log.records.data())] = s.value;
+    }
+    for (size_t i = 0; i < log.records.size(); ++i) {
+      const LogRecord& r = log.records[i];
+      Sym& v = p.log_values[i];
+      if (v == kNoSym) v = pool.find(r.value);
       // Records of aborted transactions are in the log but not in the partition's
       // content: no reader may return them, so they are no copy of anything.
       if (!r.aborted && v != kNoSym) log_by_value_.add(v, p.ordinal, r.offset);
