@@ -52,7 +52,10 @@ enum class Outcome : uint8_t { pending, ok, fail, info };
 enum class TxnState : uint8_t { none, committed, aborted };
 std::string_view txn_state_name(TxnState s);  // "", "committed", "aborted"
 
-// ---- what recorders hand the History (views: copied into the pool at once) ----
+// ---- what recorders hand the History ------------------------------------------------------
+// Strings are views: `invoke` copies them into the pool, so they need only
+// outlive that call. Never assign a temporary std::string to one (it dangles
+// at once): build the string in a local first.
 
 struct OffsetEntry {
   TopicPartition tp;
