@@ -19,7 +19,7 @@ int main() {
   in.config.full_read = true;
   std::vector<int64_t> next(kPartitions, 0);
   for (int p = 0; p < kPartitions; ++p) {
-    Op a;
+    OpSpec a;
     a.type = OpType::assign;
     a.client = 100 + p % 3;
     a.group_id = "g";
@@ -29,44 +29,46 @@ int main() {
     in.final_logs[TopicPartition{"t", p}].source_broker = 1;
     in.final_logs[TopicPartition{"t", p}].replicas = {1, 2, 3};
   }
-  std::vector<std::vector<PolledRecord>> pending(kPartitions);
+  std::vector<std::vector<PolledSpec>> pending(kPartitions);
   for (int64_t i = 0; i < kSends; ++i) {
     const int p = static_cast<int>(i % kPartitions);
     const TopicPartition tp{"t", p};
-    Op s;
+    const std::string value = "v" + std::to_string(i);
+    OpSpec s;
     s.type = OpType::send;
     s.client = 50 + p % 2;
     s.client_name = "producer";
     s.tp = tp;
-    s.value = "v" + std::to_string(i);
+    s.value = value;
     s.idempotent = true;
     const uint64_t id = h.invoke(s, i * 1000);
-    h.op(id).offset = Offset{next[p]};
+    h.set_ack(id, Offset{next[p]}, -1);
     h.complete(id, Outcome::ok, i * 1000 + 500);
-    in.final_logs[tp].records.push_back(LogRecord{next[p], std::nullopt, h.op(id).value});
-    PolledRecord r;
+    in.final_logs[tp].records.push_back(LogRecord{next[p], std::nullopt, value});
+    PolledSpec r;
     r.tp = tp;
     r.offset = Offset{next[p]};
-    r.value = h.op(id).value;
+    r.value = h.op(id).value();  // a view into the History's pool: stable
     r.high_watermark = Offset{next[p] + 1};
     pending[p].push_back(std::move(r));
     ++next[p];
     if (pending[p].size() == 10) {
-      Op poll;
+      OpSpec poll;
       poll.type = OpType::poll;
       poll.client = 100 + p % 3;
       poll.group_id = "g";
       poll.records = std::move(pending[p]);
       pending[p].clear();
-      h.record(std::move(poll), i * 1000 + 900);
+      h.record(poll, i * 1000 + 900);
     }
   }
   for (int p = 0; p < kPartitions; ++p) in.final_logs[TopicPartition{"t", p}].high_watermark = next[p];
   const auto t0 = std::chrono::steady_clock::now();
   const Verdict v = check_all(in);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("check_ops=%zu\n", h.ops().size());
+  std::printf("check_ops=%zu\n", h.size());
+  std::printf("check_history_bytes_per_op=%.1f\n", static_cast<double>(h.memory_bytes()) / static_cast<double>(h.size()));
   std::printf("check_anomalies=%zu\n", v.anomalies().size());
-  std::printf("check_1m_ops_s=%.2f\n", s * 1'000'000.0 / static_cast<double>(h.ops().size()));
+  std::printf("check_1m_ops_s=%.2f\n", s * 1'000'000.0 / static_cast<double>(h.size()));
   return v.anomalies().empty() ? 0 : 1;
 }

@@ -13,20 +13,21 @@ namespace ksim::check {
 
 void check_consistency(const HistoryIndex& index, Verdict& out) {
   const History& h = index.history();
-  for (const TopicPartition& tp : index.partitions()) {
-    const PartitionIndex& p = index.partition(tp);
+  for (const PartitionIndex& p : index.partitions()) {
+    const TopicPartition& tp = p.tp;
     std::unordered_map<int64_t, const Read*> first_read;
     std::unordered_map<int64_t, bool> reported;
     for (const Read& rd : p.reads) {
-      const int64_t off = rd.record->offset.value;
+      const int64_t off = rd.record->offset;
+      const Sym value = rd.record->value;
       auto [it, fresh] = first_read.emplace(off, &rd);
       std::string other_value, other_source;
       int64_t other_ns = 0;
-      if (!fresh && it->second->record->value != rd.record->value) {
-        other_value = it->second->record->value;
+      if (!fresh && it->second->record->value != value) {
+        other_value = h.str(it->second->record->value);
         other_source = describe_op(h.op(it->second->op));
         other_ns = it->second->at_ns;
-      } else if (const LogRecord* r = p.at(off); r && r->value != rd.record->value) {
+      } else if (const LogRecord* r = p.at(off); r && p.value_of(r) != value) {
         other_value = r->value;
         other_source = "the final log (broker " + std::to_string(p.final_log->source_broker) + ")";
         other_ns = rd.at_ns;
@@ -43,11 +44,12 @@ void check_consistency(const HistoryIndex& index, Verdict& out) {
       a.expected = !a.cause.empty();
       a.tp = tp;
       a.offsets.push_back(off);
-      a.records = {other_value, rd.record->value};
+      const std::string read_value(h.str(value));
+      a.records = {other_value, read_value};
       a.ops.push_back(rd.op);
       a.at_ns = rd.at_ns;
       a.explanation = tp.str() + " offset " + std::to_string(off) + " holds '" + other_value + "' per " + other_source +
-                      " but '" + rd.record->value + "' per " + describe_op(h.op(rd.op)) + ".\n" +
+                      " but '" + read_value + "' per " + describe_op(h.op(rd.op)) + ".\n" +
                       events_between(h, tp, std::min(other_ns, rd.at_ns) - 5'000'000'000, rd.at_ns) +
                       (a.expected ? "Permitted: " + a.cause + "." : "A committed record was replaced: a violation.");
       out.add(std::move(a));

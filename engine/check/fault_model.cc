@@ -4,10 +4,10 @@
 
 namespace ksim::check {
 
-std::string permitted_loss(const HistoryIndex& index, const Op& send) {
-  if (send.acks == 0) return "acks=0: the producer never waited for the broker";
-  if (send.acks == 1) return "acks=1: acknowledged by the leader alone, before the followers had it";
-  return permitted_committed_loss(index, send.tp, send.complete_ns >= 0 ? send.complete_ns : send.invoke_ns);
+std::string permitted_loss(const HistoryIndex& index, const OpView& send) {
+  if (send.acks() == 0) return "acks=0: the producer never waited for the broker";
+  if (send.acks() == 1) return "acks=1: acknowledged by the leader alone, before the followers had it";
+  return permitted_committed_loss(index, send.tp(), send.complete_ns() >= 0 ? send.complete_ns() : send.invoke_ns());
 }
 
 std::string permitted_committed_loss(const HistoryIndex& index, const TopicPartition& tp, int64_t since) {
@@ -53,17 +53,17 @@ std::string permitted_committed_loss(const HistoryIndex& index, const TopicParti
   return "";
 }
 
-std::string permitted_reorder(const Op& earlier, const Op& later) {
-  if (earlier.idempotent && later.idempotent) return "";
-  const int32_t in_flight = std::max(earlier.max_in_flight, later.max_in_flight);
+std::string permitted_reorder(const OpView& earlier, const OpView& later) {
+  if (earlier.idempotent() && later.idempotent()) return "";
+  const int32_t in_flight = std::max(earlier.max_in_flight(), later.max_in_flight());
   if (in_flight == 1) return "";
   return "no idempotence and max.in.flight.requests.per.connection=" +
          (in_flight > 0 ? std::to_string(in_flight) : std::string("?")) + ": a retried batch may land after a later one";
 }
 
-std::string permitted_duplicate(const std::vector<const Op*>& sends) {
-  for (const Op* s : sends)
-    if (!s->idempotent) return "no idempotence: a retried send can be written twice";
+std::string permitted_duplicate(const std::vector<OpView>& sends) {
+  for (const OpView& s : sends)
+    if (!s.idempotent()) return "no idempotence: a retried send can be written twice";
   return "";
 }
 

@@ -10,15 +10,15 @@
 namespace ksim::check {
 
 // An acknowledged send missing from the final log.
-std::string permitted_loss(const HistoryIndex& index, const Op& send);
+std::string permitted_loss(const HistoryIndex& index, const OpView& send);
 // A committed record of `tp` (acknowledged with acks=all, or read by a
 // consumer, at `since_ns`) later gone or replaced: an unclean election of
 // the partition after it, or power failures that took every copy Kafka's
 // contract counts on.
 std::string permitted_committed_loss(const HistoryIndex& index, const TopicPartition& tp, int64_t since_ns);
 // One producer's records landing out of send order.
-std::string permitted_reorder(const Op& earlier, const Op& later);
+std::string permitted_reorder(const OpView& earlier, const OpView& later);
 // A value at more offsets than sends of it.
-std::string permitted_duplicate(const std::vector<const Op*>& sends);
+std::string permitted_duplicate(const std::vector<OpView>& sends);
 
 }  // namespace ksim::check

@@ -9,15 +9,31 @@
 // `info` unknown (a timeout, a crashed client: it may or may not have
 // happened). A send still pending when the run ends counts as `info`.
 //
-// Cost: one Op per send (a few small strings), one per poll with a vector of
-// the records it returned. Appends are O(1); ids are dense indexes.
+// The history is compact (a one-hour soak records millions of operations):
+// recorders hand `invoke` an OpSpec of plain values and views; the History
+// keeps a fixed-size OpRecord per op (40 bytes), the records a poll returned
+// as PolledRecords (24 bytes) and the offsets of commits / seeks / assignments
+// as OffsetRecords (16 bytes) in history-wide columns addressed by ranges, and
+// every string once in a StringPool (values by Sym). What stays constant per
+// client (name, group, acks, idempotence, and a consumer's member id and
+// generation between rebalances) is an Actor shared by its ops; partitions
+// are dense ids; send keys (most sends have none) sit in a side column. Readers see an op through OpView, whose accessors
+// have the names the fields had. Layout and costs: engine/check/README.md.
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
 #include <vector>
 
+#include "engine/check/chunked_column.h"
+#include "engine/check/string_pool.h"
 #include "engine/common/errors.h"
 #include "engine/common/types.h"
 
@@ -32,50 +48,118 @@ enum class OpType : uint8_t {
   revoke,     // partitions revoked or lost (onPartitionsRevoked / onPartitionsLost)
 };
 enum class Outcome : uint8_t { pending, ok, fail, info };
+// A transactional send's fate, once its transaction ends.
+enum class TxnState : uint8_t { none, committed, aborted };
+std::string_view txn_state_name(TxnState s);  // "", "committed", "aborted"
 
-struct PolledRecord {
-  TopicPartition tp;
-  Offset offset;
-  std::string key, value;
-  LeaderEpoch leader_epoch = kNoEpoch;
-  Offset high_watermark = kNoOffset;  // the HW in the fetch response that carried it
-};
+// ---- what recorders hand the History ------------------------------------------------------
+// Strings are views: `invoke` copies them into the pool, so they need only
+// outlive that call. Never assign a temporary std::string to one (it dangles
+// at once): build the string in a local first.
 
 struct OffsetEntry {
   TopicPartition tp;
   Offset offset;
 };
 
-struct Op {
-  uint64_t id = 0;            // index in History::ops()
-  int32_t client = -1;        // client node's id (kafka-style numbering, as Cluster names nodes)
-  std::string client_name;    // "producer-1", "consumer-2", ...
-  OpType type = OpType::send;
-  int64_t invoke_ns = 0;
-  int64_t complete_ns = -1;
-  Outcome outcome = Outcome::pending;
-  Errc error = Errc::NONE;
-
-  // send
+struct PolledSpec {
   TopicPartition tp;
-  std::optional<std::string> key;
-  std::string value;
-  Offset offset = kNoOffset;  // acked offset
+  Offset offset;
+  std::string_view key, value;
+  LeaderEpoch leader_epoch = kNoEpoch;
+  Offset high_watermark = kNoOffset;  // the HW in the fetch response that carried it
+};
+
+struct OpSpec {
+  int32_t client = -1;            // client node's id (kafka-style numbering, as Cluster names nodes)
+  std::string_view client_name;   // "producer-1", "consumer-2", ...
+  OpType type = OpType::send;
+  // send
+  TopicPartition tp;              // seeks: the last partition moved
+  std::optional<std::string_view> key;
+  std::string_view value;
   int16_t acks = -1;
   bool idempotent = false;
   bool transactional = false;
-  int32_t max_in_flight = 0;  // the producer's max.in.flight.requests.per.connection (0: unknown)
-  int32_t leader = -1;        // broker that acked
-  std::string txn_state;      // transactional sends: "committed" / "aborted" once known
-
+  int32_t max_in_flight = 0;      // the producer's max.in.flight.requests.per.connection (0: unknown)
   // poll (records), commit / seek / assign / revoke (offsets or partitions)
-  std::vector<PolledRecord> records;
-  std::vector<OffsetEntry> offsets;     // commit: committed; seek: new positions; assign/revoke: tp, offset unused
-  bool read_committed = false;          // poll: the consumer's isolation.level
-  std::string group_id;
+  std::vector<PolledSpec> records;
+  std::vector<OffsetEntry> offsets;  // commit: committed; seek: new positions; assign/revoke: tp, offset unused
+  bool read_committed = false;       // the consumer's isolation.level
+  std::string_view group_id;
   int32_t generation = -1;
-  std::string member_id;
-  std::string detail;                   // "auto" / "sync" / "async" for commits; reason for seeks
+  std::string_view member_id;
+  std::string_view detail;           // "auto" / "sync" / "async" for commits; reason for seeks
+};
+
+// ---- what the History stores -------------------------------------------------------------
+
+// What is constant for a client's ops: one row per distinct combination
+// (a consumer gets a new one per rebalance: its member id and generation).
+struct Actor {
+  int32_t client = -1;
+  Sym name = 0;
+  Sym group = 0;
+  Sym member = 0;
+  int32_t generation = -1;
+  int32_t max_in_flight = 0;
+  int16_t acks = -1;
+  bool idempotent = false;
+  bool transactional = false;
+  bool read_committed = false;
+};
+
+struct ItemRange {
+  uint32_t begin, end;  // [begin, end) in the polled-record or offset column
+};
+
+// One per op, 40 bytes. The unions hold what a send has and what a consumer
+// op has in the same bytes; the type says which (OpView reads the right one).
+struct OpRecord {
+  int64_t invoke_ns = 0;
+  int64_t complete_ns = -1;
+  union {
+    int64_t offset;    // send: the acked offset (-1: none)
+    ItemRange items;   // others: polled records (poll) or offset entries
+  };
+  uint32_t actor = 0;
+  uint32_t tp = 0;     // partition id (History::tp)
+  union {
+    Sym value;         // send
+    Sym detail;        // others
+  };
+  int16_t leader = -1; // send: the broker that acked (-1: none)
+  int8_t error = 0;    // Errc: Kafka's error codes fit a byte
+  uint8_t bits = 0;    // OpType (bits 0-2), Outcome (3-4), TxnState (5-6)
+
+  OpRecord() : offset(-1), value(0) {}
+  OpType type() const { return static_cast<OpType>(bits & 7); }
+  Outcome outcome() const { return static_cast<Outcome>((bits >> 3) & 3); }
+  TxnState txn() const { return static_cast<TxnState>((bits >> 5) & 3); }
+  Errc errc() const { return static_cast<Errc>(error); }
+};
+static_assert(sizeof(OpRecord) == 40);
+
+struct SendKey {
+  uint32_t op;         // a send's id
+  Sym key;
+};
+
+// A record a poll returned, 24 bytes. Its key (rarely set) and a high
+// watermark too far from the offset for 32 bits live in side tables.
+struct PolledRecord {
+  int64_t offset = 0;
+  uint32_t tp = 0;
+  Sym value = 0;
+  int32_t leader_epoch = -1;
+  int32_t hw_delta = 0;  // high_watermark - offset, or kHwElsewhere
+  static constexpr int32_t kHwElsewhere = INT32_MIN;
+};
+static_assert(sizeof(PolledRecord) == 24);
+
+struct OffsetRecord {
+  int64_t offset = -1;
+  uint32_t tp = 0;
 };
 
 enum class EventType : uint8_t { fault, heal, election, leader_change, isr_change, note };
@@ -90,44 +174,210 @@ struct ClusterEvent {
   std::string what;           // "crash", "power_fail", "partition [[1],[2,3]]", ...
 };
 
+class History;
+class OpView;
+
+// A polled record as readers want it.
+struct PolledView {
+  const TopicPartition& tp;
+  Offset offset;
+  std::string_view key, value;
+  LeaderEpoch leader_epoch;
+  Offset high_watermark;
+};
+
+// [begin, end) of a column, iterated as views.
+template <class View, class Get>
+class ViewRange {
+ public:
+  ViewRange(const History* h, uint64_t begin, uint64_t end) : h_(h), begin_(begin), end_(end) {}
+  class iterator {
+   public:
+    iterator(const History* h, uint64_t i) : h_(h), i_(i) {}
+    View operator*() const { return Get{}(*h_, i_); }
+    iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator!=(const iterator& o) const { return i_ != o.i_; }
+    bool operator==(const iterator& o) const { return i_ == o.i_; }
+
+   private:
+    const History* h_;
+    uint64_t i_;
+  };
+  iterator begin() const { return {h_, begin_}; }
+  iterator end() const { return {h_, end_}; }
+  size_t size() const { return end_ - begin_; }
+  bool empty() const { return begin_ == end_; }
+  View operator[](size_t i) const { return Get{}(*h_, begin_ + i); }
+  View at(size_t i) const {
+    if (i >= size()) throw std::out_of_range("history range");
+    return (*this)[i];
+  }
+  View front() const { return (*this)[0]; }
+  View back() const { return (*this)[size() - 1]; }
+
+ private:
+  const History* h_;
+  uint64_t begin_, end_;
+};
+
+struct GetPolled {
+  PolledView operator()(const History& h, uint64_t i) const;
+};
+struct GetOffset {
+  OffsetEntry operator()(const History& h, uint64_t i) const;
+};
+struct GetOp {
+  OpView operator()(const History& h, uint64_t i) const;
+};
+using PolledRange = ViewRange<PolledView, GetPolled>;
+using OffsetRange = ViewRange<OffsetEntry, GetOffset>;
+using OpRange = ViewRange<OpView, GetOp>;
+
 class History {
  public:
+  History();
+  History(const History&) = delete;
+  History& operator=(const History&) = delete;
+  History(History&&) = default;
+  History& operator=(History&&) = default;
+
   // Records the invocation; returns the op id to complete later.
-  uint64_t invoke(Op op, int64_t now_ns) {
-    op.id = ops_.size();
-    op.invoke_ns = now_ns;
-    op.outcome = Outcome::pending;
-    ops_.push_back(std::move(op));
-    return ops_.back().id;
-  }
-  Op& op(uint64_t id) { return ops_.at(id); }
-  const Op& op(uint64_t id) const { return ops_.at(id); }
+  uint64_t invoke(const OpSpec& op, int64_t now_ns);
   // Completes an op (ok / fail / info). Completing twice keeps the first outcome.
-  void complete(uint64_t id, Outcome outcome, int64_t now_ns, Errc error = Errc::NONE) {
-    Op& o = ops_.at(id);
-    if (o.outcome != Outcome::pending) return;
-    o.outcome = outcome;
-    o.complete_ns = now_ns;
-    o.error = error;
+  void complete(uint64_t id, Outcome outcome, int64_t now_ns, Errc error = Errc::NONE);
+  // A send's acknowledgement: where it landed and who acked it.
+  void set_ack(uint64_t id, Offset offset, int32_t leader);
+  void set_txn_state(uint64_t id, TxnState s) {
+    ops_[id].bits = static_cast<uint8_t>((ops_[id].bits & 0x1f) | (static_cast<uint8_t>(s) << 5));
   }
   // Records an op that completed at once (poll, seek, assign, ...).
-  uint64_t record(Op op, int64_t now_ns) {
-    const uint64_t id = invoke(std::move(op), now_ns);
+  uint64_t record(const OpSpec& op, int64_t now_ns) {
+    const uint64_t id = invoke(op, now_ns);
     complete(id, Outcome::ok, now_ns);
     return id;
   }
   void event(ClusterEvent e) { events_.push_back(std::move(e)); }
 
-  const std::vector<Op>& ops() const { return ops_; }
+  // ---- reading ----
+  size_t size() const { return ops_.size(); }
+  OpView op(uint64_t id) const;
+  OpRange ops() const { return {this, 0, ops_.size()}; }
+  const OpRecord& rec(uint64_t id) const { return ops_[id]; }
+  const Actor& actor(uint32_t a) const { return actors_[a]; }
+  const Actor& actor_of(uint64_t id) const { return actors_[ops_[id].actor]; }
   const std::vector<ClusterEvent>& events() const { return events_; }
-  void clear() {
-    ops_.clear();
-    events_.clear();
-  }
+
+  const StringPool& strings() const { return pool_; }
+  std::string_view str(Sym s) const { return pool_.view(s); }
+
+  // Partitions by dense id, in first-recorded order.
+  size_t partition_count() const { return tps_.size(); }
+  const TopicPartition& tp(uint32_t id) const { return tps_[id]; }
+  // The id of `tp`, or UINT32_MAX if no op mentions it.
+  uint32_t find_tp(const TopicPartition& tp) const;
+
+  // The polled-record column (poll ops address it by OpRecord::items).
+  size_t polled_count() const { return polled_.size(); }
+  const PolledRecord& polled(uint64_t i) const { return polled_[i]; }
+  Offset high_watermark(uint64_t i) const;
+  std::string_view polled_key(uint64_t i) const;
+  // A send's key (nullopt: none).
+  std::optional<std::string_view> send_key(uint64_t id) const;
+  const OffsetRecord& offset_entry(uint64_t i) const { return offsets_[i]; }
+
+  // Bytes this history holds (columns, strings, side tables, events).
+  size_t memory_bytes() const;
+  void clear();
 
  private:
-  std::vector<Op> ops_;
+  uint32_t intern_tp(const TopicPartition& tp);
+  uint32_t intern_actor(const Actor& a);
+
+  ChunkedColumn<OpRecord> ops_;
+  ChunkedColumn<PolledRecord> polled_;
+  ChunkedColumn<OffsetRecord> offsets_;
+  ChunkedColumn<SendKey> send_keys_;                         // ascending op ids
+  std::vector<std::pair<uint64_t, Sym>> polled_keys_;        // polled index -> key, ascending
+  std::vector<std::pair<uint64_t, int64_t>> polled_hws_;     // polled index -> HW (hw_delta == kHwElsewhere)
+  StringPool pool_;
+  std::deque<TopicPartition> tps_;                           // stable references
+  std::unordered_map<uint64_t, uint32_t> tp_ids_;            // (topic Sym, partition) -> id; lookups only
+  std::vector<Actor> actors_;
+  std::map<std::tuple<int32_t, Sym, Sym, Sym, int32_t, int32_t, int16_t, bool, bool, bool>, uint32_t> actor_ids_;
+  uint32_t last_actor_ = UINT32_MAX;
   std::vector<ClusterEvent> events_;
 };
+
+// An op as readers see it: the fields the History recorded, by name.
+class OpView {
+ public:
+  OpView(const History& h, uint64_t id) : h_(&h), r_(&h.rec(id)), id_(id) {}
+  uint64_t id() const { return id_; }
+  const OpRecord& rec() const { return *r_; }
+  const Actor& actor() const { return h_->actor(r_->actor); }
+  int32_t client() const { return actor().client; }
+  std::string_view client_name() const { return h_->str(actor().name); }
+  OpType type() const { return r_->type(); }
+  int64_t invoke_ns() const { return r_->invoke_ns; }
+  int64_t complete_ns() const { return r_->complete_ns; }
+  Outcome outcome() const { return r_->outcome(); }
+  Errc error() const { return r_->errc(); }
+  bool is_send() const { return type() == OpType::send; }
+
+  // send
+  uint32_t tp_id() const { return r_->tp; }
+  const TopicPartition& tp() const { return h_->tp(r_->tp); }
+  std::optional<std::string_view> key() const {
+    if (!is_send()) return std::nullopt;
+    return h_->send_key(id_);
+  }
+  Sym value_sym() const { return is_send() ? r_->value : 0; }
+  std::string_view value() const { return h_->str(value_sym()); }
+  Offset offset() const { return Offset{is_send() ? r_->offset : -1}; }
+  int16_t acks() const { return actor().acks; }
+  bool idempotent() const { return actor().idempotent; }
+  bool transactional() const { return actor().transactional; }
+  int32_t max_in_flight() const { return actor().max_in_flight; }
+  int32_t leader() const { return is_send() ? r_->leader : -1; }
+  TxnState txn_state() const { return r_->txn(); }
+
+  // poll / commit / seek / assign / revoke
+  PolledRange records() const {
+    if (type() != OpType::poll) return {h_, 0, 0};
+    return {h_, r_->items.begin, r_->items.end};
+  }
+  OffsetRange offsets() const {
+    if (is_send() || type() == OpType::poll) return {h_, 0, 0};
+    return {h_, r_->items.begin, r_->items.end};
+  }
+  bool read_committed() const { return actor().read_committed; }
+  Sym group_sym() const { return actor().group; }
+  std::string_view group_id() const { return h_->str(actor().group); }
+  int32_t generation() const { return actor().generation; }
+  Sym member_sym() const { return actor().member; }
+  std::string_view member_id() const { return h_->str(member_sym()); }
+  Sym detail_sym() const { return is_send() ? 0 : r_->detail; }
+  std::string_view detail() const { return h_->str(detail_sym()); }
+
+ private:
+  const History* h_;
+  const OpRecord* r_;
+  uint64_t id_;
+};
+
+inline OpView History::op(uint64_t id) const { return OpView(*this, id); }
+inline OpView GetOp::operator()(const History& h, uint64_t i) const { return h.op(i); }
+inline PolledView GetPolled::operator()(const History& h, uint64_t i) const {
+  const PolledRecord& r = h.polled(i);
+  return PolledView{h.tp(r.tp), Offset{r.offset}, h.polled_key(i), h.str(r.value), LeaderEpoch{r.leader_epoch},
+                    h.high_watermark(i)};
+}
+inline OffsetEntry GetOffset::operator()(const History& h, uint64_t i) const {
+  const OffsetRecord& r = h.offset_entry(i);
+  return OffsetEntry{h.tp(r.tp), Offset{r.offset}};
+}
 
 }  // namespace ksim::check

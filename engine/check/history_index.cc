@@ -3,45 +3,141 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <stdexcept>
+
 namespace ksim::check {
 
 const LogRecord* PartitionIndex::at(int64_t offset) const {
   if (!final_log) return nullptr;
   const auto& r = final_log->records;
+  // Most logs are dense (no control records, no compaction): try the slot
+  // the offset would have, then search.
+  if (!r.empty() && offset >= r.front().offset) {
+    const auto guess = static_cast<uint64_t>(offset - r.front().offset);
+    if (guess < r.size() && r[guess].offset == offset) return &r[guess];
+  }
   auto it = std::lower_bound(r.begin(), r.end(), offset,
                              [](const LogRecord& a, int64_t o) { return a.offset < o; });
   return it != r.end() && it->offset == offset ? &*it : nullptr;
 }
 
+void ValueChains::add(Sym v, uint32_t part, int64_t payload) {
+  if (!(next_.size() < UINT32_MAX - 1)) throw std::length_error("history index: too many entries");
+  next_.push_back(0);
+  part_.push_back(part);
+  payload_.push_back(payload);
+  const uint32_t e = static_cast<uint32_t>(next_.size());
+  if (tail_[v] == 0)
+    head_[v] = e;
+  else
+    next_[tail_[v] - 1] = e;
+  tail_[v] = e;
+}
+
 HistoryIndex::HistoryIndex(const CheckInput& in) : in_(in) {
   const History& h = *in.history;
-  std::map<TopicPartition, size_t> sends_per_partition;
-  for (const Op& op : h.ops())
-    if (op.type == OpType::send) ++sends_per_partition[op.tp];
-  for (const auto& [tp, n] : sends_per_partition) {
-    parts_[tp].sends.reserve(n);
-    parts_[tp].sends_by_value.reserve(n);
-  }
-  for (const Op& op : h.ops()) {
-    if (op.type == OpType::send) {
-      PartitionIndex& p = parts_[op.tp];
-      p.sends.push_back(op.id);
-      add_to(p.sends_by_value, op.value, op.id);
-    } else if (op.type == OpType::poll) {
-      for (const PolledRecord& r : op.records)
-        parts_[r.tp].reads.push_back(Read{op.id, op.client, op.invoke_ns, &r});
+  // The partitions: those a send or a polled record names, and every final log.
+  std::vector<uint32_t> sends_per_tp(h.partition_count(), 0), reads_per_tp(h.partition_count(), 0);
+  std::vector<bool> used(h.partition_count(), false);
+  for (uint64_t id = 0; id < h.size(); ++id) {
+    const OpRecord& r = h.rec(id);
+    if (r.type() == OpType::send) {
+      ++sends_per_tp[r.tp];
+      used[r.tp] = true;
+    } else if (r.type() == OpType::poll) {
+      for (uint64_t i = r.items.begin; i < r.items.end; ++i) {
+        ++reads_per_tp[h.polled(i).tp];
+        used[h.polled(i).tp] = true;
+      }
     }
   }
-  for (const auto& [tp, log] : in.final_logs) {
-    PartitionIndex& p = parts_[tp];
-    p.final_log = &log;
-    p.log_offsets_by_value.reserve(log.records.size());
-    // Records of aborted transactions are in the log but not in the partition's
-    // content: no reader may return them, so they are no copy of anything.
-    for (const LogRecord& r : log.records)
-      if (!r.aborted) add_to(p.log_offsets_by_value, r.value, r.offset);
+  for (uint32_t t = 0; t < h.partition_count(); ++t)
+    if (used[t]) ordinal_.emplace(h.tp(t), 0);
+  for (const auto& [tp, log] : in.final_logs) ordinal_.emplace(tp, 0);
+  parts_.resize(ordinal_.size());
+  uint32_t n = 0;
+  for (auto& [tp, ord] : ordinal_) {
+    ord = n;
+    parts_[n].tp = tp;
+    parts_[n].ordinal = n;
+    ++n;
   }
-  for (const auto& [tp, _] : parts_) order_.push_back(tp);
+  by_tp_id_.assign(h.partition_count(), UINT32_MAX);
+  for (uint32_t t = 0; t < h.partition_count(); ++t) {
+    if (!used[t]) continue;
+    by_tp_id_[t] = ordinal_.at(h.tp(t));
+    parts_[by_tp_id_[t]].sends.reserve(sends_per_tp[t]);
+    parts_[by_tp_id_[t]].reads.reserve(reads_per_tp[t]);
+  }
+
+  sends_by_value_.reset(h.strings().size());
+  log_by_value_.reset(h.strings().size());
+  for (uint64_t id = 0; id < h.size(); ++id) {
+    const OpRecord& r = h.rec(id);
+    if (r.type() == OpType::send) {
+      const uint32_t ord = by_tp_id_[r.tp];
+      parts_[ord].sends.push_back(id);
+      sends_by_value_.add(r.value, ord, static_cast<int64_t>(id));
+    } else if (r.type() == OpType::poll) {
+      const int32_t client = h.actor(r.actor).client;
+      for (uint64_t i = r.items.begin; i < r.items.end; ++i) {
+        const PolledRecord& pr = h.polled(i);
+        parts_[by_tp_id_[pr.tp]].reads.push_back(Read{id, client, r.invoke_ns, i, &pr});
+      }
+    }
+  }
+  const StringPool& pool = h.strings();
+  for (const auto& [tp, log] : in.final_logs) {
+    PartitionIndex& p = parts_[ordinal_.at(tp)];
+    p.final_log = &log;
+    p.log_values.assign(log.records.size(), kNoSym);
+    // Each record's Sym. The send acked at its offset usually holds its value:
+    // one string compare instead of a hash lookup; the rest are looked up.
+    for (uint64_t id : p.sends) {
+      const OpRecord& s = h.rec(id);
+      if (s.outcome() != Outcome::ok || s.offset < 0) continue;
+      const LogRecord* r = p.at(s.offset);
+      if (r && r->value == pool.view(s.value)) p.log_values[static_cast<size_t>(r - log.records.data())] = s.value;
+    }
+    for (size_t i = 0; i < log.records.size(); ++i) {
+      const LogRecord& r = log.records[i];
+      Sym& v = p.log_values[i];
+      if (v == kNoSym) v = pool.find(r.value);
+      // Records of aborted transactions are in the log but not in the partition's
+      // content: no reader may return them, so they are no copy of anything.
+      if (!r.aborted && v != kNoSym) log_by_value_.add(v, p.ordinal, r.offset);
+    }
+  }
+}
+
+std::vector<uint64_t> HistoryIndex::sends_of(const PartitionIndex& p, Sym v) const {
+  std::vector<uint64_t> out;
+  sends_by_value_.each(v, p.ordinal, [&](int64_t id) {
+    out.push_back(static_cast<uint64_t>(id));
+    return true;
+  });
+  return out;
+}
+
+bool HistoryIndex::has_sends(const PartitionIndex& p, Sym v) const {
+  bool any = false;
+  sends_by_value_.each(v, p.ordinal, [&](int64_t) { return !(any = true); });
+  return any;
+}
+
+std::vector<int64_t> HistoryIndex::log_offsets_of(const PartitionIndex& p, Sym v) const {
+  std::vector<int64_t> out;
+  log_by_value_.each(v, p.ordinal, [&](int64_t o) {
+    out.push_back(o);
+    return true;
+  });
+  return out;
+}
+
+bool HistoryIndex::in_log(const PartitionIndex& p, Sym v) const {
+  bool any = false;
+  log_by_value_.each(v, p.ordinal, [&](int64_t) { return !(any = true); });
+  return any;
 }
 
 std::string fmt_time(int64_t ns) {
@@ -96,45 +192,45 @@ std::string events_between(const History& h, const TopicPartition& tp, int64_t f
   return out;
 }
 
-std::string describe_op(const Op& op) {
+std::string describe_op(const OpView& op) {
   std::string s;
-  switch (op.type) {
+  switch (op.type()) {
     case OpType::send: {
-      s = "send #" + std::to_string(op.id) + " of '" + op.value + "' by " + op.client_name + " (acks=" +
-          (op.acks == -1 ? std::string("all") : std::to_string(op.acks)) + (op.idempotent ? ", idempotent" : "") +
-          ") to " + op.tp.str() + " invoked " + fmt_time(op.invoke_ns);
-      if (op.outcome == Outcome::ok) {
-        s += ", acked " + fmt_time(op.complete_ns);
-        if (op.offset.value >= 0) s += " at offset " + std::to_string(op.offset.value);
-        if (op.leader >= 0) s += " by leader " + std::to_string(op.leader);
-      } else if (op.outcome == Outcome::fail) {
-        s += ", failed " + fmt_time(op.complete_ns);
-      } else if (op.outcome == Outcome::info) {
-        s += ", outcome unknown at " + fmt_time(op.complete_ns);
+      s = "send #" + std::to_string(op.id()) + " of '" + std::string(op.value()) + "' by " + std::string(op.client_name()) + " (acks=" +
+          (op.acks() == -1 ? std::string("all") : std::to_string(op.acks())) + (op.idempotent() ? ", idempotent" : "") +
+          ") to " + op.tp().str() + " invoked " + fmt_time(op.invoke_ns());
+      if (op.outcome() == Outcome::ok) {
+        s += ", acked " + fmt_time(op.complete_ns());
+        if (op.offset().value >= 0) s += " at offset " + std::to_string(op.offset().value);
+        if (op.leader() >= 0) s += " by leader " + std::to_string(op.leader());
+      } else if (op.outcome() == Outcome::fail) {
+        s += ", failed " + fmt_time(op.complete_ns());
+      } else if (op.outcome() == Outcome::info) {
+        s += ", outcome unknown at " + fmt_time(op.complete_ns());
       } else {
         s += ", never completed";
       }
       break;
     }
     case OpType::poll:
-      s = "poll #" + std::to_string(op.id) + " by " + op.client_name + " at " + fmt_time(op.invoke_ns) + " (" +
-          std::to_string(op.records.size()) + " records)";
+      s = "poll #" + std::to_string(op.id()) + " by " + std::string(op.client_name()) + " at " + fmt_time(op.invoke_ns()) + " (" +
+          std::to_string(op.records().size()) + " records)";
       break;
     case OpType::commit:
-      s = op.detail + " commit #" + std::to_string(op.id) + " by " + op.client_name + " (generation " +
-          std::to_string(op.generation) + ") at " + fmt_time(op.invoke_ns);
+      s = std::string(op.detail()) + " commit #" + std::to_string(op.id()) + " by " + std::string(op.client_name()) + " (generation " +
+          std::to_string(op.generation()) + ") at " + fmt_time(op.invoke_ns());
       break;
     case OpType::seek:
-      s = "seek #" + std::to_string(op.id) + " by " + op.client_name + " (" + op.detail + ") at " +
-          fmt_time(op.invoke_ns);
+      s = "seek #" + std::to_string(op.id()) + " by " + std::string(op.client_name()) + " (" + std::string(op.detail()) + ") at " +
+          fmt_time(op.invoke_ns());
       break;
     case OpType::assign:
-      s = "assignment #" + std::to_string(op.id) + " to " + op.client_name + " (generation " +
-          std::to_string(op.generation) + ") at " + fmt_time(op.invoke_ns);
+      s = "assignment #" + std::to_string(op.id()) + " to " + std::string(op.client_name()) + " (generation " +
+          std::to_string(op.generation()) + ") at " + fmt_time(op.invoke_ns());
       break;
     case OpType::revoke:
-      s = "revocation #" + std::to_string(op.id) + " from " + op.client_name + " (" + op.detail + ") at " +
-          fmt_time(op.invoke_ns);
+      s = "revocation #" + std::to_string(op.id()) + " from " + std::string(op.client_name()) + " (" + std::string(op.detail()) + ") at " +
+          fmt_time(op.invoke_ns());
       break;
   }
   return s;

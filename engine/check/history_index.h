@@ -1,13 +1,17 @@
 // HistoryIndex: the lookup structures every checker shares, built once per
-// check in O(ops + records): sends per partition, sends by value, reads per
-// partition, final-log lookup by offset and by value. Hash maps here are for
-// lookups only; nothing iterates them into output (determinism).
+// check in O(ops + records), reading the compact History in place: sends and
+// reads per partition, the final logs' values as the History's Syms, and
+// value -> sends / value -> final-log offsets chains. Values are compared as
+// Syms (equal strings, equal Syms); a final-log value no op recorded has no
+// Sym (kNoSym) and is only ever compared with recorded ones, so it equals
+// none of them. Nothing here is iterated into output in hash order
+// (determinism): chains keep insertion order (history order, offset order).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/check/check_input.h"
@@ -18,37 +22,44 @@ struct Read {
   uint64_t op = 0;        // the poll op
   int32_t client = -1;
   int64_t at_ns = 0;
+  uint64_t rec = 0;       // the record's index in the History's polled-record column
   const PolledRecord* record = nullptr;
 };
 
-// One or more values under a key; the common case (exactly one) allocates nothing.
-template <class T>
-struct Multi {
-  T first{};
-  std::vector<T> more;
-  size_t size() const { return 1 + more.size(); }
-  std::vector<T> all() const {
-    std::vector<T> out{first};
-    out.insert(out.end(), more.begin(), more.end());
-    return out;
-  }
-};
-template <class T>
-void add_to(std::unordered_map<std::string_view, Multi<T>>& m, std::string_view key, T v) {
-  auto [it, fresh] = m.try_emplace(key, Multi<T>{v, {}});
-  if (!fresh) it->second.more.push_back(v);
-}
-
-// Keys are views into the History and the FinalLogs, which outlive the index.
 struct PartitionIndex {
-  std::vector<uint64_t> sends;                                   // send ops in invoke order
-  std::unordered_map<std::string_view, Multi<uint64_t>> sends_by_value;
-  std::vector<Read> reads;                                       // in history order
+  TopicPartition tp;
+  uint32_t ordinal = 0;                 // position in HistoryIndex::partitions()
+  std::vector<uint64_t> sends;          // send ops in invoke order
+  std::vector<Read> reads;              // in history order
   const FinalLog* final_log = nullptr;
-  std::unordered_map<std::string_view, Multi<int64_t>> log_offsets_by_value;  // records of aborted transactions excluded
+  std::vector<Sym> log_values;          // per final-log record: its value's Sym, kNoSym if no op recorded it
 
   // The final log's record at `offset`, or nullptr.
   const LogRecord* at(int64_t offset) const;
+  Sym value_of(const LogRecord* r) const { return log_values[static_cast<size_t>(r - final_log->records.data())]; }
+};
+
+// Per value Sym, entries (partition ordinal, payload) in insertion order.
+class ValueChains {
+ public:
+  void reset(size_t syms) {
+    head_.assign(syms, 0);
+    tail_.assign(syms, 0);
+  }
+  void add(Sym v, uint32_t part, int64_t payload);
+  // Calls f(payload) for each entry of `v` in partition `part`, in order;
+  // f returns false to stop.
+  template <class F>
+  void each(Sym v, uint32_t part, F f) const {
+    if (v >= head_.size()) return;
+    for (uint32_t e = head_[v]; e != 0; e = next_[e - 1])
+      if (part_[e - 1] == part && !f(payload_[e - 1])) return;
+  }
+
+ private:
+  std::vector<uint32_t> head_, tail_;   // Sym -> entry + 1 (0: none)
+  std::vector<uint32_t> next_, part_;   // entry -> next entry + 1, partition
+  std::vector<int64_t> payload_;
 };
 
 class HistoryIndex {
@@ -57,13 +68,38 @@ class HistoryIndex {
   const CheckInput& input() const { return in_; }
   const History& history() const { return *in_.history; }
   // Partitions in TopicPartition order.
-  const std::vector<TopicPartition>& partitions() const { return order_; }
-  const PartitionIndex& partition(const TopicPartition& tp) const { return parts_.at(tp); }
+  const std::vector<PartitionIndex>& partitions() const { return parts_; }
+  const PartitionIndex& partition(const TopicPartition& tp) const { return parts_[ordinal_.at(tp)]; }
+  // By the History's partition id (a partition some send or polled record names).
+  const PartitionIndex& partition(uint32_t tp_id) const {
+    const uint32_t ord = by_tp_id_.at(tp_id);
+    return ord != UINT32_MAX ? parts_[ord] : partition(history().tp(tp_id));
+  }
+
+  // Send ops of value `v` to the partition, in invoke order.
+  std::vector<uint64_t> sends_of(const PartitionIndex& p, Sym v) const;
+  bool has_sends(const PartitionIndex& p, Sym v) const;
+  // Offsets of value `v` in the partition's final log (records of aborted transactions excluded).
+  std::vector<int64_t> log_offsets_of(const PartitionIndex& p, Sym v) const;
+  bool in_log(const PartitionIndex& p, Sym v) const;
+  // The same without a vector: f(op id) / f(offset) in order, returning false to stop.
+  template <class F>
+  void sends(const PartitionIndex& p, Sym v, F f) const {
+    sends_by_value_.each(v, p.ordinal, [&](int64_t id) { return f(static_cast<uint64_t>(id)); });
+  }
+  template <class F>
+  void log_offsets(const PartitionIndex& p, Sym v, F f) const {
+    log_by_value_.each(v, p.ordinal, f);
+  }
+  // The Sym of a string, kNoSym if no op recorded it.
+  Sym sym(std::string_view s) const { return history().strings().find(s); }
 
  private:
   const CheckInput& in_;
-  std::map<TopicPartition, PartitionIndex> parts_;
-  std::vector<TopicPartition> order_;
+  std::vector<PartitionIndex> parts_;
+  std::map<TopicPartition, uint32_t> ordinal_;
+  std::vector<uint32_t> by_tp_id_;      // History partition id -> ordinal (UINT32_MAX: none)
+  ValueChains sends_by_value_, log_by_value_;
 };
 
 // "t=1.203s"
@@ -74,6 +110,6 @@ std::string fmt_time(int64_t ns);
 std::string events_between(const History& h, const TopicPartition& tp, int64_t from_ns, int64_t to_ns,
                            size_t limit = 8, bool earliest = false);
 // "send #12 by producer-1 (acks=all, idempotent) invoked t=..., acked t=... at offset 57 by broker 1"
-std::string describe_op(const Op& op);
+std::string describe_op(const OpView& op);
 
 }  // namespace ksim::check

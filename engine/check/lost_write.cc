@@ -8,37 +8,38 @@ namespace ksim::check {
 
 void check_lost_writes(const HistoryIndex& index, Verdict& out) {
   const History& h = index.history();
-  for (const TopicPartition& tp : index.partitions()) {
-    const PartitionIndex& p = index.partition(tp);
+  for (const PartitionIndex& p : index.partitions()) {
+    const TopicPartition& tp = p.tp;
     if (!p.final_log || p.final_log->source_broker < 0) continue;  // unreadable: the liveness phase says why
     const FinalLog& log = *p.final_log;
     for (uint64_t id : p.sends) {
-      const Op& op = h.op(id);
-      if (op.outcome != Outcome::ok) continue;
+      const OpRecord& rec = h.rec(id);
+      if (rec.outcome() != Outcome::ok) continue;
+      const OpView op = h.op(id);
       std::string found;
-      if (op.offset.value >= 0) {
-        if (op.offset.value < log.log_start_offset) continue;  // deleted by retention, not lost
-        const LogRecord* r = p.at(op.offset.value);
-        if (r && r->value == op.value) continue;
-        found = r ? "offset " + std::to_string(op.offset.value) + " now holds '" + r->value + "'"
+      if (rec.offset >= 0) {
+        if (rec.offset < log.log_start_offset) continue;  // deleted by retention, not lost
+        const LogRecord* r = p.at(rec.offset);
+        if (r && p.value_of(r) == rec.value) continue;
+        found = r ? "offset " + std::to_string(rec.offset) + " now holds '" + r->value + "'"
                   : "the final log (broker " + std::to_string(log.source_broker) + ") has no record at offset " +
-                        std::to_string(op.offset.value) + " (high watermark " + std::to_string(log.high_watermark) +
+                        std::to_string(rec.offset) + " (high watermark " + std::to_string(log.high_watermark) +
                         ")";
       } else {
-        if (p.log_offsets_by_value.count(op.value)) continue;
-        found = "'" + op.value + "' is nowhere in the final log";
+        if (index.in_log(p, rec.value)) continue;
+        found = "'" + std::string(op.value()) + "' is nowhere in the final log";
       }
       Anomaly a;
       a.kind = "lost-write";
       a.cause = permitted_loss(index, op);
       a.expected = !a.cause.empty();
       a.tp = tp;
-      if (op.offset.value >= 0) a.offsets.push_back(op.offset.value);
-      a.records.push_back(op.value);
-      a.ops.push_back(op.id);
-      a.at_ns = op.complete_ns;
+      if (rec.offset >= 0) a.offsets.push_back(rec.offset);
+      a.records.emplace_back(op.value());
+      a.ops.push_back(id);
+      a.at_ns = rec.complete_ns;
       a.explanation = describe_op(op) + "; " + found + ".\n" +
-                      events_between(h, tp, op.invoke_ns - 1, INT64_MAX, 8, /*earliest=*/true) +
+                      events_between(h, tp, rec.invoke_ns - 1, INT64_MAX, 8, /*earliest=*/true) +
                       (a.expected ? "Permitted: " + a.cause + "." : "Kafka promised this record: a violation.");
       out.add(std::move(a));
     }

@@ -37,18 +37,21 @@ const LogRecord* readable_between(const PartitionIndex& p, int64_t from, int64_t
   return nullptr;
 }
 
+// Maps below are keyed by Syms and partition ids: lookups only, never
+// iterated into output.
 struct GroupState {
   int32_t generation = -1;
-  std::map<TopicPartition, std::pair<int64_t, uint64_t>> consumed;  // next offset, poll op that reached it
+  std::map<uint32_t, std::pair<int64_t, uint64_t>> consumed;  // tp -> next offset, poll op that reached it
 };
 
 }  // namespace
 
 void check_poll_order(const HistoryIndex& index, Verdict& out) {
   const History& h = index.history();
-  std::map<int32_t, std::map<TopicPartition, Position>> positions;  // client -> partition -> position
+  std::map<int32_t, std::map<uint32_t, Position>> positions;  // client -> partition -> position
   std::map<int32_t, int32_t> client_generation;
-  std::map<std::string, GroupState> groups;
+  std::map<Sym, GroupState> groups;
+  const Sym committed = index.sym("committed");
 
   // Whether a partition's committed offsets were rewritten during the run (an
   // unclean election, power failures): asked once per partition, not per anomaly.
@@ -58,84 +61,98 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
     if (it == rewritten.end()) it = rewritten.emplace(tp, permitted_committed_loss(index, tp, 0)).first;
     return it->second;
   };
-  auto report = [&](const char* kind, const TopicPartition& tp, const Op& op, int64_t expected, int64_t got,
+  auto report = [&](const char* kind, const TopicPartition& tp, const OpView& op, int64_t expected, int64_t got,
                     std::string why) {
     Anomaly a;
     a.kind = kind;
     a.tp = tp;
     a.offsets = {expected, got};
-    a.ops.push_back(op.id);
-    a.at_ns = op.invoke_ns;
+    a.ops.push_back(op.id());
+    a.at_ns = op.invoke_ns();
     // A partition whose committed offsets were rewritten during the run moves
     // positions Kafka never promised, and the final log it is judged against
     // is not the log the consumer read.
     a.cause = rewrite_cause(tp);
     a.expected = !a.cause.empty();
-    a.explanation = std::move(why) + "\n" + events_between(h, tp, op.invoke_ns - 10'000'000'000, op.invoke_ns) +
+    a.explanation = std::move(why) + "\n" + events_between(h, tp, op.invoke_ns() - 10'000'000'000, op.invoke_ns()) +
                     (a.expected ? "Permitted: " + a.cause + " rewrote the partition's committed offsets." : "");
     out.add(std::move(a));
   };
 
-  for (const Op& op : h.ops()) {
-    switch (op.type) {
+  for (uint64_t id = 0; id < h.size(); ++id) {
+    const OpRecord& rec = h.rec(id);
+    if (rec.type() == OpType::send || rec.type() == OpType::commit) continue;
+    const OpView op = h.op(id);
+    const int32_t client = op.client();
+    const Sym group = op.group_sym();  // 0: "" (no group)
+    switch (op.type()) {
       case OpType::assign: {
-        client_generation[op.client] = op.generation;
-        if (!op.group_id.empty()) {
-          GroupState& g = groups[op.group_id];
-          g.generation = std::max(g.generation, op.generation);
+        client_generation[client] = op.generation();
+        if (group != 0) {
+          GroupState& g = groups[group];
+          g.generation = std::max(g.generation, op.generation());
         }
         // Partitions kept across a (cooperative) rebalance keep their position;
         // new ones start unknown until a seek (committed / reset) sets it.
-        for (const OffsetEntry& e : op.offsets) positions[op.client].try_emplace(e.tp);
+        for (uint64_t i = rec.items.begin; i < rec.items.end; ++i) positions[client].try_emplace(h.offset_entry(i).tp);
         break;
       }
       case OpType::revoke:
-        for (const OffsetEntry& e : op.offsets) positions[op.client].erase(e.tp);
+        for (uint64_t i = rec.items.begin; i < rec.items.end; ++i) positions[client].erase(h.offset_entry(i).tp);
         break;
       case OpType::seek: {
-        for (const OffsetEntry& e : op.offsets) {
-          positions[op.client][e.tp].next = e.offset.value;
-          if (op.detail != "committed" || op.group_id.empty()) continue;
-          GroupState& g = groups[op.group_id];
+        for (uint64_t i = rec.items.begin; i < rec.items.end; ++i) {
+          const OffsetRecord& e = h.offset_entry(i);
+          positions[client][e.tp].next = e.offset;
+          if (op.detail_sym() != committed || group == 0) continue;
+          GroupState& g = groups[group];
           auto it = g.consumed.find(e.tp);
-          if (it == g.consumed.end() || e.offset.value <= it->second.first) continue;
+          if (it == g.consumed.end() || e.offset <= it->second.first) continue;
+          const TopicPartition& tp = h.tp(e.tp);
           const PartitionIndex& p = index.partition(e.tp);
           const LogRecord* skipped =
-              readable_between(p, it->second.first, e.offset.value, h.op(it->second.second).read_committed);
+              readable_between(p, it->second.first, e.offset, h.actor_of(it->second.second).read_committed);
           if (!skipped) continue;
-          report("poll-skip", e.tp, op, it->second.first, e.offset.value,
-                 op.client_name + " starts " + e.tp.str() + " at the group '" + op.group_id +
-                     "' committed offset " + std::to_string(e.offset.value) + ", but the group's members had consumed" +
-                     " only up to offset " + std::to_string(it->second.first) + " (" +
-                     describe_op(h.op(it->second.second)) + "): offsets " + std::to_string(it->second.first) + ".." +
-                     std::to_string(e.offset.value - 1) + " (e.g. '" + skipped->value +
-                     "') were never delivered to a live member of the group. (" + describe_op(op) + ")");
+          report("poll-skip", tp, op, it->second.first, e.offset,
+                 std::string(op.client_name()) + " starts " + tp.str() + " at the group '" +
+                     std::string(op.group_id()) + "' committed offset " + std::to_string(e.offset) +
+                     ", but the group's members had consumed" + " only up to offset " +
+                     std::to_string(it->second.first) + " (" + describe_op(h.op(it->second.second)) + "): offsets " +
+                     std::to_string(it->second.first) + ".." + std::to_string(e.offset - 1) + " (e.g. '" +
+                     skipped->value + "') were never delivered to a live member of the group. (" + describe_op(op) +
+                     ")");
         }
         break;
       }
       case OpType::poll: {
-        auto& mine = positions[op.client];
-        const bool current = op.group_id.empty() || client_generation[op.client] >= groups[op.group_id].generation;
-        for (const PolledRecord& r : op.records) {
+        auto& mine = positions[client];
+        const bool current = group == 0 || client_generation[client] >= groups[group].generation;
+        const bool read_committed = op.read_committed();
+        GroupState* g = current && group != 0 ? &groups[group] : nullptr;
+        for (uint64_t i = rec.items.begin; i < rec.items.end; ++i) {
+          const PolledRecord& r = h.polled(i);
           Position& pos = mine[r.tp];
-          const int64_t off = r.offset.value;
+          const int64_t off = r.offset;
           if (pos.next >= 0 && off < pos.next) {
-            report("nonmonotonic-poll", r.tp, op, pos.next, off,
-                   op.client_name + " read " + r.tp.str() + " offset " + std::to_string(off) +
+            const TopicPartition& tp = h.tp(r.tp);
+            report("nonmonotonic-poll", tp, op, pos.next, off,
+                   std::string(op.client_name()) + " read " + tp.str() + " offset " + std::to_string(off) +
                        " although its position was " + std::to_string(pos.next) +
                        " and no seek, reset or rebalance moved it back (" + describe_op(op) + ").");
           } else if (pos.next >= 0 && off > pos.next) {
-            if (const LogRecord* skipped = readable_between(index.partition(r.tp), pos.next, off, op.read_committed))
-              report("poll-skip", r.tp, op, pos.next, off,
-                     op.client_name + " jumped in " + r.tp.str() + " from position " + std::to_string(pos.next) +
-                         " to offset " + std::to_string(off) + " with no seek or reset; offset " +
-                         std::to_string(skipped->offset) + " ('" + skipped->value + "') was readable (" +
-                         describe_op(op) + ").");
+            if (const LogRecord* skipped = readable_between(index.partition(r.tp), pos.next, off, read_committed)) {
+              const TopicPartition& tp = h.tp(r.tp);
+              report("poll-skip", tp, op, pos.next, off,
+                     std::string(op.client_name()) + " jumped in " + tp.str() + " from position " +
+                         std::to_string(pos.next) + " to offset " + std::to_string(off) +
+                         " with no seek or reset; offset " + std::to_string(skipped->offset) + " ('" +
+                         skipped->value + "') was readable (" + describe_op(op) + ").");
+            }
           }
           pos.next = off + 1;
-          if (current && !op.group_id.empty()) {
-            auto& c = groups[op.group_id].consumed[r.tp];
-            if (off + 1 > c.first) c = {off + 1, op.id};
+          if (g) {
+            auto& c = g->consumed[r.tp];
+            if (off + 1 > c.first) c = {off + 1, id};
           }
         }
         break;

@@ -14,44 +14,50 @@ namespace ksim::check {
 
 void check_transactions(const HistoryIndex& index, Verdict& out) {
   const History& h = index.history();
-  for (const TopicPartition& tp : index.partitions()) {
-    const PartitionIndex& p = index.partition(tp);
+  for (const PartitionIndex& p : index.partitions()) {
+    const TopicPartition& tp = p.tp;
     for (const Read& rd : p.reads) {
-      if (!h.op(rd.op).read_committed) continue;
-      auto s = p.sends_by_value.find(rd.record->value);
-      if (s == p.sends_by_value.end()) continue;
-      bool aborted = true;
-      for (uint64_t id : s->second.all()) aborted = aborted && h.op(id).txn_state == "aborted";
-      if (!aborted) continue;
+      if (!h.actor_of(rd.op).read_committed) continue;
+      bool any = false, aborted = true;
+      uint64_t first = 0;
+      index.sends(p, rd.record->value, [&](uint64_t id) {
+        if (!any) first = id;
+        any = true;
+        aborted = aborted && h.rec(id).txn() == TxnState::aborted;
+        return aborted;
+      });
+      if (!any || !aborted) continue;
       Anomaly a;
       a.kind = "aborted-read";
       a.tp = tp;
-      a.offsets = {rd.record->offset.value};
-      a.records = {rd.record->value};
-      a.ops = {rd.op, s->second.first};
+      a.offsets = {rd.record->offset};
+      a.records = {std::string(h.str(rd.record->value))};
+      a.ops = {rd.op, first};
       a.at_ns = rd.at_ns;
-      a.explanation = describe_op(h.op(rd.op)) + " (read_committed) returned '" + rd.record->value +
-                      "' from an aborted transaction: " + describe_op(h.op(s->second.first)) + ".";
+      a.explanation = describe_op(h.op(rd.op)) + " (read_committed) returned '" + a.records[0] +
+                      "' from an aborted transaction: " + describe_op(h.op(first)) + ".";
       out.add(std::move(a));
     }
     if (!p.final_log) continue;
     for (uint64_t id : p.sends) {
-      const Op& op = h.op(id);
-      if (!op.transactional || op.txn_state != "committed") continue;
+      const OpRecord& rec = h.rec(id);
+      if (rec.txn() != TxnState::committed || !h.actor(rec.actor).transactional) continue;
+      const OpView op = h.op(id);
       // Copies in aborted transactions do not count: readers never see them.
       std::vector<int64_t> committed;
-      if (auto it = p.log_offsets_by_value.find(op.value); it != p.log_offsets_by_value.end())
-        for (int64_t o : it->second.all())
-          if (const LogRecord* r = p.at(o); r && !r->aborted) committed.push_back(o);
+      index.log_offsets(p, rec.value, [&](int64_t o) {
+        if (const LogRecord* r = p.at(o); r && !r->aborted) committed.push_back(o);
+        return true;
+      });
       const size_t copies = committed.size();
       if (copies == 1) continue;
       Anomaly a;
       a.kind = "exactly-once";
       a.tp = tp;
       a.offsets = committed;
-      a.records = {op.value};
-      a.ops = {op.id};
-      a.at_ns = op.complete_ns;
+      a.records = {std::string(op.value())};
+      a.ops = {op.id()};
+      a.at_ns = op.complete_ns();
       // Lost, where Kafka's contract permits losing it (an unclean election, power failures).
       if (copies == 0) a.cause = permitted_loss(index, op);
       a.expected = !a.cause.empty();

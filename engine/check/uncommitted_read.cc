@@ -8,20 +8,24 @@ namespace ksim::check {
 
 void check_uncommitted_reads(const HistoryIndex& index, Verdict& out) {
   const History& h = index.history();
-  for (const TopicPartition& tp : index.partitions()) {
-    for (const Read& rd : index.partition(tp).reads) {
+  for (const PartitionIndex& p : index.partitions()) {
+    const TopicPartition& tp = p.tp;
+    for (const Read& rd : p.reads) {
       const PolledRecord& r = *rd.record;
-      if (r.high_watermark.value < 0 || r.offset.value < r.high_watermark.value) continue;
+      // hw - offset > 0: below the HW (the common case, read without a side-table lookup).
+      if (r.hw_delta > 0 && r.hw_delta != PolledRecord::kHwElsewhere) continue;
+      const int64_t hw = h.high_watermark(rd.rec).value;
+      if (hw < 0 || r.offset < hw) continue;
       Anomaly a;
       a.kind = "uncommitted-read";
       a.tp = tp;
-      a.offsets = {r.offset.value, r.high_watermark.value};
-      a.records = {r.value};
+      a.offsets = {r.offset, hw};
+      a.records = {std::string(h.str(r.value))};
       a.ops = {rd.op};
       a.at_ns = rd.at_ns;
-      a.explanation = describe_op(h.op(rd.op)) + " returned " + tp.str() + " offset " + std::to_string(r.offset.value) +
-                      " ('" + r.value + "') although the high watermark was " +
-                      std::to_string(r.high_watermark.value) + ": a record not yet committed.";
+      a.explanation = describe_op(h.op(rd.op)) + " returned " + tp.str() + " offset " + std::to_string(r.offset) +
+                      " ('" + a.records[0] + "') although the high watermark was " + std::to_string(hw) +
+                      ": a record not yet committed.";
       out.add(std::move(a));
     }
   }

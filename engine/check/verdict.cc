@@ -97,22 +97,28 @@ void compute_stats(const HistoryIndex& index, Verdict& out) {
   Stats& s = out.mutable_stats();
   const History& h = index.history();
   std::vector<int64_t> send_lat, e2e;
-  std::unordered_map<std::string_view, int64_t> first_read_ns;  // value -> first time a consumer returned it
-  first_read_ns.reserve(h.ops().size());
-  for (const Op& op : h.ops()) {
+  // Value Sym -> the first time a consumer returned it (kNever: never).
+  constexpr int64_t kNever = INT64_MIN;
+  std::vector<int64_t> first_read_ns(h.strings().size(), kNever);
+  for (uint64_t id = 0; id < h.size(); ++id) {
+    const OpRecord& op = h.rec(id);
     ++s.ops;
-    if (op.type == OpType::poll) {
+    if (op.type() == OpType::poll) {
       ++s.polls;
-      s.records_polled += op.records.size();
-      for (const PolledRecord& r : op.records) first_read_ns.emplace(r.value, op.invoke_ns);
-    } else if (op.type == OpType::commit) {
+      s.records_polled += op.items.end - op.items.begin;
+      for (uint64_t i = op.items.begin; i < op.items.end; ++i) {
+        int64_t& first = first_read_ns[h.polled(i).value];
+        if (first == kNever) first = op.invoke_ns;
+      }
+    } else if (op.type() == OpType::commit) {
       ++s.commits;
     }
   }
-  for (const Op& op : h.ops()) {
-    if (op.type != OpType::send) continue;
+  for (uint64_t id = 0; id < h.size(); ++id) {
+    const OpRecord& op = h.rec(id);
+    if (op.type() != OpType::send) continue;
     ++s.sends;
-    switch (op.outcome) {
+    switch (op.outcome()) {
       case Outcome::ok:
         ++s.acked;
         send_lat.push_back(op.complete_ns - op.invoke_ns);
@@ -123,8 +129,8 @@ void compute_stats(const HistoryIndex& index, Verdict& out) {
       default:
         ++s.unknown;
     }
-    if (auto it = first_read_ns.find(op.value); it != first_read_ns.end() && it->second >= op.invoke_ns)
-      e2e.push_back(it->second - op.invoke_ns);
+    if (const int64_t first = first_read_ns[op.value]; first != kNever && first >= op.invoke_ns)
+      e2e.push_back(first - op.invoke_ns);
   }
   for (const Anomaly& a : out.anomalies())
     if (a.kind == "lost-write") ++s.lost;

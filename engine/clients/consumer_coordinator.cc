@@ -538,21 +538,22 @@ void ConsumerCoordinator::invoke_revoked(const std::vector<TopicPartition>& tps,
     listener_.on_revoked(tps);
   }
   if (tps.empty()) return;
-  check::Op op = recorder_.op(check::OpType::revoke);
+  check::OpSpec op = recorder_.op(check::OpType::revoke);
   for (const TopicPartition& tp : tps) op.offsets.push_back({tp, kNoOffset});
   op.generation = generation;
   op.member_id = generation_.member_id;
   op.detail = detail;
-  recorder_.record(std::move(op));
+  recorder_.record(op);
 }
 
 void ConsumerCoordinator::invoke_assigned(const std::vector<TopicPartition>& added, const std::vector<TopicPartition>& all) {
-  check::Op op = recorder_.op(check::OpType::assign);
+  check::OpSpec op = recorder_.op(check::OpType::assign);
   for (const TopicPartition& tp : all) op.offsets.push_back({tp, kNoOffset});
   op.generation = generation_.id;
   op.member_id = generation_.member_id;
-  op.detail = std::string("rebalance:") + rebalance_protocol_name(protocol_) + ":" + generation_.protocol;
-  recorder_.record(std::move(op));
+  const std::string detail = std::string("rebalance:") + rebalance_protocol_name(protocol_) + ":" + generation_.protocol;
+  op.detail = detail;
+  recorder_.record(op);
   if (listener_.on_assigned) listener_.on_assigned(added);
 }
 
@@ -705,10 +706,10 @@ void ConsumerCoordinator::send_offset_commit(const OffsetMap& offsets, const std
                                              std::function<void(Errc)> done) {
   Errc local = Errc::NONE;
   const Generation gen = commit_generation(&local);
-  check::Op op = recorder_.op(check::OpType::commit);
+  check::OpSpec op = recorder_.op(check::OpType::commit);
   for (const auto& [tp, om] : offsets) op.offsets.push_back({tp, om.offset});
   op.generation = subscriptions_.has_auto_assigned_partitions() ? generation_.id : -1;
-  op.member_id = subscriptions_.has_auto_assigned_partitions() ? generation_.member_id : "";
+  if (subscriptions_.has_auto_assigned_partitions()) op.member_id = generation_.member_id;
   op.detail = detail;
   const int64_t now_ns = net_.now().ns;
   check::History* h = recorder_.enabled() ? recorder_.ctx->history : nullptr;

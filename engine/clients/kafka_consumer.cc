@@ -133,10 +133,10 @@ void KafkaConsumer::metadata_loop() {
 void KafkaConsumer::record_assignment(check::OpType type, const std::vector<TopicPartition>& tps,
                                       const std::string& detail) {
   if (tps.empty() && type == check::OpType::revoke) return;
-  check::Op op = recorder_.op(type);
+  check::OpSpec op = recorder_.op(type);
   for (const TopicPartition& tp : tps) op.offsets.push_back({tp, kNoOffset});
   op.detail = detail;
-  recorder_.record(std::move(op));
+  recorder_.record(op);
 }
 
 std::optional<MemberState> KafkaConsumer::member_state() const {
@@ -271,13 +271,16 @@ std::vector<ConsumerRecord> KafkaConsumer::poll(int64_t timeout_ms, int32_t max_
       }
     } while (net_.now() < deadline && net_.alive());
     if (h) {
-      const uint64_t id = h->invoke(recorder_.op(check::OpType::poll), invoked_ns);
-      check::Op& op = h->op(id);
+      check::OpSpec op = recorder_.op(check::OpType::poll);
       op.generation = generation();
-      op.member_id = member_id();
+      const std::string member = member_id();
+      op.member_id = member;
+      op.records.reserve(out.size());
       for (const ConsumerRecord& r : out)
-        op.records.push_back({r.tp, r.offset, r.key.value_or(""), r.value.value_or(""), r.leader_epoch, r.high_watermark});
-      h->complete(id, check::Outcome::ok, net_.now().ns);
+        op.records.push_back({r.tp, r.offset, r.key ? std::string_view(*r.key) : std::string_view(),
+                              r.value ? std::string_view(*r.value) : std::string_view(), r.leader_epoch,
+                              r.high_watermark});
+      h->complete(h->invoke(op, invoked_ns), check::Outcome::ok, net_.now().ns);
     }
     return out;
   } catch (const KafkaException& e) {

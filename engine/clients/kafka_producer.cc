@@ -123,17 +123,17 @@ SendFuture KafkaProducer::fail_now(const ProducerRecord& r, int32_t partition, E
   if (cb) cb(state->metadata, error);
   if (ctx_.history) {
     if (!op) {
-      check::Op o;
+      check::OpSpec o;
       o.client = ctx_.client_id();
       o.client_name = ctx_.name;
       o.type = check::OpType::send;
       o.tp = state->metadata.tp;
-      o.key = r.key;
+      if (r.key) o.key = *r.key;
       o.value = r.value;
       o.acks = settings_.acks;
       o.idempotent = settings_.idempotent;
       o.max_in_flight = settings_.max_in_flight;
-      op = ctx_.history->invoke(std::move(o), ctx_.world->now().ns);
+      op = ctx_.history->invoke(o, ctx_.world->now().ns);
     }
     // Never handed to the Sender: certainly not written.
     ctx_.history->complete(*op, check::Outcome::fail, ctx_.world->now().ns, error);
@@ -193,18 +193,18 @@ SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
 
   std::optional<uint64_t> op;
   if (ctx_.history) {
-    check::Op o;
+    check::OpSpec o;
     o.client = ctx_.client_id();
     o.client_name = ctx_.name;
     o.type = check::OpType::send;
     o.tp = tp;
-    o.key = record.key;
+    if (record.key) o.key = *record.key;
     o.value = record.value;
     o.acks = settings_.acks;
     o.idempotent = settings_.idempotent;
     o.max_in_flight = settings_.max_in_flight;
     o.transactional = transactional();
-    op = ctx_.history->invoke(std::move(o), w.now().ns);
+    op = ctx_.history->invoke(o, w.now().ns);
   }
   if (transactional()) {
     txn_->note_send(op);
@@ -340,7 +340,8 @@ void KafkaProducer::send_offsets_to_transaction(const OffsetMap& offsets, const 
 
 void KafkaProducer::finish_transaction(bool committed) {
   if (ctx_.history)
-    for (uint64_t op : txn_->transaction_ops()) ctx_.history->op(op).txn_state = committed ? "committed" : "aborted";
+    for (uint64_t op : txn_->transaction_ops())
+      ctx_.history->set_txn_state(op, committed ? check::TxnState::committed : check::TxnState::aborted);
   txn_->transition(TransactionManager::Phase::ready);
   ctx_.world->probe(committed ? "producer: transaction committed" : "producer: transaction aborted");
   sender_->notify();

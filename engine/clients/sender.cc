@@ -337,11 +337,7 @@ void Sender::finish_record(PendingRecord& p, const RecordMetadata& md, Errc erro
       if (i.on_acknowledgement) i.on_acknowledgement(md, error);
   if (p.callback) p.callback(md, error);
   if (ctx_.history && p.history_op) {
-    check::Op& op = ctx_.history->op(*p.history_op);
-    if (outcome == check::Outcome::ok) {
-      op.offset = md.offset;
-      op.leader = md.leader;
-    }
+    if (outcome == check::Outcome::ok) ctx_.history->set_ack(*p.history_op, md.offset, md.leader);
     ctx_.history->complete(*p.history_op, outcome, ctx_.world->now().ns, error);
   }
 }

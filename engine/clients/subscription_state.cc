@@ -13,8 +13,8 @@ const char* reset_strategy_name(OffsetResetStrategy s) {
   }
 }
 
-check::Op ConsumerRecorder::op(check::OpType type) const {
-  check::Op o;
+check::OpSpec ConsumerRecorder::op(check::OpType type) const {
+  check::OpSpec o;
   o.type = type;
   o.client = ctx->client_id();
   o.client_name = ctx->name;
@@ -23,8 +23,8 @@ check::Op ConsumerRecorder::op(check::OpType type) const {
   return o;
 }
 
-void ConsumerRecorder::record(check::Op op) const {
-  if (enabled()) ctx->history->record(std::move(op), ctx->world->now().ns);
+void ConsumerRecorder::record(const check::OpSpec& op) const {
+  if (enabled()) ctx->history->record(op, ctx->world->now().ns);
 }
 
 namespace {
@@ -118,7 +118,7 @@ const PartitionState* SubscriptionState::state(const TopicPartition& tp) const {
 }
 
 void SubscriptionState::seek_all(const std::map<TopicPartition, FetchPosition>& positions, const std::string& reason) {
-  check::Op op = recorder_.op(check::OpType::seek);
+  check::OpSpec op = recorder_.op(check::OpType::seek);
   op.detail = reason;
   for (const auto& [tp, pos] : positions) {
     PartitionState* st = state(tp);
@@ -132,7 +132,7 @@ void SubscriptionState::seek_all(const std::map<TopicPartition, FetchPosition>& 
     op.offsets.push_back({tp, pos.offset});
     op.tp = tp;
   }
-  if (!op.offsets.empty()) recorder_.record(std::move(op));
+  if (!op.offsets.empty()) recorder_.record(op);
 }
 
 void SubscriptionState::seek(const TopicPartition& tp, FetchPosition pos, const std::string& reason) {

@@ -66,8 +66,10 @@ struct ConsumerRecorder {
   const ClientContext* ctx = nullptr;
   std::string group_id;
   bool read_committed = false;  // isolation.level, on every op (the checkers judge reads by it)
-  check::Op op(check::OpType type) const;
-  void record(check::Op op) const;
+  // The op's identity fields; its string views point into this recorder and
+  // its context, which outlive the record() call.
+  check::OpSpec op(check::OpType type) const;
+  void record(const check::OpSpec& op) const;
   bool enabled() const { return ctx && ctx->history; }
 };
 

@@ -134,6 +134,12 @@ class Stmt {
   void bind(int i, const std::string& v) { sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
   void bind(int i, const TopicName& v) { bind(i, v.str()); }
   void bind(int i, const char* v) { sqlite3_bind_text(s_, i, v, -1, SQLITE_TRANSIENT); }
+  // History strings are views into its pool.
+  void bind(int i, std::string_view v) { sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
+  void bind(int i, const std::optional<std::string_view>& v) {
+    if (v) bind(i, *v);
+    else sqlite3_bind_null(s_, i);
+  }
   void bind(int i, const std::optional<std::string>& v) {
     if (v) bind(i, *v);
     else sqlite3_bind_null(s_, i);
@@ -329,16 +335,18 @@ void export_sqlite(Cluster& c, const std::string& path, const ExportOptions& opt
   {
     Stmt s(db.get(), "INSERT INTO ops VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", path);
     Stmt p(db.get(), "INSERT INTO polled_records VALUES (?,?,?,?,?,?,?,?)", path);
-    for (const check::Op& op : h.ops()) {
+    for (const check::OpView& op : h.ops()) {
       std::string offs;
-      for (const auto& e : op.offsets) offs += (offs.empty() ? "" : ",") + e.tp.str() + ":" + std::to_string(e.offset.value);
-      s.row(op.id, op.client, op.client_name, op_type(op.type), ms(op.invoke_ns),
-            op.complete_ns >= 0 ? ms(op.complete_ns) : -1.0, outcome(op.outcome), std::string(errc_name(op.error)),
-            op.tp.topic, op.tp.partition, op.key, op.value, op.offset.value, op.acks, op.idempotent, op.leader,
-            op.group_id, op.generation, op.member_id, op.detail, offs, op.transactional, op.txn_state,
-            op.read_committed);
-      for (const check::PolledRecord& r : op.records)
-        p.row(op.id, r.tp.topic, r.tp.partition, r.offset.value, r.key, r.value, r.leader_epoch.value,
+      for (const check::OffsetEntry& e : op.offsets())
+        offs += (offs.empty() ? "" : ",") + e.tp.str() + ":" + std::to_string(e.offset.value);
+      s.row(op.id(), op.client(), op.client_name(), op_type(op.type()), ms(op.invoke_ns()),
+            op.complete_ns() >= 0 ? ms(op.complete_ns()) : -1.0, outcome(op.outcome()),
+            std::string(errc_name(op.error())), op.tp().topic, op.tp().partition, op.key(), op.value(),
+            op.offset().value, op.acks(), op.idempotent(), op.leader(), op.group_id(), op.generation(),
+            op.member_id(), op.detail(), offs, op.transactional(), check::txn_state_name(op.txn_state()),
+            op.read_committed());
+      for (const check::PolledView& r : op.records())
+        p.row(op.id(), r.tp.topic, r.tp.partition, r.offset.value, r.key, r.value, r.leader_epoch.value,
               r.high_watermark.value);
     }
   }

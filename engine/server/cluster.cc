@@ -518,7 +518,7 @@ ProduceOutcome Cluster::produce(const std::string& topic, int32_t partition, con
   // The history sees one send per value, by the admin client.
   std::vector<uint64_t> ops;
   for (const std::string& v : values) {
-    check::Op op;
+    check::OpSpec op;
     op.type = check::OpType::send;
     op.client = kafka_id_of(client_);
     op.client_name = "admin-client";
@@ -526,13 +526,14 @@ ProduceOutcome Cluster::produce(const std::string& topic, int32_t partition, con
     op.value = v;
     op.acks = acks;
     op.max_in_flight = 1;
-    ops.push_back(history_.invoke(std::move(op), world_->now().ns));
+    ops.push_back(history_.invoke(op, world_->now().ns));
   }
   auto finish = [&](check::Outcome o) {
     for (size_t i = 0; i < ops.size(); ++i) {
-      check::Op& op = history_.op(ops[i]);
-      if (o == check::Outcome::ok && out.base_offset.value >= 0) op.offset = Offset{out.base_offset.value + static_cast<int64_t>(i)};
-      op.leader = out.leader;
+      const Offset at = o == check::Outcome::ok && out.base_offset.value >= 0
+                            ? Offset{out.base_offset.value + static_cast<int64_t>(i)}
+                            : kNoOffset;
+      history_.set_ack(ops[i], at, out.leader);
       history_.complete(ops[i], o, world_->now().ns, out.error);
     }
   };

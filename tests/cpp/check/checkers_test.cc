@@ -295,23 +295,22 @@ TEST_CASE("unseen reports acked records no consumer returned - only after a full
 
 TEST_CASE("aborted-read and exactly-once over transactional sends", "[check][transactions]") {
   Story s;
+  s.transactional = true;
   const uint64_t aborted = s.send(10, "t0", 0, 100);
-  s.h.op(aborted).transactional = true;
-  s.h.op(aborted).txn_state = "aborted";
+  s.h.set_txn_state(aborted, TxnState::aborted);
   const uint64_t committed = s.send(10, "t1", 1, 110);
-  s.h.op(committed).transactional = true;
-  s.h.op(committed).txn_state = "committed";
+  s.h.set_txn_state(committed, TxnState::committed);
   s.final_log({"t0", "t1", "t1"});
-  const uint64_t p = s.poll(20, {{0, "t0"}}, 200);
-  s.h.op(p).read_committed = true;
+  s.read_committed = true;
+  s.poll(20, {{0, "t0"}}, 200);
   const Kinds k = s.kinds();
   REQUIRE(std::count(k.begin(), k.end(), "aborted-read") == 1);
   REQUIRE(std::count(k.begin(), k.end(), "exactly-once") == 1);
 
   Story clean;
+  clean.transactional = true;
   const uint64_t c = clean.send(10, "t1", 0, 110);
-  clean.h.op(c).transactional = true;
-  clean.h.op(c).txn_state = "committed";
+  clean.h.set_txn_state(c, TxnState::committed);
   clean.final_log({"t1"});
   REQUIRE(clean.kinds().empty());
 }
@@ -321,9 +320,9 @@ TEST_CASE("a committed transaction's record lost to an unclean election is an ex
   for (bool unclean : {true, false}) {
     INFO("unclean=" << unclean);
     Story s;
+    s.transactional = true;
     const uint64_t c = s.send(10, "t1", 0, 110);
-    s.h.op(c).transactional = true;
-    s.h.op(c).txn_state = "committed";
+    s.h.set_txn_state(c, TxnState::committed);
     if (unclean) s.event(EventType::election, 2, "unclean election", 300, /*unclean=*/true);
     s.final_log({"other"});
     const Verdict v = s.check();
@@ -345,9 +344,9 @@ TEST_CASE("a poll-skip judged against a log an unclean election rewrote is expec
 
 TEST_CASE("a committed copy counts once: an aborted attempt of the same value is no duplicate", "[check][transactions]") {
   Story s;
+  s.transactional = true;
   const uint64_t c = s.send(10, "t1", 1, 110);
-  s.h.op(c).transactional = true;
-  s.h.op(c).txn_state = "committed";
+  s.h.set_txn_state(c, TxnState::committed);
   s.final_log({"t1", "t1"});
   s.in.final_logs[s.tp].records[0].aborted = true;  // the first attempt's transaction aborted
   REQUIRE(s.kinds() == Kinds{});
@@ -357,10 +356,9 @@ TEST_CASE("read_committed readers skip aborted records without a poll-skip", "[c
   Story s;
   s.final_log({"gone", "kept"});
   s.in.final_logs[s.tp].records[0].aborted = true;
-  const uint64_t seek = s.seek(20, 0, 90);
-  s.h.op(seek).read_committed = true;
-  const uint64_t p = s.poll(20, {{1, "kept"}}, 100);
-  s.h.op(p).read_committed = true;
+  s.read_committed = true;
+  s.seek(20, 0, 90);
+  s.poll(20, {{1, "kept"}}, 100);
   REQUIRE(s.kinds().empty());
   // A read_uncommitted reader could have read it: that jump is a skip.
   Story dirty;
@@ -456,16 +454,11 @@ TEST_CASE("group poll-skip: a stale-generation member's reads do not count as th
 
 TEST_CASE("split-ownership: a restarted client is a new member - its dead incarnation owns nothing", "[check][split-ownership]") {
   Story s;
-  const uint64_t old_member = s.assign(20, "g", 1, 100);
-  s.h.op(old_member).member_id = "c20-a";
-  const uint64_t other = s.assign(21, "g", 2, 200);  // 20 crashed; 21 gets its partition
-  s.h.op(other).member_id = "c21-a";
-  const uint64_t reborn = s.assign(20, "g", 2, 201);  // 20 restarted: a new member, other partitions
-  s.h.op(reborn).member_id = "c20-b";
-  s.h.op(reborn).offsets.clear();
+  s.assign(20, "g", 1, 100, "c20-a");
+  s.assign(21, "g", 2, 200, "c21-a");  // 20 crashed; 21 gets its partition
+  s.assign(20, "g", 2, 201, "c20-b", /*partitions=*/false);  // 20 restarted: a new member, other partitions
   REQUIRE(s.kinds().empty());
-  const uint64_t same = s.assign(22, "g", 2, 202);  // but a second live owner in generation 2 is a violation
-  s.h.op(same).member_id = "c22-a";
+  s.assign(22, "g", 2, 202, "c22-a");  // but a second live owner in generation 2 is a violation
   REQUIRE(s.kinds() == Kinds{"split-ownership"});
 }
 
@@ -482,10 +475,8 @@ TEST_CASE("an acks=all loss after every ISR member at the ack power-failed is ex
 
 TEST_CASE("split-ownership: a static member replaced on the same client is not a second owner", "[check][split-ownership]") {
   Story s;
-  const uint64_t a = s.assign(20, "g", 3, 100);
-  s.h.op(a).member_id = "static-a-1";
-  const uint64_t b = s.assign(20, "g", 3, 200);  // restarted within the session: same generation, new member id
-  s.h.op(b).member_id = "static-a-2";
+  s.assign(20, "g", 3, 100, "static-a-1");
+  s.assign(20, "g", 3, 200, "static-a-2");  // restarted within the session: same generation, new member id
   REQUIRE(s.kinds().empty());
 }
 

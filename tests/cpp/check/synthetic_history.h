@@ -15,27 +15,36 @@ struct Story {
   History h;
   CheckInput in;
   TopicPartition tp{"t", 0};
+  // Client settings of the ops recorded from now on (the History keeps them per client).
+  bool transactional = false;   // sends
+  bool read_committed = false;  // seeks and polls
 
   Story() {
     in.history = &h;
     in.config.min_insync_replicas = 2;
   }
+  // A moved story's input reads its own history.
+  Story(Story&& o) noexcept : h(std::move(o.h)), in(std::move(o.in)), tp(std::move(o.tp)),
+                              transactional(o.transactional), read_committed(o.read_committed) {
+    in.history = &h;
+  }
 
   // An acked (or failed / unknown) send by `client`.
   uint64_t send(int32_t client, const std::string& value, int64_t offset, int64_t at_ms, Outcome outcome = Outcome::ok,
                 int16_t acks = -1, bool idempotent = true) {
-    Op op;
+    const std::string name = "producer-" + std::to_string(client);
+    OpSpec op;
     op.type = OpType::send;
     op.client = client;
-    op.client_name = "producer-" + std::to_string(client);
+    op.client_name = name;
     op.tp = tp;
     op.value = value;
     op.acks = acks;
     op.idempotent = idempotent;
     op.max_in_flight = 5;
+    op.transactional = transactional;
     const uint64_t id = h.invoke(op, ms(at_ms));
-    h.op(id).offset = Offset{outcome == Outcome::ok ? offset : -1};
-    h.op(id).leader = 1;
+    h.set_ack(id, Offset{outcome == Outcome::ok ? offset : -1}, 1);
     h.complete(id, outcome, ms(at_ms + 2));
     return id;
   }
@@ -52,13 +61,15 @@ struct Story {
   // A poll returning (offset, value) pairs, with the fetch's high watermark.
   uint64_t poll(int32_t client, const std::vector<std::pair<int64_t, std::string>>& records, int64_t at_ms,
                 int64_t hw = -1, const std::string& group = "") {
-    Op op;
+    const std::string name = "consumer-" + std::to_string(client);
+    OpSpec op;
     op.type = OpType::poll;
     op.client = client;
-    op.client_name = "consumer-" + std::to_string(client);
+    op.client_name = name;
     op.group_id = group;
+    op.read_committed = read_committed;
     for (const auto& [o, v] : records) {
-      PolledRecord r;
+      PolledSpec r;
       r.tp = tp;
       r.offset = Offset{o};
       r.value = v;
@@ -69,30 +80,37 @@ struct Story {
   }
   uint64_t seek(int32_t client, int64_t offset, int64_t at_ms, const std::string& why = "seek",
                 const std::string& group = "") {
-    Op op;
+    const std::string name = "consumer-" + std::to_string(client);
+    OpSpec op;
     op.type = OpType::seek;
     op.client = client;
-    op.client_name = "consumer-" + std::to_string(client);
+    op.client_name = name;
     op.detail = why;
     op.group_id = group;
+    op.read_committed = read_committed;
     op.offsets.push_back(OffsetEntry{tp, Offset{offset}});
     return h.record(op, ms(at_ms));
   }
-  uint64_t assign(int32_t client, const std::string& group, int32_t generation, int64_t at_ms) {
-    Op op;
+  // An assignment of the story's partition (none when `partitions` is false) to member `member`.
+  uint64_t assign(int32_t client, const std::string& group, int32_t generation, int64_t at_ms,
+                  const std::string& member = "", bool partitions = true) {
+    const std::string name = "consumer-" + std::to_string(client);
+    OpSpec op;
     op.type = OpType::assign;
     op.client = client;
-    op.client_name = "consumer-" + std::to_string(client);
+    op.client_name = name;
     op.group_id = group;
     op.generation = generation;
-    op.offsets.push_back(OffsetEntry{tp, Offset{-1}});
+    op.member_id = member;
+    if (partitions) op.offsets.push_back(OffsetEntry{tp, Offset{-1}});
     return h.record(op, ms(at_ms));
   }
   uint64_t revoke(int32_t client, const std::string& group, int64_t at_ms) {
-    Op op;
+    const std::string name = "consumer-" + std::to_string(client);
+    OpSpec op;
     op.type = OpType::revoke;
     op.client = client;
-    op.client_name = "consumer-" + std::to_string(client);
+    op.client_name = name;
     op.group_id = group;
     op.offsets.push_back(OffsetEntry{tp, Offset{-1}});
     return h.record(op, ms(at_ms));

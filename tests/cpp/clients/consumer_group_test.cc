@@ -59,8 +59,8 @@ bool stable_split(const Cluster& c, const std::vector<int32_t>& ids, size_t part
 
 size_t revoked_count(const Cluster& c, int32_t id, const std::string& detail, int64_t after_ns = 0) {
   size_t n = 0;
-  for (const check::Op* op : ops_of(c, id, check::OpType::revoke))
-    if (op->detail == detail && op->invoke_ns >= after_ns) n += op->offsets.size();
+  for (const check::OpView& op : ops_of(c, id, check::OpType::revoke))
+    if (op.detail() == detail && op.invoke_ns() >= after_ns) n += op.offsets().size();
   return n;
 }
 
@@ -92,14 +92,14 @@ RebalanceOutcome third_member_joins(const std::string& strategy) {
   out.generations = c.client<KafkaConsumer>(a)->generation() - gen_before;
   // No partition is assigned to a member while the History says another still owns it.
   std::map<TopicPartition, int32_t> owner;
-  for (const check::Op& op : c.history().ops()) {
-    if (op.type == check::OpType::revoke)
-      for (const auto& e : op.offsets)
-        if (owner[e.tp] == op.client) owner[e.tp] = 0;
-    if (op.type == check::OpType::assign)
-      for (const auto& e : op.offsets) {
-        if (owner[e.tp] != 0 && owner[e.tp] != op.client) out.split_ownership = true;
-        owner[e.tp] = op.client;
+  for (const check::OpView& op : c.history().ops()) {
+    if (op.type() == check::OpType::revoke)
+      for (const auto& e : op.offsets())
+        if (owner[e.tp] == op.client()) owner[e.tp] = 0;
+    if (op.type() == check::OpType::assign)
+      for (const auto& e : op.offsets()) {
+        if (owner[e.tp] != 0 && owner[e.tp] != op.client()) out.split_ownership = true;
+        owner[e.tp] = op.client();
       }
   }
   *stop = true;
@@ -143,8 +143,8 @@ TEST_CASE("auto-commit + crash: records polled after the last auto-commit come b
   c.crash(a);                                 // the JVM dies before the next auto-commit
 
   Offset committed = kNoOffset;
-  for (const check::Op* op : ops_of(c, a, check::OpType::commit))
-    if (op->detail == "auto" && op->outcome == check::Outcome::ok) committed = op->offsets.at(0).offset;
+  for (const check::OpView& op : ops_of(c, a, check::OpType::commit))
+    if (op.detail() == "auto" && op.outcome() == check::Outcome::ok) committed = op.offsets().at(0).offset;
   CHECK(committed == Offset{10});
 
   const int32_t b = add_consumer(c, "consumer-b", cfg, [](const auto& k) { k->subscribe({"t"}); });
@@ -154,7 +154,7 @@ TEST_CASE("auto-commit + crash: records polled after the last auto-commit come b
   CHECK(again.front().offset == Offset{10});  // 10..14: redelivered
   const auto seeks = ops_of(c, b, check::OpType::seek);
   REQUIRE_FALSE(seeks.empty());
-  CHECK(seeks.front()->detail == "committed");
+  CHECK(seeks.front().detail() == "committed");
 }
 
 TEST_CASE("commitAsync does not retry or order: an older commit can land after a newer one", "[consumer][group]") {
@@ -185,10 +185,10 @@ TEST_CASE("commitAsync does not retry or order: an older commit can land after a
   CHECK(done[1] == std::pair<int64_t, Errc>{5, Errc::NONE});
   const auto commits = ops_of(c, id, check::OpType::commit);
   REQUIRE(commits.size() == 3);
-  CHECK(commits[1]->detail == "async");
-  CHECK(commits[1]->offsets.at(0).offset == Offset{5});
-  CHECK(commits[1]->complete_ns > commits[2]->complete_ns);
-  CHECK(commits[2]->outcome == check::Outcome::ok);
+  CHECK(commits[1].detail() == "async");
+  CHECK(commits[1].offsets().at(0).offset == Offset{5});
+  CHECK(commits[1].complete_ns() > commits[2].complete_ns());
+  CHECK(commits[2].outcome() == check::Outcome::ok);
 }
 
 TEST_CASE("a static member restarting within the session timeout causes no rebalance", "[consumer][group]") {

@@ -53,14 +53,14 @@ TEST_CASE("assign + poll returns every record in offset order - each with the HW
   const int32_t id = f.ids[0];
   const auto assigns = ops_of(f.c, id, check::OpType::assign);
   REQUIRE(assigns.size() == 1);
-  CHECK(assigns[0]->detail == "assign");
+  CHECK(assigns[0].detail() == "assign");
   const auto seeks = ops_of(f.c, id, check::OpType::seek);
   REQUIRE(seeks.size() == 1);
-  CHECK(seeks[0]->detail == "reset:earliest");
-  CHECK(seeks[0]->offsets.at(0).offset == Offset{0});
+  CHECK(seeks[0].detail() == "reset:earliest");
+  CHECK(seeks[0].offsets().at(0).offset == Offset{0});
   std::vector<int64_t> polled;
-  for (const check::Op* op : ops_of(f.c, id, check::OpType::poll))
-    for (const check::PolledRecord& r : op->records) {
+  for (const check::OpView& op : ops_of(f.c, id, check::OpType::poll))
+    for (const check::PolledView& r : op.records()) {
       polled.push_back(r.offset.value);
       CHECK(r.high_watermark == Offset{10});
       CHECK(r.value == "v" + std::to_string(r.offset.value));
@@ -97,9 +97,9 @@ TEST_CASE("seek and seek_to_beginning and seek_to_end move the position - and sa
   CHECK(k->poll(300).empty());
 
   std::vector<std::string> reasons;
-  for (const check::Op* op : ops_of(f.c, f.ids[0], check::OpType::seek)) reasons.push_back(op->detail);
+  for (const check::OpView& op : ops_of(f.c, f.ids[0], check::OpType::seek)) reasons.emplace_back(op.detail());
   CHECK(reasons == std::vector<std::string>{"reset:earliest", "seek", "seek_to_beginning", "seek_to_end"});
-  CHECK(ops_of(f.c, f.ids[0], check::OpType::seek).back()->offsets.at(0).offset == Offset{10});
+  CHECK(ops_of(f.c, f.ids[0], check::OpType::seek).back().offsets().at(0).offset == Offset{10});
 
   CHECK_THROWS_AS(k->seek({"t", 3}, Offset{0}), KafkaException);  // not assigned
 }
@@ -139,7 +139,7 @@ TEST_CASE("OFFSET_OUT_OF_RANGE resets with auto.offset.reset - or raises from po
   REQUIRE(r.size() == 10);
   CHECK(r.front().offset == Offset{0});
   std::vector<std::string> reasons;
-  for (const check::Op* op : ops_of(f.c, f.ids[0], check::OpType::seek)) reasons.push_back(op->detail);
+  for (const check::OpView& op : ops_of(f.c, f.ids[0], check::OpType::seek)) reasons.emplace_back(op.detail());
   CHECK(reasons == std::vector<std::string>{"seek", "reset:earliest"});
 
   auto strict = f.consumer({{"auto.offset.reset", "none"}});

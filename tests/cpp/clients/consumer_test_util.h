@@ -69,10 +69,10 @@ inline std::vector<ConsumerRecord> poll_n(KafkaConsumer& k, size_t n, int64_t ti
   return out;
 }
 
-inline std::vector<const check::Op*> ops_of(const Cluster& c, int32_t client, check::OpType type) {
-  std::vector<const check::Op*> out;
-  for (const check::Op& op : c.history().ops())
-    if (op.client == client && op.type == type) out.push_back(&op);
+inline std::vector<check::OpView> ops_of(const Cluster& c, int32_t client, check::OpType type) {
+  std::vector<check::OpView> out;
+  for (const check::OpView& op : c.history().ops())
+    if (op.client() == client && op.type() == type) out.push_back(op);
   return out;
 }
 

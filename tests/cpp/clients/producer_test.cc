@@ -52,9 +52,9 @@ std::vector<std::string> values_in_log(const Cluster& c, int32_t broker, int32_t
   return out;
 }
 
-const check::Op& send_op(const Cluster& c, const std::string& value) {
-  for (const check::Op& op : c.history().ops())
-    if (op.type == check::OpType::send && op.value == value) return op;
+check::OpView send_op(const Cluster& c, const std::string& value) {
+  for (const check::OpView& op : c.history().ops())
+    if (op.type() == check::OpType::send && op.value() == value) return op;
   FAIL("no send of " << value << " in the history");
   return c.history().ops().front();
 }
@@ -216,13 +216,13 @@ TEST_CASE("acks=0 and 1 and all deliver - the history has every send", "[produce
           CHECK(f->metadata.offset == kNoOffset);  // nobody told us
         else
           CHECK(f->metadata.offset == Offset{i});
-        const check::Op& op = send_op(c, acks + "-" + std::to_string(i));
-        CHECK(op.outcome == check::Outcome::ok);
-        CHECK(op.tp == TopicPartition{"t", 0});
-        CHECK(op.acks == (acks == "all" ? -1 : std::stoi(acks)));
-        CHECK(op.idempotent == (acks == "all"));
-        CHECK(op.offset == f->metadata.offset);
-        if (acks != "0") CHECK(op.leader == leader);
+        const check::OpView& op = send_op(c, acks + "-" + std::to_string(i));
+        CHECK(op.outcome() == check::Outcome::ok);
+        CHECK(op.tp() == TopicPartition{"t", 0});
+        CHECK(op.acks() == (acks == "all" ? -1 : std::stoi(acks)));
+        CHECK(op.idempotent() == (acks == "all"));
+        CHECK(op.offset() == f->metadata.offset);
+        if (acks != "0") CHECK(op.leader() == leader);
       }
       if (acks == "all") {
         REQUIRE(p->producer_id());
@@ -259,8 +259,8 @@ TEST_CASE("without idempotence - a retried batch lands after a later one (reorde
   CHECK(a->metadata.offset == Offset{1});
   CHECK(values_in_log(c, leader) == std::vector<std::string>{"b", "a"});  // reversed relative to send order
   CHECK(p->stats().retries >= 1);
-  CHECK(send_op(c, "a").outcome == check::Outcome::ok);
-  CHECK(send_op(c, "a").offset == Offset{1});
+  CHECK(send_op(c, "a").outcome() == check::Outcome::ok);
+  CHECK(send_op(c, "a").offset() == Offset{1});
 }
 
 namespace {
@@ -288,7 +288,7 @@ std::vector<std::string> lost_response_story(bool bug) {
   REQUIRE(p->flush(10'000) == 0);
   CHECK(b->error == Errc::NONE);
   CHECK(p->stats().retries >= 1);
-  CHECK(send_op(c, "a").outcome == check::Outcome::ok);
+  CHECK(send_op(c, "a").outcome() == check::Outcome::ok);
   c.run_for_ms(500);
   return values_in_log(c, leader);
 }
@@ -385,9 +385,9 @@ TEST_CASE("delivery.timeout.ms: a batch sent (maybe written) is info - one never
   CHECK(b->error == Errc::DELIVERY_TIMEOUT);
   REQUIRE(callbacks.size() == 2);
   CHECK(callbacks[0].second == Errc::DELIVERY_TIMEOUT);
-  CHECK(send_op(c, "a").outcome == check::Outcome::info);
-  CHECK(send_op(c, "b").outcome == check::Outcome::fail);
-  CHECK(send_op(c, "b").error == Errc::DELIVERY_TIMEOUT);
+  CHECK(send_op(c, "a").outcome() == check::Outcome::info);
+  CHECK(send_op(c, "b").outcome() == check::Outcome::fail);
+  CHECK(send_op(c, "b").error() == Errc::DELIVERY_TIMEOUT);
   CHECK(p->stats().expired_batches == 2);
   c.world().network().discard(hold);
   // The producer goes on afterwards (idempotence: epoch bumped for the unresolved sequence).
@@ -406,7 +406,7 @@ TEST_CASE("send() blocks at most max.block.ms for an unknown topic - then fails"
   CHECK(f->done);
   CHECK(f->error == Errc::DELIVERY_TIMEOUT);
   CHECK(c.now_ms() - t0 >= 300);
-  CHECK(send_op(c, "x").outcome == check::Outcome::fail);
+  CHECK(send_op(c, "x").outcome() == check::Outcome::fail);
 }
 
 TEST_CASE("a send to an unknown topic creates it (auto.create.topics.enable) with the broker's defaults",
@@ -435,7 +435,7 @@ TEST_CASE("a crashed producer leaves its pending sends as info", "[producer][cra
   p.reset();
   c.crash(s.producer_id);
   c.run_for_ms(10);
-  CHECK(send_op(c, "pending").outcome == check::Outcome::info);
+  CHECK(send_op(c, "pending").outcome() == check::Outcome::info);
 }
 
 TEST_CASE("producer ids come from controller blocks: unique across brokers and restarts", "[producer][idempotence]") {

@@ -80,8 +80,8 @@ TEST_CASE("a committed transaction is visible to read_committed and its sends ar
   p->commit_transaction(30'000);
   auto k = reader(c, "consumer-1", "read_committed");
   REQUIRE(values(poll_n(*k, 3)) == std::set<std::string>{"a", "b", "c"});
-  for (const check::Op& op : c.history().ops())
-    if (op.type == check::OpType::send) CHECK(op.txn_state == "committed");
+  for (const check::OpView& op : c.history().ops())
+    if (op.type() == check::OpType::send) CHECK(op.txn_state() == check::TxnState::committed);
   const check::Verdict v = c.check();
   INFO(v.text());
   CHECK(v.ok());

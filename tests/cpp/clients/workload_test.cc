@@ -43,9 +43,9 @@ WorkloadOptions group_workload(double rate, int64_t duration_ms, CommitPolicy co
 // The distinct values the consumers' polls returned.
 std::set<std::string> consumed_values(const Cluster& c) {
   std::set<std::string> out;
-  for (const check::Op& op : c.history().ops())
-    if (op.type == check::OpType::poll)
-      for (const check::PolledRecord& r : op.records) out.insert(r.value);
+  for (const check::OpView& op : c.history().ops())
+    if (op.type() == check::OpType::poll)
+      for (const check::PolledView& r : op.records()) out.emplace(r.value);
   return out;
 }
 
@@ -92,9 +92,9 @@ Run group_run(uint64_t seed, CommitPolicy commit) {
   CHECK(v.stats().records_polled >= v.stats().acked);
   if (commit == CommitPolicy::sync || commit == CommitPolicy::async) {
     uint64_t commits = 0;
-    for (const check::Op& op : c.history().ops())
-      if (op.type == check::OpType::commit) {
-        CHECK(op.detail == clients::commit_policy_name(commit));
+    for (const check::OpView& op : c.history().ops())
+      if (op.type() == check::OpType::commit) {
+        CHECK(op.detail() == clients::commit_policy_name(commit));
         ++commits;
       }
     CHECK(commits > 0);
@@ -143,12 +143,12 @@ TEST_CASE("the producer schedule: exact rate and jitter and record limits and ke
   CHECK(st->next_seq == 150);
   CHECK(st->acked == 150);
   std::set<std::string> keys;
-  for (const check::Op& op : c.history().ops()) {
-    if (op.type != check::OpType::send || op.client != id) continue;
-    REQUIRE(op.key.has_value());
-    keys.insert(*op.key);
-    CHECK(op.value.size() == 32);
-    CHECK(op.value.starts_with("p-"));
+  for (const check::OpView& op : c.history().ops()) {
+    if (op.type() != check::OpType::send || op.client() != id) continue;
+    REQUIRE(op.key().has_value());
+    keys.emplace(*op.key());
+    CHECK(op.value().size() == 32);
+    CHECK(op.value().starts_with("p-"));
   }
   CHECK(keys == std::set<std::string>{"k0", "k1", "k2", "k3"});
 }
@@ -171,10 +171,10 @@ TEST_CASE("rolling restarts of producers and consumers: workloads resume - nothi
   // Values stay unique across incarnations: every acked value is one send.
   std::set<std::string> sent_values;
   uint64_t acked_ops = 0;
-  for (const check::Op& op : c.history().ops())
-    if (op.type == check::OpType::send) {
-      REQUIRE(sent_values.insert(op.value).second);
-      if (op.outcome == check::Outcome::ok) ++acked_ops;
+  for (const check::OpView& op : c.history().ops())
+    if (op.type() == check::OpType::send) {
+      REQUIRE(sent_values.emplace(op.value()).second);
+      if (op.outcome() == check::Outcome::ok) ++acked_ops;
     }
   CHECK(acked_ops == w->acked());
   // While a producer is down its schedule runs on: fewer sends than 12 s x 500/s.

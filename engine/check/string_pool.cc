@@ -1,0 +1,93 @@
+#include "engine/check/string_pool.h"
+
+#include <cstring>
+#include <functional>
+
+#include <stdexcept>
+
+namespace ksim::check {
+
+StringPool::StringPool() { clear(); }
+
+void StringPool::clear() {
+  blocks_.clear();
+  slots_.clear();
+  cursor_ = block_end_ = arena_bytes_ = 0;
+  starts_.clear();
+  table_.assign(16, 0);
+  intern("");
+}
+
+size_t StringPool::hash(std::string_view s) { return std::hash<std::string_view>{}(s); }
+
+char* StringPool::reserve(size_t bytes) {
+  if (cursor_ + bytes > block_end_) {
+    // A new block: one slot, or as many as one large string needs. (Doubling
+    // blocks would leave up to half the arena unused.)
+    const uint64_t size = (bytes + kSlotSize - 1) & ~(kSlotSize - 1);
+    blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));
+    char* base = blocks_.back().get();
+    cursor_ = static_cast<uint64_t>(slots_.size()) << kSlotBits;
+    for (uint64_t off = 0; off < size; off += kSlotSize) slots_.push_back(base + off);
+    block_end_ = cursor_ + size;
+    arena_bytes_ += size;
+  }
+  if (!((cursor_ >> 2) <= UINT32_MAX)) throw std::length_error("history string pool: more than 16 GiB of strings");
+  char* p = slots_[cursor_ >> kSlotBits] + (cursor_ & (kSlotSize - 1));
+  starts_.push_back(static_cast<uint32_t>(cursor_ >> 2));
+  cursor_ += bytes;
+  return p;
+}
+
+Sym StringPool::find(std::string_view s) const {
+  const size_t mask = table_.size() - 1;
+  for (size_t i = hash(s) & mask;; i = (i + 1) & mask) {
+    const uint32_t e = table_[i];
+    if (e == 0) return kNoSym;
+    if (view(e - 1) == s) return e - 1;
+  }
+}
+
+Sym StringPool::intern(std::string_view s) {
+  if (s.empty() && !starts_.empty()) return 0;  // most ops have no member, detail or group
+  const size_t mask = table_.size() - 1;
+  size_t i = hash(s) & mask;
+  for (;; i = (i + 1) & mask) {
+    const uint32_t e = table_[i];
+    if (e == 0) break;
+    if (view(e - 1) == s) return e - 1;
+  }
+  if (!(starts_.size() < UINT32_MAX - 1)) throw std::length_error("history string pool: too many strings");
+  const Sym id = static_cast<Sym>(starts_.size());
+  unsigned char len[10];
+  size_t k = 0;
+  for (size_t n = s.size(); ; n >>= 7) {
+    len[k++] = static_cast<unsigned char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+    if (n < 0x80) break;
+  }
+  char* p = reserve((k + s.size() + 3) & ~size_t{3});
+  std::memcpy(p, len, k);
+  if (!s.empty()) std::memcpy(p + k, s.data(), s.size());
+  table_[i] = id + 1;
+  if (starts_.size() * 2 > table_.size()) grow_table();
+  return id;
+}
+
+void StringPool::grow_table() {
+  std::vector<uint32_t> next(table_.size() * 2, 0);
+  const size_t mask = next.size() - 1;
+  for (uint32_t e : table_) {
+    if (e == 0) continue;
+    size_t i = hash(view(e - 1)) & mask;
+    while (next[i] != 0) i = (i + 1) & mask;
+    next[i] = e;
+  }
+  table_ = std::move(next);
+}
+
+size_t StringPool::memory_bytes() const {
+  return arena_bytes_ + slots_.capacity() * sizeof(char*) + blocks_.capacity() * sizeof(void*) +
+         starts_.memory_bytes() + table_.capacity() * sizeof(uint32_t);
+}
+
+}  // namespace ksim::check

@@ -1,0 +1,75 @@
+// StringPool: every string a History records (client names, group and member
+// ids, topics, keys, values, details) stored once in an arena and named by a
+// dense 32-bit id, a Sym. Equal strings get equal Syms, so the checkers
+// compare values as integers and index them with plain arrays.
+//
+// Layout:
+//   arena   blocks of 64 KiB ("slots" of one virtual address space; a string
+//           longer than a slot gets a block of several); a string is a varint
+//           length then its bytes, padded to 4 bytes, never split across
+//           blocks. Blocks never move, so a string_view from `view` stays
+//           valid while the pool grows, and the slack is below one block.
+//   starts  Sym -> the string's address / 4 (uint32: 16 GiB of arena).
+//   table   open addressing, linear probing, Sym + 1 per slot (0: empty),
+//           power-of-two size, at most half full. Used for lookups only;
+//           Syms are handed out in insertion order (deterministic).
+// Cost per distinct string of n bytes: round4(n + 1) + 4 + 8..16 (the table).
+// Sym 0 is always "".
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "engine/check/chunked_column.h"
+
+namespace ksim::check {
+
+using Sym = uint32_t;
+inline constexpr Sym kNoSym = UINT32_MAX;  // "no string" (a null key; a string never interned)
+
+class StringPool {
+ public:
+  StringPool();
+  StringPool(const StringPool&) = delete;
+  StringPool& operator=(const StringPool&) = delete;
+  StringPool(StringPool&&) = default;
+  StringPool& operator=(StringPool&&) = default;
+
+  // The Sym of `s`, interning it the first time.
+  Sym intern(std::string_view s);
+  // The Sym of `s` if interned, else kNoSym. Never adds.
+  Sym find(std::string_view s) const;
+  std::string_view view(Sym s) const {
+    const uint64_t at = static_cast<uint64_t>(starts_[s]) << 2;
+    const auto* p = reinterpret_cast<const unsigned char*>(slots_[at >> kSlotBits] + (at & (kSlotSize - 1)));
+    size_t n = 0;
+    for (int shift = 0;; shift += 7) {
+      const unsigned char b = *p++;
+      n |= static_cast<size_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
+    return {reinterpret_cast<const char*>(p), n};
+  }
+  // Distinct strings (Syms are 0 .. size() - 1).
+  size_t size() const { return starts_.size(); }
+  void clear();
+  size_t memory_bytes() const;
+
+ private:
+  static constexpr int kSlotBits = 16;
+  static constexpr uint64_t kSlotSize = uint64_t{1} << kSlotBits;
+
+  static size_t hash(std::string_view s);
+  char* reserve(size_t bytes);  // arena space for one string, 4-aligned
+  void grow_table();
+
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::vector<char*> slots_;       // virtual slot -> its memory (slots of one block are contiguous)
+  uint64_t cursor_ = 0, block_end_ = 0, arena_bytes_ = 0;
+  ChunkedColumn<uint32_t> starts_;
+  std::vector<uint32_t> table_;    // Sym + 1, 0: empty
+};
+
+}  // namespace ksim::check
