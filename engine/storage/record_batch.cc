@@ -194,6 +194,7 @@ BatchPtr RecordBatch::build(const BatchParams& p, std::span<const Record> record
   set_be(b, 8, b.size() - kLogOverhead, 4);
   auto batch = std::shared_ptr<RecordBatch>(new RecordBatch(std::move(b)));
   set_be(batch->buf_, kCrcOffset, batch->compute_crc(), 4);
+  batch->crc_known_ = 1;
   return batch;
 }
 
@@ -237,7 +238,9 @@ BatchPtr RecordBatch::with_base_offset_and_epoch(Offset base, LeaderEpoch epoch)
   Bytes b = buf_;
   set_be(b, 0, static_cast<uint64_t>(base.value), 8);
   set_be(b, 12, static_cast<uint32_t>(epoch.value), 4);
-  return BatchPtr(new RecordBatch(std::move(b)));
+  auto copy = std::shared_ptr<RecordBatch>(new RecordBatch(std::move(b)));
+  copy->crc_known_ = crc_known_;  // neither field is covered by the CRC
+  return copy;
 }
 
 BatchPtr RecordBatch::with_log_append_time(int64_t now_ms) const {
@@ -245,6 +248,7 @@ BatchPtr RecordBatch::with_log_append_time(int64_t now_ms) const {
   set_be(copy->buf_, kAttributesOffset, static_cast<uint16_t>(attributes() | 0x08), 2);
   set_be(copy->buf_, 35, static_cast<uint64_t>(now_ms), 8);
   set_be(copy->buf_, kCrcOffset, copy->compute_crc(), 4);
+  copy->crc_known_ = 1;
   return copy;
 }
 

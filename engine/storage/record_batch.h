@@ -140,7 +140,15 @@ class RecordBatch {
   int32_t records_count() const { return i32(57); }
 
   uint32_t compute_crc() const;
-  bool crc_valid() const { return compute_crc() == crc(); }
+  // Whether the stored CRC matches the bytes it covers. Computed once per
+  // object: the bytes never change, and the leader's and followers'
+  // validations of a replicated batch all see the same object (and a
+  // re-stamped copy inherits the answer: base offset and leader epoch lie
+  // outside the CRC). So a batch's CRC is computed once in its life.
+  bool crc_valid() const {
+    if (crc_known_ == 0) crc_known_ = compute_crc() == crc() ? 1 : 2;
+    return crc_known_ == 1;
+  }
 
   // The records, in order (uncompressed batches only; the batch was validated
   // on decode/build, so this cannot fail). With LogAppendTime every record's
@@ -161,6 +169,7 @@ class RecordBatch {
   int64_t i64(size_t at) const;
 
   Bytes buf_;
+  mutable uint8_t crc_known_ = 0;  // 0: not computed, 1: valid, 2: invalid
 };
 
 }  // namespace ksim::storage
