@@ -91,7 +91,7 @@ void Trace::record(uint16_t kind, Instant t, uint32_t node, uint64_t a, uint64_t
     ring_.push_back(e);
   } else {
     ring_[ring_next_] = e;
-    ring_next_ = (ring_next_ + 1) % keep_max_;
+    if (++ring_next_ == keep_max_) ring_next_ = 0;  // no division per event
   }
 }
 
