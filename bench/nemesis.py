@@ -22,6 +22,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from determinism import parse_seeds  # this folder: `lo:hi` -> seeds
+
 STORY = r"""
 import sys, time
 t0 = time.perf_counter()
@@ -40,14 +42,6 @@ v = sim.check()
 t3 = time.perf_counter()
 print(f"{int(v.ok)} {t2 - t1:.4f} {t3 - t2:.4f} {sim.trace_hash()}")
 """
-
-
-def parse_seeds(text):
-    a, _, b = text.partition(":")
-    lo, hi = int(a), int(b or a)
-    if hi < lo:
-        raise SystemExit(f"nemesis: empty seed range {text!r}")
-    return list(range(lo, hi + 1))
 
 
 def main():
