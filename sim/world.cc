@@ -75,7 +75,7 @@ std::mutex& book_mutex() {
   return m;
 }
 std::map<std::thread::id, ThreadBook>& books() {  // determinism-ok: per-thread bookkeeping of deferred deletions, not simulation state
-  static auto* b = new std::map<std::thread::id, ThreadBook>;  // never destroyed: threads may outlive statics
+  static auto* b = new std::map<std::thread::id, ThreadBook>;  // determinism-ok: never destroyed (threads may outlive statics); bookkeeping, not simulation state
   return *b;
 }
 // Constructed (in World's constructor) after Boost's per-thread scheduler, so
@@ -86,7 +86,7 @@ struct ThreadExit {
     books()[std::this_thread::get_id()] = ThreadBook{};  // a reused thread id starts afresh
   }
   ~ThreadExit() {
-    const std::thread::id me = std::this_thread::get_id();
+    const std::thread::id me = std::this_thread::get_id();  // determinism-ok: which thread's worlds to unwind at its exit
     auto take_deferred = [&](bool mark_gone) {
       std::vector<std::function<void()>> out;
       std::lock_guard<std::mutex> lock(book_mutex());
@@ -118,7 +118,7 @@ void register_world(World* w) {
   std::lock_guard<std::mutex> lock(book_mutex());
   books()[std::this_thread::get_id()].live.push_back(w);
 }
-void unregister_world(World* w, std::thread::id owner) {
+void unregister_world(World* w, std::thread::id owner) {  // determinism-ok: owner bookkeeping, not simulation state
   std::lock_guard<std::mutex> lock(book_mutex());
   auto it = books().find(owner);
   if (it != books().end()) std::erase(it->second.live, w);
