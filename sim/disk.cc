@@ -276,12 +276,7 @@ DiskStatus Disk::fsync(std::string_view name) {
   // only appends kept by reference, contiguous from the synced end.
   if (f->shared && n == f->unsynced.size()) {
     share_all(*f);
-    f->unsynced.clear();
-    ++stats_.fsyncs;
-    world_.trace().record(ev::disk_fsync, world_.now(), owner_.value, file_id(*f, name), dirty);
-    return DiskStatus::ok;
-  }
-  if (f->shared) {
+  } else if (f->shared) {
     uint64_t len = f->durable_len;
     bool prefix = true;
     for (size_t i = 0; i < n && prefix; ++i) {
@@ -295,13 +290,15 @@ DiskStatus Disk::fsync(std::string_view name) {
       unshare(*f);
     }
   }
-  for (size_t i = 0; i < n && !f->shared; ++i) {
-    const Op& op = f->unsynced[i];
-    if (op.ref) {  // the cached bytes are still what was appended (nothing changed them since)
-      if (f->durable.size() < op.offset + op.length) f->durable.resize(op.offset + op.length);
-      f->data.read(op.offset, op.length, f->durable.data() + op.offset);
-    } else {
-      apply(f->durable, op);
+  if (!f->shared) {
+    for (size_t i = 0; i < n; ++i) {
+      const Op& op = f->unsynced[i];
+      if (op.ref) {  // the cached bytes are still what was appended (nothing changed them since)
+        if (f->durable.size() < op.offset + op.length) f->durable.resize(op.offset + op.length);
+        f->data.read(op.offset, op.length, f->durable.data() + op.offset);
+      } else {
+        apply(f->durable, op);
+      }
     }
   }
   f->unsynced.erase(f->unsynced.begin(), f->unsynced.begin() + static_cast<std::ptrdiff_t>(n));
