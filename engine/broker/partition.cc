@@ -98,37 +98,19 @@ Errc Partition::validate_fetch_epoch(LeaderEpoch current) const {
   return Errc::NONE;
 }
 
-std::vector<int32_t> Partition::maximal_isr() const {
-  if (!pending_isr_ || !switches_.hw_includes_pending_isr) return isr_;
-  // Kafka's maximal ISR: during an expansion the new (larger) set, during a
-  // shrink the old (larger) set — the HW must hold for either outcome.
-  std::vector<int32_t> out = isr_;
-  for (int32_t b : *pending_isr_)
-    if (!contains(out, b)) out.push_back(b);
-  return out;
-}
-
 bool Partition::maybe_increment_hw() {
   if (!is_leader()) return false;
   if (switches_.elr && static_cast<int32_t>(isr_.size()) < min_isr_) return false;  // strict min ISR
   Offset hw = log_->log_end_offset();
-  // The minimum over maximal_isr(), walked in place (this runs on every
-  // follower fetch; building the set allocated each time).
-  auto bound = [&](int32_t b) {
+  const bool every_leo_known = switches_.bug_hw_is_leader_leo || all_of_maximal_isr([&](int32_t b) {
     if (b == local_) return true;
     auto it = remotes_.find(b);
     const Offset leo = it == remotes_.end() ? kNoOffset : it->second.log_end_offset;
     if (leo == kNoOffset) return false;  // an ISR member we have not heard from yet
     hw = std::min(hw, leo);
     return true;
-  };
-  if (!switches_.bug_hw_is_leader_leo) {
-    for (int32_t b : isr_)
-      if (!bound(b)) return false;
-    if (pending_isr_ && switches_.hw_includes_pending_isr)
-      for (int32_t b : *pending_isr_)
-        if (!contains(isr_, b) && !bound(b)) return false;
-  }
+  });
+  if (!every_leo_known) return false;
   if (hw <= log_->high_watermark()) return false;
   log_->update_high_watermark(hw);
   SIM_ASSERT(log_->high_watermark() == hw, "high watermark not applied");

@@ -5,6 +5,7 @@
 // high watermark. States, invariants and the acks rules: README.md.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -119,7 +120,19 @@ class Partition {
     Offset last_fetch_leader_leo = kNoOffset;
     sim::Instant last_fetch_time{-1};
   };
-  std::vector<int32_t> maximal_isr() const;
+  // Whether `pred` holds for every member of the maximal ISR, walked in place
+  // (the HW computation runs on every follower fetch). Kafka's maximal ISR:
+  // during an expansion the new (larger) set, during a shrink the old
+  // (larger) set — the HW must hold for either outcome.
+  template <class Pred>
+  bool all_of_maximal_isr(Pred pred) const {
+    for (int32_t b : isr_)
+      if (!pred(b)) return false;
+    if (!pending_isr_ || !switches_.hw_includes_pending_isr) return true;
+    for (int32_t b : *pending_isr_)
+      if (std::find(isr_.begin(), isr_.end(), b) == isr_.end() && !pred(b)) return false;
+    return true;
+  }
 
   sim::World& world_;
   int32_t local_;
