@@ -27,14 +27,26 @@ import sys
 import time
 
 
-def standard_story(seed):
+def standard_sim(seed, nemesis_interval_ms=None):
+    """The standard workload, ready to run (also bench/nemesis.py's and bench/memory.py's):
+    3 brokers + 1 controller, 6 partitions RF=3 with min.insync.replicas=2, an
+    idempotent acks=all producer at 1,000 records/s, a group of 3 consumers; with
+    nemesis_interval_ms, a crash / partition / pause / power failure started or
+    ended that often. Returns (simulation, workload)."""
     import ksim
     sim = ksim.Simulation(seed=seed, brokers=3, controllers=1, config={"min.insync.replicas": "2"})
     sim.create_topic("t", partitions=6, replication_factor=3)
-    sim.workload("t", producers=1, consumers=3, rate_per_s=1000,
-                 producer_config={"acks": "all", "enable.idempotence": "true"},
-                 consumer_config={"group.id": "g", "auto.offset.reset": "earliest"})
-    sim.nemesis(ksim.nemesis.Random(kinds=["crash", "partition", "pause", "power_fail"], interval_ms=2_000))
+    w = sim.workload("t", producers=1, consumers=3, rate_per_s=1000,
+                     producer_config={"acks": "all", "enable.idempotence": "true"},
+                     consumer_config={"group.id": "g", "auto.offset.reset": "earliest"})
+    if nemesis_interval_ms:
+        sim.nemesis(ksim.nemesis.Random(kinds=["crash", "partition", "pause", "power_fail"],
+                                        interval_ms=nemesis_interval_ms))
+    return sim, w
+
+
+def standard_story(seed):
+    sim, _ = standard_sim(seed, nemesis_interval_ms=2_000)
     sim.run_for(20_000)
     v = sim.check()
     counts = ",".join(f"{k}={n}" for k, n in sorted(collections.Counter(a.kind for a in v.anomalies).items()))

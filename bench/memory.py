@@ -66,14 +66,10 @@ def idle(hours):
 
 
 def soak(seconds):
-    import ksim
+    from determinism import standard_sim  # this folder
 
     t0 = time.monotonic()  # determinism-ok: benchmark
-    sim = ksim.Simulation(seed=1, brokers=3, controllers=1, config={"min.insync.replicas": "2"})
-    sim.create_topic("t", partitions=6, replication_factor=3)
-    w = sim.workload("t", producers=1, consumers=3, rate_per_s=1000,
-                     producer_config={"acks": "all", "enable.idempotence": "true"},
-                     consumer_config={"group.id": "g", "auto.offset.reset": "earliest"})
+    sim, w = standard_sim(seed=1)
     sim.run_for(seconds * 1000)
     rss_before_check = rss_mb()
     v = sim.check()

@@ -26,15 +26,9 @@ from determinism import parse_seeds  # this folder: `lo:hi` -> seeds
 
 STORY = r"""
 import sys, time
-t0 = time.perf_counter()
-import ksim
-seed = int(sys.argv[1])
-sim = ksim.Simulation(seed=seed, brokers=3, controllers=1, config={"min.insync.replicas": "2"})
-sim.create_topic("t", partitions=6, replication_factor=3)
-sim.workload("t", producers=1, consumers=3, rate_per_s=1000,
-             producer_config={"acks": "all", "enable.idempotence": "true"},
-             consumer_config={"group.id": "g", "auto.offset.reset": "earliest"})
-sim.nemesis(ksim.nemesis.Random(kinds=["crash", "partition", "pause", "power_fail"], interval_ms=5_000))
+sys.path.insert(0, sys.argv[2])  # bench/, for determinism.standard_sim
+from determinism import standard_sim
+sim, _ = standard_sim(int(sys.argv[1]), nemesis_interval_ms=5_000)
 t1 = time.perf_counter()
 sim.run_for(60_000)
 t2 = time.perf_counter()
@@ -45,7 +39,8 @@ print(f"{int(v.ok)} {t2 - t1:.4f} {t3 - t2:.4f} {sim.trace_hash()}")
 
 
 def main():
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.abspath(__file__))
+    repo = os.path.dirname(here)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build")
     ap.add_argument("--seeds", default="1:40")
@@ -59,7 +54,7 @@ def main():
 
     def one(seed):
         t = time.perf_counter()
-        out = subprocess.run(["/usr/bin/python3", "-c", STORY, str(seed)], env=env,
+        out = subprocess.run(["/usr/bin/python3", "-c", STORY, str(seed), here], env=env,
                              capture_output=True, text=True)
         if out.returncode != 0:
             raise SystemExit(f"nemesis: seed {seed} failed:\n{out.stderr}")
