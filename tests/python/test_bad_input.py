@@ -26,18 +26,21 @@ catalogue runs against is checked for health at the end.
 The CLI half runs the `ksim` binary: bad arguments, missing and corrupt files
 exit non-zero with a message naming the problem, never a traceback.
 """
-import os
-import pathlib
 import re
 import subprocess
 
 import pytest
+from cli_binary import ksim_bin  # this folder
 
 import ksim
 from ksim import (ArgumentError, ArgumentTypeError, ClusterError, ConfigError, KafkaException, KsimError,
                   TopicPartition)
 
-ROOT = pathlib.Path(__file__).parents[2]
+
+
+def cases(table):
+    """A table of (id, *arguments) rows as pytest parameters named by their ids."""
+    return [pytest.param(*row[1:], id=row[0]) for row in table]
 
 
 def expect(call, exc, pattern, **attrs):
@@ -85,7 +88,7 @@ CONSTRUCTOR = [
 ]
 
 
-@pytest.mark.parametrize("kwargs, exc, pattern, attrs", [c[1:] for c in CONSTRUCTOR], ids=[c[0] for c in CONSTRUCTOR])
+@pytest.mark.parametrize("kwargs, exc, pattern, attrs", cases(CONSTRUCTOR))
 def test_constructor(kwargs, exc, pattern, attrs):
     expect(lambda: ksim.Simulation(**kwargs), exc, pattern, **attrs)
 
@@ -163,7 +166,7 @@ ADMIN = [
 ]
 
 
-@pytest.mark.parametrize("call, exc, pattern, attrs", [c[1:] for c in ADMIN], ids=[c[0] for c in ADMIN])
+@pytest.mark.parametrize("call, exc, pattern, attrs", cases(ADMIN))
 def test_admin_and_describe(sim, call, exc, pattern, attrs):
     expect(lambda: call(sim), exc, pattern, **attrs)
 
@@ -201,7 +204,7 @@ FAULTS = [
 ]
 
 
-@pytest.mark.parametrize("call, exc, pattern, attrs", [c[1:] for c in FAULTS], ids=[c[0] for c in FAULTS])
+@pytest.mark.parametrize("call, exc, pattern, attrs", cases(FAULTS))
 def test_faults(sim, call, exc, pattern, attrs):
     expect(lambda: call(sim), exc, pattern, **attrs)
 
@@ -251,7 +254,7 @@ RUNNING = [
 ]
 
 
-@pytest.mark.parametrize("call, exc, pattern, attrs", [c[1:] for c in RUNNING], ids=[c[0] for c in RUNNING])
+@pytest.mark.parametrize("call, exc, pattern, attrs", cases(RUNNING))
 def test_running(sim, call, exc, pattern, attrs):
     expect(lambda: call(sim), exc, pattern, **attrs)
 
@@ -272,7 +275,7 @@ NETWORK = [
 ]
 
 
-@pytest.mark.parametrize("call, exc, pattern, attrs", [c[1:] for c in NETWORK], ids=[c[0] for c in NETWORK])
+@pytest.mark.parametrize("call, exc, pattern, attrs", cases(NETWORK))
 def test_network_rules(sim, call, exc, pattern, attrs):
     expect(lambda: call(sim.network), exc, pattern, **attrs)
 
@@ -321,7 +324,7 @@ DRIVERS = [
 ]
 
 
-@pytest.mark.parametrize("call, exc, pattern, attrs", [c[1:] for c in DRIVERS], ids=[c[0] for c in DRIVERS])
+@pytest.mark.parametrize("call, exc, pattern, attrs", cases(DRIVERS))
 def test_nemesis_workload_pipeline(sim, call, exc, pattern, attrs):
     expect(lambda: call(sim), exc, pattern, **attrs)
 
@@ -399,7 +402,7 @@ PRODUCER_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("call, exc, pattern", [c[1:] for c in PRODUCER_CALLS], ids=[c[0] for c in PRODUCER_CALLS])
+@pytest.mark.parametrize("call, exc, pattern", cases(PRODUCER_CALLS))
 def test_producer_calls(producer, call, exc, pattern):
     expect(lambda: call(producer), exc, pattern)
 
@@ -425,7 +428,7 @@ CONSUMER_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("call, exc, pattern", [c[1:] for c in CONSUMER_CALLS], ids=[c[0] for c in CONSUMER_CALLS])
+@pytest.mark.parametrize("call, exc, pattern", cases(CONSUMER_CALLS))
 def test_consumer_calls(consumer, call, exc, pattern):
     expect(lambda: call(consumer), exc, pattern)
 
@@ -536,14 +539,6 @@ def test_the_shared_simulation_survived_the_catalogue(sim):
 
 
 # ---- the CLI ------------------------------------------------------------------------------------
-
-def ksim_bin():
-    for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) + [str(ROOT / "build" / "python")]:
-        cand = pathlib.Path(p).parent / "bindings" / "ksim"
-        if p and cand.exists():
-            return str(cand)
-    pytest.skip("no ksim binary next to the Python package")
-
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):

@@ -1,19 +1,11 @@
 """The ksim CLI: run --out, describe, dump-log, report, sweep, and clear errors on bad arguments."""
-import os
 import pathlib
 import subprocess
 
 import pytest
+from cli_binary import ksim_bin  # this folder
 
 ROOT = pathlib.Path(__file__).parents[2]
-
-
-def ksim_bin():
-    for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) + [str(ROOT / "build" / "python")]:
-        cand = pathlib.Path(p).parent / "bindings" / "ksim"
-        if p and cand.exists():
-            return str(cand)
-    pytest.skip("no ksim binary next to the Python package")
 
 
 def ksim(*args, check=None):
