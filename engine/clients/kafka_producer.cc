@@ -91,7 +91,7 @@ const PartitionView& KafkaProducer::view_of(const std::string& topic) {
   auto it = views_.find(topic);
   if (it == views_.end()) it = views_.emplace(topic, CachedView{}).first;
   CachedView& c = it->second;
-  if (c.version == metadata_.version() && c.built) return c.view;
+  if (c.version == metadata_.version()) return c.view;
   PartitionView& v = c.view;
   v.available.clear();
   v.count = metadata_.partition_count(topic);
@@ -99,7 +99,6 @@ const PartitionView& KafkaProducer::view_of(const std::string& topic) {
   for (tp.partition = 0; tp.partition < v.count; ++tp.partition)
     if (const PartitionLeader* pl = metadata_.partition(tp); pl && pl->leader >= 0) v.available.push_back(tp.partition);
   c.version = metadata_.version();
-  c.built = true;
   return v;
 }
 

@@ -107,8 +107,7 @@ class KafkaProducer {
   // The partitioner's view of `topic`, cached per metadata version.
   const PartitionView& view_of(const std::string& topic);
   struct CachedView {
-    uint64_t version = 0;
-    bool built = false;
+    uint64_t version = UINT64_MAX;  // the metadata version it was built from (none yet)
     PartitionView view;
   };
   std::map<std::string, CachedView> views_;
