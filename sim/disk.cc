@@ -193,6 +193,7 @@ DiskStatus Disk::fail(std::string_view name, DiskStatus status) {
   ++stats_.errors;
   world_.trace().record(ev::disk_error, world_.now(), owner_.value, file_id(name),
                         world_.trace().intern(disk_status_name(status)));
+  if (on_write_error_ && (status == DiskStatus::no_space || status == DiskStatus::io_error)) on_write_error_(status);
   return status;
 }
 

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -114,6 +115,12 @@ class Disk {
   void set_slowdown(double multiplier);
   double slowdown() const { return slowdown_; }
   void set_full(bool full);
+  // Called (from the failing operation's fiber) when a write, append, truncate,
+  // fsync, create or rename fails for want of space or an I/O error — what
+  // Kafka's LogDirFailureChannel reacts to. The owner's software installs it
+  // (a broker halts); it must not block and must capture nothing that dies
+  // with the process (it outlives crashes).
+  void on_write_error(std::function<void(DiskStatus)> fn) { on_write_error_ = std::move(fn); }
   bool full() const { return full_; }
   void set_capacity(uint64_t bytes) { capacity_bytes_ = bytes; }
   void stall();
@@ -188,6 +195,7 @@ class Disk {
 
   World& world_;
   NodeId owner_;
+  std::function<void(DiskStatus)> on_write_error_;
   DiskSpec spec_;
   // Ordered by name: list() and lose_unsynced() (which draws random numbers
   // per file) iterate it, so the order must not depend on hashing.
