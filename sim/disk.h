@@ -12,9 +12,10 @@
 //     `torn`, a random prefix of them survives and the last surviving write may
 //     be cut at a random byte. (A real disk may persist dirty pages in any
 //     order; a prefix is the common, friendlier case — see README.)
-//   * metadata operations (create, remove, rename) are durable at once — the
-//     filesystem journals them (ext4 data=ordered); a file created and never
-//     fsynced survives a power failure EMPTY.
+//   * metadata operations (create, remove, rename, truncate) are durable at
+//     once — the filesystem journals them (ext4 data=ordered); a file created
+//     and never fsynced survives a power failure EMPTY; a truncate survives
+//     even when writes queued before it are lost.
 //
 // Latency: operations queue on the device (one at a time) and take
 // base + per-KiB time, times the slow-disk multiplier. The calling fiber
@@ -105,6 +106,8 @@ class Disk {
   uint64_t size(std::string_view file) const;  // page-cache size; 0 if missing
   std::vector<std::string> list(std::string_view prefix = "") const;
   std::span<const uint8_t> contents(std::string_view file) const;  // page cache
+  // The data on the platter. A truncate not yet followed by an fsync of the
+  // file is journaled: it is not reflected here, yet a power failure applies it.
   std::span<const uint8_t> durable_contents(std::string_view file) const;
   uint64_t unsynced_bytes() const;
   uint64_t used_bytes() const { return used_bytes_; }

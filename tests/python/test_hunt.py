@@ -81,3 +81,13 @@ def test_shrink_refuses_a_seed_without_a_violation():
 def test_hunt_config_must_be_key_value():
     with pytest.raises(SystemExit, match="key=value"):
         hunt.parse_overrides(["ksim.bug.ack.before.isr"])
+
+
+def test_regression_the_producer_does_not_spin_at_one_instant():
+    """Hunt seed 14's schedule (tests/python/regressions/): run_for returned no more before the fix."""
+    path = __import__("pathlib").Path(__file__).parent / "regressions" / "hunt_seed14_producer_spin.py"
+    code = f"import importlib.util as u; s = u.spec_from_file_location('r', {str(path)!r}); m = u.module_from_spec(s); " \
+           "s.loader.exec_module(m); v = m.story({}); print('verdict ok' if v.ok else 'VIOLATED')"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "verdict ok" in r.stdout
