@@ -91,3 +91,13 @@ def test_regression_the_producer_does_not_spin_at_one_instant():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "verdict ok" in r.stdout
+
+
+@pytest.mark.parametrize("name", ["hunt_seed78_truncate_lost_on_power_failure",
+                                  "hunt_seed779_isr_expand_after_controller_restart"])
+def test_regression_shrunk_hunt_findings_keep_every_promise(name):
+    """Scenarios `ksim shrink` wrote for bugs the hunt found on the correct engine, now fixed."""
+    mod = load(__import__("pathlib").Path(__file__).parent / "regressions" / f"{name}.py")
+    with contextlib.redirect_stdout(io.StringIO()):
+        v = mod.story({})
+    assert v.ok, str(v)
