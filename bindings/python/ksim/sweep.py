@@ -40,6 +40,7 @@ database back.
 import argparse
 import contextlib
 import datetime
+import functools
 import importlib.util
 import io
 import json
@@ -400,6 +401,20 @@ def _run_local(runner, seeds, on_row):
         on_row(_call(runner, seed))
 
 
+def _die_with_parent(parent):
+    """Worker initializer: a worker ends when the sweep's process does (Linux
+    PR_SET_PDEATHSIG), so a killed sweep leaves no idle workers behind."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except Exception:  # not Linux: workers outlive a SIGKILLed sweep, as with any process pool
+        return
+    if os.getppid() != parent:  # the sweep died before prctl
+        os._exit(1)
+
+
 def _run_processes(runner, seeds, jobs, on_row):
     """Dask's local `processes` scheduler, one task per seed (chunksize 1), each
     result handed to on_row as it arrives (a posttask callback). A worker that
@@ -411,6 +426,7 @@ def _run_processes(runner, seeds, jobs, on_row):
     import dask.multiprocessing
     from dask.callbacks import Callback
 
+    init = functools.partial(_die_with_parent, os.getpid())
     pending = list(seeds)
     while pending:
         started, finished = set(), set()
@@ -425,7 +441,8 @@ def _run_processes(runner, seeds, jobs, on_row):
         dsk = {("ksim-seed", s): (_call, runner, s) for s in pending}
         try:
             with Callback(pretask=pretask, posttask=posttask):
-                dask.multiprocessing.get(dsk, list(dsk), num_workers=min(jobs, len(pending)), chunksize=1)
+                dask.multiprocessing.get(dsk, list(dsk), num_workers=min(jobs, len(pending)), chunksize=1,
+                                         initializer=init)
             return
         except BrokenProcessPool:
             pass
@@ -433,7 +450,7 @@ def _run_processes(runner, seeds, jobs, on_row):
         for s in suspects:  # alone, so a death names its seed
             try:
                 row = dask.multiprocessing.get({("ksim-seed", s): (_call, runner, s)}, [("ksim-seed", s)],
-                                               num_workers=1)[0]
+                                               num_workers=1, initializer=init)[0]
             except BrokenProcessPool:
                 row = _crash_row(s, "the worker process died running this seed (a crash or abort in ksim)")
             on_row(row)
@@ -708,6 +725,9 @@ def main(argv=None):
         kept = f"; {args.db} keeps the seeds that finished" if args.db else ""
         print(f"\nksim sweep: interrupted{kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `ksim sweep --report DB | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILING
 
 
 if __name__ == "__main__":
