@@ -278,6 +278,18 @@ def test_a_seed_that_kills_its_worker_is_a_failing_row_and_the_sweep_goes_on(tmp
     assert all(r["error"] == "" for r in rows if r["seed"] != 3)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # tornado's make_current, inside distributed
+def test_a_dask_distributed_scheduler_gives_the_same_rows(acks1_db):
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster:
+        rows = sweep.run_sweep(sweep.scenario_runner(str(ACKS1)), [1, 3], scheduler=cluster.scheduler_address,
+                               progress=False)
+    stored = dict(sqlite3.connect(acks1_db[0]).execute("select seed, trace_hash from seeds"))
+    assert [(r["seed"], r["trace_hash"]) for r in rows] == [(1, stored[1]), (3, stored[3])]
+    assert all(r["ok"] and r["kinds"] == {"lost-write": [0, 1]} for r in rows)
+
+
 def test_progress_is_a_carriage_return_line_on_a_terminal():
     class Tty(io.StringIO):
         def isatty(self):

@@ -398,7 +398,7 @@ class Progress:
 
 def _run_local(runner, seeds, on_row):
     for seed in seeds:
-        on_row(_call(runner, seed))
+        on_row(seed, _call(runner, seed))
 
 
 def _die_with_parent(parent):
@@ -436,7 +436,7 @@ def _run_processes(runner, seeds, jobs, on_row):
 
         def posttask(key, result, dsk, state, worker_id):
             finished.add(key[1])
-            on_row(result)
+            on_row(key[1], result)
 
         dsk = {("ksim-seed", s): (_call, runner, s) for s in pending}
         try:
@@ -453,7 +453,7 @@ def _run_processes(runner, seeds, jobs, on_row):
                                                num_workers=1, initializer=init)[0]
             except BrokenProcessPool:
                 row = _crash_row(s, "the worker process died running this seed (a crash or abort in ksim)")
-            on_row(row)
+            on_row(s, row)
             finished.add(s)
         pending = [s for s in pending if s not in finished]
 
@@ -479,7 +479,7 @@ def _run_distributed(runner, seeds, scheduler, on_row):
                 if type(e).__name__ == "KilledWorker":
                     why = f"the worker process died running this seed (a crash or abort in ksim; {type(e).__name__})"
                 row = _crash_row(seed_of[fut.key], why)
-            on_row(row)
+            on_row(seed_of[fut.key], row)
             fut.release()
 
 
@@ -504,8 +504,7 @@ def run_sweep(runner, seeds, *, jobs=2, scheduler=None, db=None, target="", comm
     bar = Progress(len(seeds), enabled=progress)
     rows = {}
 
-    def on_row(raw):
-        seed = raw.get("seed") if isinstance(raw, dict) else None
+    def on_row(seed, raw):
         row = normalize(raw, seed)
         if seed in stored and stored[seed][0] != row["trace_hash"]:
             row["mismatch"], row["stored_params"] = stored[seed]
