@@ -193,13 +193,16 @@ def normalize(row, seed):
     if out["seed"] != seed:
         out["error"] = (str(out["error"]) + "; " if out["error"] else "") + f"the runner answered for seed {out['seed']}"
         out["seed"], out["ok"] = seed, False
-    out["ok"] = bool(out["ok"])
-    out["verdict"] = str(out["verdict"])
-    out["kinds"] = {str(k): [int(v[0]), int(v[1])] for k, v in dict(out["kinds"]).items()}
-    out["probes"] = {str(k): int(v) for k, v in dict(out["probes"]).items()}
-    out["params"] = dict(out["params"])
-    out["trace_hash"], out["error"], out["reproduce"] = str(out["trace_hash"]), str(out["error"]), str(out["reproduce"])
-    out["wall_s"] = float(out["wall_s"])
+    try:
+        out["ok"] = bool(out["ok"])
+        out["verdict"] = str(out["verdict"])
+        out["kinds"] = {str(k): [int(v[0]), int(v[1])] for k, v in dict(out["kinds"]).items()}
+        out["probes"] = {str(k): int(v) for k, v in dict(out["probes"]).items()}
+        out["params"] = dict(out["params"])
+        out["trace_hash"], out["error"] = str(out["trace_hash"]), str(out["error"])
+        out["reproduce"], out["wall_s"] = str(out["reproduce"]), float(out["wall_s"])
+    except (TypeError, ValueError, IndexError) as e:
+        return _crash_row(seed, f"the runner returned a malformed row ({type(e).__name__}: {e})")
     return out
 
 
