@@ -332,6 +332,8 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
            "Restart every broker in turn (controlled shutdown or crash), waiting for a full ISR after each.")
       .def("restart", &Cluster::restart, py::arg("broker"))
       .def("power_fail", &Cluster::power_fail, py::arg("broker"), py::arg("torn") = false)
+      .def("is_up", &Cluster::is_up, py::arg("node"),
+           "Whether a node is running (not crashed, stopped, or halted by a failed log dir); paused counts as up.")
       .def("pause", &Cluster::pause, py::arg("broker"), py::arg("ms"))
       .def("partition", &Cluster::partition, py::arg("groups"))
       .def("isolate", &Cluster::isolate, py::arg("broker"))

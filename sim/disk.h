@@ -12,9 +12,10 @@
 //     `torn`, a random prefix of them survives and the last surviving write may
 //     be cut at a random byte. (A real disk may persist dirty pages in any
 //     order; a prefix is the common, friendlier case — see README.)
-//   * metadata operations (create, remove, rename) are durable at once — the
-//     filesystem journals them (ext4 data=ordered); a file created and never
-//     fsynced survives a power failure EMPTY.
+//   * metadata operations (create, remove, rename, truncate) are durable at
+//     once — the filesystem journals them (ext4 data=ordered); a file created
+//     and never fsynced survives a power failure EMPTY; a truncate survives
+//     even when writes queued before it are lost.
 //
 // Latency: operations queue on the device (one at a time) and take
 // base + per-KiB time, times the slow-disk multiplier. The calling fiber
@@ -27,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -104,6 +106,8 @@ class Disk {
   uint64_t size(std::string_view file) const;  // page-cache size; 0 if missing
   std::vector<std::string> list(std::string_view prefix = "") const;
   std::span<const uint8_t> contents(std::string_view file) const;  // page cache
+  // The data on the platter. A truncate not yet followed by an fsync of the
+  // file is journaled: it is not reflected here, yet a power failure applies it.
   std::span<const uint8_t> durable_contents(std::string_view file) const;
   uint64_t unsynced_bytes() const;
   uint64_t used_bytes() const { return used_bytes_; }
@@ -114,6 +118,12 @@ class Disk {
   void set_slowdown(double multiplier);
   double slowdown() const { return slowdown_; }
   void set_full(bool full);
+  // Called (from the failing operation's fiber) when a write, append, truncate,
+  // fsync, create or rename fails for want of space or an I/O error — what
+  // Kafka's LogDirFailureChannel reacts to. The owner's software installs it
+  // (a broker halts); it must not block and must capture nothing that dies
+  // with the process (it outlives crashes).
+  void on_write_error(std::function<void(DiskStatus)> fn) { on_write_error_ = std::move(fn); }
   bool full() const { return full_; }
   void set_capacity(uint64_t bytes) { capacity_bytes_ = bytes; }
   void stall();
@@ -188,6 +198,7 @@ class Disk {
 
   World& world_;
   NodeId owner_;
+  std::function<void(DiskStatus)> on_write_error_;
   DiskSpec spec_;
   // Ordered by name: list() and lose_unsynced() (which draws random numbers
   // per file) iterate it, so the order must not depend on hashing.

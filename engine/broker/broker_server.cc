@@ -104,6 +104,22 @@ void BrokerServer::start() {
   // client fails over at once instead of waiting on a broker that would
   // answer from an empty metadata image (or not at all while it recovers).
   // Installed at boot, so nothing a client sends is ever stranded unread.
+  // A failed write takes Kafka's log dir offline (LogDirFailureChannel), and a
+  // broker whose last live log dir failed halts ("Shutdown broker because all
+  // log dirs in ... have failed"); a failed metadata log dir halts it too. A
+  // ksim broker has one log dir holding both: any failed write halts it. The
+  // crash runs from a world timer, outside the node's fibers (the failing
+  // operation runs in one of them). Captures nothing that dies with us.
+  {
+    sim::World* world = &world_;
+    const sim::NodeId node = self_;
+    world_.disk(self_).on_write_error([world, node](sim::DiskStatus) {
+      world->probe("storage: log dir failed, broker halts");
+      world->schedule_after(sim::kWorldNode, sim::Duration{}, [world, node] {
+        if (world->is_up(node)) world->crash(node);
+      });
+    });
+  }
   sim::Network& net = world_.network();
   produce_kind_ = net.kind("Produce").value;
   for (const char* api : kBrokerApis)

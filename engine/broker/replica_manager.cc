@@ -480,6 +480,15 @@ bool ReplicaManager::alter_partition_pass() {
   p = get(tp);  // the partition may have changed while we waited
   if (reply.status != sim::CallStatus::ok || !p) return false;  // retry after a pause
   const auto& resp = sim::payload_as<protocol::AlterPartitionResponse>(reply.payload);
+  if (resp.error == Errc::NOT_CONTROLLER) {
+    // Not attempted (no active controller, or its proposal did not commit):
+    // Kafka's AlterPartitionManager sends it again, to the new controller. Had
+    // it committed after all, the resend gets INVALID_UPDATE_VERSION and the
+    // metadata brings the truth. Waiting for metadata instead would wait
+    // forever when nothing changed (ksim hunt found an ISR never expanded).
+    world_.probe("isr: AlterPartition resent (NOT_CONTROLLER)");
+    return false;  // retry after a pause
+  }
   // Only the change we sent is done: a newer target queued meanwhile stays.
   if (auto it = isr_changes_.find(tp); it != isr_changes_.end() && it->second == isr) isr_changes_.erase(it);
   if (resp.error == Errc::NONE) {

@@ -157,6 +157,11 @@ void Cluster::check_id(int32_t id) const {
 
 sim::NodeId Cluster::node_id(int32_t kafka_id) const { return sim_node_of(kafka_id); }
 
+bool Cluster::is_up(int32_t id) const {
+  check_id(id);
+  return world_->is_up(node_id(id));
+}
+
 KafkaNode* Cluster::node(int32_t id) {
   if (!is_node(id) || is_client(id) || !world_->is_up(node_id(id))) return nullptr;
   return world_->process<KafkaNode>(node_id(id)).get();

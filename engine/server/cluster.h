@@ -280,6 +280,10 @@ class Cluster {
   // multiple-controller-leaders (per Raft epoch), and — with `logs` — divergence
   // (ISR members' logs differ below the HW).
   std::vector<std::string> check_invariants(bool logs = true);
+  // Whether a node (broker, controller or client) is running: not crashed,
+  // stopped or halted (a broker halts when its log dir fails). Paused is up.
+  // ClusterError for an unknown id.
+  bool is_up(int32_t id) const;
 
   // The partition series together keep at most about this many samples (each
   // ~0.4 KB): per partition, clamp(budget / partitions, 16, 1,024).

@@ -680,6 +680,8 @@ class Simulation:
         """Start a node that is down; a running node is crashed first (kill -9 and start)."""
     def power_fail(self, broker: int, torn: bool = False) -> None:
         """A crash that also loses unsynced disk data (torn: a random prefix of it survives)."""
+    def is_up(self, node: int) -> bool:
+        """Whether a node is running (not crashed, stopped, or halted by a failed log dir); paused counts as up."""
     def pause(self, broker: int, ms: int) -> None:
         """Freeze a node for `ms` (SIGSTOP / a long GC pause)."""
     def partition(self, groups: Sequence[Sequence[int]]) -> None:

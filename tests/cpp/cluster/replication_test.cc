@@ -157,6 +157,23 @@ TEST_CASE("a slow follower disk shrinks the ISR - it rejoins when the disk recov
   require_invariants(c);
 }
 
+TEST_CASE("a full disk halts the leader as Kafka halts a broker whose last log dir failed - it rejoins after a restart", "[cluster]") {
+  Cluster c(opts(9, 3, 1, {{"min.insync.replicas", "2"}}));
+  c.wait_ready();
+  c.create_topic("t", 1, 3);
+  const int32_t leader = c.describe_partition("t", 0).leader;
+  REQUIRE(c.produce("t", 0, {"before"}, -1).error == Errc::NONE);
+  c.disk_full(leader, true);
+  c.produce("t", 0, {"refused-by-the-full-disk"}, -1);  // the append fails: the log dir goes offline
+  c.run_for_ms(100);
+  REQUIRE_FALSE(c.is_up(leader));
+  REQUIRE(c.run_until([&] { const auto l = c.describe_partition("t", 0).leader; return l >= 0 && l != leader; }, 30'000));
+  c.disk_full(leader, false);  // the operator frees space and restarts the broker
+  c.restart(leader);
+  REQUIRE(c.run_until([&] { return c.describe_partition("t", 0).isr.size() == 3; }, 30'000));
+  require_invariants(c);
+}
+
 TEST_CASE("clean election waits for the only in-sync replica - unclean election loses data", "[cluster]") {
   for (bool unclean : {false, true}) {
     INFO("unclean=" << unclean);

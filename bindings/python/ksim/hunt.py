@@ -1,0 +1,545 @@
+"""ksim hunt: find bugs nobody scripted, with a built-in swarm workload and nemesis.
+
+    ksim hunt --seeds 1:500 --jobs 2 --db hunt.db
+    ksim hunt --seeds 1:200 --config ksim.truncation.mode=high-watermark   # hunt a known bug
+    python3 -m ksim.hunt --seed 17 --script out.py   # one seed's run as a scenario file
+
+Per seed, everything is drawn from the seed (FoundationDB's BUGGIFY, swarm
+testing): the cluster's shape (3-5 brokers, 1-3 KRaft controllers, partitions,
+replication factor, min.insync.replicas, unclean elections allowed or not), the
+clients (acks, idempotence, max.in.flight, transactions and read_committed,
+consumer groups with their assignor, auto or manual commits, session timeout),
+and WHICH fault kinds are switched on at all, with their rate, their length and
+how many may overlap. A seed that switches off most kinds digs deep into the
+few left (swarm testing finds more than every kind at once: a crash every
+second hides the slow paths a held message needs). Then the run, then
+`check()`: every checker judges every seed.
+
+The drawn plan is symbolic ("crash the leader of partition 2", "hold the Fetch
+responses of broker 3"); the run resolves each fault to concrete calls on the
+Simulation at a virtual time and records them. That record (`Run.actions`)
+is the explicit fault schedule ksim.shrink reduces and prints as a scenario.
+Same seed, same plan, same calls, same trace: a seed reproduces anywhere.
+
+Fault kinds: crash, power_fail, shutdown (controlled, then restart), pause,
+partition (one node cut off), one_way (one node's messages to another lost),
+slow_disk, disk_stall, disk_full, msg (a Kafka API's messages held then
+delivered late, dropped, duplicated or delayed), rolling_restart,
+controller_crash, client_pause (a consumer's process stalls: a zombie),
+unclean (an admin-forced unclean election of offline partitions),
+preferred_election (kafka-leader-election --election-type preferred).
+Message faults hit one to three Kafka APIs per seed (swarm again), weighted
+towards the clients' own: a transactional producer's Produce / EndTxn /
+AddPartitionsToTxn / WriteTxnMarkers, a group's Heartbeat / OffsetCommit /
+JoinGroup.
+"""
+import argparse
+import json
+import sys
+import time
+
+TOPIC = "hunt"
+KINDS = ("crash", "power_fail", "shutdown", "pause", "partition", "one_way", "slow_disk", "disk_stall", "disk_full",
+         "msg", "rolling_restart", "controller_crash", "client_pause", "unclean", "preferred_election")
+TXN_APIS = ("Produce", "EndTxn", "AddPartitionsToTxn", "WriteTxnMarkers")
+GROUP_APIS = ("Heartbeat", "OffsetCommit", "JoinGroup")
+MSG_APIS = (  # (api, direction, whose messages: the sender's role)
+    ("Fetch", "response", "leader"), ("Produce", "request", "producer"), ("AlterPartition", "request", "leader"),
+    ("MetadataFetch", "response", "to_broker"), ("Heartbeat", "request", "consumer"),
+    ("OffsetCommit", "request", "consumer"), ("EndTxn", "request", "producer"),
+    ("WriteTxnMarkers", "request", "any_broker"), ("BrokerHeartbeat", "request", "leader"),
+    ("OffsetsForLeaderEpoch", "request", "any_broker"), ("Vote", "request", "controller"),
+    ("JoinGroup", "response", "to_consumer"), ("AddPartitionsToTxn", "request", "producer"),
+)
+MSG_ACTIONS = ("late", "drop", "duplicate", "delay")
+
+
+class Rng:
+    """splitmix64: the plan's own stream, the same on every machine and Python version."""
+
+    def __init__(self, seed):
+        self.state = (int(seed) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        return z ^ (z >> 31)
+
+    def below(self, n):
+        return self.next() % n
+
+    def between(self, lo, hi):  # inclusive
+        return lo + self.below(hi - lo + 1)
+
+    def chance(self, p):
+        return self.next() < p * 2.0**64
+
+    def choice(self, seq):
+        return seq[self.below(len(seq))]
+
+
+# ---- drawing a plan ------------------------------------------------------------------------------
+
+def draw(seed, overrides=None):
+    """The plan of seed `seed`: a JSON-able dict (cluster, clients, symbolic faults).
+
+    `overrides` (broker configuration, e.g. a history switch) does not change
+    what is drawn: the same seed with and without a switch runs the same story."""
+    r = Rng(seed)
+    brokers = r.between(3, 5)
+    controllers = r.choice((1, 1, 2, 3))
+    rf = min(brokers, r.choice((2, 3, 3, 3)))
+    min_isr = min(rf, r.choice((1, 2, 2, 2)))
+    partitions = r.between(1, 6)
+    unclean = r.chance(0.15)
+    transactions = r.chance(0.25)
+    idempotent = transactions or r.chance(0.5)
+    acks = "all" if idempotent else r.choice(("all", "all", "1", "0"))
+    producer = {"acks": acks, "enable.idempotence": "true" if idempotent else "false",
+                "max.in.flight.requests.per.connection": str(r.between(1, 5)),
+                "linger.ms": str(r.choice((0, 0, 5, 20))),
+                "delivery.timeout.ms": str(r.choice((5_000, 15_000, 120_000))),
+                "request.timeout.ms": str(r.choice((2_000, 30_000)))}
+    if int(producer["delivery.timeout.ms"]) < int(producer["request.timeout.ms"]) + int(producer["linger.ms"]):
+        producer["delivery.timeout.ms"] = str(int(producer["request.timeout.ms"]) + int(producer["linger.ms"]))
+    if transactions:
+        producer["transactional.id"] = "hunt-tx"
+    consumers = r.choice((0, 1, 2, 3, 3))
+    consumer = {"partition.assignment.strategy": r.choice(("range", "roundrobin", "cooperative-sticky")),
+                "session.timeout.ms": str(r.choice((6_000, 10_000, 45_000))),
+                "heartbeat.interval.ms": "1000"}
+    if transactions and r.chance(0.8):
+        consumer["isolation.level"] = "read_committed"
+    commit = r.choice(("auto", "sync", "async"))
+    run_ms = r.choice((15_000, 20_000, 30_000))
+    workload = {"producers": r.choice((1, 1, 2)), "consumers": consumers, "rate_per_s": r.choice((100, 200, 400)),
+                "duration_ms": run_ms, "producer_config": producer, "consumer_config": consumer, "commit": commit,
+                "key_space": r.choice((0, 16)), "transaction_records": r.choice((3, 10)),
+                "abort_probability": r.choice((0.0, 0.1, 0.3)) if transactions else 0.0}
+
+    # Swarm: each kind is on or off for the whole run; at least one is on.
+    on = [k for k in KINDS if r.chance(0.35)]
+    if not on:
+        on = [r.choice(KINDS)]
+    # Swarm over the Kafka APIs too: a seed's message faults hit one to three
+    # APIs, the client's own more often (a transactional producer's, a group's).
+    pool = [a[0] for a in MSG_APIS]
+    if transactions:
+        pool += list(TXN_APIS) * 3
+    if consumers:
+        pool += list(GROUP_APIS) * 2
+    msg_apis = sorted({r.choice(pool) for _ in range(r.between(1, 3))})
+    interval_ms = r.choice((500, 1_000, 2_000, 4_000))
+    faults = []
+    t = r.between(500, 2_000)
+    while t < run_ms - 1_000:
+        faults.append(_draw_fault(r, r.choice(on), t, partitions, brokers, controllers, workload, msg_apis))
+        t += interval_ms // 2 + r.below(interval_ms)
+    return {
+        "seed": int(seed), "brokers": brokers, "controllers": controllers, "config": dict(overrides or {}),
+        "topic": {"partitions": partitions, "replication_factor": rf,
+                  "config": {"min.insync.replicas": str(min_isr),
+                             "unclean.leader.election.enable": "true" if unclean else "false"}},
+        "workload": workload, "kinds": on, "msg_apis": msg_apis, "interval_ms": interval_ms, "max_active": r.choice((1, 1, 2, 3)),
+        "faults": faults, "run_ms": run_ms,
+    }
+
+
+def _target(r, partitions, brokers):
+    """A broker, chosen when the fault starts: mostly a partition's leader (where the damage is)."""
+    if r.chance(0.6):
+        return {"leader": r.below(partitions)}
+    return {"broker": r.between(1, brokers)}
+
+
+def _draw_fault(r, kind, at_ms, partitions, brokers, controllers, workload, msg_apis):
+    f = {"at_ms": at_ms, "kind": kind}
+    if kind in ("crash", "power_fail", "shutdown", "partition", "slow_disk", "disk_stall", "disk_full", "pause"):
+        f["target"] = _target(r, partitions, brokers)
+        f["dur_ms"] = r.choice((300, 1_000, 3_000, 8_000))
+        if kind == "power_fail":
+            f["torn"] = r.chance(0.5)
+        if kind == "slow_disk":
+            f["factor"] = r.choice((5.0, 20.0, 100.0))
+    elif kind == "one_way":
+        f["target"] = _target(r, partitions, brokers)
+        f["to"] = r.choice(("broker", "controller", "any"))
+        f["to_index"] = r.below(max(brokers, controllers))
+        f["dur_ms"] = r.choice((1_000, 3_000, 8_000))
+    elif kind == "msg":
+        pick = r.choice(msg_apis)
+        api, direction, role = next(m for m in MSG_APIS if m[0] == pick)
+        f.update(api=api, direction=direction, role=role, action=r.choice(MSG_ACTIONS),
+                 index=r.below(6), dur_ms=r.choice((500, 2_000, 6_000, 16_000)),
+                 count=r.choice((1, 3, None, None)), extra_ms=r.choice((200, 2_000, 10_000)))
+    elif kind == "controller_crash":
+        f["index"] = r.below(controllers)
+        f["dur_ms"] = r.choice((1_000, 5_000))
+    elif kind == "client_pause":
+        f["index"] = r.below(4)
+        f["dur_ms"] = r.choice((2_000, 8_000, 15_000, 50_000))
+    elif kind in ("unclean", "preferred_election"):
+        f["dur_ms"] = 0
+    elif kind == "rolling_restart":
+        f["controlled"] = r.chance(0.5)
+        f["dur_ms"] = 0
+    return f
+
+
+# ---- running a plan ------------------------------------------------------------------------------
+
+def _lit(v):
+    """A Python literal for generated code (dicts keep their order)."""
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_lit(k)}: {_lit(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10_000:
+        return f"{v:_}"
+    return repr(v)
+
+
+def setup_code(plan):
+    """The scenario's first lines: the cluster, the topic, the workload (`sim`, `w`)."""
+    wl = plan["workload"]
+    lines = [
+        f"sim = ksim.Simulation(seed={plan['seed']}, brokers={plan['brokers']}, controllers={plan['controllers']}, "
+        "config=config)",
+        f"sim.create_topic({TOPIC!r}, partitions={plan['topic']['partitions']}, "
+        f"replication_factor={plan['topic']['replication_factor']}, config={_lit(plan['topic']['config'])})",
+    ]
+    args = [f"producers={wl['producers']}", f"consumers={wl['consumers']}", f"rate_per_s={wl['rate_per_s']}",
+            f"duration_ms={_lit(wl['duration_ms'])}", f"key_space={wl['key_space']}",
+            f"producer_config={_lit(wl['producer_config'])}"]
+    if wl["consumers"]:
+        args += [f"consumer_config={_lit(wl['consumer_config'])}", f"commit={wl['commit']!r}"]
+    if "transactional.id" in wl["producer_config"]:
+        args += [f"transaction_records={wl['transaction_records']}", f"abort_probability={wl['abort_probability']}"]
+    lines.append(f"w = sim.workload({TOPIC!r}, " + ",\n                 ".join(args) + ")")
+    return lines
+
+
+class Run:
+    """One execution of a plan: resolves each symbolic fault to concrete calls and runs them.
+
+    actions: [{"at_ms", "fault" (index in the plan), "kind", "code"}], in the
+    order executed. Running the same actions again (ksim.shrink) gives the same trace."""
+
+    def __init__(self, plan):
+        import ksim
+
+        self.plan = plan
+        self.actions = []
+        self.ns = {"ksim": ksim, "config": {}, "admin": admin}
+        self.down = set()      # nodes crashed or stopped
+        self.busy = set()      # nodes under a fault
+        self.active = []       # (end_ms, fault index, [end code], nodes)
+        self.partitioned = False
+        self.handles = 0
+
+    # -- the generated code runs in self.ns, as the scenario file will run it
+    def do(self, at_ms, fault, kind, code):
+        self.actions.append({"at_ms": at_ms, "fault": fault, "kind": kind, "code": code})
+        exec(code, self.ns)  # noqa: S102 -- our own generated calls
+
+    def at(self, ms):
+        sim = self.ns["sim"]
+        if sim.now < ms:
+            sim.run_for(ms - sim.now)
+
+    def execute(self):
+        plan = self.plan
+        self.ns["config"] = dict(plan["config"])
+        exec("\n".join(setup_code(plan)), self.ns)  # noqa: S102
+        sim = self.ns["sim"]
+        for i, f in enumerate(plan["faults"]):
+            self.end_due(f["at_ms"])
+            self.at(f["at_ms"])
+            if len(self.active) >= plan["max_active"]:
+                continue
+            self.start(i, f)
+        self.end_due(plan["run_ms"])
+        self.at(plan["run_ms"])
+        # The heal phase starts here: every fault still in force ends now
+        # (check() then heals what is left and lets the cluster converge).
+        for a in self.active:
+            a[0] = plan["run_ms"]
+        self.end_due(plan["run_ms"])
+        return sim
+
+    def end_due(self, until_ms):
+        while True:
+            due = [a for a in self.active if a[0] <= until_ms]
+            if not due:
+                return
+            first = min(due, key=lambda a: (a[0], a[1]))
+            self.active.remove(first)
+            end_ms, i, codes, nodes = first
+            self.at(end_ms)
+            for code in codes:
+                if isinstance(code, tuple):  # ("if_down", node, code): a restart only of a node that is down
+                    _, n, code = code
+                    if self.ns["sim"].is_up(n):
+                        continue
+                self.do(end_ms, i, self.plan["faults"][i]["kind"], code)
+            for n in nodes:
+                self.busy.discard(n)
+                self.down.discard(n)
+            if any(c == "sim.heal()" for c in codes):
+                self.partitioned = False
+
+    # -- choosing nodes
+    def broker(self, target):
+        sim = self.ns["sim"]
+        if "leader" in target:
+            infos = self.partitions()
+            p = target["leader"] % self.plan["topic"]["partitions"]
+            n = infos[p].leader if p < len(infos) else None
+            if n is not None and n not in self.busy and sim.is_up(n):
+                return n
+            target = {"broker": p + 1}
+        n = target["broker"]
+        for k in range(self.plan["brokers"]):
+            c = (n - 1 + k) % self.plan["brokers"] + 1
+            if c not in self.busy and sim.is_up(c):
+                return c
+        return None
+
+    def partitions(self):
+        """The topic's partitions as the cluster describes them now ([] while it cannot)."""
+        import ksim
+
+        try:
+            return self.ns["sim"].describe_topic(TOPIC)
+        except ksim.ClusterError:
+            return []
+
+    def controller(self, index):
+        ids = list(range(self.plan["brokers"] + 1, self.plan["brokers"] + self.plan["controllers"] + 1))
+        c = ids[index % len(ids)]
+        return None if c in self.busy or not self.ns["sim"].is_up(c) else c
+
+    def client(self, role, index):
+        w = self.ns["w"]
+        ids = list(w.producer_ids if role == "producer" else w.consumer_ids)
+        return (ids[index % len(ids)], f"w.{role}_ids[{index % len(ids)}]") if ids else (None, None)
+
+    def start(self, i, f):
+        kind, t = f["kind"], f["at_ms"]
+        end = t + f.get("dur_ms", 0)
+
+        def hold(nodes, start_code, end_codes):
+            for code in start_code:
+                self.do(t, i, kind, code)
+            self.busy.update(nodes)
+            if end_codes:
+                self.active.append([end, i, end_codes, nodes])
+
+        if kind in ("crash", "power_fail", "shutdown", "pause", "slow_disk", "disk_stall", "disk_full", "partition"):
+            n = self.broker(f["target"])
+            if n is None or (kind == "partition" and self.partitioned):
+                return
+            if kind == "crash":
+                hold([n], [f"sim.crash({n})"], [("if_down", n, f"sim.restart({n})")])
+            elif kind == "power_fail":
+                hold([n], [f"sim.power_fail({n}, torn={f['torn']})"], [("if_down", n, f"sim.restart({n})")])
+            elif kind == "shutdown":
+                hold([n], [f"sim.shutdown({n})"], [("if_down", n, f"sim.restart({n})")])
+            elif kind == "pause":
+                self.do(t, i, kind, f"sim.pause({n}, {f['dur_ms']})")
+            elif kind == "slow_disk":
+                hold([n], [f"sim.slow_disk({n}, {f['factor']})"], [f"sim.slow_disk({n}, 1.0)"])
+            elif kind == "disk_stall":
+                hold([n], [f"sim.disk_stall({n})"], [f"sim.disk_stall({n}, False)"])
+            elif kind == "disk_full":
+                # A write error halts the broker (its log dir fails): the operator frees space and restarts it.
+                hold([n], [f"sim.disk_full({n})"], [f"sim.disk_full({n}, False)", ("if_down", n, f"sim.restart({n})")])
+            elif kind == "partition":
+                self.partitioned = True
+                hold([n], [f"sim.isolate({n})"], ["sim.heal()"])
+        elif kind == "one_way":
+            n = self.broker(f["target"])
+            if n is None:
+                return
+            if f["to"] == "controller":
+                dst = self.plan["brokers"] + 1 + f["to_index"] % self.plan["controllers"]
+            elif f["to"] == "broker":
+                dst = f["to_index"] % self.plan["brokers"] + 1
+            else:
+                dst = None
+            if dst == n:
+                return
+            h = self.handle()
+            hold([], [f"{h} = sim.network.drop(src={n}, dst={dst}, api=None, direction='any', count=None)"],
+                 [f"sim.network.release({h})"])
+        elif kind == "msg":
+            self.msg(i, f, t, end, hold)
+        elif kind == "controller_crash":
+            n = self.controller(f["index"])
+            if n is not None:
+                hold([n], [f"sim.crash({n})"], [("if_down", n, f"sim.restart({n})")])
+        elif kind == "client_pause":
+            n, expr = self.client("consumer", f["index"])
+            if n is not None and n not in self.busy and self.ns["sim"].is_up(n):
+                self.do(t, i, kind, f"sim.pause({expr}, {f['dur_ms']})")
+        elif kind == "unclean":
+            sim = self.ns["sim"]
+            if any(p.leader is None for p in self.partitions()):
+                self.do(t, i, kind, "admin(lambda: sim.elect_leaders(unclean=True))")
+        elif kind == "preferred_election":  # kafka-leader-election --election-type preferred
+            self.do(t, i, kind, "admin(lambda: sim.elect_leaders())")
+        elif kind == "rolling_restart":
+            if not self.busy:
+                self.do(t, i, kind, f"sim.rolling_restart(controlled={f['controlled']})")
+
+    def handle(self):
+        self.handles += 1
+        return f"h{self.handles}"
+
+    def msg(self, i, f, t, end, hold):
+        role, api, direction = f["role"], f["api"], f["direction"]
+        src = dst = None
+        if role == "leader":
+            src = self.broker({"leader": f["index"]})
+        elif role == "any_broker":
+            src = self.broker({"broker": f["index"] % self.plan["brokers"] + 1})
+        elif role == "to_broker":
+            dst = self.broker({"broker": f["index"] % self.plan["brokers"] + 1})
+        elif role == "controller":
+            src = self.controller(f["index"])
+        elif role in ("producer", "consumer", "to_consumer"):
+            n, expr = self.client("producer" if role == "producer" else "consumer", f["index"])
+            if n is None:
+                return
+            if role == "to_consumer":
+                dst = expr
+            else:
+                src = expr
+        if src is None and dst is None:
+            return
+        where = f"src={src}, dst={dst}, api={api!r}, direction={direction!r}"
+        count = f["count"]
+        h = self.handle()
+        if f["action"] == "late":
+            hold([], [f"{h} = sim.network.hold({where}, count={count})"], [f"sim.network.release({h})"])
+        elif f["action"] == "drop":
+            hold([], [f"{h} = sim.network.drop({where}, count={count})"], [f"sim.network.release({h})"])
+        elif f["action"] == "duplicate":
+            hold([], [f"{h} = sim.network.duplicate({where}, count={count})"], [f"sim.network.release({h})"])
+        else:
+            hold([], [f"{h} = sim.network.delay({where}, count={count}, extra_ms={f['extra_ms']})"],
+                 [f"sim.network.release({h})"])
+
+
+def admin(call):
+    """An admin request (kafka-leader-election): failing is an outcome of the run, not an error of it."""
+    import ksim
+
+    try:
+        call()
+    except ksim.ClusterError as e:
+        print(f"admin request failed: {e}")
+
+
+def judge(sim):
+    """check() and the row fields of its verdict."""
+    v = sim.check()
+    kinds = {}
+    for a in v.anomalies:
+        k = kinds.setdefault(a.kind, [0, 0])
+        k[1 if a.expected else 0] += 1
+    return v, kinds
+
+
+def run_plan(plan):
+    """Runs a plan; returns (Run, sim, verdict, kinds)."""
+    run = Run(plan)
+    sim = run.execute()
+    v, kinds = judge(sim)
+    return run, sim, v, kinds
+
+
+def parse_overrides(items):
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise SystemExit(f"ksim hunt: --config takes key=value, not {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def reproduce_command(seed, overrides):
+    cfg = "".join(f" --config {k}={v}" for k, v in (overrides or {}).items())
+    return f"./ksim hunt --seeds {seed}:{seed}{cfg}"
+
+
+def hunt_seed(seed, overrides=None):
+    """One seed of the hunt, as a sweep row (see ksim.sweep): drawn, run, judged."""
+    import ksim
+
+    start = time.perf_counter()
+    plan = draw(seed, overrides)
+    row = {"seed": seed, "params": {k: plan[k] for k in ("brokers", "controllers", "topic", "workload", "kinds",
+                                                        "msg_apis", "interval_ms", "max_active", "config")},
+           "reproduce": reproduce_command(seed, overrides), "error": "", "kinds": {}, "probes": {},
+           "trace_hash": "", "verdict": "-", "ok": False}
+    sim = None
+    try:
+        run, sim, v, kinds = run_plan(plan)
+        row["params"]["faults_run"] = len({a["fault"] for a in run.actions})
+        row.update(ok=bool(v.ok), verdict="ok" if v.ok else "VIOLATED", kinds=kinds)
+    except ksim.KsimError as e:
+        row["error"] = f"{type(e).__name__}: {e}"
+    if sim is not None:
+        row["trace_hash"] = sim.trace_hash()
+        probes = getattr(sim, "probes", None)
+        row["probes"] = dict(probes()) if callable(probes) else {}
+    row["wall_s"] = time.perf_counter() - start
+    return row
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="ksim hunt", description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", help="A:B, inclusive")
+    ap.add_argument("--seed", type=int, help="one seed: print its plan and verdict")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--scheduler", help="a dask.distributed scheduler address")
+    ap.add_argument("--db", help="the sweep database (SQLite) to write")
+    ap.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                    help="broker configuration for every seed (e.g. a history switch or ksim.bug.*)")
+    ap.add_argument("--script", help="with --seed: write the seed's run as a scenario file")
+    ap.add_argument("--plan", action="store_true", help="with --seed: print the drawn plan as JSON")
+    args = ap.parse_args(argv)
+    overrides = parse_overrides(args.config)
+    if args.seed is not None:
+        plan = draw(args.seed, overrides)
+        if args.plan:
+            print(json.dumps(plan, indent=1))
+        run, sim, v, kinds = run_plan(plan)
+        print(v)
+        print(f"seed={args.seed} trace_hash={sim.trace_hash()} faults={len({a['fault'] for a in run.actions})}")
+        if args.script:
+            from . import shrink
+
+            with open(args.script, "w") as out:
+                out.write(shrink.scenario_text(plan, run.actions, kinds, overrides,
+                                               origin=f"ksim hunt seed {args.seed}"))
+            print(f"scenario: {args.script}")
+        return 0 if v.ok else 1
+    if not args.seeds:
+        ap.error("--seeds A:B (or --seed N) is required")
+    import functools
+
+    from . import sweep
+
+    seeds = sweep.parse_seeds(args.seeds)
+    runner = functools.partial(hunt_seed, overrides=overrides)
+    command = "ksim hunt " + " ".join(sys.argv[1:] if argv is None else argv)
+    rows = sweep.run_sweep(runner, seeds, jobs=args.jobs, scheduler=args.scheduler, db=args.db, target="hunt",
+                           command=command)
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
