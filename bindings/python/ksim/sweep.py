@@ -18,7 +18,7 @@ source) fired at least once, the most fired, and the ones that never fired.
 With --db, each result is written as it arrives (a killed sweep keeps what it
 finished) to these tables:
 
-    seeds      seed (key), target, params (JSON), ok (0/1: as expected),
+    runs       seed (key), target, params (JSON), ok (0/1: as expected),
                verdict ('ok' / 'VIOLATED' / '-' when the run never checked),
                kinds (JSON: anomaly kind -> [violations, expected]),
                trace_hash, wall_s, error ('' or "Type: message"), reproduce
@@ -59,7 +59,7 @@ EXIT_OK, EXIT_FAILING, EXIT_USAGE, EXIT_MISMATCH, EXIT_INTERRUPTED = 0, 1, 2, 3,
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS metadata (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS seeds (
+CREATE TABLE IF NOT EXISTS runs (
   seed INTEGER PRIMARY KEY, target TEXT NOT NULL, params TEXT NOT NULL, ok INTEGER NOT NULL,
   verdict TEXT NOT NULL, kinds TEXT NOT NULL, trace_hash TEXT NOT NULL, wall_s REAL NOT NULL,
   error TEXT NOT NULL, reproduce TEXT NOT NULL);
@@ -242,7 +242,7 @@ def _check_format(con, path):
         fmt = dict(con.execute("select key, value from metadata")).get("format") if "metadata" in tables else None
     except sqlite3.DatabaseError:
         raise SweepError(f"{path} is not a ksim sweep database (not SQLite)") from None
-    if fmt != FORMAT or not {"seeds", "probes"} <= tables:
+    if fmt != FORMAT or not {"runs", "probes"} <= tables:
         what = " (a ksim run file? it has a 'run' table)" if "run" in tables else ""
         raise SweepError(f"{path} is not a ksim sweep database{what}")
     return tables
@@ -284,7 +284,7 @@ class SweepDB:
 
     def stored(self):
         """seed -> (trace_hash, params JSON) of the rows already there."""
-        return {s: (h, p) for s, h, p in self.con.execute("select seed, trace_hash, params from seeds")}
+        return {s: (h, p) for s, h, p in self.con.execute("select seed, trace_hash, params from runs")}
 
     def put(self, row, target):
         with self.con:
@@ -293,7 +293,7 @@ class SweepDB:
                                  (row["seed"], row["mismatch"], row["trace_hash"], row.get("stored_params", ""),
                                   _json(row["params"]), self.command, _now()))
                 return
-            self.con.execute("insert or replace into seeds values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.con.execute("insert or replace into runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              (row["seed"], target, _json(row["params"]), int(row["ok"]), row["verdict"],
                               _json(row["kinds"]), row["trace_hash"], row["wall_s"], row["error"], row["reproduce"]))
             self.con.execute("delete from probes where seed = ?", (row["seed"],))
@@ -327,7 +327,7 @@ def load_rows(db_path):
             probes.setdefault(seed, {})[name] = count
         rows = []
         for (seed, params, ok, verdict, kinds, trace_hash, wall_s, error, reproduce) in con.execute(
-                "select seed, params, ok, verdict, kinds, trace_hash, wall_s, error, reproduce from seeds order by seed"):
+                "select seed, params, ok, verdict, kinds, trace_hash, wall_s, error, reproduce from runs order by seed"):
             rows.append({"seed": seed, "ok": bool(ok), "verdict": verdict, "kinds": json.loads(kinds or "{}"),
                          "trace_hash": trace_hash, "wall_s": wall_s, "error": error, "params": json.loads(params or "{}"),
                          "probes": probes.get(seed, {}), "reproduce": reproduce})
@@ -548,14 +548,15 @@ def print_summary(rows, *, elapsed=None, out=None, max_ok=40, catalog=None):
 
 
 def print_table(rows, *, elapsed=None, out=None, max_ok=40):
-    """The rows, failing first (with error and reproduce command), the total, and any hash mismatch."""
+    """The rows, failing first (with params, error and reproduce command), the total, and any hash mismatch."""
     out = out or sys.stdout
     failing = sorted((r for r in rows if not r["ok"]), key=lambda r: r["seed"])
     passing = sorted((r for r in rows if r["ok"]), key=lambda r: r["seed"])
     print(f"{'seed':>8}  {'result':<16} {'verdict':<9} {'wall_s':>7}  kinds (violations/expected)", file=out)
     for r in failing + passing[:max_ok]:
         result = "as expected" if r["ok"] else "NOT as expected"
-        params = f"  params {_json(r['params'])}" if r["params"] else ""
+        params = _json(r["params"]) if r["params"] and not r["ok"] else ""  # all of them are in the database
+        params = f"  params {params[:117] + '...' if len(params) > 120 else params}" if params else ""
         print(f"{r['seed']:>8}  {result:<16} {r['verdict']:<9} {r['wall_s']:>7.2f}  {_kinds_text(r['kinds'])}{params}",
               file=out)
         if r["error"]:
