@@ -61,21 +61,49 @@ void parse_run(const std::vector<std::string>& args, CliOptions& o) {
   o.out = optional_string(vm, "out");
 }
 
-// `ksim sweep FILE.py --seeds A:B [--jobs N] [--scheduler ADDR]`
+// `--seeds A:B`: two non-negative integers, A <= B (ksim.sweep checks it
+// again for `python3 -m ksim.sweep`; here a typo fails before Python starts).
+void check_seed_range(const std::string& s) {
+  const size_t colon = s.find(':');
+  const auto digits = [](const std::string& t) {
+    return !t.empty() && t.size() <= 19 && t.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (colon == std::string::npos || !digits(s.substr(0, colon)) || !digits(s.substr(colon + 1)))
+    throw UsageError("--seeds must be A:B with non-negative integers (e.g. 1:100), not '" + s + "'");
+  if (std::stoull(s.substr(colon + 1)) < std::stoull(s.substr(0, colon)))
+    throw UsageError("--seeds " + s + ": the last seed is before the first");
+}
+
+// `ksim sweep FILE.py --seeds A:B [--jobs N] [--scheduler ADDR] [--db DB]`, `ksim sweep --report DB`
 void parse_sweep(const std::vector<std::string>& args, CliOptions& o) {
-  po::options_description desc("usage: ksim sweep FILE.py --seeds A:B [options]");
+  po::options_description desc("usage: ksim sweep FILE.py --seeds A:B [options] | ksim sweep --report DB");
   desc.add_options()("seeds", po::value<std::string>(), "seed range A:B (inclusive)")(
-      "jobs", po::value<int>()->default_value(2), "parallel worker processes")(
-      "scheduler", po::value<std::string>(), "dask.distributed scheduler address (multi-machine)");
+      "jobs", po::value<int>()->default_value(2), "parallel worker processes (1: no worker process)")(
+      "scheduler", po::value<std::string>(), "dask.distributed scheduler address (multi-machine)")(
+      "db", po::value<std::string>(), "SQLite database keeping every seed's result (created, or added to; "
+                                      "a seed already there must reproduce its trace hash)")(
+      "report", po::value<std::string>(), "print a sweep database: the table, anomaly kinds, probe coverage");
   const po::variables_map vm = parse_command(args, desc, "file", "the scenario file", o);
   if (o.help) return;
-  if (!vm.count("file") || !vm.count("seeds")) throw UsageError("usage: ksim sweep FILE.py --seeds A:B [--jobs N]");
+  if (vm.count("report")) {
+    if (vm.count("file") || vm.count("seeds") || vm.count("db") || vm.count("scheduler") || !vm["jobs"].defaulted())
+      throw UsageError("--report DB takes no scenario file, --seeds, --jobs, --scheduler or --db");
+    o.sweep_report = vm["report"].as<std::string>();
+    return;
+  }
+  if (!vm.count("file") || !vm.count("seeds"))
+    throw UsageError("usage: ksim sweep FILE.py --seeds A:B [--jobs N] [--db DB] | ksim sweep --report DB");
   o.file = vm["file"].as<std::string>();
   o.seeds = vm["seeds"].as<std::string>();
+  check_seed_range(o.seeds);
   o.jobs = vm["jobs"].as<int>();
   if (o.jobs < 1) throw UsageError("--jobs must be at least 1");
   o.scheduler = optional_string(vm, "scheduler");
+  o.sweep_db = optional_string(vm, "db");
 }
+
+// `ksim hunt ARGS...`, `ksim shrink ARGS...`: Python modules parse their own arguments.
+void parse_passthrough(const std::vector<std::string>& args, CliOptions& o) { o.passthrough = args; }
 
 // The run-file commands: RUN.db must be given.
 po::variables_map parse_run_file_args(const std::vector<std::string>& args, po::options_description& desc,
@@ -156,6 +184,7 @@ CliOptions parse_cli(const std::vector<std::string>& all) {
       {"demo", {Command::demo, parse_demo}},         {"run", {Command::run, parse_run}},
       {"sweep", {Command::sweep, parse_sweep}},      {"describe", {Command::describe, parse_describe}},
       {"dump-log", {Command::dump_log, parse_dump_log}}, {"report", {Command::report, parse_report}},
+      {"hunt", {Command::hunt, parse_passthrough}},      {"shrink", {Command::shrink, parse_passthrough}},
   };
   o.command = Command::unknown;
   for (const auto& [word, cmd] : kCommands) {

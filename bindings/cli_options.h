@@ -18,7 +18,7 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Command { usage, help, version, unknown, demo, run, sweep, describe, dump_log, report };
+enum class Command { usage, help, version, unknown, demo, run, sweep, describe, dump_log, report, hunt, shrink };
 
 struct CliOptions {
   Command command = Command::usage;  // usage: no arguments; help: `ksim --help`
@@ -32,9 +32,14 @@ struct CliOptions {
   // run, sweep
   std::string file;
   std::optional<std::string> out;
-  std::string seeds;
+  std::string seeds;  // sweep: "A:B", checked (non-negative integers, A <= B)
   int jobs = 2;
   std::optional<std::string> scheduler;
+  std::optional<std::string> sweep_db;      // sweep --db DB: keep every seed's row
+  std::optional<std::string> sweep_report;  // sweep --report DB: print a sweep database (no FILE, no --seeds)
+  // hunt, shrink: the arguments after the command word, untouched (--help
+  // included): ksim.hunt / ksim.shrink parse them
+  std::vector<std::string> passthrough;
   // describe, dump-log, report
   std::string db;
   std::optional<double> at;

@@ -2,7 +2,12 @@
 //
 //   ksim demo [--seed N] [--story S] [--trace]   a demo story
 //   ksim run FILE.py [--seed N] [--out DIR]      a scenario (exit 0 iff as expected)
-//   ksim sweep FILE.py --seeds A:B [--jobs N]    many seeds in parallel processes (Dask)
+//   ksim sweep FILE.py --seeds A:B [--jobs N] [--scheduler ADDR] [--db DB]
+//                                                many seeds in parallel processes (Dask), each
+//                                                seed's row kept in a SQLite sweep database
+//   ksim sweep --report DB                       a sweep database: table, anomaly kinds, coverage
+//   ksim hunt ARGS...                            python3 -m ksim.hunt ARGS... (a swarm workload)
+//   ksim shrink ARGS...                          python3 -m ksim.shrink ARGS... (a minimal failing scenario)
 //   ksim describe RUN.db [--at MS]               partitions, kafka-topics --describe style
 //   ksim dump-log RUN.db --broker B --topic T --partition P
 //   ksim report RUN.db                           the run's summary and verdict
@@ -10,6 +15,10 @@
 //
 // Bad arguments print a clear message and exit 2; failures of a run exit 1.
 // The command line is parsed by parse_cli (cli_options.h); this file runs it.
+// run, sweep, hunt and shrink replace this process by Debian's python3 with
+// this build's ksim package (exec_python_module): their exit status is Python's
+// (sweep: 0 all as expected, 1 a seed not, 2 bad input, 3 a seed that did not
+// reproduce its stored trace hash).
 #include <boost/program_options.hpp>
 #include <cstdlib>
 #include <sys/wait.h>
@@ -37,7 +46,11 @@ constexpr const char* kUsage =
     "commands:\n"
     "  demo     run a demo story (default: an acks=1 write lost to a leader crash)\n"
     "  run      run a scenario file: ksim run FILE.py [--seed N] [--out DIR]\n"
-    "  sweep    run a scenario over seeds: ksim sweep FILE.py --seeds A:B [--jobs N]\n"
+    "  sweep    run a scenario over seeds: ksim sweep FILE.py --seeds A:B [--jobs N] [--db DB];\n"
+    "           print a sweep database: ksim sweep --report DB\n"
+    "  hunt     find bugs with a built-in swarm workload: ksim hunt --seeds A:B [--jobs K] [--db DB] "
+    "[--config key=value ...]\n"
+    "  shrink   shrink a failing seed to a minimal scenario: ksim shrink SWEEP.db --seed N [--out FILE.py]\n"
     "  describe partitions of a run file: ksim describe RUN.db [--at MS]\n"
     "  dump-log a replica's log in a run file: ksim dump-log RUN.db --broker B --topic T --partition P\n"
     "  report   a run file's summary and verdict: ksim report RUN.db [--perfetto OUT.json]\n"
@@ -75,9 +88,11 @@ int cmd_run(const ksim::cli::CliOptions& o) {
   return exec_python_module("run", "ksim.run", {o.file, "--seed", seed});
 }
 
-// `ksim sweep FILE.py --seeds A:B [--jobs N] [--scheduler ADDR]`: the Dask
-// sweep of ksim.sweep, with this build's module.
+// `ksim sweep FILE.py --seeds A:B [--jobs N] [--scheduler ADDR] [--db DB]`:
+// the Dask sweep of ksim.sweep, with this build's module; `ksim sweep --report
+// DB` prints a sweep database (ksim.sweep checks it is one).
 int cmd_sweep(const ksim::cli::CliOptions& o) {
+  if (o.sweep_report) return exec_python_module("sweep", "ksim.sweep", {"--report", *o.sweep_report});
   if (access(o.file.c_str(), R_OK) != 0) {
     std::cerr << "ksim sweep: cannot read scenario file '" << o.file << "'\n";
     return 2;
@@ -86,6 +101,10 @@ int cmd_sweep(const ksim::cli::CliOptions& o) {
   if (o.scheduler) {
     py.push_back("--scheduler");
     py.push_back(*o.scheduler);
+  }
+  if (o.sweep_db) {
+    py.push_back("--db");
+    py.push_back(*o.sweep_db);
   }
   return exec_python_module("sweep", "ksim.sweep", std::move(py));
 }
@@ -129,6 +148,8 @@ int run_command(const ksim::cli::CliOptions& o) {
     case Command::demo: return cmd_demo(o);
     case Command::run: return cmd_run(o);
     case Command::sweep: return cmd_sweep(o);
+    case Command::hunt: return exec_python_module("hunt", "ksim.hunt", o.passthrough);
+    case Command::shrink: return exec_python_module("shrink", "ksim.shrink", o.passthrough);
     case Command::describe:
       require_run_file(o);
       std::cout << ksim::exporter::describe_at(o.db, o.at);

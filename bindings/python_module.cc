@@ -114,6 +114,7 @@ std::string hex(uint64_t v) {
 
 PYBIND11_MODULE(_ksim, m) {
   m.doc() = "ksim: a deterministic simulator of an Apache Kafka cluster (C++ core)";
+  m.attr("__version__") = KSIM_VERSION;
 
   static py::exception<sim::SimError> ksim_error(m, "KsimError");
   static py::exception<ConfigError> config_error(m, "ConfigError", ksim_error.ptr());
@@ -344,6 +345,12 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
            "Violated cluster invariants (empty when all hold); logs=False skips comparing replica logs.")
       .def("trace_hash", [](Cluster& c) { return hex(c.world().trace().hash()); },
            "Hex digest of the run's event trace: same seed and script, same hash.")
+      .def("probes",
+           [](Cluster& c) {
+             const auto& p = c.world().probes();
+             return std::map<std::string, uint64_t>(p.begin(), p.end());
+           },
+           "Coverage probes: name -> how often that rare path ran so far (FoundationDB's CODE_PROBE).")
       .def_property_readonly("network", [](Cluster& c) { return NetworkControl(c); }, py::keep_alive<0, 1>())
       .def_property_readonly("seed", [](Cluster& c) { return c.world().seed(); })
       .def("_set_interrupt_interval", [](Cluster& c, uint64_t every_events) { install_interrupt_check(c, every_events); },

@@ -4,7 +4,8 @@
 // parse_cli must return a struct or throw boost::program_options::error or
 // cli::UsageError; anything else, a crash, a leak or a sanitizer report is a
 // failure. A parsed command line must also be coherent: --help has a help
-// text, sweep has --jobs >= 1, demo has a known story.
+// text, sweep has --jobs >= 1 and either --report or a checked A:B --seeds,
+// hunt / shrink pass every later argument through, demo has a known story.
 #include <boost/program_options/errors.hpp>
 
 #include <cstddef>
@@ -43,6 +44,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case cli::Command::run: KSIM_FUZZ_CHECK(!o.name.empty(), "run without its name"); break;
       case cli::Command::sweep:
         KSIM_FUZZ_CHECK(o.jobs >= 1, "sweep with --jobs < 1");
+        KSIM_FUZZ_CHECK(o.sweep_report.has_value() != (o.seeds.find(':') != std::string::npos),
+                        "sweep without exactly one of --report and an A:B --seeds");
+        break;
+      case cli::Command::hunt:
+      case cli::Command::shrink:
+        KSIM_FUZZ_CHECK(o.passthrough.size() + 1 == args.size(), "hunt/shrink dropped an argument");
         break;
       case cli::Command::demo:
         KSIM_FUZZ_CHECK(o.story == "heartbeat" || o.story == "acks1-leader-crash", "demo with an unknown story");

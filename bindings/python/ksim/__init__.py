@@ -62,6 +62,7 @@ from ._ksim import (  # noqa: F401  (re-exported)
     TopicPartition,
     Verdict,
 )
+from ._ksim import __version__  # noqa: F401
 from . import nemesis  # noqa: F401
 
 _last_simulation = None

@@ -18,6 +18,7 @@ KafkaException (args[0] a KafkaError, .kind the Java exception class).
 from typing import Callable, Mapping, Optional
 
 from . import nemesis as nemesis
+from ._ksim import __version__ as __version__
 from ._ksim import (
     OFFSET_BEGINNING as OFFSET_BEGINNING,
     OFFSET_END as OFFSET_END,

@@ -10,6 +10,8 @@ from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 Bytes = Union[bytes, bytearray, memoryview, str]
 ConfValue = Union[str, int, float, bool]
 
+__version__: str  # the project's version, e.g. "0.1.0"
+
 # ---- constants (confluent-kafka's) ------------------------------------------------------------
 
 OFFSET_BEGINNING: int  # -2: the first offset of the partition
@@ -694,6 +696,9 @@ class Simulation:
         """Violated cluster invariants (empty when all hold)."""
     def trace_hash(self) -> str:
         """Hex digest of the run's event trace: same seed and script, same hash."""
+    def probes(self) -> dict[str, int]:
+        """Coverage probes: name -> how often that rare path ran so far (FoundationDB's CODE_PROBE).
+        Every probe name in the engine's source is listed by ksim.sweep.probe_catalog()."""
     # checking and export
     def check(
         self,

@@ -534,12 +534,22 @@ def main(argv=None):
 
     from . import sweep
 
-    seeds = sweep.parse_seeds(args.seeds)
     runner = functools.partial(hunt_seed, overrides=overrides)
     command = "ksim hunt " + " ".join(sys.argv[1:] if argv is None else argv)
-    rows = sweep.run_sweep(runner, seeds, jobs=args.jobs, scheduler=args.scheduler, db=args.db, target="hunt",
-                           command=command)
-    return 0 if all(r["ok"] for r in rows) else 1
+    start = time.perf_counter()
+    try:
+        seeds = sweep.parse_seeds(args.seeds)
+        rows = sweep.run_sweep(runner, seeds, jobs=args.jobs, scheduler=args.scheduler, db=args.db, target="hunt",
+                               command=command)
+    except sweep.SweepError as e:  # bad --seeds, --jobs, a database of another sweep: a message, exit 2
+        print(f"ksim hunt: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nksim hunt: interrupted{'; ' + args.db + ' keeps the seeds that finished' if args.db else ''}",
+              file=sys.stderr)
+        return 130
+    sweep.print_summary(rows, elapsed=time.perf_counter() - start)
+    return sweep.exit_code(rows)  # 0 all ok, 1 a seed failed, 3 a seed did not reproduce its stored hash
 
 
 if __name__ == "__main__":
