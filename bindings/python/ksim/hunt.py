@@ -27,7 +27,12 @@ slow_disk, disk_stall, disk_full, msg (a Kafka API's messages held then
 delivered late, dropped, duplicated or delayed), rolling_restart,
 controller_crash, client_pause (a consumer's process stalls: a zombie),
 unclean (an admin-forced unclean election of offline partitions),
-preferred_election (kafka-leader-election --election-type preferred).
+preferred_election (kafka-leader-election --election-type preferred), and
+four targeted message faults: starve (a leader's Fetch responses held or
+lost: followers fall behind while it acknowledges), stale_metadata (a
+broker's MetadataFetch responses lost), isr_stuck (a leader's AlterPartition
+held in flight), zombie (a consumer's heartbeats lost for 1.5-3 session
+timeouts while it fetches and commits on).
 Message faults hit one to three Kafka APIs per seed (swarm again), weighted
 towards the clients' own: a transactional producer's Produce / EndTxn /
 AddPartitionsToTxn / WriteTxnMarkers, a group's Heartbeat / OffsetCommit /
@@ -40,7 +45,15 @@ import time
 
 TOPIC = "hunt"
 KINDS = ("crash", "power_fail", "shutdown", "pause", "partition", "one_way", "slow_disk", "disk_stall", "disk_full",
-         "msg", "rolling_restart", "controller_crash", "client_pause", "unclean", "preferred_election")
+         "msg", "rolling_restart", "controller_crash", "client_pause", "unclean", "preferred_election",
+         "starve", "stale_metadata", "isr_stuck", "zombie")
+# Named message faults (Jepsen-style targeted nemeses): (api, direction, whose messages, actions, windows ms).
+NAMED_MSG = {
+    "starve": ("Fetch", "response", "leader", ("late", "drop"), (2_000, 6_000, 16_000)),
+    "stale_metadata": ("MetadataFetch", "response", "to_broker", ("drop",), (6_000, 16_000)),
+    "isr_stuck": ("AlterPartition", "request", "leader", ("late",), (2_000, 6_000, 16_000)),
+    "zombie": ("Heartbeat", "request", "consumer", ("drop",), None),  # window: 1.5-3 session timeouts
+}
 TXN_APIS = ("Produce", "EndTxn", "AddPartitionsToTxn", "WriteTxnMarkers")
 GROUP_APIS = ("Heartbeat", "OffsetCommit", "JoinGroup")
 MSG_APIS = (  # (api, direction, whose messages: the sender's role)
@@ -88,15 +101,15 @@ def draw(seed, overrides=None):
     `overrides` (broker configuration, e.g. a history switch) does not change
     what is drawn: the same seed with and without a switch runs the same story."""
     r = Rng(seed)
-    brokers = r.between(3, 5)
+    brokers = r.choice((3, 3, 4, 5))
     controllers = r.choice((1, 1, 2, 3))
     rf = min(brokers, r.choice((2, 3, 3, 3)))
     min_isr = min(rf, r.choice((1, 2, 2, 2)))
-    partitions = r.between(1, 6)
+    partitions = r.choice((1, 1, 2, 3, 6))  # few partitions: the faults aimed at leaders hit the traffic
     unclean = r.chance(0.15)
     transactions = r.chance(0.25)
     idempotent = transactions or r.chance(0.5)
-    acks = "all" if idempotent else r.choice(("all", "all", "1", "0"))
+    acks = "all" if idempotent else r.choice(("all", "1", "1", "0"))
     producer = {"acks": acks, "enable.idempotence": "true" if idempotent else "false",
                 "max.in.flight.requests.per.connection": str(r.between(1, 5)),
                 "linger.ms": str(r.choice((0, 0, 5, 20))),
@@ -108,7 +121,7 @@ def draw(seed, overrides=None):
         producer["transactional.id"] = "hunt-tx"
     consumers = r.choice((0, 1, 2, 3, 3))
     consumer = {"partition.assignment.strategy": r.choice(("range", "roundrobin", "cooperative-sticky")),
-                "session.timeout.ms": str(r.choice((6_000, 10_000, 45_000))),
+                "session.timeout.ms": str(r.choice((6_000, 6_000, 10_000, 45_000))),
                 "heartbeat.interval.ms": "1000"}
     if transactions and r.chance(0.8):
         consumer["isolation.level"] = "read_committed"
@@ -123,6 +136,12 @@ def draw(seed, overrides=None):
     on = [k for k in KINDS if r.chance(0.35)]
     if not on:
         on = [r.choice(KINDS)]
+    # A replica left behind (stale metadata, starved fetches, a stuck ISR
+    # change) matters when leadership moves back and forth: such seeds also
+    # move it back to the preferred replicas more often.
+    if any(k in on for k in ("stale_metadata", "starve", "isr_stuck")) and r.chance(0.5):
+        on.append("preferred_election")
+        on = sorted(set(on), key=KINDS.index)
     # Swarm over the Kafka APIs too: a seed's message faults hit one to three
     # APIs, the client's own more often (a transactional producer's, a group's).
     pool = [a[0] for a in MSG_APIS]
@@ -174,6 +193,15 @@ def _draw_fault(r, kind, at_ms, partitions, brokers, controllers, workload, msg_
         f.update(api=api, direction=direction, role=role, action=r.choice(MSG_ACTIONS),
                  index=r.below(6), dur_ms=r.choice((500, 2_000, 6_000, 16_000)),
                  count=r.choice((1, 3, None, None)), extra_ms=r.choice((200, 2_000, 10_000)))
+    elif kind in NAMED_MSG:
+        api, direction, role, actions, windows = NAMED_MSG[kind]
+        if windows is None:
+            session_ms = int(workload["consumer_config"]["session.timeout.ms"])
+            windows = (session_ms * 3 // 2, session_ms * 2)
+        f.update(api=api, direction=direction, role=role, action=r.choice(actions), index=r.below(6),
+                 dur_ms=r.choice(windows), count=None, extra_ms=0)
+        if kind == "starve" and r.chance(0.5):
+            f["to_follower"] = r.between(1, brokers)  # only this follower falls behind
     elif kind == "controller_crash":
         f["index"] = r.below(controllers)
         f["dur_ms"] = r.choice((1_000, 5_000))
@@ -372,7 +400,7 @@ class Run:
             h = self.handle()
             hold([], [f"{h} = sim.network.drop(src={n}, dst={dst}, api=None, direction='any', count=None)"],
                  [f"sim.network.release({h})"])
-        elif kind == "msg":
+        elif kind == "msg" or kind in NAMED_MSG:
             self.msg(i, f, t, end, hold)
         elif kind == "controller_crash":
             n = self.controller(f["index"])
@@ -401,6 +429,8 @@ class Run:
         src = dst = None
         if role == "leader":
             src = self.broker({"leader": f["index"]})
+            if f.get("to_follower") and f["to_follower"] != src:
+                dst = f["to_follower"]
         elif role == "any_broker":
             src = self.broker({"broker": f["index"] % self.plan["brokers"] + 1})
         elif role == "to_broker":
