@@ -1,0 +1,68 @@
+"""Shrunk by `ksim shrink` from ksim hunt seed 4780 (every fix on): exactly-once.
+
+Faults 13 -> 8, records ~12000 -> ~12000, 65 runs in 55.4 s.
+
+`story(BUG)` runs the schedule below and the checkers report `exactly-once`;
+`story({})` runs it on the fixed engine. `ksim run` exits 1 while the anomaly
+reproduces. The run is this file's own (seed 4780): ksim run's --seed is not used.
+"""
+import ksim
+
+BUG = {}  # the setting the hunt ran with; {} runs the fixed engine
+KIND = 'exactly-once'
+
+
+def at(sim, ms):
+    """Run the simulation up to virtual time `ms`."""
+    if sim.now < ms:
+        sim.run_for(ms - sim.now)
+
+
+def admin(call):
+    """An admin request (kafka-leader-election): failing is an outcome of the run, not an error of it."""
+    try:
+        call()
+    except ksim.ClusterError as e:
+        print(f"admin request failed: {e}")
+
+
+def story(config):
+    sim = ksim.Simulation(seed=4780, brokers=5, controllers=3, config=config)
+    sim.create_topic('hunt', partitions=3, replication_factor=3, config={'min.insync.replicas': '2', 'unclean.leader.election.enable': 'true'})
+    w = sim.workload('hunt', producers=2,
+                 consumers=1,
+                 rate_per_s=400,
+                 duration_ms=30_000,
+                 key_space=16,
+                 producer_config={'acks': 'all', 'enable.idempotence': 'true', 'max.in.flight.requests.per.connection': '1', 'linger.ms': '0', 'delivery.timeout.ms': '5000', 'request.timeout.ms': '2000', 'transactional.id': 'hunt-tx'},
+                 consumer_config={'partition.assignment.strategy': 'cooperative-sticky', 'session.timeout.ms': '6000', 'heartbeat.interval.ms': '1000', 'isolation.level': 'read_committed'},
+                 commit='sync',
+                 transaction_records=10,
+                 abort_probability=0.0)
+    at(sim, 1566); h1 = sim.network.drop(src=w.consumer_ids[0], dst=None, api='Heartbeat', direction='request', count=None)  # fault 1: zombie
+    at(sim, 4284); sim.slow_disk(1, 100.0)  # fault 2: slow_disk
+    at(sim, 12_284); sim.slow_disk(1, 1.0)  # fault 2: slow_disk ends
+    at(sim, 12_600); sim.rolling_restart(controlled=True)  # fault 3: rolling_restart
+    at(sim, 13_566); sim.network.release(h1)  # fault 1: zombie ends
+    at(sim, 15_929); sim.slow_disk(1, 20.0)  # fault 4: slow_disk
+    at(sim, 22_799); sim.slow_disk(4, 5.0)  # fault 5: slow_disk
+    at(sim, 23_929); sim.slow_disk(1, 1.0)  # fault 4: slow_disk ends
+    at(sim, 24_197); sim.shutdown(2)  # fault 6: shutdown
+    at(sim, 25_197); sim.restart(2)  # fault 6: shutdown ends
+    at(sim, 25_799); sim.slow_disk(4, 1.0)  # fault 5: slow_disk ends
+    at(sim, 26_271); h3 = sim.network.hold(src=4, dst=None, api='Fetch', direction='response', count=None)  # fault 7: starve
+    at(sim, 26_813); sim.rolling_restart(controlled=True)  # fault 8: rolling_restart
+    at(sim, 27_203); sim.network.release(h3)  # fault 7: starve ends
+    at(sim, 30_000)
+    v = sim.check()
+    print(v)
+    return v
+
+
+def scenario(seed: int) -> bool:
+    v = story(BUG)
+    return not any(a.kind == KIND for a in v.violations)
+
+
+if __name__ == "__main__":
+    ksim.main(scenario)
