@@ -16,10 +16,10 @@ import ksim
 from ksim import hunt, shrink
 from cli_binary import ksim_bin
 
-PLANTED = {"ksim.bug.ack.before.isr": "true"}
+PLANTED = {"ksim.bug.skip.idempotent.dedupe": "true"}  # shows only when a retry meets a written batch
 
 
-def first_violating_seed(overrides, max_seeds=30):
+def first_violating_seed(overrides, max_seeds=100):
     for seed in range(1, max_seeds + 1):
         if hunt.hunt_seed(seed, overrides)["verdict"] == "VIOLATED":
             return seed

@@ -6,7 +6,8 @@
 The seed's run is replayed with ksim.hunt and its fault schedule becomes
 explicit: each fault is the concrete calls it made (`sim.crash(2)` at
 t=3.1 s, `sim.restart(2)` at t=6.1 s). Then delta debugging (Zeller's ddmin,
-then one-at-a-time passes) removes faults, shortens each fault's window,
+then one-at-a-time passes, then pairs and triples of faults that only matter
+together) removes faults, shortens each fault's window,
 ends the run sooner, and reduces the records, clients, partitions and
 brokers — keeping a change only while the checkers still report a VIOLATION
 of the same anomaly kind. Every candidate is run as the scenario text it
@@ -176,6 +177,27 @@ class Shrinker:
                     return
                 n = min(n * 2, len(self.faults))
 
+    def remove_combinations(self, max_k=3):
+        """Faults that only matter together: try removing every pair, then every
+        triple (timing is chaotic: removing one fault moves every later event,
+        so ddmin's one-at-a-time can stop at a local minimum). Restarts ddmin
+        after each success; bounded by the time budget."""
+        import itertools
+
+        k = 2
+        while k <= max_k and k <= len(self.faults) and not self.out_of_time():
+            for drop in itertools.combinations(range(len(self.faults)), k):
+                if self.out_of_time():
+                    return
+                candidate = [g for j, g in enumerate(self.faults) if j not in drop]
+                if self.try_change(faults=candidate):
+                    self.log(f"  removed {k} faults together: {len(self.faults)} left")
+                    self.remove_faults()
+                    k = 2
+                    break
+            else:
+                k += 1
+
     def shorten_windows(self):
         """Bring each fault's end closer to its start (halving), while the anomaly stays."""
         for k in range(len(self.faults)):
@@ -238,6 +260,7 @@ class Shrinker:
         self.reduce_setup()
         self.shorten_windows()
         self.remove_faults()
+        self.remove_combinations()
         return self.plan, self.faults
 
 
