@@ -99,11 +99,6 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
 }
 
 void BrokerServer::start() {
-  // Kafka enables request processing only once the broker has caught up with
-  // the metadata log; until then its listener refuses connections, so a
-  // client fails over at once instead of waiting on a broker that would
-  // answer from an empty metadata image (or not at all while it recovers).
-  // Installed at boot, so nothing a client sends is ever stranded unread.
   // A failed write takes Kafka's log dir offline (LogDirFailureChannel), and a
   // broker whose last live log dir failed halts ("Shutdown broker because all
   // log dirs in ... have failed"); a failed metadata log dir halts it too. A
@@ -120,6 +115,11 @@ void BrokerServer::start() {
       });
     });
   }
+  // Kafka enables request processing only once the broker has caught up with
+  // the metadata log; until then its listener refuses connections, so a
+  // client fails over at once instead of waiting on a broker that would
+  // answer from an empty metadata image (or not at all while it recovers).
+  // Installed at boot, so nothing a client sends is ever stranded unread.
   sim::Network& net = world_.network();
   produce_kind_ = net.kind("Produce").value;
   for (const char* api : kBrokerApis)
