@@ -7,23 +7,10 @@ Faults 8 -> 4, records ~3000 -> ~3000, 30 runs in 17.3 s.
 reproduces. The run is this file's own (seed 3206): ksim run's --seed is not used.
 """
 import ksim
+from ksim.hunt import admin, at  # at(sim, T): run to virtual time T; admin(call): a request that may fail
 
 BUG = {}  # the setting the hunt ran with; {} runs the fixed engine
 KIND = 'aborted-read'
-
-
-def at(sim, ms):
-    """Run the simulation up to virtual time `ms`."""
-    if sim.now < ms:
-        sim.run_for(ms - sim.now)
-
-
-def admin(call):
-    """An admin request (kafka-leader-election): failing is an outcome of the run, not an error of it."""
-    try:
-        call()
-    except ksim.ClusterError as e:
-        print(f"admin request failed: {e}")
 
 
 def story(config):

@@ -117,6 +117,16 @@ std::vector<BatchRef> RecordAccumulator::expired_batches(int64_t now_ms) {
   return out;
 }
 
+std::optional<int64_t> RecordAccumulator::next_expiry_ms() const {
+  std::optional<int64_t> next;
+  for (const auto& [tp, dq] : batches_)
+    if (!dq.empty()) {
+      const int64_t at = dq.front()->created_ms + config_.delivery_timeout_ms;
+      next = next ? std::min(*next, at) : at;
+    }
+  return next;
+}
+
 void RecordAccumulator::deallocate(const BatchRef& b) {
   if (b->capacity == 0) return;
   used_memory_ -= b->capacity;

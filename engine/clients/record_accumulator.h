@@ -121,6 +121,10 @@ class RecordAccumulator {
   void reenqueue(const BatchRef& b, int64_t now_ms, int64_t backoff_ms, bool by_sequence);
   // Removes and returns the batches of the deques whose delivery timeout passed (front first).
   std::vector<BatchRef> expired_batches(int64_t now_ms);
+  // When expired_batches() will next find something: the earliest delivery
+  // deadline of a deque's first batch (Kafka's nextBatchExpiryTimeMs). A batch
+  // queued behind another expires after it, never earlier.
+  std::optional<int64_t> next_expiry_ms() const;
   // Returns the batch's memory to the pool (it completed).
   void deallocate(const BatchRef& b);
   // Every batch not yet completed (queued or in flight).

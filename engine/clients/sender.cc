@@ -174,13 +174,9 @@ std::optional<int64_t> Sender::send_producer_data() {
   expire_batches();
   if (sent) consider(now);  // more may be drainable (a request per partition per round)
   // Wake for the next delivery timeout of a batch expire_batches() can expire:
-  // a queue's first batch, or one in flight. Kafka's nextBatchExpiryTimeMs is
-  // the same; a batch queued behind another (a retry put back in sequence
-  // order) expires after the one before it. Waking for it earlier would find
-  // nothing to expire and spin at the same virtual instant.
-  for (const TopicPartition& tp : acc_.partitions())
-    if (const std::deque<BatchRef>* dq = acc_.deque(tp); dq && !dq->empty())
-      consider(dq->front()->created_ms + settings_.delivery_timeout_ms);
+  // a queue's first batch, or one in flight. Waking for a batch queued behind
+  // another would find nothing to expire and spin at the same virtual instant.
+  if (const std::optional<int64_t> at = acc_.next_expiry_ms()) consider(*at);
   for (const BatchRef& b : in_flight_batches_)
     if (!b->done) consider(b->created_ms + settings_.delivery_timeout_ms);
   return next;

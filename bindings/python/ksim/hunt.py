@@ -39,6 +39,8 @@ AddPartitionsToTxn / WriteTxnMarkers, a group's Heartbeat / OffsetCommit /
 JoinGroup.
 """
 import argparse
+import contextlib
+import io
 import json
 import sys
 import time
@@ -216,6 +218,24 @@ def _draw_fault(r, kind, at_ms, partitions, brokers, controllers, workload, msg_
     return f
 
 
+# ---- the two helpers every generated scenario uses (`from ksim.hunt import admin, at`) -------------
+
+def at(sim, ms):
+    """Run the simulation up to virtual time `ms` (a fault's start or end)."""
+    if sim.now < ms:
+        sim.run_for(ms - sim.now)
+
+
+def admin(call):
+    """An admin request (kafka-leader-election): failing is an outcome of the run, not an error of it."""
+    import ksim
+
+    try:
+        call()
+    except ksim.ClusterError as e:
+        print(f"admin request failed: {e}")
+
+
 # ---- running a plan ------------------------------------------------------------------------------
 
 def _lit(v):
@@ -258,8 +278,7 @@ class Run:
 
         self.plan = plan
         self.actions = []
-        self.ns = {"ksim": ksim, "config": {}, "admin": admin}
-        self.down = set()      # nodes crashed or stopped
+        self.ns = {"ksim": ksim, "config": {}, "admin": admin, "at": at}
         self.busy = set()      # nodes under a fault
         self.active = []       # (end_ms, fault index, [end code], nodes)
         self.partitioned = False
@@ -270,11 +289,6 @@ class Run:
         self.actions.append({"at_ms": at_ms, "fault": fault, "kind": kind, "code": code})
         exec(code, self.ns)  # noqa: S102 -- our own generated calls
 
-    def at(self, ms):
-        sim = self.ns["sim"]
-        if sim.now < ms:
-            sim.run_for(ms - sim.now)
-
     def execute(self):
         plan = self.plan
         self.ns["config"] = dict(plan["config"])
@@ -282,12 +296,12 @@ class Run:
         sim = self.ns["sim"]
         for i, f in enumerate(plan["faults"]):
             self.end_due(f["at_ms"])
-            self.at(f["at_ms"])
+            at(sim, f["at_ms"])
             if len(self.active) >= plan["max_active"]:
                 continue
             self.start(i, f)
         self.end_due(plan["run_ms"])
-        self.at(plan["run_ms"])
+        at(sim, plan["run_ms"])
         # The heal phase starts here: every fault still in force ends now
         # (check() then heals what is left and lets the cluster converge).
         for a in self.active:
@@ -303,7 +317,7 @@ class Run:
             first = min(due, key=lambda a: (a[0], a[1]))
             self.active.remove(first)
             end_ms, i, codes, nodes = first
-            self.at(end_ms)
+            at(self.ns["sim"], end_ms)
             for code in codes:
                 if isinstance(code, tuple):  # ("if_down", node, code): a restart only of a node that is down
                     _, n, code = code
@@ -312,7 +326,6 @@ class Run:
                 self.do(end_ms, i, self.plan["faults"][i]["kind"], code)
             for n in nodes:
                 self.busy.discard(n)
-                self.down.discard(n)
             if any(c == "sim.heal()" for c in codes):
                 self.partitioned = False
 
@@ -461,17 +474,6 @@ class Run:
                  [f"sim.network.release({h})"])
 
 
-def admin(call):
-    """An admin request (kafka-leader-election): failing is an outcome of the run, not an error of it.
-    (The scenario file's own admin() prints the failure; a hunt run stays quiet.)"""
-    import ksim
-
-    try:
-        call()
-    except ksim.ClusterError:
-        pass
-
-
 def judge(sim):
     """check() and the row fields of its verdict."""
     v = sim.check()
@@ -517,15 +519,15 @@ def hunt_seed(seed, overrides=None):
            "trace_hash": "", "verdict": "-", "ok": False}
     sim = None
     try:
-        run, sim, v, kinds = run_plan(plan)
+        with contextlib.redirect_stdout(io.StringIO()):  # a seed's story stays in its own run
+            run, sim, v, kinds = run_plan(plan)
         row["params"]["faults_run"] = len({a["fault"] for a in run.actions})
         row.update(ok=bool(v.ok), verdict="ok" if v.ok else "VIOLATED", kinds=kinds)
     except ksim.KsimError as e:
         row["error"] = f"{type(e).__name__}: {e}"
     if sim is not None:
         row["trace_hash"] = sim.trace_hash()
-        probes = getattr(sim, "probes", None)
-        row["probes"] = dict(probes()) if callable(probes) else {}
+        row["probes"] = dict(sim.probes())
     row["wall_s"] = time.perf_counter() - start
     return row
 

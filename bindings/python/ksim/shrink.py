@@ -19,8 +19,6 @@ schedule, `scenario(seed)` returns False while the anomaly reproduces (so
 """
 import argparse
 import json
-import os
-import sqlite3
 import sys
 import time
 
@@ -70,23 +68,10 @@ def scenario_text(plan, actions, kinds, overrides, origin, kind=None, header="")
            '"""')
     return f'''{doc}
 import ksim
+from ksim.hunt import admin, at  # at(sim, T): run to virtual time T; admin(call): a request that may fail
 
 BUG = {hunt._lit(dict(overrides or {}))}  # the setting the hunt ran with; {{}} runs the fixed engine
 KIND = {kind!r}
-
-
-def at(sim, ms):
-    """Run the simulation up to virtual time `ms`."""
-    if sim.now < ms:
-        sim.run_for(ms - sim.now)
-
-
-def admin(call):
-    """An admin request (kafka-leader-election): failing is an outcome of the run, not an error of it."""
-    try:
-        call()
-    except ksim.ClusterError as e:
-        print(f"admin request failed: {{e}}")
 
 
 def story(config):
@@ -290,7 +275,6 @@ def shrink_seed(seed, overrides, out=None, budget_s=110, expect_hash=None, log=p
         raise SystemExit(f"ksim shrink: seed {seed}'s explicit schedule does not reproduce {kind} "
                          "(a fault whose effect depends on the run's own choices); cannot shrink it")
     new_plan, new_faults = s.shrink()
-    header = ""
     text = scenario_text(new_plan, new_faults, None, overrides, f"Shrunk by `ksim shrink` from ksim hunt seed {seed}",
                          kind=kind)
     final, _ = run_text(text, overrides)
@@ -313,21 +297,20 @@ def shrink_seed(seed, overrides, out=None, budget_s=110, expect_hash=None, log=p
 
 
 def seed_from_db(path, seed):
-    """(overrides, trace hash) of a hunt seed in a sweep database."""
-    if not os.path.isfile(path):
-        raise SystemExit(f"ksim shrink: cannot read sweep database {path!r}")
+    """(overrides, trace hash) of a hunt seed in a sweep database (read by ksim.sweep)."""
+    from . import sweep
+
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        row = con.execute("SELECT target, params, trace_hash FROM runs WHERE seed = ?", (seed,)).fetchone()
-    except sqlite3.DatabaseError as e:
-        raise SystemExit(f"ksim shrink: {path} is not a sweep database ({e})")
+        rows, meta, _mismatches = sweep.load_rows(path)
+    except sweep.SweepError as e:
+        raise SystemExit(f"ksim shrink: {e}")
+    row = next((r for r in rows if r["seed"] == seed), None)
     if row is None:
         raise SystemExit(f"ksim shrink: seed {seed} is not in {path}")
-    target, params, trace_hash = row
-    if target != "hunt":
-        raise SystemExit(f"ksim shrink: seed {seed} of {path} ran {target!r}; only hunt seeds can be shrunk "
-                         "(a scenario file's faults are its own code)")
-    return dict(json.loads(params or "{}").get("config", {})), trace_hash
+    if meta.get("target") != "hunt":
+        raise SystemExit(f"ksim shrink: seed {seed} of {path} ran {meta.get('target')!r}; only hunt seeds can be "
+                         "shrunk (a scenario file's faults are its own code)")
+    return dict(row["params"].get("config", {})), row["trace_hash"]
 
 
 def main(argv=None):

@@ -8,15 +8,10 @@ queue's first batch expires, as in Kafka) and woke again at the same instant:
 expire. The schedule below is the hunt's run, as `ksim hunt --seed 14 --script` printed it.
 """
 import ksim
+from ksim.hunt import admin, at  # at(sim, T): run to virtual time T; admin(call): a request that may fail
 
 BUG = {}  # the setting the hunt ran with; {} runs the fixed engine
 KIND = None
-
-
-def at(sim, ms):
-    """Run the simulation up to virtual time `ms`."""
-    if sim.now < ms:
-        sim.run_for(ms - sim.now)
 
 
 def story(config):

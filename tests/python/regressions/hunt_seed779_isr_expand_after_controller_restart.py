@@ -8,15 +8,10 @@ so the ISR stayed short forever. Kafka's AlterPartitionManager resends a
 request the controller did not attempt; ksim now does.
 """
 import ksim
+from ksim.hunt import admin, at  # at(sim, T): run to virtual time T; admin(call): a request that may fail
 
 BUG = {}  # the setting the hunt ran with; {} runs the fixed engine
 KIND = 'liveness'
-
-
-def at(sim, ms):
-    """Run the simulation up to virtual time `ms`."""
-    if sim.now < ms:
-        sim.run_for(ms - sim.now)
 
 
 def story(config):

@@ -12,15 +12,10 @@ filesystem journals (and Kafka fsyncs the epoch checkpoint right after it):
 ksim now makes it durable at once.
 """
 import ksim
+from ksim.hunt import admin, at  # at(sim, T): run to virtual time T; admin(call): a request that may fail
 
 BUG = {}  # the setting the hunt ran with; {} runs the fixed engine
 KIND = 'divergence'
-
-
-def at(sim, ms):
-    """Run the simulation up to virtual time `ms`."""
-    if sim.now < ms:
-        sim.run_for(ms - sim.now)
 
 
 def story(config):
