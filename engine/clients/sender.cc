@@ -257,30 +257,57 @@ void Sender::send_produce_request(int32_t broker, std::vector<BatchRef> batches)
     return;
   }
   ++in_flight_[broker];
+  in_flight_requests_.push_back(inflight);
   const sim::CallId id = net.call(ctx_.self, sim_node_of(broker), net.kind("Produce"), sim::make_payload(std::move(req)),
                                   size, sim::milliseconds(settings_.request_timeout_ms));
   net.on_reply(id, [this, inflight](const sim::Reply& r) { handle_reply(inflight, r); });
 }
 
-void Sender::handle_reply(const std::shared_ptr<InFlightRequest>& req, const sim::Reply& reply) {
-  SIM_ASSERT(!req->answered, "producer: a Produce request answered twice");
+void Sender::fail_request(const std::shared_ptr<InFlightRequest>& req, Errc error) {
   req->answered = true;
   --in_flight_[req->broker];
+  std::erase(in_flight_requests_, req);
+  protocol::ProducePartitionResponse pr;
+  pr.error = error;
+  for (const auto& [tp, b] : req->batches) {
+    pr.tp = tp;
+    complete_batch(b, pr, req->broker);
+  }
+}
+
+void Sender::handle_reply(const std::shared_ptr<InFlightRequest>& req, const sim::Reply& reply) {
+  if (req->failed_with_connection) {
+    SIM_ASSERT(reply.status != sim::CallStatus::ok, "producer: an answer on a connection closed before it");
+    return;
+  }
+  SIM_ASSERT(!req->answered, "producer: a Produce request answered twice");
   if (reply.status != sim::CallStatus::ok) {
-    protocol::ProducePartitionResponse pr;
-    if (reply.status == sim::CallStatus::timeout) {
-      // Kafka's NetworkClient closes the connection of a timed-out request:
-      // the other requests on it fail as disconnected.
-      pr.error = Errc::REQUEST_TIMED_OUT;
-      ctx_.world->network().disconnect(ctx_.self, sim_node_of(req->broker));
-    } else {
-      pr.error = Errc::NETWORK_EXCEPTION;
+    // Kafka's NetworkClient closes the connection of a timed-out request, and
+    // a closed connection fails every request in flight on it in the same
+    // poll, before the Sender drains again. Failing the others later (as the
+    // network's own "disconnected" replies arrive) would let a batch drained
+    // in between overtake a lower sequence of its partition: the leader
+    // accepts any first sequence of a producer it does not know, the retried
+    // lower one then fails OUT_OF_ORDER_SEQUENCE_NUMBER, and after the epoch
+    // bump the overtaking batch is written twice (a duplicate the hunt found
+    // behind a stalled leader disk, findings seed 2982).
+    const int32_t broker = req->broker;
+    const bool timed_out = reply.status == sim::CallStatus::timeout;
+    fail_request(req, timed_out ? Errc::REQUEST_TIMED_OUT : Errc::NETWORK_EXCEPTION);
+    if (timed_out) ctx_.world->network().disconnect(ctx_.self, sim_node_of(broker));
+    const std::vector<std::shared_ptr<InFlightRequest>> others = in_flight_requests_;
+    for (const auto& other : others) {
+      if (other->broker != broker) continue;
+      other->failed_with_connection = true;
+      fail_request(other, Errc::NETWORK_EXCEPTION);
     }
-    for (const auto& [tp, b] : req->batches) {
-      pr.tp = tp;
-      complete_batch(b, pr, req->broker);
-    }
-  } else {
+    notify();
+    return;
+  }
+  req->answered = true;
+  --in_flight_[req->broker];
+  std::erase(in_flight_requests_, req);
+  {
     const auto& resp = sim::payload_as<protocol::ProduceResponse>(reply.payload);
     for (const protocol::ProducePartitionResponse& pr : resp.partitions) {
       auto it = req->batches.find(pr.tp);
@@ -303,6 +330,16 @@ void Sender::complete_batch(const BatchRef& b, const protocol::ProducePartitionR
   const Errc err = resp.error;
   if (err == Errc::NONE) {
     succeed_batch(b, resp.base_offset, broker, resp.log_append_time_ms);
+    return;
+  }
+  if (now_ms() - b->created_ms >= settings_.delivery_timeout_ms) {
+    // Kafka's Sender expires in-flight batches (sendProducerData) before it
+    // handles the responses of the same instant, so a batch whose delivery
+    // timeout is due is expired, not failed: its outcome is unknown, and its
+    // sequence must not be given to the batches behind it (an epoch bump
+    // would renumber a batch already in the log and write it again).
+    b->in_flight = true;  // it was, when its deadline came
+    expire_batch(b);
     return;
   }
   if (may_have_written(err)) b->maybe_written = true;
@@ -402,14 +439,17 @@ void Sender::expire_batches() {
   std::vector<BatchRef> expired = acc_.expired_batches(now);
   for (const BatchRef& b : in_flight_batches_)
     if (!b->done && now - b->created_ms >= settings_.delivery_timeout_ms) expired.push_back(b);
-  for (const BatchRef& b : expired) {
-    if (b->done) continue;
-    ++stats_.expired_batches;
-    ctx_.world->probe("producer: batch expired (delivery.timeout.ms)");
-    const bool retried = b->attempts > (b->in_flight ? 1 : 0);
-    fail_batch(b, Errc::DELIVERY_TIMEOUT, false);
-    if (txn_ && retried && b->has_sequence()) txn_->mark_sequence_unresolved(*b);
-  }
+  for (const BatchRef& b : expired)
+    if (!b->done) expire_batch(b);
+}
+
+void Sender::expire_batch(const BatchRef& b) {
+  ++stats_.expired_batches;
+  ctx_.world->probe("producer: batch expired (delivery.timeout.ms)");
+  // Kafka's inRetry(): sent before, and not on its first attempt now.
+  const bool retried = b->attempts > (b->in_flight ? 1 : 0);
+  fail_batch(b, Errc::DELIVERY_TIMEOUT, false);
+  if (txn_ && retried && b->has_sequence()) txn_->mark_sequence_unresolved(*b);
 }
 
 void Sender::force_close() {

@@ -107,6 +107,9 @@ class Sender {
     int32_t broker = -1;
     std::map<TopicPartition, BatchRef> batches;
     bool answered = false;
+    // Failed here when another request on its connection timed out; the
+    // network's own "disconnected" reply comes later and is ignored.
+    bool failed_with_connection = false;
   };
 
   int64_t now_ms() const { return ctx_.world->now().ns / 1'000'000; }
@@ -118,12 +121,16 @@ class Sender {
   std::vector<BatchRef> drain(int32_t broker);
   void send_produce_request(int32_t broker, std::vector<BatchRef> batches);
   void handle_reply(const std::shared_ptr<InFlightRequest>& req, const sim::Reply& reply);
+  // Fails every batch of a request with a connection-level error (retriable).
+  void fail_request(const std::shared_ptr<InFlightRequest>& req, Errc error);
   void complete_batch(const BatchRef& b, const protocol::ProducePartitionResponse& resp, int32_t broker);
   void succeed_batch(const BatchRef& b, Offset base_offset, int32_t broker, int64_t log_append_time);
   bool can_retry(const BatchRef& b, const protocol::ProducePartitionResponse& resp);
   void reenqueue(const BatchRef& b);
   void finish_record(PendingRecord& p, const RecordMetadata& md, Errc error, check::Outcome outcome);
   void expire_batches();
+  // delivery.timeout.ms passed: fail it with its outcome unknown (sequences not adjusted).
+  void expire_batch(const BatchRef& b);
   int64_t backoff_ms(int32_t attempts);
   bool may_have_written(Errc e) const;
 
@@ -137,6 +144,9 @@ class Sender {
   sim::CondVar& wake_;
   sim::Rng rng_;
   std::map<int32_t, int32_t> in_flight_;  // broker -> requests outstanding
+  // Every unanswered Produce request (at most max.in.flight per broker): a
+  // request timeout closes the connection and fails all of them at once.
+  std::vector<std::shared_ptr<InFlightRequest>> in_flight_requests_;
   std::map<int32_t, size_t> drain_index_;  // broker -> where the next drain starts (fairness)
   std::vector<BatchRef> in_flight_batches_;  // for in-flight delivery expiry
   std::set<TopicPartition> muted_;         // max.in.flight = 1: partitions with a batch in flight

@@ -1,10 +1,15 @@
-"""Shrunk by `ksim shrink` from ksim hunt seed 2982 (every fix on): duplicate.
+"""Regression found by `ksim hunt` (seed 2982, every fix on), shrunk by `ksim shrink`: `duplicate`.
 
-Faults 2 -> 1, records ~8000 -> ~3819, 14 runs in 0.3 s.
-
-`story(BUG)` runs the schedule below and the checkers report `duplicate`;
-`story({})` runs it on the fixed engine. `ksim run` exits 1 while the anomaly
-reproduces. The run is this file's own (seed 2982): ksim run's --seed is not used.
+An idempotent producer (max.in.flight=2) sends to a leader whose disk stalls
+for 8 s. Its first Produce request times out; Kafka's NetworkClient closes the
+connection and fails every request in flight on it in the same poll. ksim
+failed the second request only when the network's "disconnected" reply
+arrived, a moment later: in between the Sender drained a new batch of the
+same partition (sequence 1) ahead of the retry of sequence 0. The leader,
+knowing nothing of the producer, accepted sequence 1 first; sequence 0 then
+got OUT_OF_ORDER_SEQUENCE_NUMBER, the producer bumped its epoch (KIP-360),
+renumbered, and wrote sequence 1's 59 records a second time. Now a timed-out
+or broken request fails all the requests on its connection at once.
 """
 import ksim
 from ksim.hunt import admin, at  # at(sim, T): run to virtual time T; admin(call): a request that may fail
