@@ -233,6 +233,21 @@ void ReplicaManager::handle_write_txn_markers(const sim::Incoming& in) {
       } else if (marker_ready && !marker_ready(tp)) {
         res.error = Errc::COORDINATOR_LOAD_IN_PROGRESS;
       } else if (const auto e = p->log().producer_state().entry(m.producer_id);
+                 m.transaction_version >= 2 && e && m.producer_epoch == e->epoch && !e->current_txn_first_offset) {
+        // The same TV2 marker again, its transaction already ended here: a
+        // retry whose answer was lost (or a coordinator that reloaded
+        // PREPARE_*). Kafka (KAFKA-19999) answers it as an idempotent
+        // success. It is answered once the log is replicated up to its end,
+        // where the first copy is: refusing it made the coordinator drop the
+        // marker while that copy was still uncommitted, and a leader change
+        // then truncated it away — an aborted transaction later read as
+        // committed (the hunt's seed 3206).
+        world_.probe("broker: TV2 marker retry answered as written");
+        sim::LockGuard g(p->role_lock());
+        epoch = p->leader_epoch();
+        required = p->log().log_end_offset();
+        wait = true;
+      } else if (const auto e = p->log().producer_state().entry(m.producer_id);
                  m.transaction_version >= 2 && e && m.producer_epoch <= e->epoch) {
         world_.probe("broker: stale TV2 marker refused");
         res.error = Errc::INVALID_PRODUCER_EPOCH;

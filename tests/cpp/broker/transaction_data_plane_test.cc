@@ -305,7 +305,7 @@ TEST_CASE("KIP-890: a transactional produce outside an open transaction is verif
   REQUIRE(as_expected);
 }
 
-TEST_CASE("TV2 markers must be above the producer's epoch: a duplicate or stale marker is refused", "[broker][txn]") {
+TEST_CASE("TV2 markers must be above the producer's epoch: a stale marker is refused and a retried one is idempotent", "[broker][txn]") {
   std::unique_ptr<Cluster> holder;
   Cluster& c = ready_cluster(holder, 14);
   RawClient raw(c);
@@ -316,8 +316,12 @@ TEST_CASE("TV2 markers must be above the producer's epoch: a duplicate or stale 
   // A TV2 marker at the data's own epoch is no marker of an EndTxn (which bumps): refused.
   REQUIRE(first(raw.markers(leader, pid, 0, true, {kTp}, 2)) == Errc::INVALID_PRODUCER_EPOCH);
   REQUIRE(first(raw.markers(leader, pid, 1, true, {kTp}, 2)) == Errc::NONE);
-  // The same marker again (a retry whose answer was lost, or a delayed copy): refused, nothing appended.
+  // The same marker again (a retry whose answer was lost): answered as written
+  // (KAFKA-19999), nothing appended.
   const Offset end = c.describe_partition("t", 0).replica_states.at(0).log_end_offset;
-  REQUIRE(first(raw.markers(leader, pid, 1, true, {kTp}, 2)) == Errc::INVALID_PRODUCER_EPOCH);
+  REQUIRE(first(raw.markers(leader, pid, 1, true, {kTp}, 2)) == Errc::NONE);
+  REQUIRE(c.describe_partition("t", 0).replica_states.at(0).log_end_offset == end);
+  // A marker of an older epoch (a delayed copy of an earlier transaction's): refused.
+  REQUIRE(first(raw.markers(leader, pid, 0, false, {kTp}, 2)) == Errc::INVALID_PRODUCER_EPOCH);
   REQUIRE(c.describe_partition("t", 0).replica_states.at(0).log_end_offset == end);
 }

@@ -1,10 +1,15 @@
-"""Shrunk by `ksim shrink` from ksim hunt seed 3206 (every fix on): aborted-read.
+"""Regression found by `ksim hunt` (seed 3206, every fix on), shrunk by `ksim shrink`: `aborted-read`.
 
-Faults 8 -> 4, records ~3000 -> ~3000, 30 runs in 17.3 s.
-
-`story(BUG)` runs the schedule below and the checkers report `aborted-read`;
-`story({})` runs it on the fixed engine. `ksim run` exits 1 while the anomaly
-reproduces. The run is this file's own (seed 3206): ksim run's --seed is not used.
+A transactional producer (TV2) aborts a transaction while a leader's Fetch
+responses are held and brokers restart. The coordinator's ABORT marker is
+appended on the leader but not replicated in time; the coordinator retries
+it, and the leader refused the retry with INVALID_PRODUCER_EPOCH (a TV2
+marker must be above the epoch it already holds — its own unreplicated
+copy). The coordinator took that as "done". A leader change then truncated
+the only copy, and the next transaction's COMMIT marker covered the aborted
+records: a read_committed consumer returned them. Kafka answers such a
+retry as an idempotent success (KAFKA-19999); ksim does too, once the log
+is replicated up to its end, where the first copy is.
 """
 import ksim
 from ksim.hunt import admin, at  # at(sim, T): run to virtual time T; admin(call): a request that may fail
