@@ -1,10 +1,13 @@
-"""Shrunk by `ksim shrink` from ksim hunt seed 4780 (every fix on): exactly-once.
+"""Regression found by `ksim hunt` (seed 4780, every fix on), shrunk by `ksim shrink`: `exactly-once`.
 
-Faults 13 -> 8, records ~12000 -> ~12000, 65 runs in 55.4 s.
-
-`story(BUG)` runs the schedule below and the checkers report `exactly-once`;
-`story({})` runs it on the fixed engine. `ksim run` exits 1 while the anomaly
-reproduces. The run is this file's own (seed 4780): ksim run's --seed is not used.
+Transactional producers (TV2) under slow disks, rolling restarts and held
+Fetch responses: committed transactions' records were missing from the
+final log's committed data. Same root cause as seed 3206: a COMMIT marker
+retried by the coordinator was refused as stale by the leader holding its
+unreplicated first copy, the coordinator dropped it, and a leader change
+truncated that copy. A retried TV2 marker is now answered as written once
+replicated (KAFKA-19999); the probe "broker: TV2 marker retry answered as
+written" fires 6 times in this run.
 """
 import ksim
 from ksim.hunt import admin, at  # at(sim, T): run to virtual time T; admin(call): a request that may fail
