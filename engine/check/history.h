@@ -162,7 +162,10 @@ struct OffsetRecord {
   uint32_t tp = 0;
 };
 
-enum class EventType : uint8_t { fault, heal, election, leader_change, isr_change, note };
+// group_created: a group coordinator created a group it had no state for
+// (tp = its __consumer_offsets partition); after the first, the group's
+// earlier state was lost and its generations start over.
+enum class EventType : uint8_t { fault, heal, election, leader_change, isr_change, note, group_created };
 struct ClusterEvent {
   int64_t at_ns = 0;
   EventType type = EventType::note;
@@ -171,7 +174,7 @@ struct ClusterEvent {
   int32_t leader_epoch = -1;
   bool unclean = false;
   std::vector<int32_t> isr, replicas;  // elections and ISR changes: the partition's state after
-  std::string what;           // "crash", "power_fail", "partition [[1],[2,3]]", ...
+  std::string what;           // "crash", "power_fail", "partition [[1],[2,3]]", ...; group_created: the group id
 };
 
 class History;

@@ -171,6 +171,8 @@ std::string events_between(const History& h, const TopicPartition& tp, int64_t f
       case EventType::note:
         line += e.what;
         break;
+      case EventType::group_created:
+        continue;  // the ownership checker tells its own story of a group's incarnations
       case EventType::isr_change: {
         if (!(e.tp == tp)) continue;
         line += tp.str() + " ISR now {";

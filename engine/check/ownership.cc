@@ -6,19 +6,53 @@
 // crashed or evicted member keeps an older generation, so neither conflicts
 // with the new owners (the zombie case is the commit fencing's and the
 // poll-order checker's to judge).
+//
+// Incarnations: a coordinator that creates a group it has no state for (a
+// `group_created` event) after the group existed has lost that state — its
+// __consumer_offsets partition lost the group's records — and generations
+// start over from 1, so an old member and a new one can both hold "generation
+// 1". Two owners in one generation of different incarnations are still
+// reported (they did read the partition at once), as expected when the fault
+// model permits the loss of the __consumer_offsets partition's committed
+// records (power failures, an unclean election), as a violation otherwise.
 #include <map>
+#include <string>
+#include <vector>
 
 #include "engine/check/checkers.h"
+#include "engine/check/fault_model.h"
 
 namespace ksim::check {
 
+namespace {
+
+struct Creation {
+  int64_t at_ns;
+  int32_t coordinator;
+  TopicPartition offsets_tp;
+};
+
+// The group's creations before `at_ns` (the op's incarnation is their count).
+size_t incarnation(const std::vector<Creation>& created, int64_t at_ns) {
+  size_t n = 0;
+  while (n < created.size() && created[n].at_ns <= at_ns) ++n;
+  return n;
+}
+
+}  // namespace
+
 void check_ownership(const HistoryIndex& index, Verdict& out) {
   const History& h = index.history();
+  std::map<std::string, std::vector<Creation>> created;  // group id -> creations, in time order
+  for (const ClusterEvent& e : h.events())
+    if (e.type == EventType::group_created) created[e.what].push_back(Creation{e.at_ns, e.node, e.tp});
+  static const std::vector<Creation> kNone;
   // Lookups only (never iterated into output): keyed by Syms and partition ids.
   struct Owner {
     int32_t client;
     Sym member;
     uint64_t op;
+    size_t incarnation;
   };
   std::map<Sym, std::map<uint32_t, Owner>> owners;             // group -> tp -> owner
   std::map<std::pair<int32_t, Sym>, int32_t> generation;      // (client, member) -> latest generation
@@ -37,6 +71,9 @@ void check_ownership(const HistoryIndex& index, Verdict& out) {
     }
     generation[{op.client(), op.member_sym()}] = op.generation();
     auto& g = owners[op.group_sym()];
+    const auto c = created.find(std::string(op.group_id()));
+    const std::vector<Creation>& creations = c == created.end() ? kNone : c->second;
+    const size_t inc = incarnation(creations, op.invoke_ns());
     for (uint64_t i = rec.items.begin; i < rec.items.end; ++i) {
       const uint32_t tp_id = h.offset_entry(i).tp;
       const TopicPartition& tp = h.tp(tp_id);
@@ -55,9 +92,23 @@ void check_ownership(const HistoryIndex& index, Verdict& out) {
                         std::string(op.client_name()) + " in generation " + std::to_string(op.generation()) +
                         " of group '" + std::string(op.group_id()) + "'.\n  " + describe_op(other) + "\n  " +
                         describe_op(op);
+        if (it->second.incarnation != inc && inc > 0) {
+          // Re-created after the earlier owner's assignment: the state was lost.
+          const Creation& re = creations[inc - 1];
+          const std::string cause = permitted_committed_loss(index, re.offsets_tp, other.invoke_ns());
+          a.explanation += "\n  The group's coordinator (broker " + std::to_string(re.coordinator) +
+                           ") created the group anew at " + fmt_time(re.at_ns) + ": its state in " +
+                           re.offsets_tp.str() + " was lost, and generations started over.";
+          if (!cause.empty()) {
+            a.expected = true;
+            a.cause = "the group's state in " + re.offsets_tp.str() + " was lost: " + cause;
+          }
+          a.explanation += a.expected ? "\n  Permitted: " + a.cause + "."
+                                      : "\n  Nothing permitted that loss: a violation.";
+        }
         out.add(std::move(a));
       }
-      g[tp_id] = Owner{op.client(), op.member_sym(), op.id()};
+      g[tp_id] = Owner{op.client(), op.member_sym(), op.id(), inc};
     }
   }
 }

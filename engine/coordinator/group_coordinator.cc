@@ -227,6 +227,7 @@ void GroupCoordinator::join_group(const sim::Incoming& in) {
   const bool new_group = !s.groups.count(req.group_id);
   if (new_group && !unknown_member) return respond_join_error(in, Errc::UNKNOWN_MEMBER_ID, req.member_id);
   ClassicGroup& g = s.groups.try_emplace(req.group_id, req.group_id, now_ms()).first->second;
+  if (new_group && on_group_created) on_group_created(req.group_id, TopicPartition{kGroupMetadataTopic, c.partition});
   const uint64_t appends_before = appends_;
   if (!accept_joining_member(g, req.member_id)) {
     world_.probe("group: GROUP_MAX_SIZE_REACHED");

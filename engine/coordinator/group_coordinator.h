@@ -63,6 +63,11 @@ class GroupCoordinator {
 
   void start();  // the writer fiber (on the broker's startup)
 
+  // Called when a JoinGroup creates a group this coordinator has no state
+  // for, with its __consumer_offsets partition (the Cluster puts it on the
+  // history: a second creation means the group's state was lost).
+  std::function<void(const std::string& group_id, const TopicPartition& offsets_tp)> on_group_created;
+
   // The APIs this class serves, and serving one (from a request handler fiber; never blocks).
   static bool handles(const std::string& api);
   void handle(const std::string& api, const sim::Incoming& in);

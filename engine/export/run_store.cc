@@ -202,6 +202,7 @@ const char* event_type(check::EventType t) {
     case check::EventType::leader_change: return "leader_change";
     case check::EventType::isr_change: return "isr_change";
     case check::EventType::note: return "note";
+    case check::EventType::group_created: return "group_created";
   }
   return "?";
 }

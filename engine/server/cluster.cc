@@ -63,6 +63,17 @@ Cluster::Cluster(ClusterOptions options)
     const sim::NodeId n = world_->add_node(name, [this, roles](sim::NodeId self) {
       auto node = std::make_shared<KafkaNode>(*world_, self, roles, voters_, config_,
                                               [this](const raft::RaftEntry& e) { observe_metadata(e); });
+      if (node->broker())
+        node->broker()->group_coordinator().on_group_created = [this, self](const std::string& group,
+                                                                            const TopicPartition& offsets_tp) {
+          check::ClusterEvent e;
+          e.at_ns = world_->now().ns;
+          e.type = check::EventType::group_created;
+          e.node = kafka_id_of(self);
+          e.tp = offsets_tp;
+          e.what = group;
+          record_event(std::move(e));
+        };
       node->start();
       return std::shared_ptr<void>(node);
     });

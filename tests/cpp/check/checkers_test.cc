@@ -490,3 +490,53 @@ TEST_CASE("poll order: a partition kept across a cooperative rebalance keeps its
   s.poll(20, {{3, "d"}}, 200, -1, "g");
   REQUIRE(s.kinds() == Kinds{"poll-skip"});
 }
+
+// A coordinator that creates a group it had no state for has lost that state
+// (its __consumer_offsets partition lost the group's records): generations
+// start over, and an old member and a new one can both hold generation 1.
+namespace {
+void group_created(Story& s, int64_t at_ms) {
+  ClusterEvent e;
+  e.at_ns = at_ms * 1'000'000;
+  e.type = EventType::group_created;
+  e.node = 1;
+  e.tp = TopicPartition{"__consumer_offsets", 3};
+  e.what = "g";
+  s.h.event(e);
+}
+}  // namespace
+
+TEST_CASE("split-ownership across a group lost with its offsets partition is expected after an unclean election",
+          "[check][split-ownership][fault-model]") {
+  Story s;
+  group_created(s, 50);
+  s.assign(20, "g", 1, 100, "c20-a");
+  ClusterEvent unclean;
+  unclean.at_ns = 150'000'000;
+  unclean.type = EventType::election;
+  unclean.node = 2;
+  unclean.unclean = true;
+  unclean.tp = TopicPartition{"__consumer_offsets", 3};
+  unclean.what = "unclean election";
+  s.h.event(unclean);
+  group_created(s, 160);
+  s.assign(21, "g", 1, 200, "c21-a");
+  const Verdict v = s.check();
+  REQUIRE(s.kinds() == Kinds{"split-ownership"});
+  REQUIRE(v.ok());
+  REQUIRE(v.anomalies().at(0).cause.find("__consumer_offsets-3 was lost: unclean election of broker 2") !=
+          std::string::npos);
+}
+
+TEST_CASE("split-ownership across a group re-created with nothing to explain the loss is a violation",
+          "[check][split-ownership][fault-model]") {
+  Story s;
+  group_created(s, 50);
+  s.assign(20, "g", 1, 100, "c20-a");
+  group_created(s, 160);
+  s.assign(21, "g", 1, 200, "c21-a");
+  const Verdict v = s.check();
+  REQUIRE(s.kinds() == Kinds{"split-ownership"});
+  REQUIRE_FALSE(v.ok());
+  REQUIRE(v.anomalies().at(0).explanation.find("created the group anew") != std::string::npos);
+}

@@ -1,10 +1,14 @@
-"""Shrunk by `ksim shrink` from ksim hunt seed 6388 (every fix on): split-ownership.
+"""Regression found by `ksim hunt` (seed 6388, every fix on), shrunk by `ksim shrink`: `split-ownership`.
 
-Faults 21 -> 9, records ~3000 -> ~750, 175 runs in 25.8 s.
-
-`story(BUG)` runs the schedule below and the checkers report `split-ownership`;
-`story({})` runs it on the fixed engine. `ksim run` exits 1 while the anomaly
-reproduces. The run is this file's own (seed 6388): ksim run's --seed is not used.
+Power failures, controlled shutdowns and a paused broker leave the group's
+__consumer_offsets partition with no ISR; KIP-966 elects its last known
+leader, whose log lost the group's records to a power failure. The new
+coordinator creates the group anew and generations start over: a new member
+gets "generation 1" while an old member still holds the partition from the
+first generation 1. The checker now sees the group's incarnations (the
+coordinator's `group_created` events) and judges that loss with the fault
+model of committed records: expected here (an unclean election of the
+offsets partition), a violation when nothing permits it.
 """
 import ksim
 from ksim.hunt import admin, at  # at(sim, T): run to virtual time T; admin(call): a request that may fail
