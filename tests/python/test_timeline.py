@@ -1,0 +1,219 @@
+"""ksim.timeline: the interactive timeline page, driven in headless Chromium.
+
+The story is scenarios/acks1_leader_crash.py at seed 3 (the run ./ksim run
+writes): broker 1 leads orders-0 with ISR {1,2,3}; it acknowledges order-2
+(acks=1) at offset 1 that no follower gets, and crashes at 1.640 s; the
+controller fences it and elects broker 2 in epoch 1 with ISR {2,3} at
+11.023 s; broker 1 restarts, truncates order-2 away (11.135 s) and rejoins:
+ISR {1,2,3} at 11.141 s. The checkers report the loss as an expected
+lost-write at offset 1.
+
+Chromium is driven with plain command-line switches, no DevTools client: the
+page takes its instant from the URL (#t=MS) and writes what it drew, and the
+errors it caught, as JSON into #state; --dump-dom prints the DOM after the
+script ran. Each launch costs ~1 s, so the tests share a few. The browser
+gets a clean environment: under `make test-asan` this process runs with the
+ASan runtime preloaded, which must not leak into Chromium.
+"""
+import html
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from cli_binary import ROOT, ksim_bin  # this folder
+
+from ksim import timeline, timeline_data, timeline_page
+
+CHROMIUM = shutil.which("chromium")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium is not installed")
+
+CRASH_MS = 1640.0
+BEFORE, FENCED, REJOINED = 1635.0, 11100.0, 11200.0
+
+
+def chromium(tmp_path_factory, url, *switches):
+    """(stdout, stderr) of one headless Chromium run, with a fresh profile and a clean environment."""
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(profile), "LANG": "C.UTF-8"}
+    r = subprocess.run(
+        [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+         f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--hide-scrollbars",
+         "--virtual-time-budget=5000", *switches, url],
+        capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout, r.stderr
+
+
+def page_state(tmp_path_factory, page, fragment):
+    """What the page drew at #fragment: (its #state JSON, the dumped DOM, Chromium's console lines)."""
+    dom, err = chromium(tmp_path_factory, page.as_uri() + "#" + fragment, "--dump-dom")
+    m = re.search(r'<pre id="state"[^>]*>(.*?)</pre>', dom, re.S)
+    assert m, "no #state element in the dumped DOM"
+    console = [line for line in err.splitlines() if ":CONSOLE" in line]
+    return json.loads(html.unescape(m.group(1))), dom, console
+
+
+def drawn_svg(dom):
+    """The drawn markup: the cluster view and the partitions' logs."""
+    cluster = re.search(r'<svg id="cluster".*?</svg>', dom, re.S).group(0)
+    parts = re.search(r'<div id="partitions">(.*?)</div>\s*</div>', dom, re.S).group(1)
+    return cluster + parts
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    r = subprocess.run([ksim_bin(), "run", str(ROOT / "scenarios" / "acks1_leader_crash.py"), "--seed", "3",
+                        "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    db = out / "acks1_leader_crash-3.db"
+    page = out / "timeline.html"
+    r = subprocess.run([sys.executable, "-m", "ksim.timeline", str(db), str(page)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"timeline: {page} (1 partitions, ")
+    return db, page
+
+
+@pytest.fixture(scope="module")
+def instants(story, tmp_path_factory):
+    """The page's state, DOM and console at three instants of the story (three launches)."""
+    if CHROMIUM is None:
+        pytest.skip("Debian package chromium is not installed")
+    _, page = story
+    return {t: page_state(tmp_path_factory, page, f"t={t}") for t in (BEFORE, FENCED, REJOINED)}
+
+
+# ---- without a browser ---------------------------------------------------------------------
+
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database")
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).execute("create table t (x)").connection.close()
+    cases = {
+        str(tmp_path / "missing.db"): "missing.db: no such file",
+        str(text): "is not a ksim run store (file is not a database)",
+        str(empty): "is not a ksim run store (no events, ops, partition_states, records, run, trace table)",
+    }
+    for path, message in cases.items():
+        r = subprocess.run([sys.executable, "-m", "ksim.timeline", path, str(tmp_path / "out.html")],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and r.stdout == ""
+        assert r.stderr.count("\n") == 1 and r.stderr.startswith("ksim timeline: ") and message in r.stderr, r.stderr
+        assert not (tmp_path / "out.html").exists()
+    assert timeline.main([]) == 2
+
+
+def test_the_replayed_log_keeps_the_write_truncated_away(story):
+    """Broker 1's log at 1.635 s held order-2 at offset 1 (epoch 0), gone at 11.135 s: not a prefix of its final log."""
+    data = timeline_data.load(str(story[0]))
+    (orders,) = [p for p in data["partitions"] if not p["internal"]]
+    assert orders["replicas"] == [1, 2, 3]
+    runs = orders["logs"]["1"]["runs"]
+    assert [(r[2], r[3], r[4], r[5], r[6]) for r in runs] == [(0, 0, 0, 0, None), (1, 1, 0, 3, ["order-2"])]
+    assert runs[1][0] < CRASH_MS < 11134 < runs[1][1] < 11135
+    assert [v for _, v in orders["logs"]["1"]["leo"]] == [1, 2, 1]
+    assert [v for _, v in orders["logs"]["2"]["leo"]] == [1]
+    assert [(s[1], s[2], s[3]) for s in orders["state"]] == [(1, 0, [1, 2, 3]), (2, 1, [2, 3]), (2, 1, [1, 2, 3])]
+    assert [(a["kind"], a["offsets"], a["at"]) for a in data["anomalies"]] == [("lost-write", [1], CRASH_MS)]
+
+
+def test_the_page_is_self_contained(story):
+    text = story[1].read_text()
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', text)  # no script, style or image from a network
+    assert '<script id="data" type="application/json">' in text and '"trace_hash":' in text
+    assert f"const CAP = {timeline_page.CELLS_PER_LOG};" in text
+
+
+# ---- in headless Chromium -----------------------------------------------------------------
+
+@needs_chromium
+def test_no_console_errors_at_any_instant(instants):
+    for t, (state, _, console) in instants.items():
+        assert state["ready"] is True and state["errors"] == 0, state
+        assert console == [], console
+        assert state["t"] == t
+
+
+@needs_chromium
+def test_the_isr_drawn_shrinks_after_the_crash_and_grows_back(instants):
+    before, fenced, rejoined = (instants[t][0]["partitions"]["orders-0"] for t in (BEFORE, FENCED, REJOINED))
+    assert (before["leader"], before["epoch"], before["isr"]) == (1, 0, [1, 2, 3])
+    assert (fenced["leader"], fenced["epoch"], fenced["isr"]) == (2, 1, [2, 3])
+    assert (rejoined["leader"], rejoined["epoch"], rejoined["isr"]) == (2, 1, [1, 2, 3])
+    # Broker 1 holds the acks=1 write above the HW until it truncates it away.
+    assert before["leo"] == {"1": 2, "2": 1, "3": 1} and before["hw"] == 1
+    assert fenced["leo"]["1"] == 2 and rejoined["leo"] == {"1": 1, "2": 1, "3": 1}
+    assert [before["cells"], fenced["cells"], rejoined["cells"]] == [4, 4, 3]
+    assert instants[BEFORE][0]["nodes"]["broker 1"] == "up"
+    assert instants[FENCED][0]["nodes"]["broker 1"] == "up"  # restarted at 11.030 s, not yet truncated
+
+
+@needs_chromium
+def test_scrubbing_changes_what_is_drawn(instants):
+    svgs = [drawn_svg(instants[t][1]) for t in (BEFORE, FENCED, REJOINED)]
+    assert len(set(svgs)) == 3
+    assert "★ broker 1 · ISR" in svgs[0] and "★ broker 2 · ISR" in svgs[1]
+    assert "broker 1 · out" in svgs[1] and "broker 1 · out" not in svgs[2]
+
+
+@needs_chromium
+def test_clicking_an_anomaly_jumps_to_it_and_outlines_its_records(story, tmp_path_factory):
+    state, dom, console = page_state(tmp_path_factory, story[1], "anomaly=0")
+    assert console == [] and state["errors"] == 0
+    assert state["anomaly"] == 0 and state["t"] == CRASH_MS
+    assert state["nodes"]["broker 1"] == "down"
+    # The one highlighted cell: offset 1 in broker 1's log (order-2).
+    outlined = re.findall(r'stroke="#d50000" stroke-width="3"[^>]*><title>([^<]*)</title>', dom)
+    assert len(outlined) == 1 and outlined[0].startswith("orders-0 broker 1 offset 1, epoch 0, value order-2")
+
+
+@needs_chromium
+def test_screenshots_at_three_instants_differ(story, tmp_path_factory):
+    shots = []
+    for t in (BEFORE, 5000.0, REJOINED):
+        png = tmp_path_factory.mktemp("shot") / f"t{int(t)}.png"
+        chromium(tmp_path_factory, story[1].as_uri() + f"#t={t}", "--window-size=1300,800", f"--screenshot={png}")
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+        shots.append(data)
+    assert len(set(shots)) == 3
+
+
+# ---- a 60-simulated-second run: the page stays fluid ----------------------------------------
+
+@needs_chromium
+def test_a_sixty_second_run_scrubs_fluidly(tmp_path_factory):
+    import ksim
+    out = tmp_path_factory.mktemp("big")
+    sim = ksim.Simulation(seed=3, brokers=3, controllers=1,
+                          config={"min.insync.replicas": "2", "replica.lag.time.max.ms": "3000"})
+    sim.create_topic("orders", partitions=1, replication_factor=3)
+    sim.workload("orders", producers=1, consumers=1, rate_per_s=60, duration_ms=60_000,
+                 producer_config={"acks": "all", "enable.idempotence": "true"})
+    sim.run_for(20_000)
+    sim.crash(1)
+    sim.run_for(20_000)
+    sim.restart(1)
+    sim.run_for(20_000)
+    assert sim.check().ok
+    db, page = out / "big.db", out / "big.html"
+    sim.export(str(db))
+    data = timeline.write_timeline(str(db), str(page))
+    assert data["meta"]["window_start"] == 0  # the whole run is in the kept trace
+    assert len(data["messages"]["t0"]) > 20_000
+    assert page.stat().st_size < 4_000_000
+    # 120 frames spread over the run, then the state at 35 s (broker 1 down, fenced).
+    state, _, console = page_state(tmp_path_factory, page, "t=35000&bench=120")
+    assert console == [] and state["errors"] == 0
+    orders = state["partitions"]["orders-0"]
+    assert orders["isr"] == [2, 3] and orders["leader"] == 2 and orders["leo"]["1"] < orders["hw"]
+    assert orders["cells"] <= 3 * timeline_page.CELLS_PER_LOG and orders["window"][1] - orders["window"][0] == 32
+    assert state["bench"]["frames"] == 120
+    assert state["bench"]["mean_ms"] < 50, state["bench"]  # measured ~2-5 ms a frame
+
