@@ -91,7 +91,7 @@ def _load(con):
     window_start = window_ns / 1e6 if total_events > trace_count else 0.0
 
     nodes = _nodes(con, brokers, window_start)
-    events, faults = _story(con)
+    events, faults = _story(con, {n["id"]: n["label"] for n in nodes})
     partitions = _partitions(con, brokers, window_start, end_ms)
     messages, kinds, dropped_messages = _messages(con, nodes)
     anomalies = [
@@ -167,20 +167,21 @@ def _nodes(con, brokers, window_start):
 
 # ---- the story: events and fault intervals --------------------------------------------------
 
-def _story(con):
+def _story(con, labels):
     events, faults, open_faults = [], [], {}
     for at, typ, node, topic, part, epoch, unclean, isr, what in con.execute(
             "select at_ms, type, node, topic, partition, leader_epoch, unclean, isr, what from events order by rowid"):
         internal = bool(topic) and topic.startswith("__")
         if typ == "election":
-            text = (f"{topic}-{part}: broker {node} leads, epoch {epoch}, ISR {{{isr}}}"
+            who = f"broker {node} leads" if node is not None and node >= 0 else "no leader (offline)"
+            text = (f"{topic}-{part}: {who}, epoch {epoch}, ISR {{{isr}}}"
                     + (" — UNCLEAN election" if unclean else "") + (" (created)" if what == "created" else ""))
         elif typ == "isr_change":
             text = f"{topic}-{part}: ISR {{{isr}}}"
         elif typ == "leader_change":
             text = f"{topic}-{part}: leader {node} epoch {epoch}"
         else:
-            who = f"broker {node}" if node is not None and node >= 0 else "cluster"
+            who = labels.get(node, f"node {node}") if node is not None and node >= 0 else "cluster"
             text = f"{typ}: {what} ({who})"
             key = (node, what.split()[0])
             if typ == "fault":

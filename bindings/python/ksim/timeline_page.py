@@ -177,7 +177,7 @@ function drawCluster(t, out) {
     lines.forEach((l, k) => parts.push(`<text x="${x}" y="${y + r + 13 + 12 * k}" text-anchor="middle" font-size="10" fill="${k < (leads[n.id] ? 1 : 0) ? "#1b5e20" : "#b71c1c"}">${esc(l)}</text>`));
   });
   const net = faults.filter((f) => /^(partition|isolate)/.test(f.what));
-  net.forEach((f, k) => parts.push(`<text x="6" y="${318 - 14 * k}" font-size="11" fill="#b71c1c">⚡ network ${esc(f.what)}${f.node > 0 ? " broker " + f.node : ""}</text>`));
+  net.forEach((f, k) => parts.push(`<text x="6" y="${318 - 14 * k}" font-size="11" fill="#b71c1c">⚡ network ${esc(f.what)}${nodeById[f.node] ? " " + esc(nodeById[f.node].label) : ""}</text>`));
   $("cluster").innerHTML = parts.join("");
   out.messages = drawn;
 }
@@ -258,7 +258,7 @@ function drawStrip() {
   const w = $("strip").getBoundingClientRect().width || 1000, X = (ms) => 4 + (w - 8) * ms / Math.max(1, END);
   const parts = [`<rect x="0" y="0" width="${w}" height="46" fill="#fff"/>`];
   D.faults.forEach((f, k) => { const x0 = X(f.from), x1 = X(f.to === null ? END : f.to);
-    parts.push(`<rect x="${x0}" y="${4 + (k % 3) * 8}" width="${Math.max(2, x1 - x0)}" height="7" fill="#ef9a9a"><title>${esc(f.what)}${f.node > 0 ? " broker " + f.node : ""}: ${fmt(f.from)} – ${f.to === null ? "end" : fmt(f.to)}</title></rect>`); });
+    parts.push(`<rect x="${x0}" y="${4 + (k % 3) * 8}" width="${Math.max(2, x1 - x0)}" height="7" fill="#ef9a9a"><title>${esc(f.what)}${nodeById[f.node] ? " " + esc(nodeById[f.node].label) : ""}: ${fmt(f.from)} – ${f.to === null ? "end" : fmt(f.to)}</title></rect>`); });
   D.events.forEach((e) => { if (e.internal || (e.type !== "election" && e.type !== "isr_change")) return;
     parts.push(`<line x1="${X(e.at)}" y1="28" x2="${X(e.at)}" y2="38" stroke="${e.unclean ? "#d50000" : e.type === "election" ? "#1565c0" : "#2e7d32"}" stroke-width="2"><title>${fmt(e.at)} ${esc(e.text)}</title></line>`); });
   D.anomalies.forEach((a) => parts.push(`<path d="M${X(a.at)},38 l4,4 l-4,4 l-4,-4 z" fill="${a.expected ? "#fb8c00" : "#d50000"}"><title>${esc(a.kind)} at ${fmt(a.at)}</title></path>`));
