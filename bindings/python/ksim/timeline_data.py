@@ -284,12 +284,13 @@ def _partitions(con, brokers, window_start, end_ms):
         reps = replicas.get(tp) or sorted(set(batches.get(tp, {})) | set(disk.get(tp, {})))
         epoch_at = _epoch_lookup(series)
         logs = {}
+        layouts = {b: timeline_logs.FinalLayout(batches.get(tp, {}).get(b, []),
+                                                [e[2] for e in disk.get(tp, {}).get(b, [])]) for b in reps}
         for b in reps:
-            layout = timeline_logs.FinalLayout(
-                batches.get(tp, {}).get(b, []), [e[2] for e in disk.get(tp, {}).get(b, [])])
             runs = timeline_logs.replay_replica(
-                disk.get(tp, {}).get(b, []), layout, epoch_at, window_start,
-                _first_covering(samples.get(tp, []), b, window_start))
+                disk.get(tp, {}).get(b, []), layouts[b], epoch_at, window_start,
+                _first_covering(samples.get(tp, []), b, window_start),
+                peers=[layouts[o] for o in reps if o != b])
             for r in runs:
                 if r["lost"]:
                     r["values"] = _lost_values(sends.get(tp, {}), r)
@@ -394,10 +395,11 @@ def _messages(con, nodes):
                 if row[1] is None:
                     row[1], row[5] = t, 0
                     break
-        else:
-            q = by_route.get((idx, int(args["dst"]), k), [])
-            for row in q:
-                if row[1] is None:
+        else:  # a drop names the bare kind id, without the response bit the send carries
+            dst = int(args["dst"])
+            for q in (by_route.get((idx, dst, k), []), by_route.get((idx, dst, k | 1 << 16), [])):
+                row = next((r for r in q if r[1] is None), None)
+                if row:
                     row[1], row[5] = t, 1
                     break
     cut = max(0, len(rows) - MAX_MESSAGES)

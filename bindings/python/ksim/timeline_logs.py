@@ -94,10 +94,11 @@ def _epoch_runs(t_write, batches):
     return runs
 
 
-def replay_replica(disk_events, layout, epoch_at, window_start_ms, first_covering_ms):
+def replay_replica(disk_events, layout, epoch_at, window_start_ms, first_covering_ms, peers=()):
     """The runs of one replica.
 
     disk_events: [(t_ms, kind, segment_base, args)] in time order;
+    peers: the other replicas' FinalLayouts (a follower writes its leader's batches byte for byte);
     epoch_at(t) -> the partition's leader epoch at t;
     first_covering_ms(offset) -> when a sample first showed this replica past `offset`.
     """
@@ -146,11 +147,18 @@ def replay_replica(disk_events, layout, epoch_at, window_start_ms, first_coverin
                     runs.append(r)
             else:
                 base = _leo(alive, seg)
-                count = max(1, round((end - start - BATCH_HEADER_BYTES) / layout.record_bytes))
-                r = {"t": t, "end": None, "base": base, "last": base + count - 1, "epoch": epoch_at(t),
-                     "approx": True}
-                segs.append((start, end, r))
-                runs.append(r)
+                peer = _peer_batches(peers, seg, start, end, base)
+                if peer:  # the same bytes at the same place in another replica's log: its batches
+                    for r in _epoch_runs(t, peer):
+                        r["approx"] = True
+                        segs.append((start, end, r))
+                        runs.append(r)
+                else:
+                    count = max(1, round((end - start - BATCH_HEADER_BYTES) / layout.record_bytes))
+                    r = {"t": t, "end": None, "base": base, "last": base + count - 1, "epoch": epoch_at(t),
+                         "approx": True}
+                    segs.append((start, end, r))
+                    runs.append(r)
             sizes[seg] = end
         elif kind == "disk_truncate":
             size = int(args.get("size", 0))
@@ -163,6 +171,16 @@ def replay_replica(disk_events, layout, epoch_at, window_start_ms, first_coverin
     for r in runs:
         r["lost"] = r["end"] is not None  # truncated away: records nobody kept
     return runs
+
+
+def _peer_batches(peers, seg, start, end, base):
+    """Batches of another replica's final log filling exactly [start, end) of a segment
+    and starting at offset `base`; None when no replica has them."""
+    for peer in peers:
+        cov = peer.covering(seg, start, end)
+        if cov and cov[0][0] == start and cov[-1][1] == end and cov[0][2] == base:
+            return cov
+    return None
 
 
 def _cut(segs, size, t):
