@@ -109,6 +109,19 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
     assert timeline.main([]) == 2
 
 
+def test_a_store_with_unreadable_rows_is_one_line_and_exit_code_2(story, tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(story[0].read_bytes())
+    con = sqlite3.connect(junk)
+    con.execute("update partition_states set log_end_offsets = 'a=b'")
+    con.commit()
+    con.close()
+    r = subprocess.run([sys.executable, "-m", "ksim.timeline", str(junk), str(tmp_path / "out.html")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+    assert r.stderr.startswith(f"ksim timeline: {junk}: unexpected content in the run store (ValueError: "), r.stderr
+
+
 def test_the_replayed_log_keeps_the_write_truncated_away(story):
     """Broker 1's log at 1.635 s held order-2 at offset 1 (epoch 0), gone at 11.135 s: not a prefix of its final log."""
     data = timeline_data.load(str(story[0]))

@@ -51,6 +51,11 @@ def main(argv=None):
     except OSError as e:
         print(f"ksim timeline: cannot write {argv[1]}: {e.strerror or e}", file=sys.stderr)
         return 2
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        # A store with the right tables but rows this reader cannot make sense of.
+        print(f"ksim timeline: {argv[0]}: unexpected content in the run store ({type(e).__name__}: {e})",
+              file=sys.stderr)
+        return 2
     parts = [p for p in data["partitions"] if not p["internal"]]
     print(f"timeline: {argv[1]} ({len(parts)} partitions, {len(data['messages']['t0'])} messages, "
           f"{data['meta']['end'] / 1000:.1f} simulated s) — open it in a browser")

@@ -348,8 +348,10 @@ function jumpEvent(dir) {
   $("title").textContent = `${(m.scenario || "run").split("/").pop()} · seed ${m.seed} · verdict ${m.verdict} · trace ${m.trace_hash} · ${fmt(m.end)} simulated`;
   $("slider").max = END;
   $("slider").oninput = () => seek(+$("slider").value);
-  $("play").onclick = () => setPlaying(!S.playing);
-  $("prev").onclick = () => jumpEvent(-1); $("next").onclick = () => jumpEvent(1);
+  // Buttons give the focus back, so that space (play / pause) never also "clicks" one.
+  $("play").onclick = (e) => { setPlaying(!S.playing); e.target.blur(); };
+  $("prev").onclick = (e) => { jumpEvent(-1); e.target.blur(); };
+  $("next").onclick = (e) => { jumpEvent(1); e.target.blur(); };
   $("internal").onchange = () => { S.internal = $("internal").checked; draw(); scheduleHash(); };
   document.addEventListener("keydown", (e) => {
     if (e.target.tagName === "SELECT") return;
@@ -364,7 +366,8 @@ function jumpEvent(dir) {
     `<span><i class="sw" style="border:1px dashed #555"></i>approximate</span><span style="color:#d81b60">| HW</span><span>▲ LEO</span><span>★ leader</span>`;
   $("msgnote").innerHTML = `<span><i class="sw" style="background:#1e88e5"></i>request</span><span><i class="sw" style="background:#43a047"></i>response</span>` +
     `<span><i class="sw" style="background:#e53935"></i>dropped</span><span>${NMSG} messages` +
-    (m.window_start > 0 || m.messages_cut ? `, only from ${fmt(m.window_start)} (the trace's kept window)` : "") + "</span>";
+    (m.window_start > 0 ? `, only from ${fmt(m.window_start)} (the trace's kept window)` : "") +
+    (m.messages_cut ? `; the oldest ${m.messages_cut} left out (a page draws at most ${NMSG})` : "") + "</span>";
   $("notes").innerHTML = `Each log shows the last ${CAP} offsets (around the HW when it lags; ellipses mark the rest). ` +
     `Logs are replayed from the simulated disk's writes and truncations in the kernel trace; cells with a dashed border are estimated ` +
     `(written before the trace window, or truncated away before export: their count comes from the bytes written). ` +
