@@ -102,6 +102,7 @@ def replay_replica(disk_events, layout, epoch_at, window_start_ms, first_coverin
     epoch_at(t) -> the partition's leader epoch at t;
     first_covering_ms(offset) -> when a sample first showed this replica past `offset`.
     """
+    disk_events = _losses_as_truncations(disk_events)
     # Pass 1, backwards: does each write's byte range survive to the export?
     floor = dict(layout.sizes)  # per segment: the smallest size it has from here on
     survives = [False] * len(disk_events)
@@ -110,17 +111,15 @@ def replay_replica(disk_events, layout, epoch_at, window_start_ms, first_coverin
         if kind == "disk_write":
             end = int(args.get("offset", 0)) + int(args.get("bytes", 0))
             survives[i] = end <= floor.get(seg, 0)
-        elif kind == "disk_truncate":
+        else:
             floor[seg] = min(floor.get(seg, 0), int(args.get("size", 0)))
-        elif kind == "disk_lost":
-            floor[seg] = 0  # unknown remaining size: nothing before this is certain to survive
     # What was on disk before the trace window began, from the final log.
     runs = []
     alive = {}  # segment -> [(byte_start, byte_end, run)]
     first_pos = {}
     for t, kind, seg, args in disk_events:
         if seg not in first_pos:
-            first_pos[seg] = int(args.get("offset", args.get("size", 0))) if kind != "disk_lost" else 0
+            first_pos[seg] = int(args.get("offset", args.get("size", 0)))
     for seg in sorted(layout.by_segment):
         upto = first_pos.get(seg, layout.sizes[seg])
         for row in layout.prefix(seg, upto):
@@ -130,7 +129,6 @@ def replay_replica(disk_events, layout, epoch_at, window_start_ms, first_coverin
                 runs.append(r)
                 alive.setdefault(seg, []).append((row[0], row[1], r))
     # Pass 2, forwards: append runs, end them on truncation.
-    sizes = {seg: (v[-1][1] if v else 0) for seg, v in alive.items()}
     for i, (t, kind, seg, args) in enumerate(disk_events):
         segs = alive.setdefault(seg, [])
         if kind == "disk_write":
@@ -159,18 +157,28 @@ def replay_replica(disk_events, layout, epoch_at, window_start_ms, first_coverin
                          "approx": True}
                     segs.append((start, end, r))
                     runs.append(r)
-            sizes[seg] = end
-        elif kind == "disk_truncate":
-            size = int(args.get("size", 0))
-            _cut(segs, size, t)
-            sizes[seg] = size
-        elif kind == "disk_lost":
-            size = max(0, sizes.get(seg, 0) - int(args.get("bytes_lost", 0)))
-            _cut(segs, size, t)
-            sizes[seg] = size
+        else:
+            _cut(segs, int(args.get("size", 0)), t)
     for r in runs:
         r["lost"] = r["end"] is not None  # truncated away: records nobody kept
     return runs
+
+
+def _losses_as_truncations(disk_events):
+    """A power failure's `disk_lost ... bytes_lost=N` as the truncation it amounts to
+    (the file's size, followed forward through the writes, minus N)."""
+    sizes, out = {}, []
+    for t, kind, seg, args in disk_events:
+        if kind == "disk_write":
+            end = int(args.get("offset", 0)) + int(args.get("bytes", 0))
+            sizes[seg] = max(sizes.get(seg, 0), end)
+        elif kind == "disk_truncate":
+            sizes[seg] = int(args.get("size", 0))
+        else:
+            sizes[seg] = max(0, sizes.get(seg, 0) - int(args.get("bytes_lost", 0)))
+            kind, args = "disk_truncate", {"size": str(sizes[seg])}
+        out.append((t, kind, seg, args))
+    return out
 
 
 def _peer_batches(peers, seg, start, end, base):
