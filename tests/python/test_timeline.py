@@ -184,6 +184,24 @@ def test_replayed_logs_agree_with_the_run_store_under_crashes_and_power_failures
         assert compared > 0 and bad == [], bad[:5]
 
 
+def test_without_a_kernel_trace_the_final_logs_are_dated_by_the_samples(story, tmp_path):
+    bare = tmp_path / "bare.db"
+    bare.write_bytes(story[0].read_bytes())
+    con = sqlite3.connect(bare)
+    con.execute("delete from trace")
+    con.commit()
+    con.close()
+    data = timeline_data.load(str(bare))
+    assert data["meta"]["window_start"] == data["meta"]["end"] == 11530.0
+    assert data["messages"]["t0"] == []
+    (orders,) = [p for p in data["partitions"] if not p["internal"]]
+    # order-1 (offset 0) is in every final log, dated by the first sample showing it (the
+    # only one, at 2 s) and drawn as estimated. Broker 1 was down at that sample: no
+    # sample ever showed its log, so it appears only at the export.
+    assert {b: [(r[0], r[2], r[3], r[5]) for r in log["runs"]] for b, log in orders["logs"].items()} == {
+        "1": [(11530.0, 0, 0, 1)], "2": [(2000, 0, 0, 1)], "3": [(2000, 0, 0, 1)]}
+
+
 def test_the_page_is_self_contained(story):
     text = story[1].read_text()
     assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', text)  # no script, style or image from a network

@@ -89,6 +89,8 @@ def _load(con):
     window_ns = con.execute("select min(at_ns) from trace").fetchone()[0] or 0
     total_events = int(run.get("events", trace_count) or trace_count)
     window_start = window_ns / 1e6 if total_events > trace_count else 0.0
+    if trace_count == 0:
+        window_start = end_ms  # no kernel trace kept at all: nothing is replayed
 
     nodes = _nodes(con, brokers, window_start)
     events, faults = _story(con, {n["id"]: n["label"] for n in nodes})
