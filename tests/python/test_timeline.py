@@ -243,6 +243,7 @@ def test_scrubbing_changes_what_is_drawn(instants):
 
 @needs_chromium
 def test_clicking_an_anomaly_jumps_to_it_and_outlines_its_records(story, tmp_path_factory):
+    # #anomaly=0 makes the page click the first row of its anomaly list.
     state, dom, console = page_state(tmp_path_factory, story[1], "anomaly=0")
     assert console == [] and state["errors"] == 0
     assert state["anomaly"] == 0 and state["t"] == CRASH_MS

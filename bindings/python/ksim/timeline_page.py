@@ -6,7 +6,9 @@ re-drawn whole at each instant (a few hundred elements: cheaper than
 diffing), with every per-instant lookup a binary search in the precomputed
 step functions. Its contract with the tests (tests/python/test_timeline.py):
 
-  * `#t=MS` in the URL (also `&anomaly=I`, `&internal=1`) sets the instant;
+  * `#t=MS` in the URL sets the instant; `#anomaly=I` clicks the I-th row of
+    the anomaly list (then `&t=` may move on from there); `&internal=1` shows
+    internal topics; `&bench=N` times N frames over the whole run;
   * after drawing, the element `#state` holds JSON of what was drawn (each
     partition's leader, epoch, ISR, HW, log ends; each node's status; the
     messages drawn) and `errors`, every window.onerror / console.error /
@@ -314,7 +316,9 @@ function scheduleHash() { clearTimeout(hashTimer); hashTimer = setTimeout(() => 
 function readHash() {
   const q = {}; location.hash.replace(/^#/, "").split("&").forEach((kv) => { const [k, v] = kv.split("="); if (k) q[k] = v; });
   if (q.internal) { S.internal = q.internal === "1"; $("internal").checked = S.internal; }
-  if (q.anomaly !== undefined && D.anomalies[+q.anomaly]) { S.anomaly = +q.anomaly; drawAnomalies(); if (q.t === undefined) q.t = D.anomalies[S.anomaly].at; }
+  // #anomaly=I clicks that row of the list: the very handler a reader's click runs.
+  const row = q.anomaly !== undefined && document.querySelector(`#anomalies div[data-k="${+q.anomaly}"]`);
+  if (row) row.click();
   if (q.t !== undefined && isFinite(+q.t)) S.t = Math.max(0, Math.min(END, +q.t));
   if (q.bench) bench(+q.bench);
 }
