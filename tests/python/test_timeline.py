@@ -32,7 +32,10 @@ CHROMIUM = shutil.which("chromium")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium is not installed")
 
 CRASH_MS = 1640.0
-BEFORE, FENCED, REJOINED = 1635.0, 11100.0, 11200.0
+BEFORE, DOWN, FENCED, REJOINED = 1635.0, 5000.0, 11100.0, 11200.0
+WINDOW = "--window-size=1300,800"  # the same layout for --dump-dom and --screenshot
+GREEN_UP, GREY_DOWN = (0x43, 0xa0, 0x47), (0xbd, 0xbd, 0xbd)  # a broker's circle
+IN_ISR, OUT_OF_ISR = (0xe8, 0xf5, 0xe9), (0xfb, 0xe9, 0xe7)  # a replica's row
 
 
 def chromium(tmp_path_factory, url, *switches):
@@ -50,7 +53,7 @@ def chromium(tmp_path_factory, url, *switches):
 
 def page_state(tmp_path_factory, page, fragment):
     """What the page drew at #fragment: (its #state JSON, the dumped DOM, Chromium's console lines)."""
-    dom, err = chromium(tmp_path_factory, page.as_uri() + "#" + fragment, "--dump-dom")
+    dom, err = chromium(tmp_path_factory, page.as_uri() + "#" + fragment, WINDOW, "--dump-dom")
     m = re.search(r'<pre id="state"[^>]*>(.*?)</pre>', dom, re.S)
     assert m, "no #state element in the dumped DOM"
     console = [line for line in err.splitlines() if ":CONSOLE" in line]
@@ -81,11 +84,11 @@ def story(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def instants(story, tmp_path_factory):
-    """The page's state, DOM and console at three instants of the story (three launches)."""
+    """The page's state, DOM and console at four instants of the story (four launches)."""
     if CHROMIUM is None:
         pytest.skip("Debian package chromium is not installed")
     _, page = story
-    return {t: page_state(tmp_path_factory, page, f"t={t}") for t in (BEFORE, FENCED, REJOINED)}
+    return {t: page_state(tmp_path_factory, page, f"t={t}&probes=1") for t in (BEFORE, DOWN, FENCED, REJOINED)}
 
 
 # ---- without a browser ---------------------------------------------------------------------
@@ -230,15 +233,17 @@ def test_the_isr_drawn_shrinks_after_the_crash_and_grows_back(instants):
     assert fenced["leo"]["1"] == 2 and rejoined["leo"] == {"1": 1, "2": 1, "3": 1}
     assert [before["cells"], fenced["cells"], rejoined["cells"]] == [4, 4, 3]
     assert instants[BEFORE][0]["nodes"]["broker 1"] == "up"
+    down = instants[DOWN][0]
+    assert down["nodes"]["broker 1"] == "down" and down["partitions"]["orders-0"]["isr"] == [1, 2, 3]
     assert instants[FENCED][0]["nodes"]["broker 1"] == "up"  # restarted at 11.030 s, not yet truncated
 
 
 @needs_chromium
 def test_scrubbing_changes_what_is_drawn(instants):
-    svgs = [drawn_svg(instants[t][1]) for t in (BEFORE, FENCED, REJOINED)]
-    assert len(set(svgs)) == 3
-    assert "★ broker 1 · ISR" in svgs[0] and "★ broker 2 · ISR" in svgs[1]
-    assert "broker 1 · out" in svgs[1] and "broker 1 · out" not in svgs[2]
+    svgs = [drawn_svg(instants[t][1]) for t in (BEFORE, DOWN, FENCED, REJOINED)]
+    assert len(set(svgs)) == 4
+    assert "★ broker 1 · ISR<" in svgs[0] and "★ broker 1 · ISR · down<" in svgs[1]
+    assert "★ broker 2 · ISR<" in svgs[2] and "broker 1 · out<" in svgs[2] and "broker 1 · out" not in svgs[3]
 
 
 @needs_chromium
@@ -254,14 +259,26 @@ def test_clicking_an_anomaly_jumps_to_it_and_outlines_its_records(story, tmp_pat
 
 
 @needs_chromium
-def test_screenshots_at_three_instants_differ(story, tmp_path_factory):
+def test_screenshots_at_three_instants_differ_as_the_story_says(story, instants, tmp_path_factory):
+    """Pixels, not only bytes: broker 1's circle and its row in orders-0, read where
+    the page says they are drawn (#probes=1, same window size as the screenshot)."""
+    from PIL import Image  # python3-pil, a dependency of python3-matplotlib
+    expected = {  # instant -> (broker 1's circle, broker 1's row, broker 2's row)
+        BEFORE: (GREEN_UP, IN_ISR, IN_ISR),
+        DOWN: (GREY_DOWN, IN_ISR, IN_ISR),  # crashed, not yet fenced: still in the ISR
+        FENCED: (GREEN_UP, OUT_OF_ISR, IN_ISR),  # restarted, out of the ISR {2,3}
+    }
     shots = []
-    for t in (BEFORE, 5000.0, REJOINED):
+    for t, colours in expected.items():
         png = tmp_path_factory.mktemp("shot") / f"t{int(t)}.png"
-        chromium(tmp_path_factory, story[1].as_uri() + f"#t={t}", "--window-size=1300,800", f"--screenshot={png}")
+        chromium(tmp_path_factory, story[1].as_uri() + f"#t={t}", WINDOW, f"--screenshot={png}")
         data = png.read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
         shots.append(data)
+        probes = instants[t][0]["probes"]
+        image = Image.open(png).convert("RGB")
+        seen = tuple(image.getpixel(tuple(probes[k])) for k in ("broker 1", "orders-0/1", "orders-0/2"))
+        assert seen == colours, (t, seen)
     assert len(set(shots)) == 3
 
 

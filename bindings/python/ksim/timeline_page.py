@@ -8,7 +8,8 @@ step functions. Its contract with the tests (tests/python/test_timeline.py):
 
   * `#t=MS` in the URL sets the instant; `#anomaly=I` clicks the I-th row of
     the anomaly list (then `&t=` may move on from there); `&internal=1` shows
-    internal topics; `&bench=N` times N frames over the whole run;
+    internal topics; `&bench=N` times N frames over the whole run; `&probes=1`
+    adds, per node and replica row, a pixel whose colour is its fill;
   * after drawing, the element `#state` holds JSON of what was drawn (each
     partition's leader, epoch, ISR, HW, log ends; each node's status; the
     messages drawn) and `errors`, every window.onerror / console.error /
@@ -171,7 +172,7 @@ function drawCluster(t, out) {
         `<text x="${x}" y="${y + 4}" text-anchor="middle" font-size="9" fill="#fff">${esc(n.label.slice(0, 18))}${st !== "up" ? " · " + st : ""}</text>`);
       return;
     }
-    parts.push(`<circle cx="${x}" cy="${y}" r="${r}" fill="${fill}" stroke="#333"><title>${esc(n.label)}: ${st}</title></circle>`);
+    parts.push(`<circle data-probe="${esc(n.label)}" cx="${x}" cy="${y}" r="${r}" fill="${fill}" stroke="#333"><title>${esc(n.label)}: ${st}</title></circle>`);
     parts.push(`<text x="${x}" y="${y + 4}" text-anchor="middle" font-size="12" fill="#fff" font-weight="600">${(n.role === "controller" ? "C" : "B") + n.id}</text>`);
     if (st !== "up") parts.push(`<text x="${x}" y="${y - r - 4}" text-anchor="middle" font-size="11" fill="#b71c1c">${st}</text>`);
     const nf = faults.filter((f) => f.node === n.id && !/^(crash|power_fail|controlled)/.test(f.what)).map((f) => f.what);
@@ -223,7 +224,7 @@ function drawPartitions(t, out) {
     let cellsDrawn = 0;
     p.replicas.forEach((b, k) => {
       const y = 24 + k * RH, n = nodeById[b], status = n ? statusOf(n, t) : "up", inIsr = isr.indexOf(b) >= 0;
-      svg.push(`<rect x="0" y="${y}" width="${LW - 6}" height="${RH - 3}" rx="3" fill="${inIsr ? "#e8f5e9" : "#fbe9e7"}" stroke="${inIsr ? "#66bb6a" : "#ef9a9a"}"/>`);
+      svg.push(`<rect data-probe="${esc(name)}/${b}" x="0" y="${y}" width="${LW - 6}" height="${RH - 3}" rx="3" fill="${inIsr ? "#e8f5e9" : "#fbe9e7"}" stroke="${inIsr ? "#66bb6a" : "#ef9a9a"}"/>`);
       svg.push(`<text x="4" y="${y + 14}" font-size="12">${b === leader ? "★ " : ""}broker ${b}${inIsr ? " · ISR" : " · out"}${status !== "up" ? " · " + status : ""}</text>`);
       if (lo > 0) svg.push(`<text x="${LW - 2}" y="${y + 14}" font-size="11" text-anchor="end" fill="#888">…</text>`);
       const log = p.logs[b];
@@ -301,10 +302,24 @@ function draw() {
   drawEvents(t);
   const c = $("cursor"); if (c) { const w = $("strip").getBoundingClientRect().width || 1000, x = 4 + (w - 8) * t / Math.max(1, END); c.setAttribute("x1", x); c.setAttribute("x2", x); }
   out.draw_ms = +(performance.now() - started).toFixed(2);
+  if (S.probes) out.probes = probes();
   if (S.bench) out.bench = S.bench;
   out.anomaly = S.anomaly; out.errors = window.__errors.length; out.error_messages = window.__errors.slice(0, 5);
   $("state").textContent = JSON.stringify(out);
   window.__drawn = true;
+}
+
+// #probes=1: for each node circle and replica row, a viewport point inside it
+// whose colour is the fill (below a circle's label, at a row's right end), so
+// a screenshot can be checked pixel by pixel against what the story says.
+function probes() {
+  const out = {};
+  document.querySelectorAll("[data-probe]").forEach((el) => {
+    const r = el.getBoundingClientRect();
+    out[el.dataset.probe] = el.tagName === "circle" ? [Math.round(r.left + r.width / 2), Math.round(r.top + r.height * 0.8)]
+      : [Math.round(r.right - 4), Math.round(r.top + r.height / 2)];
+  });
+  return out;
 }
 
 function stepMs() { return Math.max(0.01, +$("speed").value * 16); }
@@ -321,6 +336,7 @@ function readHash() {
   if (row) row.click();
   if (q.t !== undefined && isFinite(+q.t)) S.t = Math.max(0, Math.min(END, +q.t));
   if (q.bench) bench(+q.bench);
+  if (q.probes) S.probes = true;
 }
 // #bench=N: draw N instants spread over the run (a scrub end to end) and keep
 // the mean and worst wall time of a frame, for the fluidity figure.
