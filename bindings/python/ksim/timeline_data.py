@@ -187,7 +187,7 @@ def _story(con, labels):
             text = f"{typ}: {what} ({who})"
             key = (node, what.split()[0])
             if typ == "fault":
-                open_faults.setdefault(key, at)
+                open_faults.setdefault(key, (at, what))
                 if what.startswith("pause"):
                     ms = _ids(what.split()[1])[0] if len(what.split()) > 1 else 0
                     faults.append({"from": at, "to": at + ms, "node": node, "what": what})
@@ -195,10 +195,11 @@ def _story(con, labels):
             else:
                 ends = [k for k in open_faults if _heals(k, node, what)]
                 for k in ends:
-                    faults.append({"from": open_faults.pop(k), "to": at, "node": k[0], "what": _fault_name(k)})
+                    start, name = open_faults.pop(k)
+                    faults.append({"from": start, "to": at, "node": k[0], "what": name})
         events.append({"at": at, "type": typ, "text": text, "internal": internal,
                        "unclean": bool(unclean)})
-    for (node, what), at in open_faults.items():
+    for (node, _), (at, what) in open_faults.items():
         faults.append({"from": at, "to": None, "node": node, "what": what})
     faults.sort(key=lambda f: f["from"])
     return events, faults
@@ -215,10 +216,6 @@ def _heals(key, node, what):
     if what.endswith(" off"):
         return fnode == node and fwhat == what.split()[0]
     return False
-
-
-def _fault_name(key):
-    return {"controlled": "controlled shutdown"}.get(key[1], key[1])
 
 
 # ---- partitions: leader, ISR, HW, logs -------------------------------------------------------
@@ -263,9 +260,14 @@ def _partitions(con, brokers, window_start, end_ms):
             "select broker, topic, partition, offset, value from records order by broker"):
         values.setdefault((topic, part), {}).setdefault(off, _short(val))
     sends = {}
-    for topic, part, off, val, done in con.execute(
-            "select topic, partition, offset, value, complete_ms from ops where type = 'send' and offset >= 0"):
-        sends.setdefault((topic, part), {}).setdefault(off, []).append((done, _short(val)))
+    unsure = {}  # sends whose outcome is unknown (timed out): no offset, but maybe appended
+    for topic, part, off, val, invoke, done, leader, outcome in con.execute(
+            "select topic, partition, offset, value, invoke_ms, complete_ms, leader, outcome from ops "
+            "where type = 'send' order by invoke_ms"):
+        if outcome == "ok" and off is not None and off >= 0:
+            sends.setdefault((topic, part), {}).setdefault(off, []).append((done, leader, _short(val)))
+        elif outcome == "info":
+            unsure.setdefault((topic, part), []).append((invoke, done, leader, _short(val)))
     polled_hw = {}
     for topic, part, hw, done in con.execute(
             "select p.topic, p.partition, max(p.high_watermark), o.complete_ms from polled_records p "
@@ -295,7 +297,7 @@ def _partitions(con, brokers, window_start, end_ms):
                 peers=[layouts[o] for o in reps if o != b])
             for r in runs:
                 if r["lost"]:
-                    r["values"] = _lost_values(sends.get(tp, {}), r)
+                    r["values"] = _lost_values(sends.get(tp, {}), unsure.get(tp, []), r, series, b)
             logs[str(b)] = {
                 "runs": [[round(r["t"], 3), None if r["end"] is None else round(r["end"], 3), r["base"], r["last"],
                           r["epoch"], (1 if r["approx"] else 0) | (2 if r["lost"] else 0), r.get("values")]
@@ -339,12 +341,28 @@ def _first_covering(samples, broker, window_start):
     return at
 
 
-def _lost_values(sends, run):
-    """Values of the client sends acknowledged at a truncated run's offsets (None when unknown)."""
+def _lost_values(sends, unsure, run, series, broker):
+    """Values of a truncated run's records, from the client sends acknowledged at its
+    offsets by the leader of the run's epoch while that epoch lasted (the record at
+    an offset in an epoch is the one that epoch's leader appended). When the run was
+    that leader's own append and a send to it has an unknown outcome (timed out: no
+    offset) and was in flight when it wrote, its value is shown as "≈ value" (a
+    guess, in send order). None when nothing is known."""
+    start = next((s[0] for s in series if s[2] == run["epoch"]), None)
+    if start is None:
+        return None
+    leader = next(s[1] for s in series if s[2] == run["epoch"])
+    end = next((s[0] for s in series if s[2] > run["epoch"]), float("inf"))
     vals = []
     for off in range(run["base"], run["last"] + 1):
-        cands = [v for done, v in sends.get(off, []) if done is None or done < 0 or done >= run["t"] - 1]
+        cands = [v for done, led, v in sends.get(off, []) if led == leader and start <= done < end]
         vals.append(cands[0] if cands else None)
+    if broker == leader and None in vals:
+        guesses = [v for invoke, done, led, v in unsure
+                   if led == leader and invoke <= run["t"] and (done is None or done < 0 or run["t"] <= done)]
+        for i, v in enumerate(vals):
+            if v is None and guesses:
+                vals[i] = "≈ " + guesses.pop(0)
     return vals if any(v is not None for v in vals) else None
 
 

@@ -16,14 +16,19 @@ time it was written and the time it was truncated away (None: still there at
 export). The bytes are mapped to offsets through the final log's batch sizes
 (`records.batch_size`): a write whose bytes survive to the end covers exactly
 the final batches in its byte range, so its offsets and epochs are exact. A
-write that was later truncated held records nobody kept; for those:
+write that was later truncated is not in this replica's final log; for those:
 
-  * the record count is estimated from the byte count (Kafka's 61-byte batch
-    header plus the run's median bytes per record) — marked `approx`;
-  * the epoch is the partition's leader epoch when it was written (the leader
-    stamps its epoch on a batch; a follower copies the leader's batch);
-  * the values come from the client sends acknowledged at those offsets, when
-    there are any (ops.offset), else they are unknown.
+  * if another replica's final log holds batches filling exactly the same
+    bytes from the same offset, of no later epoch than the partition's when it
+    was written, those are the records (a follower writes its leader's batches
+    byte for byte, and Kafka's log matching makes offset + epoch a record's
+    identity);
+  * else the record count is estimated from the byte count (Kafka's 61-byte
+    batch header plus the replica's median bytes per record) and the epoch is
+    the partition's leader epoch when it was written (the leader stamps its
+    epoch on a batch; a follower copies the leader's batch);
+  * either way the run is marked `approx`, and its values are those of the
+    client sends acknowledged at those offsets (ops.offset) when there are any.
 
 The trace is a window (the newest 200,000 kernel events). What was written
 before the window is taken from the final log, each batch dated by the first
@@ -145,7 +150,7 @@ def replay_replica(disk_events, layout, epoch_at, window_start_ms, first_coverin
                     runs.append(r)
             else:
                 base = _leo(alive, seg)
-                peer = _peer_batches(peers, seg, start, end, base)
+                peer = _peer_batches(peers, seg, start, end, base, epoch_at(t))
                 if peer:  # the same bytes at the same place in another replica's log: its batches
                     for r in _epoch_runs(t, peer):
                         r["approx"] = True
@@ -181,12 +186,16 @@ def _losses_as_truncations(disk_events):
     return out
 
 
-def _peer_batches(peers, seg, start, end, base):
-    """Batches of another replica's final log filling exactly [start, end) of a segment
-    and starting at offset `base`; None when no replica has them."""
+def _peer_batches(peers, seg, start, end, base, epoch):
+    """Batches of another replica's final log filling exactly [start, end) of a segment,
+    starting at offset `base`, of no epoch newer than `epoch` (the partition's epoch when
+    the write happened: a batch of a later epoch did not exist yet — it is a different
+    record of the same size). Same offset and epoch means the same record (Kafka's log
+    matching), so such batches are what this replica wrote. None when no replica has them."""
     for peer in peers:
         cov = peer.covering(seg, start, end)
-        if cov and cov[0][0] == start and cov[-1][1] == end and cov[0][2] == base:
+        if (cov and cov[0][0] == start and cov[-1][1] == end and cov[0][2] == base
+                and max(row[4] for row in cov) <= epoch):
             return cov
     return None
 
