@@ -187,6 +187,22 @@ def test_replayed_logs_agree_with_the_run_store_under_crashes_and_power_failures
         assert compared > 0 and bad == [], bad[:5]
 
 
+def test_a_divergent_write_keeps_its_own_epoch(tmp_path):
+    """scenarios/partitioned_leader_fenced.py: the cut-off leader (broker 2, epoch 0)
+    appends a record at offset 0 that times out; the new leader (broker 1, epoch 1)
+    appends another at offset 0, of the same size. Broker 2's write must stay epoch 0
+    and truncated, not be mistaken for the epoch-1 record at the same bytes."""
+    r = subprocess.run([ksim_bin(), "run", str(ROOT / "scenarios" / "partitioned_leader_fenced.py"), "--seed", "1",
+                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = timeline_data.load(str(tmp_path / "partitioned_leader_fenced-1.db"))
+    (t0,) = [p for p in data["partitions"] if not p["internal"]]
+    runs = [(r[2], r[3], r[4], r[5], r[6]) for r in t0["logs"]["2"]["runs"]]
+    assert runs == [(0, 0, 0, 3, ["≈ to-the-old-leader"]), (0, 0, 1, 0, None)]
+    assert [(r[2], r[4]) for r in t0["logs"]["1"]["runs"]] == [(0, 1)]
+    assert t0["values"] == {"0": "to-the-new-leader"}
+
+
 def test_without_a_kernel_trace_the_final_logs_are_dated_by_the_samples(story, tmp_path):
     bare = tmp_path / "bare.db"
     bare.write_bytes(story[0].read_bytes())
