@@ -14,7 +14,8 @@ is a handful of binary searches, never a replay:
     epoch, written when, truncated when) and its log end offset as a step
     function;
   * messages: every network message of the trace window as (sent, delivered
-    or dropped, src, dst, kind) in columns, sorted by send time;
+    or dropped, src, dst, kind) in columns, sorted by send time
+    (ksim.timeline_messages);
   * faults as intervals, the story's events as a list, the checker anomalies.
 
 Times are virtual milliseconds. The step functions are lists of [t, value...]
@@ -24,7 +25,7 @@ import bisect
 import re
 import sqlite3
 
-from . import timeline_logs
+from . import timeline_logs, timeline_messages
 
 _NAME = re.compile(r"^\s*[\d.]+ ms\s+(\S+)\s")
 _ARG = re.compile(r"(\w+)=(\S+)")
@@ -50,11 +51,6 @@ def _step(changes):
         else:
             out.append(c)
     return out
-
-
-def _value_at(series, t, default=None):
-    i = bisect.bisect_right([s[0] for s in series], t) - 1
-    return series[i] if i >= 0 else default
 
 
 def open_store(path):
@@ -95,7 +91,7 @@ def _load(con):
     nodes = _nodes(con, brokers, window_start)
     events, faults = _story(con, {n["id"]: n["label"] for n in nodes})
     partitions = _partitions(con, brokers, window_start, end_ms)
-    messages, kinds, dropped_messages = _messages(con, nodes)
+    messages, kinds, dropped_messages = timeline_messages.load(con, MAX_MESSAGES)
     anomalies = [
         {"kind": k, "expected": bool(e), "cause": c, "topic": tp, "partition": p, "offsets": _ids(o),
          "records": r, "at": at, "explanation": x}
@@ -381,62 +377,3 @@ def _hw_series(samples, polls, acks, state):
         if not out or out[-1][1] != cur:
             out.append([round(t, 3), cur])
     return out
-
-
-# ---- messages ----------------------------------------------------------------------------------
-
-def _messages(con, nodes):
-    """Columns of every message in the trace window: t0, t1, src, dst, kind, fate
-    (0 delivered, 1 dropped, 2 never delivered before the export)."""
-    pending = {}  # (src, dst, kind, correlation) -> [row]
-    by_route = {}  # (src, dst, kind) -> [row] (drops carry no correlation)
-    rows = []
-    kinds = {}
-    for at_ns, idx, kind, desc in con.execute(
-            "select at_ns, node, kind, description from trace where kind in ('msg_send', 'msg_deliver', 'msg_drop') "
-            "order by idx"):
-        args = dict(_ARG.findall(desc))
-        t = at_ns / 1e6
-        k = int(args.get("kind", -1))
-        if kind == "msg_send":
-            dst = int(args["dst"])
-            row = [t, None, idx, dst, k, 2]
-            rows.append(row)
-            pending.setdefault((idx, dst, k, args.get("correlation")), []).append(row)
-            route = by_route.setdefault((idx, dst, k), [])
-            route.append(row)
-            if len(route) > 64:  # keep the per-route queue short: delivered rows leave it
-                by_route[(idx, dst, k)] = [r for r in route if r[1] is None]
-            kinds[k] = kinds.get(k, 0) + 1
-        elif kind == "msg_deliver":
-            q = pending.get((int(args["src"]), idx, k, args.get("correlation")))
-            while q:
-                row = q.pop(0)
-                if row[1] is None:
-                    row[1], row[5] = t, 0
-                    break
-        else:  # a drop names the bare kind id, without the response bit the send carries
-            dst = int(args["dst"])
-            for q in (by_route.get((idx, dst, k), []), by_route.get((idx, dst, k | 1 << 16), [])):
-                row = next((r for r in q if r[1] is None), None)
-                if row:
-                    row[1], row[5] = t, 1
-                    break
-    cut = max(0, len(rows) - MAX_MESSAGES)
-    rows = rows[cut:]
-    cols = {"t0": [], "t1": [], "src": [], "dst": [], "kind": [], "fate": []}
-    for t0, t1, src, dst, k, fate in rows:
-        cols["t0"].append(round(t0, 4))
-        cols["t1"].append(round(t1, 4) if t1 is not None else None)
-        cols["src"].append(src)
-        cols["dst"].append(dst)
-        cols["kind"].append(k)
-        cols["fate"].append(fate)
-    labels = {str(k): {"count": n, "label": _kind_label(k)} for k, n in sorted(kinds.items())}
-    return cols, labels, cut
-
-
-def _kind_label(k):
-    # The run store keeps the network's kind ids, not their names (the id
-    # table is interned at run time): a response is (1 << 16) | id.
-    return f"#{k & 0xffff} response" if k >> 16 else f"#{k} request"
