@@ -11,10 +11,11 @@ events and the checkers' anomalies. A slider, a play button and the keys
 scrub through virtual time; clicking an anomaly jumps to it and outlines its
 records. `#t=MS` in the URL opens the page at that instant.
 
-The work is split in three: ksim.timeline_data reads the run store into
-per-instant state (step functions, log runs, message intervals), and
+The work is split in four: ksim.timeline_data reads the run store into
+per-instant state (step functions, log runs, message intervals);
 ksim.timeline_logs replays each replica's log from the simulated disk's
 writes and truncations (what is exact and what is estimated is said there);
+ksim.timeline_messages pairs each message's send with its delivery or drop;
 ksim.timeline_page is the page. Standard library only: ksim's extension is
 not needed. Bad input (a missing file, not a run store) is one line on stderr
 and exit code 2.
