@@ -236,7 +236,8 @@ function drawPartitions(t, out) {
           ` stroke="${hl ? "#d50000" : lost ? "#b71c1c" : "#555"}" stroke-width="${hl ? 3 : lost ? 1.5 : 0.5}"${approx ? ' stroke-dasharray="2,2"' : ""}>` +
           `<title>${esc(name)} broker ${b} offset ${o}, epoch ${r[4]}${val != null ? ", value " + esc(val) : ""}; written ${fmt(r[0])}` +
           `${r[1] !== null ? "; truncated away at " + fmt(r[1]) : ""}${approx ? " (approximate)" : ""}${committed ? "" : "; above the HW"}</title></rect>`);
-        if (CW >= 18) svg.push(`<text x="${x(o) + CW / 2}" y="${y + 12}" font-size="8" text-anchor="middle" fill="#222">${o % 1000}</text>`);
+        // The offset in the cell: whole up to 9999 (smaller type from 1000), else its last 3 digits.
+        svg.push(`<text x="${x(o) + CW / 2}" y="${y + 12}" font-size="${o < 1000 ? 8 : 6.5}" text-anchor="middle" fill="#222">${o < 10000 ? o : "…" + String(o % 1000).padStart(3, "0")}</text>`);
         cellsDrawn++;
       });
       const leo = leos[b];
