@@ -101,7 +101,7 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
     cases = {
         str(tmp_path / "missing.db"): "missing.db: no such file",
         str(text): "is not a ksim run store (file is not a database)",
-        str(empty): "is not a ksim run store (no events, ops, partition_states, records, run, trace table)",
+        str(empty): "is not a ksim run store (no anomalies, events, ops, partition_states, polled_records, records, run, trace table)",
     }
     for path, message in cases.items():
         r = subprocess.run([sys.executable, "-m", "ksim.timeline", path, str(tmp_path / "out.html")],

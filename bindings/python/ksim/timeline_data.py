@@ -22,6 +22,8 @@ Times are virtual milliseconds. The step functions are lists of [t, value...]
 sorted by t: the value at t is the last entry at or before t.
 """
 import bisect
+import os
+import pathlib
 import re
 import sqlite3
 
@@ -55,12 +57,13 @@ def _step(changes):
 
 def open_store(path):
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # Read-only, by URI (percent-encoded: a '#' or '?' in the name is a character).
+        con = sqlite3.connect(pathlib.Path(os.path.abspath(path)).as_uri() + "?mode=ro", uri=True)
         con.text_factory = lambda b: b.decode("utf-8", "replace")  # record values may be any bytes
         tables = {r[0] for r in con.execute("select name from sqlite_master where type in ('table', 'view')")}
     except sqlite3.DatabaseError as e:
         raise NotARunStore(f"{path} is not a ksim run store ({e})") from None
-    missing = {"run", "events", "records", "trace", "partition_states", "ops"} - tables
+    missing = {"run", "events", "records", "trace", "partition_states", "ops", "polled_records", "anomalies"} - tables
     if missing:
         raise NotARunStore(f"{path} is not a ksim run store (no {', '.join(sorted(missing))} table)")
     return con
