@@ -93,6 +93,7 @@ def _load(con):
 
     nodes = _nodes(con, brokers, window_start)
     events, faults = _story(con, {n["id"]: n["label"] for n in nodes})
+    _end_outages_at_restart(faults, nodes)
     partitions = _partitions(con, brokers, window_start, end_ms)
     messages, kinds, dropped_messages = timeline_messages.load(con, MAX_MESSAGES)
     anomalies = [
@@ -202,6 +203,19 @@ def _story(con, labels):
         faults.append({"from": at, "to": None, "node": node, "what": what})
     faults.sort(key=lambda f: f["from"])
     return events, faults
+
+
+def _end_outages_at_restart(faults, nodes):
+    """A crash, power failure or controlled shutdown lasts until the node is up again
+    (a rolling restart starts nodes with no 'restart' event in the history)."""
+    by_id = {n["id"]: n for n in nodes}
+    for f in faults:
+        n = by_id.get(f["node"])
+        if n is None or not f["what"].startswith(("crash", "power_fail", "controlled")):
+            continue
+        up = next((t for t, st in n["status"] if t > f["from"] and st == "up"), None)
+        if up is not None and (f["to"] is None or up < f["to"]):
+            f["to"] = up
 
 
 def _heals(key, node, what):
