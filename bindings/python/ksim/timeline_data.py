@@ -320,7 +320,7 @@ def _partitions(con, brokers, window_start, end_ms):
         out.append({
             "topic": tp[0], "partition": tp[1], "internal": tp[0].startswith("__"), "replicas": reps,
             "state": [[round(s[0], 3), s[1], s[2], s[3]] for s in series],
-            "hw": _hw_series(samples.get(tp, []), polled_hw.get(tp, []), acked_all.get(tp, []), series),
+            "hw": _hw_series(samples.get(tp, []), polled_hw.get(tp, []), acked_all.get(tp, [])),
             "logs": logs, "values": {str(k): v for k, v in values.get(tp, {}).items()},
         })
     return out
@@ -379,7 +379,7 @@ def _lost_values(sends, unsure, run, series, broker):
     return vals if any(v is not None for v in vals) else None
 
 
-def _hw_series(samples, polls, acks, state):
+def _hw_series(samples, polls, acks):
     """The high watermark: exact at each 1 s sample, raised between samples by
     what clients were told (a poll's HW, an acks=all send's offset + 1)."""
     points = [(s[0], 0, s[4]) for s in samples]  # exact
