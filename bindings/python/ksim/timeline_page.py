@@ -126,7 +126,6 @@ const nodeById = {}; NODES.forEach((n) => nodeById[n.id] = n);
 const M = D.messages; const NMSG = M.t0.length;
 const LONG = []; // messages in flight longer than 50 ms (held, or never delivered): scanned apart
 for (let i = 0; i < NMSG; i++) { const t1 = M.t1[i] === null ? END : M.t1[i]; if (t1 - M.t0[i] > 50) LONG.push(i); }
-const EVENT_TIMES = D.events.map((e) => e.at);
 
 // ---- layout of the cluster view -----------------------------------------------------------------
 const servers = NODES.filter((n) => n.role !== "client"), clients = NODES.filter((n) => n.role === "client");
