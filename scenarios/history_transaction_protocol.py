@@ -9,7 +9,8 @@ coordinator knows nothing about. The producer's next transaction writes to the
 same partition and commits: its COMMIT marker commits the stray record too. A
 read_committed consumer returns 'debit-1', a record of an ABORTED transaction:
 an `aborted-read` violation (without a next transaction the partition would
-hang instead: its last stable offset stuck at the stray record). With KIP-890
+hang instead: its last stable offset stuck at the stray record, which
+`check()` reports as a `liveness` violation — tests/python/test_transactions.py). With KIP-890
 (v2, the default) every EndTxn bumps the producer epoch and the leader asks the
 coordinator before the first write of a transaction: the late write is refused
 (INVALID_PRODUCER_EPOCH) and the reader sees only the committed transaction.

@@ -290,6 +290,10 @@ class Cluster {
   static constexpr size_t kPartitionSamplesBudget = 65'536;
 
  private:
+  // User partitions whose last stable offset is below the HW at their leader: (first unstable offset, HW).
+  std::map<TopicPartition, std::pair<Offset, Offset>> open_transactions();
+  // The heal phase's last step: open transactions that never end (see cluster_check.cc).
+  void find_hanging_transactions(const CheckOptions& options, std::vector<check::CheckInput::LivenessFailure>& liveness);
   // The broker process of a live broker node (nullptr: unknown id or down).
   BrokerServer* live_broker(int32_t id) const;
   sim::NodeId node_id(int32_t kafka_id) const;

@@ -8,6 +8,14 @@
 // log). A partition that cannot converge is a liveness finding; when the
 // configuration explains it (unclean election disabled and no in-sync replica
 // left to lead), it is reported as offline by design, not as a bug.
+//
+// Hanging transactions (Kafka's KIP-664 / KIP-890 motivation): after the
+// partitions converge, a partition whose last stable offset is below its high
+// watermark holds an open transaction. A live one completes or is aborted by
+// its coordinator within transaction.max.timeout.ms (plus the abort sweep's
+// interval); one still open at the same first offset after that never will —
+// its coordinator does not know it — and read_committed readers can never
+// reach the committed records behind it: a liveness violation.
 #include <algorithm>
 
 #include "engine/check/checkers.h"
@@ -107,6 +115,52 @@ bool Cluster::full_isr_everywhere(bool caught_up) const {
 }
 
 bool Cluster::converged() const { return full_isr_everywhere(/*caught_up=*/true); }
+
+std::map<TopicPartition, std::pair<Offset, Offset>> Cluster::open_transactions() {
+  std::map<TopicPartition, std::pair<Offset, Offset>> open;  // tp -> (first unstable offset, HW)
+  for (const std::string& topic : topics()) {
+    if (is_internal(topic)) continue;
+    for (const PartitionDescription& p : describe_topic(topic)) {
+      if (p.leader < 0) continue;
+      KafkaNode* n = node(p.leader);
+      const Partition* part = n && n->broker() ? n->broker()->replica_manager().get({topic, p.partition}) : nullptr;
+      if (!part) continue;
+      const std::optional<Offset> first = part->log().first_unstable_offset();
+      if (first && *first < part->high_watermark()) open[{topic, p.partition}] = {*first, part->high_watermark()};
+    }
+  }
+  return open;
+}
+
+void Cluster::find_hanging_transactions(const CheckOptions& options,
+                                        std::vector<check::CheckInput::LivenessFailure>& liveness) {
+  const std::map<TopicPartition, std::pair<Offset, Offset>> before = open_transactions();
+  if (before.empty()) return;
+  const int64_t wait_ms = config_.get_long("transaction.max.timeout.ms") +
+                          config_.get_long("transaction.abort.timed.out.transaction.cleanup.interval.ms") +
+                          options.converge_timeout_ms;
+  // Each open transaction must end (its first unstable offset moves on).
+  auto still_open = [&] {
+    std::vector<TopicPartition> out;
+    const auto now = open_transactions();
+    for (const auto& [tp, at] : before)
+      if (auto it = now.find(tp); it != now.end() && it->second.first == at.first) out.push_back(tp);
+    return out;
+  };
+  run_until([&] { return still_open().empty(); }, wait_ms);
+  const auto now = open_transactions();
+  for (const TopicPartition& tp : still_open()) {
+    const auto& [first, hw] = now.at(tp);
+    world_->probe("check: hanging transaction");
+    liveness.push_back({tp,
+                        tp.str() + " has a hanging transaction: its last stable offset stays at " +
+                            std::to_string(first.value) + " below the high watermark " + std::to_string(hw.value) +
+                            " for " + std::to_string(wait_ms) +
+                            " ms (transaction.max.timeout.ms + the abort sweep + converge_timeout_ms): no coordinator "
+                            "will end the transaction opened there, and read_committed readers cannot read past it",
+                        ""});
+  }
+}
 
 check::CheckInput Cluster::check_input() {
   check::CheckInput in;
@@ -208,6 +262,7 @@ check::Verdict Cluster::check(const CheckOptions& options) {
       }
     }
   }
+  if (options.heal) find_hanging_transactions(options, liveness);
   check::CheckInput in = check_input();
   // Internal topics (__consumer_offsets, ...) are the engine's, not the clients' history.
   for (auto it = in.final_logs.begin(); it != in.final_logs.end();)

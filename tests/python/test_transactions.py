@@ -252,3 +252,40 @@ def test_invalid_producer_epoch_on_produce_makes_the_transaction_abortable_not_t
     with pytest.raises(ksim.KafkaException, match="abort it") as e:
         p.commit_transaction()
     assert e.value.args[0].txn_requires_abort()
+
+
+def _late_write_after_abort(protocol):
+    """A Produce of an aborted transaction stuck in the network arrives after the abort."""
+    sim = ksim.Simulation(seed=1, brokers=3, config={"ksim.transaction.protocol": protocol,
+                                                     "transaction.state.log.num.partitions": "3"})
+    sim.create_topic("payments", partitions=1, replication_factor=3)
+    p = sim.producer({"transactional.id": "payments-app", "request.timeout.ms": "1000",
+                      "delivery.timeout.ms": "3000", "linger.ms": "0"})
+    p.init_transactions()
+    p.begin_transaction()
+    leader = sim.describe_topic("payments")[0].leader
+    stuck = sim.network.hold(src=p.id, dst=leader, api="Produce", direction="request", count=None)
+    p.produce("payments", value=b"debit-1", partition=0)
+    p.flush(timeout_ms=10_000)
+    with pytest.raises(ksim.KafkaException):
+        p.commit_transaction()
+    p.abort_transaction()
+    sim.network.release(stuck)
+    sim.run_for(1_000)
+    return sim.check()
+
+
+def test_a_hanging_transaction_is_a_liveness_violation_without_a_full_read():
+    """TV1: the late write opens a transaction its coordinator never heard of; no
+    next transaction commits it, so the partition's last stable offset hangs below
+    the high watermark for good (the hanging transactions of KIP-664 / KIP-890)."""
+    v = _late_write_after_abort("v1")
+    hanging = [a for a in v.violations if a.kind == "liveness"]
+    assert len(hanging) == 1, str(v)
+    assert "payments-0 has a hanging transaction" in hanging[0].explanation
+    assert "last stable offset stays at 1 below the high watermark 2" in hanging[0].explanation
+
+
+def test_no_hanging_transaction_with_kip_890():
+    v = _late_write_after_abort("v2")
+    assert v.ok, str(v)
