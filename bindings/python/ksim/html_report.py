@@ -79,7 +79,8 @@ def _verdict_section(run):
              ("reproduce", run.reproduce()), ("virtual time", _secs(run.end_ms)),
              ("nodes", f"{run.brokers} brokers" + (f", {run.controllers} KRaft controllers" if run.controllers
                                                    else " (combined-mode controllers)")
-              + (f", {len(run.client_names)} clients" if run.client_names else "")),
+              + (f", {len(run.client_names)} client{'s' if len(run.client_names) > 1 else ''}"
+                 if run.client_names else "")),
              ("scenario", run.info.get("scenario", "(a script)"))]
     config = sorted((k[7:], v) for k, v in run.info.items() if k.startswith("config:"))
     if config:
@@ -161,9 +162,12 @@ def _plots_section(run, events):
     chosen, total = _plot_partitions(run)
     out.append("<h3>Partitions: log end offsets, high watermark, ISR, leader</h3>")
     out.append('<p class="note">Log end offsets and the high watermark are the cluster\'s 1 s samples (a step '
-               "holds until the next change; a gap: the replica was down); each replica's last point is its log at "
-               "the end of the run. Grey dots: acknowledged sends at their offsets. ISR size, leader and epoch are "
-               "exact (the controller's elections and ISR changes). Shaded: fault windows. Red: anomalies.</p>")
+               "holds until the next change; a gap: the replica was down or the leader unknown), raised between "
+               "samples by what the history proves (a send acknowledged by a broker: its log reached that offset; "
+               "an acks=all acknowledgement or a fetch: the high watermark did); each replica's last point is its "
+               "log at the end of the run. Grey dots: acknowledged sends at their offsets. ISR size, leader and "
+               "epoch are exact (the controller's elections and ISR changes). Shaded: fault windows. Red: "
+               "anomalies (a cross at the offsets involved).</p>")
     if total > len(chosen):
         out.append(f'<p class="note">{len(chosen)} of {total} partitions drawn (the first ones); '
                    "<code>ksim describe RUN.db --at MS</code> and the partition_states table have the rest.</p>")

@@ -58,6 +58,18 @@ def _decorate(axes, windows, anomalies, end_s):
     axes[-1].set_xlabel("virtual time (s)")
 
 
+def _merged_steps(points):
+    """(times s, values) of a step series from (at_ms, kind, value) points: kind 0 a sample (None: unknown, drawn
+    as a gap), kind 1 evidence of a lower bound (the value is at least this since the last sample), kind 2 the
+    final value. A sample always wins: a log can shrink (truncation), evidence only raises."""
+    xs, ys, cur = [], [], None
+    for at, kind, value in sorted(points, key=lambda p: (p[0], p[1])):
+        cur = value if kind != 1 else max(cur if cur is not None else 0, value)
+        xs.append(at / 1000)
+        ys.append(np.nan if cur is None else cur)
+    return _thin(xs, ys) if len(xs) > MAX_POINTS else (xs, ys)
+
+
 def partition_plot(run, topic, partition, windows, anomalies):
     """LEO per replica + HW; ISR size; leader and leader epoch — one image, three panels."""
     end_s = run.end_ms / 1000
@@ -72,23 +84,26 @@ def partition_plot(run, topic, partition, windows, anomalies):
         at, replicas = created[0]
         series = [(at, None, None, [], 0, {b: 0 for b in parse_ids(replicas)})] + series
     final = run.final_log_ends(topic, partition)
+    acked = run.query("select complete_ms, offset, leader, acks from ops where type = 'send' and outcome = 'ok' "
+                      "and topic = ? and partition = ? and offset >= 0 order by complete_ms, id", (topic, partition))
     brokers = sorted({b for s in series for b in s[5]} | set(final))
     for b in brokers:
-        xs = [s[0] / 1000 for s in series]
-        ys = [s[5].get(b) for s in series]
+        # Between two samples, an acknowledgement by broker b proves its log reached offset + 1.
+        points = [(s[0], 0, s[5].get(b)) for s in series] + [(a[0], 1, a[1] + 1) for a in acked if a[2] == b]
         if b in final:
-            xs.append(end_s)
-            ys.append(final[b])
-        ys = [np.nan if y is None else y for y in ys]
+            points.append((run.end_ms, 2, final[b]))
+        xs, ys = _merged_steps(points)
         if xs:
             ax_log.step(xs, ys, where="post", lw=1.4, label=f"LEO broker {b}")
-    hw = [(s[0] / 1000, s[4]) for s in series]
-    if hw:
-        xs, ys = [h[0] for h in hw] + [end_s], [np.nan if h[1] is None else h[1] for h in hw]
-        ys.append(ys[-1])
-        ax_log.step(xs, ys, where="post", color="black", ls="--", lw=1.6, label="high watermark")
-    acked = run.query("select complete_ms, offset from ops where type = 'send' and outcome = 'ok' and topic = ? "
-                      "and partition = ? and offset >= 0 order by id", (topic, partition))
+    # The high watermark: the samples, and between them what acks=all acknowledgements and fetches prove.
+    polled = run.query("select o.complete_ms, max(p.high_watermark) from polled_records p join ops o on o.id = p.op_id "
+                       "where p.topic = ? and p.partition = ? and p.high_watermark >= 0 group by p.op_id",
+                       (topic, partition)) if run.has("polled_records") else []
+    points = ([(s[0], 0, s[4]) for s in series] + [(a[0], 1, a[1] + 1) for a in acked if a[3] == -1]
+              + [(at, 1, hw) for at, hw in polled])
+    xs, ys = _merged_steps(points)
+    if xs:
+        ax_log.step(xs + [end_s], ys + [ys[-1]], where="post", color="black", ls="--", lw=1.6, label="high watermark")
     if acked:
         xs, ys = _thin(np.array([a[0] for a in acked]) / 1000, np.array([a[1] for a in acked]))
         ax_log.plot(xs, ys, "o", ms=3.5, color="tab:gray", alpha=0.7, zorder=5, label="acked send (offset)")

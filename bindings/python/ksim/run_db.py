@@ -71,8 +71,9 @@ class RunDb:
         try:
             self.con = sqlite3.connect(uri, uri=True)
             tables = {n for (n,) in self.con.execute("select name from sqlite_master where type in ('table', 'view')")}
-        except sqlite3.DatabaseError:
-            raise RunDbError(f"{path} is not a ksim run file (not an SQLite database)") from None
+        except sqlite3.DatabaseError as e:
+            hint = ": the reports read the SQLite store (sim.export('run.db'))" if path.endswith(".pb") else ""
+            raise RunDbError(f"{path} is not a ksim run file (not a readable SQLite database: {e}){hint}") from None
         needed = {"run", "summary", "ops", "events"}
         if not needed <= tables:
             what = " (a sweep database? use ksim sweep --report)" if "runs" in tables else ""
