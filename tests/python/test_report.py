@@ -220,3 +220,25 @@ def test_a_sqlite_file_that_is_not_a_run_store_and_an_unwritable_output(tmp_path
     r = subprocess.run([sys.executable, "-m", "ksim.html_report", str(db), str(tmp_path / "no" / "o.html")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "cannot write" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_election_from_the_elr_and_a_shrink_by_shutdown_are_told_apart(tmp_path):
+    """KIP-966: brokers 3 and 2 stop cleanly, then the leader crashes; broker 2 (in the ELR, not the ISR) leads."""
+    import importlib.util
+
+    import ksim
+    from ksim.run_db import RunDb
+    from ksim.story import story
+
+    spec = importlib.util.spec_from_file_location("elr_story", SCENARIOS / "history_eligible_leader_replicas.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.story(1, elr=True, stop="shutdown")
+    db = tmp_path / "elr.db"
+    ksim.last_simulation().export(str(db))
+    told = [(e.kind, e.text, e.why) for e in story(RunDb(str(db)))]
+    elr = [t for t in told if t[0] == "elr"]
+    assert [t[1] for t in elr] == ["broker 2 elected leader of t-0 in epoch 1 from the ELR"]
+    assert elr[0][2].startswith("not in the last ISR {1}, but an eligible leader replica (KIP-966)")
+    shrinks = [t[2].split(":")[0] for t in told if t[0] == "isr-shrink"]
+    assert shrinks == ["broker 3 is down (controlled shutdown)", "broker 2 is down (controlled shutdown)"]

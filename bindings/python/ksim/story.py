@@ -152,16 +152,21 @@ def fault_windows(run):
 
 
 def _cluster_events(run):
-    out, isr, created = [], {}, {}
+    out, isr, created, down = [], {}, {}, {}
     for at, typ, node, topic, partition, epoch, unclean, isr_text, replicas, what in run.query(
             "select at_ms, type, node, topic, partition, leader_epoch, unclean, isr, replicas, what from events "
             "order by at_ms, rowid"):
         key = (topic, partition)
         new_isr = parse_ids(isr_text)
         if typ == "fault":
+            if what in ("crash", "controlled shutdown", "isolate") or what.startswith(("power_fail", "disk_full")):
+                down[node] = what
             text, why = _fault_text(run, node, what)
             out.append(StoryEvent(at, "fault", text, why, extra={"node": node}))
         elif typ == "heal":
+            if what in ("restart", "heal network", "disk_full off") or what.startswith("heal phase"):
+                down = {} if node < 0 and what != "heal network" else {
+                    n: w for n, w in down.items() if n != node and not (what == "heal network" and w == "isolate")}
             text, why = _heal_text(run, node, what)
             out.append(StoryEvent(at, "heal", text, why, extra={"node": node}))
         elif typ == "group_created":
@@ -203,11 +208,14 @@ def _cluster_events(run):
             left = [b for b in before if b not in new_isr]
             joined = [b for b in new_isr if b not in before]
             if left and not joined:
+                gone = [f"broker {b} is down ({down[b]})" for b in left if b in down]
+                behind = [str(b) for b in left if b not in down]
+                reason = "; ".join(gone + ([f"broker{'s' if len(behind) > 1 else ''} {', '.join(behind)} fell "
+                                            "behind for replica.lag.time.max.ms (slow, paused or cut off)"]
+                                           if behind else []))
                 out.append(StoryEvent(at, "isr-shrink", f"{tp} ISR shrank {_set(before)} -> {_set(new_isr)}",
-                                      f"broker{'s' if len(left) > 1 else ''} {_set(left)[1:-1]} fell behind for "
-                                      "replica.lag.time.max.ms or was fenced: acks=all writes now wait only for "
-                                      f"{_set(new_isr)} (and fail if fewer than min.insync.replicas)",
-                                      topic, partition))
+                                      f"{reason}: acks=all writes now wait only for {_set(new_isr)} (and are "
+                                      "refused if that is fewer than min.insync.replicas)", topic, partition))
             elif joined and not left:
                 out.append(StoryEvent(at, "isr-expand", f"{tp} ISR grew {_set(before)} -> {_set(new_isr)}",
                                       f"broker{'s' if len(joined) > 1 else ''} {_set(joined)[1:-1]} caught up to the "
