@@ -18,6 +18,18 @@ import sqlite3
 import urllib.parse
 
 
+def _shown_path(path):
+    """A scenario file as the reproduce command names it: relative to the checkout whose ./ksim launcher sits
+    next to its folder (scenarios/X.py), else relative to here, else as stored."""
+    if not os.path.isabs(path):
+        return path
+    root = os.path.dirname(os.path.dirname(path))
+    if os.path.isfile(os.path.join(root, "ksim")) and os.path.isdir(os.path.join(root, "bindings")):
+        return os.path.relpath(path, root)
+    rel = os.path.relpath(path)
+    return rel if not rel.startswith("..") else path
+
+
 class RunDbError(Exception):
     """Not a readable ksim run store: the message names the file and the problem."""
 
@@ -123,9 +135,7 @@ class RunDb:
         if scenario == "ksim demo":
             return f"./ksim demo --seed {seed}"
         if scenario:
-            rel = os.path.relpath(scenario) if os.path.isabs(scenario) else scenario
-            shown = rel if not rel.startswith("..") else scenario
-            return f"./ksim run {shown} --seed {seed}"
+            return f"./ksim run {_shown_path(scenario)} --seed {seed}"
         return f"(exported by a script with sim.export: run it again with seed {seed})"
 
     # ---- kafka-topics.sh --describe ----------------------------------------------------------
