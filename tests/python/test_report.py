@@ -198,12 +198,15 @@ def test_sweep_html_report(tmp_path):
     (("consumer-groups", "{db}"), "say --describe"),
     (("sweep", "--report", "{db}", "--html", "{out}"), "is not a ksim sweep database"),
     (("sweep", "--html", "{out}"), "--html OUT.html goes with --report DB"),
+    (("report", "{db}", "--html", "{nodir}"), "ksim report: cannot write"),
+    (("report", "{db}", "--perfetto", "{nodir}"), "ksim perfetto: cannot write"),
 ])
 def test_bad_input_fails_clearly(stores, tmp_path, args, message):
     text = tmp_path / "notes.txt"
     text.write_text("not a database\n")
     db = stores["autocommit_duplicates"][0]
-    fill = {"missing": tmp_path / "missing.db", "text": text, "db": db, "out": tmp_path / "out.html"}
+    fill = {"missing": tmp_path / "missing.db", "text": text, "db": db, "out": tmp_path / "out.html",
+            "nodir": tmp_path / "no" / "out.html"}
     r = ksim(*[a.format(**fill) for a in args])
     assert r.returncode == 2, r.stdout + r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
