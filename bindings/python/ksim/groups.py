@@ -81,7 +81,12 @@ def describe_groups(run, group=None, at_ms=None):
                     if tp in owner and owner[tp][2] == client:
                         del owner[tp]
         rows = []
-        for tp in sorted(set(committed) | set(owner)):
+        sizes = {}
+        for o in owner.values():
+            sizes[o[0]] = sizes.get(o[0], 0) + 1
+        order = sorted(set(committed) | set(owner),
+                       key=lambda tp: (0, -sizes[owner[tp][0]], owner[tp][0], tp) if tp in owner else (1, 0, "", tp))
+        for tp in order:
             hw = run.high_watermark_at(tp[0], tp[1], at_ms)
             cur = committed.get(tp)
             lag = hw - cur if hw is not None and cur is not None else None
@@ -104,12 +109,14 @@ def row_cells(r):
 
 
 def format_group(group, rows):
-    """One group's table as kafka-consumer-groups.sh prints it (ConsumerGroupCommand: the group, topic,
-    consumer-id and host columns as wide as their longest value, the offsets %-15s, partition %-10s)."""
+    """One group's table as kafka-consumer-groups.sh prints it (ConsumerGroupCommand.printOffsets: the group,
+    topic, consumer-id and host columns at least 15 wide and as wide as their longest value, the offsets
+    %-15s, partition %-10s; rows of members first, the members with more partitions first, then the
+    partitions with a committed offset and no owner)."""
     if not rows:
         return f"\nConsumer group '{group}' has no active members and no committed offsets.\n"
     cells = [row_cells(r) for r in rows]
-    w = [max(len(HEADER[i]), *(len(c[i]) for c in cells)) for i in (0, 1, 6, 7)]
+    w = [max(15, *(len(c[i]) for c in cells)) for i in (0, 1, 6, 7)]  # Kafka's minimum width is 15
     fmt = f"%-{w[0]}s %-{w[1]}s %-10s %-15s %-15s %-15s %-{w[2]}s %-{w[3]}s %s"
     lines = [fmt % HEADER] + [fmt % c for c in cells]
     owned = any(r["consumer_id"] != "-" for r in rows)
