@@ -3,8 +3,8 @@
     ksim consumer-groups RUN.db --describe [--group G] [--at MS]
     python3 -m ksim.groups RUN.db --describe [--group G] [--at MS]      # what the CLI runs
 
-    GROUP   TOPIC  PARTITION  CURRENT-OFFSET  LOG-END-OFFSET  LAG  CONSUMER-ID        HOST    CLIENT-ID
-    billing orders 0          60              75              15   billing-2-682f...  /node8  billing-2
+    GROUP           TOPIC           PARTITION  CURRENT-OFFSET  LOG-END-OFFSET  LAG             CONSUMER-ID ...
+    billing         orders          0          25              60              35              billing-2-682f...
 
 Rebuilt from the run store's client history (ops table), which is what the
 group coordinator was told, in the order it was told:

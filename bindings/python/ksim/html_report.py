@@ -35,6 +35,7 @@ from .story import fault_windows, story
 MAX_PARTITION_PLOTS = 6
 MAX_STORY_ROWS = 400
 MAX_INSTANTS = 6
+MAX_ANOMALY_ROWS = 10  # per kind, in the story (the verdict table counts them all)
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1100px;
@@ -114,9 +115,15 @@ def _verdict_section(run):
 
 
 def _fold_internal(events):
-    """Internal topics' elections and ISR changes folded per (kind, topic, virtual second): one row each."""
-    out, folded = [], {}
+    """Internal topics' elections and ISR changes folded per (kind, topic, virtual second): one row each; at most
+    MAX_ANOMALY_ROWS anomalies of a kind (a broken run can have thousands)."""
+    out, folded, per_kind = [], {}, {}
     for e in events:
+        if e.kind == "anomaly":
+            kind = e.extra.get("kind")
+            per_kind[kind] = per_kind.get(kind, 0) + 1
+            if per_kind[kind] > MAX_ANOMALY_ROWS:
+                continue
         if e.topic.startswith("__") and e.kind in ("election", "elr", "isr-shrink", "isr-expand", "offline"):
             key = (e.kind, e.topic, int(e.at_ms // 1000))
             if key in folded:
@@ -128,6 +135,10 @@ def _fold_internal(events):
     for e in folded.values():
         if e.extra["n"] > 1:
             e.text = f"{e.topic}: {e.extra['n']} partitions ({e.kind}), e.g. {e.text}"
+    for kind, n in sorted(per_kind.items()):
+        if n > MAX_ANOMALY_ROWS:
+            last = [e for e in out if e.kind == "anomaly" and e.extra.get("kind") == kind][-1]
+            last.why += f" (and {n - MAX_ANOMALY_ROWS} more {kind} anomalies, not listed here)"
     return out
 
 
@@ -157,7 +168,7 @@ def _plots_section(run, events):
     from . import report_plots as plots  # matplotlib only when a page is drawn
 
     windows = fault_windows(run)
-    anomalies = [e for e in events if e.kind == "anomaly"]
+    anomalies = [e for e in events if e.kind == "anomaly"][:50]  # the first 50 are drawn
     out = []
     chosen, total = _plot_partitions(run)
     out.append("<h3>Partitions: log end offsets, high watermark, ISR, leader</h3>")
