@@ -19,6 +19,7 @@ const char* call_status_name(CallStatus s) {
     case CallStatus::ok: return "ok";
     case CallStatus::disconnected: return "disconnected";
     case CallStatus::timeout: return "timeout";
+    case CallStatus::refused: return "refused";
   }
   return "?";
 }
@@ -343,7 +344,7 @@ uint32_t Network::connect(NodeId client, NodeId server) {
   return cur;
 }
 
-void Network::break_connection(uint32_t conn, const char* reason) {
+void Network::break_connection(uint32_t conn, const char* reason, CallStatus status) {
   Connection& c = conns_[conn];
   if (!c.open) return;
   c.open = false;
@@ -353,7 +354,7 @@ void Network::break_connection(uint32_t conn, const char* reason) {
                         world_.trace().intern(reason));
   for (uint32_t i = 0; i < pending_.size(); ++i) {
     const Pending& p = pending_[i];
-    if (p.live && !p.done && p.conn == conn) complete(i, Reply{CallStatus::disconnected, p.kind, 0, 0, nullptr});
+    if (p.live && !p.done && p.conn == conn) complete(i, Reply{status, p.kind, 0, 0, nullptr});
   }
 }
 
@@ -367,6 +368,11 @@ void Network::disconnect(NodeId a, NodeId b) {
       doomed.push_back(c);
   }
   for (uint32_t c : doomed) break_connection(c, "closed");
+}
+
+void Network::refuse(const Incoming& request) {
+  check_node(request.dst);
+  break_connection(request.conn, "connection refused", CallStatus::refused);
 }
 
 void Network::on_node_crash(NodeId n) {
@@ -514,7 +520,9 @@ void Network::route(uint32_t es) {
     // Nobody listens: the peer's OS answers with a reset.
     const uint32_t conn = e.conn;
     drop(es, "peer down");
-    break_connection(conn, "connection refused");
+    // A live connection breaks when its peer crashes, so this one is new:
+    // nothing sent on it was ever delivered.
+    break_connection(conn, "connection refused", CallStatus::refused);
     return;
   }
   if (!reachable(NodeId{e.src}, NodeId{e.dst})) {

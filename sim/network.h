@@ -81,7 +81,10 @@ struct Incoming {
   Payload payload;
 };
 
-enum class CallStatus : uint8_t { ok, disconnected, timeout };
+// refused: the request was never delivered — the server was down, or not
+// yet listening, when its connection was opened (TCP's RST to a SYN). Unlike
+// `disconnected`, the caller knows the server saw nothing of it.
+enum class CallStatus : uint8_t { ok, disconnected, timeout, refused };
 const char* call_status_name(CallStatus s);
 
 struct Reply {
@@ -184,6 +187,9 @@ class Network {
   // Breaks every open connection between a and b (as a client timing out a
   // request closes its connection in Kafka).
   void disconnect(NodeId a, NodeId b);
+  // A server not yet listening refuses the connection a request came on:
+  // its calls fail `refused` (the server processed none of them).
+  void refuse(const Incoming& request);
 
   // ---- receiving -------------------------------------------------------------
   // Handler invoked on delivery of requests / one-way messages to `node`
@@ -228,7 +234,7 @@ class Network {
   void route(uint32_t env_slot);
   void schedule_delivery(uint32_t env_slot, Duration extra, bool fifo);
   void drop(uint32_t env_slot, const char* reason);
-  void break_connection(uint32_t conn, const char* reason);
+  void break_connection(uint32_t conn, const char* reason, CallStatus status = CallStatus::disconnected);
   void complete(uint32_t pending_slot, Reply reply);
   void free_pending(uint32_t pending_slot);
   uint32_t alloc_envelope();

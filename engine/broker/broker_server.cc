@@ -126,7 +126,7 @@ void BrokerServer::start() {
     net.set_kind_handler(self_, net.kind(api), [this](sim::Incoming&& in) {
       if (!caught_up_) {
         world_.probe("broker: connection refused before the initial metadata catch-up");
-        world_.network().disconnect(in.src, self_);
+        world_.network().refuse(in);
         return;
       }
       if (in.kind.value == produce_kind_ && in.dir == sim::Direction::request) {

@@ -20,6 +20,8 @@ ProducerSettings settings_of(const Config& c) {
   s.retries = c.get_int("retries");
   s.retry_backoff_ms = c.get_long("retry.backoff.ms");
   s.retry_backoff_max_ms = c.get_long("retry.backoff.max.ms");
+  s.reconnect_backoff_ms = c.get_long("reconnect.backoff.ms");
+  s.reconnect_backoff_max_ms = c.get_long("reconnect.backoff.max.ms");
   s.request_timeout_ms = c.get_int("request.timeout.ms");
   s.delivery_timeout_ms = c.get_long("delivery.timeout.ms");
   s.max_request_size = c.get_int("max.request.size");

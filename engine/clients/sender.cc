@@ -157,6 +157,10 @@ std::optional<int64_t> Sender::send_producer_data() {
       continue;
     }
     if (acc_.sendable(first, dq->size(), now, pl->leader_epoch)) {
+      if (auto r = reconnect_.find(pl->leader); r != reconnect_.end() && now < r->second.ready_at_ms) {
+        consider(r->second.ready_at_ms);  // not ready: reconnect backoff
+        continue;
+      }
       if (in_flight_[pl->leader] < settings_.max_in_flight) ready_nodes.insert(pl->leader);
       // else: a response will wake us
     } else {
@@ -275,6 +279,22 @@ void Sender::fail_request(const std::shared_ptr<InFlightRequest>& req, Errc erro
   }
 }
 
+void Sender::unsend_request(const std::shared_ptr<InFlightRequest>& req) {
+  req->answered = true;
+  --in_flight_[req->broker];
+  std::erase(in_flight_requests_, req);
+  for (const auto& [tp, b] : req->batches) {
+    std::erase(in_flight_batches_, b);
+    muted_.erase(b->tp);
+    if (b->done) continue;  // expired meanwhile: the user was told already
+    SIM_ASSERT(b->attempts > 0, "producer: an unsent batch was counted as sent");
+    --b->attempts;
+    b->in_flight = false;
+    // Back where it was, in sequence order; no retry backoff (it never left).
+    acc_.reenqueue(b, now_ms(), 0, txn_ != nullptr);
+  }
+}
+
 void Sender::handle_reply(const std::shared_ptr<InFlightRequest>& req, const sim::Reply& reply) {
   if (req->failed_with_connection) {
     SIM_ASSERT(reply.status != sim::CallStatus::ok, "producer: an answer on a connection closed before it");
@@ -292,6 +312,26 @@ void Sender::handle_reply(const std::shared_ptr<InFlightRequest>& req, const sim
     // bump the overtaking batch is written twice (a duplicate the hunt found
     // behind a stalled leader disk, findings seed 2982).
     const int32_t broker = req->broker;
+    if (reply.status == sim::CallStatus::refused) {
+      // Kafka never sends on a connection that was not established: these
+      // requests were never sent. Every request on it was refused alike.
+      Reconnect& rc = reconnect_[broker];
+      rc.refusals = std::min(rc.refusals + 1, 30);
+      const int64_t backoff = std::min(settings_.reconnect_backoff_max_ms,
+                                       settings_.reconnect_backoff_ms << std::min(rc.refusals - 1, 20));
+      rc.ready_at_ms = now_ms() + backoff;
+      ctx_.world->probe("producer: connection refused, batches wait (no attempt spent)");
+      unsend_request(req);
+      const std::vector<std::shared_ptr<InFlightRequest>> others = in_flight_requests_;
+      for (const auto& other : others) {
+        if (other->broker != broker) continue;
+        other->failed_with_connection = true;
+        unsend_request(other);
+      }
+      metadata_.request_update();  // the leader may have moved
+      notify();
+      return;
+    }
     const bool timed_out = reply.status == sim::CallStatus::timeout;
     fail_request(req, timed_out ? Errc::REQUEST_TIMED_OUT : Errc::NETWORK_EXCEPTION);
     if (timed_out) ctx_.world->network().disconnect(ctx_.self, sim_node_of(broker));
@@ -307,6 +347,7 @@ void Sender::handle_reply(const std::shared_ptr<InFlightRequest>& req, const sim
   req->answered = true;
   --in_flight_[req->broker];
   std::erase(in_flight_requests_, req);
+  reconnect_.erase(req->broker);  // connected: the backoff starts over
   {
     const auto& resp = sim::payload_as<protocol::ProduceResponse>(reply.payload);
     for (const protocol::ProducePartitionResponse& pr : resp.partitions) {

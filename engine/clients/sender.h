@@ -63,6 +63,8 @@ struct ProducerSettings {
   int32_t retries = 2147483647;
   int64_t retry_backoff_ms = 100;
   int64_t retry_backoff_max_ms = 1000;
+  int64_t reconnect_backoff_ms = 50;
+  int64_t reconnect_backoff_max_ms = 1000;
   int32_t request_timeout_ms = 30000;
   int64_t delivery_timeout_ms = 120000;
   int32_t max_request_size = 1048576;
@@ -123,6 +125,10 @@ class Sender {
   void handle_reply(const std::shared_ptr<InFlightRequest>& req, const sim::Reply& reply);
   // Fails every batch of a request with a connection-level error (retriable).
   void fail_request(const std::shared_ptr<InFlightRequest>& req, Errc error);
+  // A refused connection: the request never reached the broker. Its batches
+  // go back to the front of their queues as they were (no attempt spent) and
+  // the broker waits out its reconnect backoff.
+  void unsend_request(const std::shared_ptr<InFlightRequest>& req);
   void complete_batch(const BatchRef& b, const protocol::ProducePartitionResponse& resp, int32_t broker);
   void succeed_batch(const BatchRef& b, Offset base_offset, int32_t broker, int64_t log_append_time);
   bool can_retry(const BatchRef& b, const protocol::ProducePartitionResponse& resp);
@@ -144,6 +150,14 @@ class Sender {
   sim::CondVar& wake_;
   sim::Rng rng_;
   std::map<int32_t, int32_t> in_flight_;  // broker -> requests outstanding
+  // Kafka's NetworkClient.ready(): a broker that refused a connection is not
+  // ready until its reconnect backoff (doubling per refusal) has passed;
+  // nothing is drained for it meanwhile, so no batch spends an attempt on it.
+  struct Reconnect {
+    int32_t refusals = 0;
+    int64_t ready_at_ms = 0;
+  };
+  std::map<int32_t, Reconnect> reconnect_;
   // Every unanswered Produce request (at most max.in.flight per broker): a
   // request timeout closes the connection and fails all of them at once.
   std::vector<std::shared_ptr<InFlightRequest>> in_flight_requests_;

@@ -33,6 +33,8 @@ std::map<std::string, ConfigDef, std::less<>> build() {
       {"retry.backoff.ms", CT::int64, "100", P | C, "Backoff before retrying a failed request.", 0},
       {"retry.backoff.max.ms", CT::int64, "1000", P | C, "Maximum exponential retry backoff.", 0},
       {"reconnect.backoff.ms", CT::int64, "50", P | C, "Backoff before reconnecting to a broker.", 0},
+      {"reconnect.backoff.max.ms", CT::int64, "1000", P | C,
+       "Maximum reconnect backoff: it doubles on each refused connection to a broker up to this.", 0},
       {"transaction.timeout.ms", CT::int32, "60000", P, "Time a transaction may stay open.", 1},
       {"transactional.id", CT::string, std::nullopt, P, "Enables transactions; requires idempotence."},
       // ---- consumer ------------------------------------------------------------

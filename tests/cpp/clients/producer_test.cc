@@ -524,3 +524,52 @@ TEST_CASE("ProducerStateManager: dedupe and stale epoch and gaps and truncation 
   CHECK(psm.entry(ProducerId{7})->last_seq() == 1);
   CHECK(psm.entry(ProducerId{7})->epoch == ProducerEpoch{1});
 }
+
+TEST_CASE("a dead leader spends no retries: with retries=1 a send waits for the new leader", "[producer][retries]") {
+  // Kafka drains batches only to brokers NetworkClient.ready() accepts: a
+  // refused connection costs no attempt (the reconnect backoff applies) and
+  // the batch waits for metadata naming the new leader, bounded by
+  // delivery.timeout.ms. Only a request in flight when the broker died fails.
+  Setup s = make(21, {{"retries", "1"}, {"linger.ms", "0"}, {"delivery.timeout.ms", "60000"}});
+  Cluster& c = *s.cluster;
+  auto p = s.producer();
+  auto warm = p->send(rec("t", "warm"));
+  REQUIRE(p->flush(10'000) == 0);
+  REQUIRE(warm->error == Errc::NONE);
+  const int32_t old_leader = c.describe_partition("t", 0).leader;
+  c.crash(old_leader);
+  auto a = p->send(rec("t", "a"));  // the producer still names the dead leader
+  REQUIRE(p->flush(30'000) == 0);
+  CHECK(a->error == Errc::NONE);
+  const int32_t new_leader = c.describe_partition("t", 0).leader;
+  REQUIRE(new_leader != old_leader);
+  CHECK(count(values_in_log(c, new_leader), "a") == 1);
+  CHECK(c.world().probes().count("producer: connection refused, batches wait (no attempt spent)") == 1);
+}
+
+TEST_CASE("the request in flight when the leader dies spends a retry - the dead broker spends no more", "[producer][retries]") {
+  // retries=2: the request in flight fails (one retry), and the first send
+  // to the new leader may still meet NOT_LEADER_OR_FOLLOWER if the client's
+  // metadata came from a broker that applied the election before the new
+  // leader did (Kafka has the same race). The refused connections to the
+  // dead broker in between spend nothing.
+  Setup s = make(22, {{"retries", "2"}, {"linger.ms", "0"}, {"delivery.timeout.ms", "60000"}});
+  Cluster& c = *s.cluster;
+  auto p = s.producer();
+  c.run_for_ms(500);
+  const int32_t old_leader = c.describe_partition("t", 0).leader;
+  // Its request reaches the leader, which dies before answering.
+  const sim::RuleId hold =
+      add_rule(c, old_leader, s.producer_id, "ProduceResponse", sim::Direction::response, sim::RuleAction::hold, 0);
+  auto a = p->send(rec("t", "a"));
+  c.run_for_ms(20);
+  c.crash(old_leader);
+  REQUIRE(p->flush(30'000) == 0);
+  c.world().network().discard(hold);
+  CHECK(a->error == Errc::NONE);
+  CHECK(p->stats().retries >= 1);
+  CHECK(p->stats().retries <= 2);
+  CHECK(c.world().probes().count("producer: connection refused, batches wait (no attempt spent)") == 1);
+  const int32_t new_leader = c.describe_partition("t", 0).leader;
+  CHECK(count(values_in_log(c, new_leader), "a") == 1);
+}
