@@ -2,7 +2,7 @@
 the verdict as the store says, every anomaly kind in the verdict table, a plot
 per partition (capped), the lag plot exactly when a group polled, a story row
 for each topic's creation. Its own ctest entry (pytest-report-scenarios): a
-run plus a report per scenario is ~40 s here, a few minutes under ASan."""
+run plus a report per scenario is ~30 s here, ~2 min under ASan."""
 import pathlib
 import re
 import sqlite3
