@@ -128,7 +128,11 @@ struct PyKafkaError {
   std::string reason;
   std::string kind;  // the Java exception class behind a failed consumer call ("" otherwise)
   bool retriable = false;
+  bool fatal = false;
+  bool txn_requires_abort = false;
 
+  // The flags follow the code, and the Java exception class when a call
+  // failed (a ProducerFencedException is fatal whatever its code).
   static PyKafkaError of(Errc e, std::string reason = {}, std::string kind = {}) {
     PyKafkaError k;
     k.code = static_cast<int>(e);
@@ -136,6 +140,8 @@ struct PyKafkaError {
     k.reason = reason.empty() ? k.name : std::move(reason);
     k.kind = std::move(kind);
     k.retriable = ksim::retriable(e);
+    k.fatal = ksim::fatal_error(e) || k.kind == "ProducerFencedException";
+    k.txn_requires_abort = !k.fatal && (ksim::txn_abortable_error(e) || k.kind == "TransactionAbortableException");
     return k;
   }
   std::string text() const {
@@ -1204,7 +1210,8 @@ void bind_client_types(py::module_& m) {
 
 name(): Kafka's error name ("NOT_ENOUGH_REPLICAS", "DELIVERY_TIMEOUT", ...);
 code(): its numeric code (KafkaError.NOT_ENOUGH_REPLICAS == 19); str(): a
-human description; retriable(): as Kafka classifies it. KafkaError(code_or_name,
+human description; retriable(): as Kafka classifies it; fatal() and
+txn_requires_abort(): as confluent-kafka answers them. KafkaError(code_or_name,
 reason=None) builds one; equality compares codes (also with an int).)");
   err.def(py::init([](py::object error, std::optional<std::string> reason) {
             Errc e;
@@ -1222,8 +1229,11 @@ reason=None) builds one; equality compares codes (also with an int).)");
       .def("name", [](const PyKafkaError& e) { return e.name; }, "Kafka's error name, e.g. NOT_ENOUGH_REPLICAS.")
       .def("str", [](const PyKafkaError& e) { return e.text(); }, "A human-readable description.")
       .def("retriable", [](const PyKafkaError& e) { return e.retriable; }, "Retriable as Kafka classifies it.")
-      .def("fatal", [](const PyKafkaError&) { return false; }, "Always False (no transactional producer yet).")
-      .def("txn_requires_abort", [](const PyKafkaError&) { return false; })
+      .def("fatal", [](const PyKafkaError& e) { return e.fatal; },
+           "The client cannot go on: PRODUCER_FENCED (or any ProducerFencedException), FENCED_INSTANCE_ID.")
+      .def("txn_requires_abort", [](const PyKafkaError& e) { return e.txn_requires_abort; },
+           "The transaction must be aborted, the producer lives on: INVALID_PRODUCER_EPOCH on Produce "
+           "(KAFKA-10687), TRANSACTION_ABORTABLE.")
       .def_property_readonly("kind", [](const PyKafkaError& e) { return e.kind; },
                              "The Java exception class behind a failed call (e.g. CommitFailedException), or ''.")
       .def("__eq__", [](const PyKafkaError& a, const PyKafkaError& b) { return a.code == b.code; })

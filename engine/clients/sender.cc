@@ -454,8 +454,11 @@ void Sender::fail_batch(const BatchRef& b, Errc error, bool adjust_sequences) {
   muted_.erase(b->tp);
   if (txn_ && b->has_sequence()) txn_->handle_failed_batch(b, error, adjust_sequences);
   if (txn_ && txn_->transactional()) {
-    // The transaction cannot commit without this batch.
-    if (is_fencing_error(error)) {
+    // The transaction cannot commit without this batch. PRODUCER_FENCED is
+    // fatal; INVALID_PRODUCER_EPOCH on Produce only makes the transaction
+    // abortable (KAFKA-10687: InvalidProducerEpochException) — the abort
+    // tells whether the producer was really fenced.
+    if (fatal_error(error)) {
       if (txn_->phase() != TransactionManager::Phase::fatal_error) txn_->fatal_error(error);
     } else if (error != Errc::TRANSACTION_ABORTED) {
       // Its sequence may or may not be in the log: the abort asks for a new epoch (KIP-360).

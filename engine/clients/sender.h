@@ -29,8 +29,8 @@
 // under TV1 a partition's batches wait until AddPartitionsToTxn added it (the
 // Sender asks, blocking its loop as Kafka's Sender sends that request first);
 // Produce requests carry the transactional.id; a failed batch makes the
-// transaction abortable, a fencing error (PRODUCER_FENCED,
-// INVALID_PRODUCER_EPOCH) makes the producer fatal.
+// transaction abortable (INVALID_PRODUCER_EPOCH too: KAFKA-10687), and
+// PRODUCER_FENCED makes the producer fatal.
 //
 // History (engine/check/history.h): each record's send completes `ok` (offset,
 // acking leader), `fail` when the write certainly did not happen (no attempt

@@ -31,7 +31,9 @@
 //   IN_TRANSACTION --commit--> COMMITTING_TRANSACTION --EndTxn ok--> READY
 //   IN_TRANSACTION / ABORTABLE_ERROR --abort--> ABORTING_TRANSACTION --EndTxn ok--> READY
 //   a failed send, a fenced offset commit ... --> ABORTABLE_ERROR (only abort is allowed)
-//   PRODUCER_FENCED, INVALID_PRODUCER_EPOCH, ... --> FATAL_ERROR (the producer is done)
+//   PRODUCER_FENCED (and INVALID_PRODUCER_EPOCH on EndTxn / AddPartitionsToTxn /
+//   InitProducerId, read as ProducerFencedException) --> FATAL_ERROR (the producer is done);
+//   INVALID_PRODUCER_EPOCH on Produce --> ABORTABLE_ERROR (KAFKA-10687)
 //
 // A transactional producer never bumps its epoch locally: the coordinator
 // does (InitProducerId; under TV2 every EndTxn). A sequence problem inside a

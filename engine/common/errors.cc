@@ -99,6 +99,10 @@ bool produce_may_have_written(Errc e, int16_t acks) {
   }
 }
 
+bool fatal_error(Errc e) { return e == Errc::PRODUCER_FENCED || e == Errc::FENCED_INSTANCE_ID; }
+
+bool txn_abortable_error(Errc e) { return e == Errc::INVALID_PRODUCER_EPOCH || e == Errc::TRANSACTION_ABORTABLE; }
+
 bool retriable(Errc e) {
   switch (e) {
     case Errc::CORRUPT_MESSAGE:

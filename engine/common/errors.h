@@ -90,6 +90,16 @@ enum class Errc : int16_t {
 std::string_view errc_name(Errc e);
 // As Kafka's RetriableException hierarchy classifies them.
 bool retriable(Errc e);
+// Fatal for the client that got it (confluent-kafka's KafkaError.fatal()):
+// PRODUCER_FENCED (a newer producer owns the transactional.id) and
+// FENCED_INSTANCE_ID (a newer consumer owns the group.instance.id). A client
+// also turns other codes fatal by context (Java's TransactionManager reads
+// INVALID_PRODUCER_EPOCH on EndTxn as ProducerFencedException).
+bool fatal_error(Errc e);
+// Leaves a transaction abortable, not the producer dead (KafkaError
+// .txn_requires_abort()): INVALID_PRODUCER_EPOCH on Produce (KAFKA-10687,
+// InvalidProducerEpochException) and TRANSACTION_ABORTABLE (KIP-890).
+bool txn_abortable_error(Errc e);
 // Whether a Produce that failed with `e` may nevertheless have been appended
 // (a timeout, a cut connection, NOT_ENOUGH_REPLICAS_AFTER_APPEND, and with
 // acks=all NOT_LEADER_OR_FOLLOWER from the purgatory after a leader change):

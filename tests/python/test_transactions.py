@@ -51,8 +51,9 @@ def test_a_second_producer_fences_the_first():
     old.flush(timeout_ms=10_000)
     new = sim.producer({"transactional.id": "shared"})
     new.init_transactions(timeout_ms=60_000)
-    with pytest.raises(ksim.KafkaException, match="ProducerFencedException"):
+    with pytest.raises(ksim.KafkaException, match="ProducerFencedException") as fenced:
         old.commit_transaction()
+    assert fenced.value.args[0].fatal() and not fenced.value.args[0].txn_requires_abort()
     with pytest.raises(ksim.KafkaException, match="fatal"):  # a fenced producer stays unusable
         old.begin_transaction()
     assert read_all(sim, "read_committed") == []
@@ -218,3 +219,36 @@ def test_describe_shows_an_open_transaction_and_the_last_stable_offset():
     assert part.last_stable_offset == part.high_watermark == 2  # the record and its COMMIT marker
     with pytest.raises(ksim.ClusterError, match="TRANSACTIONAL_ID_NOT_FOUND"):
         sim.describe_transaction("never-used")
+
+
+def test_kafka_error_flags_answer_as_confluent_kafkas():
+    assert ksim.KafkaError("PRODUCER_FENCED").fatal()
+    assert ksim.KafkaError("FENCED_INSTANCE_ID").fatal()
+    assert not ksim.KafkaError("NOT_ENOUGH_REPLICAS").fatal()
+    assert ksim.KafkaError("NOT_ENOUGH_REPLICAS").retriable()
+    assert not ksim.KafkaError("PRODUCER_FENCED").retriable()
+    epoch = ksim.KafkaError("INVALID_PRODUCER_EPOCH")
+    assert epoch.txn_requires_abort() and not epoch.fatal()
+
+
+def test_invalid_producer_epoch_on_produce_makes_the_transaction_abortable_not_the_producer_fatal():
+    """KAFKA-10687: the coordinator aborted a timed-out transaction (TV2 bumps the
+    epoch); the producer's next batch gets INVALID_PRODUCER_EPOCH, which asks for an
+    abort (InvalidProducerEpochException), not PRODUCER_FENCED's end of the producer."""
+    sim = cluster(seed=5, config={"transaction.abort.timed.out.transaction.cleanup.interval.ms": "1000"})
+    errors = []
+    p = sim.producer({"transactional.id": "tx", "transaction.timeout.ms": "1000"},
+                     on_delivery=lambda err, msg: errors.append(err))
+    p.init_transactions()
+    p.begin_transaction()
+    p.produce("t", value=b"a", partition=0)
+    p.flush(timeout_ms=10_000)
+    sim.run_for(5_000)  # past transaction.timeout.ms: the coordinator aborts it
+    p.produce("t", value=b"b", partition=0)
+    p.flush(timeout_ms=10_000)
+    late = errors[-1]
+    assert late is not None and late.name() == "INVALID_PRODUCER_EPOCH"
+    assert late.txn_requires_abort() and not late.fatal()
+    with pytest.raises(ksim.KafkaException, match="abort it") as e:
+        p.commit_transaction()
+    assert e.value.args[0].txn_requires_abort()

@@ -86,8 +86,10 @@ class KafkaError:
     def retriable(self) -> bool:
         """Retriable as Kafka classifies it (RetriableException)."""
     def fatal(self) -> bool:
-        """Always False (ksim has no transactional producer yet)."""
-    def txn_requires_abort(self) -> bool: ...
+        """The client cannot go on: PRODUCER_FENCED (or any ProducerFencedException), FENCED_INSTANCE_ID."""
+    def txn_requires_abort(self) -> bool:
+        """The transaction must be aborted, the producer lives on: INVALID_PRODUCER_EPOCH on
+        Produce (KAFKA-10687, InvalidProducerEpochException), TRANSACTION_ABORTABLE."""
     @property
     def kind(self) -> str:
         """The Java exception class behind a failed call, or ''."""
