@@ -82,15 +82,18 @@ void parse_sweep(const std::vector<std::string>& args, CliOptions& o) {
       "scheduler", po::value<std::string>(), "dask.distributed scheduler address (multi-machine)")(
       "db", po::value<std::string>(), "SQLite database keeping every seed's result (created, or added to; "
                                       "a seed already there must reproduce its trace hash)")(
-      "report", po::value<std::string>(), "print a sweep database: the table, anomaly kinds, probe coverage");
+      "report", po::value<std::string>(), "print a sweep database: the table, anomaly kinds, probe coverage")(
+      "html", po::value<std::string>(), "with --report: write the sweep report as one HTML page");
   const po::variables_map vm = parse_command(args, desc, "file", "the scenario file", o);
   if (o.help) return;
   if (vm.count("report")) {
     if (vm.count("file") || vm.count("seeds") || vm.count("db") || vm.count("scheduler") || !vm["jobs"].defaulted())
       throw UsageError("--report DB takes no scenario file, --seeds, --jobs, --scheduler or --db");
     o.sweep_report = vm["report"].as<std::string>();
+    o.sweep_html = optional_string(vm, "html");
     return;
   }
+  if (vm.count("html")) throw UsageError("--html OUT.html goes with --report DB (ksim sweep --report DB --html OUT.html)");
   if (!vm.count("file") || !vm.count("seeds"))
     throw UsageError("usage: ksim sweep FILE.py --seeds A:B [--jobs N] [--db DB] | ksim sweep --report DB");
   o.file = vm["file"].as<std::string>();
@@ -135,11 +138,31 @@ void parse_dump_log(const std::vector<std::string>& args, CliOptions& o) {
 }
 
 void parse_report(const std::vector<std::string>& args, CliOptions& o) {
-  po::options_description desc("usage: ksim report RUN.db [--perfetto OUT.json]");
-  desc.add_options()("perfetto", po::value<std::string>(), "also write a Perfetto / Chrome trace JSON");
+  po::options_description desc("usage: ksim report RUN.db [--perfetto OUT.json] [--html OUT.html] [--timeline OUT.html]");
+  desc.add_options()("perfetto", po::value<std::string>(), "also write a Perfetto / Chrome trace JSON")(
+      "html", po::value<std::string>(), "also write the HTML run report (verdict, story, plots, tables)")(
+      "timeline", po::value<std::string>(), "also write the interactive timeline page");
   const po::variables_map vm = parse_run_file_args(args, desc, o);
   if (o.help) return;
   o.perfetto = optional_string(vm, "perfetto");
+  o.html = optional_string(vm, "html");
+  o.timeline = optional_string(vm, "timeline");
+}
+
+// `ksim consumer-groups RUN.db --describe [--group G] [--at MS]` (ksim.groups prints it)
+void parse_consumer_groups(const std::vector<std::string>& args, CliOptions& o) {
+  po::options_description desc("usage: ksim consumer-groups RUN.db --describe [--group G] [--at MS]");
+  desc.add_options()("describe", po::bool_switch(), "describe the groups, kafka-consumer-groups.sh style")(
+      "group", po::value<std::string>(), "only this group")(
+      "at", po::value<double>(), "virtual time in ms (default: the end of the run)");
+  const po::variables_map vm = parse_run_file_args(args, desc, o);
+  if (o.help) return;
+  if (!vm["describe"].as<bool>()) throw UsageError("say --describe (ksim consumer-groups RUN.db --describe [--group G] [--at MS])");
+  o.group = optional_string(vm, "group");
+  if (vm.count("at")) {
+    o.at = vm["at"].as<double>();
+    if (!(*o.at >= 0)) throw UsageError("--at must be a virtual time >= 0 ms");
+  }
 }
 
 void parse_demo(const std::vector<std::string>& args, CliOptions& o) {
@@ -148,7 +171,8 @@ void parse_demo(const std::vector<std::string>& args, CliOptions& o) {
       "seed", po::value<std::string>()->default_value("1"), "simulation seed (same seed, same run)")(
       "trace", po::bool_switch(), "also print the trace events, one per line (heartbeat story)")(
       "story", po::value<std::string>()->default_value("acks1-leader-crash"),
-      "acks1-leader-crash (a Kafka failure) or heartbeat (the bare simulated world)");
+      "acks1-leader-crash (a Kafka failure) or heartbeat (the bare simulated world)")(
+      "out", po::value<std::string>(), "directory for the run's trace store (demo-SEED.db; acks1-leader-crash only)");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
   if (vm.count("help")) {
@@ -162,6 +186,8 @@ void parse_demo(const std::vector<std::string>& args, CliOptions& o) {
   o.story = vm["story"].as<std::string>();
   if (o.story != "heartbeat" && o.story != "acks1-leader-crash")
     throw UsageError("unknown story '" + o.story + "' (acks1-leader-crash, heartbeat)");
+  o.out = optional_string(vm, "out");
+  if (o.out && o.story != "acks1-leader-crash") throw UsageError("--out: the heartbeat story has no Kafka run to store");
 }
 
 }  // namespace
@@ -185,6 +211,7 @@ CliOptions parse_cli(const std::vector<std::string>& all) {
       {"sweep", {Command::sweep, parse_sweep}},      {"describe", {Command::describe, parse_describe}},
       {"dump-log", {Command::dump_log, parse_dump_log}}, {"report", {Command::report, parse_report}},
       {"hunt", {Command::hunt, parse_passthrough}},      {"shrink", {Command::shrink, parse_passthrough}},
+      {"consumer-groups", {Command::consumer_groups, parse_consumer_groups}},
   };
   o.command = Command::unknown;
   for (const auto& [word, cmd] : kCommands) {

@@ -18,7 +18,9 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Command { usage, help, version, unknown, demo, run, sweep, describe, dump_log, report, hunt, shrink };
+enum class Command {
+  usage, help, version, unknown, demo, run, sweep, describe, dump_log, report, hunt, shrink, consumer_groups
+};
 
 struct CliOptions {
   Command command = Command::usage;  // usage: no arguments; help: `ksim --help`
@@ -37,16 +39,21 @@ struct CliOptions {
   std::optional<std::string> scheduler;
   std::optional<std::string> sweep_db;      // sweep --db DB: keep every seed's row
   std::optional<std::string> sweep_report;  // sweep --report DB: print a sweep database (no FILE, no --seeds)
+  std::optional<std::string> sweep_html;    // sweep --report DB --html OUT.html: and write it as a page
   // hunt, shrink: the arguments after the command word, untouched (--help
   // included): ksim.hunt / ksim.shrink parse them
   std::vector<std::string> passthrough;
-  // describe, dump-log, report
+  // demo --out DIR: the run's trace store DIR/demo-SEED.db (out, above)
+  // describe, dump-log, report, consumer-groups
   std::string db;
   std::optional<double> at;
   int32_t broker = 0;
   std::string topic;
   int32_t partition = 0;
   std::optional<std::string> perfetto;
+  std::optional<std::string> html;      // report --html OUT.html: the HTML run report (ksim.html_report)
+  std::optional<std::string> timeline;  // report --timeline OUT.html: the interactive timeline (ksim.timeline)
+  std::optional<std::string> group;     // consumer-groups --group G
 };
 
 // Parses argv[1..]. Throws boost::program_options::error or UsageError on a bad

@@ -6,12 +6,18 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <string>
 
 namespace ksim {
 
 struct DemoOptions {
   uint64_t seed = 1;
   bool show_trace = false;  // also print every trace event
+  // The Kafka story only: when set, after the story, judge the run as it
+  // stands (check() without its heal phase, so no simulated time passes and
+  // the printed trace hash stays the run's) and write its trace store to
+  // out_dir/demo-SEED.db (`ksim demo --out DIR`, read by `ksim report`).
+  std::string out_dir;
 };
 
 // The simulated world alone: nodes heartbeating through faults. Returns the trace hash.

@@ -1,16 +1,22 @@
 // `ksim` — the command-line front end (Boost.Program_options).
 //
-//   ksim demo [--seed N] [--story S] [--trace]   a demo story
+//   ksim demo [--seed N] [--story S] [--trace] [--out DIR]
+//                                                a demo story (--out: its trace store DIR/demo-SEED.db)
 //   ksim run FILE.py [--seed N] [--out DIR]      a scenario (exit 0 iff as expected)
 //   ksim sweep FILE.py --seeds A:B [--jobs N] [--scheduler ADDR] [--db DB]
 //                                                many seeds in parallel processes (Dask), each
 //                                                seed's row kept in a SQLite sweep database
-//   ksim sweep --report DB                       a sweep database: table, anomaly kinds, coverage
+//   ksim sweep --report DB [--html OUT.html]     a sweep database: table, anomaly kinds, coverage
+//                                                (--html: as one page, ksim.sweep_html)
 //   ksim hunt ARGS...                            python3 -m ksim.hunt ARGS... (a swarm workload)
 //   ksim shrink ARGS...                          python3 -m ksim.shrink ARGS... (a minimal failing scenario)
 //   ksim describe RUN.db [--at MS]               partitions, kafka-topics --describe style
 //   ksim dump-log RUN.db --broker B --topic T --partition P
-//   ksim report RUN.db                           the run's summary and verdict
+//   ksim report RUN.db [--perfetto OUT.json] [--html OUT.html] [--timeline OUT.html]
+//                                                the run's summary and verdict; the converters
+//                                                ksim.perfetto, ksim.html_report, ksim.timeline
+//   ksim consumer-groups RUN.db --describe [--group G] [--at MS]
+//                                                groups, kafka-consumer-groups.sh style (ksim.groups)
 //   ksim --help | ksim COMMAND --help
 //
 // Bad arguments print a clear message and exit 2; failures of a run exit 1.
@@ -20,6 +26,7 @@
 // (sweep: 0 all as expected, 1 a seed not, 2 bad input, 3 a seed that did not
 // reproduce its stored trace hash).
 #include <boost/program_options.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,13 +54,15 @@ constexpr const char* kUsage =
     "  demo     run a demo story (default: an acks=1 write lost to a leader crash)\n"
     "  run      run a scenario file: ksim run FILE.py [--seed N] [--out DIR]\n"
     "  sweep    run a scenario over seeds: ksim sweep FILE.py --seeds A:B [--jobs N] [--db DB];\n"
-    "           print a sweep database: ksim sweep --report DB\n"
+    "           print a sweep database: ksim sweep --report DB [--html OUT.html]\n"
     "  hunt     find bugs with a built-in swarm workload: ksim hunt --seeds A:B [--jobs K] [--db DB] "
     "[--config key=value ...]\n"
     "  shrink   shrink a failing seed to a minimal scenario: ksim shrink SWEEP.db --seed N [--out FILE.py]\n"
     "  describe partitions of a run file: ksim describe RUN.db [--at MS]\n"
     "  dump-log a replica's log in a run file: ksim dump-log RUN.db --broker B --topic T --partition P\n"
-    "  report   a run file's summary and verdict: ksim report RUN.db [--perfetto OUT.json]\n"
+    "  report   a run file's summary and verdict: ksim report RUN.db [--perfetto OUT.json] [--html OUT.html]\n"
+    "           [--timeline OUT.html]\n"
+    "  consumer-groups  a run file's groups: ksim consumer-groups RUN.db --describe [--group G] [--at MS]\n"
     "\n"
     "Run 'ksim COMMAND --help' for a command's options.\n";
 
@@ -92,6 +101,8 @@ int cmd_run(const ksim::cli::CliOptions& o) {
 // the Dask sweep of ksim.sweep, with this build's module; `ksim sweep --report
 // DB` prints a sweep database (ksim.sweep checks it is one).
 int cmd_sweep(const ksim::cli::CliOptions& o) {
+  if (o.sweep_report && o.sweep_html)
+    return exec_python_module("sweep", "ksim.sweep_html", {*o.sweep_report, *o.sweep_html});
   if (o.sweep_report) return exec_python_module("sweep", "ksim.sweep", {"--report", *o.sweep_report});
   if (access(o.file.c_str(), R_OK) != 0) {
     std::cerr << "ksim sweep: cannot read scenario file '" << o.file << "'\n";
@@ -114,13 +125,13 @@ void require_run_file(const ksim::cli::CliOptions& o) {
   if (access(o.db.c_str(), R_OK) != 0) throw ksim::exporter::RunStoreError("cannot read run file '" + o.db + "'");
 }
 
-int cmd_report(const ksim::cli::CliOptions& o) {
-  std::cout << ksim::exporter::summary(o.db) << std::flush;
-  if (!o.perfetto) return 0;
+// Runs Debian's python3 `-m module db out` in a child and waits: its exit status.
+int run_converter(const char* module, const std::string& db, const std::string& out) {
   use_ksim_python();
+  std::cout << std::flush;
   const pid_t child = fork();
   if (child == 0) {
-    execl(KSIM_PYTHON_EXECUTABLE, KSIM_PYTHON_EXECUTABLE, "-m", "ksim.perfetto", o.db.c_str(), o.perfetto->c_str(),
+    execl(KSIM_PYTHON_EXECUTABLE, KSIM_PYTHON_EXECUTABLE, "-m", module, db.c_str(), out.c_str(),
           static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -129,10 +140,39 @@ int cmd_report(const ksim::cli::CliOptions& o) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+// The summary, then each converter asked for (the first failure's status wins).
+int cmd_report(const ksim::cli::CliOptions& o) {
+  std::cout << ksim::exporter::summary(o.db) << std::flush;
+  const std::pair<const char*, const std::optional<std::string>*> converters[] = {
+      {"ksim.perfetto", &o.perfetto}, {"ksim.html_report", &o.html}, {"ksim.timeline", &o.timeline}};
+  for (const auto& [module, out] : converters) {
+    if (!*out) continue;
+    if (const int rc = run_converter(module, o.db, **out); rc != 0) return rc;
+  }
+  return 0;
+}
+
+// `ksim consumer-groups RUN.db --describe [--group G] [--at MS]`: ksim.groups prints it.
+int cmd_consumer_groups(const ksim::cli::CliOptions& o) {
+  std::vector<std::string> py{o.db, "--describe"};
+  if (o.group) {
+    py.push_back("--group");
+    py.push_back(*o.group);
+  }
+  if (o.at) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", *o.at);
+    py.push_back("--at");
+    py.push_back(buf);
+  }
+  return exec_python_module("consumer-groups", "ksim.groups", std::move(py));
+}
+
 int cmd_demo(const ksim::cli::CliOptions& o) {
   ksim::DemoOptions opts;
   opts.seed = o.seed;
   opts.show_trace = o.trace;
+  if (o.out) opts.out_dir = *o.out;
   if (o.story == "heartbeat") ksim::run_demo(opts, std::cout);
   else ksim::run_kafka_demo(opts, std::cout);
   return 0;
@@ -161,6 +201,9 @@ int run_command(const ksim::cli::CliOptions& o) {
     case Command::report:
       require_run_file(o);
       return cmd_report(o);
+    case Command::consumer_groups:
+      require_run_file(o);
+      return cmd_consumer_groups(o);
     case Command::usage:
     case Command::help:
     case Command::version:

@@ -54,6 +54,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case cli::Command::demo:
         KSIM_FUZZ_CHECK(o.story == "heartbeat" || o.story == "acks1-leader-crash", "demo with an unknown story");
         break;
+      case cli::Command::consumer_groups:
+        KSIM_FUZZ_CHECK(!o.at || *o.at >= 0, "consumer-groups with --at < 0");
+        break;
       default: break;
     }
   } catch (const boost::program_options::error&) {

@@ -102,8 +102,12 @@ def main(argv=None):
     except sqlite3.DatabaseError as e:
         print(f"ksim perfetto: {argv[0]} is not a ksim run file: {e}", file=sys.stderr)
         return 2
-    with open(argv[1], "w") as f:
-        json.dump(trace, f)
+    try:
+        with open(argv[1], "w") as f:
+            json.dump(trace, f)
+    except OSError as e:
+        print(f"ksim perfetto: cannot write {argv[1]}: {e.strerror}", file=sys.stderr)
+        return 2
     print(f"perfetto trace: {argv[1]} ({len(trace['traceEvents'])} events) — open it in https://ui.perfetto.dev")
     return 0
 
