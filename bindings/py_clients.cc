@@ -1009,11 +1009,9 @@ PyGroup describe_group(Cluster& c, const std::string& group_id) {
     pm.member_id = m.member_id;
     pm.group_instance_id = m.group_instance_id;
     pm.client_id = m.client_id;
-    for (int32_t id = 1; id <= last_node; ++id)
-      if (c.is_client(id) && c.client_name(id) == m.client_id) {
-        pm.client = id;
-        break;
-      }
+    // By the node it joined from: two clients may share a client.id (every
+    // static-replacement story has them).
+    if (m.client_node >= 1 && m.client_node <= last_node && c.is_client(m.client_node)) pm.client = m.client_node;
     if (d.protocol_type == clients::kConsumerProtocolType) {
       if (auto a = clients::decode_assignment(m.assignment))
         for (const auto& tp : a->partitions) pm.assignment.emplace_back(tp.topic, tp.partition);

@@ -34,12 +34,12 @@ uint32_t History::intern_actor(const Actor& a) {
   // A client records its ops in a row: the last actor is the usual answer.
   auto same = [&a](const Actor& b) {
     return a.client == b.client && a.name == b.name && a.group == b.group && a.member == b.member &&
-           a.generation == b.generation && a.max_in_flight == b.max_in_flight &&
+           a.instance == b.instance && a.generation == b.generation && a.max_in_flight == b.max_in_flight &&
            a.acks == b.acks && a.idempotent == b.idempotent && a.transactional == b.transactional &&
            a.read_committed == b.read_committed;
   };
   if (last_actor_ != UINT32_MAX && same(actors_[last_actor_])) return last_actor_;
-  auto [it, fresh] = actor_ids_.try_emplace(std::tuple{a.client, a.name, a.group, a.member, a.generation,
+  auto [it, fresh] = actor_ids_.try_emplace(std::tuple{a.client, a.name, a.group, a.member, a.instance, a.generation,
                                                        a.max_in_flight, a.acks, a.idempotent, a.transactional,
                                                        a.read_committed},
                                             static_cast<uint32_t>(actors_.size()));
@@ -53,6 +53,7 @@ uint64_t History::invoke(const OpSpec& op, int64_t now_ns) {
   a.name = pool_.intern(op.client_name);
   a.group = pool_.intern(op.group_id);
   a.member = pool_.intern(op.member_id);
+  a.instance = pool_.intern(op.group_instance_id);
   a.generation = op.generation;
   a.max_in_flight = op.max_in_flight;
   a.acks = op.acks;

@@ -89,6 +89,7 @@ struct OpSpec {
   std::string_view group_id;
   int32_t generation = -1;
   std::string_view member_id;
+  std::string_view group_instance_id;  // a static member's group.instance.id (KIP-345), or ""
   std::string_view detail;           // "auto" / "sync" / "async" for commits; reason for seeks
 };
 
@@ -101,6 +102,7 @@ struct Actor {
   Sym name = 0;
   Sym group = 0;
   Sym member = 0;
+  Sym instance = 0;  // group.instance.id ("" : dynamic member)
   int32_t generation = -1;
   int32_t max_in_flight = 0;
   int16_t acks = -1;
@@ -309,7 +311,7 @@ class History {
   std::deque<TopicPartition> tps_;                           // stable references
   std::unordered_map<uint64_t, uint32_t> tp_ids_;            // (topic Sym, partition) -> id; lookups only
   std::vector<Actor> actors_;
-  std::map<std::tuple<int32_t, Sym, Sym, Sym, int32_t, int32_t, int16_t, bool, bool, bool>, uint32_t> actor_ids_;
+  std::map<std::tuple<int32_t, Sym, Sym, Sym, Sym, int32_t, int32_t, int16_t, bool, bool, bool>, uint32_t> actor_ids_;
   uint32_t last_actor_ = UINT32_MAX;
   std::vector<ClusterEvent> events_;
 };
@@ -362,6 +364,8 @@ class OpView {
   int32_t generation() const { return actor().generation; }
   Sym member_sym() const { return actor().member; }
   std::string_view member_id() const { return h_->str(member_sym()); }
+  Sym instance_sym() const { return actor().instance; }
+  std::string_view group_instance_id() const { return h_->str(actor().instance); }
   Sym detail_sym() const { return is_send() ? 0 : r_->detail; }
   std::string_view detail() const { return h_->str(detail_sym()); }
 

@@ -5,7 +5,10 @@
 // member is (client, member id): a restarted client is a new member, and a
 // crashed or evicted member keeps an older generation, so neither conflicts
 // with the new owners (the zombie case is the commit fencing's and the
-// poll-order checker's to judge).
+// poll-order checker's to judge). A static member (KIP-345) replaced by a
+// new instance on another client — the same group.instance.id — is no second
+// owner either: Kafka hands the replacement the same generation and fences
+// the old instance (FENCED_INSTANCE_ID) at its next request.
 //
 // Incarnations: a coordinator that creates a group it has no state for (a
 // `group_created` event) after the group existed has lost that state — its
@@ -81,7 +84,9 @@ void check_ownership(const HistoryIndex& index, Verdict& out) {
       // One client hosts one live member at a time: its own earlier member
       // (a restart, or a static member's replacement) is not a second owner.
       const bool another_client = it != g.end() && it->second.client != op.client();
-      if (another_client && generation[{it->second.client, it->second.member}] == op.generation()) {
+      const bool static_replacement =
+          another_client && op.instance_sym() != 0 && h.op(it->second.op).instance_sym() == op.instance_sym();
+      if (another_client && !static_replacement && generation[{it->second.client, it->second.member}] == op.generation()) {
         const OpView other = h.op(it->second.op);
         Anomaly a;
         a.kind = "split-ownership";

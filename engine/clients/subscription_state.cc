@@ -20,6 +20,7 @@ check::OpSpec ConsumerRecorder::op(check::OpType type) const {
   o.client_name = ctx->name;
   o.group_id = group_id;
   o.read_committed = read_committed;
+  o.group_instance_id = group_instance_id;
   return o;
 }
 

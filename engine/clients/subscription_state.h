@@ -66,6 +66,7 @@ struct ConsumerRecorder {
   const ClientContext* ctx = nullptr;
   std::string group_id;
   bool read_committed = false;  // isolation.level, on every op (the checkers judge reads by it)
+  std::string group_instance_id;  // a static member's (KIP-345), on every op
   // The op's identity fields; its string views point into this recorder and
   // its context, which outlive the record() call.
   check::OpSpec op(check::OpType type) const;

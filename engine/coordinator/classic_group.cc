@@ -249,6 +249,7 @@ GroupMetadataValue ClassicGroup::to_record(const std::map<std::string, std::stri
     r.member_id = id;
     r.group_instance_id = m.group_instance_id;
     r.client_id = m.client_id;
+    r.client_node = m.client_node;
     r.rebalance_timeout_ms = m.rebalance_timeout_ms;
     r.session_timeout_ms = m.session_timeout_ms;
     r.subscription = protocol_name_ ? m.metadata(*protocol_name_) : std::string();
@@ -272,6 +273,7 @@ ClassicGroup ClassicGroup::from_record(const std::string& id, const GroupMetadat
     m.member_id = r.member_id;
     m.group_instance_id = r.group_instance_id;
     m.client_id = r.client_id;
+    m.client_node = r.client_node;
     m.rebalance_timeout_ms = r.rebalance_timeout_ms == -1 ? r.session_timeout_ms : r.rebalance_timeout_ms;
     m.session_timeout_ms = r.session_timeout_ms;
     m.protocol_type = v.protocol_type;

@@ -39,6 +39,7 @@ struct ClassicMember {
   std::string member_id;
   std::optional<std::string> group_instance_id;
   std::string client_id;
+  int32_t client_node = -1;  // the client node the member joined from (Kafka's clientHost)
   int32_t rebalance_timeout_ms = 0;
   int32_t session_timeout_ms = 0;
   std::string protocol_type;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "engine/common/node_ids.h"
 #include "engine/coordinator/coordinator_lookup.h"
 #include "engine/coordinator/java_hash.h"
 #include "engine/storage/control_record.h"
@@ -311,6 +312,7 @@ void GroupCoordinator::add_member_then_rebalance_or_complete_join(const Ctx& c, 
   m.member_id = member_id;
   m.group_instance_id = req.group_instance_id;
   m.client_id = world_.node_name(in.src);
+  m.client_node = kafka_id_of(in.src);
   m.rebalance_timeout_ms = req.rebalance_timeout_ms;
   m.session_timeout_ms = req.session_timeout_ms;
   m.protocol_type = req.protocol_type;
@@ -347,6 +349,7 @@ void GroupCoordinator::update_static_member_then_rebalance_or_complete_join(cons
   if (fenced.old_join) respond_join_error(*fenced.old_join, Errc::FENCED_INSTANCE_ID, old_id);
   if (fenced.old_sync) respond_sync(*fenced.old_sync, Errc::FENCED_INSTANCE_ID, "", "");
   ClassicMember& m = g.member(new_id);
+  m.client_node = kafka_id_of(in.src);  // the replacement's client, wherever it runs
   reschedule_heartbeat(c, g, m, m.session_timeout_ms);
   const auto old_protocols = m.protocols;
   const int32_t old_rebalance_ms = m.rebalance_timeout_ms, old_session_ms = m.session_timeout_ms;
@@ -965,7 +968,7 @@ GroupDescription GroupCoordinator::describe(const std::string& group_id) {
   d.protocol = g->protocol_name().value_or("");
   d.leader = g->leader().value_or("");
   for (const auto& [id, m] : g->members())
-    d.members.push_back(GroupMemberDescription{id, m.group_instance_id, m.client_id,
+    d.members.push_back(GroupMemberDescription{id, m.group_instance_id, m.client_id, m.client_node,
                                                m.metadata(g->protocol_name().value_or("")), m.assignment});
   return d;
 }

@@ -38,6 +38,7 @@ struct GroupMemberDescription {
   std::string member_id;
   std::optional<std::string> group_instance_id;
   std::string client_id;
+  int32_t client_node = -1;  // the client node it joined from (Kafka's clientHost)
   std::string metadata;    // for the selected protocol (opaque)
   std::string assignment;  // opaque, as the leader sent it
 };

@@ -57,6 +57,7 @@ std::string encode_group_value(const GroupMetadataValue& v) {
     w.str(m.member_id);
     opt_str(w, m.group_instance_id);
     w.str(m.client_id);
+    w.varint(m.client_node);
     w.varint(m.rebalance_timeout_ms);
     w.varint(m.session_timeout_ms);
     w.str(m.subscription);
@@ -112,6 +113,7 @@ std::optional<GroupMetadataValue> decode_group_value(std::string_view bytes) {
     m.member_id = r.str();
     m.group_instance_id = opt_str(r);
     m.client_id = r.str();
+    m.client_node = static_cast<int32_t>(r.varint());
     m.rebalance_timeout_ms = static_cast<int32_t>(r.varint());
     m.session_timeout_ms = static_cast<int32_t>(r.varint());
     m.subscription = r.str();

@@ -11,7 +11,7 @@
 //   value (group metadata, version 0):
 //           str protocol_type, varint generation, opt-str protocol, opt-str leader,
 //           varint current_state_timestamp_ms, varint member count, then per member:
-//           str member_id, opt-str group_instance_id, str client_id,
+//           str member_id, opt-str group_instance_id, str client_id, varint client_node,
 //           varint rebalance_timeout_ms, varint session_timeout_ms,
 //           str subscription (the member's metadata for the selected protocol),
 //           str assignment
@@ -56,6 +56,7 @@ struct MemberRecord {
   std::string member_id;
   std::optional<std::string> group_instance_id;
   std::string client_id;
+  int32_t client_node = -1;  // Kafka's client_host
   int32_t rebalance_timeout_ms = 0;
   int32_t session_timeout_ms = 0;
   std::string subscription;

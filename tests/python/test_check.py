@@ -109,3 +109,28 @@ def test_workload_refuses_a_client_of_the_wrong_kind():
     c = sim.consumer({"group.id": "g"})
     with pytest.raises(ksim.KsimError, match="is not a producer client"):
         sim.workload("t", producers=[c])
+
+
+def test_a_static_member_replaced_on_another_client_is_named_by_node_and_is_no_second_owner():
+    """KIP-345: a new instance with the same group.instance.id (and, as usual, the
+    same client.id) replaces the old one in the same generation; Kafka fences the
+    old instance at its next request. describe_group names the replacement's node,
+    and split-ownership does not fire (it did, and GroupMember.client named the
+    old node, before)."""
+    sim = ksim.Simulation(seed=3, brokers=3)
+    sim.create_topic("t", partitions=2, replication_factor=3)
+    conf = {"group.id": "g", "group.instance.id": "app-0", "client.id": "app",
+            "session.timeout.ms": "30000", "auto.offset.reset": "earliest"}
+    old = sim.consumer(dict(conf))
+    old.subscribe(["t"])
+    for _ in range(80):
+        old.poll(timeout_ms=100)
+    assert [m.client for m in sim.describe_group("g").members] == [old.id]
+    new = sim.consumer(dict(conf))
+    new.subscribe(["t"])
+    for _ in range(30):
+        new.poll(timeout_ms=100)
+    members = sim.describe_group("g").members
+    assert [(m.client, m.client_id, sorted(m.assignment)) for m in members] == [(new.id, "app", [("t", 0), ("t", 1)])]
+    v = sim.check()
+    assert [a.kind for a in v.anomalies] == [], str(v)

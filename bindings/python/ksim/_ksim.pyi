@@ -296,7 +296,8 @@ class GroupMember:
     def client_id(self) -> str: ...
     @property
     def client(self) -> Optional[int]:
-        """The ksim client node id of the member."""
+        """The ksim client node the member joined from (Kafka's client host) — not found
+        by client.id, which two clients may share (a static member's replacement)."""
     @property
     def assignment(self) -> list[Tuple[str, int]]:
         """[(topic, partition), ...] from the last SyncGroup."""

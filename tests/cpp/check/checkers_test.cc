@@ -540,3 +540,14 @@ TEST_CASE("split-ownership across a group re-created with nothing to explain the
   REQUIRE_FALSE(v.ok());
   REQUIRE(v.anomalies().at(0).explanation.find("created the group anew") != std::string::npos);
 }
+
+TEST_CASE("split-ownership: a static member replaced on another client is no second owner", "[check][split-ownership]") {
+  // KIP-345: the replacement (same group.instance.id) gets the same
+  // generation; Kafka fences the old instance at its next request.
+  Story s;
+  s.assign(20, "g", 3, 100, "old-member", true, "app-0");
+  s.assign(21, "g", 3, 200, "new-member", true, "app-0");
+  REQUIRE(s.kinds().empty());
+  s.assign(22, "g", 3, 300, "intruder", true, "app-1");  // another instance in the same generation: a violation
+  REQUIRE(s.kinds() == Kinds{"split-ownership"});
+}

@@ -93,7 +93,7 @@ struct Story {
   }
   // An assignment of the story's partition (none when `partitions` is false) to member `member`.
   uint64_t assign(int32_t client, const std::string& group, int32_t generation, int64_t at_ms,
-                  const std::string& member = "", bool partitions = true) {
+                  const std::string& member = "", bool partitions = true, const std::string& instance = "") {
     const std::string name = "consumer-" + std::to_string(client);
     OpSpec op;
     op.type = OpType::assign;
@@ -102,6 +102,7 @@ struct Story {
     op.group_id = group;
     op.generation = generation;
     op.member_id = member;
+    op.group_instance_id = instance;
     if (partitions) op.offsets.push_back(OffsetEntry{tp, Offset{-1}});
     return h.record(op, ms(at_ms));
   }

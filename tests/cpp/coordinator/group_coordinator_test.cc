@@ -65,7 +65,7 @@ TEST_CASE("__consumer_offsets records round-trip", "[coordinator]") {
   gv.generation = 5;
   gv.protocol = "range";
   gv.leader = "c-1";
-  gv.members.push_back(MemberRecord{"c-1", "i-1", "c", 300000, 45000, "sub", "asg"});
+  gv.members.push_back(MemberRecord{"c-1", "i-1", "c", 7, 300000, 45000, "sub", "asg"});
   REQUIRE(decode_group_value(encode_group_value(gv)) == gv);
   REQUIRE(std::get<GroupMetadataKey>(*decode_key(encode_key(GroupMetadataKey{"g"}))).group == "g");
   REQUIRE_FALSE(decode_key(std::string("\x09", 1)));
