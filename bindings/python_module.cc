@@ -75,6 +75,55 @@ class NetworkControl {
   void release(int h) { c_.world().network().release(sim::RuleId{static_cast<uint32_t>(h)}); }
   void discard(int h) { c_.world().network().discard(sim::RuleId{static_cast<uint32_t>(h)}); }
   size_t held(int h) { return c_.world().network().held_count(sim::RuleId{static_cast<uint32_t>(h)}); }
+  bool reachable(int32_t src, int32_t dst) { return c_.world().network().reachable(node(src), node(dst)); }
+
+  // The messages of the trace's kept window (its newest events), oldest
+  // first, as dicts: what was sent, delivered, dropped, held and released —
+  // so a script sees the answer to a request it released.
+  py::list log(std::optional<std::string> api, std::optional<int32_t> src, std::optional<int32_t> dst) {
+    if (src) node(*src);
+    if (dst) node(*dst);
+    sim::Network& net = c_.world().network();
+    if (api && !net.find_kind(*api)) throw sim::SimError("unknown API '" + *api + "' (for example Produce, Fetch)");
+    const sim::Trace& trace = c_.world().trace();
+    py::list out;
+    for (const sim::TraceEvent& e : trace.kept()) {
+      const char* event = nullptr;
+      switch (e.kind) {
+        case sim::ev::msg_send: event = "send"; break;
+        case sim::ev::msg_deliver: event = "deliver"; break;
+        case sim::ev::msg_drop: event = "drop"; break;
+        case sim::ev::msg_hold: event = "hold"; break;
+        case sim::ev::msg_release: event = "release"; break;
+        default: continue;
+      }
+      // msg_deliver is recorded at the receiver: node = dst, a = src.
+      const bool at_receiver = e.kind == sim::ev::msg_deliver;
+      const int32_t from = static_cast<int32_t>(at_receiver ? e.a : e.node) + 1;
+      const int32_t to = static_cast<int32_t>(at_receiver ? e.node : e.a) + 1;
+      const bool packed = e.kind == sim::ev::msg_send || e.kind == sim::ev::msg_deliver;
+      const uint16_t kind = static_cast<uint16_t>(packed ? (e.b & 0xffff) : e.b);
+      std::string name = net.kind_name(sim::KindId{kind});
+      std::string direction = "request";
+      if (name.size() > 8 && name.compare(name.size() - 8, 8, "Response") == 0) {
+        name.resize(name.size() - 8);
+        direction = "response";
+      }
+      if (packed && static_cast<sim::Direction>(e.b >> 16) == sim::Direction::oneway) direction = "oneway";
+      if ((api && name != *api) || (src && from != *src) || (dst && to != *dst)) continue;
+      py::dict d;
+      d["at_ms"] = static_cast<double>(e.time.ns) / 1e6;
+      d["event"] = event;
+      d["src"] = from;
+      d["dst"] = to;
+      d["api"] = name;
+      d["direction"] = direction;
+      if (packed) d["correlation"] = e.c;
+      if (e.kind == sim::ev::msg_drop) d["reason"] = trace.text(e.c);
+      out.append(std::move(d));
+    }
+    return out;
+  }
 
  private:
   sim::NodeId node(int32_t id) {
@@ -195,6 +244,13 @@ PYBIND11_MODULE(_ksim, m) {
       .def("release", &NetworkControl::release, py::arg("handle"), "Deliver what the hold holds, and end it.")
       .def("discard", &NetworkControl::discard, py::arg("handle"), "Drop what the hold holds, and end it.")
       .def("held", &NetworkControl::held, py::arg("handle"))
+      .def("reachable", &NetworkControl::reachable, py::arg("src"), py::arg("dst"),
+           "Whether a message from src to dst crosses no cut (partitions, isolations).")
+      .def("log", &NetworkControl::log, py::arg("api") = py::none(), py::arg("src") = py::none(),
+           py::arg("dst") = py::none(),
+           "Messages in the trace's kept window, oldest first: dicts with at_ms, event (send, deliver, drop, "
+           "hold, release), src, dst, api, direction, correlation (send/deliver: a response carries its "
+           "request's), reason (drop).")
       .def("drop",
            [](NetworkControl& n, std::optional<int32_t> src, std::optional<int32_t> dst, std::optional<std::string> api,
               const std::string& direction, std::optional<uint32_t> count) {
@@ -335,7 +391,11 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
       .def("is_up", &Cluster::is_up, py::arg("node"),
            "Whether a node is running (not crashed, stopped, or halted by a failed log dir); paused counts as up.")
       .def("pause", &Cluster::pause, py::arg("broker"), py::arg("ms"))
-      .def("partition", &Cluster::partition, py::arg("groups"))
+      .def("partition", &Cluster::partition, py::arg("groups"),
+           "Split the network into exactly these groups of node ids, replacing earlier cuts (nodes in no group "
+           "reach everyone).")
+      .def("cut", [](Cluster& c, const std::vector<std::vector<int32_t>>& groups) { c.cut(groups, false); },
+           py::arg("groups"), "Add these groups' cuts to the current ones (partition() replaces them).")
       .def("isolate", &Cluster::isolate, py::arg("broker"))
       .def("heal", &Cluster::heal)
       .def("slow_disk", &Cluster::slow_disk, py::arg("broker"), py::arg("factor"))

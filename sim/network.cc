@@ -233,6 +233,8 @@ void Network::isolate(NodeId n) {
   break_blocked_connections();
 }
 
+void Network::clear_partitions() { blocked_.clear(); }
+
 void Network::heal() {
   blocked_.clear();
   for (auto& [key, st] : links_) {

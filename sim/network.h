@@ -143,7 +143,11 @@ class Network {
   // ---- faults ---------------------------------------------------------------
   // Nodes in different groups cannot talk (both directions). Nodes not listed
   // in any group keep talking to everyone (e.g. clients, unless listed).
-  void partition(const std::vector<std::vector<NodeId>>& groups);
+  void partition(const std::vector<std::vector<NodeId>>& groups);  // adds to the current cuts
+  // Removes every cut (partitions, one-way partitions, isolations), keeping
+  // link loss and delays: what a partition that replaces the earlier ones
+  // starts from.
+  void clear_partitions();
   // Messages from any of `from` to any of `to` are lost; the reverse flows.
   void partition_oneway(const std::vector<NodeId>& from, const std::vector<NodeId>& to);
   void isolate(NodeId n);

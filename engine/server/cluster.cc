@@ -760,7 +760,9 @@ void Cluster::pause(int32_t id, int64_t ms) {
   world_->pause(node_id(id), sim::milliseconds(ms));
 }
 
-void Cluster::partition(const std::vector<std::vector<int32_t>>& groups) {
+void Cluster::partition(const std::vector<std::vector<int32_t>>& groups) { cut(groups, /*replace=*/true); }
+
+void Cluster::cut(const std::vector<std::vector<int32_t>>& groups, bool replace) {
   if (groups.empty()) throw sim::SimError("partition() needs at least one group of nodes (heal() removes partitions)");
   std::vector<std::vector<sim::NodeId>> g;
   for (const auto& grp : groups) {
@@ -776,7 +778,8 @@ void Cluster::partition(const std::vector<std::vector<int32_t>>& groups) {
     for (size_t i = 0; i < grp.size(); ++i) what += (i ? "," : "") + std::to_string(grp[i]);
     what += "]";
   }
-  note_event(check::EventType::fault, -1, what + "]");
+  note_event(check::EventType::fault, -1, what + "]" + (replace ? "" : " (added to the current cuts)"));
+  if (replace) world_->network().clear_partitions();
   world_->network().partition(g);
 }
 

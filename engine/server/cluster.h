@@ -243,7 +243,11 @@ class Cluster {
   void restart(int32_t id);
   void power_fail(int32_t id, bool torn = false);
   void pause(int32_t id, int64_t ms);
+  // The network split into exactly these groups (no message crosses between
+  // two of them), replacing every earlier cut; nodes in no group reach
+  // everyone. `cut` adds the groups' cuts to the current ones instead.
   void partition(const std::vector<std::vector<int32_t>>& groups);
+  void cut(const std::vector<std::vector<int32_t>>& groups, bool replace = false);
   void isolate(int32_t id);
   void heal();
   void slow_disk(int32_t id, double factor);

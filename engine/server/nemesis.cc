@@ -79,7 +79,7 @@ std::string Nemesis::step() {
       if (id != b) rest.push_back(id);
     for (int32_t id : c_.controller_ids())
       if (id != b && std::find(rest.begin(), rest.end(), id) == rest.end()) rest.push_back(id);
-    c_.partition({{b}, rest});
+    c_.cut({{b}, rest});  // overlapping nemesis faults (max_active > 1) add up
   } else if (kind == "pause") {
     c_.pause(b, 200 + static_cast<int64_t>(rng_.uniform(3'000)));
   } else if (kind == "disk_stall") {

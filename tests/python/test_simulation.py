@@ -137,3 +137,35 @@ def test_misuse_raises_ksim_error_never_crashes(sim):
         ksim.Simulation(brokers=0)
     with pytest.raises(ksim.KsimError):
         sim.run_for(-1)
+
+
+def test_partition_replaces_earlier_cuts_and_cut_adds_to_them():
+    sim = ksim.Simulation(seed=4, brokers=3)
+    sim.partition([[1], [2, 3]])
+    assert not sim.network.reachable(1, 2) and sim.network.reachable(2, 3)
+    sim.partition([[2], [1, 3]])  # exactly these groups now: 1 and 3 meet again
+    assert sim.network.reachable(1, 3) and not sim.network.reachable(2, 1)
+    sim.cut([[3], [1]])  # the additive verb
+    assert not sim.network.reachable(1, 3) and not sim.network.reachable(2, 1)
+    sim.heal()
+    assert sim.network.reachable(1, 3) and sim.network.reachable(2, 1)
+
+
+def test_the_answer_to_a_released_request_is_in_the_network_log():
+    sim = ksim.Simulation(seed=4, brokers=3)
+    sim.create_topic("t", partitions=1, replication_factor=3)
+    p = sim.producer({"linger.ms": "0"})
+    leader = sim.describe_topic("t")[0].leader
+    h = sim.network.hold(src=p.id, dst=leader, api="Produce", direction="request", count=1)
+    p.produce("t", value=b"x", partition=0)
+    sim.run_for(500)
+    sim.network.release(h)
+    sim.run_for(500)
+    log = sim.network.log(api="Produce")
+    assert [(e["event"], e["direction"]) for e in log] == [
+        ("send", "request"), ("hold", "request"), ("release", "request"), ("deliver", "request"),
+        ("send", "response"), ("deliver", "response")]
+    assert len({e["correlation"] for e in log if "correlation" in e}) == 1  # one request and its answer
+    assert log[-1]["src"] == leader and log[-1]["dst"] == p.id
+    with pytest.raises(ksim.KsimError, match="unknown API .Produc."):
+        sim.network.log(api="Produc")

@@ -406,6 +406,13 @@ class Network:
     def discard(self, handle: int) -> None:
         """Drop what the hold holds, and end it."""
     def held(self, handle: int) -> int: ...
+    def reachable(self, src: int, dst: int) -> bool:
+        """Whether a message from src to dst crosses no cut (partitions, isolations)."""
+    def log(self, api: Optional[str] = None, src: Optional[int] = None, dst: Optional[int] = None) -> list[dict]:
+        """Messages in the trace's kept window (its newest events), oldest first: dicts with
+        at_ms, event ('send', 'deliver', 'drop', 'hold', 'release'), src, dst, api,
+        direction ('request', 'response', 'oneway'), correlation (send and deliver; a response
+        carries its request's) and reason (drop). A released request's answer is there."""
     def drop(
         self,
         src: Optional[int] = None,
@@ -687,8 +694,11 @@ class Simulation:
         """Whether a node is running (not crashed, stopped, or halted by a failed log dir); paused counts as up."""
     def pause(self, broker: int, ms: int) -> None:
         """Freeze a node for `ms` (SIGSTOP / a long GC pause)."""
+    def cut(self, groups: Sequence[Sequence[int]]) -> None:
+        """Add these groups' cuts to the current ones (partition() replaces them; heal() removes all)."""
     def partition(self, groups: Sequence[Sequence[int]]) -> None:
-        """Split the network into groups of node ids."""
+        """Split the network into exactly these groups of node ids, replacing earlier cuts
+        (nodes in no group reach everyone)."""
     def isolate(self, broker: int) -> None: ...
     def heal(self) -> None:
         """Heal every network partition."""
