@@ -66,7 +66,9 @@ def test_notebook_is_committed_clean(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs(path, kernel):
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, kernel_name=kernel, timeout=300,
+    # startup_timeout: under the sanitizers and a loaded machine a kernel can take
+    # longer than nbclient's default 60 s to start.
+    client = nbclient.NotebookClient(nb, kernel_name=kernel, timeout=300, startup_timeout=300,
                                      resources={"metadata": {"path": str(path.parent)}})
     start = time.monotonic()
     client.execute()
