@@ -466,11 +466,11 @@ CallId Network::call(NodeId src, NodeId dst, KindId kind, Payload payload, uint3
   return id;
 }
 
-void Network::send(NodeId src, NodeId dst, KindId kind, Payload payload, uint32_t size_bytes,
+bool Network::send(NodeId src, NodeId dst, KindId kind, Payload payload, uint32_t size_bytes,
                    uint64_t tag) {
   check_node(src);
   check_node(dst);
-  if (world_.current_is_killed()) return;  // an unwinding fiber of a crashed node
+  if (world_.current_is_killed()) return false;  // an unwinding fiber of a crashed node
   if (!world_.is_up(src)) throw SimError("node " + world_.node_name(src) + " is down and cannot send");
   const uint32_t es = alloc_envelope();
   Envelope& e = envelopes_[es];
@@ -483,7 +483,7 @@ void Network::send(NodeId src, NodeId dst, KindId kind, Payload payload, uint32_
   e.size_bytes = size_bytes;
   e.kind = kind;
   e.dir = Direction::oneway;
-  route(es);
+  return route(es);
 }
 
 void Network::respond(const Incoming& request, KindId kind, Payload payload, uint32_t size_bytes,
@@ -513,7 +513,7 @@ void Network::respond(const Incoming& request, KindId kind, Payload payload, uin
   route(es);
 }
 
-void Network::route(uint32_t es) {
+bool Network::route(uint32_t es) {
   Envelope& e = envelopes_[es];
   ++stats_.sent;
   world_.trace().record(ev::msg_send, world_.now(), e.src, e.dst,
@@ -525,13 +525,13 @@ void Network::route(uint32_t es) {
     // A live connection breaks when its peer crashes, so this one is new:
     // nothing sent on it was ever delivered.
     break_connection(conn, "connection refused", CallStatus::refused);
-    return;
+    return false;
   }
   if (!reachable(NodeId{e.src}, NodeId{e.dst})) {
     const uint32_t conn = e.conn;
     drop(es, "partition");
     break_connection(conn, "partition");
-    return;
+    return true;
   }
   Duration extra{};
   int copies = 1;
@@ -555,12 +555,12 @@ void Network::route(uint32_t es) {
       switch (r.action) {
         case RuleAction::drop:
           drop(es, "rule");
-          return;
+          return true;
         case RuleAction::hold:
           r.held.push_back(es);
           ++stats_.held;
           world_.trace().record(ev::msg_hold, world_.now(), e.src, e.dst, e.kind.value, ri);
-          return;
+          return true;
         case RuleAction::delay:
           extra = r.extra;
           break;
@@ -577,7 +577,7 @@ void Network::route(uint32_t es) {
       const uint32_t conn = e.conn;
       drop(es, "loss");
       break_connection(conn, "loss");
-      return;
+      return true;
     }
   }
   if (copies == 2) {
@@ -589,9 +589,10 @@ void Network::route(uint32_t es) {
     ++stats_.duplicated;
     schedule_delivery(es, extra, extra.ns == 0);
     schedule_delivery(dup, extra, extra.ns == 0);
-    return;
+    return true;
   }
   schedule_delivery(es, extra, extra.ns == 0);
+  return true;
 }
 
 void Network::schedule_delivery(uint32_t es, Duration extra, bool fifo) {

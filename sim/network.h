@@ -184,7 +184,9 @@ class Network {
                   Duration timeout, uint64_t tag = 0) {
     return await(call(src, dst, kind, std::move(payload), size_bytes, timeout, tag));
   }
-  void send(NodeId src, NodeId dst, KindId kind, Payload payload, uint32_t size_bytes,
+  // A one-way message. False when the peer is down: its connection is
+  // refused and nothing was sent (the sender knows, as TCP's connect fails).
+  bool send(NodeId src, NodeId dst, KindId kind, Payload payload, uint32_t size_bytes,
             uint64_t tag = 0);
   void respond(const Incoming& request, KindId kind, Payload payload, uint32_t size_bytes,
                uint64_t tag = 0);
@@ -235,7 +237,8 @@ class Network {
 
   uint32_t connect(NodeId client, NodeId server);
   Rule& end_rule(RuleId id);
-  void route(uint32_t env_slot);
+  // False when the peer is down: the connection is refused, nothing is sent.
+  bool route(uint32_t env_slot);
   void schedule_delivery(uint32_t env_slot, Duration extra, bool fifo);
   void drop(uint32_t env_slot, const char* reason);
   void break_connection(uint32_t conn, const char* reason, CallStatus status = CallStatus::disconnected);

@@ -255,8 +255,19 @@ void Sender::send_produce_request(int32_t broker, std::vector<BatchRef> batches)
   }
   ++stats_.produce_requests;
   if (settings_.acks == 0) {
-    // Fire and forget: no response will come; the records count as sent.
-    net.send(ctx_.self, sim_node_of(broker), net.kind("Produce"), sim::make_payload(std::move(req)), size);
+    // Fire and forget: no response will come; the records count as sent —
+    // unless the connection was refused (a dead broker): Kafka never sends
+    // on a connection it could not establish, so the batches wait.
+    if (!net.send(ctx_.self, sim_node_of(broker), net.kind("Produce"), sim::make_payload(std::move(req)), size)) {
+      refused(broker);
+      for (const BatchRef& b : batches) {
+        std::erase(in_flight_batches_, b);
+        muted_.erase(b->tp);
+        unsend_batch(b);
+      }
+      notify();
+      return;
+    }
     for (const BatchRef& b : batches) succeed_batch(b, kNoOffset, broker, -1);
     return;
   }
@@ -286,13 +297,26 @@ void Sender::unsend_request(const std::shared_ptr<InFlightRequest>& req) {
   for (const auto& [tp, b] : req->batches) {
     std::erase(in_flight_batches_, b);
     muted_.erase(b->tp);
-    if (b->done) continue;  // expired meanwhile: the user was told already
-    SIM_ASSERT(b->attempts > 0, "producer: an unsent batch was counted as sent");
-    --b->attempts;
-    b->in_flight = false;
-    // Back where it was, in sequence order; no retry backoff (it never left).
-    acc_.reenqueue(b, now_ms(), 0, txn_ != nullptr);
+    if (!b->done) unsend_batch(b);  // (done: expired meanwhile, the user was told already)
   }
+}
+
+void Sender::unsend_batch(const BatchRef& b) {
+  SIM_ASSERT(b->attempts > 0, "producer: an unsent batch was counted as sent");
+  --b->attempts;
+  b->in_flight = false;
+  // Back where it was, in sequence order; no retry backoff (it never left).
+  acc_.reenqueue(b, now_ms(), 0, txn_ != nullptr);
+}
+
+void Sender::refused(int32_t broker) {
+  Reconnect& rc = reconnect_[broker];
+  rc.refusals = std::min(rc.refusals + 1, 30);
+  const int64_t backoff =
+      std::min(settings_.reconnect_backoff_max_ms, settings_.reconnect_backoff_ms << std::min(rc.refusals - 1, 20));
+  rc.ready_at_ms = now_ms() + backoff;
+  ctx_.world->probe("producer: connection refused, batches wait (no attempt spent)");
+  metadata_.request_update();  // the leader may have moved
 }
 
 void Sender::handle_reply(const std::shared_ptr<InFlightRequest>& req, const sim::Reply& reply) {
@@ -315,12 +339,7 @@ void Sender::handle_reply(const std::shared_ptr<InFlightRequest>& req, const sim
     if (reply.status == sim::CallStatus::refused) {
       // Kafka never sends on a connection that was not established: these
       // requests were never sent. Every request on it was refused alike.
-      Reconnect& rc = reconnect_[broker];
-      rc.refusals = std::min(rc.refusals + 1, 30);
-      const int64_t backoff = std::min(settings_.reconnect_backoff_max_ms,
-                                       settings_.reconnect_backoff_ms << std::min(rc.refusals - 1, 20));
-      rc.ready_at_ms = now_ms() + backoff;
-      ctx_.world->probe("producer: connection refused, batches wait (no attempt spent)");
+      refused(broker);
       unsend_request(req);
       const std::vector<std::shared_ptr<InFlightRequest>> others = in_flight_requests_;
       for (const auto& other : others) {
@@ -328,7 +347,6 @@ void Sender::handle_reply(const std::shared_ptr<InFlightRequest>& req, const sim
         other->failed_with_connection = true;
         unsend_request(other);
       }
-      metadata_.request_update();  // the leader may have moved
       notify();
       return;
     }

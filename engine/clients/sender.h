@@ -129,6 +129,9 @@ class Sender {
   // go back to the front of their queues as they were (no attempt spent) and
   // the broker waits out its reconnect backoff.
   void unsend_request(const std::shared_ptr<InFlightRequest>& req);
+  void unsend_batch(const BatchRef& b);
+  // A connection to `broker` was refused: not ready for its reconnect backoff; metadata refreshed.
+  void refused(int32_t broker);
   void complete_batch(const BatchRef& b, const protocol::ProducePartitionResponse& resp, int32_t broker);
   void succeed_batch(const BatchRef& b, Offset base_offset, int32_t broker, int64_t log_append_time);
   bool can_retry(const BatchRef& b, const protocol::ProducePartitionResponse& resp);

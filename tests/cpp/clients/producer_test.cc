@@ -573,3 +573,24 @@ TEST_CASE("the request in flight when the leader dies spends a retry - the dead 
   const int32_t new_leader = c.describe_partition("t", 0).leader;
   CHECK(count(values_in_log(c, new_leader), "a") == 1);
 }
+
+TEST_CASE("acks=0 sends nothing into a refused connection - the batch waits for the new leader", "[producer][acks]") {
+  // Kafka's acks=0 loses what was on the wire when the leader died, not
+  // everything after: a connection to a dead broker is refused before a byte
+  // is sent, the disconnect asks for metadata, and the batch goes to the new
+  // leader once the metadata names it.
+  Setup s = make(23, {{"acks", "0"}, {"enable.idempotence", "false"}, {"linger.ms", "0"}});
+  Cluster& c = *s.cluster;
+  auto p = s.producer();
+  auto warm = p->send(rec("t", "warm"));
+  REQUIRE(p->flush(10'000) == 0);
+  const int32_t old_leader = c.describe_partition("t", 0).leader;
+  c.crash(old_leader);
+  auto a = p->send(rec("t", "a"));
+  REQUIRE(p->flush(30'000) == 0);
+  CHECK(a->error == Errc::NONE);
+  c.run_for_ms(1'000);
+  const int32_t new_leader = c.describe_partition("t", 0).leader;
+  REQUIRE(new_leader != old_leader);
+  CHECK(count(values_in_log(c, new_leader), "a") == 1);
+}
