@@ -13,6 +13,7 @@
 #include <cstdio>
 
 #include "bindings/py_bindings.h"
+#include "engine/broker/error_injection.h"
 #include "engine/server/cluster.h"
 #include "sim/network.h"
 
@@ -76,6 +77,32 @@ class NetworkControl {
   void discard(int h) { c_.world().network().discard(sim::RuleId{static_cast<uint32_t>(h)}); }
   size_t held(int h) { return c_.world().network().held_count(sim::RuleId{static_cast<uint32_t>(h)}); }
   bool reachable(int32_t src, int32_t dst) { return c_.world().network().reachable(node(src), node(dst)); }
+
+  // The broker's answer replaced by `error` (engine/broker/error_injection.h).
+  int inject_error(const std::string& api, const std::string& error, std::optional<uint32_t> count,
+                   std::optional<int32_t> src, std::optional<int32_t> dst) {
+    std::optional<Errc> code;
+    for (int c = -200; c <= 200 && !code; ++c)
+      if (errc_name(static_cast<Errc>(c)) == error && error != "UNKNOWN_ERROR_CODE") code = static_cast<Errc>(c);
+    if (!code || *code == Errc::NONE) throw sim::SimError("unknown Kafka error name '" + error + "'");
+    const auto rewrite = error_response_rewrite(api, *code);
+    if (!rewrite) {
+      std::string known;
+      for (const std::string& a : error_injection_apis()) known += (known.empty() ? "" : ", ") + a;
+      throw sim::SimError("cannot inject an error into " + api + " answers (known: " + known + ")");
+    }
+    if (count && *count == 0) throw sim::SimError("count must be positive (or None for every match)");
+    sim::Network& net = c_.world().network();
+    sim::RuleMatch m;
+    // A response travels from the broker (dst of the request) to the client (src).
+    if (src) m.dst = node(*src);
+    if (dst) m.src = node(*dst);
+    m.dir = sim::Direction::response;
+    const auto kind = net.find_kind(api + "Response");
+    if (!kind) throw sim::SimError("no " + api + " answer has been registered by this cluster");
+    m.kind = *kind;
+    return static_cast<int>(net.add_rewrite_rule(m, count.value_or(0), *rewrite).value);
+  }
 
   // The messages of the trace's kept window (its newest events), oldest
   // first, as dicts: what was sent, delivered, dropped, held and released —
@@ -244,6 +271,11 @@ PYBIND11_MODULE(_ksim, m) {
       .def("release", &NetworkControl::release, py::arg("handle"), "Deliver what the hold holds, and end it.")
       .def("discard", &NetworkControl::discard, py::arg("handle"), "Drop what the hold holds, and end it.")
       .def("held", &NetworkControl::held, py::arg("handle"))
+      .def("inject_error", &NetworkControl::inject_error, py::arg("api"), py::arg("error"), py::arg("count") = 1,
+           py::arg("src") = py::none(), py::arg("dst") = py::none(),
+           "Replace the broker's answer to the next `count` requests of `api` (None: all, until discarded) from "
+           "src (a client) to dst (a broker) by `error` (a Kafka error name): the broker did its work, the "
+           "client hears the error (a protocol fault proxy, KAFKA-21074). Returns a handle for discard().")
       .def("reachable", &NetworkControl::reachable, py::arg("src"), py::arg("dst"),
            "Whether a message from src to dst crosses no cut (partitions, isolations).")
       .def("log", &NetworkControl::log, py::arg("api") = py::none(), py::arg("src") = py::none(),

@@ -64,6 +64,7 @@ struct Network::Rule {
   Duration extra;
   uint64_t matched = 0;
   std::vector<uint32_t> held;  // envelope slots
+  PayloadRewrite rewrite;      // RuleAction::rewrite
 };
 
 struct Network::LinkState {
@@ -285,6 +286,13 @@ RuleId Network::add_rule(const RuleMatch& match, RuleAction action, uint32_t cou
   rules_.push_back(std::move(r));
   ++active_rules_;
   return RuleId{static_cast<uint32_t>(rules_.size() - 1)};
+}
+
+RuleId Network::add_rewrite_rule(const RuleMatch& match, uint32_t count, PayloadRewrite rewrite) {
+  if (!rewrite) throw SimError("a rewrite rule needs a rewrite function");
+  const RuleId id = add_rule(match, RuleAction::rewrite, count);
+  rules_[id.value].rewrite = std::move(rewrite);
+  return id;
 }
 
 Network::Rule& Network::end_rule(RuleId id) {
@@ -566,6 +574,9 @@ bool Network::route(uint32_t es) {
           break;
         case RuleAction::duplicate:
           copies = 2;
+          break;
+        case RuleAction::rewrite:
+          e.payload = r.rewrite(e.payload);
           break;
       }
       break;  // first matching rule only

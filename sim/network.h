@@ -108,7 +108,10 @@ struct LinkSpec {
   uint64_t bandwidth_bytes_per_s = 0;  // 0: unlimited
 };
 
-enum class RuleAction : uint8_t { drop, delay, hold, duplicate };
+// rewrite: the message goes on with its payload replaced by the rule's
+// function (a fault proxy answering an error instead of the server's answer).
+enum class RuleAction : uint8_t { drop, delay, hold, duplicate, rewrite };
+using PayloadRewrite = std::function<Payload(const Payload&)>;
 
 struct RuleMatch {
   std::optional<NodeId> src, dst;
@@ -161,6 +164,9 @@ class Network {
   // ---- message rules ---------------------------------------------------------
   RuleId add_rule(const RuleMatch& match, RuleAction action, uint32_t count,
                   Duration extra = {});
+  // A rewrite rule: each of the next `count` matching messages (0: all) is
+  // delivered with `rewrite(payload)` instead of its payload.
+  RuleId add_rewrite_rule(const RuleMatch& match, uint32_t count, PayloadRewrite rewrite);
   // Delivers every message the hold rule holds and ends the rule.
   void release(RuleId id);
   // Drops every held message and ends the rule.

@@ -17,6 +17,7 @@
 // its coordinator does not know it — and read_committed readers can never
 // reach the committed records behind it: a liveness violation.
 #include <algorithm>
+#include <set>
 
 #include "engine/check/checkers.h"
 #include "engine/common/node_ids.h"
@@ -148,6 +149,29 @@ void Cluster::find_hanging_transactions(const CheckOptions& options,
     return out;
   };
   run_until([&] { return still_open().empty(); }, wait_ms);
+  // Kafka's contract permits it when the coordinator may have lost the
+  // transaction's records in __transaction_state: a power failure (Kafka
+  // does not fsync; every replica may have lost the unflushed tail) or an
+  // unclean election of one of its partitions. Then no coordinator knows the
+  // transaction, and only an operator's kafka-transactions.sh abort ends it.
+  std::string cause;
+  {
+    std::set<int32_t> power_failed;
+    std::string unclean;
+    for (const check::ClusterEvent& e : history_.events()) {
+      if (e.type == check::EventType::fault && e.what.rfind("power_fail", 0) == 0) power_failed.insert(e.node);
+      if (e.type == check::EventType::election && e.unclean && e.tp.topic == "__transaction_state" && unclean.empty())
+        unclean = "an unclean election of " + e.tp.str();
+    }
+    if (!unclean.empty()) {
+      cause = unclean + " may have lost the transaction's records in __transaction_state";
+    } else if (!power_failed.empty()) {
+      std::string nodes;
+      for (int32_t n : power_failed) nodes += (nodes.empty() ? "" : ", ") + std::to_string(n);
+      cause = "power failures (node " + nodes +
+              ") may have lost the transaction's records in __transaction_state (Kafka does not fsync)";
+    }
+  }
   const auto now = open_transactions();
   for (const TopicPartition& tp : still_open()) {
     const auto& [first, hw] = now.at(tp);
@@ -158,7 +182,7 @@ void Cluster::find_hanging_transactions(const CheckOptions& options,
                             " for " + std::to_string(wait_ms) +
                             " ms (transaction.max.timeout.ms + the abort sweep + converge_timeout_ms): no coordinator "
                             "will end the transaction opened there, and read_committed readers cannot read past it",
-                        ""});
+                        cause});
   }
 }
 

@@ -169,3 +169,25 @@ def test_the_answer_to_a_released_request_is_in_the_network_log():
     assert log[-1]["src"] == leader and log[-1]["dst"] == p.id
     with pytest.raises(ksim.KsimError, match="unknown API .Produc."):
         sim.network.log(api="Produc")
+
+
+def test_an_injected_error_replaces_the_brokers_answer():
+    """A transient NOT_ENOUGH_REPLICAS without dropping anything: the leader appended
+    the batch, the producer heard the error (a protocol fault proxy's trick)."""
+    sim = ksim.Simulation(seed=4, brokers=3)
+    sim.create_topic("t", partitions=1, replication_factor=3)
+    errors = []
+    p = sim.producer({"linger.ms": "0", "enable.idempotence": "false", "retries": "0"},
+                     on_delivery=lambda err, msg: errors.append(err))
+    leader = sim.describe_topic("t")[0].leader
+    sim.network.inject_error(api="Produce", error="NOT_ENOUGH_REPLICAS", count=1, src=p.id, dst=leader)
+    p.produce("t", value=b"x", partition=0)
+    p.flush(timeout_ms=10_000)
+    p.produce("t", value=b"y", partition=0)  # count=1: the next answer is the broker's own
+    p.flush(timeout_ms=10_000)
+    assert [e.name() if e else None for e in errors] == ["NOT_ENOUGH_REPLICAS", None]
+    assert [v for _, v in sim.log(leader, "t", 0)] == [b"x", b"y"]
+    with pytest.raises(ksim.KsimError, match="cannot inject an error into Vote answers"):
+        sim.network.inject_error(api="Vote", error="NOT_ENOUGH_REPLICAS")
+    with pytest.raises(ksim.KsimError, match="unknown Kafka error name 'NOPE'"):
+        sim.network.inject_error(api="Produce", error="NOPE")

@@ -406,6 +406,20 @@ class Network:
     def discard(self, handle: int) -> None:
         """Drop what the hold holds, and end it."""
     def held(self, handle: int) -> int: ...
+    def inject_error(
+        self,
+        api: str,
+        error: str,
+        count: Optional[int] = 1,
+        src: Optional[int] = None,
+        dst: Optional[int] = None,
+    ) -> int:
+        """Replace the broker's answer to the next `count` `api` requests (None: all, until
+        discard()) from src (a client) to dst (a broker) by `error`, a Kafka error name: the
+        broker did its work, the client hears the error (a protocol fault proxy, KAFKA-21074).
+        APIs: Produce, Fetch, ListOffsets, OffsetCommit, OffsetFetch, FindCoordinator,
+        JoinGroup, SyncGroup, Heartbeat, InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
+        EndTxn. Returns a handle."""
     def reachable(self, src: int, dst: int) -> bool:
         """Whether a message from src to dst crosses no cut (partitions, isolations)."""
     def log(self, api: Optional[str] = None, src: Optional[int] = None, dst: Optional[int] = None) -> list[dict]:
