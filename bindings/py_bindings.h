@@ -7,8 +7,10 @@
 
 #include <pybind11/pybind11.h>
 
+#include <map>
 #include <memory>
 #include <stdexcept>
+#include <string>
 
 #include "engine/server/cluster.h"
 
@@ -62,6 +64,8 @@ struct ArgumentTypeError : std::invalid_argument {
 void bind_check_types(py::module_& m);
 void add_check_methods(SimulationClass& sim);
 void bind_client_types(py::module_& m);
+// Kafka's error names -> codes (py_clients.cc).
+const std::map<std::string, int>& error_codes();
 void add_client_methods(SimulationClass& sim);
 void add_workload_methods(SimulationClass& sim);  // py_workload.cc
 

@@ -63,6 +63,21 @@
 #include "sim/disk.h"
 
 namespace ksim::py_bindings {
+
+// Kafka's error names and codes, for KafkaError(name), KafkaError.<NAME> and
+// sim.network.inject_error (declared in py_bindings.h).
+const std::map<std::string, int>& error_codes() {
+  static const std::map<std::string, int> codes = [] {
+    std::map<std::string, int> m;
+    for (int c = -200; c <= 200; ++c) {
+      const std::string_view n = errc_name(static_cast<Errc>(c));
+      if (n != "UNKNOWN_ERROR_CODE") m.emplace(std::string(n), c);
+    }
+    return m;
+  }();
+  return codes;
+}
+
 namespace {
 
 // tp_traverse / tp_clear for a bound class holding Python objects (T::traverse,
@@ -109,18 +124,6 @@ constexpr int64_t kDefaultPollMs = 1'000;
 
 // ---- value types ----------------------------------------------------------------------------
 
-// Kafka's error names and codes, for KafkaError(name) and KafkaError.<NAME>.
-const std::map<std::string, int>& error_codes() {
-  static const std::map<std::string, int> codes = [] {
-    std::map<std::string, int> m;
-    for (int c = -200; c <= 200; ++c) {
-      const std::string_view n = errc_name(static_cast<Errc>(c));
-      if (n != "UNKNOWN_ERROR_CODE") m.emplace(std::string(n), c);
-    }
-    return m;
-  }();
-  return codes;
-}
 
 struct PyKafkaError {
   int code = 0;

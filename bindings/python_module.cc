@@ -81,11 +81,10 @@ class NetworkControl {
   // The broker's answer replaced by `error` (engine/broker/error_injection.h).
   int inject_error(const std::string& api, const std::string& error, std::optional<uint32_t> count,
                    std::optional<int32_t> src, std::optional<int32_t> dst) {
-    std::optional<Errc> code;
-    for (int c = -200; c <= 200 && !code; ++c)
-      if (errc_name(static_cast<Errc>(c)) == error && error != "UNKNOWN_ERROR_CODE") code = static_cast<Errc>(c);
-    if (!code || *code == Errc::NONE) throw sim::SimError("unknown Kafka error name '" + error + "'");
-    const auto rewrite = error_response_rewrite(api, *code);
+    const auto known = py_bindings::error_codes().find(error);
+    if (known == py_bindings::error_codes().end() || known->second == 0)
+      throw sim::SimError("unknown Kafka error name '" + error + "'");
+    const auto rewrite = error_response_rewrite(api, static_cast<Errc>(known->second));
     if (!rewrite) {
       std::string known;
       for (const std::string& a : error_injection_apis()) known += (known.empty() ? "" : ", ") + a;

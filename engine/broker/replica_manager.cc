@@ -247,8 +247,7 @@ void ReplicaManager::handle_write_txn_markers(const sim::Incoming& in) {
         epoch = p->leader_epoch();
         required = p->log().log_end_offset();
         wait = true;
-      } else if (const auto known = p->log().producer_state().entry(m.producer_id);
-                 m.transaction_version >= 2 && known && m.producer_epoch <= known->epoch) {
+      } else if (m.transaction_version >= 2 && e && m.producer_epoch <= e->epoch) {
         world_.probe("broker: stale TV2 marker refused");
         res.error = Errc::INVALID_PRODUCER_EPOCH;
       } else {

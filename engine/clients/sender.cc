@@ -301,6 +301,16 @@ void Sender::unsend_request(const std::shared_ptr<InFlightRequest>& req) {
   }
 }
 
+std::vector<std::shared_ptr<Sender::InFlightRequest>> Sender::end_connection(int32_t broker) {
+  std::vector<std::shared_ptr<InFlightRequest>> ended;
+  for (const auto& r : in_flight_requests_)
+    if (r->broker == broker) {
+      r->failed_with_connection = true;  // the network's own reply for it comes later: ignored
+      ended.push_back(r);
+    }
+  return ended;
+}
+
 void Sender::unsend_batch(const BatchRef& b) {
   SIM_ASSERT(b->attempts > 0, "producer: an unsent batch was counted as sent");
   --b->attempts;
@@ -341,24 +351,14 @@ void Sender::handle_reply(const std::shared_ptr<InFlightRequest>& req, const sim
       // requests were never sent. Every request on it was refused alike.
       refused(broker);
       unsend_request(req);
-      const std::vector<std::shared_ptr<InFlightRequest>> others = in_flight_requests_;
-      for (const auto& other : others) {
-        if (other->broker != broker) continue;
-        other->failed_with_connection = true;
-        unsend_request(other);
-      }
+      for (const auto& other : end_connection(broker)) unsend_request(other);
       notify();
       return;
     }
     const bool timed_out = reply.status == sim::CallStatus::timeout;
     fail_request(req, timed_out ? Errc::REQUEST_TIMED_OUT : Errc::NETWORK_EXCEPTION);
     if (timed_out) ctx_.world->network().disconnect(ctx_.self, sim_node_of(broker));
-    const std::vector<std::shared_ptr<InFlightRequest>> others = in_flight_requests_;
-    for (const auto& other : others) {
-      if (other->broker != broker) continue;
-      other->failed_with_connection = true;
-      fail_request(other, Errc::NETWORK_EXCEPTION);
-    }
+    for (const auto& other : end_connection(broker)) fail_request(other, Errc::NETWORK_EXCEPTION);
     notify();
     return;
   }

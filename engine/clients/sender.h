@@ -130,6 +130,9 @@ class Sender {
   // the broker waits out its reconnect backoff.
   void unsend_request(const std::shared_ptr<InFlightRequest>& req);
   void unsend_batch(const BatchRef& b);
+  // The requests still in flight to `broker`, marked as ended with their
+  // connection (one per broker): the caller fails or unsends each.
+  std::vector<std::shared_ptr<InFlightRequest>> end_connection(int32_t broker);
   // A connection to `broker` was refused: not ready for its reconnect backoff; metadata refreshed.
   void refused(int32_t broker);
   void complete_batch(const BatchRef& b, const protocol::ProducePartitionResponse& resp, int32_t broker);
