@@ -228,6 +228,7 @@ PYBIND11_MODULE(_ksim, m) {
       .def_readonly("broker", &ReplicaDescription::broker)
       .def_property_readonly("log_end_offset", [](const ReplicaDescription& r) { return r.log_end_offset.value; })
       .def_property_readonly("high_watermark", [](const ReplicaDescription& r) { return r.high_watermark.value; })
+      .def_property_readonly("log_start_offset", [](const ReplicaDescription& r) { return r.log_start_offset.value; })
       .def_readonly("up", &ReplicaDescription::up);
 
   py::class_<PartitionDescription>(m, "PartitionInfo", "One partition as the cluster's metadata and replicas see it.")

@@ -197,6 +197,14 @@ storage::LogConfig BrokerServer::log_config(const std::string& topic) const {
   return lc;
 }
 
+bool BrokerServer::retention_deletes(const std::string& topic) const {
+  Config::Map overrides;
+  if (auto it = image_.configs().find("topic:" + topic); it != image_.configs().end())
+    for (const auto& [k, v] : it->second) overrides[k] = v;
+  const std::vector<std::string> policy = Config::parse(kTopic, overrides, &config_).get_list("cleanup.policy");
+  return std::find(policy.begin(), policy.end(), "delete") != policy.end();
+}
+
 void BrokerServer::recover_logs() {
   sim::Disk& disk = world_.disk(self_);
   std::map<TopicPartition, Offset> hws;
@@ -249,6 +257,30 @@ void BrokerServer::startup() {
       while (rm_->alter_partition_pass()) {
       }
       world_.sleep_for(sim::milliseconds(20));
+    }
+  });
+  // Kafka's LogManager tasks. Retention: segments past retention.ms /
+  // retention.bytes (topics whose cleanup.policy has "delete") or wholly below
+  // the log start offset go, every log.retention.check.interval.ms.
+  world_.spawn(self_, "log-retention", [this] {
+    const sim::Duration every = sim::milliseconds(config_.get_long("log.retention.check.interval.ms"));
+    for (;;) {
+      world_.sleep_for(every);
+      for (const auto& [tp, p] : rm_->partitions()) {
+        if (!retention_deletes(tp.topic)) continue;
+        auto deleted = p->log().delete_old_segments();
+        if (deleted.ok() && deleted.value > 0) world_.probe("broker: retention deleted segments");
+      }
+    }
+  });
+  // Producer ids idle for producer.id.expiration.ms are forgotten, every
+  // producer.id.expiration.check.interval.ms.
+  world_.spawn(self_, "producer-id-expiration", [this] {
+    const sim::Duration every = sim::milliseconds(config_.get_long("producer.id.expiration.check.interval.ms"));
+    const int64_t expiration_ms = config_.get_long("producer.id.expiration.ms");
+    for (;;) {
+      world_.sleep_for(every);
+      for (const auto& [tp, p] : rm_->partitions()) p->log().remove_expired_producers(expiration_ms);
     }
   });
   world_.spawn(self_, "hw-checkpoint", [this] {
@@ -367,6 +399,14 @@ void BrokerServer::lifecycle() {
       continue;
     }
     if (ready_to_stop_) return;
+    if (want_shutdown_ && !config_.get_bool("controlled.shutdown.enable")) {
+      // Kafka's BrokerServer skips the controlled-shutdown handshake: the
+      // broker stops with its leaderships, which move only when the controller
+      // fences it (broker.session.timeout.ms after its last heartbeat).
+      finish_shutdown();
+      world_.probe("broker: shutdown without controlled shutdown");
+      return;
+    }
     protocol::BrokerHeartbeatRequest hb{id_, broker_epoch_, image_.last_applied_offset(), want_shutdown_};
     const sim::Reply r = controller_call("BrokerHeartbeat", sim::make_payload(hb), 64);
     if (r.status == sim::CallStatus::ok) {
@@ -376,15 +416,9 @@ void BrokerServer::lifecycle() {
         continue;
       }
       if (resp.error == Errc::NONE && want_shutdown_ && resp.should_shut_down) {
-        // No leaderships left: flush every log (a clean shutdown loses nothing
-        // to a later power failure) and let the process stop.
-        for (const auto& [tp, p] : rm_->partitions()) p->log().flush();
-        // The proof of a clean stop (KIP-966): without it the controller
-        // takes this broker out of every ISR and ELR when it registers again.
-        if (storage::CleanShutdownFile(world_.disk(self_), kLogDir).write(broker_epoch_) != Errc::NONE)
-          world_.probe("broker: could not write the clean-shutdown file");
+        // No leaderships left.
+        finish_shutdown();
         world_.probe("broker: controlled shutdown complete");
-        ready_to_stop_ = true;
         return;
       }
       if (resp.error == Errc::NONE) {
@@ -403,6 +437,17 @@ void BrokerServer::lifecycle() {
       world_.sleep_for(retry);
     }
   }
+}
+
+void BrokerServer::finish_shutdown() {
+  // Flush every log (a clean shutdown loses nothing to a later power failure)
+  // and let the process stop.
+  for (const auto& [tp, p] : rm_->partitions()) p->log().flush();
+  // The proof of a clean stop (KIP-966): without it the controller takes this
+  // broker out of every ISR and ELR when it registers again.
+  if (storage::CleanShutdownFile(world_.disk(self_), kLogDir).write(broker_epoch_) != Errc::NONE)
+    world_.probe("broker: could not write the clean-shutdown file");
+  ready_to_stop_ = true;
 }
 
 void BrokerServer::begin_controlled_shutdown() {

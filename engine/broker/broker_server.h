@@ -48,6 +48,8 @@ class BrokerServer {
   // Controlled shutdown (Kafka's BrokerLifecycleManager): heartbeats ask the
   // controller to move this broker's leaderships away; once it answers
   // should_shut_down, every log is flushed and `ready_to_stop()` turns true.
+  // With controlled.shutdown.enable=false the handshake is skipped: the logs
+  // are flushed and the clean-shutdown file written at once.
   void begin_controlled_shutdown();
   bool ready_to_stop() const { return ready_to_stop_; }
   // Called by the Raft client's commit listener (must not block).
@@ -119,6 +121,10 @@ class BrokerServer {
   bool fenced_ = true;
   bool caught_up_ = false;  // first unfenced in this incarnation
   bool started_ = false;
+  // The topic's cleanup.policy has "delete": retention.ms / retention.bytes apply.
+  bool retention_deletes(const std::string& topic) const;
+  // The end of any clean stop: flush every log, write the clean-shutdown file.
+  void finish_shutdown();
   bool want_shutdown_ = false;
   bool ready_to_stop_ = false;
   sim::CondVar lifecycle_wakeup_{world_};

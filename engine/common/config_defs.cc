@@ -104,6 +104,8 @@ std::map<std::string, ConfigDef, std::less<>> build() {
       {"offsets.topic.replication.factor", CT::int32, "3", B, "Replication factor of __consumer_offsets.", 1},
       {"offsets.topic.segment.bytes", CT::int32, "104857600", B, "segment.bytes of __consumer_offsets.", 1},
       {"producer.id.expiration.ms", CT::int32, "86400000", B, "Idle producer ids are forgotten after this.", 1},
+      {"producer.id.expiration.check.interval.ms", CT::int32, "600000", B, "How often expired producer ids are removed.", 1},
+      {"log.retention.check.interval.ms", CT::int64, "300000", B, "How often segments are checked for deletion by retention.", 1},
       {"replica.fetch.backoff.ms", CT::int32, "1000", B, "Follower backoff after a fetch error.", 0},
       {"replica.fetch.max.bytes", CT::int32, "1048576", B, "Bytes per partition per follower fetch.", 0},
       {"replica.fetch.min.bytes", CT::int32, "1", B, "Minimum bytes before a follower fetch returns.", 0},

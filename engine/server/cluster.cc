@@ -379,6 +379,7 @@ PartitionDescription Cluster::describe_partition(const std::string& topic, int32
     if (n && n->broker()) {
       if (const Partition* p = const_cast<KafkaNode*>(n)->broker()->replica_manager().get({topic, partition})) {
         r.log_end_offset = p->log_end_offset();
+        r.log_start_offset = p->log().log_start_offset();
         r.high_watermark = p->high_watermark();
         if (b == d.leader && p->is_leader()) {
           d.high_watermark = p->high_watermark();

@@ -66,6 +66,7 @@ struct ReplicaDescription {
   int32_t broker = -1;
   Offset log_end_offset = kNoOffset;
   Offset high_watermark = kNoOffset;
+  Offset log_start_offset = kNoOffset;  // moved by retention (and followers follow the leader's)
   bool up = false;
   bool operator==(const ReplicaDescription&) const = default;
 };

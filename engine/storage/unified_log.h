@@ -157,6 +157,13 @@ class UnifiedLog {
   // retention.ms, retention.bytes and the log start offset; advances the log
   // start offset. Returns how many segments were deleted.
   Result<int> delete_old_segments();
+  // A follower's log start follows the leader's (Kafka's
+  // maybeIncrementLogStartOffset, LeaderOffsetIncremented): raised to
+  // `offset` if that is above it and not above the high watermark; the
+  // segments wholly below it go at the next retention pass.
+  void maybe_increment_log_start_offset(Offset offset);
+  // producer.id.expiration.ms (ProducerStateManager::remove_expired), now.
+  void remove_expired_producers(int64_t expiration_ms);
 
  private:
   class Lock;

@@ -349,6 +349,10 @@ class ReplicaState:
     @property
     def high_watermark(self) -> int: ...
     @property
+    def log_start_offset(self) -> int:
+        """The first offset this replica holds: moved by retention (a follower's follows the leader's)."""
+        ...
+    @property
     def up(self) -> bool: ...
 
 class PartitionInfo:
