@@ -324,13 +324,15 @@ void BrokerServer::reconcile() {
   // next pass picks that up).
   const MetadataImage img = image_;
   for (const auto& [name, topic] : img.topics()) {
+    std::optional<storage::LogConfig> config;  // the topic's, computed once if a replica is here
     for (size_t i = 0; i < topic.partitions.size(); ++i) {
       const PartitionRegistration& reg = topic.partitions[i];
       const TopicPartition tp{name, static_cast<int32_t>(i)};
       if (!reg.is_replica(id_)) continue;
       Partition* p = rm_->get(tp);
+      if (!config) config = log_config(name);
       if (!p) {
-        auto log = storage::UnifiedLog::open(world_, world_.disk(self_), kLogDir, tp, log_config(name));
+        auto log = storage::UnifiedLog::open(world_, world_.disk(self_), kLogDir, tp, *config);
         if (!log.ok()) {
           world_.probe("broker: could not create a log");
           continue;
@@ -338,6 +340,8 @@ void BrokerServer::reconcile() {
         rm_->add(std::make_unique<Partition>(world_, id_, tp, std::move(log.value), switches_));
         p = rm_->get(tp);
       }
+      // A topic config altered since (IncrementalAlterConfigs) applies to the live log.
+      if (!(p->log().config() == *config)) p->log().set_config(*config);
       sim::LockGuard g(p->role_lock());
       p->set_min_isr(min_isr(name));
       if (reg.leader == id_) {

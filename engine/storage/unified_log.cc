@@ -424,6 +424,12 @@ Result<int> UnifiedLog::delete_old_segments() {
   return static_cast<int>(count);
 }
 
+void UnifiedLog::set_config(const LogConfig& config) {
+  Lock lock(*this);
+  config_ = config;
+  for (auto& s : segments_) s->set_config(config);
+}
+
 void UnifiedLog::maybe_increment_log_start_offset(Offset offset) {
   Lock lock(*this);
   if (offline_ || offset <= log_start_offset_ || offset > high_watermark_) return;

@@ -79,6 +79,9 @@ class UnifiedLog {
   const TopicPartition& topic_partition() const { return tp_; }
   const std::string& dir() const { return dir_; }
   const LogConfig& config() const { return config_; }
+  // A dynamic topic config change (Kafka's updateConfig): retention, rolls,
+  // flushes and limits follow the new values from the next decision on.
+  void set_config(const LogConfig& config);
   bool offline() const { return offline_; }
 
   Offset log_start_offset() const { return log_start_offset_; }

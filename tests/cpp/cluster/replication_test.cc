@@ -423,3 +423,22 @@ TEST_CASE("retention deletes old segments on every replica and the log start mov
   REQUIRE(c.log_contents(d.leader, "t", 0).front().first == leader_start.value);
   require_invariants(c);
 }
+
+TEST_CASE("an altered retention.ms applies to the live logs at the next retention pass", "[cluster][storage]") {
+  Cluster c(opts(25, 3, 1, {{"log.retention.check.interval.ms", "5000"}}));
+  c.wait_ready();
+  c.create_topic("t", -1, -1, {{"segment.ms", "10000"}}, {{1, 2, 3}});
+  c.wait_for_leader("t", 0);
+  for (int i = 0; i < 60; ++i) {
+    REQUIRE(c.produce("t", 0, {"r" + std::to_string(i)}, -1).error == Errc::NONE);
+    c.run_for_ms(1'000);
+  }
+  REQUIRE(c.describe_partition("t", 0).replica_states.front().log_start_offset == Offset{0});  // 7 days kept
+  c.alter_topic_config("t", "retention.ms", "20000");
+  c.run_for_ms(10'000);
+  for (const ReplicaDescription& r : c.describe_partition("t", 0).replica_states) REQUIRE(r.log_start_offset.value >= 30);
+  c.alter_topic_config("t", "retention.ms", std::nullopt);  // back to the broker default: nothing more goes
+  const Offset start = c.describe_partition("t", 0).replica_states.front().log_start_offset;
+  c.run_for_ms(60'000);
+  REQUIRE(c.describe_partition("t", 0).replica_states.front().log_start_offset == start);
+}
