@@ -156,9 +156,14 @@ void ReplicaManager::produce(const sim::Incoming& in, const std::vector<Errc>* v
     delayed->required.push_back(required);
     delayed->epochs.push_back(epoch);
   }
-  if (in.dir != sim::Direction::request) return;  // acks=0: nobody listens
+  if (in.dir != sim::Direction::request) {  // acks=0: nobody listens, but the quota counts it
+    if (produce_throttle) produce_throttle(in);
+    return;
+  }
   delayed->respond = [this](const DelayedProduce& d) {
-    world_.network().respond(d.request, produce_resp_, sim::make_payload(protocol::ProduceResponse{d.results}), 64);
+    protocol::ProduceResponse resp{d.results};
+    if (produce_throttle) resp.throttle_time_ms = produce_throttle(d.request);
+    world_.network().respond(d.request, produce_resp_, sim::make_payload(std::move(resp)), 64);
   };
   complete_or_park(delayed, wait, req.timeout_ms);
 }
@@ -383,6 +388,14 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   uint32_t size = 64;
   for (const auto& r : resp.partitions)
     for (const auto& b : r.batches) size += static_cast<uint32_t>(b->size_in_bytes());
+  // A consumer over its fetch quota gets an empty answer with the throttle
+  // time (Kafka's getThrottledResponse); followers have no client quota.
+  if (!follower && fetch_throttle)
+    if (const int32_t throttle_ms = fetch_throttle(in, size); throttle_ms > 0) {
+      resp = protocol::FetchResponse{};
+      resp.throttle_time_ms = throttle_ms;
+      size = 64;
+    }
   world_.network().respond(in, fetch_resp_, sim::make_payload(std::move(resp)), size);
 }
 
