@@ -104,6 +104,11 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
     return throttle(produce_quota_, in, in.size_bytes, false);
   };
   rm_->fetch_throttle = [this](const sim::Incoming& in, int64_t bytes) { return throttle(fetch_quota_, in, bytes, true); };
+  rm_->fetch_quota_bytes = [this](const sim::Incoming& in) -> std::optional<int64_t> {
+    const auto bound = fetch_quota_.max_value_in_quota_window(kAnonymousUser, world_.node_name(in.src));
+    if (!bound) return std::nullopt;
+    return static_cast<int64_t>(*bound);
+  };
   rm_->marker_ready = [this](const TopicPartition& tp) {
     return tp.topic != coordinator::kGroupMetadataTopic ||
            groups_->runtime().status(tp.partition) != Errc::COORDINATOR_LOAD_IN_PROGRESS;

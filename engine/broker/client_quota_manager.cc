@@ -91,6 +91,15 @@ int32_t ClientQuotaManager::record_and_get_throttle_ms(const std::string& user, 
   return static_cast<int32_t>(std::min<int64_t>(t, INT32_MAX));
 }
 
+std::optional<double> ClientQuotaManager::max_value_in_quota_window(const std::string& user,
+                                                                   const std::string& client_id) const {
+  if (!enabled_) return std::nullopt;
+  const Resolution r = resolve(user, client_id);
+  if (!r.limit) return std::nullopt;
+  return *r.limit * static_cast<double>(quota_window_.samples - 1) * static_cast<double>(quota_window_.window_ms) /
+         1000.0;
+}
+
 void ClientQuotaManager::unrecord(const std::string& user, const std::string& client_id, double bytes,
                                   int64_t now_ms) {
   if (!enabled_) return;

@@ -68,6 +68,11 @@ class ClientQuotaManager {
   // quotas are not enabled (then nothing is recorded either).
   int32_t record_and_get_throttle_ms(const std::string& user, const std::string& client_id, double bytes,
                                      int64_t now_ms);
+  // Kafka's getMaxValueInQuotaWindow: the most one request may carry without
+  // being throttled for sure, quota × (quota.window.num - 1) windows; nullopt:
+  // no bound (no quota). A consumer's fetch is cut to it, or a response larger
+  // than the quota could ever admit would be throttled, emptied and retried forever.
+  std::optional<double> max_value_in_quota_window(const std::string& user, const std::string& client_id) const;
   // Takes a recorded value back (a throttled fetch returns nothing: Kafka's unrecordQuotaSensor).
   void unrecord(const std::string& user, const std::string& client_id, double bytes, int64_t now_ms);
   // A response went out throttled: its throttle time joins the `throttle-time` average.

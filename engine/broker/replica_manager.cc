@@ -321,6 +321,8 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   protocol::FetchResponse resp;
   int64_t bytes = 0;
   bool any_error = false;
+  // Kafka cuts a quota'd consumer's fetch to what its quota admits in a window (at least one batch).
+  const std::optional<int64_t> quota_bytes = !follower && fetch_quota_bytes ? fetch_quota_bytes(in) : std::nullopt;
   for (const auto& fp : req.partitions) {
     protocol::FetchPartitionResponse r;
     r.tp = fp.tp;
@@ -341,8 +343,11 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
             follower || switches_.bug_read_past_hw
                 ? std::nullopt
                 : std::optional<Offset>(read_committed ? p->last_stable_offset() : p->high_watermark());
-        if (fp.fetch_offset < (limit ? *limit : log.log_end_offset())) {
-          auto rd = log.read(fp.fetch_offset, fp.partition_max_bytes, limit, true);
+        const int64_t max_bytes =
+            quota_bytes ? std::min<int64_t>(fp.partition_max_bytes, std::max<int64_t>(*quota_bytes - bytes, 0))
+                        : fp.partition_max_bytes;
+        if (fp.fetch_offset < (limit ? *limit : log.log_end_offset()) && (max_bytes > 0 || bytes == 0)) {
+          auto rd = log.read(fp.fetch_offset, max_bytes, limit, !quota_bytes || bytes == 0);
           if (rd.ok())
             r.batches = std::move(rd.value);
           else

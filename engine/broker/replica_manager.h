@@ -113,6 +113,8 @@ class ReplicaManager {
   // > 0 means the answer goes out empty (the bytes were taken back).
   std::function<int32_t(const sim::Incoming& request)> produce_throttle;
   std::function<int32_t(const sim::Incoming& request, int64_t bytes)> fetch_throttle;
+  // The most a consumer's Fetch may return under its quota (nullopt: no bound).
+  std::function<std::optional<int64_t>(const sim::Incoming& request)> fetch_quota_bytes;
 
   // A partition changed role, ISR or HW outside a request (metadata applied):
   // complete waiting produces and wake waiting fetches that may now finish.
