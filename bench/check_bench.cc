@@ -44,7 +44,7 @@ int main() {
     const uint64_t id = h.invoke(s, i * 1000);
     h.set_ack(id, Offset{next[p]}, -1);
     h.complete(id, Outcome::ok, i * 1000 + 500);
-    in.final_logs[tp].records.push_back(LogRecord{next[p], std::nullopt, value});
+    in.final_logs[tp].records.push_back(LogRecord{next[p], kNoSym, h.intern(value)});
     PolledSpec r;
     r.tp = tp;
     r.offset = Offset{next[p]};

@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   std::printf("mem_metrics_samples=%zu\n", c.metrics_series().size());
   std::printf("mem_partition_samples=%zu\n", c.partition_series_samples());
   std::printf("mem_history_ops=%zu\n", c.history().ops().size());
+  std::printf("mem_history_mb=%.1f\n", mb(static_cast<double>(c.history().memory_bytes())));
   std::printf("mem_heap_in_use_mb=%.1f\n", mb(static_cast<double>(mi.uordblks + mi.hblkhd)));
   std::printf("mem_rss_mb=%.1f\n", rss_mb());
   return 0;

@@ -123,7 +123,10 @@ void parse_describe(const std::vector<std::string>& args, CliOptions& o) {
   desc.add_options()("at", po::value<double>(), "virtual time in ms (default: the end of the run)");
   const po::variables_map vm = parse_run_file_args(args, desc, o);
   if (o.help) return;
-  if (vm.count("at")) o.at = vm["at"].as<double>();
+  if (vm.count("at")) {
+    o.at = vm["at"].as<double>();
+    if (!(*o.at >= 0)) throw UsageError("--at must be a virtual time >= 0 ms");
+  }
 }
 
 void parse_dump_log(const std::vector<std::string>& args, CliOptions& o) {

@@ -10,18 +10,26 @@
 #include <vector>
 
 #include "engine/check/history.h"
+#include "engine/check/string_pool.h"
 
 namespace ksim::check {
 
+// 24 bytes: a soak's final logs hold millions of records, and check() must
+// not need more memory than the run did. Keys and values are the History's
+// Syms (Cluster::check_input interns what no op recorded), so the checkers
+// compare them with sends and reads as integers, with no string per record.
 struct LogRecord {
   int64_t offset = 0;
-  std::optional<std::string> key;
-  std::string value;
+  Sym key = kNoSym;    // kNoSym: a null key
+  Sym value = kNoSym;  // kNoSym: a null value (a tombstone)
   // Part of an aborted transaction: read_committed consumers skip it, legitimately.
   bool aborted = false;
   // At or above the last stable offset: its transaction is still open.
   bool undecided = false;
 };
+
+// A final log's key or value as explanations print it (null: a tombstone).
+inline std::string log_string(const History& h, Sym s) { return s == kNoSym ? "null" : std::string(h.str(s)); }
 
 // A partition's final log, as the leader (or the most complete live replica)
 // holds it after the heal phase, up to its high watermark.

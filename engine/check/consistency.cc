@@ -28,7 +28,7 @@ void check_consistency(const HistoryIndex& index, Verdict& out) {
         other_source = describe_op(h.op(it->second->op));
         other_ns = it->second->at_ns;
       } else if (const LogRecord* r = p.at(off); r && p.value_of(r) != value) {
-        other_value = r->value;
+        other_value = log_string(h, r->value);
         other_source = "the final log (broker " + std::to_string(p.final_log->source_broker) + ")";
         other_ns = rd.at_ns;
       } else {

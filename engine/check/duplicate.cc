@@ -14,7 +14,7 @@ void check_duplicates(const HistoryIndex& index, Verdict& out) {
     const std::vector<LogRecord>& records = p.final_log->records;
     for (size_t i = 0; i < records.size(); ++i) {
       const LogRecord& r = records[i];
-      const Sym v = p.log_values[i];
+      const Sym v = r.value;
       // Not a copy (no reader ever sees it), or not a value any recorded client sent.
       if (r.aborted || v == kNoSym) continue;
       // Each value once, at its first offset, when it is there twice or more.
@@ -37,12 +37,12 @@ void check_duplicates(const HistoryIndex& index, Verdict& out) {
       a.expected = !a.cause.empty();
       a.tp = tp;
       a.offsets = offsets;
-      a.records.push_back(r.value);
+      a.records.emplace_back(h.str(v));
       for (const OpView& o : sends) a.ops.push_back(o.id());
       a.at_ns = sends.empty() ? 0 : sends.front().invoke_ns();
       std::string offs;
       for (int64_t o : offsets) offs += (offs.empty() ? "" : ", ") + std::to_string(o);
-      a.explanation = "'" + r.value + "' was sent " + std::to_string(sends.size()) + " time(s) but is at offsets " +
+      a.explanation = "'" + std::string(h.str(v)) + "' was sent " + std::to_string(sends.size()) + " time(s) but is at offsets " +
                       offs + " of " + tp.str() + ".\n";
       for (const OpView& o : sends) a.explanation += "  " + describe_op(o) + "\n";
       a.explanation += a.expected ? "Permitted: " + a.cause + "." : "Idempotence promised one copy: a violation.";

@@ -70,8 +70,11 @@ HistoryIndex::HistoryIndex(const CheckInput& in) : in_(in) {
     parts_[by_tp_id_[t]].reads.reserve(reads_per_tp[t]);
   }
 
-  sends_by_value_.reset(h.strings().size());
-  log_by_value_.reset(h.strings().size());
+  size_t sends = 0, log_records = 0;
+  for (uint32_t t = 0; t < h.partition_count(); ++t) sends += sends_per_tp[t];
+  for (const auto& [tp, log] : in.final_logs) log_records += log.records.size();
+  sends_by_value_.reset(h.strings().size(), sends);
+  log_by_value_.reset(h.strings().size(), log_records);
   for (uint64_t id = 0; id < h.size(); ++id) {
     const OpRecord& r = h.rec(id);
     if (r.type() == OpType::send) {
@@ -86,27 +89,13 @@ HistoryIndex::HistoryIndex(const CheckInput& in) : in_(in) {
       }
     }
   }
-  const StringPool& pool = h.strings();
   for (const auto& [tp, log] : in.final_logs) {
     PartitionIndex& p = parts_[ordinal_.at(tp)];
     p.final_log = &log;
-    p.log_values.assign(log.records.size(), kNoSym);
-    // Each record's Sym. The send acked at its offset usually holds its value:
-    // one string compare instead of a hash lookup; the rest are looked up.
-    for (uint64_t id : p.sends) {
-      const OpRecord& s = h.rec(id);
-      if (s.outcome() != Outcome::ok || s.offset < 0) continue;
-      const LogRecord* r = p.at(s.offset);
-      if (r && r->value == pool.view(s.value)) p.log_values[static_cast<size_t>(r - log.records.data())] = s.value;
-    }
-    for (size_t i = 0; i < log.records.size(); ++i) {
-      const LogRecord& r = log.records[i];
-      Sym& v = p.log_values[i];
-      if (v == kNoSym) v = pool.find(r.value);
-      // Records of aborted transactions are in the log but not in the partition's
-      // content: no reader may return them, so they are no copy of anything.
-      if (!r.aborted && v != kNoSym) log_by_value_.add(v, p.ordinal, r.offset);
-    }
+    // Records of aborted transactions are in the log but not in the partition's
+    // content: no reader may return them, so they are no copy of anything.
+    for (const LogRecord& r : log.records)
+      if (!r.aborted && r.value != kNoSym) log_by_value_.add(r.value, p.ordinal, r.offset);
   }
 }
 

@@ -2,9 +2,8 @@
 // check in O(ops + records), reading the compact History in place: sends and
 // reads per partition, the final logs' values as the History's Syms, and
 // value -> sends / value -> final-log offsets chains. Values are compared as
-// Syms (equal strings, equal Syms); a final-log value no op recorded has no
-// Sym (kNoSym) and is only ever compared with recorded ones, so it equals
-// none of them. Nothing here is iterated into output in hash order
+// Syms (equal strings, equal Syms): the final logs hold the History's Syms
+// already (CheckInput), a null value is kNoSym and equals no op's value. Nothing here is iterated into output in hash order
 // (determinism): chains keep insertion order (history order, offset order).
 #pragma once
 
@@ -32,19 +31,26 @@ struct PartitionIndex {
   std::vector<uint64_t> sends;          // send ops in invoke order
   std::vector<Read> reads;              // in history order
   const FinalLog* final_log = nullptr;
-  std::vector<Sym> log_values;          // per final-log record: its value's Sym, kNoSym if no op recorded it
 
   // The final log's record at `offset`, or nullptr.
   const LogRecord* at(int64_t offset) const;
-  Sym value_of(const LogRecord* r) const { return log_values[static_cast<size_t>(r - final_log->records.data())]; }
+  Sym value_of(const LogRecord* r) const { return r->value; }
 };
 
 // Per value Sym, entries (partition ordinal, payload) in insertion order.
 class ValueChains {
  public:
-  void reset(size_t syms) {
+  // `entries`: how many add() will follow (sized once: no growth slack, a soak
+  // adds millions).
+  void reset(size_t syms, size_t entries) {
     head_.assign(syms, 0);
     tail_.assign(syms, 0);
+    next_.clear();
+    part_.clear();
+    payload_.clear();
+    next_.reserve(entries);
+    part_.reserve(entries);
+    payload_.reserve(entries);
   }
   void add(Sym v, uint32_t part, int64_t payload);
   // Calls f(payload) for each entry of `v` in partition `part`, in order;

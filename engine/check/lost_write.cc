@@ -21,7 +21,7 @@ void check_lost_writes(const HistoryIndex& index, Verdict& out) {
         if (rec.offset < log.log_start_offset) continue;  // deleted by retention, not lost
         const LogRecord* r = p.at(rec.offset);
         if (r && p.value_of(r) == rec.value) continue;
-        found = r ? "offset " + std::to_string(rec.offset) + " now holds '" + r->value + "'"
+        found = r ? "offset " + std::to_string(rec.offset) + " now holds '" + log_string(h, r->value) + "'"
                   : "the final log (broker " + std::to_string(log.source_broker) + ") has no record at offset " +
                         std::to_string(rec.offset) + " (high watermark " + std::to_string(log.high_watermark) +
                         ")";

@@ -119,7 +119,7 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
                      ", but the group's members had consumed" + " only up to offset " +
                      std::to_string(it->second.first) + " (" + describe_op(h.op(it->second.second)) + "): offsets " +
                      std::to_string(it->second.first) + ".." + std::to_string(e.offset - 1) + " (e.g. '" +
-                     skipped->value + "') were never delivered to a live member of the group. (" + describe_op(op) +
+                     log_string(h, skipped->value) + "') were never delivered to a live member of the group. (" + describe_op(op) +
                      ")");
         }
         break;
@@ -146,7 +146,7 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
                      std::string(op.client_name()) + " jumped in " + tp.str() + " from position " +
                          std::to_string(pos.next) + " to offset " + std::to_string(off) +
                          " with no seek or reset; offset " + std::to_string(skipped->offset) + " ('" +
-                         skipped->value + "') was readable (" + describe_op(op) + ").");
+                         log_string(h, skipped->value) + "') was readable (" + describe_op(op) + ").");
             }
           }
           pos.next = off + 1;

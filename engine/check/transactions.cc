@@ -83,6 +83,7 @@ namespace ksim::check {
 
 void check_pipelines(const HistoryIndex& index, Verdict& out) {
   const CheckInput& in = index.input();
+  const History& h = index.history();
   for (const PipelineCheck& pc : in.pipelines) {
     std::map<std::string, std::vector<int64_t>> outputs;  // output value -> committed offsets
     std::map<std::string, TopicPartition> output_tp;
@@ -93,10 +94,12 @@ void check_pipelines(const HistoryIndex& index, Verdict& out) {
       // An unreadable output partition, or one retention trimmed, cannot prove a loss.
       if (log.source_broker < 0 || log.log_start_offset > 0) judgeable = false;
       for (const LogRecord& r : log.records) {
-        if (r.undecided) undecided.insert(r.value);
+        if (r.value == kNoSym) continue;  // a tombstone is no pipeline output
+        const std::string value(h.str(r.value));
+        if (r.undecided) undecided.insert(value);
         if (r.aborted || r.undecided) continue;
-        outputs[r.value].push_back(r.offset);
-        output_tp.emplace(r.value, tp);
+        outputs[value].push_back(r.offset);
+        output_tp.emplace(value, tp);
       }
     }
     if (!judgeable) continue;
@@ -107,8 +110,8 @@ void check_pipelines(const HistoryIndex& index, Verdict& out) {
       if (log == in.final_logs.end() || log->second.source_broker < 0) continue;
       for (const LogRecord& r : log->second.records) {
         if (r.offset >= committed) break;
-        if (r.aborted || r.undecided) continue;
-        auto& e = inputs.try_emplace(r.value, tp, std::vector<int64_t>{}).first->second;
+        if (r.aborted || r.undecided || r.value == kNoSym) continue;
+        auto& e = inputs.try_emplace(std::string(h.str(r.value)), tp, std::vector<int64_t>{}).first->second;
         e.second.push_back(r.offset);
       }
     }

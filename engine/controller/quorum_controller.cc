@@ -45,6 +45,8 @@ void QuorumController::activate(sim::Instant now) {
   next_entry_offset_ = committed_.last_applied_offset() + 1;
   last_heartbeat_.clear();
   for (const auto& [id, b] : image_.brokers()) last_heartbeat_[id] = now;
+  balance_at_.reset();
+  balance_now_ = false;
 }
 
 void QuorumController::prepare(int64_t next_entry_offset) {
@@ -185,7 +187,41 @@ ControllerResult QuorumController::tick(sim::Instant now) {
   for (const auto& [id, epoch] : expired)
     emit(r.records, BrokerRegistrationChangeRecord{id, epoch, true, std::nullopt});
   rebalance_all(r.records);  // moves leaderships of fenced brokers; unclean elections if enabled
+  maybe_balance_leaders(now, r.records);
   return r;
+}
+
+bool QuorumController::leaders_imbalanced() const {
+  for (const auto& [name, t] : image_.topics())
+    for (const PartitionRegistration& p : t.partitions)
+      if (!p.replicas.empty() && p.leader != p.replicas.front()) return true;
+  return false;
+}
+
+void QuorumController::maybe_balance_leaders(sim::Instant now, std::vector<MetadataRecord>& out) {
+  // Kafka's ControllerServer passes no check interval when the feature is off.
+  if (!broker_config_.get_bool("auto.leader.rebalance.enable")) return;
+  if (balance_at_ && now >= *balance_at_) {
+    balance_at_.reset();
+    size_t elections = 0;
+    for (const auto& [name, t] : image_.topics()) {
+      for (size_t i = 0; i < t.partitions.size() && elections < kMaxElectionsPerImbalance; ++i) {
+        const PartitionRegistration& p = t.partitions[i];
+        if (p.replicas.empty() || p.leader == p.replicas.front()) continue;
+        // A preferred election: a change only if the preferred replica is a usable ISR member.
+        if (auto change = build_partition_change(t.id, static_cast<int32_t>(i), p, image_, std::nullopt,
+                                                 Election::preferred, election_options(name))) {
+          emit(out, std::move(*change));
+          ++elections;
+        }
+      }
+    }
+    balance_now_ = elections >= kMaxElectionsPerImbalance;
+  }
+  // Kafka schedules after every controller write (heartbeats included); a tick is as often.
+  if (!balance_at_ && leaders_imbalanced())
+    balance_at_ = now + (balance_now_ ? sim::milliseconds(10)
+                                      : sim::milliseconds(broker_config_.get_long("leader.imbalance.check.interval.seconds") * 1000));
 }
 
 std::vector<int32_t> QuorumController::usable_brokers() const {

@@ -91,6 +91,8 @@ class QuorumController {
   void deactivate() {
     active_ = false;
     image_ = committed_;
+    balance_at_.reset();
+    balance_now_ = false;
   }
   bool active() const { return active_; }
   // Every operation's records go into ONE log entry; the caller says at which
@@ -144,6 +146,15 @@ class QuorumController {
   }
   // KIP-966: takes `broker_id` out of every ISR and ELR (it restarted uncleanly).
   void handle_unclean_shutdown(int32_t broker_id, std::vector<MetadataRecord>& out);
+  // auto.leader.rebalance.enable (Kafka's maybeBalancePartitionLeaders):
+  // leader.imbalance.check.interval.seconds after the controller sees a
+  // partition led by other than its preferred replica, it runs a preferred
+  // election of up to kMaxElectionsPerImbalance such partitions (again 10 ms
+  // later if it hit the limit, else after another interval while any stays
+  // imbalanced).
+  void maybe_balance_leaders(sim::Instant now, std::vector<MetadataRecord>& out);
+  bool leaders_imbalanced() const;
+  static constexpr size_t kMaxElectionsPerImbalance = 1000;  // Kafka's MAX_ELECTIONS_PER_IMBALANCE
   void emit(std::vector<MetadataRecord>& out, MetadataRecord r);
 
   Config broker_config_;
@@ -153,6 +164,8 @@ class QuorumController {
   int64_t next_entry_offset_ = 0;  // where the current operation's records will land
   bool active_ = false;
   std::map<int32_t, sim::Instant> last_heartbeat_;
+  std::optional<sim::Instant> balance_at_;  // the scheduled leader balance (none: not scheduled)
+  bool balance_now_ = false;                // the last balance hit the limit: the next one in 10 ms
 };
 
 }  // namespace ksim

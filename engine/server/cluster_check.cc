@@ -192,6 +192,8 @@ check::CheckInput Cluster::check_input() {
   in.config.min_insync_replicas = config_.get_int("min.insync.replicas");
   in.config.unclean_leader_election = config_.get_bool("unclean.leader.election.enable");
   for (const std::string& topic : topics()) {
+    // Internal topics (__consumer_offsets, ...) are the engine's, not the clients' history.
+    if (is_internal(topic)) continue;
     for (const PartitionDescription& p : describe_topic(topic)) {
       const TopicPartition tp{topic, p.partition};
       check::FinalLog f;
@@ -212,6 +214,8 @@ check::CheckInput Cluster::check_input() {
         f.source_broker = source;
         f.log_start_offset = part->log().log_start_offset().value;
         f.high_watermark = part->high_watermark().value;
+        // At most one record per offset: sized once, no growth slack (a soak's logs hold millions).
+        f.records.reserve(static_cast<size_t>(std::max<int64_t>(0, f.high_watermark - f.log_start_offset)));
         const std::vector<storage::CompletedTxn> aborted = part->log().producer_state().aborted_index();
         // Batch by batch: the decoded log is never held whole, only the records extracted.
         for_each_batch(world_->disk(node_id(source)), part->log(), [&](const storage::BatchPtr& b) {
@@ -227,8 +231,8 @@ check::CheckInput Cluster::check_input() {
             lr.offset = r.offset.value;
             lr.aborted = in_aborted_txn;
             lr.undecided = r.offset >= part->last_stable_offset();
-            if (r.key) lr.key = std::string(r.key->begin(), r.key->end());
-            if (r.value) lr.value.assign(r.value->begin(), r.value->end());
+            if (r.key) lr.key = history_.intern(std::string_view(reinterpret_cast<const char*>(r.key->data()), r.key->size()));
+            if (r.value) lr.value = history_.intern(std::string_view(reinterpret_cast<const char*>(r.value->data()), r.value->size()));
             f.records.push_back(std::move(lr));
           }
         });
@@ -288,9 +292,6 @@ check::Verdict Cluster::check(const CheckOptions& options) {
   }
   if (options.heal) find_hanging_transactions(options, liveness);
   check::CheckInput in = check_input();
-  // Internal topics (__consumer_offsets, ...) are the engine's, not the clients' history.
-  for (auto it = in.final_logs.begin(); it != in.final_logs.end();)
-    it = is_internal(it->first.topic) ? in.final_logs.erase(it) : std::next(it);
   for (auto& f : liveness)
     if (!is_internal(f.tp.topic) || f.tp.topic.empty()) in.liveness_failures.push_back(std::move(f));
   in.config.full_read = options.full_read;

@@ -72,6 +72,7 @@ def test_sweep_prints_a_table_and_reproduction_commands():
     (["sweep", "x.py"], "usage: ksim sweep"),
     (["describe", "/no/such.db"], "cannot read run file"),
     (["describe", "--at", "abc", "x.db"], "ksim describe:"),
+    (["describe", "--at", "-5", "x.db"], "--at must be a virtual time >= 0 ms"),
     (["dump-log", "x.db"], "ksim dump-log:"),
 ])
 def test_bad_arguments_fail_clearly(args, message):

@@ -202,7 +202,7 @@ TEST_CASE("poll-skip is quiet after a seek and over offsets with no readable rec
   REQUIRE(s.kinds().empty());
 
   Story gap;  // offsets 1..2 hold no data record (control records, truncation)
-  gap.in.final_logs[gap.tp] = FinalLog{1, 0, 4, {{0, std::nullopt, "a"}, {3, std::nullopt, "d"}}, {1, 2, 3}};
+  gap.in.final_logs[gap.tp] = FinalLog{1, 0, 4, {{0, kNoSym, gap.h.intern("a")}, {3, kNoSym, gap.h.intern("d")}}, {1, 2, 3}};
   gap.poll(20, {{0, "a"}}, 100);
   gap.poll(20, {{3, "d"}}, 200);
   REQUIRE(gap.kinds().empty());
@@ -377,7 +377,7 @@ Story pipeline_story(const std::vector<std::string>& outputs, int64_t committed,
   FinalLog& out = s.in.final_logs[TopicPartition{"out", 0}];
   out.source_broker = 1;
   int64_t o = 0;
-  for (const auto& v : outputs) out.records.push_back(LogRecord{o++, std::nullopt, v});
+  for (const auto& v : outputs) out.records.push_back(LogRecord{o++, kNoSym, s.h.intern(v)});
   out.high_watermark = o;
   PipelineCheck pc;
   pc.name = "p";
@@ -407,11 +407,11 @@ TEST_CASE("exactly-once pipeline: every committed input has one committed output
   REQUIRE(retried.kinds().empty());
   // An output whose transaction is still open is not judged yet.
   Story open = pipeline_story({"T:a", "T:b"}, 3);
-  open.in.final_logs[TopicPartition{"out", 0}].records.push_back(LogRecord{2, std::nullopt, "T:c", false, true});
+  open.in.final_logs[TopicPartition{"out", 0}].records.push_back(LogRecord{2, kNoSym, open.h.intern("T:c"), false, true});
   REQUIRE(open.kinds().empty());
   // An input value sent twice needs two outputs.
   Story twice_in = pipeline_story({"T:a", "T:b", "T:b"}, 3);
-  twice_in.in.final_logs[twice_in.tp].records[2].value = "b";
+  twice_in.in.final_logs[twice_in.tp].records[2].value = twice_in.h.intern("b");
   REQUIRE(twice_in.kinds().empty());
   // Without transactions a repeat is expected (at-least-once), a loss is not.
   REQUIRE(pipeline_story({"T:a", "T:b", "T:b", "T:c"}, 3, false).check().ok());

@@ -55,7 +55,7 @@ struct Story {
     f.replicas = {1, 2, 3};
     f.records.clear();
     int64_t o = first_offset;
-    for (const auto& v : values) f.records.push_back(LogRecord{o++, std::nullopt, v});
+    for (const auto& v : values) f.records.push_back(LogRecord{o++, kNoSym, h.intern(v)});
     f.high_watermark = o;
   }
   // A poll returning (offset, value) pairs, with the fetch's high watermark.

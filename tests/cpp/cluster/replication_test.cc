@@ -357,3 +357,30 @@ TEST_CASE("add partitions: a topic grows - the new partitions are led and writab
   REQUIRE_THROWS_WITH(c.create_partitions("t", 3), Catch::Contains("INVALID_PARTITIONS"));
   REQUIRE_THROWS_WITH(c.create_partitions("nope", 3), Catch::Contains("UNKNOWN_TOPIC_OR_PARTITION"));
 }
+
+TEST_CASE("auto leader rebalance: leadership goes back to the preferred replica one check interval later", "[cluster][controller]") {
+  for (const bool enabled : {true, false}) {
+    INFO("auto.leader.rebalance.enable=" << enabled);
+    Cluster c(opts(21, 3, 1, {{"auto.leader.rebalance.enable", enabled ? "true" : "false"},
+                              {"leader.imbalance.check.interval.seconds", "30"}}));
+    c.wait_ready();
+    c.create_topic("t", -1, -1, {}, {{1, 2, 3}});
+    c.wait_for_leader("t", 0);
+    REQUIRE(c.describe_partition("t", 0).leader == 1);
+    c.crash(1);
+    REQUIRE(c.run_until([&] { return c.describe_partition("t", 0).leader == 2; }, 30'000));
+    c.restart(1);
+    REQUIRE(c.run_until([&] { return in_isr(c, "t", 1); }, 30'000));
+    const int64_t back_in_isr_ms = c.now_ms();
+    REQUIRE(c.describe_partition("t", 0).leader == 2);  // back in the ISR, not yet leading
+    c.run_until([&] { return c.describe_partition("t", 0).leader == 1; }, 60'000);
+    if (enabled) {
+      REQUIRE(c.describe_partition("t", 0).leader == 1);
+      // Noticed when 2 took over, so no later than one interval after that.
+      REQUIRE(c.now_ms() - back_in_isr_ms <= 30'000);
+    } else {
+      REQUIRE(c.describe_partition("t", 0).leader == 2);
+    }
+    require_invariants(c);
+  }
+}
