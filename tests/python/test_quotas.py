@@ -163,3 +163,26 @@ def test_quotas_replay_from_the_metadata_log_after_every_broker_restarted():
     assert s.now - start >= 15_000
     leader = s.describe_topic("t")[0].leader
     assert s.metrics()[f"throttle-time{{broker={leader},type=Produce,user=,client-id=noisy}}"] > 0
+
+
+def test_a_throttled_run_replays_byte_for_byte():
+    def run():
+        s = ksim.Simulation(seed=21, brokers=3)
+        s.create_topic("t", partitions=2, replication_factor=3)
+        s.alter_client_quotas(entity={"client-id": None}, quotas={"producer_byte_rate": 40_000,
+                                                                  "consumer_byte_rate": 40_000})
+        p = s.producer({"client.id": "w"})
+        for _ in range(800):
+            p.produce("t", value=RECORD)
+        assert p.flush(timeout_ms=120_000) == 0
+        c = s.consumer({"client.id": "r", "group.id": "g", "auto.offset.reset": "earliest"})
+        c.subscribe(["t"])
+        got = 0
+        while got < 800 and s.now < 300_000:
+            if c.poll(timeout_ms=100) is not None:
+                got += 1
+        assert got == 800
+        assert p.metrics()["produce-throttle-time-max"] > 0 and c.metrics()["fetch-throttle-time-max"] > 0
+        return s.trace_hash(), s.now, p.metrics(), c.metrics()
+
+    assert run() == run()
