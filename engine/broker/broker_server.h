@@ -70,7 +70,9 @@ class BrokerServer {
   // The transaction coordinator (__transaction_state).
   coordinator::TransactionCoordinator& transaction_coordinator() { return *txns_; }
   // Client quotas (README "Client quotas"): the Produce and Fetch byte-rate managers.
-  ClientQuotaManager& quota_manager(ClientQuotaType t) { return t == ClientQuotaType::produce ? produce_quota_ : fetch_quota_; }
+  const ClientQuotaManager& quota_manager(ClientQuotaType t) const {
+    return t == ClientQuotaType::produce ? produce_quota_ : fetch_quota_;
+  }
   const ThrottledChannels& throttled_channels() const { return throttled_; }
 
  private:

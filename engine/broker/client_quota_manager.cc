@@ -112,10 +112,11 @@ void ClientQuotaManager::record_throttle(const std::string& user, const std::str
   sensors_for(resolve(user, client_id).tags).throttle_time.record(throttle_ms, now_ms);
 }
 
-std::vector<ClientQuotaManager::SensorReading> ClientQuotaManager::readings(int64_t now_ms) {
+std::vector<ClientQuotaManager::SensorReading> ClientQuotaManager::readings(int64_t now_ms) const {
   std::vector<SensorReading> out;
-  for (auto& [tags, s] : sensors_) {
-    out.push_back(SensorReading{tags, s.byte_rate.rate_per_s(now_ms), s.throttle_time.avg(now_ms)});
+  for (const auto& [tags, s] : sensors_) {
+    // Copies: reading the metrics must not purge the sensors the throttling measures with.
+    out.push_back(SensorReading{tags, s.byte_rate.snapshot().rate_per_s(now_ms), s.throttle_time.snapshot().avg(now_ms)});
   }
   return out;
 }

@@ -87,7 +87,7 @@ class ClientQuotaManager {
     double byte_rate = 0;
     double throttle_time = 0;
   };
-  std::vector<SensorReading> readings(int64_t now_ms);
+  std::vector<SensorReading> readings(int64_t now_ms) const;
 
  private:
   struct Sensors {

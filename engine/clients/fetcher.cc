@@ -28,10 +28,10 @@ Fetcher::Fetcher(ConsumerNetworkClient& net, ClientMetadata& metadata, Subscript
       config_(config),
       fetch_throttle_time_(config.metrics_window) {}
 
-std::map<std::string, double> Fetcher::metrics() {
+std::map<std::string, double> Fetcher::metrics() const {
   const int64_t now = net_.now_ms();
-  return {{"fetch-throttle-time-avg", fetch_throttle_time_.avg(now)},
-          {"fetch-throttle-time-max", fetch_throttle_time_.max(now)}};
+  SampledStat s = fetch_throttle_time_.snapshot();  // reading must not purge the live stat
+  return {{"fetch-throttle-time-avg", s.avg(now)}, {"fetch-throttle-time-max", s.max(now)}};
 }
 
 bool Fetcher::has_buffered(const TopicPartition& tp) const {

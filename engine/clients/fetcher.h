@@ -88,7 +88,7 @@ class Fetcher {
   const FetchConfig& config() const { return config_; }
   // fetch-throttle-time-avg / -max: every Fetch response's throttle_time_ms
   // (0 included) over metrics.num.samples windows of metrics.sample.window.ms.
-  std::map<std::string, double> metrics();
+  std::map<std::string, double> metrics() const;
 
  private:
   struct CompletedFetch {

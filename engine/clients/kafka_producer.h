@@ -99,7 +99,7 @@ class KafkaProducer {
   const TransactionManager* transaction_manager() const { return txn_.get(); }
   const ProducerStats& stats() const { return sender_->stats(); }
   // Kafka's producer-metrics of ksim: produce-throttle-time-avg / -max (ms).
-  std::map<std::string, double> metrics() { return sender_->metrics(); }
+  std::map<std::string, double> metrics() const { return sender_->metrics(); }
   ClientMetadata& metadata() { return metadata_; }
   const ClientContext& context() const { return ctx_; }
 

@@ -42,10 +42,10 @@ Sender::Sender(ClientContext ctx, ProducerSettings settings, RecordAccumulator& 
       rng_(ctx_.world->rng("producer/" + ctx_.name + "/sender")),
       produce_throttle_time_(settings_.metrics_window) {}
 
-std::map<std::string, double> Sender::metrics() {
+std::map<std::string, double> Sender::metrics() const {
   const int64_t now = now_ms();
-  return {{"produce-throttle-time-avg", produce_throttle_time_.avg(now)},
-          {"produce-throttle-time-max", produce_throttle_time_.max(now)}};
+  SampledStat s = produce_throttle_time_.snapshot();  // reading must not purge the live stat
+  return {{"produce-throttle-time-avg", s.avg(now)}, {"produce-throttle-time-max", s.max(now)}};
 }
 
 bool Sender::may_have_written(Errc e) const { return produce_may_have_written(e, settings_.acks); }

@@ -104,7 +104,7 @@ class Sender {
   const ProducerStats& stats() const { return stats_; }
   // produce-throttle-time-avg / -max: every Produce response's throttle_time_ms
   // (0 included) over metrics.num.samples windows of metrics.sample.window.ms.
-  std::map<std::string, double> metrics();
+  std::map<std::string, double> metrics() const;
   void set_transactional_client(TransactionalClient* c) { txn_client_ = c; }
   // Completes a batch's records with an error (also used for force close and crash).
   void fail_batch(const BatchRef& b, Errc error, bool adjust_sequences);

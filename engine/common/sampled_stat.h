@@ -44,6 +44,10 @@ class SampledStat {
   double max(int64_t now_ms);
   // The sum of the live samples (Kafka's WindowedSum).
   double sum(int64_t now_ms);
+  // Measuring purges obsolete samples (restarting their windows at `now`),
+  // which moves later rates, as in Kafka. An observer (a metrics reader)
+  // must not: it measures a copy.
+  SampledStat snapshot() const { return *this; }
   const SampledStatConfig& config() const { return config_; }
 
  private:

@@ -523,9 +523,9 @@ std::map<std::string, double> Cluster::metrics() const {
   for (int32_t id : broker_ids()) {
     const KafkaNode* n = node(id);
     if (!n || !n->broker()) continue;
-    BrokerServer& b = *const_cast<KafkaNode*>(n)->broker();
+    const BrokerServer& b = *n->broker();
     for (const ClientQuotaType t : {ClientQuotaType::produce, ClientQuotaType::fetch}) {
-      ClientQuotaManager& q = b.quota_manager(t);
+      const ClientQuotaManager& q = b.quota_manager(t);
       if (!q.quotas_enabled()) continue;
       for (const auto& r : q.readings(now_ms())) {
         const std::string tags = "{broker=" + std::to_string(id) + ",type=" + quota_type_name(t) +
