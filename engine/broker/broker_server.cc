@@ -34,6 +34,11 @@ ReplicationSwitches switches_of(const Config& c) {
   return s;
 }
 
+// quota.window.num samples of quota.window.size.seconds each.
+SampledStatConfig quota_window(const Config& c) {
+  return SampledStatConfig{c.get_int("quota.window.num"), c.get_int("quota.window.size.seconds") * int64_t{1000}};
+}
+
 // "orders-3" -> {"orders", 3}; topic names may contain '-'.
 std::optional<TopicPartition> parse_dir(const std::string& name) {
   const size_t dash = name.rfind('-');
@@ -59,7 +64,10 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
       metadata_changed_(world),
       default_min_isr_(config_.get_int("min.insync.replicas")),
       verify_retry_ms_(config_.get_int("add.partitions.to.txn.retry.backoff.ms")),
-      verify_retry_max_ms_(config_.get_int("add.partitions.to.txn.retry.backoff.max.ms")) {
+      verify_retry_max_ms_(config_.get_int("add.partitions.to.txn.retry.backoff.max.ms")),
+      produce_quota_(ClientQuotaType::produce, quota_window(config_)),
+      fetch_quota_(ClientQuotaType::fetch, quota_window(config_)),
+      throttled_(world, self) {
   rm_ = std::make_unique<ReplicaManager>(world_, self_, id_, config_, switches_);
   fetchers_ = std::make_unique<ReplicaFetcherManager>(world_, self_, id_, config_, switches_, *rm_);
   rm_->min_isr_of = [this](const std::string& t) { return min_isr(t); };
@@ -91,6 +99,15 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
                                    const TopicPartition& tp) { return verify_transaction(txn_id, pid, epoch, tp); };
   rm_->marker_listener = [this](const TopicPartition& tp, ProducerId pid, bool committed, Offset marker_offset) {
     groups_->on_txn_marker(tp, pid, committed, marker_offset);
+  };
+  rm_->produce_throttle = [this](const sim::Incoming& in) {
+    return throttle(produce_quota_, in, in.size_bytes, false);
+  };
+  rm_->fetch_throttle = [this](const sim::Incoming& in, int64_t bytes) { return throttle(fetch_quota_, in, bytes, true); };
+  rm_->fetch_quota_bytes = [this](const sim::Incoming& in) -> std::optional<int64_t> {
+    const auto bound = fetch_quota_.max_value_in_quota_window(kAnonymousUser, world_.node_name(in.src));
+    if (!bound) return std::nullopt;
+    return static_cast<int64_t>(*bound);
   };
   rm_->marker_ready = [this](const TopicPartition& tp) {
     return tp.topic != coordinator::kGroupMetadataTopic ||
@@ -129,20 +146,45 @@ void BrokerServer::start() {
         world_.network().refuse(in);
         return;
       }
-      if (in.kind.value == produce_kind_ && in.dir == sim::Direction::request) {
-        ProduceChannel& ch = produce_channels_[in.conn];
-        if (ch.busy) {
-          ch.waiting.push_back(std::move(in));  // dispatched once the one before it is answered
-          return;
-        }
-        ch.busy = true;
-      }
-      enqueue(std::move(in));
+      receive(std::move(in));
     });
   net.set_response_observer(self_, [this](const sim::Incoming& req) {
     if (req.kind.value == produce_kind_) produce_answered(req.conn);
   });
   world_.spawn(self_, "broker-startup", [this] { startup(); });
+}
+
+void BrokerServer::receive(sim::Incoming&& in) {
+  // A connection muted for a throttle time (KIP-219) is not read until it ends.
+  const uint32_t conn = in.conn;
+  if (throttled_.muted(conn) &&
+      throttled_.defer(conn, [this, in = std::move(in)]() mutable { receive(std::move(in)); }))
+    return;
+  if (in.kind.value == produce_kind_ && in.dir == sim::Direction::request) {
+    ProduceChannel& ch = produce_channels_[in.conn];
+    if (ch.busy) {
+      ch.waiting.push_back(std::move(in));  // dispatched once the one before it is answered
+      return;
+    }
+    ch.busy = true;
+  }
+  enqueue(std::move(in));
+}
+
+int32_t BrokerServer::throttle(ClientQuotaManager& quota, const sim::Incoming& in, int64_t bytes,
+                               bool take_back_if_throttled) {
+  if (!quota.quotas_enabled()) return 0;
+  const int64_t now_ms = world_.now().ns / 1'000'000;
+  // The request header's client.id: ksim's client.id is the client node's name.
+  const std::string& client_id = world_.node_name(in.src);
+  const int32_t throttle_ms =
+      quota.record_and_get_throttle_ms(kAnonymousUser, client_id, static_cast<double>(bytes), now_ms);
+  if (throttle_ms <= 0) return 0;
+  if (take_back_if_throttled) quota.unrecord(kAnonymousUser, client_id, static_cast<double>(bytes), now_ms);
+  quota.record_throttle(kAnonymousUser, client_id, throttle_ms, now_ms);
+  throttled_.mute(in.conn, world_.now() + sim::milliseconds(throttle_ms));
+  world_.probe(quota.type() == ClientQuotaType::produce ? "quota: produce throttled" : "quota: fetch throttled");
+  return throttle_ms;
 }
 
 void BrokerServer::enqueue(sim::Incoming&& in) {
@@ -164,6 +206,8 @@ void BrokerServer::produce_answered(uint32_t conn) {
   }
   sim::Incoming next = std::move(it->second.waiting.front());
   it->second.waiting.pop_front();
+  // The answer just sent may have muted the connection: the next waits it out (it keeps the channel).
+  if (throttled_.defer(conn, [this, next]() mutable { enqueue(std::move(next)); })) return;
   enqueue(std::move(next));
 }
 
@@ -301,7 +345,15 @@ void BrokerServer::on_metadata_commit(const raft::RaftEntry& e) {
   if (e.control) return;
   const auto records = decode_records(*e.data);
   SIM_ASSERT(records.has_value(), "undecodable metadata log entry");
-  for (const MetadataRecord& r : *records) image_.apply(r, e.offset.value);
+  bool quotas_changed = false;
+  for (const MetadataRecord& r : *records) {
+    image_.apply(r, e.offset.value);
+    quotas_changed = quotas_changed || std::holds_alternative<ClientQuotaRecord>(r);
+  }
+  if (quotas_changed) {
+    produce_quota_.update_quotas(image_.client_quotas());
+    fetch_quota_.update_quotas(image_.client_quotas());
+  }
   ++metadata_version_;
   metadata_changed_.notify_all();
 }
