@@ -51,6 +51,7 @@ RaftClient::RaftClient(sim::World& world, NodeId self, std::vector<NodeId> voter
       voters_(std::move(voters)),
       role_(role),
       config_(config),
+      directory_id_(bootstrap_directory_id(world, self)),
       rng_(world.rng("raft/" + std::to_string(self.value))),
       kind_vote_(net_.kind("Vote")),
       kind_begin_(net_.kind("BeginQuorumEpoch")),
@@ -74,6 +75,30 @@ RaftClient::RaftClient(sim::World& world, NodeId self, std::vector<NodeId> voter
 }
 
 bool RaftClient::is_voter_id(NodeId n) const { return std::binary_search(voters_.begin(), voters_.end(), n); }
+
+bool RaftClient::is_voter_key(NodeId n, DirectoryId dir) const {
+  return is_voter_id(n) && (!config_.directory_ids || dir == voter_directory_id(n));
+}
+
+QuorumDescription RaftClient::describe() const {
+  QuorumDescription d;
+  d.leader = leader_;
+  d.epoch = epoch_;
+  d.high_watermark = hw_;
+  const bool leading = state_ == RaftState::leader;
+  for (NodeId v : voters_) {
+    ReplicaView r{v, voter_directory_id(v), Offset{-1}};
+    if (v == self_) {
+      if (role_ == RaftRole::voter) r.log_end_offset = log_.end_offset();
+    } else if (leading) {
+      if (auto it = replicas_.find(v); it != replicas_.end() && it->second.fetched_this_epoch) r.log_end_offset = it->second.end;
+    }
+    d.voters.push_back(r);
+  }
+  if (leading)
+    for (const auto& [id, o] : observers_) d.observers.push_back(o);
+  return d;
+}
 
 void RaftClient::start() {
   SIM_ASSERT(!started_, "RaftClient started twice");
@@ -110,6 +135,21 @@ void RaftClient::run() {
 }
 
 void RaftClient::recover() {
+  sim::Disk& disk = world_.disk(self_);
+  if (disk.exists(kMetaPropertiesFile)) {
+    const auto bytes = disk.contents(kMetaPropertiesFile);
+    const auto dir = decode_directory_id(std::string(bytes.begin(), bytes.end()));
+    if (!dir) throw sim::SimError("node " + std::to_string(self_.value) + ": meta.properties has no directory.id");
+    directory_id_ = *dir;
+  }
+  if (role_ == RaftRole::voter && config_.directory_ids && directory_id_ != voter_directory_id(self_)) {
+    // KIP-853: this disk is not the one the voter set names (it was replaced
+    // or wiped and formatted again). Its log cannot vouch for what the old
+    // replica acknowledged, so it must not vote or stand: it is an observer
+    // until an operator adds it as a voter.
+    world_.probe("raft/voter_with_new_directory_is_observer");
+    role_ = RaftRole::observer;
+  }
   log_.recover();
   const ElectionState s = store_.load();
   persisted_ = s;
@@ -241,6 +281,7 @@ void RaftClient::become_leader() {
   const Instant now = world_.now();
   for (NodeId v : voters_)
     if (v != self_) replicas_[v] = Replica{};
+  observers_.clear();
   // The LeaderChange control entry: the first entry of this epoch. The high
   // watermark may only pass it — that is what commits older epochs' entries.
   epoch_start_offset_ = log_.end_offset();
@@ -467,8 +508,10 @@ void RaftClient::poll_fetching() {
     target = *leader_;
   } else {
     target = voters_[voter_cursor_++ % voters_.size()];  // observer discovering the leader
+    if (target == self_) target = voters_[voter_cursor_++ % voters_.size()];  // a demoted voter asks the others
+    if (target == self_) return arm(world_.now() + config_.retry_backoff);    // alone: nobody to ask
   }
-  const FetchRequest rq{self_, epoch_, log_.end_offset(), log_.last_epoch(), config_.fetch_max_wait};
+  const FetchRequest rq{self_, directory_id_, epoch_, log_.end_offset(), log_.last_epoch(), config_.fetch_max_wait};
   fetch_in_flight_ = true;
   send(target, kind_fetch_, make(rq), kSmallMessage,
        [this, target, fo = rq.fetch_offset](const Reply& r, bool current) {
@@ -504,6 +547,16 @@ void RaftClient::on_fetch_response(NodeId from, Offset fetch_offset, const Reply
 
   if (resp.diverging) {
     const Offset cut = log_.truncation_offset_for(*resp.diverging);
+    if (!config_.directory_ids && (cut < hw_ || cut < applied_)) {
+      // Only reachable when a voter that lost its disk was still counted as
+      // that voter: a leader elected without entries this node had seen
+      // committed. Kafka's follower fails the same way (it refuses to
+      // truncate below its high watermark); the loss itself is what
+      // sim.check()'s lost-metadata checker reports.
+      ++stats_.committed_truncations;
+      world_.probe("raft/committed_entries_truncated");
+      return halt("the leader asked to truncate committed metadata");
+    }
     SIM_ASSERT(cut >= hw_, "the leader asked to truncate below the high watermark");
     SIM_ASSERT(cut >= applied_, "truncating entries the commit listener has seen");
     ++stats_.truncations;
@@ -597,7 +650,8 @@ void RaftClient::handle_fetch(const Incoming& in) {
   if (rq.epoch < epoch_) return refuse(Errc::FENCED_LEADER_EPOCH);
   if (rq.epoch > epoch_) return refuse(Errc::UNKNOWN_LEADER_EPOCH);
   if (state_ != RaftState::leader) return refuse(Errc::NOT_LEADER_OR_FOLLOWER);
-  if (is_voter_id(rq.replica)) note_voter_fetch(rq.replica);
+  const bool voter = is_voter_key(rq.replica, rq.replica_directory_id);
+  if (voter) note_voter_fetch(rq.replica);
 
   // Does the fetcher's log match ours at (fetch_offset, last_fetched_epoch)?
   const bool empty = rq.fetch_offset.value == 0 && rq.last_fetched_epoch.value == 0;
@@ -610,8 +664,15 @@ void RaftClient::handle_fetch(const Incoming& in) {
     }
   }
   // Valid: the fetcher has our log up to fetch_offset.
-  replicas_[rq.replica].end = rq.fetch_offset;
-  if (is_voter_id(rq.replica)) maybe_advance_leader_hw();
+  if (voter) {
+    replicas_[rq.replica].end = rq.fetch_offset;
+    replicas_[rq.replica].fetched_this_epoch = true;
+    maybe_advance_leader_hw();
+  } else {
+    // An observer — possibly a voter's node back on a new disk: its position
+    // must not count for the voter that had the old one.
+    observers_[rq.replica] = ReplicaView{rq.replica, rq.replica_directory_id, rq.fetch_offset};
+  }
   if (log_.end_offset() > rq.fetch_offset || rq.max_wait.ns == 0) return answer_fetch(in, rq.fetch_offset);
   parked_.push_back({in, world_.now() + rq.max_wait, hw_});
 }

@@ -15,6 +15,7 @@
 
 #include "engine/common/errors.h"
 #include "engine/common/types.h"
+#include "engine/raft/directory_id.h"
 #include "engine/raft/raft_log.h"
 #include "sim/world.h"
 
@@ -64,6 +65,7 @@ struct EpochResponse {
 // fetcher's current epoch: the leader fences older ones.
 struct FetchRequest {
   sim::NodeId replica;
+  DirectoryId replica_directory_id;  // KIP-853: which replica of that node fetches
   QuorumEpoch epoch;
   Offset fetch_offset;
   QuorumEpoch last_fetched_epoch;
