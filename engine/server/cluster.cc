@@ -748,7 +748,7 @@ void Cluster::check_metadata_commit(int32_t node, const raft::RaftEntry& e) {
   const uint64_t digest = e.data ? sim::hash_string(*e.data) : 0;
   const auto summary = [&] {
     if (!e.data) return std::string("an empty entry");
-    if (e.control) return *e.data;
+    if (e.control) return std::string("the epoch's LeaderChange control entry");
     const auto records = decode_records(*e.data);
     if (!records || records->empty()) return std::string("a metadata batch");
     std::string s = describe(records->front());
