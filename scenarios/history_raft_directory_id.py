@@ -52,9 +52,9 @@ def story(seed: int, directory_ids: bool):
 
 def scenario(seed: int) -> bool:
     off_leader, off_lagging, _, _, off_lost, _ = story(seed, directory_ids=False)
-    on_leader, _, wiped, q, on_lost, v_on = story(seed, directory_ids=True)
+    on_leader, on_lagging, wiped, q, on_lost, v_on = story(seed, directory_ids=True)
     return (off_leader == off_lagging and len(off_lost) == 1 and off_lost[0].expected
-            and on_leader == -1 and not on_lost and v_on.ok
+            and on_leader != on_lagging and not on_lost and v_on.ok
             and wiped in [o["id"] for o in q["observers"]])
 
 

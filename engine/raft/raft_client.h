@@ -47,7 +47,7 @@
 namespace ksim::raft {
 
 enum class RaftRole : uint8_t { voter, observer };
-enum class RaftState : uint8_t { unattached, voted, follower, candidate, leader, resigned };
+enum class RaftState : uint8_t { unattached, voted, follower, prospective, candidate, leader, resigned };
 const char* raft_state_name(RaftState s);
 
 struct ProposeResult {
@@ -163,6 +163,13 @@ class RaftClient {
   void become_unattached(QuorumEpoch epoch);
   void become_follower(QuorumEpoch epoch, sim::NodeId leader);
   void become_candidate();
+  // KIP-996: a voter that would stand first asks for pre-votes in its
+  // current epoch (stand() picks Prospective or, without pre-vote, Candidate).
+  void stand();
+  void become_prospective();
+  void prospective_lost();
+  void poll_prospective();
+  void on_pre_vote_response(sim::NodeId from, const sim::Reply& r, bool current);
   void become_leader();
   void become_resigned(std::vector<sim::NodeId> successors);
   // Reacts to an (epoch, leader) heard in any message: KafkaRaftClient.maybeTransition.
@@ -226,6 +233,9 @@ class RaftClient {
   sim::Instant state_deadline_;  // election timeout / fetch timeout / candidate back-off end
   bool backing_off_ = false;     // candidate lost; waiting before the next epoch
   int retries_ = 0;              // consecutive candidacies
+  // Follower: fetched from the leader in this state, and the leader has not
+  // resigned (EndQuorumEpoch): it is alive, so pre-votes are refused.
+  bool leader_alive_ = false;
   std::map<sim::NodeId, Peer> peers_;
 
   // Candidate.

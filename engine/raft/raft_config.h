@@ -35,6 +35,11 @@ struct RaftConfig {
   // false (`ksim.raft.directory.id=false`): voters are node ids alone, as in
   // the static `controller.quorum.voters` quorums before Kafka 3.9.
   bool directory_ids = true;
+  // KIP-996 pre-vote: a voter asks whether it could win before it bumps the
+  // epoch, and voters that hear from a live leader say no. false
+  // (`ksim.raft.pre.vote=false`): Kafka before 4.0 — a partitioned voter keeps
+  // bumping its epoch and deposes the leader when it rejoins.
+  bool pre_vote = true;
 
   // LeaderState.CHECK_QUORUM_TIMEOUT_FACTOR = 1.5
   sim::Duration check_quorum_timeout() const { return sim::nanoseconds(fetch_timeout.ns * 3 / 2); }

@@ -35,6 +35,9 @@ struct VoteRequest {
   sim::NodeId candidate;
   QuorumEpoch last_epoch;
   Offset end_offset;
+  // KIP-996: would you vote for me in candidate_epoch? Changes nothing on the
+  // voter (no epoch bump, nothing persisted).
+  bool pre_vote = false;
 };
 struct VoteResponse {
   QuorumView view;

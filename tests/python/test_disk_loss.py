@@ -50,8 +50,10 @@ def test_without_directory_ids_a_wiped_voter_elects_a_lagging_one_and_committed_
 
 def test_with_directory_ids_the_wiped_voter_is_an_observer_and_nothing_committed_is_lost():
     sim, s = wiped_voter_story(directory_ids=True)
-    # Two voters left who are that voter: no majority while the leader is down.
-    assert s["during"]["leader_id"] == -1
+    # Two voters left who are that voter: no majority while the leader is down
+    # (a follower may still name the crashed leader; nobody new won).
+    assert s["during"]["leader_id"] in (-1, s["leader"])
+    assert s["during"]["leader_epoch"] == 1
     q = sim.describe_quorum()
     assert q["leader_id"] in (s["leader"], s["lagging"])
     assert q["high_watermark"] > s["committed_hw"]
@@ -139,3 +141,38 @@ def test_wipe_of_an_unknown_node_or_a_client_is_refused():
     p = sim.producer({"acks": "all"})
     with pytest.raises(ClusterError, match=r"it is a client, which has no disk"):
         sim.replace_disk(p.id)
+
+
+def rejoin_story(pre_vote: bool, seed: int):
+    """A follower voter is cut off for 15 s (its election timer keeps firing),
+    then the network heals."""
+    cfg = {} if pre_vote else {"ksim.raft.pre.vote": "false"}
+    sim = ksim.Simulation(seed=seed, brokers=3, controllers=3, config=cfg)
+    sim.run_for(3_000)
+    before = sim.describe_quorum()
+    cut = [v["id"] for v in before["voters"] if v["id"] != before["leader_id"]][0]
+    sim.partition([[cut], [n for n in range(1, 7) if n != cut]])
+    sim.run_for(15_000)
+    sim.heal()
+    sim.run_for(5_000)
+    return before, sim.describe_quorum(), sim.check()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_without_pre_vote_a_rejoining_partitioned_voter_deposes_the_leader(seed):
+    before, after, v = rejoin_story(pre_vote=False, seed=seed)
+    # Its epoch ran ahead while it stood alone; its first Vote request after
+    # the heal forces everybody into that epoch and a new election.
+    assert after["leader_epoch"] > before["leader_epoch"] + 2
+    assert after["leader_id"] != before["leader_id"]
+    assert v.ok, str(v)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_with_pre_vote_a_rejoining_partitioned_voter_follows_the_leader_it_left(seed):
+    before, after, v = rejoin_story(pre_vote=True, seed=seed)
+    # KIP-996: it stayed Prospective in its epoch (the pre-votes went nowhere),
+    # and the voters that hear from the live leader refuse it after the heal.
+    assert (after["leader_id"], after["leader_epoch"]) == (before["leader_id"], before["leader_epoch"])
+    assert all(r["log_end_offset"] == after["high_watermark"] for r in after["voters"])
+    assert v.ok, str(v)
