@@ -14,6 +14,7 @@
 
 #include "bindings/py_bindings.h"
 #include "engine/broker/error_injection.h"
+#include "engine/common/node_ids.h"
 #include "engine/server/cluster.h"
 #include "sim/network.h"
 
@@ -479,6 +480,33 @@ applied it. ClusterError INVALID_REQUEST names a bad entity type, key or value
            "Restart every broker in turn (controlled shutdown or crash), waiting for a full ISR after each.")
       .def("restart", &Cluster::restart, py::arg("broker"))
       .def("power_fail", &Cluster::power_fail, py::arg("broker"), py::arg("torn") = false)
+      .def("wipe", &Cluster::wipe, py::arg("node"),
+           "The node restarts on a new, empty disk (a replaced drive, re-formatted): logs, checkpoints, "
+           "quorum-state and clean-shutdown file are gone, and it has a new directory id (KIP-853).")
+      .def("replace_disk", &Cluster::wipe, py::arg("node"), "Same as wipe(node): an operator replacing a failed drive.")
+      .def("describe_quorum", [](const Cluster& c) {
+             const ksim::raft::QuorumDescription d = c.describe_quorum();
+             auto replicas = [](const std::vector<ksim::raft::ReplicaView>& v) {
+               py::list out;
+               for (const auto& r : v) {
+                 py::dict e;
+                 e["id"] = ksim::kafka_id_of(r.id);
+                 e["directory_id"] = r.directory_id.str();
+                 e["log_end_offset"] = r.log_end_offset.value;
+                 out.append(e);
+               }
+               return out;
+             };
+             py::dict out;
+             out["leader_id"] = d.leader ? py::int_(ksim::kafka_id_of(*d.leader)) : py::int_(-1);
+             out["leader_epoch"] = d.epoch.value;
+             out["high_watermark"] = d.high_watermark.value;
+             out["voters"] = replicas(d.voters);
+             out["observers"] = replicas(d.observers);
+             return out;
+           },
+           "kafka-metadata-quorum describe --status/--replication from the raft leader's view: leader_id, "
+           "leader_epoch, high_watermark, voters and observers (id, directory_id, log_end_offset; -1: unknown).")
       .def("is_up", &Cluster::is_up, py::arg("node"),
            "Whether a node is running (not crashed, stopped, or halted by a failed log dir); paused counts as up.")
       .def("pause", &Cluster::pause, py::arg("broker"), py::arg("ms"))

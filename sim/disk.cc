@@ -416,6 +416,27 @@ void Disk::corrupt(std::string_view name, uint64_t offset, uint64_t length) {
                                 std::to_string(length));
 }
 
+void Disk::replace() {
+  if (world_.is_up(owner_)) throw SimError("a disk can only be replaced while its node is down");
+  files_.clear();
+  index_.clear();
+  used_bytes_ = 0;
+  ++corruptions_;  // caches above this layer must not keep the old drive's bytes
+  full_ = false;
+  slowdown_ = 1.0;
+  stalled_ = false;
+  world_.note_fault(owner_, "disk replaced: empty");
+}
+
+void Disk::install(std::string_view name, std::span<const uint8_t> bytes) {
+  if (world_.is_up(owner_)) throw SimError("a file can only be installed while its node is down");
+  File& f = add_file(name);
+  used_bytes_ = used_bytes_ - f.data.size() + bytes.size();
+  f.unsynced.clear();
+  f.data.assign(bytes);
+  share_all(f);
+}
+
 void Disk::lose_unsynced(bool torn) {
   for (auto& [name, f] : files_) {
     if (f.unsynced.empty()) continue;

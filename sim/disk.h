@@ -135,6 +135,18 @@ class Disk {
   // Called by World::power_fail.
   void lose_unsynced(bool torn);
 
+  // ---- the operator (only while the owning node is down) ----------------------------
+  // The drive is swapped for a new, empty one of the same model: every file,
+  // synced or not, is gone and the old drive's faults (full, slow, stalled)
+  // went with it. What a replaced failed drive, or `rm -rf` of the data
+  // directories, leaves a restarting server (sim.wipe).
+  void replace();
+  // Writes `file` durably and at once, as an offline tool does before the
+  // server starts (kafka-storage format writing meta.properties). Replaces
+  // an existing file of that name. Takes no virtual time and is not traced
+  // (formatting precedes the run: runs that format alike hash alike).
+  void install(std::string_view file, std::span<const uint8_t> bytes);
+
  private:
   // An unsynced operation. An append at the end of the file is kept by
   // reference (`ref`: the bytes are the page cache's [offset, offset+length)),

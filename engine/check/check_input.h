@@ -47,6 +47,7 @@ struct RunConfig {
   bool unclean_leader_election = false;
   bool full_read = false;       // the run ended by reading every partition to its end
   bool unseen_is_violation = false;  // severity of `unseen`
+  bool raft_directory_ids = true;    // ksim.raft.directory.id (KIP-853 voter keys)
   int32_t min_isr(const std::string& topic) const {
     auto it = topic_min_isr.find(topic);
     return it == topic_min_isr.end() ? min_insync_replicas : it->second;
@@ -78,6 +79,16 @@ struct CheckInput {
   };
   std::vector<LivenessFailure> liveness_failures;
   std::vector<PipelineCheck> pipelines;
+  // Committed metadata entries later replaced by another entry at the same
+  // offset (filled by the cluster, which sees every node commit every entry).
+  struct MetadataLoss {
+    int64_t offset = -1;
+    int32_t first_epoch = -1, later_epoch = -1;  // raft epochs of the two entries
+    int32_t first_node = -1, later_node = -1;    // who committed each
+    int64_t first_at_ns = 0, later_at_ns = 0;
+    std::string first_summary, later_summary;    // what the entries held
+  };
+  std::vector<MetadataLoss> metadata_losses;
 };
 
 }  // namespace ksim::check

@@ -18,6 +18,7 @@ void check_ownership(const HistoryIndex& index, Verdict& out);          // owner
 void check_unseen(const HistoryIndex& index, Verdict& out);             // unseen.cc
 void check_transactions(const HistoryIndex& index, Verdict& out);       // transactions.cc
 void check_pipelines(const HistoryIndex& index, Verdict& out);          // transactions.cc
+void check_metadata_log(const HistoryIndex& index, Verdict& out);       // metadata_log.cc
 void check_liveness(const HistoryIndex& index, Verdict& out);           // verdict.cc
 void compute_stats(const HistoryIndex& index, Verdict& out);            // verdict.cc
 

@@ -18,7 +18,9 @@ std::string permitted_committed_loss(const HistoryIndex& index, const TopicParti
     if (e.at_ns < since) continue;
     if (e.type == EventType::election && e.unclean && e.tp == tp)
       return "unclean election of broker " + std::to_string(e.node) + " at " + fmt_time(e.at_ns);
-    if (e.type == EventType::fault && e.what.rfind("power_fail", 0) == 0) power_failed.insert(e.node);
+    // A wiped disk lost everything a power failure could, and more.
+    if (e.type == EventType::fault && (e.what.rfind("power_fail", 0) == 0 || e.what.rfind("wipe", 0) == 0))
+      power_failed.insert(e.node);
   }
   // The ISR when the write was acknowledged (from the elections and ISR
   // changes before it): if every member of it lost unflushed data, Kafka's

@@ -151,6 +151,7 @@ Verdict check_all(const CheckInput& input) {
   check_unseen(index, v);
   check_transactions(index, v);
   check_pipelines(index, v);
+  check_metadata_log(index, v);
   check_liveness(index, v);
   v.finish();
   compute_stats(index, v);

@@ -152,6 +152,8 @@ std::map<std::string, ConfigDef, std::less<>> build() {
       {"ksim.hw.includes.pending.isr", CT::boolean, "true", B, "false: HW over the current ISR only."},
       {"ksim.offsets.for.leader.epoch", CT::string, "kip-279", B, "kip-101: KIP-101 without KIP-279's answer.", {}, {},
        {"kip-279", "kip-101"}},
+      {"ksim.raft.directory.id", CT::boolean, "true", B, "false: KRaft voters known by node id alone (pre-KIP-853): a voter back with an empty disk still votes."},
+      {"ksim.raft.pre.vote", CT::boolean, "true", B, "false: no KIP-996 pre-vote: a partitioned voter that rejoins deposes the leader."},
       {"ksim.transaction.protocol", CT::string, "v2", B, "v1: transactions without KIP-890's checks.", {}, {},
        {"v2", "v1"}},
       {"ksim.truncation.mode", CT::string, "leader-epoch", B, "high-watermark: pre-KIP-101 truncation.", {}, {},

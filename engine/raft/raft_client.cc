@@ -36,6 +36,7 @@ const char* raft_state_name(RaftState s) {
     case RaftState::unattached: return "Unattached";
     case RaftState::voted: return "Voted";
     case RaftState::follower: return "Follower";
+    case RaftState::prospective: return "Prospective";
     case RaftState::candidate: return "Candidate";
     case RaftState::leader: return "Leader";
     case RaftState::resigned: return "Resigned";
@@ -51,6 +52,7 @@ RaftClient::RaftClient(sim::World& world, NodeId self, std::vector<NodeId> voter
       voters_(std::move(voters)),
       role_(role),
       config_(config),
+      directory_id_(bootstrap_directory_id(world, self)),
       rng_(world.rng("raft/" + std::to_string(self.value))),
       kind_vote_(net_.kind("Vote")),
       kind_begin_(net_.kind("BeginQuorumEpoch")),
@@ -74,6 +76,30 @@ RaftClient::RaftClient(sim::World& world, NodeId self, std::vector<NodeId> voter
 }
 
 bool RaftClient::is_voter_id(NodeId n) const { return std::binary_search(voters_.begin(), voters_.end(), n); }
+
+bool RaftClient::is_voter_key(NodeId n, DirectoryId dir) const {
+  return is_voter_id(n) && (!config_.directory_ids || dir == voter_directory_id(n));
+}
+
+QuorumDescription RaftClient::describe() const {
+  QuorumDescription d;
+  d.leader = leader_;
+  d.epoch = epoch_;
+  d.high_watermark = hw_;
+  const bool leading = state_ == RaftState::leader;
+  for (NodeId v : voters_) {
+    ReplicaView r{v, voter_directory_id(v), Offset{-1}};
+    if (v == self_) {
+      if (role_ == RaftRole::voter) r.log_end_offset = log_.end_offset();
+    } else if (leading) {
+      if (auto it = replicas_.find(v); it != replicas_.end() && it->second.fetched_this_epoch) r.log_end_offset = it->second.end;
+    }
+    d.voters.push_back(r);
+  }
+  if (leading)
+    for (const auto& [id, o] : observers_) d.observers.push_back(o);
+  return d;
+}
 
 void RaftClient::start() {
   SIM_ASSERT(!started_, "RaftClient started twice");
@@ -110,6 +136,21 @@ void RaftClient::run() {
 }
 
 void RaftClient::recover() {
+  sim::Disk& disk = world_.disk(self_);
+  if (disk.exists(kMetaPropertiesFile)) {
+    const auto bytes = disk.contents(kMetaPropertiesFile);
+    const auto dir = decode_directory_id(std::string(bytes.begin(), bytes.end()));
+    if (!dir) throw sim::SimError("node " + std::to_string(self_.value) + ": meta.properties has no directory.id");
+    directory_id_ = *dir;
+  }
+  if (role_ == RaftRole::voter && config_.directory_ids && directory_id_ != voter_directory_id(self_)) {
+    // KIP-853: this disk is not the one the voter set names (it was replaced
+    // or wiped and formatted again). Its log cannot vouch for what the old
+    // replica acknowledged, so it must not vote or stand: it is an observer
+    // until an operator adds it as a voter.
+    world_.probe("raft/voter_with_new_directory_is_observer");
+    role_ = RaftRole::observer;
+  }
   log_.recover();
   const ElectionState s = store_.load();
   persisted_ = s;
@@ -139,10 +180,11 @@ void RaftClient::poll() {
   switch (state_) {
     case RaftState::leader: poll_leader(); return;
     case RaftState::candidate: poll_candidate(); return;
+    case RaftState::prospective: poll_prospective(); return;
     case RaftState::resigned: poll_resigned(); return;
     case RaftState::follower:
       if (role_ == RaftRole::voter) {
-        if (now >= state_deadline_) return become_candidate();  // no leader heard for fetch.timeout
+        if (now >= state_deadline_) return stand();  // no leader heard for fetch.timeout
         arm(state_deadline_);
       } else if (now >= state_deadline_) {
         leader_unreachable_ = true;  // observer: look for the leader elsewhere
@@ -152,7 +194,7 @@ void RaftClient::poll() {
     case RaftState::unattached:
     case RaftState::voted:
       if (role_ == RaftRole::voter) {
-        if (now >= state_deadline_) return become_candidate();
+        if (now >= state_deadline_) return stand();
         arm(state_deadline_);
       } else {
         poll_fetching();  // an observer asks the voters who leads
@@ -202,6 +244,7 @@ bool RaftClient::transition(RaftState s, QuorumEpoch epoch, std::optional<NodeId
   fetch_in_flight_ = false;
   fetch_retry_at_ = now;
   leader_unreachable_ = false;
+  leader_alive_ = false;
   state_deadline_ = now + (s == RaftState::follower ? config_.fetch_timeout : random_election_timeout());
   if (was_leader) {
     pending_.clear();  // never appended: these offsets will hold other entries
@@ -217,18 +260,75 @@ void RaftClient::become_unattached(QuorumEpoch epoch) {
   // (QuorumState.transitionToUnattached): otherwise a voter with a stale log,
   // standing again and again, would reset everybody's timer with each new
   // epoch and keep the up-to-date voters from ever standing.
-  const bool keep_timer = state_ == RaftState::candidate || state_ == RaftState::unattached;
+  const bool keep_timer =
+      state_ == RaftState::candidate || state_ == RaftState::prospective || state_ == RaftState::unattached;
   const Instant deadline = state_deadline_;
   if (transition(RaftState::unattached, epoch, std::nullopt, std::nullopt) && keep_timer) state_deadline_ = deadline;
 }
 
 void RaftClient::become_follower(QuorumEpoch epoch, NodeId leader) {
-  transition(RaftState::follower, epoch, leader, epoch == epoch_ ? voted_for_ : std::nullopt);
+  if (transition(RaftState::follower, epoch, leader, epoch == epoch_ ? voted_for_ : std::nullopt)) retries_ = 0;
+}
+
+void RaftClient::stand() {
+  if (config_.pre_vote) return become_prospective();
+  become_candidate();
+}
+
+void RaftClient::become_prospective() {
+  SIM_ASSERT(role_ == RaftRole::voter, "observers never stand for election");
+  // Same epoch, same vote, same leader: nothing to persist, nothing anybody
+  // else sees change. Only a majority of pre-votes leads to Candidate.
+  if (!transition(RaftState::prospective, epoch_, leader_, voted_for_)) return;
+  granted_.insert(self_);
+  if (granted_.size() >= majority()) become_candidate();  // a quorum of one
+}
+
+// The pre-vote failed (rejected by too many, or the election timed out):
+// back to the leader this node knew, else to waiting out another timeout.
+void RaftClient::prospective_lost() {
+  world_.probe("raft/pre_vote_lost");
+  if (leader_) return become_follower(epoch_, *leader_);
+  transition(voted_for_ ? RaftState::voted : RaftState::unattached, epoch_, std::nullopt, voted_for_);
+}
+
+void RaftClient::poll_prospective() {
+  const Instant now = world_.now();
+  if (now >= state_deadline_) return prospective_lost();
+  arm(state_deadline_);
+  for (NodeId v : voters_) {
+    if (v == self_ || granted_.contains(v) || rejected_.contains(v)) continue;
+    if (!can_send(v)) {
+      if (!peers_[v].in_flight) arm(peers_[v].backoff_until);
+      continue;
+    }
+    VoteRequest rq{QuorumEpoch{epoch_.value + 1}, self_, log_.last_epoch(), log_.end_offset()};
+    rq.pre_vote = true;
+    send(v, kind_vote_, make(rq), kSmallMessage,
+         [this, v](const Reply& r, bool current) { on_pre_vote_response(v, r, current); });
+  }
+}
+
+void RaftClient::on_pre_vote_response(NodeId from, const Reply& r, bool current) {
+  if (r.status != sim::CallStatus::ok) return;  // retried after retry.backoff by poll_prospective
+  const auto& resp = body<VoteResponse>(r.payload);
+  const uint64_t g = generation_;
+  // A newer epoch ends the pre-vote. A voter naming our epoch's leader proves
+  // nothing about that leader's health: a rejection says so, if it is alive.
+  if (resp.view.epoch > epoch_) maybe_transition(resp.view.epoch, resp.view.leader);
+  if (!current || g != generation_ || state_ != RaftState::prospective) return;
+  if (resp.vote_granted) {
+    granted_.insert(from);
+    if (granted_.size() >= majority()) become_candidate();
+  } else {
+    rejected_.insert(from);
+    if (rejected_.size() > voters_.size() - majority()) prospective_lost();
+  }
 }
 
 void RaftClient::become_candidate() {
   SIM_ASSERT(role_ == RaftRole::voter, "observers never stand for election");
-  const int retries = state_ == RaftState::candidate ? retries_ + 1 : 1;
+  const int retries = state_ == RaftState::candidate || state_ == RaftState::prospective ? retries_ + 1 : 1;
   if (!transition(RaftState::candidate, QuorumEpoch{epoch_.value + 1}, std::nullopt, self_)) return;
   retries_ = retries;
   ++stats_.elections_started;
@@ -238,9 +338,11 @@ void RaftClient::become_candidate() {
 
 void RaftClient::become_leader() {
   if (!transition(RaftState::leader, epoch_, self_, self_)) return;
+  retries_ = 0;
   const Instant now = world_.now();
   for (NodeId v : voters_)
     if (v != self_) replicas_[v] = Replica{};
+  observers_.clear();
   // The LeaderChange control entry: the first entry of this epoch. The high
   // watermark may only pass it — that is what commits older epochs' entries.
   epoch_start_offset_ = log_.end_offset();
@@ -400,7 +502,7 @@ bool RaftClient::can_send(NodeId dst) const {
 void RaftClient::poll_candidate() {
   const Instant now = world_.now();
   if (backing_off_) {
-    if (now >= state_deadline_) return become_candidate();  // stand again, next epoch
+    if (now >= state_deadline_) return stand();  // stand again (next epoch, after a pre-vote)
     return arm(state_deadline_);
   }
   if (now >= state_deadline_) return start_backoff();  // the election timed out
@@ -437,7 +539,7 @@ void RaftClient::on_vote_response(NodeId from, const Reply& r, bool current) {
 
 void RaftClient::poll_resigned() {
   const Instant now = world_.now();
-  if (now >= state_deadline_) return become_candidate();
+  if (now >= state_deadline_) return stand();
   arm(state_deadline_);
   for (NodeId v : voters_) {
     if (v == self_ || peers_[v].acked) continue;
@@ -467,8 +569,10 @@ void RaftClient::poll_fetching() {
     target = *leader_;
   } else {
     target = voters_[voter_cursor_++ % voters_.size()];  // observer discovering the leader
+    if (target == self_) target = voters_[voter_cursor_++ % voters_.size()];  // a demoted voter asks the others
+    if (target == self_) return arm(world_.now() + config_.retry_backoff);    // alone: nobody to ask
   }
-  const FetchRequest rq{self_, epoch_, log_.end_offset(), log_.last_epoch(), config_.fetch_max_wait};
+  const FetchRequest rq{self_, directory_id_, epoch_, log_.end_offset(), log_.last_epoch(), config_.fetch_max_wait};
   fetch_in_flight_ = true;
   send(target, kind_fetch_, make(rq), kSmallMessage,
        [this, target, fo = rq.fetch_offset](const Reply& r, bool current) {
@@ -499,11 +603,22 @@ void RaftClient::on_fetch_response(NodeId from, Offset fetch_offset, const Reply
   }
   if (state_ != RaftState::follower || from != *leader_) return;
   leader_unreachable_ = false;
+  leader_alive_ = true;
   state_deadline_ = now + config_.fetch_timeout;  // the leader is alive
   if (fetch_offset != log_.end_offset()) return;  // (one fetch at a time: cannot happen)
 
   if (resp.diverging) {
     const Offset cut = log_.truncation_offset_for(*resp.diverging);
+    if (!config_.directory_ids && (cut < hw_ || cut < applied_)) {
+      // Only reachable when a voter that lost its disk was still counted as
+      // that voter: a leader elected without entries this node had seen
+      // committed. Kafka's follower fails the same way (it refuses to
+      // truncate below its high watermark); the loss itself is what
+      // sim.check()'s lost-metadata checker reports.
+      ++stats_.committed_truncations;
+      world_.probe("raft/committed_entries_truncated");
+      return halt("the leader asked to truncate committed metadata");
+    }
     SIM_ASSERT(cut >= hw_, "the leader asked to truncate below the high watermark");
     SIM_ASSERT(cut >= applied_, "truncating entries the commit listener has seen");
     ++stats_.truncations;
@@ -536,6 +651,17 @@ void RaftClient::handle_request(const Incoming& in) {
 
 void RaftClient::handle_vote(const Incoming& in) {
   const auto& rq = body<VoteRequest>(in.payload);
+  if (rq.pre_vote) {
+    // KIP-996: answer as we would vote, changing nothing. No to a stale
+    // epoch, to a log behind ours, and whenever we know a live leader — the
+    // rejoining partitioned voter must not get to depose it.
+    const bool up_to_date = std::tuple(rq.last_epoch, rq.end_offset) >= std::tuple(log_.last_epoch(), log_.end_offset());
+    const bool live_leader = state_ == RaftState::leader || (state_ == RaftState::follower && leader_alive_);
+    const bool granted = role_ == RaftRole::voter && rq.candidate_epoch > epoch_ && up_to_date && !live_leader;
+    world_.probe(granted ? "raft/pre_vote_granted" : "raft/pre_vote_rejected");
+    net_.respond(in, kind_vote_resp_, make(VoteResponse{view(), granted}), kSmallMessage);
+    return;
+  }
   if (rq.candidate_epoch > epoch_) become_unattached(rq.candidate_epoch);
   if (halted_) return;
   bool granted = false;
@@ -563,6 +689,9 @@ void RaftClient::handle_begin_epoch(const Incoming& in) {
   }
   maybe_transition(rq.epoch, rq.leader);
   if (halted_) return;
+  // The leader itself says it leads: a prospective stops asking and follows.
+  if (state_ == RaftState::prospective && rq.epoch == epoch_ && leader_ == rq.leader) become_follower(epoch_, rq.leader);
+  if (halted_) return;
   net_.respond(in, kind_begin_resp_, make(EpochResponse{view()}), kSmallMessage);
 }
 
@@ -574,6 +703,7 @@ void RaftClient::handle_end_epoch(const Incoming& in) {
   }
   maybe_transition(rq.epoch, rq.leader);
   if (halted_) return;
+  if (state_ == RaftState::follower && leader_ == rq.leader) leader_alive_ = false;  // it resigned
   if (role_ == RaftRole::voter && state_ == RaftState::follower && leader_ == rq.leader) {
     // Stand soon, the more caught up the sooner (strict exponential back-off by
     // position among the preferred successors; the first stands at once).
@@ -597,7 +727,8 @@ void RaftClient::handle_fetch(const Incoming& in) {
   if (rq.epoch < epoch_) return refuse(Errc::FENCED_LEADER_EPOCH);
   if (rq.epoch > epoch_) return refuse(Errc::UNKNOWN_LEADER_EPOCH);
   if (state_ != RaftState::leader) return refuse(Errc::NOT_LEADER_OR_FOLLOWER);
-  if (is_voter_id(rq.replica)) note_voter_fetch(rq.replica);
+  const bool voter = is_voter_key(rq.replica, rq.replica_directory_id);
+  if (voter) note_voter_fetch(rq.replica);
 
   // Does the fetcher's log match ours at (fetch_offset, last_fetched_epoch)?
   const bool empty = rq.fetch_offset.value == 0 && rq.last_fetched_epoch.value == 0;
@@ -610,8 +741,15 @@ void RaftClient::handle_fetch(const Incoming& in) {
     }
   }
   // Valid: the fetcher has our log up to fetch_offset.
-  replicas_[rq.replica].end = rq.fetch_offset;
-  if (is_voter_id(rq.replica)) maybe_advance_leader_hw();
+  if (voter) {
+    replicas_[rq.replica].end = rq.fetch_offset;
+    replicas_[rq.replica].fetched_this_epoch = true;
+    maybe_advance_leader_hw();
+  } else {
+    // An observer — possibly a voter's node back on a new disk: its position
+    // must not count for the voter that had the old one.
+    observers_[rq.replica] = ReplicaView{rq.replica, rq.replica_directory_id, rq.fetch_offset};
+  }
   if (log_.end_offset() > rq.fetch_offset || rq.max_wait.ns == 0) return answer_fetch(in, rq.fetch_offset);
   parked_.push_back({in, world_.now() + rq.max_wait, hw_});
 }

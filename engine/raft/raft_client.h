@@ -34,6 +34,7 @@
 
 #include "engine/common/errors.h"
 #include "engine/common/types.h"
+#include "engine/raft/directory_id.h"
 #include "engine/raft/quorum_state.h"
 #include "engine/raft/raft_config.h"
 #include "engine/raft/raft_log.h"
@@ -46,7 +47,7 @@
 namespace ksim::raft {
 
 enum class RaftRole : uint8_t { voter, observer };
-enum class RaftState : uint8_t { unattached, voted, follower, candidate, leader, resigned };
+enum class RaftState : uint8_t { unattached, voted, follower, prospective, candidate, leader, resigned };
 const char* raft_state_name(RaftState s);
 
 struct ProposeResult {
@@ -58,6 +59,24 @@ struct ProposeResult {
 struct RaftStats {
   uint64_t elections_started = 0, votes_granted = 0, truncations = 0, entries_truncated = 0;
   uint64_t check_quorum_resignations = 0;
+  // Directory ids off: a node asked to truncate entries it had committed
+  // (the committed-metadata loss KIP-853 prevents); it halts.
+  uint64_t committed_truncations = 0;
+};
+
+// kafka-metadata-quorum describe --replication, from one node's view: the
+// leader knows every replica's position; others know only their own.
+struct ReplicaView {
+  sim::NodeId id;
+  DirectoryId directory_id;
+  Offset log_end_offset{-1};  // -1: unknown to this node
+};
+struct QuorumDescription {
+  std::optional<sim::NodeId> leader;
+  QuorumEpoch epoch{0};
+  Offset high_watermark{0};
+  std::vector<ReplicaView> voters;     // the voter set, in id order
+  std::vector<ReplicaView> observers;  // replicas that fetched from this leader but are no voter
 };
 
 class RaftClient {
@@ -99,7 +118,15 @@ class RaftClient {
   bool halted() const { return halted_; }
   const RaftStats& stats() const { return stats_; }
   sim::NodeId id() const { return self_; }
+  // A voter: configured as one AND (with directory ids) still the replica the
+  // voter set names — false after the node came back with an empty disk.
   bool is_voter() const { return role_ == RaftRole::voter; }
+  // Read from meta.properties when the raft fiber starts (the bootstrap id
+  // until then, and for a node that was never re-formatted).
+  DirectoryId directory_id() const { return directory_id_; }
+  // The directory id the voter set records for voter `n`.
+  DirectoryId voter_directory_id(sim::NodeId n) const { return bootstrap_directory_id(world_, n); }
+  QuorumDescription describe() const;
 
  private:
   // Per-destination request bookkeeping (Kafka's RequestManager).
@@ -136,6 +163,13 @@ class RaftClient {
   void become_unattached(QuorumEpoch epoch);
   void become_follower(QuorumEpoch epoch, sim::NodeId leader);
   void become_candidate();
+  // KIP-996: a voter that would stand first asks for pre-votes in its
+  // current epoch (stand() picks Prospective or, without pre-vote, Candidate).
+  void stand();
+  void become_prospective();
+  void prospective_lost();
+  void poll_prospective();
+  void on_pre_vote_response(sim::NodeId from, const sim::Reply& r, bool current);
   void become_leader();
   void become_resigned(std::vector<sim::NodeId> successors);
   // Reacts to an (epoch, leader) heard in any message: KafkaRaftClient.maybeTransition.
@@ -164,6 +198,9 @@ class RaftClient {
   sim::Duration random_election_timeout();
   sim::Duration election_backoff(int retries);
   bool is_voter_id(sim::NodeId n) const;
+  // KIP-853's ReplicaKey match: the id is a voter's and (with directory ids)
+  // so is the directory.
+  bool is_voter_key(sim::NodeId n, DirectoryId dir) const;
   size_t majority() const { return voters_.size() / 2 + 1; }
 
   sim::World& world_;
@@ -172,6 +209,7 @@ class RaftClient {
   std::vector<sim::NodeId> voters_;
   RaftRole role_;
   RaftConfig config_;
+  DirectoryId directory_id_;
   sim::Rng rng_;
   sim::KindId kind_vote_, kind_begin_, kind_end_, kind_fetch_;
   sim::KindId kind_vote_resp_, kind_begin_resp_, kind_end_resp_, kind_fetch_resp_;
@@ -195,6 +233,9 @@ class RaftClient {
   sim::Instant state_deadline_;  // election timeout / fetch timeout / candidate back-off end
   bool backing_off_ = false;     // candidate lost; waiting before the next epoch
   int retries_ = 0;              // consecutive candidacies
+  // Follower: fetched from the leader in this state, and the leader has not
+  // resigned (EndQuorumEpoch): it is alive, so pre-votes are refused.
+  bool leader_alive_ = false;
   std::map<sim::NodeId, Peer> peers_;
 
   // Candidate.
@@ -202,6 +243,7 @@ class RaftClient {
 
   // Leader.
   std::map<sim::NodeId, Replica> replicas_;
+  std::map<sim::NodeId, ReplicaView> observers_;  // fetchers that are no voter (describe only)
   Offset epoch_start_offset_{0};
   std::set<sim::NodeId> fetched_voters_;
   sim::Instant check_quorum_deadline_;

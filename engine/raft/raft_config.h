@@ -30,6 +30,16 @@ struct RaftConfig {
   sim::Duration request_timeout = sim::milliseconds(2000);
   sim::Duration retry_backoff = sim::milliseconds(20);
   sim::Duration fetch_max_wait = sim::milliseconds(500);
+  // KIP-853: a voter is the pair (node id, directory id), so a node that comes
+  // back with an empty disk (a new directory id) is no longer that voter.
+  // false (`ksim.raft.directory.id=false`): voters are node ids alone, as in
+  // the static `controller.quorum.voters` quorums before Kafka 3.9.
+  bool directory_ids = true;
+  // KIP-996 pre-vote: a voter asks whether it could win before it bumps the
+  // epoch, and voters that hear from a live leader say no. false
+  // (`ksim.raft.pre.vote=false`): Kafka before 4.0 — a partitioned voter keeps
+  // bumping its epoch and deposes the leader when it rejoins.
+  bool pre_vote = true;
 
   // LeaderState.CHECK_QUORUM_TIMEOUT_FACTOR = 1.5
   sim::Duration check_quorum_timeout() const { return sim::nanoseconds(fetch_timeout.ns * 3 / 2); }

@@ -15,6 +15,7 @@
 
 #include "engine/common/errors.h"
 #include "engine/common/types.h"
+#include "engine/raft/directory_id.h"
 #include "engine/raft/raft_log.h"
 #include "sim/world.h"
 
@@ -34,6 +35,9 @@ struct VoteRequest {
   sim::NodeId candidate;
   QuorumEpoch last_epoch;
   Offset end_offset;
+  // KIP-996: would you vote for me in candidate_epoch? Changes nothing on the
+  // voter (no epoch bump, nothing persisted).
+  bool pre_vote = false;
 };
 struct VoteResponse {
   QuorumView view;
@@ -64,6 +68,7 @@ struct EpochResponse {
 // fetcher's current epoch: the leader fences older ones.
 struct FetchRequest {
   sim::NodeId replica;
+  DirectoryId replica_directory_id;  // KIP-853: which replica of that node fetches
   QuorumEpoch epoch;
   Offset fetch_offset;
   QuorumEpoch last_fetched_epoch;

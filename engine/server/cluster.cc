@@ -11,6 +11,7 @@
 #include "engine/coordinator/java_hash.h"
 #include "engine/storage/log_segment.h"
 #include "sim/disk.h"
+#include "sim/hash.h"
 #include "sim/network.h"
 
 namespace ksim {
@@ -62,7 +63,10 @@ Cluster::Cluster(ClusterOptions options)
     const std::string name = std::string(roles.broker ? "broker" : "controller") + std::to_string(id);
     const sim::NodeId n = world_->add_node(name, [this, roles](sim::NodeId self) {
       auto node = std::make_shared<KafkaNode>(*world_, self, roles, voters_, config_,
-                                              [this](const raft::RaftEntry& e) { observe_metadata(e); });
+                                              [this, self](const raft::RaftEntry& e) {
+                                                check_metadata_commit(kafka_id_of(self), e);
+                                                observe_metadata(e);
+                                              });
       if (node->broker())
         node->broker()->group_coordinator().on_group_created = [this, self](const std::string& group,
                                                                             const TopicPartition& offsets_tp) {
@@ -772,6 +776,64 @@ void Cluster::observe_metadata(const raft::RaftEntry& e) {
       record_event(std::move(ev));
     }
   }
+}
+
+// Every node hands every committed metadata entry here, in offset order. The
+// first commit of an offset is remembered; a later one that differs (another
+// epoch or other bytes) is a committed entry that disappeared.
+void Cluster::check_metadata_commit(int32_t node, const raft::RaftEntry& e) {
+  const uint64_t digest = e.data ? sim::hash_string(*e.data) : 0;
+  const auto summary = [&] {
+    if (!e.data) return std::string("an empty entry");
+    if (e.control) return std::string("the epoch's LeaderChange control entry");
+    const auto records = decode_records(*e.data);
+    if (!records || records->empty()) return std::string("a metadata batch");
+    std::string s = describe(records->front());
+    if (records->size() > 1) s += " and " + std::to_string(records->size() - 1) + " more records";
+    return s;
+  };
+  const auto offset = static_cast<size_t>(e.offset.value);
+  if (offset == committed_metadata_.size()) {
+    committed_metadata_.push_back({e.epoch.value, node, digest, world_->now().ns, summary()});
+    return;
+  }
+  SIM_ASSERT(offset < committed_metadata_.size(), "a node committed a metadata offset nobody committed before it");
+  const CommittedMetadata& first = committed_metadata_[offset];
+  if (first.epoch == e.epoch.value && first.digest == digest) return;
+  for (const auto& l : metadata_losses_)
+    if (l.offset == e.offset.value) return;  // reported once per offset
+  metadata_losses_.push_back({e.offset.value, first.epoch, e.epoch.value, first.node, node, first.at_ns,
+                              world_->now().ns, first.summary, summary()});
+}
+
+void Cluster::wipe(int32_t id) {
+  check_id(id);
+  if (is_client(id))
+    throw ClusterError(Errc::INVALID_REQUEST, "cannot wipe node " + std::to_string(id) +
+                                                  ": it is a client, which has no disk (brokers and controllers do)");
+  const sim::NodeId n = node_id(id);
+  note_event(check::EventType::fault, id, "wipe (disk replaced: empty)");
+  if (world_->is_up(n)) world_->crash(n);
+  sim::Disk& disk = world_->disk(n);
+  disk.replace();
+  // The operator formats the new disk (kafka-storage format): a new directory id.
+  const std::string props = raft::encode_meta_properties(id, raft::formatted_directory_id(*world_, n, ++formats_[id]));
+  disk.install(raft::kMetaPropertiesFile,
+               std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(props.data()), props.size()));
+  note_event(check::EventType::heal, id, "restart");
+  world_->restart(n);
+}
+
+raft::QuorumDescription Cluster::describe_quorum() const {
+  std::optional<raft::QuorumDescription> any;
+  for (int32_t c : controller_ids()) {
+    const auto node = world_->process<KafkaNode>(sim_node_of(c));
+    if (!node) continue;
+    if (node->raft().is_leader()) return node->raft().describe();
+    if (!any) any = node->raft().describe();
+  }
+  if (!any) throw ClusterError(Errc::NOT_CONTROLLER, "describe_quorum: every controller is down");
+  return *any;
 }
 
 void Cluster::restart(int32_t id) {

@@ -240,6 +240,14 @@ class Cluster {
 
   // ---- faults -------------------------------------------------------------------------------
   void crash(int32_t id);
+  // The node restarts on a new, empty disk (an operator replacing a failed
+  // drive, then re-formatting it): every log, checkpoint, clean-shutdown file
+  // and quorum-state is gone, and its meta.properties has a NEW directory id
+  // (KIP-853: the node is a new replica). Crashes the node first if it is up.
+  void wipe(int32_t id);
+  // kafka-metadata-quorum describe --status/--replication, from the current
+  // raft leader's view (any live controller's if there is no leader).
+  raft::QuorumDescription describe_quorum() const;
   // A controlled shutdown: the broker asks the controller to move its
   // leaderships away, flushes its logs, then stops (a controller-only node
   // just stops). Throws if the node is down. Returns false when the
@@ -352,6 +360,19 @@ class Cluster {
   std::map<int32_t, std::vector<BootHook>> boot_hooks_;
   // Election bookkeeping for the history (observe_metadata).
   int64_t observed_metadata_offset_ = -1;
+  // lost-metadata detector: the first committed entry of every metadata
+  // offset (dense from 0: a node commits in offset order) and every later
+  // commit of a different entry at an offset (check/metadata_log.cc).
+  struct CommittedMetadata {
+    int32_t epoch = -1, node = -1;
+    uint64_t digest = 0;
+    int64_t at_ns = 0;
+    std::string summary;
+  };
+  std::vector<CommittedMetadata> committed_metadata_;
+  std::vector<check::CheckInput::MetadataLoss> metadata_losses_;
+  std::map<int32_t, uint32_t> formats_;  // re-formats per node (wipe)
+  void check_metadata_commit(int32_t node, const raft::RaftEntry& e);
   std::map<int64_t, std::string> topic_names_;
   std::map<TopicPartition, int32_t> leader_epochs_;
   std::map<TopicPartition, std::vector<int32_t>> isrs_, replicas_;

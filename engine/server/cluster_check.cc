@@ -191,6 +191,8 @@ check::CheckInput Cluster::check_input() {
   in.history = &history_;
   in.config.min_insync_replicas = config_.get_int("min.insync.replicas");
   in.config.unclean_leader_election = config_.get_bool("unclean.leader.election.enable");
+  in.config.raft_directory_ids = config_.get_bool("ksim.raft.directory.id");
+  in.metadata_losses = metadata_losses_;
   for (const std::string& topic : topics()) {
     // Internal topics (__consumer_offsets, ...) are the engine's, not the clients' history.
     if (is_internal(topic)) continue;

@@ -8,6 +8,8 @@ raft::RaftConfig raft_config_of(const Config& c) {
   r.fetch_timeout = sim::milliseconds(c.get_long("controller.quorum.fetch.timeout.ms"));
   r.election_backoff_max = sim::milliseconds(c.get_long("controller.quorum.election.backoff.max.ms"));
   r.request_timeout = sim::milliseconds(c.get_long("controller.quorum.request.timeout.ms"));
+  r.directory_ids = c.get_bool("ksim.raft.directory.id");
+  r.pre_vote = c.get_bool("ksim.raft.pre.vote");
   return r;
 }
 

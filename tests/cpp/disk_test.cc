@@ -269,3 +269,43 @@ TEST_CASE("an append landing while fsync waits stays unsynced and the synced pre
   b.w.power_fail(b.n);
   REQUIRE(text(d.contents("log")) == "AAAA");
 }
+
+TEST_CASE("a replaced disk is empty - synced files and the old drive's faults are gone", "[disk][wipe]") {
+  Box b;
+  b.on_node([&] {
+    Disk& d = b.w.disk(b.n);
+    d.append("log", bytes("synced"));
+    d.fsync("log");
+    d.append("quorum-state", bytes("cached"));
+  });
+  Disk& d = b.w.disk(b.n);
+  d.set_full(true);
+  d.set_slowdown(8.0);
+  // Only an operator swaps a drive, and only in a stopped server.
+  REQUIRE_THROWS_WITH(d.replace(), Catch::Contains("only be replaced while its node is down"));
+  b.w.crash(b.n);
+  const uint64_t corruptions = d.corruptions();
+  d.replace();
+  REQUIRE(d.list().empty());
+  REQUIRE(d.used_bytes() == 0);
+  REQUIRE(d.unsynced_bytes() == 0);
+  REQUIRE_FALSE(d.full());
+  REQUIRE(d.slowdown() == 1.0);
+  REQUIRE(d.corruptions() == corruptions + 1);  // caches above must drop the old drive's bytes
+  b.w.restart(b.n);
+  b.on_node([&] { REQUIRE(d.read("log", 0, 6).status == DiskStatus::not_found); });
+}
+
+TEST_CASE("a file installed by the operator is durable at once and survives a power failure", "[disk][wipe]") {
+  Box b;
+  Disk& d = b.w.disk(b.n);
+  REQUIRE_THROWS_WITH(d.install("meta.properties", bytes("x")), Catch::Contains("only be installed while its node is down"));
+  b.w.crash(b.n);
+  d.install("meta.properties", bytes("directory.id=1\n"));
+  REQUIRE(d.used_bytes() == 15);
+  b.w.power_fail(b.n);
+  REQUIRE(text(d.durable_contents("meta.properties")) == "directory.id=1\n");
+  d.install("meta.properties", bytes("directory.id=2\n"));  // a re-format replaces it
+  REQUIRE(text(d.contents("meta.properties")) == "directory.id=2\n");
+  REQUIRE(d.used_bytes() == 15);
+}

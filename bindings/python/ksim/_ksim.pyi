@@ -721,6 +721,12 @@ class Simulation:
         """Start a node that is down; a running node is crashed first (kill -9 and start)."""
     def power_fail(self, broker: int, torn: bool = False) -> None:
         """A crash that also loses unsynced disk data (torn: a random prefix of it survives)."""
+    def wipe(self, node: int) -> None:
+        """The node restarts on a new, empty disk (a replaced drive, re-formatted): logs, checkpoints, quorum-state and clean-shutdown file are gone, and it has a new directory id (KIP-853)."""
+    def replace_disk(self, node: int) -> None:
+        """Same as wipe(node): an operator replacing a failed drive."""
+    def describe_quorum(self) -> dict[str, object]:
+        """kafka-metadata-quorum describe --status/--replication from the raft leader's view: leader_id, leader_epoch, high_watermark, voters and observers (id, directory_id, log_end_offset; -1: unknown)."""
     def is_up(self, node: int) -> bool:
         """Whether a node is running (not crashed, stopped, or halted by a failed log dir); paused counts as up."""
     def pause(self, broker: int, ms: int) -> None:
