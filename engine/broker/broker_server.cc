@@ -71,6 +71,10 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
     return controller_call(api, std::move(b), size);
   });
   groups_ = std::make_unique<coordinator::GroupCoordinator>(world_, self_, id_, config_, *rm_);
+  groups_->partition_count_of = [this](const std::string& t) {
+    const TopicImage* topic = image_.topic(t);
+    return topic ? static_cast<int32_t>(topic->partitions.size()) : -1;
+  };
   rm_->hw_listener = [this](const TopicPartition& tp) {
     groups_->on_hw_moved(tp);
     txns_->on_hw_moved(tp);
