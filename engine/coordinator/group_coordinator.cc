@@ -56,7 +56,6 @@ GroupCoordinator::GroupCoordinator(sim::World& world, sim::NodeId self, int32_t 
   commit_resp_ = net.kind("OffsetCommitResponse");
   fetch_resp_ = net.kind("OffsetFetchResponse");
   txn_commit_resp_ = net.kind("TxnOffsetCommitResponse");
-  cg_heartbeat_resp_ = net.kind("ConsumerGroupHeartbeatResponse");
   CoordinatorRuntime::Hooks h;
   h.replay = [this](int32_t p, Offset o, const storage::RecordView& r, const storage::RecordBatch& b) {
     replay(p, o, r, b);

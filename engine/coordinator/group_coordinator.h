@@ -233,7 +233,9 @@ class GroupCoordinator {
   int32_t consumer_heartbeat_ms_, consumer_session_ms_;
   std::vector<std::string> consumer_assignors_;
   bool fence_pending_revocation_;  // false: ksim.consumer.group.pending.revocation=ignore (KAFKA-16147)
-  sim::KindId cg_heartbeat_resp_;
+  // Registered on first use: a new kind id at construction would shift the
+  // ids (and the trace) of every classic run.
+  std::optional<sim::KindId> cg_heartbeat_resp_;
   sim::KindId join_resp_, sync_resp_, heartbeat_resp_, leave_resp_, commit_resp_, fetch_resp_, txn_commit_resp_;
 };
 

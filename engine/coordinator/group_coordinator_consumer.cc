@@ -35,7 +35,8 @@ ConsumerGroup* GroupCoordinator::find_consumer(const Ctx& c, const std::string& 
 void GroupCoordinator::respond_consumer_heartbeat(const sim::Incoming& in, protocol::ConsumerGroupHeartbeatResponse r) {
   const uint32_t size = 48 + static_cast<uint32_t>(r.member_id.size()) +
                         (r.assignment ? 12 * static_cast<uint32_t>(r.assignment->size()) : 0);
-  world_.network().respond(in, cg_heartbeat_resp_, sim::make_payload(std::move(r)), size);
+  if (!cg_heartbeat_resp_) cg_heartbeat_resp_ = world_.network().kind("ConsumerGroupHeartbeatResponse");
+  world_.network().respond(in, *cg_heartbeat_resp_, sim::make_payload(std::move(r)), size);
 }
 
 Errc GroupCoordinator::validate_consumer_heartbeat(const protocol::ConsumerGroupHeartbeatRequest& req) const {
