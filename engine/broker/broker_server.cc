@@ -126,8 +126,7 @@ void BrokerServer::start() {
   // Installed at boot, so nothing a client sends is ever stranded unread.
   sim::Network& net = world_.network();
   produce_kind_ = net.kind("Produce").value;
-  for (const char* api : kBrokerApis)
-    net.set_kind_handler(self_, net.kind(api), [this](sim::Incoming&& in) {
+  auto handler = [this](sim::Incoming&& in) {
       if (!caught_up_) {
         world_.probe("broker: connection refused before the initial metadata catch-up");
         world_.network().refuse(in);
@@ -142,7 +141,10 @@ void BrokerServer::start() {
         ch.busy = true;
       }
       enqueue(std::move(in));
-    });
+  };
+  for (const char* api : kBrokerApis) net.set_kind_handler(self_, net.kind(api), handler);
+  // KIP-848's API gets its kind when a client first sends it (classic runs never create it).
+  net.set_kind_handler(self_, std::string_view("ConsumerGroupHeartbeat"), handler);
   net.set_response_observer(self_, [this](const sim::Incoming& req) {
     if (req.kind.value == produce_kind_) produce_answered(req.conn);
   });
