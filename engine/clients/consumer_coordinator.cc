@@ -788,6 +788,10 @@ void ConsumerCoordinator::send_offset_commit(const OffsetMap& offsets, const std
                   break;
                 case Errc::UNKNOWN_MEMBER_ID:
                 case Errc::ILLEGAL_GENERATION:
+                  // group.protocol=consumer: the commit fails, nothing else —
+                  // membership is the ConsumerGroupHeartbeat's to lose (Java's
+                  // CommitRequestManager; the member id is the client's own).
+                  if (config_.consumer_protocol) break;
                   if (gen.id >= 0 && generation_ == gen)
                     reset_state_and_rejoin("OffsetCommit: " + std::string(errc_name(e)), e != Errc::ILLEGAL_GENERATION);
                   break;

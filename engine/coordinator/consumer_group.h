@@ -49,6 +49,7 @@ struct ConsumerMember {
   std::string member_id;
   std::optional<std::string> instance_id;
   std::string client_id;
+  int32_t client_node = -1;  // the client node it joined from (Kafka's clientHost)
   int32_t member_epoch = 0;
   int32_t previous_member_epoch = -1;
   MemberState state = MemberState::Stable;

@@ -230,9 +230,16 @@ void GroupCoordinator::join_group(const sim::Incoming& in) {
   if (req.session_timeout_ms < min_session_ms_ || req.session_timeout_ms > max_session_ms_)
     return respond_join_error(in, Errc::INVALID_SESSION_TIMEOUT, req.member_id);
   Shard& s = *shard(c);
-  // A consumer (KIP-848) group does not take classic members (no online
-  // migration in ksim yet): Kafka's INCONSISTENT_GROUP_PROTOCOL.
-  if (s.consumer_groups.count(req.group_id)) return respond_join_error(in, Errc::INCONSISTENT_GROUP_PROTOCOL, req.member_id);
+  if (auto cg = s.consumer_groups.find(req.group_id); cg != s.consumer_groups.end()) {
+    // A consumer (KIP-848) group with members does not take classic members
+    // (ksim has no mixed groups): Kafka's INCONSISTENT_GROUP_PROTOCOL. An
+    // empty one (its last member left) becomes a classic group again — the
+    // downgrade; its committed offsets stay where they are.
+    if (!cg->second.members().empty())
+      return respond_join_error(in, Errc::INCONSISTENT_GROUP_PROTOCOL, req.member_id);
+    world_.probe("group: empty consumer group converted to classic");
+    s.consumer_groups.erase(cg);
+  }
   const bool unknown_member = req.member_id.empty();
   const bool new_group = !s.groups.count(req.group_id);
   if (new_group && !unknown_member) return respond_join_error(in, Errc::UNKNOWN_MEMBER_ID, req.member_id);
@@ -1022,9 +1029,16 @@ GroupDescription GroupCoordinator::describe(const std::string& group_id) {
   d.protocol_type = g->protocol_type().value_or("");
   d.protocol = g->protocol_name().value_or("");
   d.leader = g->leader().value_or("");
-  for (const auto& [id, m] : g->members())
-    d.members.push_back(GroupMemberDescription{id, m.group_instance_id, m.client_id, m.client_node,
-                                               m.metadata(g->protocol_name().value_or("")), m.assignment});
+  for (const auto& [id, m] : g->members()) {
+    GroupMemberDescription md;
+    md.member_id = id;
+    md.group_instance_id = m.group_instance_id;
+    md.client_id = m.client_id;
+    md.client_node = m.client_node;
+    md.metadata = m.metadata(g->protocol_name().value_or(""));
+    md.assignment = m.assignment;
+    d.members.push_back(std::move(md));
+  }
   return d;
 }
 

@@ -46,6 +46,7 @@ struct GroupMemberDescription {
   int32_t member_epoch = -1;
   std::string member_state;
   std::vector<TopicPartition> assigned, pending_revocation, target;
+  std::vector<std::string> subscription;  // subscribed topics (sorted)
 };
 
 // What DescribeGroups + OffsetFetch would tell about a group (Cluster::describe_group).

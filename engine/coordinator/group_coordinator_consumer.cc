@@ -6,6 +6,7 @@
 // consumer_assignor.h.
 #include <algorithm>
 
+#include "engine/common/node_ids.h"
 #include "engine/coordinator/consumer_assignor.h"
 #include "engine/coordinator/coordinator_lookup.h"
 #include "engine/coordinator/group_coordinator.h"
@@ -74,7 +75,11 @@ void GroupCoordinator::consumer_group_heartbeat(const sim::Incoming& in) {
     if (auto it = s.groups.find(req.group_id); it != s.groups.end()) {
       // A classic group with members stays classic (no online upgrade in ksim);
       // an empty one (offsets only) becomes a consumer group, as in Kafka.
-      if (!it->second.is(GroupState::Empty)) return fail(Errc::GROUP_ID_NOT_FOUND);
+      if (!it->second.is(GroupState::Empty)) {
+        world_.probe("group: classic group with members refuses a consumer member");
+        return fail(Errc::GROUP_ID_NOT_FOUND);
+      }
+      world_.probe("group: empty classic group converted to consumer");
       s.groups.erase(it);
     }
     g = &s.consumer_groups.try_emplace(req.group_id, req.group_id, fence_pending_revocation_).first->second;
@@ -157,6 +162,7 @@ ConsumerMember* GroupCoordinator::consumer_join(const Ctx& c, ConsumerGroup& g,
   fresh.member_id = req.member_id;
   fresh.instance_id = req.instance_id;
   fresh.client_id = world_.node_name(in.src);
+  fresh.client_node = kafka_id_of(in.src);
   fresh.rebalance_timeout_ms = req.rebalance_timeout_ms;
   fresh.subscribed_topics = {req.subscribed_topic_names->begin(), req.subscribed_topic_names->end()};
   fresh.server_assignor = req.server_assignor.value_or("");
@@ -337,6 +343,7 @@ void GroupCoordinator::persist_consumer_group(const Ctx& c, ConsumerGroup& g, st
     r.member_id = id;
     r.instance_id = m.instance_id;
     r.client_id = m.client_id;
+    r.client_node = m.client_node;
     r.member_epoch = m.member_epoch;
     r.previous_member_epoch = m.previous_member_epoch;
     r.state = static_cast<uint8_t>(m.state);
@@ -373,6 +380,7 @@ void GroupCoordinator::replay_consumer_group(Shard& s, const std::string& group_
     m.member_id = r.member_id;
     m.instance_id = r.instance_id;
     m.client_id = r.client_id;
+    m.client_node = r.client_node;
     m.rebalance_timeout_ms = r.rebalance_timeout_ms;
     m.subscribed_topics = {r.subscribed_topics.begin(), r.subscribed_topics.end()};
     m.server_assignor = r.server_assignor;
@@ -410,6 +418,8 @@ void GroupCoordinator::describe_consumer_group(const ConsumerGroup& g, GroupDesc
     md.member_id = id;
     md.group_instance_id = m.instance_id;
     md.client_id = m.client_id;
+    md.client_node = m.client_node;
+    md.subscription = {m.subscribed_topics.begin(), m.subscribed_topics.end()};
     md.member_epoch = m.member_epoch;
     md.member_state = member_state_name(m.state);
     md.assigned = vec(m.assigned);

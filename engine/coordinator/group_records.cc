@@ -159,6 +159,7 @@ std::string encode_consumer_group_value(const ConsumerGroupValue& v) {
     w.str(m.member_id);
     opt_str(w, m.instance_id);
     w.str(m.client_id);
+    w.varint(m.client_node);
     w.varint(m.member_epoch);
     w.varint(m.previous_member_epoch);
     w.u8(m.state);
@@ -191,6 +192,7 @@ std::optional<ConsumerGroupValue> decode_consumer_group_value(std::string_view b
     m.member_id = r.str();
     m.instance_id = opt_str(r);
     m.client_id = r.str();
+    m.client_node = static_cast<int32_t>(r.varint());
     m.member_epoch = static_cast<int32_t>(r.varint());
     m.previous_member_epoch = static_cast<int32_t>(r.varint());
     m.state = r.u8();

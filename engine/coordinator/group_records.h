@@ -18,7 +18,7 @@
 //   key version 3 (consumer group, KIP-848): str group
 //   value (consumer group, version 0): a snapshot of the whole group —
 //           varint group_epoch, varint assignment_epoch, varint member count, then per member:
-//           str member_id, opt-str instance_id, str client_id, varint member_epoch,
+//           str member_id, opt-str instance_id, str client_id, varint client_node, varint member_epoch,
 //           varint previous_member_epoch, u8 state, varint rebalance_timeout_ms,
 //           strs subscribed topics, str server_assignor, tps assigned, tps pending_revocation,
 //           tps target;  then varint topic count, per topic: str topic, varint partitions
@@ -92,6 +92,7 @@ struct ConsumerMemberRecord {
   std::string member_id;
   std::optional<std::string> instance_id;
   std::string client_id;
+  int32_t client_node = -1;
   int32_t member_epoch = 0;
   int32_t previous_member_epoch = -1;
   uint8_t state = 0;  // MemberState
