@@ -193,6 +193,9 @@ class ConsumerCoordinator {
   void cg_leave();
   std::optional<std::vector<TopicPartition>> cg_assignment_;
   std::optional<std::set<std::string>> cg_sent_subscription_;
+  // The commit-before-revoke in flight (its result once answered).
+  std::shared_ptr<std::optional<Errc>> cg_revoke_commit_;
+  int32_t cg_recorded_epoch_ = -1;  // the member epoch of the last assign op
   bool cg_fenced_ = false;  // poll() must give up (lost) what it owns, then rejoin with epoch 0
   bool cg_subscribed_ = false;
   int32_t cg_heartbeat_interval_ms_ = 5000;

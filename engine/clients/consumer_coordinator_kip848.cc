@@ -47,6 +47,8 @@ bool ConsumerCoordinator::cg_poll(sim::Instant deadline) {
     }
     cg_fenced_ = false;
     cg_assignment_.reset();
+    cg_revoke_commit_.reset();
+    cg_recorded_epoch_ = -1;
     generation_.id = 0;
     next_heartbeat_ = net_.now();
     net_.wakeup();
@@ -65,22 +67,32 @@ void ConsumerCoordinator::cg_reconcile(sim::Instant deadline) {
   const std::vector<TopicPartition> owned = subscriptions_.assigned_partitions();
   const std::vector<TopicPartition> revoked = minus(owned, target);
   const std::vector<TopicPartition> added = minus(target, owned);
-  if (revoked.empty() && added.empty()) return;
+  // A new member epoch is recorded even when nothing is added (an assign op
+  // of the whole assignment): the checkers tie a member's polls to the epoch
+  // of its last assignment.
+  if (revoked.empty() && added.empty() && generation_.id == cg_recorded_epoch_) return;
   if (!revoked.empty()) {
     // Commit before revoke (auto-commit), as the classic eager path does.
-    if (config_.auto_commit) {
+    if (config_.auto_commit && !cg_revoke_commit_) {
       OffsetMap offsets;
       for (const auto& [tp, pos] : subscriptions_.all_consumed())
         if (std::find(revoked.begin(), revoked.end(), tp) != revoked.end())
           offsets[tp] = {pos.offset, pos.offset_epoch, ""};
       if (!offsets.empty()) {
         subscriptions_.mark_pending_revocation(revoked);
-        auto result = std::make_shared<std::optional<Errc>>();
-        send_offset_commit(offsets, "auto", [result](Errc e) { *result = e; });
-        net_.await([&] { return result->has_value(); },
-                   std::min(deadline, net_.now() + sim::milliseconds(config_.request_timeout_ms)));
-        if (!result->has_value()) return;  // the next poll() tries again
+        cg_revoke_commit_ = std::make_shared<std::optional<Errc>>();
+        send_offset_commit(offsets, "auto", [result = cg_revoke_commit_](Errc e) { *result = e; });
       }
+    }
+    if (cg_revoke_commit_) {
+      // ONE commit per revocation, however often poll() comes back before
+      // its answer (poll(0) loops would otherwise send a new one each time
+      // and never revoke: the member stuck in UNREVOKED_PARTITIONS).
+      const auto result = cg_revoke_commit_;
+      net_.await([&] { return result->has_value(); },
+                 std::min(deadline, net_.now() + sim::milliseconds(config_.request_timeout_ms)));
+      if (!result->has_value()) return;  // the next poll() waits on
+      cg_revoke_commit_.reset();
     }
     net_.world().probe("consumer: KIP-848 revoking partitions");
     invoke_revoked(revoked, "revoked", generation_.id);
@@ -91,7 +103,8 @@ void ConsumerCoordinator::cg_reconcile(sim::Instant deadline) {
     subscriptions_.assign_from_subscribed(target);
   }
   fetcher_.clear_buffered_data_for_unassigned_partitions();
-  if (!added.empty()) invoke_assigned(added, target);
+  if (!added.empty() || generation_.id != cg_recorded_epoch_) invoke_assigned(added, target);
+  cg_recorded_epoch_ = generation_.id;
   // Acknowledge at once: the coordinator moves us on only once it knows.
   next_heartbeat_ = net_.now();
   net_.wakeup();

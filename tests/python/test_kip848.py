@@ -82,3 +82,34 @@ def test_the_pending_revocation_story_shows_split_ownership_only_with_the_switch
     assert "pending.revocation=fixed : A [0, 1] B [2, 3], split-ownership: 0" in out
     assert "pending.revocation=ignore: A [0, 1] B [2, 3], split-ownership: 2" in out
     assert "at member epochs" in out
+
+
+def test_members_polling_with_poll_0_revoke_and_the_newcomer_gets_its_partitions():
+    """poll(0) never advances time: a commit-before-revoke must be sent once and awaited across polls (it was
+    sent anew by every poll and never answered in time: members stuck in UNREVOKED_PARTITIONS, the newcomer in
+    UNRELEASED_PARTITIONS)."""
+    sim = ksim.Simulation(seed=1, brokers=3, controllers=1)
+    sim.create_topic("clicks", partitions=8, replication_factor=3)
+    sim.workload("clicks", producers=1, rate_per_s=100, duration_ms=30_000)
+    members = []
+
+    def run(ms):
+        end = sim.now + ms
+        while sim.now < end:
+            for c in members:
+                for _ in range(50):
+                    if c.poll(0) is None:
+                        break
+            sim.run_for(20)
+
+    for _ in range(4):
+        c = sim.consumer({"group.id": "g", "auto.offset.reset": "earliest", "group.protocol": "consumer"})
+        c.subscribe(["clicks"])
+        members.append(c)
+        run(6_000)
+    d = sim.describe_group("g")
+    assert d.state == "Stable" and d.group_epoch == d.assignment_epoch == 4
+    assert [m.member_state for m in d.members] == ["STABLE"] * 4
+    assert sorted(len(m.assignment) for m in d.members) == [2, 2, 2, 2]
+    v = sim.check()
+    assert v.ok, str(v)
