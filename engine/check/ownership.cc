@@ -109,9 +109,12 @@ void check_ownership(const HistoryIndex& index, Verdict& out) {
         a.tp = tp;
         a.ops = {other.id(), op.id()};
         a.at_ns = op.invoke_ns();
+        const std::string when = op.detail().starts_with("consumer:")
+                                     ? " at member epochs " + std::to_string(other.generation()) + " and " +
+                                           std::to_string(op.generation())
+                                     : " in generation " + std::to_string(op.generation());
         a.explanation = tp.str() + " is owned by both " + std::string(other.client_name()) + " and " +
-                        std::string(op.client_name()) + (op.detail().starts_with("consumer:") ? " at member epochs " + std::to_string(other.generation()) + " and " + std::to_string(op.generation()) : " in generation " + std::to_string(op.generation())) +
-                        " of group '" + std::string(op.group_id()) + "'.\n  " + describe_op(other) + "\n  " +
+                        std::string(op.client_name()) + when + " of group '" + std::string(op.group_id()) + "'.\n  " + describe_op(other) + "\n  " +
                         describe_op(op);
         if (it->second.incarnation != inc && inc > 0) {
           // Re-created after the earlier owner's assignment: the state was lost.
