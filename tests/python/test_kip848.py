@@ -113,3 +113,21 @@ def test_members_polling_with_poll_0_revoke_and_the_newcomer_gets_its_partitions
     assert sorted(len(m.assignment) for m in d.members) == [2, 2, 2, 2]
     v = sim.check()
     assert v.ok, str(v)
+
+
+def test_consumer_groups_describe_shows_the_member_epochs_of_a_consumer_protocol_group(tmp_path):
+    import subprocess
+    from cli_binary import ksim_bin  # this folder
+
+    story = ROOT / "scenarios" / "history_kip848_pending_revocation.py"
+    r = subprocess.run([ksim_bin(), "run", str(story), "--seed", "1", "--out", str(tmp_path)], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = subprocess.run([ksim_bin(), "consumer-groups", str(tmp_path / f"{story.stem}-1.db"), "--describe"],
+                         capture_output=True, text=True, timeout=600).stdout
+    assert "Consumer group 'g' uses group.protocol=consumer (KIP-848):" in out
+    assert "classic-readers" in out and "Consumer group 'classic-readers' uses" not in out
+    section = out.split("Consumer group 'g' uses group.protocol=consumer (KIP-848):\n")[1].splitlines()
+    assert section[0].split() == ["MEMBER-ID", "MEMBER-EPOCH", "CLIENT-ID", "#PARTITIONS"]
+    members = [line.split() for line in section[1:3]]
+    assert [m[1] for m in members] == ["2", "2"] and sorted(m[3] for m in members) == ["2", "2"]
