@@ -450,6 +450,8 @@ class PyProducer {
     serve();
   }
 
+  std::map<std::string, double> metrics() { return live("metrics")->metrics(); }
+
   py::object producer_id() {
     std::shared_ptr<KafkaProducer> p = live("producer_id");
     if (auto pid = p->producer_id()) return py::make_tuple(pid->first.value, pid->second.value);
@@ -703,6 +705,10 @@ class PyConsumer {
 
   py::list assignment() {
     return call("assignment", [&](KafkaConsumer& k) { return py_tps(k.assignment()); });
+  }
+
+  std::map<std::string, double> metrics() {
+    return call("metrics", [&](KafkaConsumer& k) { return k.metrics(); });
   }
 
   py::object poll(std::optional<int64_t> timeout_ms) {
@@ -1385,6 +1391,9 @@ on_delivery(err, msg) (alias callback=) is served by a later poll()/flush().)")
            "Send what is buffered and stop (Kafka's close(timeout)); what is left after timeout_ms fails. Serves "
            "the reports. Later calls raise KsimError.")
       .def("effective_config", &PyProducer::effective_config, "Every producer key with its effective value (a dict).")
+      .def("metrics", &PyProducer::metrics,
+           "Kafka's producer metrics ksim keeps: produce-throttle-time-avg and -max (ms; every Produce\n"
+           "response's throttle_time_ms, 0 included, over metrics.num.samples windows of metrics.sample.window.ms).")
       .def("producer_id", &PyProducer::producer_id,
            "(producer id, epoch) once InitProducerId answered (idempotence), else None.")
       .def("init_transactions", &PyProducer::init_transactions, py::arg("timeout_ms") = py::none(),
@@ -1435,6 +1444,9 @@ consumer is a fresh one: subscribe or assign again.)")
       .def("unassign", &PyConsumer::unassign)
       .def("unsubscribe", &PyConsumer::unsubscribe)
       .def("assignment", &PyConsumer::assignment, "The assigned partitions.")
+      .def("metrics", &PyConsumer::metrics,
+           "Kafka's consumer metrics ksim keeps: fetch-throttle-time-avg and -max (ms; every Fetch\n"
+           "response's throttle_time_ms, 0 included, over metrics.num.samples windows of metrics.sample.window.ms).")
       .def("poll", &PyConsumer::poll, py::arg("timeout_ms") = kDefaultPollMs,
            "The next record (a Message), or None after timeout_ms of virtual time. poll(0) never advances time.")
       .def("consume", &PyConsumer::consume, py::arg("num_messages") = 1, py::arg("timeout_ms") = kDefaultPollMs,

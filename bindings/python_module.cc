@@ -187,6 +187,53 @@ std::string hex(uint64_t v) {
 
 }  // namespace
 
+namespace {
+
+// sim.alter_client_quotas(entity={...}, quotas={...}): the dicts checked for
+// types here; entity types, keys and values are judged by the controller.
+void alter_client_quotas(Cluster& c, const py::object& entity, const py::object& quotas) {
+  using ksim::py_bindings::ArgumentError;
+  using ksim::py_bindings::ArgumentTypeError;
+  if (!py::isinstance<py::dict>(entity))
+    throw ArgumentTypeError("alter_client_quotas(): entity is a dict such as {\"client-id\": \"noisy\"}, not " +
+                            std::string(py::str(entity.get_type().attr("__name__"))));
+  if (!py::isinstance<py::dict>(quotas))
+    throw ArgumentTypeError("alter_client_quotas(): quotas is a dict such as {\"producer_byte_rate\": 100000}, not " +
+                            std::string(py::str(quotas.get_type().attr("__name__"))));
+  ClientQuotaEntity e;
+  for (auto [k, v] : py::reinterpret_borrow<py::dict>(entity)) {
+    if (!py::isinstance<py::str>(k)) throw ArgumentTypeError("alter_client_quotas(): entity types are strings");
+    if (!v.is_none() && !py::isinstance<py::str>(v))
+      throw ArgumentTypeError("alter_client_quotas(): the entity name of " + k.cast<std::string>() +
+                              " is a string, or None for the default entity");
+    e[k.cast<std::string>()] = v.is_none() ? std::nullopt : std::optional<std::string>(v.cast<std::string>());
+  }
+  std::vector<std::pair<std::string, std::optional<double>>> ops;
+  for (auto [k, v] : py::reinterpret_borrow<py::dict>(quotas)) {
+    if (!py::isinstance<py::str>(k)) throw ArgumentTypeError("alter_client_quotas(): quota keys are strings");
+    const std::string key = k.cast<std::string>();
+    if (!v.is_none() && (py::isinstance<py::bool_>(v) || !(py::isinstance<py::int_>(v) || py::isinstance<py::float_>(v))))
+      throw ArgumentTypeError("alter_client_quotas(): the value of " + key +
+                              " is a number of bytes per second, or None to remove it");
+    ops.emplace_back(key, v.is_none() ? std::nullopt : std::optional<double>(v.cast<double>()));
+  }
+  if (ops.empty()) throw ArgumentError("alter_client_quotas(): no quotas given");
+  c.alter_client_quotas(e, ops);
+}
+
+py::list describe_client_quotas(const Cluster& c) {
+  py::list out;
+  for (const auto& [entity, quotas] : c.describe_client_quotas()) {
+    py::dict e, q;
+    for (const auto& [type, name] : entity) e[py::str(type)] = name ? py::object(py::str(*name)) : py::object(py::none());
+    for (const auto& [key, value] : quotas) q[py::str(key)] = value;
+    out.append(py::make_tuple(e, q));
+  }
+  return out;
+}
+
+}  // namespace
+
 PYBIND11_MODULE(_ksim, m) {
   m.doc() = "ksim: a deterministic simulator of an Apache Kafka cluster (C++ core)";
   m.attr("__version__") = KSIM_VERSION;
@@ -228,6 +275,7 @@ PYBIND11_MODULE(_ksim, m) {
       .def_readonly("broker", &ReplicaDescription::broker)
       .def_property_readonly("log_end_offset", [](const ReplicaDescription& r) { return r.log_end_offset.value; })
       .def_property_readonly("high_watermark", [](const ReplicaDescription& r) { return r.high_watermark.value; })
+      .def_property_readonly("log_start_offset", [](const ReplicaDescription& r) { return r.log_start_offset.value; })
       .def_readonly("up", &ReplicaDescription::up);
 
   py::class_<PartitionDescription>(m, "PartitionInfo", "One partition as the cluster's metadata and replicas see it.")
@@ -388,6 +436,18 @@ keys and ksim's `ksim.*` switches; an unknown key raises ConfigError.)");
       .def("create_partitions", &Cluster::create_partitions, py::arg("topic"), py::arg("count"),
            "Grow a topic to `count` partitions (kafka-topics --alter --partitions); Kafka never shrinks one.")
       .def("alter_topic_config", &Cluster::alter_topic_config, py::arg("topic"), py::arg("key"), py::arg("value"))
+      .def("alter_client_quotas", &alter_client_quotas, py::arg("entity"), py::arg("quotas"),
+           R"(Admin.alterClientQuotas (KIP-546; kafka-configs --alter --entity-type clients/users).
+
+entity: {"client-id": "noisy"}, {"client-id": None} (the default client-id),
+{"user": "ANONYMOUS", "client-id": "app"}, ... (ksim's principal is always
+ANONYMOUS: no authentication). quotas: {"producer_byte_rate": 100_000,
+"consumer_byte_rate": 50_000} in bytes per second; None removes a key.
+Written to the metadata log by the controller; returns once every live broker
+applied it. ClusterError INVALID_REQUEST names a bad entity type, key or value
+(request_percentage is refused: ksim's request handlers take no time).)")
+      .def("describe_client_quotas", &describe_client_quotas,
+           "Admin.describeClientQuotas: a list of (entity, quotas) dicts, as alter_client_quotas takes them.")
       .def("produce",
            [](Cluster& c, const std::string& topic, int32_t partition, std::vector<std::string> values,
               const std::string& acks, int64_t timeout_ms) {

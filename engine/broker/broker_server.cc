@@ -34,6 +34,11 @@ ReplicationSwitches switches_of(const Config& c) {
   return s;
 }
 
+// quota.window.num samples of quota.window.size.seconds each.
+SampledStatConfig quota_window(const Config& c) {
+  return SampledStatConfig{c.get_int("quota.window.num"), c.get_int("quota.window.size.seconds") * int64_t{1000}};
+}
+
 // "orders-3" -> {"orders", 3}; topic names may contain '-'.
 std::optional<TopicPartition> parse_dir(const std::string& name) {
   const size_t dash = name.rfind('-');
@@ -59,7 +64,10 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
       metadata_changed_(world),
       default_min_isr_(config_.get_int("min.insync.replicas")),
       verify_retry_ms_(config_.get_int("add.partitions.to.txn.retry.backoff.ms")),
-      verify_retry_max_ms_(config_.get_int("add.partitions.to.txn.retry.backoff.max.ms")) {
+      verify_retry_max_ms_(config_.get_int("add.partitions.to.txn.retry.backoff.max.ms")),
+      produce_quota_(ClientQuotaType::produce, quota_window(config_)),
+      fetch_quota_(ClientQuotaType::fetch, quota_window(config_)),
+      throttled_(world, self) {
   rm_ = std::make_unique<ReplicaManager>(world_, self_, id_, config_, switches_);
   fetchers_ = std::make_unique<ReplicaFetcherManager>(world_, self_, id_, config_, switches_, *rm_);
   rm_->min_isr_of = [this](const std::string& t) { return min_isr(t); };
@@ -95,6 +103,15 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
                                    const TopicPartition& tp) { return verify_transaction(txn_id, pid, epoch, tp); };
   rm_->marker_listener = [this](const TopicPartition& tp, ProducerId pid, bool committed, Offset marker_offset) {
     groups_->on_txn_marker(tp, pid, committed, marker_offset);
+  };
+  rm_->produce_throttle = [this](const sim::Incoming& in) {
+    return throttle(produce_quota_, in, in.size_bytes, false);
+  };
+  rm_->fetch_throttle = [this](const sim::Incoming& in, int64_t bytes) { return throttle(fetch_quota_, in, bytes, true); };
+  rm_->fetch_quota_bytes = [this](const sim::Incoming& in) -> std::optional<int64_t> {
+    const auto bound = fetch_quota_.max_value_in_quota_window(kAnonymousUser, world_.node_name(in.src));
+    if (!bound) return std::nullopt;
+    return static_cast<int64_t>(*bound);
   };
   rm_->marker_ready = [this](const TopicPartition& tp) {
     return tp.topic != coordinator::kGroupMetadataTopic ||
@@ -132,15 +149,7 @@ void BrokerServer::start() {
         world_.network().refuse(in);
         return;
       }
-      if (in.kind.value == produce_kind_ && in.dir == sim::Direction::request) {
-        ProduceChannel& ch = produce_channels_[in.conn];
-        if (ch.busy) {
-          ch.waiting.push_back(std::move(in));  // dispatched once the one before it is answered
-          return;
-        }
-        ch.busy = true;
-      }
-      enqueue(std::move(in));
+      receive(std::move(in));
   };
   for (const char* api : kBrokerApis) net.set_kind_handler(self_, net.kind(api), handler);
   // KIP-848's API gets its kind when a client first sends it (classic runs never create it).
@@ -149,6 +158,39 @@ void BrokerServer::start() {
     if (req.kind.value == produce_kind_) produce_answered(req.conn);
   });
   world_.spawn(self_, "broker-startup", [this] { startup(); });
+}
+
+void BrokerServer::receive(sim::Incoming&& in) {
+  // A connection muted for a throttle time (KIP-219) is not read until it ends.
+  const uint32_t conn = in.conn;
+  if (throttled_.muted(conn) &&
+      throttled_.defer(conn, [this, in = std::move(in)]() mutable { receive(std::move(in)); }))
+    return;
+  if (in.kind.value == produce_kind_ && in.dir == sim::Direction::request) {
+    ProduceChannel& ch = produce_channels_[in.conn];
+    if (ch.busy) {
+      ch.waiting.push_back(std::move(in));  // dispatched once the one before it is answered
+      return;
+    }
+    ch.busy = true;
+  }
+  enqueue(std::move(in));
+}
+
+int32_t BrokerServer::throttle(ClientQuotaManager& quota, const sim::Incoming& in, int64_t bytes,
+                               bool take_back_if_throttled) {
+  if (!quota.quotas_enabled()) return 0;
+  const int64_t now_ms = world_.now().ns / 1'000'000;
+  // The request header's client.id: ksim's client.id is the client node's name.
+  const std::string& client_id = world_.node_name(in.src);
+  const int32_t throttle_ms =
+      quota.record_and_get_throttle_ms(kAnonymousUser, client_id, static_cast<double>(bytes), now_ms);
+  if (throttle_ms <= 0) return 0;
+  if (take_back_if_throttled) quota.unrecord(kAnonymousUser, client_id, static_cast<double>(bytes), now_ms);
+  quota.record_throttle(kAnonymousUser, client_id, throttle_ms, now_ms);
+  throttled_.mute(in.conn, world_.now() + sim::milliseconds(throttle_ms));
+  world_.probe(quota.type() == ClientQuotaType::produce ? "quota: produce throttled" : "quota: fetch throttled");
+  return throttle_ms;
 }
 
 void BrokerServer::enqueue(sim::Incoming&& in) {
@@ -170,6 +212,8 @@ void BrokerServer::produce_answered(uint32_t conn) {
   }
   sim::Incoming next = std::move(it->second.waiting.front());
   it->second.waiting.pop_front();
+  // The answer just sent may have muted the connection: the next waits it out (it keeps the channel).
+  if (throttled_.defer(conn, [this, next]() mutable { enqueue(std::move(next)); })) return;
   enqueue(std::move(next));
 }
 
@@ -201,6 +245,14 @@ storage::LogConfig BrokerServer::log_config(const std::string& topic) const {
                                   ? storage::TimestampType::log_append_time
                                   : storage::TimestampType::create_time;
   return lc;
+}
+
+bool BrokerServer::retention_deletes(const std::string& topic) const {
+  Config::Map overrides;
+  if (auto it = image_.configs().find("topic:" + topic); it != image_.configs().end())
+    for (const auto& [k, v] : it->second) overrides[k] = v;
+  const std::vector<std::string> policy = Config::parse(kTopic, overrides, &config_).get_list("cleanup.policy");
+  return std::find(policy.begin(), policy.end(), "delete") != policy.end();
 }
 
 void BrokerServer::recover_logs() {
@@ -257,6 +309,30 @@ void BrokerServer::startup() {
       world_.sleep_for(sim::milliseconds(20));
     }
   });
+  // Kafka's LogManager tasks. Retention: segments past retention.ms /
+  // retention.bytes (topics whose cleanup.policy has "delete") or wholly below
+  // the log start offset go, every log.retention.check.interval.ms.
+  world_.spawn(self_, "log-retention", [this] {
+    const sim::Duration every = sim::milliseconds(config_.get_long("log.retention.check.interval.ms"));
+    for (;;) {
+      world_.sleep_for(every);
+      for (const auto& [tp, p] : rm_->partitions()) {
+        if (!retention_deletes(tp.topic)) continue;
+        auto deleted = p->log().delete_old_segments();
+        if (deleted.ok() && deleted.value > 0) world_.probe("broker: retention deleted segments");
+      }
+    }
+  });
+  // Producer ids idle for producer.id.expiration.ms are forgotten, every
+  // producer.id.expiration.check.interval.ms.
+  world_.spawn(self_, "producer-id-expiration", [this] {
+    const sim::Duration every = sim::milliseconds(config_.get_long("producer.id.expiration.check.interval.ms"));
+    const int64_t expiration_ms = config_.get_long("producer.id.expiration.ms");
+    for (;;) {
+      world_.sleep_for(every);
+      for (const auto& [tp, p] : rm_->partitions()) p->log().remove_expired_producers(expiration_ms);
+    }
+  });
   world_.spawn(self_, "hw-checkpoint", [this] {
     const sim::Duration every = sim::milliseconds(config_.get_long("replica.high.watermark.checkpoint.interval.ms"));
     storage::OffsetCheckpointFile f(world_.disk(self_), kHwCheckpoint);
@@ -275,7 +351,15 @@ void BrokerServer::on_metadata_commit(const raft::RaftEntry& e) {
   if (e.control) return;
   const auto records = decode_records(*e.data);
   SIM_ASSERT(records.has_value(), "undecodable metadata log entry");
-  for (const MetadataRecord& r : *records) image_.apply(r, e.offset.value);
+  bool quotas_changed = false;
+  for (const MetadataRecord& r : *records) {
+    image_.apply(r, e.offset.value);
+    quotas_changed = quotas_changed || std::holds_alternative<ClientQuotaRecord>(r);
+  }
+  if (quotas_changed) {
+    produce_quota_.update_quotas(image_.client_quotas());
+    fetch_quota_.update_quotas(image_.client_quotas());
+  }
   ++metadata_version_;
   metadata_changed_.notify_all();
 }
@@ -298,13 +382,15 @@ void BrokerServer::reconcile() {
   // next pass picks that up).
   const MetadataImage img = image_;
   for (const auto& [name, topic] : img.topics()) {
+    std::optional<storage::LogConfig> config;  // the topic's, computed once if a replica is here
     for (size_t i = 0; i < topic.partitions.size(); ++i) {
       const PartitionRegistration& reg = topic.partitions[i];
       const TopicPartition tp{name, static_cast<int32_t>(i)};
       if (!reg.is_replica(id_)) continue;
       Partition* p = rm_->get(tp);
+      if (!config) config = log_config(name);
       if (!p) {
-        auto log = storage::UnifiedLog::open(world_, world_.disk(self_), kLogDir, tp, log_config(name));
+        auto log = storage::UnifiedLog::open(world_, world_.disk(self_), kLogDir, tp, *config);
         if (!log.ok()) {
           world_.probe("broker: could not create a log");
           continue;
@@ -312,6 +398,8 @@ void BrokerServer::reconcile() {
         rm_->add(std::make_unique<Partition>(world_, id_, tp, std::move(log.value), switches_));
         p = rm_->get(tp);
       }
+      // A topic config altered since (IncrementalAlterConfigs) applies to the live log.
+      if (!(p->log().config() == *config)) p->log().set_config(*config);
       sim::LockGuard g(p->role_lock());
       p->set_min_isr(min_isr(name));
       if (reg.leader == id_) {
@@ -373,6 +461,14 @@ void BrokerServer::lifecycle() {
       continue;
     }
     if (ready_to_stop_) return;
+    if (want_shutdown_ && !config_.get_bool("controlled.shutdown.enable")) {
+      // Kafka's BrokerServer skips the controlled-shutdown handshake: the
+      // broker stops with its leaderships, which move only when the controller
+      // fences it (broker.session.timeout.ms after its last heartbeat).
+      finish_shutdown();
+      world_.probe("broker: shutdown without controlled shutdown");
+      return;
+    }
     protocol::BrokerHeartbeatRequest hb{id_, broker_epoch_, image_.last_applied_offset(), want_shutdown_};
     const sim::Reply r = controller_call("BrokerHeartbeat", sim::make_payload(hb), 64);
     if (r.status == sim::CallStatus::ok) {
@@ -382,15 +478,9 @@ void BrokerServer::lifecycle() {
         continue;
       }
       if (resp.error == Errc::NONE && want_shutdown_ && resp.should_shut_down) {
-        // No leaderships left: flush every log (a clean shutdown loses nothing
-        // to a later power failure) and let the process stop.
-        for (const auto& [tp, p] : rm_->partitions()) p->log().flush();
-        // The proof of a clean stop (KIP-966): without it the controller
-        // takes this broker out of every ISR and ELR when it registers again.
-        if (storage::CleanShutdownFile(world_.disk(self_), kLogDir).write(broker_epoch_) != Errc::NONE)
-          world_.probe("broker: could not write the clean-shutdown file");
+        // No leaderships left.
+        finish_shutdown();
         world_.probe("broker: controlled shutdown complete");
-        ready_to_stop_ = true;
         return;
       }
       if (resp.error == Errc::NONE) {
@@ -409,6 +499,17 @@ void BrokerServer::lifecycle() {
       world_.sleep_for(retry);
     }
   }
+}
+
+void BrokerServer::finish_shutdown() {
+  // Flush every log (a clean shutdown loses nothing to a later power failure)
+  // and let the process stop.
+  for (const auto& [tp, p] : rm_->partitions()) p->log().flush();
+  // The proof of a clean stop (KIP-966): without it the controller takes this
+  // broker out of every ISR and ELR when it registers again.
+  if (storage::CleanShutdownFile(world_.disk(self_), kLogDir).write(broker_epoch_) != Errc::NONE)
+    world_.probe("broker: could not write the clean-shutdown file");
+  ready_to_stop_ = true;
 }
 
 void BrokerServer::begin_controlled_shutdown() {

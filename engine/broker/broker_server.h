@@ -24,9 +24,11 @@
 #include <optional>
 
 #include "engine/broker/auto_topic_creation_manager.h"
+#include "engine/broker/client_quota_manager.h"
 #include "engine/broker/producer_id_manager.h"
 #include "engine/broker/replica_fetcher.h"
 #include "engine/broker/replica_manager.h"
+#include "engine/broker/throttled_channels.h"
 #include "engine/common/config.h"
 #include "engine/controller/metadata_image.h"
 #include "engine/coordinator/coordinator_lookup.h"
@@ -48,6 +50,8 @@ class BrokerServer {
   // Controlled shutdown (Kafka's BrokerLifecycleManager): heartbeats ask the
   // controller to move this broker's leaderships away; once it answers
   // should_shut_down, every log is flushed and `ready_to_stop()` turns true.
+  // With controlled.shutdown.enable=false the handshake is skipped: the logs
+  // are flushed and the clean-shutdown file written at once.
   void begin_controlled_shutdown();
   bool ready_to_stop() const { return ready_to_stop_; }
   // Called by the Raft client's commit listener (must not block).
@@ -67,6 +71,11 @@ class BrokerServer {
   coordinator::CoordinatorLookup& coordinator_lookup() { return *lookup_; }
   // The transaction coordinator (__transaction_state).
   coordinator::TransactionCoordinator& transaction_coordinator() { return *txns_; }
+  // Client quotas (README "Client quotas"): the Produce and Fetch byte-rate managers.
+  const ClientQuotaManager& quota_manager(ClientQuotaType t) const {
+    return t == ClientQuotaType::produce ? produce_quota_ : fetch_quota_;
+  }
+  const ThrottledChannels& throttled_channels() const { return throttled_; }
 
  private:
   void startup();
@@ -111,19 +120,29 @@ class BrokerServer {
   };
   std::map<uint32_t, ProduceChannel> produce_channels_;
   uint16_t produce_kind_ = 0;
+  void receive(sim::Incoming&& in);
   void enqueue(sim::Incoming&& in);
   void produce_answered(uint32_t conn);
+  // KIP-219: records a client's bytes against its quota; a throttle time > 0 mutes its connection.
+  int32_t throttle(ClientQuotaManager& quota, const sim::Incoming& in, int64_t bytes, bool take_back_if_throttled);
+
   int64_t broker_epoch_ = -1;
   // KIP-966: the epoch the clean-shutdown file recorded at startup (-1: none).
   int64_t previous_broker_epoch_ = -1;
   bool fenced_ = true;
   bool caught_up_ = false;  // first unfenced in this incarnation
   bool started_ = false;
+  // The topic's cleanup.policy has "delete": retention.ms / retention.bytes apply.
+  bool retention_deletes(const std::string& topic) const;
+  // The end of any clean stop: flush every log, write the clean-shutdown file.
+  void finish_shutdown();
   bool want_shutdown_ = false;
   bool ready_to_stop_ = false;
   sim::CondVar lifecycle_wakeup_{world_};
   int32_t default_min_isr_;  // min.insync.replicas, read once
   int32_t verify_retry_ms_, verify_retry_max_ms_;  // add.partitions.to.txn.retry.backoff(.max).ms
+  ClientQuotaManager produce_quota_, fetch_quota_;
+  ThrottledChannels throttled_;
 };
 
 }  // namespace ksim

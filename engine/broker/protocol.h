@@ -31,7 +31,7 @@ inline constexpr const char* kApis[] = {
     "AlterPartition", "InitProducerId", "FindCoordinator", "JoinGroup", "SyncGroup", "Heartbeat",
     "LeaveGroup", "OffsetCommit", "OffsetFetch", "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn",
     "WriteTxnMarkers", "TxnOffsetCommit", "Vote", "BeginQuorumEpoch", "EndQuorumEpoch", "MetadataFetch",
-    "AllocateProducerIds", "CreatePartitions", "ConsumerGroupHeartbeat",
+    "AllocateProducerIds", "CreatePartitions", "AlterClientQuotas", "ConsumerGroupHeartbeat",
 };
 
 // ---- Produce -------------------------------------------------------------------
@@ -50,6 +50,7 @@ struct ProducePartitionResponse {
 };
 struct ProduceResponse {
   std::vector<ProducePartitionResponse> partitions;
+  int32_t throttle_time_ms = 0;  // KIP-219: the client waits this long before sending to this broker again
 };
 
 // ---- Fetch (followers and consumers) --------------------------------------------
@@ -94,6 +95,7 @@ struct FetchPartitionResponse {
 struct FetchResponse {
   Errc error = Errc::NONE;
   std::vector<FetchPartitionResponse> partitions;
+  int32_t throttle_time_ms = 0;  // KIP-219; a throttled consumer fetch has no partitions
 };
 
 // ---- OffsetsForLeaderEpoch (KIP-101 / KIP-279) -------------------------------------
@@ -209,6 +211,15 @@ struct AdminResponse {
 struct CreatePartitionsRequest {
   std::string topic;
   int32_t count = 0;
+};
+// AlterClientQuotas (KIP-546): quota keys set (a value) or removed (nullopt)
+// per entity (entity type "user" / "client-id" -> name, nullopt: the default).
+struct ClientQuotaAlteration {
+  std::map<std::string, std::optional<std::string>> entity;
+  std::vector<std::pair<std::string, std::optional<double>>> ops;
+};
+struct AlterClientQuotasRequest {
+  std::vector<ClientQuotaAlteration> entries;
 };
 struct ElectLeadersRequest {
   bool unclean = false;  // false: preferred

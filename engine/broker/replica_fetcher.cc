@@ -217,6 +217,8 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
           find_state(r.tp)->phase = Phase::truncating;
         }
         p->follower_update_hw(r.high_watermark);
+        // Retention on the leader moves the followers' log start too.
+        p->log().maybe_increment_log_start_offset(r.log_start_offset);
         break;
       }
       case Errc::OFFSET_OUT_OF_RANGE:

@@ -156,9 +156,14 @@ void ReplicaManager::produce(const sim::Incoming& in, const std::vector<Errc>* v
     delayed->required.push_back(required);
     delayed->epochs.push_back(epoch);
   }
-  if (in.dir != sim::Direction::request) return;  // acks=0: nobody listens
+  if (in.dir != sim::Direction::request) {  // acks=0: nobody listens, but the quota counts it
+    if (produce_throttle) produce_throttle(in);
+    return;
+  }
   delayed->respond = [this](const DelayedProduce& d) {
-    world_.network().respond(d.request, produce_resp_, sim::make_payload(protocol::ProduceResponse{d.results}), 64);
+    protocol::ProduceResponse resp{d.results};
+    if (produce_throttle) resp.throttle_time_ms = produce_throttle(d.request);
+    world_.network().respond(d.request, produce_resp_, sim::make_payload(std::move(resp)), 64);
   };
   complete_or_park(delayed, wait, req.timeout_ms);
 }
@@ -316,6 +321,8 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   protocol::FetchResponse resp;
   int64_t bytes = 0;
   bool any_error = false;
+  // Kafka cuts a quota'd consumer's fetch to what its quota admits in a window (at least one batch).
+  const std::optional<int64_t> quota_bytes = !follower && fetch_quota_bytes ? fetch_quota_bytes(in) : std::nullopt;
   for (const auto& fp : req.partitions) {
     protocol::FetchPartitionResponse r;
     r.tp = fp.tp;
@@ -336,8 +343,11 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
             follower || switches_.bug_read_past_hw
                 ? std::nullopt
                 : std::optional<Offset>(read_committed ? p->last_stable_offset() : p->high_watermark());
-        if (fp.fetch_offset < (limit ? *limit : log.log_end_offset())) {
-          auto rd = log.read(fp.fetch_offset, fp.partition_max_bytes, limit, true);
+        const int64_t max_bytes =
+            quota_bytes ? std::min<int64_t>(fp.partition_max_bytes, std::max<int64_t>(*quota_bytes - bytes, 0))
+                        : fp.partition_max_bytes;
+        if (fp.fetch_offset < (limit ? *limit : log.log_end_offset()) && (max_bytes > 0 || bytes == 0)) {
+          auto rd = log.read(fp.fetch_offset, max_bytes, limit, !quota_bytes || bytes == 0);
           if (rd.ok())
             r.batches = std::move(rd.value);
           else
@@ -383,6 +393,14 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   uint32_t size = 64;
   for (const auto& r : resp.partitions)
     for (const auto& b : r.batches) size += static_cast<uint32_t>(b->size_in_bytes());
+  // A consumer over its fetch quota gets an empty answer with the throttle
+  // time (Kafka's getThrottledResponse); followers have no client quota.
+  if (!follower && fetch_throttle)
+    if (const int32_t throttle_ms = fetch_throttle(in, size); throttle_ms > 0) {
+      resp = protocol::FetchResponse{};
+      resp.throttle_time_ms = throttle_ms;
+      size = 64;
+    }
   world_.network().respond(in, fetch_resp_, sim::make_payload(std::move(resp)), size);
 }
 

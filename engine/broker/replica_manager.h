@@ -105,6 +105,16 @@ class ReplicaManager {
   // coordinator is still loading that __consumer_offsets partition (its replay
   // would miss the marker); the coordinator's marker channel retries.
   std::function<bool(const TopicPartition&)> marker_ready;
+  // Client quotas (engine/broker/client_quota_manager.h), set by the
+  // BrokerServer; unset: none. `produce_throttle` is called as a Produce is
+  // answered (or, acks=0, handled): it records the request's size and returns
+  // the throttle time (ms), having muted the connection when > 0.
+  // `fetch_throttle` likewise for a consumer Fetch about to carry `bytes`:
+  // > 0 means the answer goes out empty (the bytes were taken back).
+  std::function<int32_t(const sim::Incoming& request)> produce_throttle;
+  std::function<int32_t(const sim::Incoming& request, int64_t bytes)> fetch_throttle;
+  // The most a consumer's Fetch may return under its quota (nullopt: no bound).
+  std::function<std::optional<int64_t>(const sim::Incoming& request)> fetch_quota_bytes;
 
   // A partition changed role, ISR or HW outside a request (metadata applied):
   // complete waiting produces and wake waiting fetches that may now finish.

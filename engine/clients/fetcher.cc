@@ -22,7 +22,17 @@ bool needs_metadata_refresh(Errc e) {
 
 Fetcher::Fetcher(ConsumerNetworkClient& net, ClientMetadata& metadata, SubscriptionState& subscriptions,
                  FetchConfig config)
-    : net_(net), metadata_(metadata), subscriptions_(subscriptions), config_(config) {}
+    : net_(net),
+      metadata_(metadata),
+      subscriptions_(subscriptions),
+      config_(config),
+      fetch_throttle_time_(config.metrics_window) {}
+
+std::map<std::string, double> Fetcher::metrics() const {
+  const int64_t now = net_.now_ms();
+  SampledStat s = fetch_throttle_time_.snapshot();  // reading must not purge the live stat
+  return {{"fetch-throttle-time-avg", s.avg(now)}, {"fetch-throttle-time-max", s.max(now)}};
+}
 
 bool Fetcher::has_buffered(const TopicPartition& tp) const {
   if (next_in_line_ && !next_in_line_->consumed && next_in_line_->tp == tp) return true;
@@ -48,6 +58,10 @@ int Fetcher::send_fetches() {
     if (nodes_with_pending_fetch_.count(leader->leader)) continue;
     if (net_.is_unavailable(leader->leader)) {
       next_fetch_attempt_ = std::min(next_fetch_attempt_, net_.available_at(leader->leader));
+      continue;
+    }
+    if (auto t = throttled_until_.find(leader->leader); t != throttled_until_.end() && net_.now() < t->second) {
+      next_fetch_attempt_ = std::min(next_fetch_attempt_, t->second);  // throttled by its quota
       continue;
     }
     protocol::FetchRequest& req = requests[leader->leader];
@@ -78,6 +92,11 @@ int Fetcher::send_fetches() {
                   return;
                 }
                 const auto& resp = sim::payload_as<protocol::FetchResponse>(r.payload);
+                fetch_throttle_time_.record(resp.throttle_time_ms, net_.now_ms());
+                if (resp.throttle_time_ms > 0) {
+                  net_.world().probe("consumer: fetch throttled by a broker");
+                  throttled_until_[node] = net_.now() + sim::milliseconds(resp.throttle_time_ms);
+                }
                 for (const protocol::FetchPartitionResponse& p : resp.partitions) {
                   auto it = asked.find(p.tp);
                   if (it == asked.end()) continue;

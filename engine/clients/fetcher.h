@@ -46,6 +46,7 @@
 #include "engine/clients/consumer_api.h"
 #include "engine/clients/consumer_network_client.h"
 #include "engine/clients/subscription_state.h"
+#include "engine/common/sampled_stat.h"
 
 namespace ksim::clients {
 
@@ -58,6 +59,7 @@ struct FetchConfig {
   protocol::IsolationLevel isolation = protocol::IsolationLevel::read_uncommitted;
   int64_t request_timeout_ms = 30000;
   int64_t retry_backoff_ms = 100;
+  SampledStatConfig metrics_window;  // metrics.num.samples, metrics.sample.window.ms
 };
 
 class Fetcher {
@@ -84,6 +86,9 @@ class Fetcher {
   // Drops buffered data of partitions no longer assigned.
   void clear_buffered_data_for_unassigned_partitions();
   const FetchConfig& config() const { return config_; }
+  // fetch-throttle-time-avg / -max: every Fetch response's throttle_time_ms
+  // (0 included) over metrics.num.samples windows of metrics.sample.window.ms.
+  std::map<std::string, double> metrics() const;
 
  private:
   struct CompletedFetch {
@@ -122,6 +127,9 @@ class Fetcher {
   std::deque<FetchPtr> completed_;
   FetchPtr next_in_line_;
   std::set<int32_t> nodes_with_pending_fetch_;
+  // KIP-219: a leader that answered with throttle_time_ms is not fetched from before then.
+  std::map<int32_t, sim::Instant> throttled_until_;
+  SampledStat fetch_throttle_time_;
 };
 
 }  // namespace ksim::clients

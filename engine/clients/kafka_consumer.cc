@@ -25,6 +25,7 @@ FetchConfig fetch_config_of(const Config& c) {
                                                                       : protocol::IsolationLevel::read_uncommitted;
   f.request_timeout_ms = c.get_int("request.timeout.ms");
   f.retry_backoff_ms = c.get_long("retry.backoff.ms");
+  f.metrics_window = SampledStatConfig{c.get_int("metrics.num.samples"), c.get_long("metrics.sample.window.ms")};
   return f;
 }
 

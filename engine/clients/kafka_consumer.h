@@ -100,6 +100,8 @@ class KafkaConsumer {
   // ---- introspection -------------------------------------------------------------------------
   std::vector<std::pair<std::string, std::string>> effective_config() const { return config_.effective(); }
   const Config& config() const { return config_; }
+  // Kafka's consumer-fetch-manager-metrics of ksim: fetch-throttle-time-avg / -max (ms).
+  std::map<std::string, double> metrics() const { return fetcher_.metrics(); }
   const ClientContext& context() const { return net_.ctx(); }
   int32_t generation() const { return coordinator_ ? coordinator_->generation().id : -1; }
   std::string member_id() const { return coordinator_ ? coordinator_->generation().member_id : ""; }

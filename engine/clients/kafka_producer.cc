@@ -28,6 +28,7 @@ ProducerSettings settings_of(const Config& c) {
   s.max_block_ms = c.get_long("max.block.ms");
   s.metadata_max_age_ms = c.get_long("metadata.max.age.ms");
   s.compression_ratio = compression_ratio(c.get_string("compression.type"));
+  s.metrics_window = SampledStatConfig{c.get_int("metrics.num.samples"), c.get_long("metrics.sample.window.ms")};
   return s;
 }
 

@@ -98,6 +98,8 @@ class KafkaProducer {
   std::optional<std::pair<ProducerId, ProducerEpoch>> producer_id() const;
   const TransactionManager* transaction_manager() const { return txn_.get(); }
   const ProducerStats& stats() const { return sender_->stats(); }
+  // Kafka's producer-metrics of ksim: produce-throttle-time-avg / -max (ms).
+  std::map<std::string, double> metrics() const { return sender_->metrics(); }
   ClientMetadata& metadata() { return metadata_; }
   const ClientContext& context() const { return ctx_; }
 

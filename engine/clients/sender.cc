@@ -39,7 +39,14 @@ Sender::Sender(ClientContext ctx, ProducerSettings settings, RecordAccumulator& 
       txn_(txn),
       interceptors_(interceptors),
       wake_(wake),
-      rng_(ctx_.world->rng("producer/" + ctx_.name + "/sender")) {}
+      rng_(ctx_.world->rng("producer/" + ctx_.name + "/sender")),
+      produce_throttle_time_(settings_.metrics_window) {}
+
+std::map<std::string, double> Sender::metrics() const {
+  const int64_t now = now_ms();
+  SampledStat s = produce_throttle_time_.snapshot();  // reading must not purge the live stat
+  return {{"produce-throttle-time-avg", s.avg(now)}, {"produce-throttle-time-max", s.max(now)}};
+}
 
 bool Sender::may_have_written(Errc e) const { return produce_may_have_written(e, settings_.acks); }
 
@@ -159,6 +166,10 @@ std::optional<int64_t> Sender::send_producer_data() {
     if (acc_.sendable(first, dq->size(), now, pl->leader_epoch)) {
       if (auto r = reconnect_.find(pl->leader); r != reconnect_.end() && now < r->second.ready_at_ms) {
         consider(r->second.ready_at_ms);  // not ready: reconnect backoff
+        continue;
+      }
+      if (auto t = throttled_until_ms_.find(pl->leader); t != throttled_until_ms_.end() && now < t->second) {
+        consider(t->second);  // not ready: throttled by its quota (KIP-219)
         continue;
       }
       if (in_flight_[pl->leader] < settings_.max_in_flight) ready_nodes.insert(pl->leader);
@@ -368,6 +379,11 @@ void Sender::handle_reply(const std::shared_ptr<InFlightRequest>& req, const sim
   reconnect_.erase(req->broker);  // connected: the backoff starts over
   {
     const auto& resp = sim::payload_as<protocol::ProduceResponse>(reply.payload);
+    produce_throttle_time_.record(resp.throttle_time_ms, now_ms());
+    if (resp.throttle_time_ms > 0) {
+      ctx_.world->probe("producer: throttled by a broker");
+      throttled_until_ms_[req->broker] = now_ms() + resp.throttle_time_ms;
+    }
     for (const protocol::ProducePartitionResponse& pr : resp.partitions) {
       auto it = req->batches.find(pr.tp);
       SIM_ASSERT(it != req->batches.end(), "producer: a response for a partition we did not send");

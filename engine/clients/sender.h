@@ -52,6 +52,7 @@
 #include "engine/clients/producer_record.h"
 #include "engine/clients/record_accumulator.h"
 #include "engine/clients/transaction_manager.h"
+#include "engine/common/sampled_stat.h"
 #include "sim/rng.h"
 
 namespace ksim::clients {
@@ -71,6 +72,7 @@ struct ProducerSettings {
   int64_t max_block_ms = 60000;
   int64_t metadata_max_age_ms = 300000;
   double compression_ratio = 1.0;
+  SampledStatConfig metrics_window;  // metrics.num.samples, metrics.sample.window.ms
 };
 
 struct ProducerStats {
@@ -100,6 +102,9 @@ class Sender {
   // close(timeout) ran out: fail what is left (Kafka's abortIncompleteBatches).
   void force_close();
   const ProducerStats& stats() const { return stats_; }
+  // produce-throttle-time-avg / -max: every Produce response's throttle_time_ms
+  // (0 included) over metrics.num.samples windows of metrics.sample.window.ms.
+  std::map<std::string, double> metrics() const;
   void set_transactional_client(TransactionalClient* c) { txn_client_ = c; }
   // Completes a batch's records with an error (also used for force close and crash).
   void fail_batch(const BatchRef& b, Errc error, bool adjust_sequences);
@@ -164,6 +169,10 @@ class Sender {
     int64_t ready_at_ms = 0;
   };
   std::map<int32_t, Reconnect> reconnect_;
+  // KIP-219: a broker that answered with throttle_time_ms is not sent to
+  // before then (Kafka's ClusterConnectionStates.throttle): broker -> until.
+  std::map<int32_t, int64_t> throttled_until_ms_;
+  SampledStat produce_throttle_time_{SampledStatConfig{}};
   // Every unanswered Produce request (at most max.in.flight per broker): a
   // request timeout closes the connection and fails all of them at once.
   std::vector<std::shared_ptr<InFlightRequest>> in_flight_requests_;

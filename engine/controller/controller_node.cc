@@ -17,7 +17,7 @@ sim::Payload error_response(const std::string& api, Errc e, const std::string& m
 
 constexpr const char* kControllerApis[] = {"BrokerRegistration", "BrokerHeartbeat", "AlterPartition",
                                            "CreateTopics",       "ElectLeaders",    "IncrementalAlterConfigs",
-                                           "AllocateProducerIds", "CreatePartitions"};
+                                           "AllocateProducerIds", "CreatePartitions",  "AlterClientQuotas"};
 
 }  // namespace
 
@@ -197,6 +197,12 @@ void ControllerNode::handle(sim::Incoming&& in) {
     // Answered only once the block is committed: a block handed out must never be handed out again.
     propose_then_respond(in, std::move(r.records), resp_kind,
                          sim::make_payload(protocol::AllocateProducerIdsResponse{r.error, r.first, r.size}), 32);
+  } else if (api == "AlterClientQuotas") {
+    const auto& req = sim::payload_as<protocol::AlterClientQuotasRequest>(in.payload);
+    std::vector<std::pair<ClientQuotaEntity, QuorumController::ClientQuotaOps>> entries;
+    for (const protocol::ClientQuotaAlteration& a : req.entries) entries.emplace_back(a.entity, a.ops);
+    ControllerResult r = qc_.alter_client_quotas(entries);
+    propose_then_respond(in, std::move(r.records), resp_kind, sim::make_payload(protocol::AdminResponse{r.error, r.message}), 64);
   } else if (api == "IncrementalAlterConfigs") {
     const auto& req = sim::payload_as<protocol::AlterConfigRequest>(in.payload);
     ControllerResult r = qc_.alter_config(req.resource, req.key, req.value);

@@ -111,6 +111,14 @@ void MetadataImage::apply(const MetadataRecord& record, int64_t offset) {
         } else if constexpr (std::is_same_v<T, ProducerIdsRecord>) {
           SIM_ASSERT(x.next_producer_id > next_producer_id_, "producer id blocks must move forward");
           next_producer_id_ = x.next_producer_id;
+        } else if constexpr (std::is_same_v<T, ClientQuotaRecord>) {
+          SIM_ASSERT(!x.value || *x.value > 0, "a client quota must be positive");
+          if (x.value) {
+            client_quotas_[x.entity][x.key] = *x.value;
+          } else if (auto q = client_quotas_.find(x.entity); q != client_quotas_.end()) {
+            q->second.erase(x.key);
+            if (q->second.empty()) client_quotas_.erase(q);
+          }
         } else {
           if (x.value)
             configs_[x.resource][x.key] = *x.value;

@@ -64,6 +64,10 @@ class MetadataImage {
   // Dynamic configs by resource ("topic:<name>", "broker:<id>", "broker:" for the default).
   const std::map<std::string, std::map<std::string, std::string>, std::less<>>& configs() const { return configs_; }
 
+  // Client quotas (KIP-546): entity -> quota key -> value.
+  using ClientQuotas = std::map<ClientQuotaEntity, std::map<std::string, double>>;
+  const ClientQuotas& client_quotas() const { return client_quotas_; }
+
   int64_t last_applied_offset() const { return last_offset_; }
   int64_t next_topic_id() const { return next_topic_id_; }
   // KIP-730: the first producer id of the next block the controller hands out.
@@ -78,6 +82,7 @@ class MetadataImage {
   std::map<std::string, TopicImage, std::less<>> topics_;
   std::map<int64_t, std::string> topic_names_;
   std::map<std::string, std::map<std::string, std::string>, std::less<>> configs_;
+  ClientQuotas client_quotas_;
   int64_t last_offset_ = -1;
   int64_t next_topic_id_ = 1;
   int64_t next_producer_id_ = 0;

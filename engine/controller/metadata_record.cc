@@ -1,5 +1,6 @@
 #include "engine/controller/metadata_record.h"
 
+#include <bit>
 #include <sstream>
 
 #include "engine/common/codec.h"
@@ -72,6 +73,17 @@ struct Encode {
     w.varint(x.broker_epoch);
     w.varint(x.next_producer_id);
   }
+  void operator()(const ClientQuotaRecord& x) {
+    w.varint(static_cast<int64_t>(x.entity.size()));
+    for (const auto& [type, name] : x.entity) {
+      w.str(type);
+      w.u8(name ? 1 : 0);
+      if (name) w.str(*name);
+    }
+    w.str(x.key);
+    w.u8(x.value ? 1 : 0);
+    if (x.value) w.varint(std::bit_cast<int64_t>(*x.value));  // the float64's bits, exactly
+  }
 };
 
 std::optional<bool> tri(uint8_t v) {
@@ -137,6 +149,19 @@ MetadataRecord decode_one(uint8_t type, Reader& r) {
       x.next_producer_id = r.varint();
       return x;
     }
+    case 7: {
+      ClientQuotaRecord x;
+      const int64_t n = r.varint();
+      for (int64_t i = 0; i < n && i < 16 && r.ok(); ++i) {
+        std::string entity_type = r.str();
+        std::optional<std::string> name;
+        if (r.u8()) name = r.str();
+        x.entity[std::move(entity_type)] = std::move(name);
+      }
+      x.key = r.str();
+      if (r.u8()) x.value = std::bit_cast<double>(r.varint());
+      return x;
+    }
     default: {
       ConfigRecord x;
       x.resource = r.str();
@@ -174,7 +199,7 @@ std::optional<std::vector<MetadataRecord>> decode_records(std::string_view bytes
   std::vector<MetadataRecord> out;
   for (int64_t i = 0; i < n; ++i) {
     const uint8_t type = r.u8();
-    if (type > 6) return std::nullopt;
+    if (type > 7) return std::nullopt;
     out.push_back(decode_one(type, r));
     if (!r.ok()) return std::nullopt;
   }
@@ -209,6 +234,19 @@ std::string describe(const MetadataRecord& rec) {
         } else if constexpr (std::is_same_v<T, ProducerIdsRecord>) {
           os << "ProducerIds(broker=" << x.broker_id << ", epoch=" << x.broker_epoch
              << ", next=" << x.next_producer_id << ")";
+        } else if constexpr (std::is_same_v<T, ClientQuotaRecord>) {
+          os << "ClientQuota(";
+          bool first = true;
+          for (const auto& [type, name] : x.entity) {
+            os << (first ? "" : ",") << type << "=" << (name ? *name : "<default>");
+            first = false;
+          }
+          os << ", " << x.key << "=";
+          if (x.value)
+            os << *x.value;
+          else
+            os << "<removed>";
+          os << ")";
         } else {
           os << "Config(" << x.resource << ", " << x.key << "=" << (x.value ? *x.value : "<deleted>") << ")";
         }

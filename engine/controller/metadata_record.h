@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -79,8 +80,22 @@ struct ProducerIdsRecord {
   auto operator<=>(const ProducerIdsRecord&) const = default;
 };
 
+// A client quota entity (Kafka's ClientQuotaEntity): entity type ("user",
+// "client-id") -> name; nullopt names the type's default entity.
+using ClientQuotaEntity = std::map<std::string, std::optional<std::string>>;
+
+// KIP-546 in KRaft: one quota key of one entity ("producer_byte_rate",
+// "consumer_byte_rate"), set or removed (engine/broker/README.md, "Client quotas").
+struct ClientQuotaRecord {
+  ClientQuotaEntity entity;
+  std::string key;
+  std::optional<double> value;  // nullopt: removed (Kafka's `remove` flag)
+  auto operator<=>(const ClientQuotaRecord&) const = default;
+};
+
 using MetadataRecord = std::variant<RegisterBrokerRecord, BrokerRegistrationChangeRecord, TopicRecord,
-                                    PartitionRecord, PartitionChangeRecord, ConfigRecord, ProducerIdsRecord>;
+                                    PartitionRecord, PartitionChangeRecord, ConfigRecord, ProducerIdsRecord,
+                                    ClientQuotaRecord>;
 
 std::string encode_records(const std::vector<MetadataRecord>& records);
 // nullopt if the bytes are not a valid record list.

@@ -1,6 +1,7 @@
 #include "engine/controller/quorum_controller.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "engine/controller/replica_placer.h"
@@ -401,6 +402,54 @@ ControllerResult QuorumController::alter_config(const std::string& resource, con
   ControllerResult r;
   emit(r.records, ConfigRecord{resource, key, value});
   rebalance_all(r.records);  // e.g. enabling unclean election elects offline partitions
+  return r;
+}
+
+namespace {
+
+std::string entity_text(const ClientQuotaEntity& e) {
+  std::string s = "{";
+  for (const auto& [type, name] : e) s += (s.size() > 1 ? ", " : "") + type + "=" + (name ? *name : "<default>");
+  return s + "}";
+}
+
+// The entity's problem, or "" (Kafka's ClientQuotaControlManager.validateEntity).
+std::string invalid_entity(const ClientQuotaEntity& e) {
+  if (e.empty()) return "Invalid empty client quota entity";
+  for (const auto& [type, name] : e) {
+    if (type == "ip") return "IP quotas (KIP-612) are not modelled by ksim: " + entity_text(e);
+    if (type != "user" && type != "client-id") return "Unhandled client quota entity type: " + type;
+  }
+  return "";
+}
+
+// The key's or value's problem, or "".
+std::string invalid_quota(const std::string& key, const std::optional<double>& value) {
+  if (key == "request_percentage" || key == "controller_mutation_rate")
+    return "Configuration " + key + " is not modelled by ksim (only producer_byte_rate and consumer_byte_rate: " +
+           "request handlers take no virtual time)";
+  if (key != "producer_byte_rate" && key != "consumer_byte_rate") return "Invalid configuration key " + key;
+  if (!value) return "";
+  const double v = *value;
+  if (!std::isfinite(v) || v != std::floor(v)) return "Configuration " + key + " must be a Long value";
+  if (v <= 0) return "Invalid value " + std::to_string(static_cast<int64_t>(v)) + " for configuration " + key +
+                     ": a byte rate must be positive";
+  return "";
+}
+
+}  // namespace
+
+ControllerResult QuorumController::alter_client_quotas(
+    const std::vector<std::pair<ClientQuotaEntity, ClientQuotaOps>>& entries) {
+  if (!active_) return failure(Errc::NOT_CONTROLLER, "not the active controller");
+  ControllerResult r;
+  for (const auto& [entity, ops] : entries) {
+    if (std::string why = invalid_entity(entity); !why.empty()) return failure(Errc::INVALID_REQUEST, why);
+    for (const auto& [key, value] : ops) {
+      if (std::string why = invalid_quota(key, value); !why.empty()) return failure(Errc::INVALID_REQUEST, why);
+      emit(r.records, ClientQuotaRecord{entity, key, value});
+    }
+  }
   return r;
 }
 

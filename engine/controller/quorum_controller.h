@@ -116,6 +116,13 @@ class QuorumController {
   ControllerResult alter_config(const std::string& resource, const std::string& key,
                                 const std::optional<std::string>& value);
 
+  // AlterClientQuotas (KIP-546, Kafka's ClientQuotaControlManager): per
+  // entity, quota keys set (a value) or removed (nullopt), one
+  // ClientQuotaRecord each. All or nothing: the first invalid entity, key or
+  // value fails the request with INVALID_REQUEST naming it.
+  using ClientQuotaOps = std::vector<std::pair<std::string, std::optional<double>>>;
+  ControllerResult alter_client_quotas(const std::vector<std::pair<ClientQuotaEntity, ClientQuotaOps>>& entries);
+
   // AllocateProducerIds (KIP-730, Kafka's ProducerIdControlManager): the next
   // block of 1000 ids for a registered broker, recorded in the metadata log.
   ProducerIdsReply allocate_producer_ids(int32_t broker_id, int64_t broker_epoch);

@@ -343,6 +343,20 @@ void Cluster::alter_topic_config(const std::string& topic, const std::string& ke
   admin("IncrementalAlterConfigs", sim::make_payload(protocol::AlterConfigRequest{"topic:" + topic, key, value}));
 }
 
+void Cluster::alter_client_quotas(const ClientQuotaEntity& entity,
+                                  const std::vector<std::pair<std::string, std::optional<double>>>& quotas) {
+  protocol::AlterClientQuotasRequest req;
+  req.entries.push_back(protocol::ClientQuotaAlteration{entity, quotas});
+  admin("AlterClientQuotas", sim::make_payload(std::move(req)));
+  const MetadataImage::ClientQuotas want = describe_client_quotas();
+  run_until([&] {
+    for (int32_t id : broker_ids())
+      if (const BrokerServer* b = live_broker(id); b && b->started() && b->metadata().client_quotas() != want)
+        return false;
+    return true;
+  }, 5'000);
+}
+
 // ---- observation ---------------------------------------------------------------------------------
 
 namespace {
@@ -359,6 +373,11 @@ const MetadataImage* best_image(const Cluster& c) {
   return best;
 }
 }  // namespace
+
+MetadataImage::ClientQuotas Cluster::describe_client_quotas() const {
+  const MetadataImage* img = best_image(*this);
+  return img ? img->client_quotas() : MetadataImage::ClientQuotas{};
+}
 
 std::vector<std::string> Cluster::topics() const {
   std::vector<std::string> out;
@@ -390,6 +409,7 @@ PartitionDescription Cluster::describe_partition(const std::string& topic, int32
     if (n && n->broker()) {
       if (const Partition* p = const_cast<KafkaNode*>(n)->broker()->replica_manager().get({topic, partition})) {
         r.log_end_offset = p->log_end_offset();
+        r.log_start_offset = p->log().log_start_offset();
         r.high_watermark = p->high_watermark();
         if (b == d.leader && p->is_leader()) {
           d.high_watermark = p->high_watermark();
@@ -510,6 +530,23 @@ std::map<std::string, double> Cluster::metrics() const {
   m["LeaderElectionRateAndTimeMs.mean"] =
       election_stats_.timed > 0 ? election_stats_.ms_total / static_cast<double>(election_stats_.timed) : 0;
   m["ActiveControllerCount"] = active_controller() ? 1 : 0;
+  // Client quotas, per broker and sensor (only once a quota was configured):
+  // Kafka's `byte-rate` and `throttle-time` in the Produce / Fetch groups.
+  for (int32_t id : broker_ids()) {
+    const KafkaNode* n = node(id);
+    if (!n || !n->broker()) continue;
+    const BrokerServer& b = *n->broker();
+    for (const ClientQuotaType t : {ClientQuotaType::produce, ClientQuotaType::fetch}) {
+      const ClientQuotaManager& q = b.quota_manager(t);
+      if (!q.quotas_enabled()) continue;
+      for (const auto& r : q.readings(now_ms())) {
+        const std::string tags = "{broker=" + std::to_string(id) + ",type=" + quota_type_name(t) +
+                                 ",user=" + r.tags.user + ",client-id=" + r.tags.client_id + "}";
+        m["byte-rate" + tags] = r.byte_rate;
+        m["throttle-time" + tags] = r.throttle_time;
+      }
+    }
+  }
   return m;
 }
 

@@ -66,6 +66,7 @@ struct ReplicaDescription {
   int32_t broker = -1;
   Offset log_end_offset = kNoOffset;
   Offset high_watermark = kNoOffset;
+  Offset log_start_offset = kNoOffset;  // moved by retention (and followers follow the leader's)
   bool up = false;
   bool operator==(const ReplicaDescription&) const = default;
 };
@@ -137,6 +138,15 @@ class Cluster {
   // and waits until the new ones are led.
   void create_partitions(const std::string& topic, int32_t count);
   void alter_topic_config(const std::string& topic, const std::string& key, const std::optional<std::string>& value);
+  // Admin.alterClientQuotas (KIP-546; kafka-configs --alter --entity-type
+  // clients/users): sets (a value) or removes (nullopt) quota keys of one
+  // entity through the active controller (ClientQuotaRecords), then waits up
+  // to 5 s until every live broker has replayed them. ClusterError
+  // INVALID_REQUEST names a bad entity, key or value.
+  void alter_client_quotas(const ClientQuotaEntity& entity,
+                           const std::vector<std::pair<std::string, std::optional<double>>>& quotas);
+  // Admin.describeClientQuotas: every entity with its quotas (freshest metadata).
+  MetadataImage::ClientQuotas describe_client_quotas() const;
 
   // Waits until the partition has a leader that knows it leads (in the
   // registered leader epoch); returns it, or -1 after the timeout.

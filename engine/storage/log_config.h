@@ -40,6 +40,7 @@ struct LogConfig {
   // ksim.bug.skip.idempotent.dedupe (a broker key; PLANTED BUG): a retried
   // idempotent batch is appended again instead of answered with its original offsets.
   bool skip_idempotent_dedupe = false;
+  bool operator==(const LogConfig&) const = default;
 };
 
 }  // namespace ksim::storage

@@ -49,6 +49,8 @@ class LogSegment {
   static std::optional<Offset> parse_log_file_name(const std::string& dir, const std::string& path);
 
   LogSegment(sim::Disk& disk, const std::string& dir, Offset base, const LogConfig& config, int64_t created_ms);
+  // A topic config change (the log's set_config): the next roll decision uses it.
+  void set_config(const LogConfig& config) { config_ = config; }
 
   // Creates the three files, empty (a new segment on roll).
   Errc create();

@@ -114,9 +114,11 @@ void ProducerStateManager::apply(State& s, const JournalEntry& j) {
     set_epoch(e, m.epoch);
     e.coordinator_epoch = j.marker->coordinator_epoch;
     e.current_txn_first_offset.reset();
+    e.last_timestamp = std::max(e.last_timestamp, m.timestamp);
     return;
   }
   set_epoch(e, m.epoch);
+  e.last_timestamp = std::max(e.last_timestamp, m.timestamp);
   if (e.batches.size() == kNumBatchesToRetain) e.batches.pop_front();
   e.batches.push_back(m);
   if (j.transactional && !e.current_txn_first_offset) {
@@ -143,11 +145,30 @@ void ProducerStateManager::update(const RecordBatch& batch) {
   check_invariants(false);
 }
 
+void ProducerStateManager::forget_expired(State& s, int64_t now_ms, int64_t expiration_ms) {
+  // Kafka's isProducerExpired: no open transaction, and idle for the expiration time.
+  std::erase_if(s.producers, [&](const auto& kv) {
+    const ProducerStateEntry& e = kv.second;
+    return !e.current_txn_first_offset && now_ms - e.last_timestamp >= expiration_ms;
+  });
+}
+
+void ProducerStateManager::remove_expired(int64_t now_ms, int64_t expiration_ms) {
+  SIM_ASSERT(expiration_ms > 0, "producer.id.expiration.ms is positive");
+  expired_at_ms_ = now_ms;
+  expiration_ms_ = expiration_ms;
+  forget_expired(base_, now_ms, expiration_ms);
+  forget_expired(state_, now_ms, expiration_ms);
+  check_invariants(false);
+}
+
 void ProducerStateManager::truncate_to(Offset offset) {
   if (journal_.empty() || journal_.back().batch.last_offset < offset) return;
   while (!journal_.empty() && journal_.back().batch.last_offset >= offset) journal_.pop_back();
   state_ = base_;
   for (const JournalEntry& j : journal_) apply(state_, j);
+  // Kafka reloads its snapshot without the producers that expired, then replays.
+  if (expiration_ms_ > 0) forget_expired(state_, expired_at_ms_, expiration_ms_);
   prune_unreplicated();
   check_invariants(true);
 }

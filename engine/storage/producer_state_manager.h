@@ -111,6 +111,7 @@ struct ProducerStateEntry {
   std::deque<ProducerBatchMetadata> batches;  // oldest first, at most kNumBatchesToRetain
   int32_t coordinator_epoch = -1;             // of the last marker seen
   std::optional<Offset> current_txn_first_offset;  // set while a transaction is open here
+  int64_t last_timestamp = kNoTimestamp;      // of its last batch or marker (producer.id.expiration.ms)
   int32_t last_seq() const { return batches.empty() ? kNoSequence : batches.back().last_seq; }
 };
 
@@ -149,6 +150,11 @@ class ProducerStateManager {
   // transactions whose marker is below it leave the index (Kafka deletes the
   // segment's .txnindex with it).
   void on_log_start_offset(Offset log_start);
+  // Kafka's removeExpiredProducers: a producer with no open transaction whose
+  // last batch or marker is more than `expiration_ms` older than `now_ms` is
+  // forgotten (its next batch is accepted with any sequence, as a new
+  // producer's). Remembered, so a rebuild after a truncation forgets it again.
+  void remove_expired(int64_t now_ms, int64_t expiration_ms);
   // The high watermark moved (either way): completed transactions whose
   // marker is below it stop holding back the last stable offset.
   void on_high_watermark(Offset hw);
@@ -194,6 +200,7 @@ class ProducerStateManager {
   };
 
   static void apply(State& state, const JournalEntry& e);
+  static void forget_expired(State& state, int64_t now_ms, int64_t expiration_ms);
   static void forget_below(State& state, Offset log_start);
   void prune_unreplicated();
   // `full`: everything (after a rebuild); otherwise what an append can break.
@@ -203,6 +210,9 @@ class ProducerStateManager {
   std::deque<JournalEntry> journal_;  // producer batches still in the log, by offset
   State state_;                      // base_ + journal_ replayed
   Offset high_watermark_{0};
+  // The last expiry pass (none yet: expiration_ms_ < 0).
+  int64_t expired_at_ms_ = 0;
+  int64_t expiration_ms_ = -1;
 };
 
 }  // namespace ksim::storage

@@ -424,4 +424,26 @@ Result<int> UnifiedLog::delete_old_segments() {
   return static_cast<int>(count);
 }
 
+void UnifiedLog::set_config(const LogConfig& config) {
+  Lock lock(*this);
+  config_ = config;
+  for (auto& s : segments_) s->set_config(config);
+}
+
+void UnifiedLog::maybe_increment_log_start_offset(Offset offset) {
+  Lock lock(*this);
+  if (offline_ || offset <= log_start_offset_ || offset > high_watermark_) return;
+  log_start_offset_ = offset;
+  recovery_point_ = std::max(recovery_point_, log_start_offset_);
+  producer_state_.on_log_start_offset(log_start_offset_);
+  if (Errc e = epochs_.truncate_from_start(log_start_offset_); e != Errc::NONE) (void)fail(e);
+  check_invariants();
+}
+
+void UnifiedLog::remove_expired_producers(int64_t expiration_ms) {
+  Lock lock(*this);
+  if (offline_) return;
+  producer_state_.remove_expired(now_ms(), expiration_ms);
+}
+
 }  // namespace ksim::storage

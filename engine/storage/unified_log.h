@@ -79,6 +79,9 @@ class UnifiedLog {
   const TopicPartition& topic_partition() const { return tp_; }
   const std::string& dir() const { return dir_; }
   const LogConfig& config() const { return config_; }
+  // A dynamic topic config change (Kafka's updateConfig): retention, rolls,
+  // flushes and limits follow the new values from the next decision on.
+  void set_config(const LogConfig& config);
   bool offline() const { return offline_; }
 
   Offset log_start_offset() const { return log_start_offset_; }
@@ -157,6 +160,13 @@ class UnifiedLog {
   // retention.ms, retention.bytes and the log start offset; advances the log
   // start offset. Returns how many segments were deleted.
   Result<int> delete_old_segments();
+  // A follower's log start follows the leader's (Kafka's
+  // maybeIncrementLogStartOffset, LeaderOffsetIncremented): raised to
+  // `offset` if that is above it and not above the high watermark; the
+  // segments wholly below it go at the next retention pass.
+  void maybe_increment_log_start_offset(Offset offset);
+  // producer.id.expiration.ms (ProducerStateManager::remove_expired), now.
+  void remove_expired_producers(int64_t expiration_ms);
 
  private:
   class Lock;

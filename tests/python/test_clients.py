@@ -485,3 +485,29 @@ def test_type_stubs_cover_the_public_surface():
     names = {a.asname or a.name for n in pkg.body if isinstance(n, ast.ImportFrom) for a in n.names}
     names |= set(members(pkg.body))
     assert set(ksim.__all__) - names == set()
+
+
+def test_retention_a_late_consumer_resets_to_the_log_start_and_the_checkers_stay_quiet():
+    # 90 s of records in 10 s segments, 30 s kept, retention checked every 5 s.
+    sim = ksim.Simulation(seed=5, brokers=3, config={"log.retention.check.interval.ms": "5000"})
+    sim.create_topic("t", partitions=1, replication_factor=3, config={"segment.ms": "10000", "retention.ms": "30000"})
+    p = sim.producer({"acks": "all"})
+    for i in range(90):
+        p.produce("t", value=f"r{i}", partition=0)
+        p.flush(timeout_ms=5_000)
+        sim.run_for(1_000)
+    sim.run_for(10_000)
+    starts = {r.broker: r.log_start_offset for r in sim.describe_topic("t")[0].replica_states}
+    assert len(set(starts.values())) == 1 and 40 <= starts[1] <= 70, starts
+    start = starts[1]
+    # A consumer that asks for offset 0 is out of range and resets to the earliest record kept.
+    c = sim.consumer({"group.id": "late", "auto.offset.reset": "earliest"})
+    c.assign([ksim.TopicPartition("t", 0, 0)])
+    got = []
+    while len(got) < 90 - start:
+        m = c.poll(timeout_ms=2_000)
+        assert m is not None, got
+        got.append(m)
+    assert got[0].offset() == start and got[0].value() == f"r{start}".encode()
+    v = sim.check()
+    assert v.ok, v.anomalies

@@ -162,9 +162,9 @@ def test_demo_out_writes_its_store_with_the_printed_hash(tmp_path):
     r = ksim("demo", "--seed", "7", "--out", tmp_path, check=0)
     db = tmp_path / "demo-7.db"
     assert r.stdout == plain + f"trace store: {db}\n"
-    assert "trace_hash=ac170520b28a97b5" in plain
+    assert "trace_hash=87f35f87b0460ee8" in plain
     run = dict(sql(db, "select key, value from run"))
-    assert (run["trace_hash"], run["scenario"], run["verdict"]) == ("ac170520b28a97b5", "ksim demo", "ok")
+    assert (run["trace_hash"], run["scenario"], run["verdict"]) == ("87f35f87b0460ee8", "ksim demo", "ok")
     assert sql(db, "select kind, expected from anomalies") == [("lost-write", 1)]
     ksim("report", db, "--html", tmp_path / "demo.html", check=0)
     page = (tmp_path / "demo.html").read_text()

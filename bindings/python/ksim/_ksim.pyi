@@ -190,6 +190,8 @@ class Producer:
         """Kafka's close(timeout): send what is buffered, then stop; serves reports."""
     def effective_config(self) -> dict[str, str]:
         """Every producer key with its effective value (Kafka 4.0 defaults: acks=all, idempotence on)."""
+    def metrics(self) -> dict[str, float]:
+        """produce-throttle-time-avg / -max (ms) over metrics.num.samples x metrics.sample.window.ms."""
     def producer_id(self) -> Optional[Tuple[int, int]]:
         """(producer id, epoch) once InitProducerId answered (idempotent producers)."""
     def init_transactions(self, timeout_ms: Optional[int] = None) -> None:
@@ -247,6 +249,8 @@ class Consumer:
     def unassign(self) -> None: ...
     def unsubscribe(self) -> None: ...
     def assignment(self) -> list[TopicPartition]: ...
+    def metrics(self) -> dict[str, float]:
+        """fetch-throttle-time-avg / -max (ms) over metrics.num.samples x metrics.sample.window.ms."""
     def poll(self, timeout_ms: int = 1000) -> Optional[Message]:
         """The next record, or None after timeout_ms (virtual). poll(0) never advances time."""
     def consume(self, num_messages: int = 1, timeout_ms: int = 1000) -> list[Message]:
@@ -371,6 +375,10 @@ class ReplicaState:
     def log_end_offset(self) -> int: ...
     @property
     def high_watermark(self) -> int: ...
+    @property
+    def log_start_offset(self) -> int:
+        """The first offset this replica holds: moved by retention (a follower's follows the leader's)."""
+        ...
     @property
     def up(self) -> bool: ...
 
@@ -648,6 +656,15 @@ class Simulation:
         (the last until now). At most 4,096 entries: the newest 2,048 exact, older ones thinned."""
     def elect_leaders(self, unclean: bool = False, partitions: Sequence[Tuple[str, int]] = []) -> None: ...
     def alter_topic_config(self, topic: str, key: str, value: Optional[str]) -> None: ...
+    def alter_client_quotas(
+        self, entity: dict[str, Optional[str]], quotas: dict[str, Optional[float]]
+    ) -> None:
+        """Admin.alterClientQuotas (KIP-546): entity {"client-id": "noisy"} ({"client-id": None}: the
+        default; "user": always ANONYMOUS in ksim), quotas {"producer_byte_rate": 100_000,
+        "consumer_byte_rate": ...} in bytes/s, None removes a key. ClusterError INVALID_REQUEST names a
+        bad entity type, key or value."""
+    def describe_client_quotas(self) -> list[Tuple[dict[str, Optional[str]], dict[str, float]]]:
+        """Admin.describeClientQuotas: every (entity, quotas) in the metadata."""
     def create_partitions(self, topic: str, count: int) -> None:
         """Grow a topic to `count` partitions (kafka-topics --alter --partitions); Kafka never shrinks one."""
     def produce(

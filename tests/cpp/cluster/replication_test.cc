@@ -384,3 +384,61 @@ TEST_CASE("auto leader rebalance: leadership goes back to the preferred replica 
     require_invariants(c);
   }
 }
+
+TEST_CASE("controlled.shutdown.enable=false: a stopping broker keeps its leaderships until the controller fences it", "[cluster]") {
+  Cluster c(opts(22, 3, 1, {{"controlled.shutdown.enable", "false"}, {"broker.session.timeout.ms", "9000"}}));
+  c.wait_ready();
+  c.create_topic("t", -1, -1, {}, {{1, 2, 3}});
+  c.wait_for_leader("t", 0);
+  REQUIRE(c.produce("t", 0, {"before"}, -1).error == Errc::NONE);
+  const int64_t stopped_ms = c.now_ms();
+  REQUIRE(c.shutdown(1));
+  REQUIRE(c.node(1) == nullptr);
+  REQUIRE(c.describe_partition("t", 0).leader == 1);  // nothing moved before it stopped
+  REQUIRE(c.run_until([&] { return c.describe_partition("t", 0).leader == 2; }, 30'000));
+  // Fenced 9 s after its last heartbeat, which was at most 2 s before it stopped.
+  REQUIRE(c.now_ms() - stopped_ms >= 7'000);
+  c.restart(1);
+  REQUIRE(c.run_until([&] { return in_isr(c, "t", 1); }, 30'000));
+  require_invariants(c);
+}
+
+TEST_CASE("retention deletes old segments on every replica and the log start moves on all of them", "[cluster][storage]") {
+  Cluster c(opts(23, 3, 1, {{"log.retention.check.interval.ms", "5000"}}));
+  c.wait_ready();
+  c.create_topic("t", -1, -1, {{"segment.ms", "10000"}, {"retention.ms", "30000"}}, {{1, 2, 3}});
+  c.wait_for_leader("t", 0);
+  for (int i = 0; i < 90; ++i) {
+    REQUIRE(c.produce("t", 0, {"r" + std::to_string(i)}, -1).error == Errc::NONE);
+    c.run_for_ms(1'000);
+  }
+  c.run_for_ms(10'000);
+  const PartitionDescription d = c.describe_partition("t", 0);
+  const Offset leader_start = d.replica_states.front().log_start_offset;
+  // ~90 s of records, 30 s kept: the oldest segments are gone, the newest 30 s are not.
+  REQUIRE(leader_start.value >= 40);
+  REQUIRE(leader_start.value <= 70);
+  for (const ReplicaDescription& r : d.replica_states) REQUIRE(r.log_start_offset == leader_start);
+  // The leader's log now begins at its log start: the records below are gone.
+  REQUIRE(c.log_contents(d.leader, "t", 0).front().first == leader_start.value);
+  require_invariants(c);
+}
+
+TEST_CASE("an altered retention.ms applies to the live logs at the next retention pass", "[cluster][storage]") {
+  Cluster c(opts(25, 3, 1, {{"log.retention.check.interval.ms", "5000"}}));
+  c.wait_ready();
+  c.create_topic("t", -1, -1, {{"segment.ms", "10000"}}, {{1, 2, 3}});
+  c.wait_for_leader("t", 0);
+  for (int i = 0; i < 60; ++i) {
+    REQUIRE(c.produce("t", 0, {"r" + std::to_string(i)}, -1).error == Errc::NONE);
+    c.run_for_ms(1'000);
+  }
+  REQUIRE(c.describe_partition("t", 0).replica_states.front().log_start_offset == Offset{0});  // 7 days kept
+  c.alter_topic_config("t", "retention.ms", "20000");
+  c.run_for_ms(10'000);
+  for (const ReplicaDescription& r : c.describe_partition("t", 0).replica_states) REQUIRE(r.log_start_offset.value >= 30);
+  c.alter_topic_config("t", "retention.ms", std::nullopt);  // back to the broker default: nothing more goes
+  const Offset start = c.describe_partition("t", 0).replica_states.front().log_start_offset;
+  c.run_for_ms(60'000);
+  REQUIRE(c.describe_partition("t", 0).replica_states.front().log_start_offset == start);
+}

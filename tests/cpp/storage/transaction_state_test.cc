@@ -352,3 +352,34 @@ TEST_CASE("retention drops aborted transactions whose marker it deleted", "[stor
     REQUIRE(log->last_stable_offset() == std::max(Offset{12}, start));
   });
 }
+
+TEST_CASE("producer.id.expiration.ms: an idle producer is forgotten - one with an open transaction is kept", "[storage][txn]") {
+  const auto one = [](int64_t timestamp_ms, const std::string& v) {
+    return std::vector<Record>{Record{timestamp_ms, std::nullopt, bytes_of(v), {}}};
+  };
+  ProducerStateManager psm;
+  // P wrote at t=1000 ms and is done; Q opened a transaction at t=1000 ms.
+  BatchParams idle;
+  idle.producer_id = kP;
+  idle.producer_epoch = ProducerEpoch{0};
+  idle.base_sequence = 0;
+  psm.update(*RecordBatch::build(idle, one(1000, "p")));
+  BatchParams open = idle;
+  open.producer_id = kQ;
+  open.base_offset = Offset{1};
+  open.is_transactional = true;
+  psm.update(*RecordBatch::build(open, one(1000, "q")));
+  psm.remove_expired(/*now_ms=*/30'000, /*expiration_ms=*/60'000);
+  REQUIRE(psm.producers().size() == 2);  // idle 29 s of 60: remembered
+  psm.remove_expired(/*now_ms=*/61'000, /*expiration_ms=*/60'000);
+  REQUIRE_FALSE(psm.entry(kP).has_value());  // idle 60 s: forgotten
+  REQUIRE(psm.entry(kQ).has_value());        // its transaction is open: kept
+  // A batch of P with any sequence is now accepted, as a new producer's.
+  idle.base_offset = Offset{2};
+  idle.base_sequence = 57;
+  REQUIRE(psm.check(*RecordBatch::build(idle, one(62'000, "p2"))).error == Errc::NONE);
+  // A truncation rebuilds from the journal, which still holds P's batch: it stays forgotten.
+  psm.truncate_to(Offset{2});
+  REQUIRE_FALSE(psm.entry(kP).has_value());
+  REQUIRE(psm.entry(kQ).has_value());
+}
