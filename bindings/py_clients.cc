@@ -956,6 +956,11 @@ struct PyGroupMember {
   std::optional<int32_t> client;  // the client node, when a ksim client
   std::vector<std::pair<std::string, int32_t>> assignment;
   std::vector<std::string> subscription;
+  // Consumer (KIP-848) groups: the member's epoch and state, the partitions it
+  // must still revoke, and its target (what it will own once reconciled).
+  std::optional<int32_t> member_epoch;
+  std::optional<std::string> member_state;
+  std::vector<std::pair<std::string, int32_t>> pending_revocation, target;
 };
 
 struct PyGroup {
@@ -964,15 +969,33 @@ struct PyGroup {
   int32_t coordinator = -1;
   std::string state, protocol_type, protocol, leader;
   int32_t generation = -1;
+  std::string group_protocol = "classic";                  // or "consumer" (KIP-848)
+  std::optional<int32_t> group_epoch, assignment_epoch;   // consumer groups only
   std::vector<PyGroupMember> members;
   std::map<std::pair<std::string, int32_t>, int64_t> offsets;
   std::map<std::pair<std::string, int32_t>, int64_t> high_watermarks;
   std::map<std::pair<std::string, int32_t>, int64_t> lag;
 
   std::string text() const {
-    std::string out = "GROUP " + group_id + "  state: " + state + "  generation: " + std::to_string(generation) +
+    std::string out = "GROUP " + group_id + "  state: " + state +
+                      (group_epoch ? "  group.protocol: consumer  group epoch: " + std::to_string(*group_epoch) +
+                                         "  assignment epoch: " + std::to_string(assignment_epoch.value_or(-1))
+                                   : "  generation: " + std::to_string(generation)) +
                       "  protocol: " + (protocol.empty() ? "-" : protocol) + "  coordinator: " +
                       (coordinator >= 0 ? std::to_string(coordinator) : "none") + (error ? "  error: " + *error : "") + "\n";
+    if (group_epoch) {
+      // One line per member: where it is on its way to the target (kafka-consumer-groups --describe --members --verbose).
+      for (const auto& m : members) {
+        auto tps = [](const std::vector<std::pair<std::string, int32_t>>& v) {
+          std::string t;
+          for (const auto& [topic, p] : v) t += (t.empty() ? "" : ",") + topic + "-" + std::to_string(p);
+          return t.empty() ? std::string("-") : t;
+        };
+        out += "MEMBER " + m.member_id + "  client: " + m.client_id + "  epoch: " + std::to_string(m.member_epoch.value_or(-1)) +
+               "  state: " + m.member_state.value_or("-") + "  assigned: " + tps(m.assignment) +
+               "  revoking: " + tps(m.pending_revocation) + "  target: " + tps(m.target) + "\n";
+      }
+    }
     std::map<std::pair<std::string, int32_t>, const PyGroupMember*> owner;
     for (const auto& m : members)
       for (const auto& tp : m.assignment) owner[tp] = &m;
@@ -1012,6 +1035,11 @@ PyGroup describe_group(Cluster& c, const std::string& group_id) {
   g.protocol_type = d.protocol_type;
   g.protocol = d.protocol;
   g.leader = d.leader;
+  g.group_protocol = d.group_protocol;
+  if (d.group_protocol == "consumer") {
+    g.group_epoch = d.group_epoch;
+    g.assignment_epoch = d.assignment_epoch;
+  }
   const int32_t last_node = static_cast<int32_t>(c.world().node_count());
   for (const auto& m : d.members) {
     PyGroupMember pm;
@@ -1021,7 +1049,14 @@ PyGroup describe_group(Cluster& c, const std::string& group_id) {
     // By the node it joined from: two clients may share a client.id (every
     // static-replacement story has them).
     if (m.client_node >= 1 && m.client_node <= last_node && c.is_client(m.client_node)) pm.client = m.client_node;
-    if (d.protocol_type == clients::kConsumerProtocolType) {
+    if (d.group_protocol == "consumer") {
+      pm.member_epoch = m.member_epoch;
+      pm.member_state = m.member_state;
+      for (const auto& tp : m.assigned) pm.assignment.emplace_back(tp.topic, tp.partition);
+      for (const auto& tp : m.pending_revocation) pm.pending_revocation.emplace_back(tp.topic, tp.partition);
+      for (const auto& tp : m.target) pm.target.emplace_back(tp.topic, tp.partition);
+      pm.subscription = m.subscription;
+    } else if (d.protocol_type == clients::kConsumerProtocolType) {
       if (auto a = clients::decode_assignment(m.assignment))
         for (const auto& tp : a->partitions) pm.assignment.emplace_back(tp.topic, tp.partition);
       if (auto s = clients::decode_subscription(m.metadata)) pm.subscription = s->topics;
@@ -1450,6 +1485,14 @@ returns None; on_commit(err, partitions) reports the result from a later call.)"
       .def_readonly("client", &PyGroupMember::client, "The ksim client node id of the member (None if unknown).")
       .def_readonly("assignment", &PyGroupMember::assignment, "[(topic, partition), ...] from the last SyncGroup.")
       .def_readonly("subscription", &PyGroupMember::subscription, "The topics the member subscribed to.")
+      .def_readonly("member_epoch", &PyGroupMember::member_epoch,
+                    "group.protocol=consumer: the member's epoch (-2: a static member that left); None for classic.")
+      .def_readonly("member_state", &PyGroupMember::member_state,
+                    "group.protocol=consumer: STABLE, UNREVOKED_PARTITIONS or UNRELEASED_PARTITIONS; None for classic.")
+      .def_readonly("pending_revocation", &PyGroupMember::pending_revocation,
+                    "group.protocol=consumer: partitions it must revoke before it gets anything new.")
+      .def_readonly("target", &PyGroupMember::target,
+                    "group.protocol=consumer: its partitions in the target assignment.")
       .def("__repr__", [](const PyGroupMember& m) {
         return "<GroupMember " + m.member_id + " " + m.client_id + " " + std::to_string(m.assignment.size()) + " partitions>";
       });
@@ -1465,6 +1508,10 @@ offsets {(topic, partition): committed offset}, high_watermarks, lag
       .def_readonly("coordinator", &PyGroup::coordinator)
       .def_readonly("state", &PyGroup::state)
       .def_readonly("generation", &PyGroup::generation)
+      .def_readonly("group_protocol", &PyGroup::group_protocol, "classic, or consumer (KIP-848)")
+      .def_readonly("group_epoch", &PyGroup::group_epoch, "group.protocol=consumer: the group epoch (None for classic)")
+      .def_readonly("assignment_epoch", &PyGroup::assignment_epoch,
+                    "group.protocol=consumer: the target assignment epoch (None for classic)")
       .def_readonly("protocol_type", &PyGroup::protocol_type)
       .def_readonly("protocol", &PyGroup::protocol)
       .def_readonly("leader", &PyGroup::leader)

@@ -103,6 +103,11 @@ KindId Network::kind(std::string_view name) {
   const KindId id{static_cast<uint16_t>(kind_names_.size())};
   kind_names_.emplace_back(name);
   kind_ids_.emplace(std::string(name), id);
+  if (auto p = pending_kind_handlers_.find(name); p != pending_kind_handlers_.end()) {
+    auto waiting = std::move(p->second);
+    pending_kind_handlers_.erase(p);
+    for (auto& [node, h] : waiting) set_kind_handler(NodeId{node}, id, std::move(h));
+  }
   return id;
 }
 
@@ -721,6 +726,16 @@ void Network::set_kind_handler(NodeId node, KindId kind, std::function<void(Inco
     m[kind.value] = std::make_shared<std::function<void(Incoming&&)>>(std::move(handler));
   else
     m.erase(kind.value);
+}
+
+void Network::set_kind_handler(NodeId node, std::string_view kind, std::function<void(Incoming&&)> handler) {
+  if (auto k = find_kind(kind)) return set_kind_handler(node, *k, std::move(handler));
+  check_node(node);
+  auto& waiting = pending_kind_handlers_[std::string(kind)];
+  if (handler)
+    waiting[node.value] = std::move(handler);
+  else
+    waiting.erase(node.value);
 }
 
 std::optional<Incoming> Network::receive(NodeId self, std::optional<Duration> timeout) {

@@ -211,6 +211,10 @@ class Network {
   // handler, so two subsystems of one node (a broker and its co-located KRaft
   // controller) can each serve their own APIs. Cleared when the node crashes.
   void set_kind_handler(NodeId node, KindId kind, std::function<void(Incoming&&)> handler);
+  // The same by name, for a kind that may not exist yet: installed when the
+  // kind is first registered (a server of a rarely used API must not create
+  // its kind at boot — kind ids are part of every trace).
+  void set_kind_handler(NodeId node, std::string_view kind, std::function<void(Incoming&&)> handler);
   // Called with the request each time `node` responds to one (before the
   // response is routed, even if its connection is gone): how a server learns
   // that a request is finished (Kafka unmutes the connection then). Must not
@@ -261,6 +265,8 @@ class Network {
   LinkSpec default_link_;
   std::vector<std::string> kind_names_;
   std::map<std::string, KindId, std::less<>> kind_ids_;
+  // Handlers waiting for their kind to exist: kind -> node -> handler (the last set wins).
+  std::map<std::string, std::map<uint32_t, std::function<void(Incoming&&)>>, std::less<>> pending_kind_handlers_;
   std::vector<Envelope> envelopes_;
   std::vector<uint32_t> free_envelopes_;
   std::vector<Connection> conns_;

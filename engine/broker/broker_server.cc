@@ -79,6 +79,10 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
     return controller_call(api, std::move(b), size);
   });
   groups_ = std::make_unique<coordinator::GroupCoordinator>(world_, self_, id_, config_, *rm_);
+  groups_->partition_count_of = [this](const std::string& t) {
+    const TopicImage* topic = image_.topic(t);
+    return topic ? static_cast<int32_t>(topic->partitions.size()) : -1;
+  };
   rm_->hw_listener = [this](const TopicPartition& tp) {
     groups_->on_hw_moved(tp);
     txns_->on_hw_moved(tp);
@@ -139,15 +143,17 @@ void BrokerServer::start() {
   // Installed at boot, so nothing a client sends is ever stranded unread.
   sim::Network& net = world_.network();
   produce_kind_ = net.kind("Produce").value;
-  for (const char* api : kBrokerApis)
-    net.set_kind_handler(self_, net.kind(api), [this](sim::Incoming&& in) {
+  auto handler = [this](sim::Incoming&& in) {
       if (!caught_up_) {
         world_.probe("broker: connection refused before the initial metadata catch-up");
         world_.network().refuse(in);
         return;
       }
       receive(std::move(in));
-    });
+  };
+  for (const char* api : kBrokerApis) net.set_kind_handler(self_, net.kind(api), handler);
+  // KIP-848's API gets its kind when a client first sends it (classic runs never create it).
+  net.set_kind_handler(self_, std::string_view("ConsumerGroupHeartbeat"), handler);
   net.set_response_observer(self_, [this](const sim::Incoming& req) {
     if (req.kind.value == produce_kind_) produce_answered(req.conn);
   });

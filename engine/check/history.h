@@ -167,7 +167,10 @@ struct OffsetRecord {
 // group_created: a group coordinator created a group it had no state for
 // (tp = its __consumer_offsets partition); after the first, the group's
 // earlier state was lost and its generations start over.
-enum class EventType : uint8_t { fault, heal, election, leader_change, isr_change, note, group_created };
+// member_fenced: a consumer (KIP-848) group's coordinator removed a member
+// that did not leave (session / rebalance timeout, rejoin): what = the group
+// id, member = its member id; its partitions may go to others from then on.
+enum class EventType : uint8_t { fault, heal, election, leader_change, isr_change, note, group_created, member_fenced };
 struct ClusterEvent {
   int64_t at_ns = 0;
   EventType type = EventType::note;
@@ -177,6 +180,7 @@ struct ClusterEvent {
   bool unclean = false;
   std::vector<int32_t> isr, replicas;  // elections and ISR changes: the partition's state after
   std::string what;           // "crash", "power_fail", "partition [[1],[2,3]]", ...; group_created: the group id
+  std::string member;         // member_fenced: the member id
 };
 
 class History;

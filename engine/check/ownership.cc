@@ -10,6 +10,12 @@
 // owner either: Kafka hands the replacement the same generation and fences
 // the old instance (FENCED_INSTANCE_ID) at its next request.
 //
+// Consumer (KIP-848) groups (assign detail `consumer:<assignor>`): member
+// epochs differ between members by design, so "one generation" does not
+// apply; the coordinator promises that a partition goes to a new member only
+// once its owner revoked it or was fenced (a `member_fenced` event). Another
+// client's live, unfenced owner is a second owner whatever the epochs.
+//
 // Incarnations: a coordinator that creates a group it has no state for (a
 // `group_created` event) after the group existed has lost that state — its
 // __consumer_offsets partition lost the group's records — and generations
@@ -49,6 +55,9 @@ void check_ownership(const HistoryIndex& index, Verdict& out) {
   std::map<std::string, std::vector<Creation>> created;  // group id -> creations, in time order
   for (const ClusterEvent& e : h.events())
     if (e.type == EventType::group_created) created[e.what].push_back(Creation{e.at_ns, e.node, e.tp});
+  std::map<std::pair<std::string, std::string>, int64_t> fenced;  // (group, member) -> first fenced at
+  for (const ClusterEvent& e : h.events())
+    if (e.type == EventType::member_fenced) fenced.try_emplace({e.what, e.member}, e.at_ns);
   static const std::vector<Creation> kNone;
   // Lookups only (never iterated into output): keyed by Syms and partition ids.
   struct Owner {
@@ -86,16 +95,26 @@ void check_ownership(const HistoryIndex& index, Verdict& out) {
       const bool another_client = it != g.end() && it->second.client != op.client();
       const bool static_replacement =
           another_client && op.instance_sym() != 0 && h.op(it->second.op).instance_sym() == op.instance_sym();
-      if (another_client && !static_replacement && generation[{it->second.client, it->second.member}] == op.generation()) {
+      bool conflict =
+          another_client && !static_replacement && generation[{it->second.client, it->second.member}] == op.generation();
+      if (another_client && !static_replacement && op.detail().starts_with("consumer:")) {
+        const OpView prev = h.op(it->second.op);
+        auto f = fenced.find({std::string(op.group_id()), std::string(prev.member_id())});
+        conflict = f == fenced.end() || f->second > op.invoke_ns();
+      }
+      if (conflict) {
         const OpView other = h.op(it->second.op);
         Anomaly a;
         a.kind = "split-ownership";
         a.tp = tp;
         a.ops = {other.id(), op.id()};
         a.at_ns = op.invoke_ns();
+        const std::string when = op.detail().starts_with("consumer:")
+                                     ? " at member epochs " + std::to_string(other.generation()) + " and " +
+                                           std::to_string(op.generation())
+                                     : " in generation " + std::to_string(op.generation());
         a.explanation = tp.str() + " is owned by both " + std::string(other.client_name()) + " and " +
-                        std::string(op.client_name()) + " in generation " + std::to_string(op.generation()) +
-                        " of group '" + std::string(op.group_id()) + "'.\n  " + describe_op(other) + "\n  " +
+                        std::string(op.client_name()) + when + " of group '" + std::string(op.group_id()) + "'.\n  " + describe_op(other) + "\n  " +
                         describe_op(op);
         if (it->second.incarnation != inc && inc > 0) {
           // Re-created after the earlier owner's assignment: the state was lost.

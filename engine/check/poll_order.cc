@@ -14,6 +14,10 @@
 // owners consumed — otherwise records in between were never delivered to any
 // live member (a zombie commit from an evicted member does exactly this).
 // Rereads from the committed offset are at-least-once delivery, not anomalies.
+// Consumer (KIP-848) groups (assign detail `consumer:...`): member epochs
+// differ between members by design — a member reconciled at epoch 3 is live
+// while another is at 4 — so every such member's polls count (a fenced one
+// cannot commit: its epoch is refused).
 #include <map>
 
 #include "engine/check/checkers.h"
@@ -50,6 +54,7 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
   const History& h = index.history();
   std::map<int32_t, std::map<uint32_t, Position>> positions;  // client -> partition -> position
   std::map<int32_t, int32_t> client_generation;
+  std::map<int32_t, bool> consumer_protocol;  // client -> its last assignment was a KIP-848 one
   std::map<Sym, GroupState> groups;
   const Sym committed = index.sym("committed");
 
@@ -88,6 +93,7 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
     switch (op.type()) {
       case OpType::assign: {
         client_generation[client] = op.generation();
+        consumer_protocol[client] = op.detail().starts_with("consumer:");
         if (group != 0) {
           GroupState& g = groups[group];
           g.generation = std::max(g.generation, op.generation());
@@ -126,7 +132,8 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
       }
       case OpType::poll: {
         auto& mine = positions[client];
-        const bool current = group == 0 || client_generation[client] >= groups[group].generation;
+        const bool current =
+            group == 0 || consumer_protocol[client] || client_generation[client] >= groups[group].generation;
         const bool read_committed = op.read_committed();
         GroupState* g = current && group != 0 ? &groups[group] : nullptr;
         for (uint64_t i = rec.items.begin; i < rec.items.end; ++i) {

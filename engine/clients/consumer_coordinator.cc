@@ -64,6 +64,18 @@ ConsumerCoordinator::ConsumerCoordinator(ConsumerNetworkClient& net, ClientMetad
 }
 
 void ConsumerCoordinator::start() {
+  if (config_.consumer_protocol) {
+    // KIP-1082: the member id is the client's (a UUID from its seeded stream).
+    sim::Rng rng = net_.world().rng("consumer-member-id/" + net_.ctx().name + "/incarnation-" +
+                                    std::to_string(net_.world().incarnation(net_.ctx().self)));
+    const uint64_t hi = rng.next_u64(), lo = rng.next_u64();
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(hi),
+                  static_cast<unsigned long long>(lo));
+    generation_ = {0, buf, config_.remote_assignor.value_or("")};
+    net_.world().spawn(net_.ctx().self, "consumer-heartbeat", [this] { cg_heartbeat_loop(); });
+    return;
+  }
   net_.world().spawn(net_.ctx().self, "consumer-heartbeat", [this] { heartbeat_loop(); });
 }
 
@@ -141,7 +153,9 @@ bool ConsumerCoordinator::poll(sim::Instant deadline) {
     // even while the coordinator cannot be found.
     last_poll_ = net_.now();
     if (coordinator_ < 0 && !ensure_coordinator_ready(deadline)) return false;
-    if (rejoin_needed_or_pending()) {
+    if (config_.consumer_protocol) {
+      if (!cg_poll(deadline)) return false;
+    } else if (rejoin_needed_or_pending()) {
       if (!ensure_active_group(net_.now())) return false;  // never waits: the join runs on
     }
   }
@@ -163,6 +177,7 @@ sim::Instant ConsumerCoordinator::next_poll_deadline() const {
 
 bool ConsumerCoordinator::rejoin_needed_or_pending() {
   if (!subscriptions_.has_auto_assigned_partitions()) return false;
+  if (config_.consumer_protocol) return cg_fenced_ || generation_.id <= 0;
   if (assignment_snapshot_ && *assignment_snapshot_ != partitions_per_topic(subscriptions_.subscription())) {
     // The leader notices new partitions (or topics) and starts a rebalance.
     if (!rejoin_needed_) request_rejoin("cached metadata has changed");
@@ -551,7 +566,10 @@ void ConsumerCoordinator::invoke_assigned(const std::vector<TopicPartition>& add
   for (const TopicPartition& tp : all) op.offsets.push_back({tp, kNoOffset});
   op.generation = generation_.id;
   op.member_id = generation_.member_id;
-  const std::string detail = std::string("rebalance:") + rebalance_protocol_name(protocol_) + ":" + generation_.protocol;
+  // KIP-848 reconciliations say so: the checkers judge ownership across member epochs.
+  const std::string detail = config_.consumer_protocol
+                                 ? "consumer:" + (generation_.protocol.empty() ? std::string("server") : generation_.protocol)
+                                 : std::string("rebalance:") + rebalance_protocol_name(protocol_) + ":" + generation_.protocol;
   op.detail = detail;
   recorder_.record(op);
   if (listener_.on_assigned) listener_.on_assigned(added);
@@ -653,6 +671,7 @@ void ConsumerCoordinator::on_leave_prepare() {
   const std::vector<TopicPartition> owned = subscriptions_.assigned_partitions();
   if (!subscriptions_.has_auto_assigned_partitions() || owned.empty()) return;
   const bool lost = generation_.id < 0 || generation_.member_id.empty() ||
+                    (config_.consumer_protocol && (generation_.id == 0 || cg_fenced_)) ||
                     state_ == MemberState::preparing_rebalance || state_ == MemberState::completing_rebalance;
   invoke_revoked(owned, lost ? "lost" : "revoked", generation_.id);
   subscriptions_.assign_from_subscribed({});
@@ -660,6 +679,7 @@ void ConsumerCoordinator::on_leave_prepare() {
 }
 
 void ConsumerCoordinator::maybe_leave_group(const std::string& reason) {
+  if (config_.consumer_protocol) return cg_leave();
   const bool dynamic = !config_.group_instance_id.has_value();
   if (dynamic && coordinator_ >= 0 && state_ != MemberState::unjoined && !generation_.member_id.empty()) {
     protocol::LeaveGroupRequest req;
@@ -686,6 +706,11 @@ void ConsumerCoordinator::close(sim::Instant deadline) {
   invoke_completed_offset_commit_callbacks();
   closed_ = true;
   on_leave_prepare();
+  if (config_.consumer_protocol) {
+    cg_leave();
+    net_.wakeup();
+    return;
+  }
   maybe_leave_group("the consumer is being closed");
   net_.wakeup();
 }
@@ -695,6 +720,12 @@ void ConsumerCoordinator::close(sim::Instant deadline) {
 Generation ConsumerCoordinator::commit_generation(Errc* local_error) const {
   *local_error = Errc::NONE;
   if (!subscriptions_.has_auto_assigned_partitions()) return Generation{};
+  if (config_.consumer_protocol) {
+    // The member epoch fences commits (STALE_MEMBER_EPOCH); epoch 0: not in the group yet.
+    if (generation_.id > 0 && !cg_fenced_) return generation_;
+    *local_error = Errc::UNKNOWN_MEMBER_ID;
+    return Generation{};
+  }
   if (state_ == MemberState::stable) return generation_;
   *local_error = (state_ == MemberState::preparing_rebalance || state_ == MemberState::completing_rebalance)
                      ? Errc::REBALANCE_IN_PROGRESS
@@ -757,6 +788,10 @@ void ConsumerCoordinator::send_offset_commit(const OffsetMap& offsets, const std
                   break;
                 case Errc::UNKNOWN_MEMBER_ID:
                 case Errc::ILLEGAL_GENERATION:
+                  // group.protocol=consumer: the commit fails, nothing else —
+                  // membership is the ConsumerGroupHeartbeat's to lose (Java's
+                  // CommitRequestManager; the member id is the client's own).
+                  if (config_.consumer_protocol) break;
                   if (gen.id >= 0 && generation_ == gen)
                     reset_state_and_rejoin("OffsetCommit: " + std::string(errc_name(e)), e != Errc::ILLEGAL_GENERATION);
                   break;
@@ -851,7 +886,7 @@ void ConsumerCoordinator::commit_sync(const OffsetMap& offsets, sim::Instant dea
                            "Offset commit cannot be completed since the consumer is undergoing a rebalance for auto "
                            "partition assignment. You can try completing the rebalance by calling poll() and then "
                            "retry the operation.");
-    if (e == Errc::UNKNOWN_MEMBER_ID || e == Errc::ILLEGAL_GENERATION)
+    if (e == Errc::UNKNOWN_MEMBER_ID || e == Errc::ILLEGAL_GENERATION || e == Errc::STALE_MEMBER_EPOCH)
       throw KafkaException("CommitFailedException", e,
                            "Commit cannot be completed since the group has already rebalanced and assigned the "
                            "partitions to another member.");

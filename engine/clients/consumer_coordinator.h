@@ -75,6 +75,10 @@ struct CoordinatorConfig {
   bool auto_commit = true;
   int32_t auto_commit_interval_ms = 5000;
   std::vector<std::string> assignors = {"range", "cooperative-sticky"};
+  // group.protocol=consumer (KIP-848): ConsumerGroupHeartbeat instead of
+  // JoinGroup / SyncGroup / Heartbeat; the broker assigns.
+  bool consumer_protocol = false;
+  std::optional<std::string> remote_assignor;  // group.remote.assignor
 };
 
 enum class MemberState : uint8_t { unjoined, preparing_rebalance, completing_rebalance, stable };
@@ -178,6 +182,23 @@ class ConsumerCoordinator {
   void heartbeat_loop();
   void send_heartbeat();
   void reset_heartbeat_timeouts();
+  // ---- group.protocol=consumer (KIP-848): consumer_coordinator_kip848.cc ----
+  // The member: epoch in generation_.id (0: joining), a client-generated
+  // member id, the last assignment the coordinator sent (the target this
+  // member reconciles to, revoking before assigning).
+  bool cg_poll(sim::Instant deadline);
+  void cg_heartbeat_loop();
+  void cg_send_heartbeat();
+  void cg_reconcile(sim::Instant deadline);
+  void cg_leave();
+  std::optional<std::vector<TopicPartition>> cg_assignment_;
+  std::optional<std::set<std::string>> cg_sent_subscription_;
+  // The commit-before-revoke in flight (its result once answered).
+  std::shared_ptr<std::optional<Errc>> cg_revoke_commit_;
+  int32_t cg_recorded_epoch_ = -1;  // the member epoch of the last assign op
+  bool cg_fenced_ = false;  // poll() must give up (lost) what it owns, then rejoin with epoch 0
+  bool cg_subscribed_ = false;
+  int32_t cg_heartbeat_interval_ms_ = 5000;
   // listener + history
   void invoke_revoked(const std::vector<TopicPartition>& tps, const char* detail, int32_t generation);
   void invoke_assigned(const std::vector<TopicPartition>& added, const std::vector<TopicPartition>& all);

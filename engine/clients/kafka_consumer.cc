@@ -41,6 +41,8 @@ CoordinatorConfig coordinator_config_of(const Config& c) {
   k.auto_commit = c.get_bool("enable.auto.commit");
   k.auto_commit_interval_ms = c.get_int("auto.commit.interval.ms");
   k.assignors = c.get_list("partition.assignment.strategy");
+  k.consumer_protocol = c.get_string("group.protocol") == "consumer";
+  if (!c.is_null("group.remote.assignor")) k.remote_assignor = c.get_string("group.remote.assignor");
   return k;
 }
 

@@ -128,6 +128,16 @@ void post_process(Config& c) {
       throw ConfigError("enable.auto.commit", "Invalid value true for configuration enable.auto.commit: "
                                               "enable.auto.commit cannot be set to true when default group id (null) is used.");
     if (c.is_null("group.id") && !c.explicitly_set("enable.auto.commit")) c.set("enable.auto.commit", "false");
+    // KIP-848: the consumer protocol moves assignment and liveness to the
+    // broker; Kafka's consumer refuses the classic-only knobs with it.
+    if (c.get_string("group.protocol") == "consumer") {
+      for (const char* key : {"partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms"})
+        if (c.explicitly_set(key))
+          throw ConfigError(key, std::string(key) + " is not supported when group.protocol is consumer "
+                                 "(the broker assigns partitions and sets the heartbeat interval and session timeout)");
+    } else if (c.explicitly_set("group.remote.assignor")) {
+      throw ConfigError("group.remote.assignor", "group.remote.assignor is only supported when group.protocol is consumer");
+    }
     static const std::map<std::string, std::string> kAssignorAliases = {
         {"org.apache.kafka.clients.consumer.RangeAssignor", "range"},
         {"org.apache.kafka.clients.consumer.RoundRobinAssignor", "roundrobin"},
@@ -143,6 +153,12 @@ void post_process(Config& c) {
     }
     if (normalised.empty()) invalid("partition.assignment.strategy", "\"\"", "At least one assignor is required");
     c.set("partition.assignment.strategy", normalised);
+  }
+  if (c.scope() == kBroker) {
+    const std::vector<std::string> assignors = c.get_list("group.consumer.assignors");
+    if (assignors.empty()) invalid("group.consumer.assignors", "\"\"", "At least one assignor is required");
+    for (const std::string& a : assignors)
+      if (a != "uniform" && a != "range") invalid("group.consumer.assignors", a, "Unknown assignor (uniform, range)");
   }
   if (c.scope() == kBroker || c.scope() == kTopic) {
     if (c.scope() == kBroker && c.get_long("broker.heartbeat.interval.ms") >= c.get_long("broker.session.timeout.ms"))

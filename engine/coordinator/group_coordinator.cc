@@ -43,7 +43,11 @@ GroupCoordinator::GroupCoordinator(sim::World& world, sim::NodeId self, int32_t 
       min_session_ms_(config.get_int("group.min.session.timeout.ms")),
       max_session_ms_(config.get_int("group.max.session.timeout.ms")),
       max_size_(config.get_int("group.max.size")),
-      fencing_(config.get_bool("ksim.group.generation.fencing") && !config.get_bool("ksim.bug.skip.generation.check")) {
+      fencing_(config.get_bool("ksim.group.generation.fencing") && !config.get_bool("ksim.bug.skip.generation.check")),
+      consumer_heartbeat_ms_(config.get_int("group.consumer.heartbeat.interval.ms")),
+      consumer_session_ms_(config.get_int("group.consumer.session.timeout.ms")),
+      consumer_assignors_(config.get_list("group.consumer.assignors")),
+      fence_pending_revocation_(config.get_string("ksim.consumer.group.pending.revocation") != "ignore") {
   sim::Network& net = world_.network();
   join_resp_ = net.kind("JoinGroupResponse");
   sync_resp_ = net.kind("SyncGroupResponse");
@@ -65,7 +69,7 @@ void GroupCoordinator::start() { runtime_.start(); }
 
 bool GroupCoordinator::handles(const std::string& api) {
   return api == "JoinGroup" || api == "SyncGroup" || api == "Heartbeat" || api == "LeaveGroup" ||
-         api == "OffsetCommit" || api == "OffsetFetch" || api == "TxnOffsetCommit";
+         api == "OffsetCommit" || api == "OffsetFetch" || api == "TxnOffsetCommit" || api == "ConsumerGroupHeartbeat";
 }
 
 void GroupCoordinator::handle(const std::string& api, const sim::Incoming& in) {
@@ -83,6 +87,8 @@ void GroupCoordinator::handle(const std::string& api, const sim::Incoming& in) {
     offset_fetch(in);
   else if (api == "TxnOffsetCommit")
     txn_offset_commit(in);
+  else if (api == "ConsumerGroupHeartbeat")
+    consumer_group_heartbeat(in);
 }
 
 void GroupCoordinator::on_partition_leader(const TopicPartition& tp, LeaderEpoch epoch) {
@@ -224,6 +230,16 @@ void GroupCoordinator::join_group(const sim::Incoming& in) {
   if (req.session_timeout_ms < min_session_ms_ || req.session_timeout_ms > max_session_ms_)
     return respond_join_error(in, Errc::INVALID_SESSION_TIMEOUT, req.member_id);
   Shard& s = *shard(c);
+  if (auto cg = s.consumer_groups.find(req.group_id); cg != s.consumer_groups.end()) {
+    // A consumer (KIP-848) group with members does not take classic members
+    // (ksim has no mixed groups): Kafka's INCONSISTENT_GROUP_PROTOCOL. An
+    // empty one (its last member left) becomes a classic group again — the
+    // downgrade; its committed offsets stay where they are.
+    if (!cg->second.members().empty())
+      return respond_join_error(in, Errc::INCONSISTENT_GROUP_PROTOCOL, req.member_id);
+    world_.probe("group: empty consumer group converted to classic");
+    s.consumer_groups.erase(cg);
+  }
   const bool unknown_member = req.member_id.empty();
   const bool new_group = !s.groups.count(req.group_id);
   if (new_group && !unknown_member) return respond_join_error(in, Errc::UNKNOWN_MEMBER_ID, req.member_id);
@@ -797,6 +813,27 @@ void GroupCoordinator::offset_commit(const sim::Incoming& in) {
   auto [c, status] = target(req.group_id);
   if (status != Errc::NONE) return respond_all(req, status);
   Shard& s = *shard(c);
+  if (ConsumerGroup* cg = find_consumer(c, req.group_id)) {
+    // KIP-848: fenced by the member epoch (STALE_MEMBER_EPOCH).
+    if (Errc e = validate_consumer_offset_commit(*cg, req); e != Errc::NONE) {
+      if (fencing_) {
+        world_.probe("group: commit fenced (" + std::string(errc_name(e)) + ")");
+        return respond_all(req, e);
+      }
+      world_.probe("group: zombie commit accepted (no fencing)");
+    }
+    if (req.partitions.empty()) return respond_all(req, Errc::NONE);
+    auto [records, values] = offset_commit_records(req.group_id, req.partitions);
+    runtime_.append(
+        c.partition, c.shard, std::move(records),
+        [this, c = c, gid = req.group_id, values = values](Offset base) {
+          if (Shard* sh = shard(c))
+            for (size_t i = 0; i < values.size(); ++i)
+              sh->offsets.put(gid, values[i].first, base + static_cast<int64_t>(i), values[i].second);
+        },
+        [respond_all, in](Errc e) { respond_all(sim::payload_as<protocol::OffsetCommitRequest>(in.payload), e); });
+    return;
+  }
   ClassicGroup* g = find(c, req.group_id);
   if (!g) {
     if (req.generation_id >= 0 && fencing_) return respond_all(req, Errc::ILLEGAL_GENERATION);
@@ -906,11 +943,17 @@ void GroupCoordinator::replay(int32_t partition, Offset offset, const storage::R
       return;
     }
     s.offsets.put(k->group, k->tp, offset, v);
-    s.groups.try_emplace(k->group, k->group, -1);  // offsets imply a (simple) group
+    // Offsets imply a (simple) group, unless it is a consumer group.
+    if (!s.consumer_groups.count(k->group)) s.groups.try_emplace(k->group, k->group, -1);
+  } else if (const auto* cg = std::get_if<ConsumerGroupKey>(&*key)) {
+    std::optional<ConsumerGroupValue> v;
+    if (r.value) v = decode_consumer_group_value(view_of(*r.value));
+    replay_consumer_group(s, cg->group, v);
   } else {
     const std::string& gid = std::get<GroupMetadataKey>(*key).group;
     std::optional<GroupMetadataValue> v;
     if (r.value) v = decode_group_value(view_of(*r.value));
+    s.consumer_groups.erase(gid);
     if (!v) {
       s.groups.erase(gid);
     } else {
@@ -926,6 +969,14 @@ void GroupCoordinator::loaded(int32_t partition) {
   for (auto& [gid, g] : s.groups) {
     // Loaded members must heartbeat within their session timeout.
     for (auto& [id, m] : g.members()) reschedule_heartbeat(c, g, m, m.session_timeout_ms);
+    g.assert_invariants();
+  }
+  for (auto& [gid, g] : s.consumer_groups) {
+    // Loaded members must heartbeat within the session timeout; revoking ones revoke in time.
+    for (auto& [id, m] : g.members()) {
+      reschedule_consumer_session(c, g, m);
+      update_rebalance_timer(c, g, m);
+    }
     g.assert_invariants();
   }
 }
@@ -945,6 +996,13 @@ void GroupCoordinator::unloaded(int32_t partition) {
     cancel(g.sync_timer);
     g.transition_to(GroupState::Dead, now_ms());
   }
+  for (auto& [gid, g] : it->second.consumer_groups) {
+    for (auto& [id, m] : g.members()) {
+      cancel(m.session_timer);
+      cancel(m.rebalance_timer);
+    }
+    g.mark_dead();
+  }
   shards_.erase(it);
 }
 
@@ -960,6 +1018,10 @@ GroupDescription GroupCoordinator::describe(const std::string& group_id) {
   if (status != Errc::NONE) return d;
   Shard& s = *shard(c);
   d.offsets = s.offsets.all(group_id, runtime_.high_watermark(c.partition));
+  if (const ConsumerGroup* cg = find_consumer(c, group_id)) {
+    describe_consumer_group(*cg, d);
+    return d;
+  }
   ClassicGroup* g = find(c, group_id);
   if (!g) return d;
   d.state = group_state_name(g->state());
@@ -967,9 +1029,16 @@ GroupDescription GroupCoordinator::describe(const std::string& group_id) {
   d.protocol_type = g->protocol_type().value_or("");
   d.protocol = g->protocol_name().value_or("");
   d.leader = g->leader().value_or("");
-  for (const auto& [id, m] : g->members())
-    d.members.push_back(GroupMemberDescription{id, m.group_instance_id, m.client_id, m.client_node,
-                                               m.metadata(g->protocol_name().value_or("")), m.assignment});
+  for (const auto& [id, m] : g->members()) {
+    GroupMemberDescription md;
+    md.member_id = id;
+    md.group_instance_id = m.group_instance_id;
+    md.client_id = m.client_id;
+    md.client_node = m.client_node;
+    md.metadata = m.metadata(g->protocol_name().value_or(""));
+    md.assignment = m.assignment;
+    d.members.push_back(std::move(md));
+  }
   return d;
 }
 

@@ -28,6 +28,7 @@
 #include "engine/broker/replica_manager.h"
 #include "engine/common/config.h"
 #include "engine/coordinator/classic_group.h"
+#include "engine/coordinator/consumer_group.h"
 #include "engine/coordinator/coordinator_runtime.h"
 #include "engine/coordinator/offset_store.h"
 #include "sim/rng.h"
@@ -40,7 +41,12 @@ struct GroupMemberDescription {
   std::string client_id;
   int32_t client_node = -1;  // the client node it joined from (Kafka's clientHost)
   std::string metadata;    // for the selected protocol (opaque)
-  std::string assignment;  // opaque, as the leader sent it
+  std::string assignment;  // opaque, as the leader sent it (classic)
+  // Consumer (KIP-848) groups: the member's epoch, state and partitions.
+  int32_t member_epoch = -1;
+  std::string member_state;
+  std::vector<TopicPartition> assigned, pending_revocation, target;
+  std::vector<std::string> subscription;  // subscribed topics (sorted)
 };
 
 // What DescribeGroups + OffsetFetch would tell about a group (Cluster::describe_group).
@@ -52,6 +58,10 @@ struct GroupDescription {
   std::string state = "Dead";  // Kafka's state names; Dead: unknown group
   int32_t generation = -1;
   std::string protocol_type, protocol, leader;
+  // "classic" or "consumer" (KIP-848: then generation is the group epoch,
+  // protocol the server-side assignor, leader empty).
+  std::string group_protocol = "classic";
+  int32_t group_epoch = -1, assignment_epoch = -1;
   std::vector<GroupMemberDescription> members;           // by member id
   std::map<TopicPartition, OffsetAndMetadata> offsets;  // committed (below the HW)
 };
@@ -68,6 +78,14 @@ class GroupCoordinator {
   // for, with its __consumer_offsets partition (the Cluster puts it on the
   // history: a second creation means the group's state was lost).
   std::function<void(const std::string& group_id, const TopicPartition& offsets_tp)> on_group_created;
+
+  // Called when a consumer (KIP-848) group removes a member that did not
+  // leave by itself (session or rebalance timeout, replaced by a rejoin):
+  // from then on its partitions may go to others (the history's
+  // split-ownership checker needs to know the old owner was fenced).
+  std::function<void(const std::string& group_id, const std::string& member_id)> on_member_fenced;
+  // A topic's partition count from the broker's metadata image (-1: unknown).
+  std::function<int32_t(const std::string& topic)> partition_count_of;
 
   // The APIs this class serves, and serving one (from a request handler fiber; never blocks).
   static bool handles(const std::string& api);
@@ -91,6 +109,8 @@ class GroupCoordinator {
   using PendingTxnOffsets = std::map<std::pair<std::string, TopicPartition>, OffsetAndMetadata>;
   struct Shard {
     std::map<std::string, ClassicGroup> groups;
+    // KIP-848 groups; a group id is in at most one of the two maps.
+    std::map<std::string, ConsumerGroup> consumer_groups;
     OffsetStore offsets;
     // TxnOffsetCommit: offsets written in a transaction, by producer id, until its marker.
     std::map<ProducerId, PendingTxnOffsets> pending_txn_offsets;
@@ -113,6 +133,31 @@ class GroupCoordinator {
   void offset_commit(const sim::Incoming& in);
   void offset_fetch(const sim::Incoming& in);
   void txn_offset_commit(const sim::Incoming& in);
+
+  // ---- consumer (KIP-848) groups: group_coordinator_consumer.cc ---------------------------
+  void consumer_group_heartbeat(const sim::Incoming& in);
+  void respond_consumer_heartbeat(const sim::Incoming& in, protocol::ConsumerGroupHeartbeatResponse r);
+  Errc validate_consumer_heartbeat(const protocol::ConsumerGroupHeartbeatRequest& req) const;
+  void consumer_leave(const Ctx& c, ConsumerGroup& g, const protocol::ConsumerGroupHeartbeatRequest& req,
+                      const sim::Incoming& in);
+  // Creates the member of a join (epoch 0): new, a static replacement, or a rejoin after a fence.
+  ConsumerMember* consumer_join(const Ctx& c, ConsumerGroup& g, const protocol::ConsumerGroupHeartbeatRequest& req,
+                                const sim::Incoming& in, Errc* error);
+  Errc validate_member_epoch(const ConsumerMember& m, const protocol::ConsumerGroupHeartbeatRequest& req) const;
+  // Recomputes the target if the group epoch moved on (or the subscribed topics changed).
+  void maybe_update_target(ConsumerGroup& g);
+  std::map<std::string, int32_t> subscription_metadata(const ConsumerGroup& g) const;
+  std::string preferred_assignor(const ConsumerGroup& g) const;
+  void remove_consumer_member(const Ctx& c, ConsumerGroup& g, const std::string& member_id, bool fenced);
+  void reschedule_consumer_session(const Ctx& c, ConsumerGroup& g, ConsumerMember& m);
+  void update_rebalance_timer(const Ctx& c, ConsumerGroup& g, ConsumerMember& m);
+  void expire_consumer_member(const Ctx& c, const std::string& group_id, const std::string& member_id,
+                              int32_t epoch, bool rebalance);
+  void persist_consumer_group(const Ctx& c, ConsumerGroup& g, std::function<void(Errc)> done);
+  ConsumerGroup* find_consumer(const Ctx& c, const std::string& group_id);
+  Errc validate_consumer_offset_commit(const ConsumerGroup& g, const protocol::OffsetCommitRequest& req) const;
+  void replay_consumer_group(Shard& s, const std::string& group_id, const std::optional<ConsumerGroupValue>& v);
+  void describe_consumer_group(const ConsumerGroup& g, GroupDescription& d) const;
   // The __consumer_offsets records of a commit, and the values they carry.
   std::pair<std::vector<storage::Record>, std::vector<std::pair<TopicPartition, OffsetAndMetadata>>>
   offset_commit_records(const std::string& group_id, const std::vector<protocol::OffsetCommitPartition>& partitions) const;
@@ -186,6 +231,12 @@ class GroupCoordinator {
   // Configuration (read once).
   int32_t num_partitions_, initial_delay_ms_, min_session_ms_, max_session_ms_, max_size_;
   bool fencing_;
+  int32_t consumer_heartbeat_ms_, consumer_session_ms_;
+  std::vector<std::string> consumer_assignors_;
+  bool fence_pending_revocation_;  // false: ksim.consumer.group.pending.revocation=ignore (KAFKA-16147)
+  // Registered on first use: a new kind id at construction would shift the
+  // ids (and the trace) of every classic run.
+  std::optional<sim::KindId> cg_heartbeat_resp_;
   sim::KindId join_resp_, sync_resp_, heartbeat_resp_, leave_resp_, commit_resp_, fetch_resp_, txn_commit_resp_;
 };
 

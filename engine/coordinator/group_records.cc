@@ -7,6 +7,7 @@ namespace {
 
 constexpr uint8_t kOffsetKeyVersion = 1;
 constexpr uint8_t kGroupKeyVersion = 2;
+constexpr uint8_t kConsumerGroupKeyVersion = 3;
 constexpr uint8_t kValueVersion = 0;
 
 void opt_str(Writer& w, const std::optional<std::string>& s) {
@@ -18,6 +19,25 @@ std::optional<std::string> opt_str(Reader& r) {
   return r.str();
 }
 
+void tps(Writer& w, const std::vector<TopicPartition>& v) {
+  w.varint(static_cast<int64_t>(v.size()));
+  for (const TopicPartition& tp : v) {
+    w.str(tp.topic);
+    w.varint(tp.partition);
+  }
+}
+std::vector<TopicPartition> tps(Reader& r) {
+  std::vector<TopicPartition> out;
+  const int64_t n = r.varint();
+  for (int64_t i = 0; i < n && r.ok() && n <= 1'000'000; ++i) {
+    TopicPartition tp;
+    tp.topic = r.str();
+    tp.partition = static_cast<int32_t>(r.varint());
+    out.push_back(std::move(tp));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string encode_key(const RecordKey& k) {
@@ -27,6 +47,9 @@ std::string encode_key(const RecordKey& k) {
     w.str(o->group);
     w.str(o->tp.topic);
     w.varint(o->tp.partition);
+  } else if (const auto* c = std::get_if<ConsumerGroupKey>(&k)) {
+    w.u8(kConsumerGroupKeyVersion);
+    w.str(c->group);
   } else {
     w.u8(kGroupKeyVersion);
     w.str(std::get<GroupMetadataKey>(k).group);
@@ -78,6 +101,8 @@ std::optional<RecordKey> decode_key(std::string_view bytes) {
     out = std::move(k);
   } else if (version == kGroupKeyVersion) {
     out = GroupMetadataKey{r.str()};
+  } else if (version == kConsumerGroupKeyVersion) {
+    out = ConsumerGroupKey{r.str()};
   } else {
     return std::nullopt;
   }
@@ -119,6 +144,72 @@ std::optional<GroupMetadataValue> decode_group_value(std::string_view bytes) {
     m.subscription = r.str();
     m.assignment = r.str();
     v.members.push_back(std::move(m));
+  }
+  if (!r.ok() || !r.done()) return std::nullopt;
+  return v;
+}
+
+std::string encode_consumer_group_value(const ConsumerGroupValue& v) {
+  Writer w;
+  w.u8(kValueVersion);
+  w.varint(v.group_epoch);
+  w.varint(v.assignment_epoch);
+  w.varint(static_cast<int64_t>(v.members.size()));
+  for (const ConsumerMemberRecord& m : v.members) {
+    w.str(m.member_id);
+    opt_str(w, m.instance_id);
+    w.str(m.client_id);
+    w.varint(m.client_node);
+    w.varint(m.member_epoch);
+    w.varint(m.previous_member_epoch);
+    w.u8(m.state);
+    w.varint(m.rebalance_timeout_ms);
+    w.varint(static_cast<int64_t>(m.subscribed_topics.size()));
+    for (const std::string& t : m.subscribed_topics) w.str(t);
+    w.str(m.server_assignor);
+    tps(w, m.assigned);
+    tps(w, m.pending_revocation);
+    tps(w, m.target);
+  }
+  w.varint(static_cast<int64_t>(v.subscription_metadata.size()));
+  for (const auto& [topic, n] : v.subscription_metadata) {
+    w.str(topic);
+    w.varint(n);
+  }
+  return w.take();
+}
+
+std::optional<ConsumerGroupValue> decode_consumer_group_value(std::string_view bytes) {
+  Reader r(bytes);
+  if (r.u8() != kValueVersion) return std::nullopt;
+  ConsumerGroupValue v;
+  v.group_epoch = static_cast<int32_t>(r.varint());
+  v.assignment_epoch = static_cast<int32_t>(r.varint());
+  const int64_t n = r.varint();
+  if (!r.ok() || n < 0 || n > 1'000'000) return std::nullopt;
+  for (int64_t i = 0; i < n && r.ok(); ++i) {
+    ConsumerMemberRecord m;
+    m.member_id = r.str();
+    m.instance_id = opt_str(r);
+    m.client_id = r.str();
+    m.client_node = static_cast<int32_t>(r.varint());
+    m.member_epoch = static_cast<int32_t>(r.varint());
+    m.previous_member_epoch = static_cast<int32_t>(r.varint());
+    m.state = r.u8();
+    m.rebalance_timeout_ms = static_cast<int32_t>(r.varint());
+    const int64_t topics = r.varint();
+    for (int64_t t = 0; t < topics && r.ok() && topics <= 1'000'000; ++t) m.subscribed_topics.push_back(r.str());
+    m.server_assignor = r.str();
+    m.assigned = tps(r);
+    m.pending_revocation = tps(r);
+    m.target = tps(r);
+    v.members.push_back(std::move(m));
+  }
+  const int64_t topics = r.varint();
+  for (int64_t t = 0; t < topics && r.ok() && topics <= 1'000'000; ++t) {
+    std::string name = r.str();
+    const int32_t count = static_cast<int32_t>(r.varint());
+    v.subscription_metadata.emplace_back(std::move(name), count);
   }
   if (!r.ok() || !r.done()) return std::nullopt;
   return v;

@@ -15,7 +15,15 @@
 //           varint rebalance_timeout_ms, varint session_timeout_ms,
 //           str subscription (the member's metadata for the selected protocol),
 //           str assignment
-//   (opt-str = u8 present flag, then str if present.)
+//   key version 3 (consumer group, KIP-848): str group
+//   value (consumer group, version 0): a snapshot of the whole group —
+//           varint group_epoch, varint assignment_epoch, varint member count, then per member:
+//           str member_id, opt-str instance_id, str client_id, varint client_node, varint member_epoch,
+//           varint previous_member_epoch, u8 state, varint rebalance_timeout_ms,
+//           strs subscribed topics, str server_assignor, tps assigned, tps pending_revocation,
+//           tps target;  then varint topic count, per topic: str topic, varint partitions
+//           (the subscription metadata the target was computed with).
+//   (opt-str = u8 present flag, then str if present; strs / tps = varint count, then each.)
 //   A record without a value is a tombstone (the group or offset is deleted).
 //
 // A group metadata record is written when a rebalance completes (the leader's
@@ -42,7 +50,13 @@ struct OffsetCommitKey {
 struct GroupMetadataKey {
   std::string group;
 };
-using RecordKey = std::variant<OffsetCommitKey, GroupMetadataKey>;
+// A consumer (KIP-848) group: Kafka writes one record per member, per target
+// and per epoch (ConsumerGroupMetadata, MemberMetadata, TargetAssignment...,
+// CurrentMemberAssignment keys 3..8); ksim writes one snapshot per change.
+struct ConsumerGroupKey {
+  std::string group;
+};
+using RecordKey = std::variant<OffsetCommitKey, GroupMetadataKey, ConsumerGroupKey>;
 
 struct OffsetAndMetadata {
   Offset offset = kNoOffset;
@@ -74,7 +88,32 @@ struct GroupMetadataValue {
   bool operator==(const GroupMetadataValue&) const = default;
 };
 
+struct ConsumerMemberRecord {
+  std::string member_id;
+  std::optional<std::string> instance_id;
+  std::string client_id;
+  int32_t client_node = -1;
+  int32_t member_epoch = 0;
+  int32_t previous_member_epoch = -1;
+  uint8_t state = 0;  // MemberState
+  int32_t rebalance_timeout_ms = 0;
+  std::vector<std::string> subscribed_topics;
+  std::string server_assignor;
+  std::vector<TopicPartition> assigned, pending_revocation, target;
+  bool operator==(const ConsumerMemberRecord&) const = default;
+};
+
+struct ConsumerGroupValue {
+  int32_t group_epoch = 0;
+  int32_t assignment_epoch = 0;
+  std::vector<ConsumerMemberRecord> members;
+  std::vector<std::pair<std::string, int32_t>> subscription_metadata;
+  bool operator==(const ConsumerGroupValue&) const = default;
+};
+
 std::string encode_key(const RecordKey& k);
+std::string encode_consumer_group_value(const ConsumerGroupValue& v);
+std::optional<ConsumerGroupValue> decode_consumer_group_value(std::string_view bytes);
 std::string encode_offset_value(const OffsetAndMetadata& v);
 std::string encode_group_value(const GroupMetadataValue& v);
 

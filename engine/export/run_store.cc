@@ -203,6 +203,7 @@ const char* event_type(check::EventType t) {
     case check::EventType::isr_change: return "isr_change";
     case check::EventType::note: return "note";
     case check::EventType::group_created: return "group_created";
+    case check::EventType::member_fenced: return "member_fenced";
   }
   return "?";
 }

@@ -78,6 +78,17 @@ Cluster::Cluster(ClusterOptions options)
           e.what = group;
           record_event(std::move(e));
         };
+      if (node->broker())
+        node->broker()->group_coordinator().on_member_fenced = [this, self](const std::string& group,
+                                                                            const std::string& member) {
+          check::ClusterEvent e;
+          e.at_ns = world_->now().ns;
+          e.type = check::EventType::member_fenced;
+          e.node = kafka_id_of(self);
+          e.what = group;
+          e.member = member;
+          record_event(std::move(e));
+        };
       node->start();
       return std::shared_ptr<void>(node);
     });

@@ -217,7 +217,7 @@ class ConsumerGroupMetadata:
     group_instance_id: Optional[str]
 
 class Consumer:
-    """A Kafka consumer (classic group protocol) on a client node of its own (sim.consumer(conf)).
+    """A Kafka consumer (group.protocol classic, the default, or consumer: KIP-848) on its own client node (sim.consumer(conf)).
 
     poll() returns one Message at a time (it asks the Java-style consumer for at
     most one record, so positions, auto-commit and commit() always match what
@@ -304,9 +304,21 @@ class GroupMember:
         by client.id, which two clients may share (a static member's replacement)."""
     @property
     def assignment(self) -> list[Tuple[str, int]]:
-        """[(topic, partition), ...] from the last SyncGroup."""
+        """[(topic, partition), ...] from the last SyncGroup (group.protocol=consumer: what it owns now)."""
     @property
     def subscription(self) -> list[str]: ...
+    @property
+    def member_epoch(self) -> Optional[int]:
+        """group.protocol=consumer: the member's epoch (-2: a static member that left); None for classic."""
+    @property
+    def member_state(self) -> Optional[str]:
+        """group.protocol=consumer: STABLE, UNREVOKED_PARTITIONS or UNRELEASED_PARTITIONS; None for classic."""
+    @property
+    def pending_revocation(self) -> list[Tuple[str, int]]:
+        """group.protocol=consumer: partitions it must revoke before it gets anything new."""
+    @property
+    def target(self) -> list[Tuple[str, int]]:
+        """group.protocol=consumer: its partitions in the target assignment."""
 
 class GroupDescription:
     """A consumer group: DescribeGroups + OffsetFetch + each partition's high watermark.
@@ -321,9 +333,20 @@ class GroupDescription:
     def coordinator(self) -> int: ...
     @property
     def state(self) -> str:
-        """Empty, PreparingRebalance, CompletingRebalance, Stable, Dead (unknown group)."""
+        """Empty, PreparingRebalance, CompletingRebalance, Stable, Dead (unknown group);
+        consumer groups: Empty, Assigning, Reconciling, Stable."""
     @property
-    def generation(self) -> int: ...
+    def generation(self) -> int:
+        """Classic: the generation; group.protocol=consumer: the group epoch."""
+    @property
+    def group_protocol(self) -> str:
+        """classic, or consumer (KIP-848)."""
+    @property
+    def group_epoch(self) -> Optional[int]:
+        """group.protocol=consumer: the group epoch (None for classic)."""
+    @property
+    def assignment_epoch(self) -> Optional[int]:
+        """group.protocol=consumer: the target assignment epoch (None for classic)."""
     @property
     def protocol_type(self) -> str: ...
     @property

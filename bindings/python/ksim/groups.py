@@ -19,6 +19,11 @@ group coordinator was told, in the order it was told:
   * CONSUMER-ID / HOST / CLIENT-ID: the member owning the partition then — its
     last assignment not revoked since (a crashed client owns nothing): member
     id, "/node<N>" (the client's simulated node) and the client's name.
+A group of group.protocol=consumer (KIP-848: assign ops with detail
+'consumer:<assignor>') gets a second table under its own: each owning
+member's MEMBER-EPOCH (the generation of its last reconciliation by then) and
+partition count. The group and target assignment epochs are the coordinator's
+and not in the run store (sim.describe_group shows them during a run).
 Standard library only.
 """
 import argparse
@@ -124,12 +129,40 @@ def format_group(group, rows):
     return note + "\n" + "\n".join(line.rstrip() for line in lines) + "\n"
 
 
+def member_epochs(run, group, rows, at_ms=None):
+    """[(member id, member epoch, client name, partitions owned)] of a group.protocol=consumer group's owning
+    members at at_ms (the end when None); [] for a classic group."""
+    owning = {}
+    for r in rows:
+        if r["consumer_id"] != "-":
+            owning.setdefault(r["consumer_id"], [r["client_id"], 0])[1] += 1
+    out = []
+    for member, (name, count) in sorted(owning.items()):
+        found = run.query("select generation from ops where group_id = ? and member_id = ? and type = 'assign' "
+                          "and detail like 'consumer:%' and invoke_ms <= ? order by invoke_ms desc, id desc limit 1",
+                          (group, member, float("inf") if at_ms is None else at_ms))
+        if found:
+            out.append((member, found[0][0], name, count))
+    return out
+
+
+def format_member_epochs(group, members):
+    if not members:
+        return ""
+    w = max(15, *(len(m) for m, _, _, _ in members))
+    lines = [f"%-{w}s %-12s %-15s %s" % ("MEMBER-ID", "MEMBER-EPOCH", "CLIENT-ID", "#PARTITIONS")]
+    lines += [f"%-{w}s %-12s %-15s %s" % (m, e, n, c) for m, e, n, c in members]
+    return (f"\nConsumer group '{group}' uses group.protocol=consumer (KIP-848):\n"
+            + "\n".join(line.rstrip() for line in lines) + "\n")
+
+
 def describe_text(run, group=None, at_ms=None):
     tables = describe_groups(run, group, at_ms)
     when = f"t={at_ms:.3f} ms" if at_ms is not None else "the end of the run"
     if not tables:
         return f"# consumer groups at {when}\n(no consumer groups in this run)\n"
-    return f"# consumer groups at {when}\n" + "".join(format_group(g, rows) for g, rows in tables.items())
+    return f"# consumer groups at {when}\n" + "".join(
+        format_group(g, rows) + format_member_epochs(g, member_epochs(run, g, rows, at_ms)) for g, rows in tables.items())
 
 
 def main(argv=None):

@@ -1,0 +1,133 @@
+"""group.protocol=consumer (KIP-848) from Python: describe_group shows the protocol, the group epoch, the
+target assignment epoch and each member's epoch, state and partitions; bad configs fail naming the key; the
+pending-revocation story shows split-ownership only with its history switch."""
+import importlib.util
+import pathlib
+
+import pytest
+
+import ksim
+
+ROOT = pathlib.Path(__file__).parents[2]
+
+
+def two_members(seed=5):
+    sim = ksim.Simulation(seed=seed, brokers=3)
+    sim.create_topic("t", partitions=6, replication_factor=3)
+    cfg = {"group.id": "g", "group.protocol": "consumer", "auto.offset.reset": "earliest"}
+    members = [sim.consumer(cfg), sim.consumer(cfg)]
+    for c in members:
+        c.subscribe(["t"])
+    for _ in range(150):
+        for c in members:
+            c.poll(timeout_ms=10)
+        sim.run_for(100)
+    return sim, members
+
+
+def test_describe_group_shows_the_epochs_and_each_members_partitions():
+    sim, (a, b) = two_members()
+    d = sim.describe_group("g")
+    assert d.group_protocol == "consumer"
+    assert d.state == "Stable"
+    assert d.group_epoch == 2 and d.assignment_epoch == 2
+    assert d.protocol == "uniform"
+    assert sorted(m.member_epoch for m in d.members) == [2, 2]
+    assert {m.member_state for m in d.members} == {"STABLE"}
+    by_client = {m.client: m for m in d.members}
+    for c in (a, b):
+        m = by_client[c.id]
+        assert sorted(m.assignment) == sorted((tp.topic, tp.partition) for tp in c.assignment())
+        assert len(m.assignment) == 3 and m.target == m.assignment and m.pending_revocation == []
+        assert m.subscription == ["t"]
+    text = str(d)
+    assert "group.protocol: consumer  group epoch: 2  assignment epoch: 2" in text
+    assert text.count("MEMBER ") == 2 and "state: STABLE" in text
+
+
+def test_a_classic_group_has_no_epochs():
+    sim = ksim.Simulation(seed=5, brokers=1)
+    sim.create_topic("t", partitions=2, replication_factor=1)
+    c = sim.consumer({"group.id": "old", "auto.offset.reset": "earliest"})
+    c.subscribe(["t"])
+    for _ in range(60):
+        c.poll(timeout_ms=100)
+    d = sim.describe_group("old")
+    assert d.group_protocol == "classic" and d.group_epoch is None and d.assignment_epoch is None
+    assert d.generation == 1 and d.members[0].member_epoch is None
+
+
+@pytest.mark.parametrize("conf, key", [
+    ({"group.protocol": "consumer", "session.timeout.ms": "10000"}, "session.timeout.ms"),
+    ({"group.protocol": "consumer", "partition.assignment.strategy": "range"}, "partition.assignment.strategy"),
+    ({"group.remote.assignor": "uniform"}, "group.remote.assignor"),
+    ({"group.protocol": "consumer", "group.remote.assignor": "sticky"}, "group.remote.assignor"),
+    ({"group.protocol": "kip848"}, "group.protocol"),
+])
+def test_a_bad_consumer_protocol_config_names_the_key(conf, key):
+    sim = ksim.Simulation(seed=1, brokers=1)
+    with pytest.raises(Exception) as e:
+        sim.consumer({"group.id": "g", **conf})
+    assert key in str(e.value)
+
+
+def test_the_pending_revocation_story_shows_split_ownership_only_with_the_switch(capsys):
+    path = ROOT / "scenarios" / "history_kip848_pending_revocation.py"
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.story(4, "fixed") is True
+    assert mod.story(4, "ignore") is True
+    out = capsys.readouterr().out
+    assert "pending.revocation=fixed : A [0, 1] B [2, 3], split-ownership: 0" in out
+    assert "pending.revocation=ignore: A [0, 1] B [2, 3], split-ownership: 2" in out
+    assert "at member epochs" in out
+
+
+def test_members_polling_with_poll_0_revoke_and_the_newcomer_gets_its_partitions():
+    """poll(0) never advances time: a commit-before-revoke must be sent once and awaited across polls (it was
+    sent anew by every poll and never answered in time: members stuck in UNREVOKED_PARTITIONS, the newcomer in
+    UNRELEASED_PARTITIONS)."""
+    sim = ksim.Simulation(seed=1, brokers=3, controllers=1)
+    sim.create_topic("clicks", partitions=8, replication_factor=3)
+    sim.workload("clicks", producers=1, rate_per_s=100, duration_ms=30_000)
+    members = []
+
+    def run(ms):
+        end = sim.now + ms
+        while sim.now < end:
+            for c in members:
+                for _ in range(50):
+                    if c.poll(0) is None:
+                        break
+            sim.run_for(20)
+
+    for _ in range(4):
+        c = sim.consumer({"group.id": "g", "auto.offset.reset": "earliest", "group.protocol": "consumer"})
+        c.subscribe(["clicks"])
+        members.append(c)
+        run(6_000)
+    d = sim.describe_group("g")
+    assert d.state == "Stable" and d.group_epoch == d.assignment_epoch == 4
+    assert [m.member_state for m in d.members] == ["STABLE"] * 4
+    assert sorted(len(m.assignment) for m in d.members) == [2, 2, 2, 2]
+    v = sim.check()
+    assert v.ok, str(v)
+
+
+def test_consumer_groups_describe_shows_the_member_epochs_of_a_consumer_protocol_group(tmp_path):
+    import subprocess
+    from cli_binary import ksim_bin  # this folder
+
+    story = ROOT / "scenarios" / "history_kip848_pending_revocation.py"
+    r = subprocess.run([ksim_bin(), "run", str(story), "--seed", "1", "--out", str(tmp_path)], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = subprocess.run([ksim_bin(), "consumer-groups", str(tmp_path / f"{story.stem}-1.db"), "--describe"],
+                         capture_output=True, text=True, timeout=600).stdout
+    assert "Consumer group 'g' uses group.protocol=consumer (KIP-848):" in out
+    assert "classic-readers" in out and "Consumer group 'classic-readers' uses" not in out
+    section = out.split("Consumer group 'g' uses group.protocol=consumer (KIP-848):\n")[1].splitlines()
+    assert section[0].split() == ["MEMBER-ID", "MEMBER-EPOCH", "CLIENT-ID", "#PARTITIONS"]
+    members = [line.split() for line in section[1:3]]
+    assert [m[1] for m in members] == ["2", "2"] and sorted(m[3] for m in members) == ["2", "2"]
