@@ -331,7 +331,7 @@ class PyProducer {
     clients::ProducerRecord r;
     r.topic = topic;
     r.key = to_bytes(key, "produce(): key");
-    r.value = to_bytes(value, "produce(): value").value_or("");
+    r.value = to_bytes(value, "produce(): value");  // None: a null value (a tombstone)
     if (!partition.is_none()) {
       const int64_t p = partition.cast<int64_t>();
       if (p >= 0) r.partition = static_cast<int32_t>(p);
@@ -461,7 +461,7 @@ class PyProducer {
     py::object cb;
     std::string topic;
     std::optional<std::string> key;
-    std::string value;
+    std::optional<std::string> value;  // nullopt: a tombstone
     std::optional<Headers> headers;
   };
 

@@ -6,6 +6,7 @@
 #include "engine/controller/metadata_record.h"
 #include "engine/storage/checkpoint_file.h"
 #include "engine/storage/clean_shutdown_file.h"
+#include "engine/storage/log_cleaner.h"
 
 namespace ksim {
 namespace {
@@ -191,6 +192,14 @@ storage::LogConfig BrokerServer::log_config(const std::string& topic) const {
   lc.retention_bytes = c.get_long("retention.bytes");
   lc.max_message_bytes = c.get_long("max.message.bytes");
   lc.skip_idempotent_dedupe = config_.get_bool("ksim.bug.skip.idempotent.dedupe");
+  const std::vector<std::string> policy = c.get_list("cleanup.policy");
+  lc.compact = std::find(policy.begin(), policy.end(), "compact") != policy.end();
+  lc.delete_old = std::find(policy.begin(), policy.end(), "delete") != policy.end();
+  lc.min_cleanable_dirty_ratio = c.get_double("min.cleanable.dirty.ratio");
+  lc.min_compaction_lag_ms = c.get_long("min.compaction.lag.ms");
+  lc.max_compaction_lag_ms = c.get_long("max.compaction.lag.ms");
+  lc.delete_retention_ms = c.get_long("delete.retention.ms");
+  lc.cleaner_partial_txn_bug = config_.get_string("ksim.cleaner.abort.marker.removal") == "early";
   lc.message_timestamp_type = c.get_string("message.timestamp.type") == "LogAppendTime"
                                   ? storage::TimestampType::log_append_time
                                   : storage::TimestampType::create_time;
@@ -224,7 +233,46 @@ void BrokerServer::recover_logs() {
   }
 }
 
+void BrokerServer::maybe_start_cleaner() {
+  if (cleaner_started_ || !config_.get_bool("log.cleaner.enable")) return;
+  for (const auto& [tp, p] : rm_->partitions())
+    if (p->log().config().compact && p->log().segment_count() > 1) {
+      cleaner_started_ = true;
+      world_.spawn(self_, "log-cleaner", [this] { log_cleaner(); });
+      return;
+    }
+}
+
+void BrokerServer::log_cleaner() {
+  // Kafka's CleanerThread.cleanFilthiestLog: the log with the highest dirty
+  // ratio among those that need cleaning (ties: the first in partition order),
+  // else sleep log.cleaner.backoff.ms.
+  const int64_t capacity = storage::LogCleaner::map_capacity(config_.get_long("log.cleaner.dedupe.buffer.size"));
+  const sim::Duration backoff = sim::milliseconds(config_.get_long("log.cleaner.backoff.ms"));
+  for (;;) {
+    const int64_t now = world_.now().ns / 1'000'000;
+    storage::UnifiedLog* filthiest = nullptr;
+    double best = -1;
+    for (const auto& [tp, p] : rm_->partitions()) {
+      const auto c = storage::LogCleaner::cleanable(p->log(), now);
+      if (!c || !storage::LogCleaner::needs_cleaning(p->log(), *c)) continue;
+      const double ratio = c->max_lag_exceeded ? 2.0 : c->dirty_ratio();
+      if (ratio > best) {
+        best = ratio;
+        filthiest = &p->log();
+      }
+    }
+    if (!filthiest) {
+      world_.sleep_for(backoff);
+      continue;
+    }
+    auto r = storage::LogCleaner::clean(*filthiest, now, capacity);
+    if (!r.ok()) world_.sleep_for(backoff);  // the log went offline
+  }
+}
+
 void BrokerServer::startup() {
+  cleaner_started_ = false;
   // Kafka reads the clean-shutdown file before loading the logs and deletes
   // it after: from then on a crash must not pass for a clean stop.
   storage::CleanShutdownFile clean_shutdown(world_.disk(self_), kLogDir);
@@ -259,6 +307,7 @@ void BrokerServer::startup() {
       std::map<TopicPartition, Offset> hws;
       for (const auto& [tp, p] : rm_->partitions()) hws[tp] = p->high_watermark();
       f.write(hws);
+      maybe_start_cleaner();
     }
   });
   started_ = true;

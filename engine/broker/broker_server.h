@@ -119,6 +119,12 @@ class BrokerServer {
   bool fenced_ = true;
   bool caught_up_ = false;  // first unfenced in this incarnation
   bool started_ = false;
+  // The log cleaner thread (Kafka's CleanerThread): started with the first
+  // compacted log that has a segment besides its active one — until then it
+  // would have nothing to do (and an idle thread would still add timer events).
+  bool cleaner_started_ = false;
+  void maybe_start_cleaner();
+  void log_cleaner();
   bool want_shutdown_ = false;
   bool ready_to_stop_ = false;
   sim::CondVar lifecycle_wakeup_{world_};
