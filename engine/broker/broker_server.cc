@@ -199,6 +199,7 @@ storage::LogConfig BrokerServer::log_config(const std::string& topic) const {
   lc.min_compaction_lag_ms = c.get_long("min.compaction.lag.ms");
   lc.max_compaction_lag_ms = c.get_long("max.compaction.lag.ms");
   lc.delete_retention_ms = c.get_long("delete.retention.ms");
+  lc.cleaner_drops_latest = config_.get_bool("ksim.bug.cleaner.drops.latest.value");
   lc.cleaner_partial_txn_bug = config_.get_string("ksim.cleaner.abort.marker.removal") == "early";
   lc.message_timestamp_type = c.get_string("message.timestamp.type") == "LogAppendTime"
                                   ? storage::TimestampType::log_append_time

@@ -130,7 +130,7 @@ SendFuture KafkaProducer::fail_now(const ProducerRecord& r, int32_t partition, E
       o.type = check::OpType::send;
       o.tp = state->metadata.tp;
       if (r.key) o.key = *r.key;
-      o.value = r.value.value_or("");  // the history records a tombstone as an empty value
+      o.value = r.value ? std::string_view(*r.value) : std::string_view();  // a tombstone: recorded as empty
       o.acks = settings_.acks;
       o.idempotent = settings_.idempotent;
       o.max_in_flight = settings_.max_in_flight;
@@ -200,7 +200,7 @@ SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
     o.type = check::OpType::send;
     o.tp = tp;
     if (record.key) o.key = *record.key;
-    o.value = record.value.value_or("");  // the history records a tombstone as an empty value
+    o.value = record.value ? std::string_view(*record.value) : std::string_view();  // a tombstone: recorded as empty
     o.acks = settings_.acks;
     o.idempotent = settings_.idempotent;
     o.max_in_flight = settings_.max_in_flight;

@@ -155,6 +155,7 @@ std::map<std::string, ConfigDef, std::less<>> build() {
       // Each breaks one promise so a test can show the matching checker fires.
       {"ksim.bug.ack.before.isr", CT::boolean, "false", B, "PLANTED BUG: acks=all is answered at append, before the ISR has the batch."},
       {"ksim.bug.hw.is.leader.leo", CT::boolean, "false", B, "PLANTED BUG: the leader's HW is its own log end offset."},
+      {"ksim.bug.cleaner.drops.latest.value", CT::boolean, "false", B, "PLANTED BUG: the log cleaner removes a key's latest value when it holds older ones."},
       {"ksim.bug.follower.never.truncates", CT::boolean, "false", B, "PLANTED BUG: a follower never truncates its log."},
       {"ksim.bug.skip.idempotent.dedupe", CT::boolean, "false", B, "PLANTED BUG: the broker appends duplicate idempotent batches."},
       {"ksim.bug.read.past.hw", CT::boolean, "false", B, "PLANTED BUG: consumer fetches return records above the HW."},

@@ -136,6 +136,7 @@ Result<CleanerStats> LogCleaner::clean(UnifiedLog& log, int64_t now_ms, int64_t 
   // (2) + (3) Rewrite the segments, oldest first, carrying each producer's
   // "data of its current transaction still in the log" across segments.
   std::map<ProducerId, bool> txn_has_data;
+  std::unordered_map<std::string, bool> superseded_seen;  // ksim.bug.cleaner.drops.latest.value only
   for (size_t i = 0; i <= last; ++i) {
     LogSegment& src = *segs[i];
     auto batches = read_all(src);
@@ -171,6 +172,12 @@ Result<CleanerStats> LogCleaner::clean(UnifiedLog& log, int64_t now_ms, int64_t 
             if (r.key && r.offset < map_end) {
               auto it = map.find(std::string(r.key->begin(), r.key->end()));
               if (it != map.end() && it->second > r.offset) {
+                ++st.records_removed;
+                if (cfg.cleaner_drops_latest) superseded_seen[it->first] = true;
+                continue;
+              }
+              if (cfg.cleaner_drops_latest && it != map.end() && superseded_seen.contains(it->first)) {
+                log.world_->probe("storage/BUG cleaner dropped a key's latest value");
                 ++st.records_removed;
                 continue;
               }

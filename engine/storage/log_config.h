@@ -53,6 +53,9 @@ struct LogConfig {
   // KAFKA-13727): a partial cleaning forgets the aborted transactions above
   // its offset map's end, so their data reads as committed.
   bool cleaner_partial_txn_bug = false;
+  // ksim.bug.cleaner.drops.latest.value (a broker key; PLANTED BUG): the
+  // cleaner removes the latest value of a key that had older ones too.
+  bool cleaner_drops_latest = false;
   // ksim.bug.skip.idempotent.dedupe (a broker key; PLANTED BUG): a retried
   // idempotent batch is appended again instead of answered with its original offsets.
   bool skip_idempotent_dedupe = false;
