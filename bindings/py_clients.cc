@@ -1081,7 +1081,9 @@ std::string dump_log(Cluster& c, int32_t broker, const std::string& topic, int32
            " producerEpoch: " + std::to_string(b->producer_epoch().value) +
            " partitionLeaderEpoch: " + std::to_string(b->partition_leader_epoch().value) +
            " isTransactional: " + (b->is_transactional() ? "true" : "false") +
-           " isControl: " + (b->is_control() ? "true" : "false") + " size: " + std::to_string(b->size_in_bytes()) +
+           " isControl: " + (b->is_control() ? "true" : "false") + " deleteHorizonMs: " +
+           (b->delete_horizon_ms() ? "OptionalLong[" + std::to_string(*b->delete_horizon_ms()) + "]" : "OptionalLong.empty") +
+           " size: " + std::to_string(b->size_in_bytes()) +
            " crc: " + std::to_string(b->crc()) + "\n";
     for (const storage::RecordView& r : b->records()) {
       out += "| offset: " + std::to_string(r.offset.value) +

@@ -13,6 +13,10 @@ namespace {
 
 constexpr const char* kLogDir = "data";
 constexpr const char* kHwCheckpoint = "data/replication-offset-checkpoint";
+// Kafka's cleaner-offset-checkpoint: every compacted log's first dirty offset.
+// ksim also reads it to open those logs as compacted before the metadata
+// (whose topic configs say so) has been replayed: their gaps are no damage.
+constexpr const char* kCleanerCheckpoint = "data/cleaner-offset-checkpoint";
 constexpr int kIoThreads = 8;  // num.io.threads
 constexpr int64_t kVerifyTimeoutMs = 30000;  // KIP-890 verification request (the broker's request timeout)
 constexpr const char* kBrokerApis[] = {"Produce",   "Fetch",     "ListOffsets", "OffsetsForLeaderEpoch", "Metadata",
@@ -221,10 +225,18 @@ void BrokerServer::recover_logs() {
     const size_t slash = rest.find('/');
     if (slash != std::string::npos) dirs.insert(rest.substr(0, slash));
   }
+  std::map<TopicPartition, Offset> cleaned;
+  if (disk.exists(kCleanerCheckpoint)) {
+    storage::OffsetCheckpointFile f(disk, kCleanerCheckpoint);
+    auto r = f.read();
+    if (r.ok()) cleaned = r.value;
+  }
   for (const std::string& d : dirs) {
     const auto tp = parse_dir(d);
     if (!tp) continue;
-    auto log = storage::UnifiedLog::open(world_, disk, kLogDir, *tp, log_config(tp->topic));
+    storage::LogConfig lc = log_config(tp->topic);
+    if (cleaned.contains(*tp)) lc.compact = true;
+    auto log = storage::UnifiedLog::open(world_, disk, kLogDir, *tp, lc);
     if (!log.ok()) {
       world_.probe("broker: a log failed to recover");
       continue;
@@ -268,7 +280,14 @@ void BrokerServer::log_cleaner() {
       continue;
     }
     auto r = storage::LogCleaner::clean(*filthiest, now, capacity);
-    if (!r.ok()) world_.sleep_for(backoff);  // the log went offline
+    if (!r.ok()) {
+      world_.sleep_for(backoff);  // the log went offline
+      continue;
+    }
+    std::map<TopicPartition, Offset> dirty;
+    for (const auto& [tp, p] : rm_->partitions())
+      if (p->log().config().compact) dirty[tp] = p->log().first_dirty_offset();
+    storage::OffsetCheckpointFile(world_.disk(self_), kCleanerCheckpoint).write(dirty);
   }
 }
 
