@@ -331,7 +331,7 @@ class PyProducer {
     clients::ProducerRecord r;
     r.topic = topic;
     r.key = to_bytes(key, "produce(): key");
-    r.value = to_bytes(value, "produce(): value").value_or("");
+    r.value = to_bytes(value, "produce(): value");  // None: a null value (a tombstone)
     if (!partition.is_none()) {
       const int64_t p = partition.cast<int64_t>();
       if (p >= 0) r.partition = static_cast<int32_t>(p);
@@ -463,7 +463,7 @@ class PyProducer {
     py::object cb;
     std::string topic;
     std::optional<std::string> key;
-    std::string value;
+    std::optional<std::string> value;  // nullopt: a tombstone
     std::optional<Headers> headers;
   };
 
@@ -1122,7 +1122,9 @@ std::string dump_log(Cluster& c, int32_t broker, const std::string& topic, int32
            " producerEpoch: " + std::to_string(b->producer_epoch().value) +
            " partitionLeaderEpoch: " + std::to_string(b->partition_leader_epoch().value) +
            " isTransactional: " + (b->is_transactional() ? "true" : "false") +
-           " isControl: " + (b->is_control() ? "true" : "false") + " size: " + std::to_string(b->size_in_bytes()) +
+           " isControl: " + (b->is_control() ? "true" : "false") + " deleteHorizonMs: " +
+           (b->delete_horizon_ms() ? "OptionalLong[" + std::to_string(*b->delete_horizon_ms()) + "]" : "OptionalLong.empty") +
+           " size: " + std::to_string(b->size_in_bytes()) +
            " crc: " + std::to_string(b->crc()) + "\n";
     for (const storage::RecordView& r : b->records()) {
       out += "| offset: " + std::to_string(r.offset.value) +

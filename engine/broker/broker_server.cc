@@ -6,12 +6,17 @@
 #include "engine/controller/metadata_record.h"
 #include "engine/storage/checkpoint_file.h"
 #include "engine/storage/clean_shutdown_file.h"
+#include "engine/storage/log_cleaner.h"
 
 namespace ksim {
 namespace {
 
 constexpr const char* kLogDir = "data";
 constexpr const char* kHwCheckpoint = "data/replication-offset-checkpoint";
+// Kafka's cleaner-offset-checkpoint: every compacted log's first dirty offset.
+// ksim also reads it to open those logs as compacted before the metadata
+// (whose topic configs say so) has been replayed: their gaps are no damage.
+constexpr const char* kCleanerCheckpoint = "data/cleaner-offset-checkpoint";
 constexpr int kIoThreads = 8;  // num.io.threads
 constexpr int64_t kVerifyTimeoutMs = 30000;  // KIP-890 verification request (the broker's request timeout)
 constexpr const char* kBrokerApis[] = {"Produce",   "Fetch",     "ListOffsets", "OffsetsForLeaderEpoch", "Metadata",
@@ -241,6 +246,15 @@ storage::LogConfig BrokerServer::log_config(const std::string& topic) const {
   lc.retention_bytes = c.get_long("retention.bytes");
   lc.max_message_bytes = c.get_long("max.message.bytes");
   lc.skip_idempotent_dedupe = config_.get_bool("ksim.bug.skip.idempotent.dedupe");
+  const std::vector<std::string> policy = c.get_list("cleanup.policy");
+  lc.compact = std::find(policy.begin(), policy.end(), "compact") != policy.end();
+  lc.delete_old = std::find(policy.begin(), policy.end(), "delete") != policy.end();
+  lc.min_cleanable_dirty_ratio = c.get_double("min.cleanable.dirty.ratio");
+  lc.min_compaction_lag_ms = c.get_long("min.compaction.lag.ms");
+  lc.max_compaction_lag_ms = c.get_long("max.compaction.lag.ms");
+  lc.delete_retention_ms = c.get_long("delete.retention.ms");
+  lc.cleaner_drops_latest = config_.get_bool("ksim.bug.cleaner.drops.latest.value");
+  lc.cleaner_partial_txn_bug = config_.get_string("ksim.cleaner.abort.marker.removal") == "early";
   lc.message_timestamp_type = c.get_string("message.timestamp.type") == "LogAppendTime"
                                   ? storage::TimestampType::log_append_time
                                   : storage::TimestampType::create_time;
@@ -269,10 +283,18 @@ void BrokerServer::recover_logs() {
     const size_t slash = rest.find('/');
     if (slash != std::string::npos) dirs.insert(rest.substr(0, slash));
   }
+  std::map<TopicPartition, Offset> cleaned;
+  if (disk.exists(kCleanerCheckpoint)) {
+    storage::OffsetCheckpointFile f(disk, kCleanerCheckpoint);
+    auto r = f.read();
+    if (r.ok()) cleaned = r.value;
+  }
   for (const std::string& d : dirs) {
     const auto tp = parse_dir(d);
     if (!tp) continue;
-    auto log = storage::UnifiedLog::open(world_, disk, kLogDir, *tp, log_config(tp->topic));
+    storage::LogConfig lc = log_config(tp->topic);
+    if (cleaned.contains(*tp)) lc.compact = true;
+    auto log = storage::UnifiedLog::open(world_, disk, kLogDir, *tp, lc);
     if (!log.ok()) {
       world_.probe("broker: a log failed to recover");
       continue;
@@ -282,7 +304,53 @@ void BrokerServer::recover_logs() {
   }
 }
 
+void BrokerServer::maybe_start_cleaner() {
+  if (cleaner_started_ || !config_.get_bool("log.cleaner.enable")) return;
+  for (const auto& [tp, p] : rm_->partitions())
+    if (p->log().config().compact && p->log().segment_count() > 1) {
+      cleaner_started_ = true;
+      world_.spawn(self_, "log-cleaner", [this] { log_cleaner(); });
+      return;
+    }
+}
+
+void BrokerServer::log_cleaner() {
+  // Kafka's CleanerThread.cleanFilthiestLog: the log with the highest dirty
+  // ratio among those that need cleaning (ties: the first in partition order),
+  // else sleep log.cleaner.backoff.ms.
+  const int64_t capacity = storage::LogCleaner::map_capacity(config_.get_long("log.cleaner.dedupe.buffer.size"));
+  const sim::Duration backoff = sim::milliseconds(config_.get_long("log.cleaner.backoff.ms"));
+  for (;;) {
+    const int64_t now = world_.now().ns / 1'000'000;
+    storage::UnifiedLog* filthiest = nullptr;
+    double best = -1;
+    for (const auto& [tp, p] : rm_->partitions()) {
+      const auto c = storage::LogCleaner::cleanable(p->log(), now);
+      if (!c || !storage::LogCleaner::needs_cleaning(p->log(), *c)) continue;
+      const double ratio = c->max_lag_exceeded ? 2.0 : c->dirty_ratio();
+      if (ratio > best) {
+        best = ratio;
+        filthiest = &p->log();
+      }
+    }
+    if (!filthiest) {
+      world_.sleep_for(backoff);
+      continue;
+    }
+    auto r = storage::LogCleaner::clean(*filthiest, now, capacity);
+    if (!r.ok()) {
+      world_.sleep_for(backoff);  // the log went offline
+      continue;
+    }
+    std::map<TopicPartition, Offset> dirty;
+    for (const auto& [tp, p] : rm_->partitions())
+      if (p->log().config().compact) dirty[tp] = p->log().first_dirty_offset();
+    storage::OffsetCheckpointFile(world_.disk(self_), kCleanerCheckpoint).write(dirty);
+  }
+}
+
 void BrokerServer::startup() {
+  cleaner_started_ = false;
   // Kafka reads the clean-shutdown file before loading the logs and deletes
   // it after: from then on a crash must not pass for a clean stop.
   storage::CleanShutdownFile clean_shutdown(world_.disk(self_), kLogDir);
@@ -341,6 +409,7 @@ void BrokerServer::startup() {
       std::map<TopicPartition, Offset> hws;
       for (const auto& [tp, p] : rm_->partitions()) hws[tp] = p->high_watermark();
       f.write(hws);
+      maybe_start_cleaner();
     }
   });
   started_ = true;

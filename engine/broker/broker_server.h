@@ -136,6 +136,12 @@ class BrokerServer {
   bool retention_deletes(const std::string& topic) const;
   // The end of any clean stop: flush every log, write the clean-shutdown file.
   void finish_shutdown();
+  // The log cleaner thread (Kafka's CleanerThread): started with the first
+  // compacted log that has a segment besides its active one — until then it
+  // would have nothing to do (and an idle thread would still add timer events).
+  bool cleaner_started_ = false;
+  void maybe_start_cleaner();
+  void log_cleaner();
   bool want_shutdown_ = false;
   bool ready_to_stop_ = false;
   sim::CondVar lifecycle_wakeup_{world_};

@@ -39,6 +39,12 @@ struct FinalLog {
   int64_t high_watermark = 0;
   std::vector<LogRecord> records;  // in offset order, data records only
   std::vector<int32_t> replicas;
+  // cleanup.policy includes compact: the cleaner may have removed records a
+  // later record of the same key superseded (and tombstones after
+  // delete.retention.ms), leaving gaps in the offsets.
+  bool compacted = false;
+  int64_t delete_retention_ms = 0;
+  int64_t read_at_ns = 0;  // when the final log was read (after the heal phase)
 };
 
 struct RunConfig {

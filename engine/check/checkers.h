@@ -17,6 +17,7 @@ void check_uncommitted_reads(const HistoryIndex& index, Verdict& out);  // uncom
 void check_ownership(const HistoryIndex& index, Verdict& out);          // ownership.cc
 void check_unseen(const HistoryIndex& index, Verdict& out);             // unseen.cc
 void check_transactions(const HistoryIndex& index, Verdict& out);       // transactions.cc
+void check_compaction(const HistoryIndex& index, Verdict& out);         // compaction.cc
 void check_pipelines(const HistoryIndex& index, Verdict& out);          // transactions.cc
 void check_metadata_log(const HistoryIndex& index, Verdict& out);       // metadata_log.cc
 void check_liveness(const HistoryIndex& index, Verdict& out);           // verdict.cc

@@ -92,11 +92,29 @@ HistoryIndex::HistoryIndex(const CheckInput& in) : in_(in) {
   for (const auto& [tp, log] : in.final_logs) {
     PartitionIndex& p = parts_[ordinal_.at(tp)];
     p.final_log = &log;
+    if (log.compacted) {
+      for (uint64_t id : p.sends) {
+        const OpRecord& r = in.history->rec(id);
+        if (r.outcome() != Outcome::ok || r.offset < 0 || r.txn() == TxnState::aborted) continue;
+        if (auto key = in.history->send_key(id)) {
+          auto [it, fresh] = p.latest_acked_by_key.emplace(*key, r.offset);
+          if (!fresh) it->second = std::max(it->second, r.offset);
+        }
+      }
+    }
     // Records of aborted transactions are in the log but not in the partition's
     // content: no reader may return them, so they are no copy of anything.
     for (const LogRecord& r : log.records)
       if (!r.aborted && r.value != kNoSym) log_by_value_.add(r.value, p.ordinal, r.offset);
   }
+}
+
+bool HistoryIndex::superseded(const PartitionIndex& p, uint64_t send_id) const {
+  if (!p.compacted()) return false;
+  const auto key = history().send_key(send_id);
+  if (!key) return false;
+  auto it = p.latest_acked_by_key.find(*key);
+  return it != p.latest_acked_by_key.end() && it->second > history().rec(send_id).offset;
 }
 
 std::vector<uint64_t> HistoryIndex::sends_of(const PartitionIndex& p, Sym v) const {

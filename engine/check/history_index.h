@@ -11,6 +11,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/check/check_input.h"
@@ -31,10 +32,15 @@ struct PartitionIndex {
   std::vector<uint64_t> sends;          // send ops in invoke order
   std::vector<Read> reads;              // in history order
   const FinalLog* final_log = nullptr;
+  // A compacted partition: per send key, the highest offset an ok send of it
+  // was acked at (lookups only, never iterated). Views into the History's pool.
+  std::unordered_map<std::string_view, int64_t> latest_acked_by_key;
+  bool compacted() const { return final_log && final_log->compacted; }
 
   // The final log's record at `offset`, or nullptr.
   const LogRecord* at(int64_t offset) const;
-  Sym value_of(const LogRecord* r) const { return r->value; }
+  // As the History records it: a null value (a tombstone) as the empty string (Sym 0).
+  Sym value_of(const LogRecord* r) const { return r->value == kNoSym ? Sym{0} : r->value; }
 };
 
 // Per value Sym, entries (partition ordinal, payload) in insertion order.
@@ -97,6 +103,9 @@ class HistoryIndex {
   void log_offsets(const PartitionIndex& p, Sym v, F f) const {
     log_by_value_.each(v, p.ordinal, f);
   }
+  // A send the log cleaner may legitimately have removed: an acked send on a
+  // compacted partition whose key a later acked send superseded.
+  bool superseded(const PartitionIndex& p, uint64_t send_id) const;
   // The Sym of a string, kNoSym if no op recorded it.
   Sym sym(std::string_view s) const { return history().strings().find(s); }
 

@@ -15,6 +15,12 @@ void check_lost_writes(const HistoryIndex& index, Verdict& out) {
     for (uint64_t id : p.sends) {
       const OpRecord& rec = h.rec(id);
       if (rec.outcome() != Outcome::ok) continue;
+      // An aborted transaction's record is no committed write (the cleaner removes it).
+      if (rec.txn() == TxnState::aborted) continue;
+      // Superseded on a compacted topic: the cleaner may remove it (`compaction` judges the key's latest).
+      if (index.superseded(p, id)) continue;
+      // A tombstone on a compacted topic goes after delete.retention.ms: `compaction` judges it too.
+      if (p.compacted() && rec.offset >= 0 && !p.at(rec.offset) && h.op(id).value().empty() && h.send_key(id)) continue;
       const OpView op = h.op(id);
       std::string found;
       if (rec.offset >= 0) {

@@ -150,6 +150,7 @@ Verdict check_all(const CheckInput& input) {
   check_ownership(index, v);
   check_unseen(index, v);
   check_transactions(index, v);
+  check_compaction(index, v);
   check_pipelines(index, v);
   check_metadata_log(index, v);
   check_liveness(index, v);

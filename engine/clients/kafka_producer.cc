@@ -107,7 +107,7 @@ const PartitionView& KafkaProducer::view_of(const std::string& topic) {
 
 int32_t KafkaProducer::choose_partition(const ProducerRecord& r, const PartitionView& view) {
   if (r.partition) return *r.partition;
-  if (options_.partitioner) return options_.partitioner(r.topic, r.key, r.value, view.count);
+  if (options_.partitioner) return options_.partitioner(r.topic, r.key, r.value.value_or(""), view.count);
   if (round_robin_) return round_robin_partitioner_.partition(r.topic, view);
   if (r.key && !ignore_keys_) return partition_for_key(*r.key, view.count);
   return -1;  // the accumulator's sticky partition
@@ -131,7 +131,7 @@ SendFuture KafkaProducer::fail_now(const ProducerRecord& r, int32_t partition, E
       o.type = check::OpType::send;
       o.tp = state->metadata.tp;
       if (r.key) o.key = *r.key;
-      o.value = r.value;
+      o.value = r.value ? std::string_view(*r.value) : std::string_view();  // a tombstone: recorded as empty
       o.acks = settings_.acks;
       o.idempotent = settings_.idempotent;
       o.max_in_flight = settings_.max_in_flight;
@@ -189,7 +189,7 @@ SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
   storage::Record rec;
   rec.timestamp = record.timestamp.value_or(now_ms());
   if (record.key) rec.key = storage::Bytes(record.key->begin(), record.key->end());
-  rec.value = storage::Bytes(record.value.begin(), record.value.end());
+  if (record.value) rec.value = storage::Bytes(record.value->begin(), record.value->end());
   for (const auto& [k, v] : record.headers) rec.headers.push_back({k, storage::Bytes(v.begin(), v.end())});
   const int32_t size = accumulator_.estimate_size(rec);
 
@@ -201,7 +201,7 @@ SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
     o.type = check::OpType::send;
     o.tp = tp;
     if (record.key) o.key = *record.key;
-    o.value = record.value;
+    o.value = record.value ? std::string_view(*record.value) : std::string_view();  // a tombstone: recorded as empty
     o.acks = settings_.acks;
     o.idempotent = settings_.idempotent;
     o.max_in_flight = settings_.max_in_flight;
@@ -222,7 +222,7 @@ SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
   state->metadata.tp = tp;
   PendingRecord pending{state, std::move(callback), op, rec.timestamp,
                         record.key ? static_cast<int32_t>(record.key->size()) : -1,
-                        static_cast<int32_t>(record.value.size())};
+                        record.value ? static_cast<int32_t>(record.value->size()) : -1};
   bool new_batch = false;
   if (!accumulator_.try_append(tp, rec, pending, size)) {
     const int64_t need = accumulator_.reservation_for(size);

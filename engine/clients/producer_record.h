@@ -23,7 +23,7 @@ namespace ksim::clients {
 struct ProducerRecord {
   std::string topic;
   std::optional<std::string> key;  // nullopt: Kafka's null key (sticky partitioning)
-  std::string value;
+  std::optional<std::string> value;  // nullopt: Kafka's null value — on a compacted topic, a tombstone
   std::vector<std::pair<std::string, std::string>> headers;
   std::optional<int32_t> partition;  // explicit partition: the partitioner is not consulted
   std::optional<int64_t> timestamp;  // CreateTime in ms; default: now (virtual)

@@ -56,6 +56,8 @@ std::string validate(const ConfigDef& d, const std::string& value) {
       std::istringstream is(value);
       double x = 0;
       if (!(is >> x) || !is.eof()) invalid(d.name, value, "Not a number of type DOUBLE");
+      if (d.min && x < static_cast<double>(*d.min)) invalid(d.name, value, "Value must be at least " + std::to_string(*d.min));
+      if (d.max && x > static_cast<double>(*d.max)) invalid(d.name, value, "Value must be no more than " + std::to_string(*d.max));
       return value;
     }
     case ConfigType::string:
@@ -67,7 +69,10 @@ std::string validate(const ConfigDef& d, const std::string& value) {
     if (d.type == ConfigType::list) {
       std::string item;
       std::istringstream is(value);
-      while (std::getline(is, item, ',')) items.push_back(item);
+      while (std::getline(is, item, ',')) {  // Kafka's lists trim each item
+        const size_t b = item.find_first_not_of(' ');
+        items.push_back(b == std::string::npos ? "" : item.substr(b, item.find_last_not_of(' ') - b + 1));
+      }
     }
     for (const std::string& it : items) {
       bool ok = false;

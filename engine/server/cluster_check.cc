@@ -216,6 +216,9 @@ check::CheckInput Cluster::check_input() {
         f.source_broker = source;
         f.log_start_offset = part->log().log_start_offset().value;
         f.high_watermark = part->high_watermark().value;
+        f.compacted = part->log().config().compact;
+        f.delete_retention_ms = part->log().config().delete_retention_ms;
+        f.read_at_ns = world_->now().ns;
         // At most one record per offset: sized once, no growth slack (a soak's logs hold millions).
         f.records.reserve(static_cast<size_t>(std::max<int64_t>(0, f.high_watermark - f.log_start_offset)));
         const std::vector<storage::CompletedTxn> aborted = part->log().producer_state().aborted_index();

@@ -37,6 +37,25 @@ struct LogConfig {
   TimestampType message_timestamp_type = TimestampType::create_time;
   // max.message.bytes: the largest batch the log accepts (RECORD_LIST_TOO_LARGE / MESSAGE_TOO_LARGE).
   int64_t max_message_bytes = 1048588;
+  // cleanup.policy: `compact` keeps the latest record of every key (the log
+  // cleaner, log_cleaner.h); `delete` is retention. Both may be set.
+  bool compact = false;
+  bool delete_old = true;
+  // min.cleanable.dirty.ratio: the dirty share of the log's bytes that makes it cleanable.
+  double min_cleanable_dirty_ratio = 0.5;
+  // min.compaction.lag.ms: a record stays uncompacted at least this long.
+  int64_t min_compaction_lag_ms = 0;
+  // max.compaction.lag.ms: a dirty record this old makes the log cleanable whatever the ratio.
+  int64_t max_compaction_lag_ms = kLongMax;
+  // delete.retention.ms: how long a cleaned tombstone or marker stays (KIP-534's delete horizon).
+  int64_t delete_retention_ms = 24LL * 60 * 60 * 1000;
+  // ksim.cleaner.abort.marker.removal=early (a broker key; HISTORY SWITCH,
+  // KAFKA-13727): a partial cleaning forgets the aborted transactions above
+  // its offset map's end, so their data reads as committed.
+  bool cleaner_partial_txn_bug = false;
+  // ksim.bug.cleaner.drops.latest.value (a broker key; PLANTED BUG): the
+  // cleaner removes the latest value of a key that had older ones too.
+  bool cleaner_drops_latest = false;
   // ksim.bug.skip.idempotent.dedupe (a broker key; PLANTED BUG): a retried
   // idempotent batch is appended again instead of answered with its original offsets.
   bool skip_idempotent_dedupe = false;

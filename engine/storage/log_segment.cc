@@ -48,13 +48,13 @@ std::optional<Offset> LogSegment::parse_log_file_name(const std::string& dir, co
 }
 
 LogSegment::LogSegment(sim::Disk& disk, const std::string& dir, Offset base, const LogConfig& config,
-                       int64_t created_ms)
+                       int64_t created_ms, const std::string& suffix)
     : disk_(&disk),
       config_(config),
       base_(base),
-      log_path_(file_stem(dir, base) + ".log"),
-      index_path_(file_stem(dir, base) + ".index"),
-      time_index_path_(file_stem(dir, base) + ".timeindex"),
+      log_path_(file_stem(dir, base) + ".log" + suffix),
+      index_path_(file_stem(dir, base) + ".index" + suffix),
+      time_index_path_(file_stem(dir, base) + ".timeindex" + suffix),
       created_ms_(created_ms),
       next_offset_(base) {}
 
@@ -158,7 +158,8 @@ void LogSegment::index_batch(const RecordBatch& b, int64_t position, Bytes* offs
 
 Errc LogSegment::append(const BatchPtr& batch) {
   const RecordBatch& b = *batch;
-  SIM_ASSERT(b.base_offset() == next_offset_, "segment appends must be contiguous");
+  SIM_ASSERT(config_.compact ? b.base_offset() >= next_offset_ : b.base_offset() == next_offset_,
+             "segment appends must be contiguous (increasing, in a compacted log)");
   const int64_t position = size_;
   // By reference: the batch's bytes never change, and the leader's segment,
   // the followers' segments and fetch responses all share them.
@@ -248,7 +249,9 @@ Result<int64_t> LogSegment::recover(const std::function<void(const RecordBatch&)
   auto end = scan(0, [&](int64_t pos, std::span<const uint8_t> bytes) {
     auto batch = RecordBatch::decode(Bytes(bytes.begin(), bytes.end()), /*verify_crc=*/true);
     // A batch that fails validation, or does not continue the offsets, ends the valid prefix.
-    if (!batch.ok() || batch.value->base_offset() != next_offset_) return false;
+    if (!batch.ok()) return false;
+    const Offset base = batch.value->base_offset();
+    if (config_.compact ? base < next_offset_ : base != next_offset_) return false;
     index_batch(*batch.value, pos, &oi, &ti);
     size_ = pos + static_cast<int64_t>(bytes.size());
     if (on_batch) on_batch(*batch.value);
@@ -295,7 +298,7 @@ Errc LogSegment::load() {
   Offset expect = offset_index_.empty() ? base_ : Offset{-1};
   if (sane) {
     auto end = scan(start, [&](int64_t pos, std::span<const uint8_t> b) {
-      if (expect.value >= 0 && raw_base(b) != expect) return false;
+      if (expect.value >= 0 && (config_.compact ? raw_base(b) < expect : raw_base(b) != expect)) return false;
       // The last entry must name the batch at its position (its last offset):
       // an index pointing elsewhere fails the sanity check.
       if (!offset_index_.empty() && pos == start && raw_last(b) != base_ + offset_index_.back().relative_offset) {
@@ -422,6 +425,17 @@ Result<int64_t> LogSegment::truncate_to(Offset offset) {
   if (Errc e = storage(disk_->truncate(time_index_path_, time_index_.size() * kTimeEntrySize)); e != Errc::NONE)
     return e;
   return removed;
+}
+
+Errc LogSegment::commit_cleaned() {
+  SIM_ASSERT(log_path_.ends_with(kCleanedSuffix), "only the cleaner's copy is committed");
+  const size_t n = std::string_view(kCleanedSuffix).size();
+  for (std::string* p : {&index_path_, &time_index_path_, &log_path_}) {
+    const std::string final_path = p->substr(0, p->size() - n);
+    if (Errc e = storage(disk_->rename(*p, final_path)); e != Errc::NONE) return e;
+    *p = final_path;
+  }
+  return Errc::NONE;
 }
 
 Errc LogSegment::flush() {

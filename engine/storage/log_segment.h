@@ -17,8 +17,15 @@
 // magic, CRC, contiguous offsets) and cuts the file at the first invalid one:
 // a torn or corrupt tail is dropped, nothing is ever reordered or invented.
 //
-// Offsets inside the segment are contiguous: every batch starts at the
-// previous batch's next offset (the first at the base offset).
+// Offsets inside the segment increase: every batch starts at the previous
+// batch's next offset (the first at the base offset) — except in a compacted
+// log, where the cleaner removed whole batches and left gaps (Kafka's too):
+// there a batch starts at or after the previous one's next offset.
+//
+// A cleaned segment is first written under `<stem>.log.cleaned` (and
+// `.index.cleaned`, `.timeindex.cleaned`), fsynced, then renamed over the
+// original files (commit_cleaned). A crash before the rename leaves `.cleaned`
+// files that the log deletes when it opens: the original segment stands.
 #pragma once
 
 #include <deque>
@@ -48,7 +55,15 @@ class LogSegment {
   // The base offset encoded in a ".log" file name, if it is one.
   static std::optional<Offset> parse_log_file_name(const std::string& dir, const std::string& path);
 
-  LogSegment(sim::Disk& disk, const std::string& dir, Offset base, const LogConfig& config, int64_t created_ms);
+  // `suffix` "" for a live segment, kCleanedSuffix for the cleaner's copy.
+  LogSegment(sim::Disk& disk, const std::string& dir, Offset base, const LogConfig& config, int64_t created_ms,
+             const std::string& suffix = "");
+  static constexpr const char* kCleanedSuffix = ".cleaned";
+
+  // The cleaner's copy becomes the segment (renames its files over the
+  // original ones: the .log last, so a crash before it keeps the original
+  // data, whose stale index the load-time sanity check rebuilds).
+  Errc commit_cleaned();
   // A topic config change (the log's set_config): the next roll decision uses it.
   void set_config(const LogConfig& config) { config_ = config; }
 
@@ -63,7 +78,8 @@ class LogSegment {
   // log rebuilds its epoch cache with it). Returns the bytes truncated.
   Result<int64_t> recover(const std::function<void(const RecordBatch&)>& on_batch);
 
-  // Appends one batch whose base offset is next_offset(). The shared batch
+  // Appends one batch whose base offset is next_offset() (or later, in a
+  // compacted log: the cleaner's gaps). The shared batch
   // is also kept in the segment's batch cache (see below).
   Errc append(const BatchPtr& batch);
   // Whole batches holding offsets >= `start`, at most `max_bytes` of them

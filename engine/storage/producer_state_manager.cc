@@ -226,6 +226,13 @@ std::optional<Offset> ProducerStateManager::first_unstable_offset() const {
   return out;
 }
 
+void ProducerStateManager::forget_aborted(const std::vector<CompletedTxn>& gone) {
+  for (State* st : {&state_, &base_})
+    std::erase_if(st->aborted, [&](const AbortedEntry& a) {
+      return std::find(gone.begin(), gone.end(), a.txn) != gone.end();
+    });
+}
+
 std::vector<CompletedTxn> ProducerStateManager::aborted_index() const {
   std::vector<CompletedTxn> out;
   for (const AbortedEntry& a : state_.aborted) out.push_back(a.txn);

@@ -174,6 +174,11 @@ class ProducerStateManager {
   // after `from`, first offset before `upper_exclusive` — in first-offset order
   // (Kafka's collectAbortedTxns).
   std::vector<CompletedTxn> aborted_transactions(Offset from, Offset upper_exclusive) const;
+  // The log cleaner rewrote the index of a cleaned range (Kafka rebuilds the
+  // cleaned segment's .txnindex): these aborted transactions leave it.
+  // Only the live state forgets them; a rebuild (open, truncation) derives
+  // the index from the markers still in the log again.
+  void forget_aborted(const std::vector<CompletedTxn>& gone);
   // The whole aborted-transaction index, in marker order.
   std::vector<CompletedTxn> aborted_index() const;
 

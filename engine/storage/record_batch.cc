@@ -198,6 +198,51 @@ BatchPtr RecordBatch::build(const BatchParams& p, std::span<const Record> record
   return batch;
 }
 
+BatchPtr RecordBatch::retained(const RecordBatch& original, std::span<const RecordView> kept,
+                               std::optional<int64_t> delete_horizon_ms) {
+  SIM_ASSERT(original.compression() == CompressionType::none, "ksim cleans uncompressed batches only");
+  int64_t max_ts = kNoTimestamp;
+  for (const RecordView& r : kept) max_ts = std::max(max_ts, r.timestamp);
+  if (kept.empty()) max_ts = original.max_timestamp();
+  if (original.timestamp_type() == TimestampType::log_append_time) max_ts = original.max_timestamp();
+  const int64_t base_ts = delete_horizon_ms ? *delete_horizon_ms : kept.empty() ? max_ts : kept.front().timestamp;
+  Bytes b(original.buf_.begin(), original.buf_.begin() + static_cast<std::ptrdiff_t>(kHeaderSize));
+  int16_t attrs = original.attributes();
+  if (delete_horizon_ms) attrs = static_cast<int16_t>(attrs | 0x40);
+  set_be(b, kAttributesOffset, static_cast<uint16_t>(attrs), 2);
+  set_be(b, 27, static_cast<uint64_t>(base_ts), 8);
+  set_be(b, 35, static_cast<uint64_t>(max_ts), 8);
+  set_be(b, 57, static_cast<uint32_t>(kept.size()), 4);
+  Bytes body;
+  for (const RecordView& r : kept) {
+    SIM_ASSERT(r.offset >= original.base_offset() && r.offset <= original.last_offset(), "a kept record is the batch's own");
+    body.clear();
+    body.push_back(0);  // record attributes
+    put_varlong(body, wrapping_sub(r.timestamp, base_ts));
+    put_varint(body, static_cast<int32_t>(r.offset - original.base_offset()));
+    auto put_view = [&](const std::optional<std::span<const uint8_t>>& v) {
+      if (!v) return put_varint(body, -1);
+      put_varint(body, static_cast<int32_t>(v->size()));
+      body.insert(body.end(), v->begin(), v->end());
+    };
+    put_view(r.key);
+    put_view(r.value);
+    put_varint(body, static_cast<int32_t>(r.headers.size()));
+    for (const auto& [hk, hv] : r.headers) {
+      put_varint(body, static_cast<int32_t>(hk.size()));
+      body.insert(body.end(), hk.begin(), hk.end());
+      put_view(hv);
+    }
+    put_varint(b, static_cast<int32_t>(body.size()));
+    b.insert(b.end(), body.begin(), body.end());
+  }
+  set_be(b, 8, b.size() - kLogOverhead, 4);
+  auto batch = std::shared_ptr<RecordBatch>(new RecordBatch(std::move(b)));
+  set_be(batch->buf_, kCrcOffset, batch->compute_crc(), 4);
+  batch->crc_known_ = 1;
+  return batch;
+}
+
 std::optional<size_t> RecordBatch::peek_size(std::span<const uint8_t> first12) {
   if (first12.size() < kLogOverhead) return std::nullopt;
   int32_t len = 0;

@@ -15,7 +15,9 @@
 //   16 magic                 int8    = 2
 //   17 crc                   uint32  CRC-32C of bytes [21, end)
 //   21 attributes            int16   bits 0-2 compression, 3 timestamp type
-//                                    (LogAppendTime), 4 transactional, 5 control
+//                                    (LogAppendTime), 4 transactional, 5 control,
+//                                    6 delete horizon (KIP-534: base_timestamp
+//                                    holds it; set by the log cleaner)
 //   23 last_offset_delta     int32
 //   27 base_timestamp        int64
 //   35 max_timestamp         int64
@@ -102,6 +104,14 @@ class RecordBatch {
   // Encodes `records` (at least one) into a new batch. Offsets are the
   // records' positions (delta 0, 1, ...), timestamps relative to the first.
   static BatchPtr build(const BatchParams& params, std::span<const Record> records);
+  // The log cleaner's copy of `original` holding only `kept` (records of it,
+  // in order; possibly none — an empty batch keeps a producer's last
+  // sequence): base offset, last offset delta, leader epoch, producer fields
+  // and attributes are kept, so offsets never move (Kafka's
+  // MemoryRecords.filterTo). With `delete_horizon_ms` the batch carries
+  // KIP-534's delete horizon: attribute bit 6, base_timestamp = the horizon.
+  static BatchPtr retained(const RecordBatch& original, std::span<const RecordView> kept,
+                           std::optional<int64_t> delete_horizon_ms);
 
   // Parses and validates Kafka bytes: length, magic, (optionally) CRC, and the
   // records of an uncompressed batch. Any failure is CORRUPT_MESSAGE.
@@ -131,6 +141,10 @@ class RecordBatch {
   }
   bool is_transactional() const { return (attributes() & 0x10) != 0; }
   bool is_control() const { return (attributes() & 0x20) != 0; }
+  // KIP-534: when the cleaner may drop this batch's tombstones (or marker).
+  std::optional<int64_t> delete_horizon_ms() const {
+    return (attributes() & 0x40) ? std::optional<int64_t>(base_timestamp()) : std::nullopt;
+  }
   int32_t last_offset_delta() const { return i32(23); }
   int64_t base_timestamp() const { return i64(27); }
   int64_t max_timestamp() const { return i64(35); }

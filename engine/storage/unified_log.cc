@@ -6,20 +6,6 @@
 
 namespace ksim::storage {
 
-// Serialises operations on the log: fibers interleave at every disk
-// operation, and an append must not see another append's half-done state
-// (Kafka holds UnifiedLog's lock for the same reason).
-// A sim::Mutex hands the lock to the longest waiter, so a fiber that appends
-// in a loop cannot starve a reader or a truncation. (A fiber unwinding from a
-// crash only wakes fibers of its own, equally dead, process: they are skipped.)
-class UnifiedLog::Lock {
- public:
-  explicit Lock(UnifiedLog& log) : guard_(log.mutex_) {}
-
- private:
-  sim::LockGuard guard_;
-};
-
 UnifiedLog::UnifiedLog(sim::World& world, sim::Disk& disk, std::string dir, TopicPartition tp,
                        const LogConfig& config)
     : world_(&world),
@@ -38,8 +24,9 @@ Errc UnifiedLog::fail(Errc e) {
 void UnifiedLog::check_invariants() const {
   SIM_ASSERT(!segments_.empty(), "an open log has an active segment");
   for (size_t i = 1; i < segments_.size(); ++i)
-    SIM_ASSERT(segments_[i - 1]->next_offset() == segments_[i]->base_offset(),
-               "segments must hold contiguous offsets");
+    SIM_ASSERT(config_.compact ? segments_[i - 1]->next_offset() <= segments_[i]->base_offset()
+                               : segments_[i - 1]->next_offset() == segments_[i]->base_offset(),
+               "segments must hold contiguous offsets (increasing, with the cleaner's gaps, if compacted)");
   SIM_ASSERT(log_start_offset_ <= log_end_offset(), "log start offset beyond log end");
   SIM_ASSERT(recovery_point_ <= log_end_offset(), "recovery point beyond log end");
   if (auto last = epochs_.latest_entry())
@@ -60,8 +47,15 @@ Result<std::unique_ptr<UnifiedLog>> UnifiedLog::open(sim::World& world, sim::Dis
 Errc UnifiedLog::load_segments(Offset recovery_point, Offset log_start_offset) {
   // Disk::list is sorted by name; 20-digit names sort by base offset.
   std::vector<Offset> bases;
-  for (const std::string& f : disk_->list(dir_ + "/"))
+  for (const std::string& f : disk_->list(dir_ + "/")) {
+    // A cleaning the crash interrupted before its rename: the original stands.
+    if (f.ends_with(LogSegment::kCleanedSuffix)) {
+      world_->probe("storage/cleaned_segment_discarded");
+      if (disk_->remove(f) != sim::DiskStatus::ok) return Errc::KAFKA_STORAGE_ERROR;
+      continue;
+    }
     if (auto base = LogSegment::parse_log_file_name(dir_, f)) bases.push_back(*base);
+  }
   const int64_t now = now_ms();
   if (bases.empty()) {
     auto seg = std::make_unique<LogSegment>(*disk_, dir_, Offset{std::max<int64_t>(0, log_start_offset.value)},
@@ -94,7 +88,8 @@ Errc UnifiedLog::load_segments(Offset recovery_point, Offset log_start_offset) {
       if (!r.ok()) return r.error;
       truncated = r.value;
     }
-    const bool gap = !last && seg->next_offset() != bases[i + 1];
+    // A compacted segment may end before the next one starts (the cleaner's gap).
+    const bool gap = !last && (config_.compact ? seg->next_offset() > bases[i + 1] : seg->next_offset() != bases[i + 1]);
     segments_.push_back(std::move(seg));
     if (truncated > 0 || gap) {
       // Everything after an invalid batch (or a hole) is suspect: Kafka deletes
@@ -179,6 +174,16 @@ Result<LogAppendInfo> UnifiedLog::append_as_leader(const BatchPtr& batch, Leader
   // LogValidator: only coordinators write control records (Kafka answers
   // INVALID_RECORD, a CorruptRecordException; ksim has no INVALID_RECORD code).
   if (batch->is_control() && origin == AppendOrigin::client) return Errc::CORRUPT_MESSAGE;
+  // LogValidator: "Compacted topic cannot accept message without key" (Kafka's
+  // INVALID_RECORD, here CORRUPT_MESSAGE as above).
+  if (config_.compact && origin == AppendOrigin::client && !batch->is_control() &&
+      batch->compression() == CompressionType::none) {
+    for (const RecordView& r : batch->records())
+      if (!r.key) {
+        world_->probe("storage/compacted_topic_record_without_key");
+        return Errc::CORRUPT_MESSAGE;
+      }
+  }
   if (static_cast<int64_t>(batch->size_in_bytes()) > config_.max_message_bytes) return Errc::MESSAGE_TOO_LARGE;
   if (static_cast<int64_t>(batch->size_in_bytes()) > config_.segment_bytes) return Errc::RECORD_LIST_TOO_LARGE;
   if (!batch->crc_valid()) return Errc::CORRUPT_MESSAGE;
@@ -235,7 +240,8 @@ Result<LogAppendInfo> UnifiedLog::append_as_follower(const std::vector<BatchPtr>
   Offset expect = log_end_offset();
   for (const BatchPtr& b : batches) {
     // Kafka raises UnexpectedAppendOffsetException; ksim keeps offsets gap-free.
-    if (b->base_offset() != expect) return Errc::OFFSET_OUT_OF_RANGE;
+    // A compacted leader's log has gaps where its cleaner removed batches.
+    if (config_.compact ? b->base_offset() < expect : b->base_offset() != expect) return Errc::OFFSET_OUT_OF_RANGE;
     if (static_cast<int64_t>(b->size_in_bytes()) > config_.segment_bytes) return Errc::RECORD_LIST_TOO_LARGE;
     if (!b->crc_valid()) return Errc::CORRUPT_MESSAGE;
     expect = b->next_offset();
@@ -412,8 +418,8 @@ Result<int> UnifiedLog::delete_old_segments() {
     const bool last = count + 1 == segments_.size();
     const Offset next_base = last ? log_end_offset() : segments_[count + 1]->base_offset();
     if (high_watermark_ < next_base || (last && s.empty())) break;
-    const bool by_time = config_.retention_ms >= 0 && now - s.largest_timestamp() > config_.retention_ms;
-    const bool by_size = config_.retention_bytes >= 0 && excess - s.size() >= 0;
+    const bool by_time = config_.delete_old && config_.retention_ms >= 0 && now - s.largest_timestamp() > config_.retention_ms;
+    const bool by_size = config_.delete_old && config_.retention_bytes >= 0 && excess - s.size() >= 0;
     const bool by_start = !last && next_base <= log_start_offset_;
     if (!by_time && !by_size && !by_start) break;
     excess -= s.size();

@@ -156,6 +156,12 @@ class UnifiedLog {
   // with timestamp >= ts (nullopt if none).
   Result<std::optional<TimestampAndOffset>> fetch_offset_by_timestamp(int64_t ts);
 
+  // Compaction (cleanup.policy=compact): the cleaner has compacted everything
+  // below this offset (Kafka's cleaner-offset-checkpoint entry; kept in memory,
+  // so it restarts at the log start after a restart — recleaning is idempotent).
+  Offset first_dirty_offset() const { return std::max(first_dirty_offset_, log_start_offset_); }
+  size_t segment_count() const { return segments_.size(); }
+
   // Retention: deletes whole segments below the high watermark by
   // retention.ms, retention.bytes and the log start offset; advances the log
   // start offset. Returns how many segments were deleted.
@@ -169,7 +175,20 @@ class UnifiedLog {
   void remove_expired_producers(int64_t expiration_ms);
 
  private:
-  class Lock;
+  friend class LogCleaner;  // cleans segments in place, under the log's lock
+  // Serialises operations on the log: fibers interleave at every disk
+  // operation, and an append must not see another append's half-done state
+  // (Kafka holds UnifiedLog's lock for the same reason).
+  // A sim::Mutex hands the lock to the longest waiter, so a fiber that appends
+  // in a loop cannot starve a reader or a truncation. (A fiber unwinding from a
+  // crash only wakes fibers of its own, equally dead, process: they are skipped.)
+  class Lock {
+   public:
+    explicit Lock(UnifiedLog& log) : guard_(log.mutex_) {}
+
+   private:
+    sim::LockGuard guard_;
+  };
   UnifiedLog(sim::World& world, sim::Disk& disk, std::string dir, TopicPartition tp, const LogConfig& config);
 
   int64_t now_ms() const { return world_->now().ns / 1'000'000; }
@@ -196,6 +215,7 @@ class UnifiedLog {
   Offset log_start_offset_{0};
   Offset recovery_point_{0};
   Offset high_watermark_{0};
+  Offset first_dirty_offset_{0};
   int64_t last_flush_ms_ = 0;
   bool offline_ = false;
   sim::Mutex mutex_;
