@@ -31,14 +31,14 @@ bool rejoin_immediately(Errc e) {
 // Java's UnjoinedGroupException (a retriable local condition); no wire code.
 constexpr Errc kUnjoinedGroup = Errc::NETWORK_EXCEPTION;
 
+}  // namespace
+
 std::vector<TopicPartition> minus(const std::vector<TopicPartition>& a, const std::vector<TopicPartition>& b) {
   std::vector<TopicPartition> out;
   for (const TopicPartition& tp : a)
     if (std::find(b.begin(), b.end(), tp) == b.end()) out.push_back(tp);
   return out;
 }
-
-}  // namespace
 
 ConsumerCoordinator::ConsumerCoordinator(ConsumerNetworkClient& net, ClientMetadata& metadata,
                                          SubscriptionState& subscriptions, Fetcher& fetcher, CoordinatorConfig config,

@@ -91,6 +91,9 @@ struct Generation {
   bool operator==(const Generation&) const = default;
 };
 
+// a's partitions that are not in b, in a's order (revoked = owned minus assigned).
+std::vector<TopicPartition> minus(const std::vector<TopicPartition>& a, const std::vector<TopicPartition>& b);
+
 class ConsumerCoordinator {
  public:
   ConsumerCoordinator(ConsumerNetworkClient& net, ClientMetadata& metadata, SubscriptionState& subscriptions,

@@ -25,13 +25,6 @@ namespace {
 constexpr int32_t kLeaveEpoch = -1;
 constexpr int32_t kLeaveStaticEpoch = -2;
 
-std::vector<TopicPartition> minus(const std::vector<TopicPartition>& a, const std::vector<TopicPartition>& b) {
-  std::vector<TopicPartition> out;
-  for (const TopicPartition& tp : a)
-    if (std::find(b.begin(), b.end(), tp) == b.end()) out.push_back(tp);
-  return out;
-}
-
 }  // namespace
 
 bool ConsumerCoordinator::cg_poll(sim::Instant deadline) {

@@ -801,6 +801,20 @@ GroupCoordinator::offset_commit_records(const std::string& group_id,
   return {std::move(records), std::move(values)};
 }
 
+void GroupCoordinator::append_offset_commit(const Ctx& c, const protocol::OffsetCommitRequest& req,
+                                            std::function<void(const protocol::OffsetCommitRequest&, Errc)> respond_all) {
+  auto [records, values] = offset_commit_records(req.group_id, req.partitions);
+  // The offsets are the group's once their records are in __consumer_offsets.
+  runtime_.append(
+      c.partition, c.shard, std::move(records),
+      [this, c = c, gid = req.group_id, values = values](Offset base) {
+        if (Shard* sh = shard(c))
+          for (size_t i = 0; i < values.size(); ++i)
+            sh->offsets.put(gid, values[i].first, base + static_cast<int64_t>(i), values[i].second);
+      },
+      [respond_all, req](Errc e) { respond_all(req, e); });
+}
+
 void GroupCoordinator::offset_commit(const sim::Incoming& in) {
   const auto& req = sim::payload_as<protocol::OffsetCommitRequest>(in.payload);
   auto respond_all = [this, in](const protocol::OffsetCommitRequest& r, Errc e) {
@@ -823,15 +837,7 @@ void GroupCoordinator::offset_commit(const sim::Incoming& in) {
       world_.probe("group: zombie commit accepted (no fencing)");
     }
     if (req.partitions.empty()) return respond_all(req, Errc::NONE);
-    auto [records, values] = offset_commit_records(req.group_id, req.partitions);
-    runtime_.append(
-        c.partition, c.shard, std::move(records),
-        [this, c = c, gid = req.group_id, values = values](Offset base) {
-          if (Shard* sh = shard(c))
-            for (size_t i = 0; i < values.size(); ++i)
-              sh->offsets.put(gid, values[i].first, base + static_cast<int64_t>(i), values[i].second);
-        },
-        [respond_all, in](Errc e) { respond_all(sim::payload_as<protocol::OffsetCommitRequest>(in.payload), e); });
+    append_offset_commit(c, req, std::move(respond_all));
     return;
   }
   ClassicGroup* g = find(c, req.group_id);
@@ -855,15 +861,7 @@ void GroupCoordinator::offset_commit(const sim::Incoming& in) {
     reschedule_heartbeat(c, *g, m, m.session_timeout_ms);
   }
   if (req.partitions.empty()) return respond_all(req, Errc::NONE);
-  auto [records, values] = offset_commit_records(req.group_id, req.partitions);
-  runtime_.append(
-      c.partition, c.shard, std::move(records),
-      [this, c = c, gid = req.group_id, values = values](Offset base) {
-        if (Shard* sh = shard(c))
-          for (size_t i = 0; i < values.size(); ++i)
-            sh->offsets.put(gid, values[i].first, base + static_cast<int64_t>(i), values[i].second);
-      },
-      [respond_all, in](Errc e) { respond_all(sim::payload_as<protocol::OffsetCommitRequest>(in.payload), e); });
+  append_offset_commit(c, req, std::move(respond_all));
   finish(c, req.group_id);
 }
 

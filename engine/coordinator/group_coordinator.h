@@ -161,6 +161,9 @@ class GroupCoordinator {
   // The __consumer_offsets records of a commit, and the values they carry.
   std::pair<std::vector<storage::Record>, std::vector<std::pair<TopicPartition, OffsetAndMetadata>>>
   offset_commit_records(const std::string& group_id, const std::vector<protocol::OffsetCommitPartition>& partitions) const;
+  // Appends a validated commit's records; answers with respond_all once written (or failed).
+  void append_offset_commit(const Ctx& c, const protocol::OffsetCommitRequest& req,
+                            std::function<void(const protocol::OffsetCommitRequest&, Errc)> respond_all);
   void complete_txn_offsets(Shard& s, ProducerId pid, bool committed, Offset marker_offset);
 
   // ---- the join / sync protocol (Kafka's names) -----------------------------------------
