@@ -261,14 +261,6 @@ storage::LogConfig BrokerServer::log_config(const std::string& topic) const {
   return lc;
 }
 
-bool BrokerServer::retention_deletes(const std::string& topic) const {
-  Config::Map overrides;
-  if (auto it = image_.configs().find("topic:" + topic); it != image_.configs().end())
-    for (const auto& [k, v] : it->second) overrides[k] = v;
-  const std::vector<std::string> policy = Config::parse(kTopic, overrides, &config_).get_list("cleanup.policy");
-  return std::find(policy.begin(), policy.end(), "delete") != policy.end();
-}
-
 void BrokerServer::recover_logs() {
   sim::Disk& disk = world_.disk(self_);
   std::map<TopicPartition, Offset> hws;
@@ -378,14 +370,15 @@ void BrokerServer::startup() {
     }
   });
   // Kafka's LogManager tasks. Retention: segments past retention.ms /
-  // retention.bytes (topics whose cleanup.policy has "delete") or wholly below
-  // the log start offset go, every log.retention.check.interval.ms.
+  // retention.bytes or wholly below the log start offset go, every
+  // log.retention.check.interval.ms.
   world_.spawn(self_, "log-retention", [this] {
     const sim::Duration every = sim::milliseconds(config_.get_long("log.retention.check.interval.ms"));
     for (;;) {
       world_.sleep_for(every);
       for (const auto& [tp, p] : rm_->partitions()) {
-        if (!retention_deletes(tp.topic)) continue;
+        // The log applies retention.ms / retention.bytes only if its cleanup.policy
+        // has "delete"; segments below the log start go whatever the policy (Kafka too).
         auto deleted = p->log().delete_old_segments();
         if (deleted.ok() && deleted.value > 0) world_.probe("broker: retention deleted segments");
       }

@@ -132,8 +132,6 @@ class BrokerServer {
   bool fenced_ = true;
   bool caught_up_ = false;  // first unfenced in this incarnation
   bool started_ = false;
-  // The topic's cleanup.policy has "delete": retention.ms / retention.bytes apply.
-  bool retention_deletes(const std::string& topic) const;
   // The end of any clean stop: flush every log, write the clean-shutdown file.
   void finish_shutdown();
   // The log cleaner thread (Kafka's CleanerThread): started with the first
