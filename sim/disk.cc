@@ -60,7 +60,10 @@ const Disk::File* Disk::find(std::string_view name) const {
 
 Disk::File& Disk::add_file(std::string_view name) {
   auto [it, inserted] = files_.try_emplace(std::string(name));
-  if (inserted) index_.emplace(std::string_view(it->first), &it->second);
+  if (inserted) {
+    index_.emplace(std::string_view(it->first), &it->second);
+    it->second.data.set_spill(&world_.spill_store());
+  }
   return it->second;
 }
 
@@ -361,6 +364,14 @@ std::span<const uint8_t> Disk::contents(std::string_view name) const {
   const File* f = find(name);
   if (!f) throw SimError("no file '" + std::string(name) + "' on " + world_.node_name(owner_));
   return f->data.contiguous();
+}
+
+void Disk::peek(std::string_view name, uint64_t offset, uint64_t length, uint8_t* out) const {
+  const File* f = find(name);
+  if (!f) throw SimError("no file '" + std::string(name) + "' on " + world_.node_name(owner_));
+  if (offset > f->data.size() || length > f->data.size() - offset)
+    throw SimError("peek beyond the end of '" + std::string(name) + "' on " + world_.node_name(owner_));
+  f->data.read(offset, length, out);
 }
 
 std::span<const uint8_t> Disk::durable_contents(std::string_view name) const {

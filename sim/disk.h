@@ -105,7 +105,14 @@ class Disk {
   bool exists(std::string_view file) const;
   uint64_t size(std::string_view file) const;  // page-cache size; 0 if missing
   std::vector<std::string> list(std::string_view prefix = "") const;
+  // The whole page cache, contiguous. A file kept as extents (a log's batches
+  // by reference, or spilled) is FLATTENED into one buffer to serve this, for
+  // good: fine for small files, a copy of the log for a segment — read those
+  // with peek() instead.
   std::span<const uint8_t> contents(std::string_view file) const;  // page cache
+  // Copies [offset, offset + length) of the page cache out, without
+  // flattening it; the range must lie within size(file).
+  void peek(std::string_view file, uint64_t offset, uint64_t length, uint8_t* out) const;
   // The data on the platter. A truncate not yet followed by an fsync of the
   // file is journaled: it is not reflected here, yet a power failure applies it.
   std::span<const uint8_t> durable_contents(std::string_view file) const;

@@ -7,7 +7,15 @@
 
 namespace sim {
 
-void PageCache::append(std::span<const uint8_t> bytes) { tail_.append(bytes); }
+void PageCache::check_invariants() const {
+  SIM_ASSERT(extents_.size() == starts_.size(), "page cache: an extent without its start");
+  SIM_ASSERT(first_resident_ <= extents_.size(), "page cache: spilled extents past the end");
+}
+
+void PageCache::append(std::span<const uint8_t> bytes) {
+  tail_.append(bytes);
+  maybe_spill();
+}
 
 void PageCache::freeze_tail() {
   if (tail_.empty()) return;
@@ -16,16 +24,43 @@ void PageCache::freeze_tail() {
   const uint8_t* p = owned->data();
   const uint64_t n = owned->size();
   starts_.push_back(frozen_bytes_);
-  extents_.push_back({std::move(owned), p, n});
+  extents_.push_back({std::move(owned), p, n, 0});
   frozen_bytes_ += n;
+  resident_frozen_ += n;
 }
 
 void PageCache::append_shared(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes) {
   if (bytes.empty()) return;
   freeze_tail();
   starts_.push_back(frozen_bytes_);
-  extents_.push_back({std::move(owner), bytes.data(), bytes.size()});
+  extents_.push_back({std::move(owner), bytes.data(), bytes.size(), 0});
   frozen_bytes_ += bytes.size();
+  resident_frozen_ += bytes.size();
+  maybe_spill();
+}
+
+void PageCache::maybe_spill() {
+  if (!spill_ || resident_bytes() < kSpillBytes) return;
+  // Everything resident, in file order, as one chunk: one write, one extent.
+  const uint64_t n = resident_bytes();
+  std::vector<uint8_t> buf(n);
+  const uint64_t from = frozen_bytes_ - resident_frozen_;
+  read(from, n, buf.data());
+  SpillFile* file = spill_->file();
+  std::shared_ptr<const SpillChunk> chunk = file ? file->put(buf) : nullptr;
+  if (!chunk) {
+    spill_ = nullptr;  // the host refused: keep this file in memory from now on
+    return;
+  }
+  extents_.resize(first_resident_);
+  starts_.resize(first_resident_);
+  tail_ = FileBytes{};
+  starts_.push_back(from);
+  extents_.push_back({std::move(chunk), nullptr, n, 0});
+  frozen_bytes_ = from + n;
+  first_resident_ = extents_.size();
+  resident_frozen_ = 0;
+  check_invariants();
 }
 
 void PageCache::read(uint64_t offset, uint64_t length, uint8_t* out) const {
@@ -34,9 +69,14 @@ void PageCache::read(uint64_t offset, uint64_t length, uint8_t* out) const {
     // The extent holding `offset`: the last one starting at or before it.
     size_t i = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), offset) - starts_.begin()) - 1;
     while (length > 0 && i < extents_.size()) {
+      const Extent& e = extents_[i];
       const uint64_t in = offset - starts_[i];
-      const uint64_t n = std::min(length, extents_[i].length - in);
-      std::memcpy(out, extents_[i].p + in, n);
+      const uint64_t n = std::min(length, e.length - in);
+      if (e.p) {
+        std::memcpy(out, e.p + in, n);
+      } else {
+        static_cast<const SpillChunk*>(e.owner.get())->read(e.at + in, n, out);
+      }
       out += n;
       offset += n;
       length -= n;
@@ -61,6 +101,8 @@ void PageCache::flatten() const {
   extents_.clear();
   starts_.clear();
   frozen_bytes_ = 0;
+  first_resident_ = 0;
+  resident_frozen_ = 0;
 }
 
 void PageCache::write(uint64_t offset, std::span<const uint8_t> bytes) {
@@ -68,6 +110,7 @@ void PageCache::write(uint64_t offset, std::span<const uint8_t> bytes) {
     const uint64_t at = offset - frozen_bytes_;
     if (tail_.size() < at + bytes.size()) tail_.resize(at + bytes.size());
     if (!bytes.empty()) std::memcpy(tail_.data() + at, bytes.data(), bytes.size());
+    maybe_spill();
     return;
   }
   flatten();
@@ -77,11 +120,13 @@ void PageCache::write(uint64_t offset, std::span<const uint8_t> bytes) {
 void PageCache::resize(uint64_t n) {
   if (n >= frozen_bytes_) {
     tail_.resize(n - frozen_bytes_);
+    maybe_spill();
     return;
   }
   tail_ = FileBytes{};
   size_t keep = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), n) - starts_.begin());
-  // Extents [0, keep) start at or before n; the last of them may be cut.
+  // Extents [0, keep) start at or before n; the last of them may be cut
+  // (a spilled one too: its chunk stays whole, the extent names less of it).
   extents_.resize(keep);
   starts_.resize(keep);
   if (keep > 0) {
@@ -93,17 +138,24 @@ void PageCache::resize(uint64_t n) {
     }
   }
   frozen_bytes_ = n;
+  first_resident_ = std::min(first_resident_, extents_.size());
+  resident_frozen_ = 0;
+  for (size_t i = first_resident_; i < extents_.size(); ++i) resident_frozen_ += extents_[i].length;
+  check_invariants();
 }
 
 void PageCache::assign(std::span<const uint8_t> bytes) {
   extents_.clear();
   starts_.clear();
   frozen_bytes_ = 0;
+  first_resident_ = 0;
+  resident_frozen_ = 0;
   tail_.assign(bytes);
+  maybe_spill();
 }
 
 std::span<const uint8_t> PageCache::contiguous() const {
-  if (tail_.empty() && extents_.size() == 1) return {extents_[0].p, extents_[0].length};
+  if (tail_.empty() && extents_.size() == 1 && extents_[0].p) return {extents_[0].p, extents_[0].length};
   flatten();
   return tail_.span();
 }

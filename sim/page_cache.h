@@ -23,6 +23,13 @@
 // bytes, a batch object ~60 more), so the disk shares only batches of at
 // least Disk::kShareMinBytes.
 //
+// Spilling: with a SpillStore (set_spill; Disk gives its world's to every file),
+// once the bytes held in memory (the tail and the extents not yet spilled)
+// reach kSpillBytes they are written to the spill file as ONE chunk and
+// replaced by one extent naming it — a long log keeps about a MiB resident,
+// the rest on the host's disk (spill_file.h), and the batches it referenced
+// are freed once no replica's cache or segment cache holds them.
+//
 // Pure storage: what a read sees is exactly what a flat buffer would hold,
 // so the simulation (and its trace) does not depend on the representation.
 #pragma once
@@ -34,6 +41,7 @@
 #include <vector>
 
 #include "sim/file_bytes.h"
+#include "sim/spill_file.h"
 
 namespace sim {
 
@@ -58,19 +66,38 @@ class PageCache {
   std::span<const uint8_t> contiguous() const;
   size_t extent_count() const { return extents_.size(); }
 
+  // Spill older bytes to `store`'s file from now on (null: keep everything
+  // in memory). The store must outlive this cache.
+  void set_spill(SpillStore* store) { spill_ = store; }
+  static constexpr uint64_t kSpillBytes = uint64_t{1} << 20;
+  // Bytes held in memory (the tail and the extents not spilled), and spilled.
+  uint64_t resident_bytes() const { return tail_.size() + resident_frozen_; }
+  uint64_t spilled_bytes() const { return frozen_bytes_ - resident_frozen_; }
+
  private:
+  // In memory (p set, kept alive by owner) or spilled (p null, owner the
+  // SpillChunk, `at` where the extent's bytes start in it).
   struct Extent {
     std::shared_ptr<const void> owner;  // keeps p alive
     const uint8_t* p = nullptr;
     uint64_t length = 0;
+    uint64_t at = 0;
   };
   void flatten() const;
   void freeze_tail();
+  // Spills the resident bytes when they reach kSpillBytes.
+  void maybe_spill();
+  void check_invariants() const;
 
   mutable std::vector<Extent> extents_;
   mutable std::vector<uint64_t> starts_;  // starts_[i]: file offset of extents_[i]
   mutable uint64_t frozen_bytes_ = 0;     // the extents' total length
   mutable FileBytes tail_;
+  // Extents [0, first_resident_) are spilled; the rest are in memory and
+  // hold resident_frozen_ bytes.
+  mutable size_t first_resident_ = 0;
+  mutable uint64_t resident_frozen_ = 0;
+  SpillStore* spill_ = nullptr;
 };
 
 }  // namespace sim

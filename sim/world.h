@@ -41,6 +41,7 @@
 #include "sim/event_queue.h"
 #include "sim/rng.h"
 #include "sim/time.h"
+#include "sim/spill_file.h"
 #include "sim/trace.h"
 
 namespace boost::fibers {
@@ -183,6 +184,8 @@ class World {
   }
   std::shared_ptr<void> process_state(NodeId id) const;
   Disk& disk(NodeId id);
+  // Where the disks keep file bytes they need not hold in memory.
+  SpillStore& spill_store() { return spill_store_; }
 
   // ---- Fibers -------------------------------------------------------------
   // Starts a simulated process on `node` (which must be up); it runs at the
@@ -280,6 +283,8 @@ class World {
   uint64_t events_processed_ = 0;
   EventQueue queue_;
   Trace trace_;
+  // Before nodes_: every node's disk spills into it (sim/spill_file.h).
+  SpillStore spill_store_;
 
   std::vector<std::unique_ptr<Node>> nodes_;
   std::unique_ptr<Node> world_node_;  // owner of kWorldNode fibers

@@ -17,18 +17,24 @@
 namespace ksim {
 
 // The batches of a log as its page cache holds them, without simulated I/O.
+// Batch by batch through Disk::peek: contents() would flatten each segment
+// into one buffer for good — a second copy of every log a check() reads.
 void for_each_batch(const sim::Disk& disk, const storage::UnifiedLog& log,
                     const std::function<void(const storage::BatchPtr&)>& visit) {
+  constexpr size_t kHead = storage::RecordBatch::kLogOverhead;
   for (Offset base : log.segment_base_offsets()) {
     const std::string path = storage::LogSegment::file_stem(log.dir(), base) + ".log";
     if (!disk.exists(path)) continue;
-    const std::span<const uint8_t> bytes = disk.contents(path);
-    size_t pos = 0;
-    while (pos + storage::RecordBatch::kLogOverhead <= bytes.size()) {
-      const auto size = storage::RecordBatch::peek_size({bytes.data() + pos, storage::RecordBatch::kLogOverhead});
-      if (!size || pos + *size > bytes.size()) break;
-      auto b = storage::RecordBatch::decode(storage::Bytes(bytes.begin() + static_cast<std::ptrdiff_t>(pos),
-                                                           bytes.begin() + static_cast<std::ptrdiff_t>(pos + *size)));
+    const uint64_t end = disk.size(path);
+    uint64_t pos = 0;
+    uint8_t head[kHead];
+    while (pos + kHead <= end) {
+      disk.peek(path, pos, kHead, head);
+      const auto size = storage::RecordBatch::peek_size({head, kHead});
+      if (!size || *size > end - pos) break;
+      storage::Bytes bytes(*size);
+      disk.peek(path, pos, *size, bytes.data());
+      auto b = storage::RecordBatch::decode(std::move(bytes));
       if (!b.ok()) break;
       visit(b.value);
       pos += *size;

@@ -1,0 +1,82 @@
+#include "sim/spill_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "sim/error.h"
+
+namespace sim {
+
+SpillChunk::~SpillChunk() { file_->release(offset_, length_); }
+
+void SpillChunk::read(uint64_t at, uint64_t n, uint8_t* out) const {
+  SIM_ASSERT(at <= length_ && n <= length_ - at, "spill chunk read beyond the chunk");
+  file_->read(offset_ + at, n, out);
+}
+
+std::shared_ptr<SpillFile> SpillFile::open_temporary() {
+  const char* env = std::getenv("TMPDIR");  // where, not what: no effect on the simulation
+  const std::string dir = env && *env ? env : "/tmp";
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    // A filesystem without O_TMPFILE: a named file, unlinked at once.
+    std::string path = dir + "/ksim-spill-XXXXXX";
+    fd = ::mkstemp(path.data());
+    if (fd < 0) return nullptr;
+    ::unlink(path.c_str());
+  }
+  return std::make_shared<SpillFile>(fd);
+}
+
+SpillFile::~SpillFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::shared_ptr<const SpillChunk> SpillFile::put(std::span<const uint8_t> bytes) {
+  SIM_ASSERT(!bytes.empty(), "spilling nothing");
+  uint64_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(end_ + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return nullptr;  // host disk full or failing: the caller keeps the bytes in memory
+    done += static_cast<uint64_t>(n);
+  }
+  auto chunk = std::make_shared<const SpillChunk>(shared_from_this(), end_, bytes.size());
+  end_ += bytes.size();
+  live_bytes_ += bytes.size();
+  ++chunks_written_;
+  return chunk;
+}
+
+void SpillFile::read(uint64_t offset, uint64_t n, uint8_t* out) const {
+  uint64_t done = 0;
+  while (done < n) {
+    const ssize_t r = ::pread(fd_, out + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0)
+      throw SimError("the host failed to read back spilled disk bytes (" +
+                     std::string(r < 0 ? std::strerror(errno) : "short read") + ")");
+    done += static_cast<uint64_t>(r);
+  }
+}
+
+void SpillFile::release(uint64_t offset, uint64_t length) {
+  SIM_ASSERT(live_bytes_ >= length, "spill file: more bytes released than live");
+  live_bytes_ -= length;
+  if (live_bytes_ == 0) {
+    // Nothing live: start over from an empty file.
+    if (::ftruncate(fd_, 0) == 0) end_ = 0;
+    return;
+  }
+  // Best effort: a filesystem without hole punching keeps the blocks until
+  // the file is empty or closed.
+  (void)::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                    static_cast<off_t>(length));
+}
+
+}  // namespace sim
