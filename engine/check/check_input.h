@@ -18,15 +18,21 @@ namespace ksim::check {
 // not need more memory than the run did. Keys and values are the History's
 // Syms (Cluster::check_input interns what no op recorded), so the checkers
 // compare them with sends and reads as integers, with no string per record.
+// 16 bytes (a soak's final logs hold millions): the flags share the
+// offset's word (Kafka offsets are below 2^62).
 struct LogRecord {
-  int64_t offset = 0;
+  LogRecord() = default;
+  LogRecord(int64_t o, Sym k, Sym v, bool ab = false, bool und = false)
+      : offset(o), aborted(ab), undecided(und), key(k), value(v) {}
+  int64_t offset : 62 = 0;
+  // Part of an aborted transaction: read_committed consumers skip it, legitimately.
+  bool aborted : 1 = false;
+  // At or above the last stable offset: its transaction is still open.
+  bool undecided : 1 = false;
   Sym key = kNoSym;    // kNoSym: a null key
   Sym value = kNoSym;  // kNoSym: a null value (a tombstone)
-  // Part of an aborted transaction: read_committed consumers skip it, legitimately.
-  bool aborted = false;
-  // At or above the last stable offset: its transaction is still open.
-  bool undecided = false;
 };
+static_assert(sizeof(LogRecord) == 16);
 
 // A final log's key or value as explanations print it (null: a tombstone).
 inline std::string log_string(const History& h, Sym s) { return s == kNoSym ? "null" : std::string(h.str(s)); }

@@ -15,18 +15,19 @@ void check_consistency(const HistoryIndex& index, Verdict& out) {
   const History& h = index.history();
   for (const PartitionIndex& p : index.partitions()) {
     const TopicPartition& tp = p.tp;
-    std::unordered_map<int64_t, const Read*> first_read;
+    std::unordered_map<int64_t, size_t> first_read;  // offset -> index in p.reads
     std::unordered_map<int64_t, bool> reported;
-    for (const Read& rd : p.reads) {
+    for (size_t i = 0; i < p.reads.size(); ++i) {
+      const Read rd = p.reads[i];
       const int64_t off = rd.record->offset;
       const Sym value = rd.record->value;
-      auto [it, fresh] = first_read.emplace(off, &rd);
+      auto [it, fresh] = first_read.emplace(off, i);
       std::string other_value, other_source;
       int64_t other_ns = 0;
-      if (!fresh && it->second->record->value != value) {
-        other_value = h.str(it->second->record->value);
-        other_source = describe_op(h.op(it->second->op));
-        other_ns = it->second->at_ns;
+      if (const Read first = p.reads[it->second]; !fresh && first.record->value != value) {
+        other_value = h.str(first.record->value);
+        other_source = describe_op(h.op(first.op));
+        other_ns = first.at_ns;
       } else if (const LogRecord* r = p.at(off); r && p.value_of(r) != value) {
         other_value = log_string(h, r->value);
         other_source = "the final log (broker " + std::to_string(p.final_log->source_broker) + ")";

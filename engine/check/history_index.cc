@@ -60,6 +60,7 @@ HistoryIndex::HistoryIndex(const CheckInput& in) : in_(in) {
     ord = n;
     parts_[n].tp = tp;
     parts_[n].ordinal = n;
+    parts_[n].reads.bind(h);
     ++n;
   }
   by_tp_id_.assign(h.partition_count(), UINT32_MAX);
@@ -82,11 +83,7 @@ HistoryIndex::HistoryIndex(const CheckInput& in) : in_(in) {
       parts_[ord].sends.push_back(id);
       sends_by_value_.add(r.value, ord, static_cast<int64_t>(id));
     } else if (r.type() == OpType::poll) {
-      const int32_t client = h.actor(r.actor).client;
-      for (uint64_t i = r.items.begin; i < r.items.end; ++i) {
-        const PolledRecord& pr = h.polled(i);
-        parts_[by_tp_id_[pr.tp]].reads.push_back(Read{id, client, r.invoke_ns, i, &pr});
-      }
+      for (uint64_t i = r.items.begin; i < r.items.end; ++i) parts_[by_tp_id_[h.polled(i).tp]].reads.push_back(id, i);
     }
   }
   for (const auto& [tp, log] : in.final_logs) {
@@ -107,6 +104,18 @@ HistoryIndex::HistoryIndex(const CheckInput& in) : in_(in) {
     for (const LogRecord& r : log.records)
       if (!r.aborted && r.value != kNoSym) log_by_value_.add(r.value, p.ordinal, r.offset);
   }
+  sends_by_value_.seal();
+  log_by_value_.seal();
+}
+
+void ReadList::push_back(uint64_t op, uint64_t rec) {
+  if (op > UINT32_MAX || rec > UINT32_MAX) throw std::length_error("check: more than 2^32 operations or polled records");
+  entries_.push_back({static_cast<uint32_t>(op), static_cast<uint32_t>(rec)});
+}
+
+Read ReadList::expand(const History& h, const Entry& e) {
+  const OpRecord& r = h.rec(e.op);
+  return Read{e.op, h.actor(r.actor).client, r.invoke_ns, e.rec, &h.polled(e.rec)};
 }
 
 bool HistoryIndex::superseded(const PartitionIndex& p, uint64_t send_id) const {

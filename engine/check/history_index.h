@@ -18,6 +18,7 @@
 
 namespace ksim::check {
 
+// A record a poll returned, as the checkers read it.
 struct Read {
   uint64_t op = 0;        // the poll op
   int32_t client = -1;
@@ -26,11 +27,48 @@ struct Read {
   const PolledRecord* record = nullptr;
 };
 
+// A partition's reads in history order, stored as 8 bytes each (the poll op
+// and the record's index: a soak's check holds millions) and handed out as
+// Reads, the rest looked up in the History.
+class ReadList {
+ public:
+  struct Entry {
+    uint32_t op, rec;
+  };
+  class iterator {
+   public:
+    iterator(const History* h, const Entry* e) : h_(h), e_(e) {}
+    Read operator*() const { return ReadList::expand(*h_, *e_); }
+    iterator& operator++() {
+      ++e_;
+      return *this;
+    }
+    bool operator!=(const iterator& o) const { return e_ != o.e_; }
+
+   private:
+    const History* h_;
+    const Entry* e_;
+  };
+  void bind(const History& h) { h_ = &h; }
+  void reserve(size_t n) { entries_.reserve(n); }
+  void push_back(uint64_t op, uint64_t rec);
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  Read operator[](size_t i) const { return expand(*h_, entries_[i]); }
+  iterator begin() const { return {h_, entries_.data()}; }
+  iterator end() const { return {h_, entries_.data() + entries_.size()}; }
+
+ private:
+  static Read expand(const History& h, const Entry& e);
+  const History* h_ = nullptr;
+  std::vector<Entry> entries_;
+};
+
 struct PartitionIndex {
   TopicPartition tp;
   uint32_t ordinal = 0;                 // position in HistoryIndex::partitions()
   std::vector<uint64_t> sends;          // send ops in invoke order
-  std::vector<Read> reads;              // in history order
+  ReadList reads;                       // in history order
   const FinalLog* final_log = nullptr;
   // A compacted partition: per send key, the highest offset an ok send of it
   // was acked at (lookups only, never iterated). Views into the History's pool.
@@ -59,6 +97,8 @@ class ValueChains {
     payload_.reserve(entries);
   }
   void add(Sym v, uint32_t part, int64_t payload);
+  // No more add(): frees what only adding needs.
+  void seal() { std::vector<uint32_t>().swap(tail_); }
   // Calls f(payload) for each entry of `v` in partition `part`, in order;
   // f returns false to stop.
   template <class F>
@@ -69,7 +109,7 @@ class ValueChains {
   }
 
  private:
-  std::vector<uint32_t> head_, tail_;   // Sym -> entry + 1 (0: none)
+  std::vector<uint32_t> head_, tail_;   // Sym -> entry + 1 (0: none); tail_ until seal()
   std::vector<uint32_t> next_, part_;   // entry -> next entry + 1, partition
   std::vector<int64_t> payload_;
 };
