@@ -484,6 +484,21 @@ applied it. ClusterError INVALID_REQUEST names a bad entity type, key or value
            "The node restarts on a new, empty disk (a replaced drive, re-formatted): logs, checkpoints, "
            "quorum-state and clean-shutdown file are gone, and it has a new directory id (KIP-853).")
       .def("replace_disk", &Cluster::wipe, py::arg("node"), "Same as wipe(node): an operator replacing a failed drive.")
+      .def("add_voter", &Cluster::add_voter, py::arg("node"), py::arg("timeout_ms") = 30'000,
+           "KIP-853 (kafka-metadata-quorum add-controller): the quorum leader adds controller `node`, with the "
+           "directory id of its current disk, to the voter set and the simulation runs until that VotersRecord "
+           "commits. The node must be an observer caught up with the leader (a wiped voter after its old key was "
+           "removed). Raises KsimError naming Kafka's error: DUPLICATE_VOTER, REQUEST_TIMED_OUT (another change "
+           "pending, the node not caught up, or no commit within timeout_ms), UNSUPPORTED_VERSION "
+           "(ksim.raft.directory.id=false: kraft.version 0), NOT_CONTROLLER (no quorum leader). Returns the "
+           "record's offset.")
+      .def("remove_voter", &Cluster::remove_voter, py::arg("node"), py::arg("directory_id") = py::none(),
+           py::arg("timeout_ms") = 30'000,
+           "KIP-853 (kafka-metadata-quorum remove-controller): the quorum leader removes the voter (node, "
+           "directory_id) — by default the directory id the voter set names for it, as describe_quorum() prints "
+           "it — and the simulation runs until that VotersRecord commits. A leader that removes itself resigns "
+           "once it commits. Raises KsimError: VOTER_NOT_FOUND (no such voter key, or the last voter), "
+           "REQUEST_TIMED_OUT, UNSUPPORTED_VERSION, NOT_CONTROLLER. Returns the record's offset.")
       .def("describe_quorum", [](const Cluster& c) {
              const ksim::raft::QuorumDescription d = c.describe_quorum();
              auto replicas = [](const std::vector<ksim::raft::ReplicaView>& v) {

@@ -73,12 +73,58 @@ RaftClient::RaftClient(sim::World& world, NodeId self, std::vector<NodeId> voter
              "voter ids must be sorted and distinct");
   SIM_ASSERT((role_ == RaftRole::voter) == is_voter_id(self_),
              "a voter must be in the voter set and an observer must not");
+  std::vector<VoterKey> keys;
+  for (NodeId v : voters_) keys.push_back({v, bootstrap_directory_id(world_, v)});
+  bootstrap_voters_ = VoterSet(std::move(keys));
+  voter_set_ = bootstrap_voters_;
 }
 
 bool RaftClient::is_voter_id(NodeId n) const { return std::binary_search(voters_.begin(), voters_.end(), n); }
 
 bool RaftClient::is_voter_key(NodeId n, DirectoryId dir) const {
-  return is_voter_id(n) && (!config_.directory_ids || dir == voter_directory_id(n));
+  return voter_set_.has_key(n, dir, config_.directory_ids);
+}
+
+void RaftClient::refresh_voters() {
+  const Offset end = log_.end_offset();
+  // A truncation took the records at or above the new end with it.
+  voter_records_.erase(voter_records_.lower_bound(end), voter_records_.end());
+  if (voters_scanned_ > end) voters_scanned_ = end;
+  if (voters_scanned_ < end) {
+    for (const RaftEntry& e : log_.read(voters_scanned_, end))
+      if (e.control && e.data && VoterSet::is_voters_record(*e.data))
+        if (auto set = VoterSet::decode(*e.data)) voter_records_.insert_or_assign(e.offset, std::move(*set));
+    voters_scanned_ = end;
+  }
+  const VoterSet& current = voter_records_.empty() ? bootstrap_voters_ : voter_records_.rbegin()->second;
+  if (!(current == voter_set_)) {
+    voter_set_ = current;
+    voters_ = voter_set_.ids();
+    world_.probe("raft/voter_set_changed");
+    if (state_ == RaftState::leader) {
+      // A new voter's position is what it fetched as an observer.
+      for (NodeId v : voters_) {
+        if (v == self_ || replicas_.contains(v)) continue;
+        Replica r;
+        if (auto o = observers_.find(v); o != observers_.end() && o->second.view.directory_id == voter_set_.directory_of(v)) {
+          r.end = o->second.view.log_end_offset;
+          r.fetched_this_epoch = true;
+          observers_.erase(o);
+        }
+        replicas_[v] = r;
+      }
+      std::erase_if(replicas_, [&](const auto& kv) { return !is_voter_id(kv.first); });
+    }
+  }
+  // KIP-853: a node is a voter only while the set names its (id, directory):
+  // back on an empty disk (a new directory id) its log cannot vouch for what
+  // the old replica acknowledged, so it is an observer until it is added.
+  const RaftRole role = voter_set_.has_key(self_, directory_id_, config_.directory_ids) ? RaftRole::voter : RaftRole::observer;
+  if (role != role_) {
+    world_.probe(role == RaftRole::voter ? "raft/became_voter" : "raft/became_observer");
+    if (role == RaftRole::observer && is_voter_id(self_)) world_.probe("raft/voter_with_new_directory_is_observer");
+    role_ = role;
+  }
 }
 
 QuorumDescription RaftClient::describe() const {
@@ -97,7 +143,7 @@ QuorumDescription RaftClient::describe() const {
     d.voters.push_back(r);
   }
   if (leading)
-    for (const auto& [id, o] : observers_) d.observers.push_back(o);
+    for (const auto& [id, o] : observers_) d.observers.push_back(o.view);
   return d;
 }
 
@@ -143,15 +189,10 @@ void RaftClient::recover() {
     if (!dir) throw sim::SimError("node " + std::to_string(self_.value) + ": meta.properties has no directory.id");
     directory_id_ = *dir;
   }
-  if (role_ == RaftRole::voter && config_.directory_ids && directory_id_ != voter_directory_id(self_)) {
-    // KIP-853: this disk is not the one the voter set names (it was replaced
-    // or wiped and formatted again). Its log cannot vouch for what the old
-    // replica acknowledged, so it must not vote or stand: it is an observer
-    // until an operator adds it as a voter.
-    world_.probe("raft/voter_with_new_directory_is_observer");
-    role_ = RaftRole::observer;
-  }
   log_.recover();
+  // The voter set from the log (a wiped node: the bootstrap set, which names
+  // its old directory, so it comes back an observer).
+  refresh_voters();
   const ElectionState s = store_.load();
   persisted_ = s;
   if (log_.last_epoch() > s.epoch) {
@@ -271,6 +312,9 @@ void RaftClient::become_follower(QuorumEpoch epoch, NodeId leader) {
 }
 
 void RaftClient::stand() {
+  // Removed from the voter set meanwhile (a resigned leader that removed
+  // itself, a voter whose removal it fetched): it no longer stands.
+  if (role_ != RaftRole::voter) return become_unattached(epoch_);
   if (config_.pre_vote) return become_prospective();
   become_candidate();
 }
@@ -343,6 +387,7 @@ void RaftClient::become_leader() {
   for (NodeId v : voters_)
     if (v != self_) replicas_[v] = Replica{};
   observers_.clear();
+  pending_voter_change_ = Offset{-1};
   // The LeaderChange control entry: the first entry of this epoch. The high
   // watermark may only pass it — that is what commits older epochs' entries.
   epoch_start_offset_ = log_.end_offset();
@@ -405,7 +450,15 @@ void RaftClient::poll_leader() {
     batch.swap(pending_);
     for (const RaftEntry& e : batch) SIM_ASSERT(e.epoch == epoch_, "a proposal outlived its epoch");
     if (log_.append(batch) != sim::DiskStatus::ok) return halt("cannot append to the metadata log");
+    refresh_voters();  // a VotersRecord takes effect on append
     maybe_advance_leader_hw();
+  }
+  // Removed from the voter set, and the removal committed: step down
+  // (Kafka's RemoveVoterHandler: the leader resigns once the record commits).
+  if (role_ == RaftRole::observer && voters_record_offset() >= Offset{0} && hw_ > voters_record_offset()) {
+    world_.probe("raft/removed_leader_resigns");
+    resign_requested_ = true;
+    arm(now);
   }
 
   if (now >= begin_epoch_deadline_) {
@@ -449,7 +502,8 @@ void RaftClient::maybe_advance_leader_hw() {
 
 void RaftClient::note_voter_fetch(NodeId voter) {
   fetched_voters_.insert(voter);
-  if (fetched_voters_.size() + 1 >= majority()) {  // +1: the leader itself
+  const size_t self_vote = is_voter_id(self_) ? 1 : 0;  // a leader removing itself counts no more
+  if (fetched_voters_.size() + self_vote >= majority()) {
     fetched_voters_.clear();
     check_quorum_deadline_ = world_.now() + config_.check_quorum_timeout();
   }
@@ -463,6 +517,55 @@ ProposeResult RaftClient::propose(std::shared_ptr<const std::string> data) {
   pending_.push_back({offset, epoch_, false, std::move(data)});
   wake_.notify_one();
   return {Errc::NONE, offset};
+}
+
+RaftClient::VoterChange RaftClient::append_voters(const VoterSet& next, const char* what) {
+  const Offset offset = next_offset_;
+  next_offset_ = next_offset_ + 1;
+  pending_.push_back({offset, epoch_, true, std::make_shared<const std::string>(next.encode())});
+  pending_voter_change_ = offset;
+  world_.probe(what);
+  wake_.notify_one();
+  return {Errc::NONE, "", offset};
+}
+
+RaftClient::VoterChange RaftClient::add_voter(VoterKey voter) {
+  if (!is_leader() || stepping_down_ || resign_requested_)
+    return {Errc::NOT_LEADER_OR_FOLLOWER, "this node is not the quorum leader"};
+  if (voter_change_pending()) return {Errc::REQUEST_TIMED_OUT, "another voter change is still in progress"};
+  if (hw_ <= epoch_start_offset_)
+    return {Errc::REQUEST_TIMED_OUT, "the leader has not committed an entry of its epoch yet"};
+  if (!config_.directory_ids)
+    return {Errc::UNSUPPORTED_VERSION,
+            "kraft.version 0 (static voters: ksim.raft.directory.id=false) cannot change the voter set"};
+  if (voters_record_offset() >= hw_) return {Errc::REQUEST_TIMED_OUT, "the latest VotersRecord is not committed yet"};
+  if (voter_set_.has_id(voter.id))
+    return {Errc::DUPLICATE_VOTER, "the node is already a voter (directory " + voter_set_.directory_of(voter.id).str() + ")"};
+  auto o = observers_.find(voter.id);
+  const bool known = o != observers_.end() && o->second.view.directory_id == voter.directory_id;
+  // Kafka's isReplicaCaughtUp: caught up once, and fetched within the last hour.
+  if (!known || !o->second.caught_up || o->second.last_fetch + sim::milliseconds(3'600'000) < world_.now())
+    return {Errc::REQUEST_TIMED_OUT, "its replica (directory " + voter.directory_id.str() +
+                                         ") is not an observer caught up with the leader"};
+  return append_voters(*voter_set_.with(voter), "raft/add_voter");
+}
+
+RaftClient::VoterChange RaftClient::remove_voter(VoterKey voter) {
+  if (!is_leader() || stepping_down_ || resign_requested_)
+    return {Errc::NOT_LEADER_OR_FOLLOWER, "this node is not the quorum leader"};
+  if (voter_change_pending()) return {Errc::REQUEST_TIMED_OUT, "another voter change is still in progress"};
+  if (hw_ <= epoch_start_offset_)
+    return {Errc::REQUEST_TIMED_OUT, "the leader has not committed an entry of its epoch yet"};
+  if (!config_.directory_ids)
+    return {Errc::UNSUPPORTED_VERSION,
+            "kraft.version 0 (static voters: ksim.raft.directory.id=false) cannot change the voter set"};
+  if (voters_record_offset() >= hw_) return {Errc::REQUEST_TIMED_OUT, "the latest VotersRecord is not committed yet"};
+  const auto next = voter_set_.without(voter);
+  if (!next)
+    return {Errc::VOTER_NOT_FOUND, voter_set_.size() == 1 && voter_set_.has_key(voter.id, voter.directory_id, true)
+                                       ? "cannot remove the only voter"
+                                       : "(directory " + voter.directory_id.str() + ") is no voter key"};
+  return append_voters(*next, "raft/remove_voter");
 }
 
 void RaftClient::resign() {
@@ -624,12 +727,14 @@ void RaftClient::on_fetch_response(NodeId from, Offset fetch_offset, const Reply
     ++stats_.truncations;
     stats_.entries_truncated += static_cast<uint64_t>(log_.end_offset() - cut);
     world_.probe("raft/follower_truncate");
-    if (log_.truncate_to(cut) != sim::DiskStatus::ok) halt("cannot truncate the metadata log");
+    if (log_.truncate_to(cut) != sim::DiskStatus::ok) return halt("cannot truncate the metadata log");
+    refresh_voters();  // a VotersRecord truncated away is undone
     return;  // the next poll fetches again from the new end
   }
   if (!resp.entries.empty()) {
     SIM_ASSERT(resp.entries.front().offset == fetch_offset, "fetch answer does not start at the fetch offset");
     if (log_.append(resp.entries) != sim::DiskStatus::ok) return halt("cannot append to the metadata log");
+    refresh_voters();
   }
   if (resp.high_watermark.value >= 0) {
     // Below min(leader HW, my end) my log equals the leader's: the fetch was
@@ -748,7 +853,12 @@ void RaftClient::handle_fetch(const Incoming& in) {
   } else {
     // An observer — possibly a voter's node back on a new disk: its position
     // must not count for the voter that had the old one.
-    observers_[rq.replica] = ReplicaView{rq.replica, rq.replica_directory_id, rq.fetch_offset};
+    Observer& o = observers_[rq.replica];
+    if (o.view.directory_id != rq.replica_directory_id) o = Observer{};  // another disk: another replica
+    o.view = ReplicaView{rq.replica, rq.replica_directory_id, rq.fetch_offset};
+    o.last_fetch = world_.now();
+    // Kafka's lastCaughtUpTimestamp: the fetch asked for our log end.
+    if (rq.fetch_offset >= log_.end_offset()) o.caught_up = true;
   }
   if (log_.end_offset() > rq.fetch_offset || rq.max_wait.ns == 0) return answer_fetch(in, rq.fetch_offset);
   parked_.push_back({in, world_.now() + rq.max_wait, hw_});

@@ -39,6 +39,7 @@
 #include "engine/raft/raft_config.h"
 #include "engine/raft/raft_log.h"
 #include "engine/raft/raft_messages.h"
+#include "engine/raft/voter_set.h"
 #include "sim/network.h"
 #include "sim/rng.h"
 #include "sim/sync.h"
@@ -125,8 +126,35 @@ class RaftClient {
   // until then, and for a node that was never re-formatted).
   DirectoryId directory_id() const { return directory_id_; }
   // The directory id the voter set records for voter `n`.
-  DirectoryId voter_directory_id(sim::NodeId n) const { return bootstrap_directory_id(world_, n); }
+  DirectoryId voter_directory_id(sim::NodeId n) const { return voter_set_.directory_of(n); }
   QuorumDescription describe() const;
+
+  // ---- KIP-853 dynamic quorum (kafka-metadata-quorum add-/remove-controller) ----
+  // The voter set this replica uses: its log's latest VotersRecord, else the
+  // bootstrap set (voter_set.h).
+  const VoterSet& voter_set() const { return voter_set_; }
+  // Offset of that VotersRecord; -1: the bootstrap set.
+  Offset voters_record_offset() const {
+    return voter_records_.empty() ? Offset{-1} : voter_records_.rbegin()->first;
+  }
+  struct VoterChange {
+    Errc error = Errc::NONE;
+    std::string message;        // why, when refused
+    Offset offset = kNoOffset;  // the VotersRecord's offset: the change is done once the HW passes it
+  };
+  // Leader only (Kafka's AddVoterHandler / RemoveVoterHandler), from any
+  // context: validates, then queues a VotersRecord with the new set, which
+  // takes effect when appended and completes when committed. Refusals, in
+  // Kafka's order: NOT_LEADER_OR_FOLLOWER; REQUEST_TIMED_OUT while another
+  // change is pending or before the leader committed its epoch's first
+  // entry; UNSUPPORTED_VERSION without directory ids (kraft.version 0);
+  // REQUEST_TIMED_OUT while a VotersRecord is uncommitted; then
+  // DUPLICATE_VOTER (the id votes already) / REQUEST_TIMED_OUT (the new
+  // replica is no caught-up observer) for an add, VOTER_NOT_FOUND (no such
+  // key, or the last voter) for a removal. A leader that removed itself
+  // resigns once the record commits.
+  VoterChange add_voter(VoterKey voter);
+  VoterChange remove_voter(VoterKey voter);
 
  private:
   // Per-destination request bookkeeping (Kafka's RequestManager).
@@ -139,6 +167,12 @@ class RaftClient {
   struct Replica {
     Offset end{0};
     bool fetched_this_epoch = false;
+  };
+  // A leader's view of an observer (Kafka's ReplicaState of observerStates).
+  struct Observer {
+    ReplicaView view;
+    sim::Instant last_fetch;
+    bool caught_up = false;  // fetched at the leader's log end at least once
   };
   struct ParkedFetch {
     sim::Incoming request;
@@ -202,11 +236,20 @@ class RaftClient {
   // so is the directory.
   bool is_voter_key(sim::NodeId n, DirectoryId dir) const;
   size_t majority() const { return voters_.size() / 2 + 1; }
+  // Re-derives the voter set and this node's role from the log (after every
+  // append, truncation and recovery).
+  void refresh_voters();
+  VoterChange append_voters(const VoterSet& next, const char* what);
+  bool voter_change_pending() const { return pending_voter_change_ >= Offset{0} && hw_ <= pending_voter_change_; }
 
   sim::World& world_;
   sim::Network& net_;
   sim::NodeId self_;
-  std::vector<sim::NodeId> voters_;
+  std::vector<sim::NodeId> voters_;  // voter_set_'s ids, sorted
+  VoterSet bootstrap_voters_, voter_set_;
+  std::map<Offset, VoterSet> voter_records_;  // the VotersRecords in the log, by offset
+  Offset voters_scanned_{0};                  // the log below this was scanned for them
+  Offset pending_voter_change_{-1};           // leader: the VotersRecord it proposed last
   RaftRole role_;
   RaftConfig config_;
   DirectoryId directory_id_;
@@ -243,7 +286,7 @@ class RaftClient {
 
   // Leader.
   std::map<sim::NodeId, Replica> replicas_;
-  std::map<sim::NodeId, ReplicaView> observers_;  // fetchers that are no voter (describe only)
+  std::map<sim::NodeId, Observer> observers_;  // fetchers that are no voter
   Offset epoch_start_offset_{0};
   std::set<sim::NodeId> fetched_voters_;
   sim::Instant check_quorum_deadline_;

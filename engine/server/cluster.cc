@@ -1,6 +1,7 @@
 #include "engine/server/cluster.h"
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
 #include <sstream>
 
@@ -802,6 +803,7 @@ void Cluster::check_metadata_commit(int32_t node, const raft::RaftEntry& e) {
   const uint64_t digest = e.data ? sim::hash_string(*e.data) : 0;
   const auto summary = [&] {
     if (!e.data) return std::string("an empty entry");
+    if (e.control && raft::VoterSet::is_voters_record(*e.data)) return "a VotersRecord: " + *e.data;
     if (e.control) return std::string("the epoch's LeaderChange control entry");
     const auto records = decode_records(*e.data);
     if (!records || records->empty()) return std::string("a metadata batch");
@@ -851,6 +853,69 @@ raft::QuorumDescription Cluster::describe_quorum() const {
   }
   if (!any) throw ClusterError(Errc::NOT_CONTROLLER, "describe_quorum: every controller is down");
   return *any;
+}
+
+raft::RaftClient* Cluster::quorum_leader() {
+  for (int32_t c : controller_ids()) {
+    const auto node = world_->process<KafkaNode>(sim_node_of(c));
+    if (node && node->raft().is_leader()) return &node->raft();
+  }
+  return nullptr;
+}
+
+int64_t Cluster::await_voter_change(const raft::RaftClient::VoterChange& c, const raft::VoterSet& expected,
+                                    const std::string& what, int64_t timeout_ms) {
+  if (c.error != Errc::NONE) throw ClusterError(c.error, what + ": " + std::string(errc_name(c.error)) + ": " + c.message);
+  // Done when a leader has the record committed: the same set at the same
+  // offset, below its high watermark (a leader change may truncate it away).
+  const bool done = run_until(
+      [&] {
+        const raft::RaftClient* l = quorum_leader();
+        return l && l->voters_record_offset() == c.offset && l->voter_set() == expected && l->high_watermark() > c.offset;
+      },
+      timeout_ms);
+  if (!done)
+    throw ClusterError(Errc::REQUEST_TIMED_OUT, what + ": REQUEST_TIMED_OUT: the VotersRecord at offset " + std::to_string(c.offset.value) +
+                                                    " did not commit within " + std::to_string(timeout_ms) + " ms");
+  return c.offset.value;
+}
+
+int64_t Cluster::add_voter(int32_t id, int64_t timeout_ms) {
+  check_id(id);
+  const auto ctl = controller_ids();
+  if (std::find(ctl.begin(), ctl.end(), id) == ctl.end())
+    throw ClusterError(Errc::INVALID_REQUEST, "add_voter: node " + std::to_string(id) + " is not a controller");
+  if (timeout_ms <= 0) throw ClusterError(Errc::INVALID_REQUEST, "add_voter: timeout_ms must be positive");
+  raft::RaftClient* leader = quorum_leader();
+  if (!leader) throw ClusterError(Errc::NOT_CONTROLLER, "add_voter: the controller quorum has no leader");
+  const sim::NodeId n = node_id(id);
+  const raft::VoterKey key{n, raft::formatted_directory_id(*world_, n, formats_[id])};
+  const auto next = leader->voter_set().with(key);
+  const auto change = leader->add_voter(key);
+  if (change.error == Errc::NONE) note_event(check::EventType::note, id, "add_voter (directory " + key.directory_id.str() + ")");
+  return await_voter_change(change, next.value_or(leader->voter_set()), "add_voter " + std::to_string(id), timeout_ms);
+}
+
+int64_t Cluster::remove_voter(int32_t id, std::optional<std::string> directory_id, int64_t timeout_ms) {
+  check_id(id);
+  if (timeout_ms <= 0) throw ClusterError(Errc::INVALID_REQUEST, "remove_voter: timeout_ms must be positive");
+  raft::RaftClient* leader = quorum_leader();
+  if (!leader) throw ClusterError(Errc::NOT_CONTROLLER, "remove_voter: the controller quorum has no leader");
+  const sim::NodeId n = node_id(id);
+  raft::DirectoryId dir = leader->voter_set().directory_of(n);
+  if (directory_id) {
+    const auto parsed = raft::decode_directory_id("directory.id=" + *directory_id);
+    const bool hex = std::all_of(directory_id->begin(), directory_id->end(), [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)); });
+    if (!parsed || !hex || directory_id->empty() || directory_id->size() > 16)
+      throw ClusterError(Errc::INVALID_REQUEST, "remove_voter: '" + *directory_id +
+                                                    "' is no directory id (16 hex digits, as describe_quorum prints them)");
+    dir = *parsed;
+  }
+  const raft::VoterKey key{n, dir};
+  const auto next = leader->voter_set().without(key);
+  const auto change = leader->remove_voter(key);
+  if (change.error == Errc::NONE) note_event(check::EventType::note, id, "remove_voter (directory " + dir.str() + ")");
+  return await_voter_change(change, next.value_or(leader->voter_set()), "remove_voter " + std::to_string(id), timeout_ms);
 }
 
 void Cluster::restart(int32_t id) {

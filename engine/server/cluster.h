@@ -248,6 +248,15 @@ class Cluster {
   // kafka-metadata-quorum describe --status/--replication, from the current
   // raft leader's view (any live controller's if there is no leader).
   raft::QuorumDescription describe_quorum() const;
+  // KIP-853 (kafka-metadata-quorum add-controller / remove-controller): the
+  // quorum leader appends a VotersRecord adding controller `id` with the
+  // directory id of its current disk / removing (id, directory_id; default
+  // the one the voter set names). Runs the simulation until the change
+  // commits. Throws ClusterError with Kafka's error (raft_client.h lists
+  // them; NOT_CONTROLLER without a quorum leader; REQUEST_TIMED_OUT when the
+  // record did not commit within timeout_ms). Returns the record's offset.
+  int64_t add_voter(int32_t id, int64_t timeout_ms = 30'000);
+  int64_t remove_voter(int32_t id, std::optional<std::string> directory_id = std::nullopt, int64_t timeout_ms = 30'000);
   // A controlled shutdown: the broker asks the controller to move its
   // leaderships away, flushes its logs, then stops (a controller-only node
   // just stops). Throws if the node is down. Returns false when the
@@ -372,6 +381,9 @@ class Cluster {
   std::vector<CommittedMetadata> committed_metadata_;
   std::vector<check::CheckInput::MetadataLoss> metadata_losses_;
   std::map<int32_t, uint32_t> formats_;  // re-formats per node (wipe)
+  raft::RaftClient* quorum_leader();
+  int64_t await_voter_change(const raft::RaftClient::VoterChange& c, const raft::VoterSet& expected,
+                             const std::string& what, int64_t timeout_ms);
   void check_metadata_commit(int32_t node, const raft::RaftEntry& e);
   std::map<int64_t, std::string> topic_names_;
   std::map<TopicPartition, int32_t> leader_epochs_;

@@ -748,6 +748,10 @@ class Simulation:
         """The node restarts on a new, empty disk (a replaced drive, re-formatted): logs, checkpoints, quorum-state and clean-shutdown file are gone, and it has a new directory id (KIP-853)."""
     def replace_disk(self, node: int) -> None:
         """Same as wipe(node): an operator replacing a failed drive."""
+    def add_voter(self, node: int, timeout_ms: int = 30000) -> int:
+        """KIP-853 add-controller: the quorum leader adds controller `node` (with its current disk's directory id) to the voter set; runs until the VotersRecord commits and returns its offset. KsimError: DUPLICATE_VOTER, REQUEST_TIMED_OUT (change pending, node not a caught-up observer, no commit in time), UNSUPPORTED_VERSION, NOT_CONTROLLER."""
+    def remove_voter(self, node: int, directory_id: Optional[str] = None, timeout_ms: int = 30000) -> int:
+        """KIP-853 remove-controller: the quorum leader removes voter (node, directory_id; default the one the voter set names); runs until the VotersRecord commits and returns its offset. A leader removing itself resigns once it commits. KsimError: VOTER_NOT_FOUND, REQUEST_TIMED_OUT, UNSUPPORTED_VERSION, NOT_CONTROLLER."""
     def describe_quorum(self) -> dict[str, object]:
         """kafka-metadata-quorum describe --status/--replication from the raft leader's view: leader_id, leader_epoch, high_watermark, voters and observers (id, directory_id, log_end_offset; -1: unknown)."""
     def is_up(self, node: int) -> bool:
