@@ -529,7 +529,8 @@ RaftClient::VoterChange RaftClient::append_voters(const VoterSet& next, const ch
   return {Errc::NONE, "", offset};
 }
 
-RaftClient::VoterChange RaftClient::add_voter(VoterKey voter) {
+// The checks AddVoter and RemoveVoter share, in Kafka's order.
+RaftClient::VoterChange RaftClient::voter_change_refused() const {
   if (!is_leader() || stepping_down_ || resign_requested_)
     return {Errc::NOT_LEADER_OR_FOLLOWER, "this node is not the quorum leader"};
   if (voter_change_pending()) return {Errc::REQUEST_TIMED_OUT, "another voter change is still in progress"};
@@ -539,6 +540,11 @@ RaftClient::VoterChange RaftClient::add_voter(VoterKey voter) {
     return {Errc::UNSUPPORTED_VERSION,
             "kraft.version 0 (static voters: ksim.raft.directory.id=false) cannot change the voter set"};
   if (voters_record_offset() >= hw_) return {Errc::REQUEST_TIMED_OUT, "the latest VotersRecord is not committed yet"};
+  return {};
+}
+
+RaftClient::VoterChange RaftClient::add_voter(VoterKey voter) {
+  if (VoterChange refused = voter_change_refused(); refused.error != Errc::NONE) return refused;
   if (voter_set_.has_id(voter.id))
     return {Errc::DUPLICATE_VOTER, "the node is already a voter (directory " + voter_set_.directory_of(voter.id).str() + ")"};
   auto o = observers_.find(voter.id);
@@ -551,15 +557,7 @@ RaftClient::VoterChange RaftClient::add_voter(VoterKey voter) {
 }
 
 RaftClient::VoterChange RaftClient::remove_voter(VoterKey voter) {
-  if (!is_leader() || stepping_down_ || resign_requested_)
-    return {Errc::NOT_LEADER_OR_FOLLOWER, "this node is not the quorum leader"};
-  if (voter_change_pending()) return {Errc::REQUEST_TIMED_OUT, "another voter change is still in progress"};
-  if (hw_ <= epoch_start_offset_)
-    return {Errc::REQUEST_TIMED_OUT, "the leader has not committed an entry of its epoch yet"};
-  if (!config_.directory_ids)
-    return {Errc::UNSUPPORTED_VERSION,
-            "kraft.version 0 (static voters: ksim.raft.directory.id=false) cannot change the voter set"};
-  if (voters_record_offset() >= hw_) return {Errc::REQUEST_TIMED_OUT, "the latest VotersRecord is not committed yet"};
+  if (VoterChange refused = voter_change_refused(); refused.error != Errc::NONE) return refused;
   const auto next = voter_set_.without(voter);
   if (!next)
     return {Errc::VOTER_NOT_FOUND, voter_set_.size() == 1 && voter_set_.has_key(voter.id, voter.directory_id, true)

@@ -240,6 +240,7 @@ class RaftClient {
   // append, truncation and recovery).
   void refresh_voters();
   VoterChange append_voters(const VoterSet& next, const char* what);
+  VoterChange voter_change_refused() const;
   bool voter_change_pending() const { return pending_voter_change_ >= Offset{0} && hw_ <= pending_voter_change_; }
 
   sim::World& world_;
