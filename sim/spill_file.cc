@@ -33,12 +33,19 @@ std::shared_ptr<SpillFile> SpillFile::open_temporary() {
   return std::make_shared<SpillFile>(fd);
 }
 
+SpillFile::SpillFile(int fd) : fd_(fd), owner_pid_(static_cast<int>(::getpid())) {}
+
 SpillFile::~SpillFile() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) ::close(fd_);  // a child closes only its own descriptor
 }
+
+bool SpillFile::foreign() const { return static_cast<int>(::getpid()) != owner_pid_; }
 
 std::shared_ptr<const SpillChunk> SpillFile::put(std::span<const uint8_t> bytes) {
   SIM_ASSERT(!bytes.empty(), "spilling nothing");
+  if (foreign())
+    throw SimError("a simulation created before fork() cannot run in the child process (its disks spill to the "
+                   "parent's file): create the Simulation in the child");
   uint64_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(end_ + done));
@@ -54,6 +61,9 @@ std::shared_ptr<const SpillChunk> SpillFile::put(std::span<const uint8_t> bytes)
 }
 
 void SpillFile::read(uint64_t offset, uint64_t n, uint8_t* out) const {
+  if (foreign())
+    throw SimError("a simulation created before fork() cannot run in the child process (its disks spill to the "
+                   "parent's file): create the Simulation in the child");
   uint64_t done = 0;
   while (done < n) {
     const ssize_t r = ::pread(fd_, out + done, n - done, static_cast<off_t>(offset + done));
@@ -68,6 +78,7 @@ void SpillFile::read(uint64_t offset, uint64_t n, uint8_t* out) const {
 void SpillFile::release(uint64_t offset, uint64_t length) {
   SIM_ASSERT(live_bytes_ >= length, "spill file: more bytes released than live");
   live_bytes_ -= length;
+  if (foreign()) return;  // the parent's file: not ours to cut
   if (live_bytes_ == 0) {
     // Nothing live: start over from an empty file.
     if (::ftruncate(fd_, 0) == 0) end_ = 0;

@@ -15,6 +15,12 @@
 // error on put() just leaves the bytes in memory (put returns null); one on
 // read is a broken host and throws SimError.
 //
+// Fork: a forked child shares the file descriptor (and so the file) with its
+// parent. A child using an inherited simulation would write over the
+// parent's chunks, and its destructors would punch holes in them: the file
+// remembers its owner's pid, a child's put()/read() raise SimError, and its
+// releases leave the parent's file alone.
+//
 // Space: a chunk frees its range when the last page cache extent naming it
 // goes (truncation, file removal, a compaction swap) — FALLOC_FL_PUNCH_HOLE
 // gives the blocks back; when nothing is live the file is truncated to zero.
@@ -52,7 +58,7 @@ class SpillFile : public std::enable_shared_from_this<SpillFile> {
   // An unlinked temporary file under $TMPDIR (or /tmp); null when the host
   // cannot make one (the disk then keeps everything in memory).
   static std::shared_ptr<SpillFile> open_temporary();
-  explicit SpillFile(int fd) : fd_(fd) {}
+  explicit SpillFile(int fd);
   ~SpillFile();
   SpillFile(const SpillFile&) = delete;
   SpillFile& operator=(const SpillFile&) = delete;
@@ -67,8 +73,10 @@ class SpillFile : public std::enable_shared_from_this<SpillFile> {
   friend class SpillChunk;
   void read(uint64_t offset, uint64_t n, uint8_t* out) const;
   void release(uint64_t offset, uint64_t length);
+  bool foreign() const;  // in a forked child of the process that opened it
 
   int fd_ = -1;
+  int owner_pid_ = 0;
   uint64_t end_ = 0;         // where the next chunk goes
   uint64_t live_bytes_ = 0;  // bytes of chunks still alive
   uint64_t chunks_written_ = 0;

@@ -6,6 +6,9 @@
 #include <memory>
 #include <string>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "sim/disk.h"
 #include "sim/page_cache.h"
 
@@ -160,4 +163,31 @@ TEST_CASE("a disk spills a long segment and still recovers it after a power fail
   std::string back(d.size("seg.log"), '\0');
   d.peek("seg.log", 0, back.size(), reinterpret_cast<uint8_t*>(back.data()));
   REQUIRE(back == data.substr(0, 2 * PageCache::kSpillBytes));
+}
+
+TEST_CASE("a forked child cannot read or write its parent's spilled bytes and leaves them intact",
+          "[page_cache][spill]") {
+  SpillStore store;
+  PageCache c;
+  c.set_spill(&store);
+  const std::string big = pattern(0, PageCache::kSpillBytes + 100);
+  c.append(span_of(big));
+  REQUIRE(c.spilled_bytes() > 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int code = 0;
+    try {
+      (void)c.read(0, 10);
+      code = 1;  // read the parent's file: wrong
+    } catch (const SimError&) {
+    }
+    c.resize(0);  // drops the chunk: must not punch the parent's file
+    ::_exit(code);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(read_all(c) == big);
 }
