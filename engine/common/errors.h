@@ -82,6 +82,7 @@ enum class Errc : int16_t {
   OFFSET_MOVED_TO_TIERED_STORAGE = 109,
   TRANSACTION_ABORTABLE = 120,
   INVALID_VOTER_KEY = 126,
+  INVALID_REGULAR_EXPRESSION = 128,  // KIP-848: a SubscribedTopicRegex that does not compile
   // Kafka's Java client raises TimeoutException locally (no wire code); ksim
   // reports client-side expiry under this name.
   DELIVERY_TIMEOUT = -100,

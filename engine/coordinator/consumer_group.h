@@ -55,6 +55,9 @@ struct ConsumerMember {
   MemberState state = MemberState::Stable;
   int32_t rebalance_timeout_ms = 0;
   std::set<std::string> subscribed_topics;
+  // KIP-848's SubscribedTopicRegex ("" : none), resolved by the coordinator
+  // (the group's `resolved_regexes`); the member's topics are both.
+  std::string subscribed_topic_regex;
   std::string server_assignor;  // "" : the group's default
   PartitionSet assigned;
   PartitionSet pending_revocation;
@@ -111,6 +114,18 @@ class ConsumerGroup {
 
   // The union of every member's subscription (sorted).
   std::set<std::string> subscribed_topics() const;
+  // A member's topics: its topic names and what its regex resolved to.
+  std::set<std::string> member_topics(const ConsumerMember& m) const;
+  // The regexes some member subscribes to (sorted).
+  std::set<std::string> subscribed_regexes() const;
+
+  // ---- server-side regexes (Kafka's ConsumerGroupRegularExpression records) ----------
+  // regex -> the topics it resolved to at the last refresh.
+  std::map<std::string, std::set<std::string>> resolved_regexes;
+  int64_t last_regex_refresh_ms = -1;  // persisted: the 10 s batch interval survives failover
+  // The metadata image's topics at that refresh (not persisted: a new
+  // coordinator resolves again once the interval has passed).
+  std::vector<std::string> regex_topics_seen;
 
   // Asserts the bookkeeping (README.md, "Consumer groups": invariants).
   void assert_invariants() const;

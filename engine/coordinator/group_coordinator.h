@@ -46,7 +46,8 @@ struct GroupMemberDescription {
   int32_t member_epoch = -1;
   std::string member_state;
   std::vector<TopicPartition> assigned, pending_revocation, target;
-  std::vector<std::string> subscription;  // subscribed topics (sorted)
+  std::vector<std::string> subscription;  // subscribed topics (sorted; a regex's resolved topics included)
+  std::string subscribed_topic_regex;     // KIP-848 server-side regex ("" : none)
 };
 
 // What DescribeGroups + OffsetFetch would tell about a group (Cluster::describe_group).
@@ -86,6 +87,9 @@ class GroupCoordinator {
   std::function<void(const std::string& group_id, const std::string& member_id)> on_member_fenced;
   // A topic's partition count from the broker's metadata image (-1: unknown).
   std::function<int32_t(const std::string& topic)> partition_count_of;
+  // Every topic of the broker's metadata image (sorted): what server-side
+  // regex subscriptions (KIP-848) are resolved against.
+  std::function<std::vector<std::string>()> topic_names;
 
   // The APIs this class serves, and serving one (from a request handler fiber; never blocks).
   static bool handles(const std::string& api);
@@ -146,6 +150,10 @@ class GroupCoordinator {
   Errc validate_member_epoch(const ConsumerMember& m, const protocol::ConsumerGroupHeartbeatRequest& req) const;
   // Recomputes the target if the group epoch moved on (or the subscribed topics changed).
   void maybe_update_target(ConsumerGroup& g);
+  // Resolves the group's regexes again when one is new, or when the batch
+  // interval passed and the image's topics changed; true if what some regex
+  // resolves to changed (a new group epoch).
+  bool maybe_refresh_regexes(ConsumerGroup& g);
   std::map<std::string, int32_t> subscription_metadata(const ConsumerGroup& g) const;
   std::string preferred_assignor(const ConsumerGroup& g) const;
   void remove_consumer_member(const Ctx& c, ConsumerGroup& g, const std::string& member_id, bool fenced);

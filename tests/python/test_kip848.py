@@ -131,3 +131,78 @@ def test_consumer_groups_describe_shows_the_member_epochs_of_a_consumer_protocol
     assert section[0].split() == ["MEMBER-ID", "MEMBER-EPOCH", "CLIENT-ID", "#PARTITIONS"]
     members = [line.split() for line in section[1:3]]
     assert [m[1] for m in members] == ["2", "2"] and sorted(m[3] for m in members) == ["2", "2"]
+
+
+def poll_all(sim, consumers, ms, got=None):
+    end = sim.now + ms
+    while sim.now < end:
+        for c in consumers:
+            m = c.poll(timeout_ms=10)
+            while m is not None:
+                if got is not None and m.error() is None:
+                    got.setdefault(m.topic(), []).append(m.value())
+                m = c.poll(0)
+        sim.run_for(100)
+
+
+def test_a_regex_subscription_is_resolved_by_the_coordinator_and_picks_up_a_topic_created_later():
+    """group.protocol=consumer: subscribe(['^orders-.*']) sends the regex (SubscribedTopicRegex); the coordinator
+    resolves it (never to internal topics), describe_group shows it, and a matching topic created later is
+    assigned after the coordinator's next refresh (Kafka 4.0: at most every 10 s)."""
+    sim = ksim.Simulation(seed=11, brokers=3)
+    for t in ("orders-eu", "orders-us", "audit"):
+        sim.create_topic(t, partitions=2, replication_factor=3)
+    cfg = {"group.id": "g", "group.protocol": "consumer", "auto.offset.reset": "earliest"}
+    a, b = sim.consumer(cfg), sim.consumer(cfg)
+    for c in (a, b):
+        c.subscribe(["^orders-.*"])
+    poll_all(sim, [a, b], 8_000)
+    d = sim.describe_group("g")
+    assert d.state == "Stable"
+    for m in d.members:
+        assert m.subscribed_topic_regex == "^orders-.*"
+        assert m.subscription == ["orders-eu", "orders-us"]
+    owned = sorted(tp for m in d.members for tp in m.assignment)
+    assert owned == [("orders-eu", 0), ("orders-eu", 1), ("orders-us", 0), ("orders-us", 1)]
+    assert str(d).count("regex: ^orders-.*") == 2
+
+    sim.create_topic("orders-asia", partitions=2, replication_factor=3)
+    p = sim.producer({"acks": "all"})
+    for i in range(10):
+        p.produce("orders-asia", value=f"a{i}")
+        p.produce("audit", value=f"x{i}")
+    p.flush()
+    got = {}
+    poll_all(sim, [a, b], 20_000, got)
+    d = sim.describe_group("g")
+    assert d.state == "Stable" and d.group_epoch == 3
+    owned = sorted(tp for m in d.members for tp in m.assignment)
+    assert ("orders-asia", 0) in owned and ("orders-asia", 1) in owned and len(owned) == 6
+    assert sorted(got["orders-asia"]) == sorted(f"a{i}".encode() for i in range(10))
+    assert "audit" not in got
+    v = sim.check()
+    assert v.ok, str(v)
+
+
+def test_a_classic_member_matches_its_regex_itself():
+    sim = ksim.Simulation(seed=11, brokers=1)
+    sim.create_topic("orders-eu", partitions=2, replication_factor=1)
+    c = sim.consumer({"group.id": "old", "auto.offset.reset": "earliest"})
+    c.subscribe(["^orders-.*"])
+    poll_all(sim, [c], 6_000)
+    m = sim.describe_group("old").members[0]
+    assert m.subscribed_topic_regex is None and m.subscription == ["orders-eu"]
+    with pytest.raises(ksim.ArgumentError, match="invalid topic regex"):
+        sim.consumer({"group.id": "old2"}).subscribe(["^orders-["])
+
+
+def test_a_regex_the_coordinator_cannot_compile_is_invalid_regular_expression_at_poll():
+    sim = ksim.Simulation(seed=11, brokers=1)
+    sim.create_topic("orders-eu", partitions=2, replication_factor=1)
+    c = sim.consumer({"group.id": "g", "group.protocol": "consumer"})
+    c.subscribe(["^orders-["])  # not checked here: the coordinator compiles it
+    with pytest.raises(ksim.KafkaException) as e:
+        poll_all(sim, [c], 5_000)
+    assert e.value.args[0].name() == "INVALID_REGULAR_EXPRESSION"
+    assert "orders-[" in str(e.value)
+    assert sim.describe_group("g").members == []

@@ -11,7 +11,11 @@
 //     STALE_MEMBER_EPOCH, a fenced member starts over at epoch 0;
 //   * the group's epochs survive a coordinator failover (__consumer_offsets);
 //   * leaving (-1, static -2), and the classic <-> consumer conversion of an
-//     empty group.
+//     empty group;
+//   * server-side regexes (SubscribedTopicRegex): resolved by the coordinator,
+//     a matching topic created later moves the group epoch, internal topics
+//     never match, a bad pattern is INVALID_REGULAR_EXPRESSION, the regex and
+//     its resolution survive a failover.
 #include <catch2/catch.hpp>
 
 #include <set>
@@ -71,6 +75,15 @@ struct RawConsumer {
     r.instance_id = std::move(instance);
     r.rebalance_timeout_ms = 60'000;
     r.subscribed_topic_names = std::move(topics);
+    r.topic_partitions = std::vector<TopicPartition>{};
+    return take(send_hb(r));
+  }
+  // Joins with a regex the coordinator resolves (KIP-848's SubscribedTopicRegex).
+  protocol::ConsumerGroupHeartbeatResponse join_regex(const std::string& regex) {
+    protocol::ConsumerGroupHeartbeatRequest r;
+    r.member_epoch = 0;
+    r.rebalance_timeout_ms = 60'000;
+    r.subscribed_topic_regex = regex;
     r.topic_partitions = std::vector<TopicPartition>{};
     return take(send_hb(r));
   }
@@ -392,4 +405,135 @@ TEST_CASE("an empty classic group becomes a consumer group - and back once its l
   d = c.describe_group("g");
   CHECK(d.group_protocol == "classic");
   CHECK(d.offsets.at({"t", 0}).offset == Offset{9});
+}
+
+namespace {
+
+std::set<std::string> topics_of(const Parts& ps) {
+  std::set<std::string> out;
+  for (const TopicPartition& tp : ps) out.insert(tp.topic);
+  return out;
+}
+
+void create_ready(Cluster& c, const std::string& topic, int32_t partitions) {
+  c.create_topic(topic, partitions, 3);
+  for (int32_t p = 0; p < partitions; ++p) REQUIRE(c.wait_for_leader(topic, p) > 0);
+}
+
+// Waits out Kafka 4.0's REGEX_BATCH_REFRESH_INTERVAL_MS (10 s) while the member
+// heartbeats as a live client would (well within its session).
+void heartbeat_through_refresh_interval(RawConsumer& m, Cluster& c) {
+  for (int i = 0; i < 3; ++i) {
+    c.run_for_ms(4'000);
+    REQUIRE(m.heartbeat().error == Errc::NONE);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a regex member is assigned the matching topics - a matching topic created later joins its assignment",
+          "[coordinator][kip848][regex]") {
+  Cluster c(group_opts(73, 3));
+  c.wait_ready();
+  create_ready(c, "orders-eu", 2);
+  create_ready(c, "orders-us", 2);
+  create_ready(c, "audit", 2);
+  RawConsumer a(c, "consumer-a", "g", "member-a");
+  auto r = a.join_regex("orders-.*");
+  REQUIRE(r.error == Errc::NONE);
+  CHECK(r.member_epoch == 1);
+  CHECK(topics_of(a.owned) == std::set<std::string>{"orders-eu", "orders-us"});
+  CHECK(a.owned.size() == 4);
+  GroupDescription d = c.describe_group("g");
+  CHECK(member_of(d, "member-a").subscribed_topic_regex == "orders-.*");
+  CHECK(member_of(d, "member-a").subscription == std::vector<std::string>{"orders-eu", "orders-us"});
+
+  // A topic that matches appears: at the first heartbeat after the batch
+  // interval the regex resolves to it, the group epoch moves, and it is assigned.
+  create_ready(c, "orders-asia", 2);
+  heartbeat_through_refresh_interval(a, c);
+  a.heartbeat();
+  CHECK(a.epoch == 2);
+  CHECK(topics_of(a.owned) == std::set<std::string>{"orders-asia", "orders-eu", "orders-us"});
+  CHECK(a.owned.size() == 6);
+  d = c.describe_group("g");
+  CHECK(d.group_epoch == 2);
+  CHECK(c.world().probes().count("group: consumer regex resolved to other topics") == 1);
+
+  // A topic that does not match changes nothing.
+  create_ready(c, "payments", 2);
+  heartbeat_through_refresh_interval(a, c);
+  CHECK(c.describe_group("g").group_epoch == 2);
+}
+
+TEST_CASE("a regex that matches everything never matches the internal topics", "[coordinator][kip848][regex]") {
+  Cluster c(group_opts(79, 3));
+  ready(c, 3);
+  RawConsumer a(c, "consumer-a", "g", "member-a");
+  REQUIRE(a.join_regex(".*").error == Errc::NONE);  // __consumer_offsets exists: the group lives there
+  CHECK(topics_of(a.owned) == std::set<std::string>{"t"});
+  CHECK(member_of(c.describe_group("g"), "member-a").subscription == std::vector<std::string>{"t"});
+}
+
+TEST_CASE("a regex that does not compile is INVALID_REGULAR_EXPRESSION - and the member is not added",
+          "[coordinator][kip848][regex]") {
+  Cluster c(group_opts(83, 3));
+  ready(c, 3);
+  RawConsumer a(c, "consumer-a", "g", "member-a");
+  const auto r = a.join_regex("orders-[");
+  CHECK(r.error == Errc::INVALID_REGULAR_EXPRESSION);
+  CHECK(r.error_message.find("orders-[") != std::string::npos);
+  CHECK(c.describe_group("g").members.empty());
+  // A join with neither topic names nor a regex is not a join.
+  protocol::ConsumerGroupHeartbeatRequest bare;
+  bare.member_epoch = 0;
+  bare.rebalance_timeout_ms = 60'000;
+  bare.topic_partitions = std::vector<TopicPartition>{};
+  CHECK(a.send_hb(bare).error == Errc::INVALID_REQUEST);
+}
+
+TEST_CASE("a member that switches from topic names to a regex gets a new group epoch and the regex topics",
+          "[coordinator][kip848][regex]") {
+  Cluster c(group_opts(89, 3));
+  ready(c, 2);
+  create_ready(c, "logs-a", 2);
+  RawConsumer a(c, "consumer-a", "g", "member-a");
+  REQUIRE(a.join({"t"}).error == Errc::NONE);
+  REQUIRE(topics_of(a.owned) == std::set<std::string>{"t"});
+  protocol::ConsumerGroupHeartbeatRequest r;
+  r.member_epoch = a.epoch;
+  r.subscribed_topic_names = std::vector<std::string>{};
+  r.subscribed_topic_regex = "logs-.*";
+  r.topic_partitions = std::vector<TopicPartition>(a.owned.begin(), a.owned.end());
+  a.take(a.send_hb(r));
+  a.owned.clear();  // revoked what it was told to revoke
+  for (int i = 0; i < 2; ++i) a.heartbeat();
+  CHECK(a.epoch == 2);
+  CHECK(topics_of(a.owned) == std::set<std::string>{"logs-a"});
+}
+
+TEST_CASE("coordinator failover keeps a member's regex and what it resolved to", "[coordinator][kip848][regex]") {
+  Cluster c(group_opts(97, 3));
+  c.wait_ready();
+  create_ready(c, "orders-eu", 2);
+  create_ready(c, "orders-us", 2);
+  RawConsumer a(c, "consumer-a", "g", "member-a");
+  REQUIRE(a.join_regex("orders-.*").error == Errc::NONE);
+  const Parts owned = a.owned;
+  const int32_t old = a.raw.coordinator;
+  c.crash(old);
+  int32_t now = -1;
+  for (int i = 0; i < 200 && (now < 0 || now == old); ++i) {
+    now = a.raw.find_coordinator(old == 1 ? 2 : 1);
+    if (now == old) c.run_for_ms(200);
+  }
+  REQUIRE(now != old);
+  const GroupDescription d = c.describe_group("g");
+  REQUIRE(d.coordinator == now);
+  CHECK(member_of(d, "member-a").subscribed_topic_regex == "orders-.*");
+  CHECK(member_of(d, "member-a").subscription == std::vector<std::string>{"orders-eu", "orders-us"});
+  auto r = a.heartbeat();
+  REQUIRE(r.error == Errc::NONE);
+  CHECK(r.member_epoch == 1);
+  CHECK(a.owned == owned);
 }
