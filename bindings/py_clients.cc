@@ -970,6 +970,7 @@ struct PyGroupMember {
   std::optional<std::string> member_state;
   std::vector<std::pair<std::string, int32_t>> pending_revocation, target;
   std::optional<std::string> subscribed_topic_regex;  // KIP-848 server-side regex
+  bool classic_protocol = false;  // a consumer group's member that speaks the classic protocol
 };
 
 struct PyGroup {
@@ -1003,7 +1004,8 @@ struct PyGroup {
         out += "MEMBER " + m.member_id + "  client: " + m.client_id + "  epoch: " + std::to_string(m.member_epoch.value_or(-1)) +
                "  state: " + m.member_state.value_or("-") + "  assigned: " + tps(m.assignment) +
                "  revoking: " + tps(m.pending_revocation) + "  target: " + tps(m.target) +
-               (m.subscribed_topic_regex ? "  regex: " + *m.subscribed_topic_regex : "") + "\n";
+               (m.subscribed_topic_regex ? "  regex: " + *m.subscribed_topic_regex : "") +
+               (m.classic_protocol ? "  protocol: classic" : "") + "\n";
       }
     }
     std::map<std::pair<std::string, int32_t>, const PyGroupMember*> owner;
@@ -1067,6 +1069,7 @@ PyGroup describe_group(Cluster& c, const std::string& group_id) {
       for (const auto& tp : m.target) pm.target.emplace_back(tp.topic, tp.partition);
       pm.subscription = m.subscription;
       if (!m.subscribed_topic_regex.empty()) pm.subscribed_topic_regex = m.subscribed_topic_regex;
+      pm.classic_protocol = m.classic_protocol;
     } else if (d.protocol_type == clients::kConsumerProtocolType) {
       if (auto a = clients::decode_assignment(m.assignment))
         for (const auto& tp : a->partitions) pm.assignment.emplace_back(tp.topic, tp.partition);
@@ -1499,6 +1502,9 @@ returns None; on_commit(err, partitions) reports the result from a later call.)"
       .def_readonly("assignment", &PyGroupMember::assignment, "[(topic, partition), ...] from the last SyncGroup.")
       .def_readonly("subscription", &PyGroupMember::subscription,
                     "The topics the member subscribed to (group.protocol=consumer: with what its regex resolved to).")
+      .def_readonly("classic_protocol", &PyGroupMember::classic_protocol,
+                    "group.protocol=consumer: True for a member that still speaks JoinGroup / SyncGroup "
+                    "(a classic consumer in a migrated or mixed group).")
       .def_readonly("subscribed_topic_regex", &PyGroupMember::subscribed_topic_regex,
                     "group.protocol=consumer: the regex the coordinator resolves for the member (None: topic names).")
       .def_readonly("member_epoch", &PyGroupMember::member_epoch,

@@ -183,7 +183,13 @@ struct OffsetRecord {
 // member_fenced: a consumer (KIP-848) group's coordinator removed a member
 // that did not leave (session / rebalance timeout, rejoin): what = the group
 // id, member = its member id; its partitions may go to others from then on.
-enum class EventType : uint8_t { fault, heal, election, leader_change, isr_change, note, group_created, member_fenced };
+// group_converted: a group changed protocol with its state (KIP-848's online
+// upgrade / downgrade, or an empty group's conversion): what = the group id,
+// member = the protocol it speaks now ("consumer" / "classic"). Not a
+// creation: nothing was lost, generations (member epochs) go on.
+enum class EventType : uint8_t {
+  fault, heal, election, leader_change, isr_change, note, group_created, member_fenced, group_converted
+};
 struct ClusterEvent {
   int64_t at_ns = 0;
   EventType type = EventType::note;

@@ -143,6 +143,19 @@ std::set<std::string> ConsumerGroup::member_topics(const ConsumerMember& m) cons
   return out;
 }
 
+bool ConsumerGroup::all_members_use_classic_protocol_except(const std::string& except) const {
+  for (const auto& [id, m] : members_)
+    if (id != except && !m.uses_classic_protocol()) return false;
+  return true;
+}
+
+bool ConsumerGroup::waiting_on_unreleased_partition(const ConsumerMember& m) const {
+  if (m.state != MemberState::UnreleasedPartitions) return false;
+  for (const TopicPartition& tp : target_of(m.member_id))
+    if (!m.assigned.count(tp) && owner(tp)) return true;
+  return false;
+}
+
 std::set<std::string> ConsumerGroup::subscribed_regexes() const {
   std::set<std::string> out;
   for (const auto& [id, m] : members_)

@@ -87,17 +87,26 @@ void GroupCoordinator::consumer_group_heartbeat(const sim::Incoming& in) {
   if (!g) {
     if (req.member_epoch != 0) return fail(Errc::UNKNOWN_MEMBER_ID);
     if (auto it = s.groups.find(req.group_id); it != s.groups.end()) {
-      // A classic group with members stays classic (no online upgrade in ksim);
-      // an empty one (offsets only) becomes a consumer group, as in Kafka.
-      if (!it->second.is(GroupState::Empty)) {
-        world_.probe("group: classic group with members refuses a consumer member");
-        return fail(Errc::GROUP_ID_NOT_FOUND);
+      if (!it->second.is(GroupState::Empty) && !it->second.is(GroupState::Dead)) {
+        // KIP-848's online upgrade: the first consumer-protocol member turns a
+        // live classic group into a consumer group whose classic members go on
+        // speaking JoinGroup / SyncGroup / Heartbeat.
+        if (!validate_online_upgrade(it->second)) {
+          world_.probe("group: classic group with members refuses a consumer member");
+          return fail(Errc::GROUP_ID_NOT_FOUND);
+        }
+        g = &convert_to_consumer_group(c, s, it->second);
+      } else {
+        // An empty one (offsets only) becomes a consumer group, as in Kafka.
+        world_.probe("group: empty classic group converted to consumer");
+        s.groups.erase(it);
+        g = &s.consumer_groups.try_emplace(req.group_id, req.group_id, fence_pending_revocation_).first->second;
+        if (on_group_converted) on_group_converted(req.group_id, "consumer");
       }
-      world_.probe("group: empty classic group converted to consumer");
-      s.groups.erase(it);
+    } else {
+      g = &s.consumer_groups.try_emplace(req.group_id, req.group_id, fence_pending_revocation_).first->second;
+      if (on_group_created) on_group_created(req.group_id, TopicPartition{kGroupMetadataTopic, c.partition});
     }
-    g = &s.consumer_groups.try_emplace(req.group_id, req.group_id, fence_pending_revocation_).first->second;
-    if (on_group_created) on_group_created(req.group_id, TopicPartition{kGroupMetadataTopic, c.partition});
   }
   if (req.member_epoch == kLeaveEpoch || req.member_epoch == kLeaveStaticEpoch) return consumer_leave(c, *g, req, in);
 
@@ -135,26 +144,9 @@ void GroupCoordinator::consumer_group_heartbeat(const sim::Incoming& in) {
     if (req.rebalance_timeout_ms > 0) m->rebalance_timeout_ms = req.rebalance_timeout_ms;
   }
   const std::string member_id = m->member_id;
-  // A regex now resolves to other topics (a matching topic was created): a new epoch.
-  if (maybe_refresh_regexes(*g) && g->group_epoch() == epoch_before) {
-    world_.probe("group: consumer regex resolved to other topics");
-    g->bump_group_epoch();
-  }
-  // The subscribed topics' partition counts changed (a topic created, grown): a new epoch.
-  if (g->group_epoch() == epoch_before && subscription_metadata(*g) != g->subscription_metadata) g->bump_group_epoch();
   const int32_t target_before = g->assignment_epoch();
-  maybe_update_target(*g);
+  const bool member_changed = advance_consumer_member(*g, member_id, epoch_before, req.topic_partitions);
   m = g->member(member_id);
-  const MemberStep before{m->member_epoch, m->state, m->assigned, m->pending_revocation};
-  const MemberStep next =
-      reconcile_member(*m, g->assignment_epoch(), g->target_of(member_id), req.topic_partitions,
-                       [g](const TopicPartition& tp) { return g->owner(tp); });
-  if (next != before) {
-    if (next.state == MemberState::UnrevokedPartitions && before.state != MemberState::UnrevokedPartitions)
-      world_.probe("group: consumer member must revoke partitions first");
-    if (next.state == MemberState::UnreleasedPartitions) world_.probe("group: consumer member waits for unreleased partitions");
-    g->update_member(*m, next.epoch, next.state, next.assigned, next.pending_revocation);
-  }
   update_rebalance_timer(c, *g, *m);
   reschedule_consumer_session(c, *g, *m);
   g->assert_invariants();
@@ -164,8 +156,8 @@ void GroupCoordinator::consumer_group_heartbeat(const sim::Incoming& in) {
   r.member_epoch = m->member_epoch;
   r.heartbeat_interval_ms = consumer_heartbeat_ms_;
   r.assignment = vec(m->assigned);
-  const bool changed = next != before || g->group_epoch() != epoch_before || g->assignment_epoch() != target_before ||
-                       req.member_epoch == 0 || req.subscribed_topic_names;
+  const bool changed = member_changed || g->group_epoch() != epoch_before || g->assignment_epoch() != target_before ||
+                       req.member_epoch == 0 || req.subscribed_topic_names || req.subscribed_topic_regex;
   if (!changed) return respond_consumer_heartbeat(in, std::move(r));
   // Answered once the group's new state is committed (Kafka's coordinator
   // runtime: the response waits for the write's high watermark).
@@ -178,6 +170,28 @@ void GroupCoordinator::consumer_group_heartbeat(const sim::Incoming& in) {
     }
     respond_consumer_heartbeat(in, std::move(r));
   });
+}
+
+bool GroupCoordinator::advance_consumer_member(ConsumerGroup& g, const std::string& member_id, int32_t epoch_before,
+                                               const std::optional<std::vector<TopicPartition>>& owned) {
+  // A regex now resolves to other topics (a matching topic was created): a new epoch.
+  if (maybe_refresh_regexes(g) && g.group_epoch() == epoch_before) {
+    world_.probe("group: consumer regex resolved to other topics");
+    g.bump_group_epoch();
+  }
+  // The subscribed topics' partition counts changed (a topic created, grown): a new epoch.
+  if (g.group_epoch() == epoch_before && subscription_metadata(g) != g.subscription_metadata) g.bump_group_epoch();
+  maybe_update_target(g);
+  ConsumerMember* m = g.member(member_id);
+  const MemberStep before{m->member_epoch, m->state, m->assigned, m->pending_revocation};
+  const MemberStep next = reconcile_member(*m, g.assignment_epoch(), g.target_of(member_id), owned,
+                                           [&g](const TopicPartition& tp) { return g.owner(tp); });
+  if (next == before) return false;
+  if (next.state == MemberState::UnrevokedPartitions && before.state != MemberState::UnrevokedPartitions)
+    world_.probe("group: consumer member must revoke partitions first");
+  if (next.state == MemberState::UnreleasedPartitions) world_.probe("group: consumer member waits for unreleased partitions");
+  g.update_member(*m, next.epoch, next.state, next.assigned, next.pending_revocation);
+  return true;
 }
 
 ConsumerMember* GroupCoordinator::consumer_join(const Ctx& c, ConsumerGroup& g,
@@ -266,6 +280,14 @@ void GroupCoordinator::consumer_leave(const Ctx& c, ConsumerGroup& g, const prot
     g.update_member(*m, kLeaveStaticEpoch, MemberState::Stable, m->assigned, {});
     m->previous_member_epoch = epoch;
     cancel(m->rebalance_timer);
+  } else if (validate_online_downgrade(g, req.member_id)) {
+    // The last consumer-protocol member leaves classic members behind: the
+    // group goes back to classic (KIP-848's online downgrade).
+    world_.probe("group: consumer member left");
+    return convert_to_classic_group(c, *shard(c), g.id(), req.member_id, [this, in, r = std::move(r)](Errc e) mutable {
+      if (e != Errc::NONE) r.error = e;
+      respond_consumer_heartbeat(in, std::move(r));
+    });
   } else {
     world_.probe("group: consumer member left");
     remove_consumer_member(c, g, req.member_id, false);
@@ -360,8 +382,10 @@ void GroupCoordinator::remove_consumer_member(const Ctx& c, ConsumerGroup& g, co
 
 void GroupCoordinator::reschedule_consumer_session(const Ctx& c, ConsumerGroup& g, ConsumerMember& m) {
   cancel(m.session_timer);
+  // A classic member keeps the session timeout of its JoinGroup (Kafka's classicProtocolSessionTimeout).
+  const int32_t session_ms = m.classic ? m.classic->session_timeout_ms : consumer_session_ms_;
   m.session_timer = world_.schedule_after(
-      self_, sim::milliseconds(consumer_session_ms_),
+      self_, sim::milliseconds(session_ms),
       [this, c, gid = g.id(), mid = m.member_id] { expire_consumer_member(c, gid, mid, 0, false); });
 }
 
@@ -388,6 +412,10 @@ void GroupCoordinator::expire_consumer_member(const Ctx& c, const std::string& g
   } else {
     m->session_timer.reset();
     world_.probe(m->left_static() ? "group: consumer static member expired" : "group: consumer member fenced (session timeout)");
+  }
+  if (validate_online_downgrade(*g, member_id)) {
+    if (on_member_fenced) on_member_fenced(group_id, member_id);
+    return convert_to_classic_group(c, *shard(c), group_id, member_id, {});
   }
   remove_consumer_member(c, *g, member_id, true);
   g->bump_group_epoch();
@@ -416,6 +444,11 @@ void GroupCoordinator::persist_consumer_group(const Ctx& c, ConsumerGroup& g, st
     r.assigned = vec(m.assigned);
     r.pending_revocation = vec(m.pending_revocation);
     r.target = vec(g.target_of(id));
+    if (m.classic) {
+      r.classic = true;
+      r.classic_session_timeout_ms = m.classic->session_timeout_ms;
+      for (const protocol::JoinGroupProtocol& p : m.classic->protocols) r.classic_protocols.emplace_back(p.name, p.metadata);
+    }
     v.members.push_back(std::move(r));
   }
   for (const auto& [t, n] : g.subscription_metadata) v.subscription_metadata.emplace_back(t, n);
@@ -451,6 +484,10 @@ void GroupCoordinator::replay_consumer_group(Shard& s, const std::string& group_
     m.subscribed_topics = {r.subscribed_topics.begin(), r.subscribed_topics.end()};
     m.subscribed_topic_regex = r.subscribed_topic_regex;
     m.server_assignor = r.server_assignor;
+    if (r.classic) {
+      m.classic = ClassicMemberMetadata{r.classic_session_timeout_ms, {}};
+      for (const auto& [name, metadata] : r.classic_protocols) m.classic->protocols.push_back({name, metadata});
+    }
     ConsumerMember& added = g.add(std::move(m));
     g.update_member(added, r.member_epoch, static_cast<MemberState>(r.state), set_of(r.assigned),
                     set_of(r.pending_revocation));
@@ -471,7 +508,10 @@ Errc GroupCoordinator::validate_consumer_offset_commit(const ConsumerGroup& g,
   if (req.generation_id < 0 && req.member_id.empty() && g.members().empty()) return Errc::NONE;  // admin / simple
   const ConsumerMember* m = g.member(req.member_id);
   if (!m || m->left_static()) return Errc::UNKNOWN_MEMBER_ID;
-  if (req.generation_id != m->member_epoch) return Errc::STALE_MEMBER_EPOCH;
+  // A classic member's generation is its member epoch: a wrong one is
+  // ILLEGAL_GENERATION, as its classic client expects (Kafka: the same).
+  if (req.generation_id != m->member_epoch)
+    return m->uses_classic_protocol() ? Errc::ILLEGAL_GENERATION : Errc::STALE_MEMBER_EPOCH;
   return Errc::NONE;
 }
 
@@ -492,6 +532,7 @@ void GroupCoordinator::describe_consumer_group(const ConsumerGroup& g, GroupDesc
     const std::set<std::string> topics = g.member_topics(m);
     md.subscription = {topics.begin(), topics.end()};
     md.subscribed_topic_regex = m.subscribed_topic_regex;
+    md.classic_protocol = m.uses_classic_protocol();
     md.member_epoch = m.member_epoch;
     md.member_state = member_state_name(m.state);
     md.assigned = vec(m.assigned);

@@ -171,6 +171,15 @@ std::string encode_consumer_group_value(const ConsumerGroupValue& v) {
     tps(w, m.assigned);
     tps(w, m.pending_revocation);
     tps(w, m.target);
+    w.u8(m.classic ? 1 : 0);
+    if (m.classic) {
+      w.varint(m.classic_session_timeout_ms);
+      w.varint(static_cast<int64_t>(m.classic_protocols.size()));
+      for (const auto& [name, metadata] : m.classic_protocols) {
+        w.str(name);
+        w.str(metadata);
+      }
+    }
   }
   w.varint(static_cast<int64_t>(v.subscription_metadata.size()));
   for (const auto& [topic, n] : v.subscription_metadata) {
@@ -212,6 +221,16 @@ std::optional<ConsumerGroupValue> decode_consumer_group_value(std::string_view b
     m.assigned = tps(r);
     m.pending_revocation = tps(r);
     m.target = tps(r);
+    m.classic = r.u8() == 1;
+    if (m.classic) {
+      m.classic_session_timeout_ms = static_cast<int32_t>(r.varint());
+      const int64_t protocols = r.varint();
+      for (int64_t p = 0; p < protocols && r.ok() && protocols <= 1'000; ++p) {
+        std::string name = r.str();
+        std::string metadata = r.str();
+        m.classic_protocols.emplace_back(std::move(name), std::move(metadata));
+      }
+    }
     v.members.push_back(std::move(m));
   }
   const int64_t topics = r.varint();

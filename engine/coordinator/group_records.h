@@ -21,7 +21,9 @@
 //           str member_id, opt-str instance_id, str client_id, varint client_node, varint member_epoch,
 //           varint previous_member_epoch, u8 state, varint rebalance_timeout_ms,
 //           strs subscribed topics, str subscribed_topic_regex ("" : none), str server_assignor,
-//           tps assigned, tps pending_revocation, tps target;  then varint topic count, per
+//           tps assigned, tps pending_revocation, tps target, u8 classic (then varint
+//           session_timeout_ms, varint protocol count, per protocol: str name, str metadata);
+//           then varint topic count, per
 //           topic: str topic, varint partitions (the subscription metadata the target was
 //           computed with); then varint regex count, per regex: str regex, strs the topics it
 //           resolved to; then varint last_regex_refresh_ms.
@@ -103,6 +105,11 @@ struct ConsumerMemberRecord {
   std::string subscribed_topic_regex;  // "" : none
   std::string server_assignor;
   std::vector<TopicPartition> assigned, pending_revocation, target;
+  // A classic-protocol member (Kafka's ClassicMemberMetadata): its session
+  // timeout and supported protocols (name, metadata).
+  bool classic = false;
+  int32_t classic_session_timeout_ms = 0;
+  std::vector<std::pair<std::string, std::string>> classic_protocols;
   bool operator==(const ConsumerMemberRecord&) const = default;
 };
 

@@ -394,7 +394,9 @@ TEST_CASE("an empty classic group becomes a consumer group - and back once its l
   GroupDescription d = c.describe_group("g");
   CHECK(d.group_protocol == "consumer");
   CHECK(d.offsets.at({"t", 0}).offset == Offset{9});
-  // A classic member cannot join a consumer group that has members.
+  // A classic JoinGroup whose metadata is not an embedded ConsumerProtocol
+  // subscription cannot join a consumer group that has members (a real
+  // consumer's would: see the online-migration stories).
   CHECK(wait(c, classic.join_async()).error == Errc::INCONSISTENT_GROUP_PROTOCOL);
   // The last consumer member leaves: the next classic member converts it back.
   REQUIRE(a.leave(-1).error == Errc::NONE);
