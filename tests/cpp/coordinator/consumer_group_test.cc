@@ -539,3 +539,178 @@ TEST_CASE("coordinator failover keeps a member's regex and what it resolved to",
   CHECK(r.member_epoch == 1);
   CHECK(a.owned == owned);
 }
+
+// ---- online migration (KIP-848 upgrade / downgrade) ---------------------------------------------------
+
+namespace {
+
+// A classic consumer speaking JoinGroup / SyncGroup / Heartbeat by hand, with
+// a real embedded ConsumerProtocol subscription (an eager one: it lists no
+// owned partitions when it rejoins).
+struct RawClassic {
+  RawMember raw;
+  explicit RawClassic(Cluster& c, const std::string& name) : raw(c, name, "g") {
+    raw.protocol_metadata = clients::encode_subscription(clients::Subscription{{"t"}, "", {}, -1, ""});
+    raw.find_coordinator();
+  }
+  Parts sync_result(const protocol::SyncGroupResponse& r) {
+    REQUIRE(r.error == Errc::NONE);
+    const auto a = clients::decode_assignment(r.assignment);
+    REQUIRE(a.has_value());
+    return Parts(a->partitions.begin(), a->partitions.end());
+  }
+  // Rejoins (as after REBALANCE_IN_PROGRESS) and syncs as a follower; returns what it owns now.
+  Parts rejoin() {
+    auto call = raw.start_join();
+    raw.c.run_until([&] { return call.done(); }, 30'000);
+    REQUIRE(call.done());
+    raw.take(call.get());
+    return sync_result(wait(raw.c, raw.sync_async()));
+  }
+};
+
+// Two classic members form generation 1 of group "g": A owns t-0..2, B t-3..5.
+std::pair<Parts, Parts> classic_group_of_two(Cluster& c, RawClassic& a, RawClassic& b) {
+  auto ja = a.raw.start_join();
+  auto jb = b.raw.start_join();
+  c.run_until([&] { return ja.done() && jb.done(); }, 30'000);
+  REQUIRE((ja.done() && jb.done()));
+  a.raw.take(ja.get());
+  b.raw.take(jb.get());
+  const Parts pa{{"t", 0}, {"t", 1}, {"t", 2}}, pb{{"t", 3}, {"t", 4}, {"t", 5}};
+  auto enc = [](const Parts& p) { return clients::encode_assignment(clients::Assignment{{p.begin(), p.end()}, ""}); };
+  const bool a_leads = ja.get().leader == a.raw.member_id;
+  RawClassic& leader = a_leads ? a : b;
+  RawClassic& follower = a_leads ? b : a;
+  auto sf = follower.raw.sync_async();
+  auto sl = leader.raw.sync_async({{a.raw.member_id, enc(pa)}, {b.raw.member_id, enc(pb)}});
+  c.run_until([&] { return sf.done() && sl.done(); }, 30'000);
+  REQUIRE((sf.done() && sl.done()));
+  CHECK(follower.sync_result(sf.get()) == (a_leads ? pb : pa));
+  CHECK(leader.sync_result(sl.get()) == (a_leads ? pa : pb));
+  REQUIRE(c.describe_group("g").state == "Stable");
+  return {pa, pb};
+}
+
+size_t events_of(Cluster& c, check::EventType type) {
+  size_t n = 0;
+  for (const auto& e : c.history().events()) n += e.type == type && e.what == "g";
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a consumer-protocol member upgrades a live classic group - its classic members rejoin for their share",
+          "[coordinator][kip848][migration]") {
+  Cluster c(group_opts(101, 3));
+  ready(c);
+  RawClassic a(c, "classic-a"), b(c, "classic-b");
+  auto [pa, pb] = classic_group_of_two(c, a, b);
+  REQUIRE(a.raw.generation == 1);
+
+  // The first consumer-protocol member: the group becomes a consumer group at
+  // epoch 1 (the generation) with A and B as classic members, then its join
+  // makes epoch 2. Everything is still owned by A and B: X waits.
+  RawConsumer x(c, "consumer-x", "g", "member-x");
+  auto rx = x.join();
+  REQUIRE(rx.error == Errc::NONE);
+  CHECK(rx.member_epoch == 2);
+  CHECK(x.owned.empty());
+  GroupDescription d = c.describe_group("g");
+  CHECK(d.group_protocol == "consumer");
+  CHECK(d.group_epoch == 2);
+  CHECK(member_of(d, a.raw.member_id).classic_protocol);
+  CHECK(member_of(d, a.raw.member_id).member_epoch == 1);
+  CHECK_FALSE(member_of(d, "member-x").classic_protocol);
+  CHECK(events_of(c, check::EventType::group_converted) == 1);
+  CHECK(events_of(c, check::EventType::group_created) == 1);  // a conversion is not a re-creation
+  // Offsets and commits: A's generation is its member epoch.
+  CHECK(a.raw.commit({"t", 0}, 7, 1, a.raw.member_id) == Errc::NONE);
+
+  // A classic member learns of the new epoch from its heartbeat, rejoins
+  // (eager: owning nothing) and syncs what the coordinator computed.
+  CHECK(a.raw.heartbeat() == Errc::REBALANCE_IN_PROGRESS);
+  const Parts a_now = a.rejoin();
+  CHECK(a.raw.generation == 2);
+  CHECK(a_now.size() == 2);
+  CHECK(a.raw.commit({"t", 0}, 8, 1, a.raw.member_id) == Errc::ILLEGAL_GENERATION);
+  CHECK(a.raw.heartbeat() == Errc::NONE);
+  x.heartbeat();  // gets what A released
+  CHECK(x.owned.size() == 1);
+  CHECK(b.raw.heartbeat() == Errc::REBALANCE_IN_PROGRESS);
+  const Parts b_now = b.rejoin();
+  CHECK(b_now.size() == 2);
+  x.heartbeat();
+  CHECK(x.owned.size() == 2);
+  CHECK(disjoint(a_now, b_now));
+  CHECK(disjoint(a_now, x.owned));
+  CHECK(disjoint(b_now, x.owned));
+  d = c.describe_group("g");
+  CHECK(d.state == "Stable");
+  CHECK(d.offsets.at({"t", 0}).offset == Offset{7});
+  CHECK(a.raw.heartbeat() == Errc::NONE);
+  CHECK(b.raw.heartbeat() == Errc::NONE);
+}
+
+TEST_CASE("the last consumer-protocol member leaving downgrades the group to classic - and a rebalance starts",
+          "[coordinator][kip848][migration]") {
+  Cluster c(group_opts(103, 3));
+  ready(c);
+  RawClassic a(c, "classic-a"), b(c, "classic-b");
+  classic_group_of_two(c, a, b);
+  RawConsumer x(c, "consumer-x", "g", "member-x");
+  REQUIRE(x.join().error == Errc::NONE);
+  REQUIRE(a.raw.heartbeat() == Errc::REBALANCE_IN_PROGRESS);
+  a.rejoin();
+  REQUIRE(x.leave(-1).error == Errc::NONE);
+  GroupDescription d = c.describe_group("g");
+  CHECK(d.group_protocol == "classic");
+  CHECK(d.state == "PreparingRebalance");
+  CHECK(d.members.size() == 2);
+  CHECK(d.generation == 2);  // the group epoch (the conversion replaces X's leave); the rebalance makes 3
+  CHECK(events_of(c, check::EventType::group_converted) == 2);
+  // The classic members rejoin: a classic generation forms with both.
+  CHECK(a.raw.heartbeat() == Errc::REBALANCE_IN_PROGRESS);
+  auto ja = a.raw.start_join();
+  auto jb = b.raw.start_join();
+  c.run_until([&] { return ja.done() && jb.done(); }, 60'000);
+  REQUIRE((ja.done() && jb.done()));
+  CHECK(ja.get().error == Errc::NONE);
+  CHECK(ja.get().generation_id == 3);
+  CHECK(c.describe_group("g").group_protocol == "classic");
+}
+
+TEST_CASE("group.consumer.migration.policy=disabled keeps a classic group with members classic",
+          "[coordinator][kip848][migration]") {
+  Cluster c(group_opts(107, 3, {{"group.consumer.migration.policy", "disabled"}}));
+  ready(c);
+  RawClassic a(c, "classic-a"), b(c, "classic-b");
+  classic_group_of_two(c, a, b);
+  RawConsumer x(c, "consumer-x", "g", "member-x");
+  CHECK(x.join().error == Errc::GROUP_ID_NOT_FOUND);
+  CHECK(c.describe_group("g").group_protocol == "classic");
+  CHECK(a.raw.heartbeat() == Errc::NONE);
+}
+
+TEST_CASE("coordinator failover keeps a converted group's classic members", "[coordinator][kip848][migration]") {
+  Cluster c(group_opts(109, 3));
+  ready(c);
+  RawClassic a(c, "classic-a"), b(c, "classic-b");
+  classic_group_of_two(c, a, b);
+  RawConsumer x(c, "consumer-x", "g", "member-x");
+  REQUIRE(x.join().error == Errc::NONE);
+  const int32_t old = x.raw.coordinator;
+  c.crash(old);
+  int32_t now = -1;
+  for (int i = 0; i < 200 && (now < 0 || now == old); ++i) {
+    now = x.raw.find_coordinator(old == 1 ? 2 : 1);
+    if (now == old) c.run_for_ms(200);
+  }
+  REQUIRE(now != old);
+  a.raw.coordinator = b.raw.coordinator = now;
+  const GroupDescription d = c.describe_group("g");
+  CHECK(d.group_protocol == "consumer");
+  CHECK(member_of(d, a.raw.member_id).classic_protocol);
+  CHECK(a.raw.heartbeat() == Errc::REBALANCE_IN_PROGRESS);
+  CHECK(a.rejoin().size() == 2);
+}
