@@ -212,7 +212,7 @@ def committed(sim, group):
     return dict(sim.describe_group(group).offsets)
 
 
-def test_a_rolling_upgrade_of_a_classic_group_to_the_consumer_protocol_and_back():
+def test_a_rolling_upgrade_of_a_classic_group_to_the_consumer_protocol_and_back(tmp_path):
     """Three classic consumers are replaced, one at a time, by group.protocol=consumer ones: the first one turns
     the live classic group into a consumer group (KIP-848's online upgrade) whose classic members keep speaking
     JoinGroup / SyncGroup / Heartbeat; then back (the last consumer-protocol member leaving turns it classic).
@@ -277,3 +277,11 @@ def test_a_rolling_upgrade_of_a_classic_group_to_the_consumer_protocol_and_back(
     v = sim.check()
     assert v.ok, str(v)
     assert not [a for a in v.anomalies if a.kind == "split-ownership"]
+    # The run's story tells both conversions; neither is a re-creation of the group.
+    from ksim.run_db import RunDb
+    from ksim.story import story
+    sim.export(str(tmp_path / "roll.db"))
+    told = [e.text for e in story(RunDb(str(tmp_path / "roll.db"))) if e.kind == "group"]
+    assert [t for t in told if "converted" in t] == [
+        "group g converted to a consumer group (broker 1)", "group g converted to a classic group (broker 1)"]
+    assert len([t for t in told if "created" in t]) == 1
