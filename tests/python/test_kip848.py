@@ -212,7 +212,8 @@ def committed(sim, group):
     return dict(sim.describe_group(group).offsets)
 
 
-def test_a_rolling_upgrade_of_a_classic_group_to_the_consumer_protocol_and_back(tmp_path):
+@pytest.mark.parametrize("strategy", ["range", "cooperative-sticky"])
+def test_a_rolling_upgrade_of_a_classic_group_to_the_consumer_protocol_and_back(tmp_path, strategy):
     """Three classic consumers are replaced, one at a time, by group.protocol=consumer ones: the first one turns
     the live classic group into a consumer group (KIP-848's online upgrade) whose classic members keep speaking
     JoinGroup / SyncGroup / Heartbeat; then back (the last consumer-protocol member leaving turns it classic).
@@ -221,8 +222,10 @@ def test_a_rolling_upgrade_of_a_classic_group_to_the_consumer_protocol_and_back(
     sim = ksim.Simulation(seed=21, brokers=3)
     sim.create_topic("orders", partitions=6, replication_factor=3)
     sim.workload("orders", producers=1, rate_per_s=200, duration_ms=150_000)
-    classic = {"group.id": "g", "auto.offset.reset": "earliest", "auto.commit.interval.ms": "1000"}
-    kip848 = {**classic, "group.protocol": "consumer"}
+    base = {"group.id": "g", "auto.offset.reset": "earliest", "auto.commit.interval.ms": "1000"}
+    # Eager (range: a rejoining member owns nothing) or cooperative (it lists what it keeps).
+    classic = {**base, "partition.assignment.strategy": strategy}
+    kip848 = {**base, "group.protocol": "consumer"}
     members = []
     seen_offsets = {}
 
