@@ -651,11 +651,19 @@ class PyConsumer {
     // confluent-kafka: a name starting with '^' is a regular expression.
     const bool any_regex = std::any_of(names.begin(), names.end(), [](const std::string& n) { return n.starts_with("^"); });
     std::string pattern;
-    if (any_regex) {
+    if (any_regex && names.size() == 1) {
+      pattern = names.front();  // sent (consumer protocol) and shown as given
+    } else if (any_regex) {
       for (const std::string& n : names) {
         if (!pattern.empty()) pattern += "|";
         pattern += n.starts_with("^") ? "(?:" + n + ")" : "(?:^" + std::regex_replace(n, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") + "$)";
       }
+    }
+    // group.protocol=consumer: the group coordinator compiles the pattern and
+    // answers INVALID_REGULAR_EXPRESSION (raised by the next poll()), as
+    // librdkafka's KIP-848 consumer learns it; classic: checked here.
+    const bool server_side = config_.get_string("group.protocol") == "consumer";
+    if (any_regex && !server_side) {
       try {
         std::regex check(pattern, std::regex::ECMAScript);
       } catch (const std::regex_error& e) {
@@ -961,6 +969,8 @@ struct PyGroupMember {
   std::optional<int32_t> member_epoch;
   std::optional<std::string> member_state;
   std::vector<std::pair<std::string, int32_t>> pending_revocation, target;
+  std::optional<std::string> subscribed_topic_regex;  // KIP-848 server-side regex
+  bool classic_protocol = false;  // a consumer group's member that speaks the classic protocol
 };
 
 struct PyGroup {
@@ -993,7 +1003,9 @@ struct PyGroup {
         };
         out += "MEMBER " + m.member_id + "  client: " + m.client_id + "  epoch: " + std::to_string(m.member_epoch.value_or(-1)) +
                "  state: " + m.member_state.value_or("-") + "  assigned: " + tps(m.assignment) +
-               "  revoking: " + tps(m.pending_revocation) + "  target: " + tps(m.target) + "\n";
+               "  revoking: " + tps(m.pending_revocation) + "  target: " + tps(m.target) +
+               (m.subscribed_topic_regex ? "  regex: " + *m.subscribed_topic_regex : "") +
+               (m.classic_protocol ? "  protocol: classic" : "") + "\n";
       }
     }
     std::map<std::pair<std::string, int32_t>, const PyGroupMember*> owner;
@@ -1056,6 +1068,8 @@ PyGroup describe_group(Cluster& c, const std::string& group_id) {
       for (const auto& tp : m.pending_revocation) pm.pending_revocation.emplace_back(tp.topic, tp.partition);
       for (const auto& tp : m.target) pm.target.emplace_back(tp.topic, tp.partition);
       pm.subscription = m.subscription;
+      if (!m.subscribed_topic_regex.empty()) pm.subscribed_topic_regex = m.subscribed_topic_regex;
+      pm.classic_protocol = m.classic_protocol;
     } else if (d.protocol_type == clients::kConsumerProtocolType) {
       if (auto a = clients::decode_assignment(m.assignment))
         for (const auto& tp : a->partitions) pm.assignment.emplace_back(tp.topic, tp.partition);
@@ -1486,7 +1500,13 @@ returns None; on_commit(err, partitions) reports the result from a later call.)"
       .def_readonly("client_id", &PyGroupMember::client_id)
       .def_readonly("client", &PyGroupMember::client, "The ksim client node id of the member (None if unknown).")
       .def_readonly("assignment", &PyGroupMember::assignment, "[(topic, partition), ...] from the last SyncGroup.")
-      .def_readonly("subscription", &PyGroupMember::subscription, "The topics the member subscribed to.")
+      .def_readonly("subscription", &PyGroupMember::subscription,
+                    "The topics the member subscribed to (group.protocol=consumer: with what its regex resolved to).")
+      .def_readonly("classic_protocol", &PyGroupMember::classic_protocol,
+                    "group.protocol=consumer: True for a member that still speaks JoinGroup / SyncGroup "
+                    "(a classic consumer in a migrated or mixed group).")
+      .def_readonly("subscribed_topic_regex", &PyGroupMember::subscribed_topic_regex,
+                    "group.protocol=consumer: the regex the coordinator resolves for the member (None: topic names).")
       .def_readonly("member_epoch", &PyGroupMember::member_epoch,
                     "group.protocol=consumer: the member's epoch (-2: a static member that left); None for classic.")
       .def_readonly("member_state", &PyGroupMember::member_state,

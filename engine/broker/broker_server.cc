@@ -88,6 +88,11 @@ BrokerServer::BrokerServer(sim::World& world, sim::NodeId self, Config config, r
     const TopicImage* topic = image_.topic(t);
     return topic ? static_cast<int32_t>(topic->partitions.size()) : -1;
   };
+  groups_->topic_names = [this] {
+    std::vector<std::string> out;
+    for (const auto& [name, topic] : image_.topics()) out.push_back(name);
+    return out;
+  };
   rm_->hw_listener = [this](const TopicPartition& tp) {
     groups_->on_hw_moved(tp);
     txns_->on_hw_moved(tp);

@@ -115,8 +115,7 @@ void History::complete(uint64_t id, Outcome outcome, int64_t now_ns, Errc error)
   if (o.outcome() != Outcome::pending) return;
   o.bits = static_cast<uint8_t>((o.bits & ~0x18) | (static_cast<uint8_t>(outcome) << 3));
   o.complete_ns = now_ns;
-  o.error = static_cast<int8_t>(error);
-  if (o.errc() != error) throw std::out_of_range("history: an error code beyond a byte");
+  if (!OpRecord::pack_errc(error, &o.error)) throw std::out_of_range("history: an error code beyond a byte");
 }
 
 void History::set_ack(uint64_t id, Offset offset, int32_t leader) {

@@ -131,14 +131,27 @@ struct OpRecord {
     Sym detail;        // others
   };
   int16_t leader = -1; // send: the broker that acked (-1: none)
-  int8_t error = 0;    // Errc: Kafka's error codes fit a byte
+  int8_t error = 0;    // Errc in a byte: pack_errc / unpack_errc
   uint8_t bits = 0;    // OpType (bits 0-2), Outcome (3-4), TxnState (5-6)
 
   OpRecord() : offset(-1), value(0) {}
   OpType type() const { return static_cast<OpType>(bits & 7); }
   Outcome outcome() const { return static_cast<Outcome>((bits >> 3) & 3); }
   TxnState txn() const { return static_cast<TxnState>((bits >> 5) & 3); }
-  Errc errc() const { return static_cast<Errc>(error); }
+  Errc errc() const { return unpack_errc(error); }
+
+  // Kafka's codes run past 127 (INVALID_REGULAR_EXPRESSION = 128) while
+  // ksim's own client-side codes are -1, -100 and -101: codes 128..154 are
+  // kept in the unused bytes -128..-102. Returns false for a code that fits
+  // neither range.
+  static bool pack_errc(Errc e, int8_t* out) {
+    const int c = static_cast<int>(e);
+    if (c >= -101 && c <= 127) *out = static_cast<int8_t>(c);
+    else if (c >= 128 && c <= 154) *out = static_cast<int8_t>(c - 256);
+    else return false;
+    return true;
+  }
+  static Errc unpack_errc(int8_t b) { return static_cast<Errc>(b <= -102 ? b + 256 : b); }
 };
 static_assert(sizeof(OpRecord) == 40);
 
@@ -170,7 +183,13 @@ struct OffsetRecord {
 // member_fenced: a consumer (KIP-848) group's coordinator removed a member
 // that did not leave (session / rebalance timeout, rejoin): what = the group
 // id, member = its member id; its partitions may go to others from then on.
-enum class EventType : uint8_t { fault, heal, election, leader_change, isr_change, note, group_created, member_fenced };
+// group_converted: a group changed protocol with its state (KIP-848's online
+// upgrade / downgrade, or an empty group's conversion): what = the group id,
+// member = the protocol it speaks now ("consumer" / "classic"). Not a
+// creation: nothing was lost, generations (member epochs) go on.
+enum class EventType : uint8_t {
+  fault, heal, election, leader_change, isr_change, note, group_created, member_fenced, group_converted
+};
 struct ClusterEvent {
   int64_t at_ns = 0;
   EventType type = EventType::note;

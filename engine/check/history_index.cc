@@ -189,6 +189,7 @@ std::string events_between(const History& h, const TopicPartition& tp, int64_t f
         break;
       case EventType::group_created:
       case EventType::member_fenced:
+      case EventType::group_converted:
         continue;  // the ownership checker tells its own story of a group's incarnations
       case EventType::isr_change: {
         if (!(e.tp == tp)) continue;

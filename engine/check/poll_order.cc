@@ -17,7 +17,11 @@
 // Consumer (KIP-848) groups (assign detail `consumer:...`): member epochs
 // differ between members by design — a member reconciled at epoch 3 is live
 // while another is at 4 — so every such member's polls count (a fenced one
-// cannot commit: its epoch is refused).
+// cannot commit: its epoch is refused). That holds for a consumer group's
+// classic members too (KIP-848's online migration: their generation is their
+// member epoch): a group is a consumer group from its first `consumer:`
+// assignment or its conversion to consumer (a `group_converted` event) until
+// a conversion back to classic.
 #include <map>
 
 #include "engine/check/checkers.h"
@@ -45,6 +49,7 @@ const LogRecord* readable_between(const PartitionIndex& p, int64_t from, int64_t
 // iterated into output.
 struct GroupState {
   int32_t generation = -1;
+  int64_t consumer_assign_ns = -1;  // the last KIP-848 assignment in the group
   std::map<uint32_t, std::pair<int64_t, uint64_t>> consumed;  // tp -> next offset, poll op that reached it
 };
 
@@ -57,6 +62,22 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
   std::map<int32_t, bool> consumer_protocol;  // client -> its last assignment was a KIP-848 one
   std::map<Sym, GroupState> groups;
   const Sym committed = index.sym("committed");
+  // group id -> its protocol conversions (at, to consumer?), in time order.
+  std::map<std::string, std::vector<std::pair<int64_t, bool>>> conversions;
+  for (const ClusterEvent& e : h.events())
+    if (e.type == EventType::group_converted) conversions[e.what].emplace_back(e.at_ns, e.member == "consumer");
+  // Whether the group of `op` is a consumer group at its time (see the header).
+  auto consumer_group_at = [&](const OpView& op, const GroupState& g) {
+    bool consumer = g.consumer_assign_ns >= 0;
+    auto it = conversions.find(std::string(op.group_id()));
+    if (it == conversions.end()) return consumer;
+    for (const auto& [at, to_consumer] : it->second) {
+      if (at > op.invoke_ns()) break;
+      if (to_consumer) consumer = true;
+      else if (at > g.consumer_assign_ns) consumer = false;
+    }
+    return consumer;
+  };
 
   // Whether a partition's committed offsets were rewritten during the run (an
   // unclean election, power failures): asked once per partition, not per anomaly.
@@ -97,6 +118,7 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
         if (group != 0) {
           GroupState& g = groups[group];
           g.generation = std::max(g.generation, op.generation());
+          if (consumer_protocol[client]) g.consumer_assign_ns = op.invoke_ns();
         }
         // Partitions kept across a (cooperative) rebalance keep their position;
         // new ones start unknown until a seek (committed / reset) sets it.
@@ -132,8 +154,9 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
       }
       case OpType::poll: {
         auto& mine = positions[client];
-        const bool current =
-            group == 0 || consumer_protocol[client] || client_generation[client] >= groups[group].generation;
+        const bool current = group == 0 || consumer_protocol[client] ||
+                             client_generation[client] >= groups[group].generation ||
+                             consumer_group_at(op, groups[group]);
         const bool read_committed = op.read_committed();
         GroupState* g = current && group != 0 ? &groups[group] : nullptr;
         for (uint64_t i = rec.items.begin; i < rec.items.end; ++i) {

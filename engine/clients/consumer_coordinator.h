@@ -195,7 +195,15 @@ class ConsumerCoordinator {
   void cg_reconcile(sim::Instant deadline);
   void cg_leave();
   std::optional<std::vector<TopicPartition>> cg_assignment_;
-  std::optional<std::set<std::string>> cg_sent_subscription_;
+  // What a heartbeat says the member subscribes to: topic names, or a
+  // regular expression the coordinator resolves (a server-side pattern).
+  struct CgSubscription {
+    std::set<std::string> topics;
+    std::optional<std::string> regex;
+    bool operator==(const CgSubscription&) const = default;
+  };
+  CgSubscription cg_subscription() const;
+  std::optional<CgSubscription> cg_sent_subscription_;
   // The commit-before-revoke in flight (its result once answered).
   std::shared_ptr<std::optional<Errc>> cg_revoke_commit_;
   int32_t cg_recorded_epoch_ = -1;  // the member epoch of the last assign op

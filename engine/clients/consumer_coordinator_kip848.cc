@@ -27,6 +27,11 @@ constexpr int32_t kLeaveStaticEpoch = -2;
 
 }  // namespace
 
+ConsumerCoordinator::CgSubscription ConsumerCoordinator::cg_subscription() const {
+  if (subscriptions_.server_side_pattern()) return {{}, subscriptions_.pattern()};
+  return {subscriptions_.subscription(), std::nullopt};
+}
+
 bool ConsumerCoordinator::cg_poll(sim::Instant deadline) {
   throw_if_fatal();
   cg_subscribed_ = true;
@@ -47,7 +52,7 @@ bool ConsumerCoordinator::cg_poll(sim::Instant deadline) {
     net_.wakeup();
   }
   if (cg_assignment_) cg_reconcile(deadline);
-  if (!cg_sent_subscription_ || *cg_sent_subscription_ != subscriptions_.subscription()) {
+  if (!cg_sent_subscription_ || *cg_sent_subscription_ != cg_subscription()) {
     next_heartbeat_ = net_.now();  // a new subscription is sent at once
     net_.wakeup();
   }
@@ -57,6 +62,14 @@ bool ConsumerCoordinator::cg_poll(sim::Instant deadline) {
 void ConsumerCoordinator::cg_reconcile(sim::Instant deadline) {
   std::vector<TopicPartition> target = *cg_assignment_;
   std::sort(target.begin(), target.end());
+  if (subscriptions_.server_side_pattern()) {
+    // The coordinator resolved our pattern: the assigned topics are what we
+    // need metadata (leaders) for (Java's groupSubscribe).
+    std::set<std::string> topics;
+    for (const TopicPartition& tp : target) topics.insert(tp.topic);
+    for (const std::string& t : topics) metadata_.add_topic(t);
+    subscriptions_.set_group_subscription(std::move(topics));
+  }
   const std::vector<TopicPartition> owned = subscriptions_.assigned_partitions();
   const std::vector<TopicPartition> revoked = minus(owned, target);
   const std::vector<TopicPartition> added = minus(target, owned);
@@ -137,16 +150,19 @@ void ConsumerCoordinator::cg_send_heartbeat() {
   req.member_id = generation_.member_id;
   req.member_epoch = generation_.id;
   req.instance_id = config_.group_instance_id;
-  const std::set<std::string>& topics = subscriptions_.subscription();
-  if (generation_.id == 0 || !cg_sent_subscription_ || *cg_sent_subscription_ != topics) {
-    req.subscribed_topic_names = std::vector<std::string>(topics.begin(), topics.end());
+  const CgSubscription subscription = cg_subscription();
+  if (generation_.id == 0 || !cg_sent_subscription_ || *cg_sent_subscription_ != subscription) {
+    if (subscription.regex)
+      req.subscribed_topic_regex = subscription.regex;  // KIP-848: resolved by the coordinator
+    else
+      req.subscribed_topic_names = std::vector<std::string>(subscription.topics.begin(), subscription.topics.end());
     req.rebalance_timeout_ms = config_.rebalance_timeout_ms;
     req.server_assignor = config_.remote_assignor;
   }
   req.topic_partitions = generation_.id == 0 ? std::vector<TopicPartition>{} : subscriptions_.assigned_partitions();
   const int32_t sent_epoch = generation_.id;
-  const std::set<std::string> sent_topics = topics;
-  const bool sent_subscription = req.subscribed_topic_names.has_value();
+  const CgSubscription sent_topics = subscription;
+  const bool sent_subscription = req.subscribed_topic_names.has_value() || req.subscribed_topic_regex.has_value();
   net_.send(coordinator_, "ConsumerGroupHeartbeat", sim::make_payload(std::move(req)), 128, config_.request_timeout_ms,
             [this, sent_epoch, sent_topics, sent_subscription](const sim::Reply& r) {
               heartbeat_in_flight_ = false;
@@ -180,13 +196,15 @@ void ConsumerCoordinator::cg_send_heartbeat() {
                 case Errc::NOT_COORDINATOR:
                   mark_coordinator_unknown("ConsumerGroupHeartbeat: " + std::string(errc_name(resp.error)));
                   return retry();
+                case Errc::INVALID_REGULAR_EXPRESSION:  // the coordinator could not compile our pattern
                 case Errc::UNRELEASED_INSTANCE_ID:
                 case Errc::UNSUPPORTED_ASSIGNOR:
                 case Errc::GROUP_ID_NOT_FOUND:
                 case Errc::INVALID_REQUEST:
                 case Errc::FENCED_INSTANCE_ID:
                   fatal_ = resp.error;
-                  fatal_message_ = "ConsumerGroupHeartbeat failed: " + std::string(errc_name(resp.error));
+                  fatal_message_ = "ConsumerGroupHeartbeat failed: " + std::string(errc_name(resp.error)) +
+                                   (resp.error_message.empty() ? "" : ": " + resp.error_message);
                   net_.wakeup();
                   return;
                 default:

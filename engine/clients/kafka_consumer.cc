@@ -47,7 +47,7 @@ CoordinatorConfig coordinator_config_of(const Config& c) {
 }
 
 bool has_interest(const ClientMetadata& m, const SubscriptionState& s) {
-  return !m.topics().empty() || s.type() == SubscriptionState::Type::auto_pattern;
+  return !m.topics().empty() || (s.type() == SubscriptionState::Type::auto_pattern && !s.server_side_pattern());
 }
 
 [[noreturn]] void illegal_state(const std::string& msg) {
@@ -106,7 +106,8 @@ sim::Instant KafkaConsumer::deadline_for(int64_t timeout_ms) const {
 }
 
 void KafkaConsumer::track_topics() {
-  if (subscriptions_.type() == SubscriptionState::Type::auto_pattern) metadata_.set_all_topics(true);
+  if (subscriptions_.type() == SubscriptionState::Type::auto_pattern && !subscriptions_.server_side_pattern())
+    metadata_.set_all_topics(true);
   for (const std::string& t : subscriptions_.subscription()) metadata_.add_topic(t);
   net_.wakeup();
 }
@@ -181,7 +182,10 @@ void KafkaConsumer::subscribe_pattern(const std::string& regex, RebalanceListene
   ensure_open();
   ensure_group("subscribe");
   if (regex.empty()) illegal_argument("Topic pattern to subscribe to cannot be empty");
-  subscriptions_.subscribe_pattern(regex);
+  // group.protocol=consumer: the coordinator resolves the pattern (KIP-848's
+  // SubscribedTopicRegex, as librdkafka sends a '^' topic); classic: matched here.
+  const bool server_side = config_.get_string("group.protocol") == "consumer";
+  subscriptions_.subscribe_pattern(regex, server_side);
   subscriptions_.update_pattern_subscription(metadata_.all_topics());
   coordinator_->set_listener(std::move(listener));
   track_topics();

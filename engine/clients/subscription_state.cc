@@ -44,15 +44,25 @@ bool SubscriptionState::subscribe(const std::vector<std::string>& topics) {
   return changed;
 }
 
-void SubscriptionState::subscribe_pattern(const std::string& pattern) {
+void SubscriptionState::subscribe_pattern(const std::string& pattern, bool server_side) {
   if (type_ != Type::none && type_ != Type::auto_pattern) illegal_mix();
   type_ = Type::auto_pattern;
   pattern_ = pattern;
-  regex_.emplace(pattern, std::regex::ECMAScript);
+  if (server_side) {
+    regex_.reset();
+    subscription_.clear();  // until the coordinator assigns
+  } else {
+    regex_.emplace(pattern, std::regex::ECMAScript);
+  }
+}
+
+void SubscriptionState::set_group_subscription(std::set<std::string> topics) {
+  SIM_ASSERT(server_side_pattern(), "set_group_subscription without a server-side pattern");
+  subscription_ = std::move(topics);
 }
 
 bool SubscriptionState::update_pattern_subscription(const std::vector<std::string>& cluster_topics) {
-  if (type_ != Type::auto_pattern) return false;
+  if (type_ != Type::auto_pattern || !regex_) return false;
   std::set<std::string> next;
   for (const std::string& t : cluster_topics)
     if (!t.starts_with("__") && std::regex_match(t, *regex_)) next.insert(t);

@@ -4,7 +4,10 @@
 // Subscription types (exclusive, as in Java — mixing them is an
 // IllegalStateException): none, auto_topics (subscribe(topics)), auto_pattern
 // (subscribe(regex), matched against the cluster's topics), user_assigned
-// (assign(partitions)).
+// (assign(partitions)). A pattern is matched here (the classic protocol) or,
+// with group.protocol=consumer, by the group coordinator (KIP-848's
+// SubscribedTopicRegex): then the subscription is the topics of the
+// assignment the coordinator sends (Java's groupSubscribe), for metadata.
 //
 // Per assigned partition, a fetch state machine:
 //
@@ -85,7 +88,12 @@ class SubscriptionState {
   bool has_auto_assigned_partitions() const { return type_ == Type::auto_topics || type_ == Type::auto_pattern; }
   // Returns true if the topic set changed.
   bool subscribe(const std::vector<std::string>& topics);
-  void subscribe_pattern(const std::string& pattern);
+  // `server_side`: the coordinator resolves it (group.protocol=consumer);
+  // nothing is compiled or matched here.
+  void subscribe_pattern(const std::string& pattern, bool server_side = false);
+  bool server_side_pattern() const { return type_ == Type::auto_pattern && !regex_; }
+  // A server-side pattern: the topics the coordinator assigned become the subscription.
+  void set_group_subscription(std::set<std::string> topics);
   // Matches the pattern against the cluster's topics; true if the set changed.
   bool update_pattern_subscription(const std::vector<std::string>& cluster_topics);
   // assign(): returns the partitions no longer assigned.

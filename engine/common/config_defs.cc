@@ -91,6 +91,10 @@ std::map<std::string, ConfigDef, std::less<>> build() {
       {"group.consumer.assignors", CT::list, "uniform,range", B,
        "Server-side assignors of consumer (KIP-848) groups; the first is the default."},
       {"group.consumer.heartbeat.interval.ms", CT::int32, "5000", B, "Heartbeat interval given to consumer-group members.", 1},
+      {"group.consumer.migration.policy", CT::string, "bidirectional", B,
+       "KIP-848 online migration of a group with members: bidirectional (classic -> consumer when a "
+       "consumer-protocol member joins, consumer -> classic when the last one leaves), upgrade, downgrade, disabled.",
+       {}, {}, {"bidirectional", "upgrade", "downgrade", "disabled"}},
       {"group.consumer.session.timeout.ms", CT::int32, "45000", B, "A consumer-group member without heartbeats this long is fenced.", 1},
       {"group.initial.rebalance.delay.ms", CT::int32, "3000", B, "Delay of the first rebalance of an empty group.", 0},
       {"group.max.session.timeout.ms", CT::int32, "1800000", B, "Largest session timeout a member may ask for.", 1},

@@ -85,6 +85,7 @@ enum class Errc : int16_t {
   INVALID_VOTER_KEY = 125,
   DUPLICATE_VOTER = 126,
   VOTER_NOT_FOUND = 127,
+  INVALID_REGULAR_EXPRESSION = 128,  // KIP-848: a SubscribedTopicRegex that does not compile
   // Kafka's Java client raises TimeoutException locally (no wire code); ksim
   // reports client-side expiry under this name.
   DELIVERY_TIMEOUT = -100,

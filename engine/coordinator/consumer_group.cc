@@ -128,7 +128,38 @@ std::optional<std::string> ConsumerGroup::owner(const TopicPartition& tp) const 
 
 std::set<std::string> ConsumerGroup::subscribed_topics() const {
   std::set<std::string> out;
-  for (const auto& [id, m] : members_) out.insert(m.subscribed_topics.begin(), m.subscribed_topics.end());
+  for (const auto& [id, m] : members_) {
+    const std::set<std::string> topics = member_topics(m);
+    out.insert(topics.begin(), topics.end());
+  }
+  return out;
+}
+
+std::set<std::string> ConsumerGroup::member_topics(const ConsumerMember& m) const {
+  std::set<std::string> out = m.subscribed_topics;
+  if (!m.subscribed_topic_regex.empty())
+    if (auto it = resolved_regexes.find(m.subscribed_topic_regex); it != resolved_regexes.end())
+      out.insert(it->second.begin(), it->second.end());
+  return out;
+}
+
+bool ConsumerGroup::all_members_use_classic_protocol_except(const std::string& except) const {
+  for (const auto& [id, m] : members_)
+    if (id != except && !m.uses_classic_protocol()) return false;
+  return true;
+}
+
+bool ConsumerGroup::waiting_on_unreleased_partition(const ConsumerMember& m) const {
+  if (m.state != MemberState::UnreleasedPartitions) return false;
+  for (const TopicPartition& tp : target_of(m.member_id))
+    if (!m.assigned.count(tp) && owner(tp)) return true;
+  return false;
+}
+
+std::set<std::string> ConsumerGroup::subscribed_regexes() const {
+  std::set<std::string> out;
+  for (const auto& [id, m] : members_)
+    if (!m.subscribed_topic_regex.empty()) out.insert(m.subscribed_topic_regex);
   return out;
 }
 

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/broker/protocol.h"
 #include "engine/common/types.h"
 #include "sim/world.h"
 
@@ -45,6 +46,15 @@ const char* member_state_name(MemberState s);
 
 using PartitionSet = std::set<TopicPartition>;
 
+// A member of a consumer group that still speaks the classic protocol
+// (JoinGroup / SyncGroup / Heartbeat) — Kafka's ClassicMemberMetadata, set
+// by an online upgrade (KIP-848) or when a classic consumer joins a group
+// that is already a consumer group. The coordinator computes its assignment.
+struct ClassicMemberMetadata {
+  int32_t session_timeout_ms = 0;
+  std::vector<protocol::JoinGroupProtocol> protocols;  // as its last JoinGroup listed them
+};
+
 struct ConsumerMember {
   std::string member_id;
   std::optional<std::string> instance_id;
@@ -55,13 +65,18 @@ struct ConsumerMember {
   MemberState state = MemberState::Stable;
   int32_t rebalance_timeout_ms = 0;
   std::set<std::string> subscribed_topics;
+  // KIP-848's SubscribedTopicRegex ("" : none), resolved by the coordinator
+  // (the group's `resolved_regexes`); the member's topics are both.
+  std::string subscribed_topic_regex;
   std::string server_assignor;  // "" : the group's default
   PartitionSet assigned;
   PartitionSet pending_revocation;
+  std::optional<ClassicMemberMetadata> classic;  // set: a classic-protocol member
   // Timers of the coordinator's node (not persisted; re-armed on load).
   std::optional<sim::TimerId> session_timer, rebalance_timer;
 
   bool is_static() const { return instance_id.has_value(); }
+  bool uses_classic_protocol() const { return classic.has_value(); }
   // A static member that left with epoch -2: kept, with its assignment, for a
   // replacement with the same group.instance.id (until its session expires).
   bool left_static() const { return member_epoch == -2; }
@@ -111,6 +126,22 @@ class ConsumerGroup {
 
   // The union of every member's subscription (sorted).
   std::set<std::string> subscribed_topics() const;
+  // A member's topics: its topic names and what its regex resolved to.
+  std::set<std::string> member_topics(const ConsumerMember& m) const;
+  // The regexes some member subscribes to (sorted).
+  std::set<std::string> subscribed_regexes() const;
+  // Every member but `except` speaks the classic protocol (Kafka's allMembersUseClassicProtocolExcept).
+  bool all_members_use_classic_protocol_except(const std::string& except) const;
+  // A member in UNRELEASED_PARTITIONS still waits for a partition another member owns.
+  bool waiting_on_unreleased_partition(const ConsumerMember& m) const;
+
+  // ---- server-side regexes (Kafka's ConsumerGroupRegularExpression records) ----------
+  // regex -> the topics it resolved to at the last refresh.
+  std::map<std::string, std::set<std::string>> resolved_regexes;
+  int64_t last_regex_refresh_ms = -1;  // persisted: the 10 s batch interval survives failover
+  // The metadata image's topics at that refresh (not persisted: a new
+  // coordinator resolves again once the interval has passed).
+  std::vector<std::string> regex_topics_seen;
 
   // Asserts the bookkeeping (README.md, "Consumer groups": invariants).
   void assert_invariants() const;

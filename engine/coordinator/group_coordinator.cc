@@ -47,7 +47,11 @@ GroupCoordinator::GroupCoordinator(sim::World& world, sim::NodeId self, int32_t 
       consumer_heartbeat_ms_(config.get_int("group.consumer.heartbeat.interval.ms")),
       consumer_session_ms_(config.get_int("group.consumer.session.timeout.ms")),
       consumer_assignors_(config.get_list("group.consumer.assignors")),
-      fence_pending_revocation_(config.get_string("ksim.consumer.group.pending.revocation") != "ignore") {
+      fence_pending_revocation_(config.get_string("ksim.consumer.group.pending.revocation") != "ignore"),
+      upgrade_enabled_(config.get_string("group.consumer.migration.policy") == "bidirectional" ||
+                       config.get_string("group.consumer.migration.policy") == "upgrade"),
+      downgrade_enabled_(config.get_string("group.consumer.migration.policy") == "bidirectional" ||
+                         config.get_string("group.consumer.migration.policy") == "downgrade") {
   sim::Network& net = world_.network();
   join_resp_ = net.kind("JoinGroupResponse");
   sync_resp_ = net.kind("SyncGroupResponse");
@@ -231,14 +235,14 @@ void GroupCoordinator::join_group(const sim::Incoming& in) {
     return respond_join_error(in, Errc::INVALID_SESSION_TIMEOUT, req.member_id);
   Shard& s = *shard(c);
   if (auto cg = s.consumer_groups.find(req.group_id); cg != s.consumer_groups.end()) {
-    // A consumer (KIP-848) group with members does not take classic members
-    // (ksim has no mixed groups): Kafka's INCONSISTENT_GROUP_PROTOCOL. An
-    // empty one (its last member left) becomes a classic group again — the
-    // downgrade; its committed offsets stay where they are.
-    if (!cg->second.members().empty())
-      return respond_join_error(in, Errc::INCONSISTENT_GROUP_PROTOCOL, req.member_id);
+    // A consumer (KIP-848) group with members takes a classic member as a
+    // classic member of the consumer group (the coordinator assigns it). An
+    // empty one (its last member left) becomes a classic group again; its
+    // committed offsets stay where they are.
+    if (!cg->second.members().empty()) return classic_join_to_consumer_group(c, cg->second, req, in);
     world_.probe("group: empty consumer group converted to classic");
     s.consumer_groups.erase(cg);
+    if (on_group_converted) on_group_converted(req.group_id, "classic");
   }
   const bool unknown_member = req.member_id.empty();
   const bool new_group = !s.groups.count(req.group_id);
@@ -626,6 +630,7 @@ void GroupCoordinator::sync_group(const sim::Incoming& in) {
   if (req.group_id.empty()) return respond_sync(in, Errc::INVALID_GROUP_ID, "", "");
   auto [c, status] = target(req.group_id);
   if (status != Errc::NONE) return respond_sync(in, status, "", "");
+  if (ConsumerGroup* cg = find_consumer(c, req.group_id)) return classic_sync_to_consumer_group(c, *cg, req, in);
   ClassicGroup* gp = find(c, req.group_id);
   if (!gp || gp->is(GroupState::Empty)) return respond_sync(in, Errc::UNKNOWN_MEMBER_ID, "", "");
   ClassicGroup& g = *gp;
@@ -694,6 +699,7 @@ void GroupCoordinator::heartbeat(const sim::Incoming& in) {
   // Kafka answers heartbeats blindly while the group is loading.
   if (status == Errc::COORDINATOR_LOAD_IN_PROGRESS) return respond(Errc::NONE);
   if (status != Errc::NONE) return respond(status);
+  if (ConsumerGroup* cg = find_consumer(c, req.group_id)) return respond(classic_heartbeat_to_consumer_group(c, *cg, req));
   ClassicGroup* g = find(c, req.group_id);
   if (!g) return respond(Errc::UNKNOWN_MEMBER_ID);
   if (g->is(GroupState::Dead)) return respond(Errc::COORDINATOR_NOT_AVAILABLE);
@@ -729,6 +735,11 @@ void GroupCoordinator::leave_group(const sim::Incoming& in) {
     return respond();
   }
   auto [c, status] = target(req.group_id);
+  if (status == Errc::NONE)
+    if (ConsumerGroup* cg = find_consumer(c, req.group_id)) {
+      resp = classic_leave_consumer_group(c, *cg, req);
+      return respond();
+    }
   ClassicGroup* g = status == Errc::NONE ? find(c, req.group_id) : nullptr;
   if (status != Errc::NONE || !g || g->is(GroupState::Dead)) {
     resp.error = status != Errc::NONE ? status : (!g ? Errc::UNKNOWN_MEMBER_ID : Errc::COORDINATOR_NOT_AVAILABLE);

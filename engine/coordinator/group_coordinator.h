@@ -46,7 +46,9 @@ struct GroupMemberDescription {
   int32_t member_epoch = -1;
   std::string member_state;
   std::vector<TopicPartition> assigned, pending_revocation, target;
-  std::vector<std::string> subscription;  // subscribed topics (sorted)
+  std::vector<std::string> subscription;  // subscribed topics (sorted; a regex's resolved topics included)
+  std::string subscribed_topic_regex;     // KIP-848 server-side regex ("" : none)
+  bool classic_protocol = false;          // a consumer group's member that speaks JoinGroup / SyncGroup
 };
 
 // What DescribeGroups + OffsetFetch would tell about a group (Cluster::describe_group).
@@ -84,8 +86,15 @@ class GroupCoordinator {
   // from then on its partitions may go to others (the history's
   // split-ownership checker needs to know the old owner was fenced).
   std::function<void(const std::string& group_id, const std::string& member_id)> on_member_fenced;
+  // Called when a group changes protocol with its state (KIP-848's online
+  // upgrade to "consumer" / downgrade to "classic", or an empty group's
+  // conversion): not a creation — nothing was lost.
+  std::function<void(const std::string& group_id, const std::string& protocol)> on_group_converted;
   // A topic's partition count from the broker's metadata image (-1: unknown).
   std::function<int32_t(const std::string& topic)> partition_count_of;
+  // Every topic of the broker's metadata image (sorted): what server-side
+  // regex subscriptions (KIP-848) are resolved against.
+  std::function<std::vector<std::string>()> topic_names;
 
   // The APIs this class serves, and serving one (from a request handler fiber; never blocks).
   static bool handles(const std::string& api);
@@ -146,6 +155,10 @@ class GroupCoordinator {
   Errc validate_member_epoch(const ConsumerMember& m, const protocol::ConsumerGroupHeartbeatRequest& req) const;
   // Recomputes the target if the group epoch moved on (or the subscribed topics changed).
   void maybe_update_target(ConsumerGroup& g);
+  // Resolves the group's regexes again when one is new, or when the batch
+  // interval passed and the image's topics changed; true if what some regex
+  // resolves to changed (a new group epoch).
+  bool maybe_refresh_regexes(ConsumerGroup& g);
   std::map<std::string, int32_t> subscription_metadata(const ConsumerGroup& g) const;
   std::string preferred_assignor(const ConsumerGroup& g) const;
   void remove_consumer_member(const Ctx& c, ConsumerGroup& g, const std::string& member_id, bool fenced);
@@ -165,6 +178,40 @@ class GroupCoordinator {
   void append_offset_commit(const Ctx& c, const protocol::OffsetCommitRequest& req,
                             std::function<void(const protocol::OffsetCommitRequest&, Errc)> respond_all);
   void complete_txn_offsets(Shard& s, ProducerId pid, bool committed, Offset marker_offset);
+
+  // Refreshes regexes, moves the group epoch for new subscription metadata,
+  // recomputes the target and takes the member's next step given what it
+  // owns (the tail of every ConsumerGroupHeartbeat and of a classic member's
+  // JoinGroup). True if the member's state changed.
+  bool advance_consumer_member(ConsumerGroup& g, const std::string& member_id, int32_t epoch_before,
+                               const std::optional<std::vector<TopicPartition>>& owned);
+
+  // ---- online migration (KIP-848): group_coordinator_migration.cc --------------------------
+  // Kafka's validateOnlineUpgrade: the policy allows it and the classic group
+  // speaks the embedded consumer protocol.
+  bool validate_online_upgrade(const ClassicGroup& g) const;
+  // Kafka's convertToConsumerGroup: the classic group (with members) becomes
+  // a consumer group of classic members at its generation; parked JoinGroup /
+  // SyncGroup get REBALANCE_IN_PROGRESS.
+  ConsumerGroup& convert_to_consumer_group(const Ctx& c, Shard& s, ClassicGroup& g);
+  // Kafka's validateOnlineDowngradeWithFencedMember: `leaving` is the last
+  // consumer-protocol member and classic members remain.
+  bool validate_online_downgrade(const ConsumerGroup& g, const std::string& leaving) const;
+  // Kafka's convertToClassicGroup: the remaining (classic) members form a
+  // Stable classic group at the group epoch, then a rebalance starts.
+  void convert_to_classic_group(const Ctx& c, Shard& s, const std::string& group_id, const std::string& leaving,
+                                std::function<void(Errc)> done);
+  // Classic requests of a consumer group's classic members.
+  void classic_join_to_consumer_group(const Ctx& c, ConsumerGroup& g, const protocol::JoinGroupRequest& req,
+                                      const sim::Incoming& in);
+  void classic_sync_to_consumer_group(const Ctx& c, ConsumerGroup& g, const protocol::SyncGroupRequest& req,
+                                      const sim::Incoming& in);
+  Errc classic_heartbeat_to_consumer_group(const Ctx& c, ConsumerGroup& g, const protocol::HeartbeatRequest& req);
+  protocol::LeaveGroupResponse classic_leave_consumer_group(const Ctx& c, ConsumerGroup& g,
+                                                            const protocol::LeaveGroupRequest& req);
+  // The classic member `member_id` (static: by instance id) of a consumer group, or the error.
+  std::pair<ConsumerMember*, Errc> classic_member_of(ConsumerGroup& g, const std::string& member_id,
+                                                     const std::optional<std::string>& instance_id);
 
   // ---- the join / sync protocol (Kafka's names) -----------------------------------------
   void join_new_member(const Ctx& c, ClassicGroup& g, const protocol::JoinGroupRequest& req, const sim::Incoming& in);
@@ -237,6 +284,7 @@ class GroupCoordinator {
   int32_t consumer_heartbeat_ms_, consumer_session_ms_;
   std::vector<std::string> consumer_assignors_;
   bool fence_pending_revocation_;  // false: ksim.consumer.group.pending.revocation=ignore (KAFKA-16147)
+  bool upgrade_enabled_, downgrade_enabled_;  // group.consumer.migration.policy
   // Registered on first use: a new kind id at construction would shift the
   // ids (and the trace) of every classic run.
   std::optional<sim::KindId> cg_heartbeat_resp_;

@@ -11,6 +11,7 @@
 #include "engine/coordinator/coordinator_lookup.h"
 #include "engine/coordinator/group_coordinator.h"
 #include "engine/coordinator/member_reconciler.h"
+#include "engine/coordinator/topic_regex.h"
 #include "sim/error.h"
 
 namespace ksim::coordinator {
@@ -47,8 +48,9 @@ Errc GroupCoordinator::validate_consumer_heartbeat(const protocol::ConsumerGroup
   if (req.member_epoch == kLeaveStaticEpoch && !req.instance_id) return Errc::INVALID_REQUEST;
   if (req.member_epoch == 0) {
     // A join is a full request.
-    if (req.rebalance_timeout_ms <= 0 || !req.subscribed_topic_names || !req.topic_partitions ||
-        !req.topic_partitions->empty())
+    // SubscribedTopicNames or SubscribedTopicRegex must be set in the first request.
+    if (req.rebalance_timeout_ms <= 0 || (!req.subscribed_topic_names && !req.subscribed_topic_regex) ||
+        !req.topic_partitions || !req.topic_partitions->empty())
       return Errc::INVALID_REQUEST;
   }
   if (req.server_assignor && std::find(consumer_assignors_.begin(), consumer_assignors_.end(), *req.server_assignor) ==
@@ -66,6 +68,18 @@ void GroupCoordinator::consumer_group_heartbeat(const sim::Incoming& in) {
     respond_consumer_heartbeat(in, std::move(r));
   };
   if (Errc e = validate_consumer_heartbeat(req); e != Errc::NONE) return fail(e);
+  // Kafka's throwIfRegularExpressionIsInvalid ("" clears the member's regex).
+  if (req.subscribed_topic_regex && !req.subscribed_topic_regex->empty()) {
+    std::string why;
+    if (!TopicRegex::compile(*req.subscribed_topic_regex, &why)) {
+      world_.probe("group: consumer heartbeat with an invalid regex (INVALID_REGULAR_EXPRESSION)");
+      protocol::ConsumerGroupHeartbeatResponse r;
+      r.error = Errc::INVALID_REGULAR_EXPRESSION;
+      r.error_message = why;
+      r.member_id = req.member_id;
+      return respond_consumer_heartbeat(in, std::move(r));
+    }
+  }
   auto [c, status] = target(req.group_id);
   if (status != Errc::NONE) return fail(status);
   Shard& s = *shard(c);
@@ -73,17 +87,26 @@ void GroupCoordinator::consumer_group_heartbeat(const sim::Incoming& in) {
   if (!g) {
     if (req.member_epoch != 0) return fail(Errc::UNKNOWN_MEMBER_ID);
     if (auto it = s.groups.find(req.group_id); it != s.groups.end()) {
-      // A classic group with members stays classic (no online upgrade in ksim);
-      // an empty one (offsets only) becomes a consumer group, as in Kafka.
-      if (!it->second.is(GroupState::Empty)) {
-        world_.probe("group: classic group with members refuses a consumer member");
-        return fail(Errc::GROUP_ID_NOT_FOUND);
+      if (!it->second.is(GroupState::Empty) && !it->second.is(GroupState::Dead)) {
+        // KIP-848's online upgrade: the first consumer-protocol member turns a
+        // live classic group into a consumer group whose classic members go on
+        // speaking JoinGroup / SyncGroup / Heartbeat.
+        if (!validate_online_upgrade(it->second)) {
+          world_.probe("group: classic group with members refuses a consumer member");
+          return fail(Errc::GROUP_ID_NOT_FOUND);
+        }
+        g = &convert_to_consumer_group(c, s, it->second);
+      } else {
+        // An empty one (offsets only) becomes a consumer group, as in Kafka.
+        world_.probe("group: empty classic group converted to consumer");
+        s.groups.erase(it);
+        g = &s.consumer_groups.try_emplace(req.group_id, req.group_id, fence_pending_revocation_).first->second;
+        if (on_group_converted) on_group_converted(req.group_id, "consumer");
       }
-      world_.probe("group: empty classic group converted to consumer");
-      s.groups.erase(it);
+    } else {
+      g = &s.consumer_groups.try_emplace(req.group_id, req.group_id, fence_pending_revocation_).first->second;
+      if (on_group_created) on_group_created(req.group_id, TopicPartition{kGroupMetadataTopic, c.partition});
     }
-    g = &s.consumer_groups.try_emplace(req.group_id, req.group_id, fence_pending_revocation_).first->second;
-    if (on_group_created) on_group_created(req.group_id, TopicPartition{kGroupMetadataTopic, c.partition});
   }
   if (req.member_epoch == kLeaveEpoch || req.member_epoch == kLeaveStaticEpoch) return consumer_leave(c, *g, req, in);
 
@@ -100,36 +123,30 @@ void GroupCoordinator::consumer_group_heartbeat(const sim::Incoming& in) {
       world_.probe("group: consumer heartbeat fenced (" + std::string(errc_name(e)) + ")");
       return fail(e);
     }
-    // What the assignment depends on changed: a new group epoch.
+    // What the assignment depends on changed: a new group epoch (one per heartbeat).
+    bool bump = false;
     if (req.subscribed_topic_names) {
       std::set<std::string> topics(req.subscribed_topic_names->begin(), req.subscribed_topic_names->end());
       if (topics != m->subscribed_topics) {
         m->subscribed_topics = std::move(topics);
-        g->bump_group_epoch();
+        bump = true;
       }
+    }
+    if (req.subscribed_topic_regex && *req.subscribed_topic_regex != m->subscribed_topic_regex) {
+      m->subscribed_topic_regex = *req.subscribed_topic_regex;
+      bump = true;
     }
     if (req.server_assignor && *req.server_assignor != m->server_assignor) {
       m->server_assignor = *req.server_assignor;
-      g->bump_group_epoch();
+      bump = true;
     }
+    if (bump) g->bump_group_epoch();
     if (req.rebalance_timeout_ms > 0) m->rebalance_timeout_ms = req.rebalance_timeout_ms;
   }
   const std::string member_id = m->member_id;
-  // The subscribed topics' partition counts changed (a topic created, grown): a new epoch.
-  if (g->group_epoch() == epoch_before && subscription_metadata(*g) != g->subscription_metadata) g->bump_group_epoch();
   const int32_t target_before = g->assignment_epoch();
-  maybe_update_target(*g);
+  const bool member_changed = advance_consumer_member(*g, member_id, epoch_before, req.topic_partitions);
   m = g->member(member_id);
-  const MemberStep before{m->member_epoch, m->state, m->assigned, m->pending_revocation};
-  const MemberStep next =
-      reconcile_member(*m, g->assignment_epoch(), g->target_of(member_id), req.topic_partitions,
-                       [g](const TopicPartition& tp) { return g->owner(tp); });
-  if (next != before) {
-    if (next.state == MemberState::UnrevokedPartitions && before.state != MemberState::UnrevokedPartitions)
-      world_.probe("group: consumer member must revoke partitions first");
-    if (next.state == MemberState::UnreleasedPartitions) world_.probe("group: consumer member waits for unreleased partitions");
-    g->update_member(*m, next.epoch, next.state, next.assigned, next.pending_revocation);
-  }
   update_rebalance_timer(c, *g, *m);
   reschedule_consumer_session(c, *g, *m);
   g->assert_invariants();
@@ -139,8 +156,8 @@ void GroupCoordinator::consumer_group_heartbeat(const sim::Incoming& in) {
   r.member_epoch = m->member_epoch;
   r.heartbeat_interval_ms = consumer_heartbeat_ms_;
   r.assignment = vec(m->assigned);
-  const bool changed = next != before || g->group_epoch() != epoch_before || g->assignment_epoch() != target_before ||
-                       req.member_epoch == 0 || req.subscribed_topic_names;
+  const bool changed = member_changed || g->group_epoch() != epoch_before || g->assignment_epoch() != target_before ||
+                       req.member_epoch == 0 || req.subscribed_topic_names || req.subscribed_topic_regex;
   if (!changed) return respond_consumer_heartbeat(in, std::move(r));
   // Answered once the group's new state is committed (Kafka's coordinator
   // runtime: the response waits for the write's high watermark).
@@ -155,6 +172,28 @@ void GroupCoordinator::consumer_group_heartbeat(const sim::Incoming& in) {
   });
 }
 
+bool GroupCoordinator::advance_consumer_member(ConsumerGroup& g, const std::string& member_id, int32_t epoch_before,
+                                               const std::optional<std::vector<TopicPartition>>& owned) {
+  // A regex now resolves to other topics (a matching topic was created): a new epoch.
+  if (maybe_refresh_regexes(g) && g.group_epoch() == epoch_before) {
+    world_.probe("group: consumer regex resolved to other topics");
+    g.bump_group_epoch();
+  }
+  // The subscribed topics' partition counts changed (a topic created, grown): a new epoch.
+  if (g.group_epoch() == epoch_before && subscription_metadata(g) != g.subscription_metadata) g.bump_group_epoch();
+  maybe_update_target(g);
+  ConsumerMember* m = g.member(member_id);
+  const MemberStep before{m->member_epoch, m->state, m->assigned, m->pending_revocation};
+  const MemberStep next = reconcile_member(*m, g.assignment_epoch(), g.target_of(member_id), owned,
+                                           [&g](const TopicPartition& tp) { return g.owner(tp); });
+  if (next == before) return false;
+  if (next.state == MemberState::UnrevokedPartitions && before.state != MemberState::UnrevokedPartitions)
+    world_.probe("group: consumer member must revoke partitions first");
+  if (next.state == MemberState::UnreleasedPartitions) world_.probe("group: consumer member waits for unreleased partitions");
+  g.update_member(*m, next.epoch, next.state, next.assigned, next.pending_revocation);
+  return true;
+}
+
 ConsumerMember* GroupCoordinator::consumer_join(const Ctx& c, ConsumerGroup& g,
                                                 const protocol::ConsumerGroupHeartbeatRequest& req,
                                                 const sim::Incoming& in, Errc* error) {
@@ -164,7 +203,9 @@ ConsumerMember* GroupCoordinator::consumer_join(const Ctx& c, ConsumerGroup& g,
   fresh.client_id = world_.node_name(in.src);
   fresh.client_node = kafka_id_of(in.src);
   fresh.rebalance_timeout_ms = req.rebalance_timeout_ms;
-  fresh.subscribed_topics = {req.subscribed_topic_names->begin(), req.subscribed_topic_names->end()};
+  if (req.subscribed_topic_names)
+    fresh.subscribed_topics = {req.subscribed_topic_names->begin(), req.subscribed_topic_names->end()};
+  fresh.subscribed_topic_regex = req.subscribed_topic_regex.value_or("");
   fresh.server_assignor = req.server_assignor.value_or("");
   if (req.instance_id) {
     if (auto old_id = g.static_member_id(*req.instance_id); old_id && *old_id != req.member_id) {
@@ -182,7 +223,8 @@ ConsumerMember* GroupCoordinator::consumer_join(const Ctx& c, ConsumerGroup& g,
       const PartitionSet target = g.target_of(*old_id);
       const int32_t epoch = old->previous_member_epoch;
       const PartitionSet assigned = old->assigned;
-      const bool same_subscription = old->subscribed_topics == fresh.subscribed_topics;
+      const bool same_subscription = old->subscribed_topics == fresh.subscribed_topics &&
+                                     old->subscribed_topic_regex == fresh.subscribed_topic_regex;
       remove_consumer_member(c, g, *old_id, false);
       ConsumerMember& m = g.add(std::move(fresh));
       g.update_member(m, std::max(epoch, 0), MemberState::Stable, assigned, {});
@@ -238,6 +280,14 @@ void GroupCoordinator::consumer_leave(const Ctx& c, ConsumerGroup& g, const prot
     g.update_member(*m, kLeaveStaticEpoch, MemberState::Stable, m->assigned, {});
     m->previous_member_epoch = epoch;
     cancel(m->rebalance_timer);
+  } else if (validate_online_downgrade(g, req.member_id)) {
+    // The last consumer-protocol member leaves classic members behind: the
+    // group goes back to classic (KIP-848's online downgrade).
+    world_.probe("group: consumer member left");
+    return convert_to_classic_group(c, *shard(c), g.id(), req.member_id, [this, in, r = std::move(r)](Errc e) mutable {
+      if (e != Errc::NONE) r.error = e;
+      respond_consumer_heartbeat(in, std::move(r));
+    });
   } else {
     world_.probe("group: consumer member left");
     remove_consumer_member(c, g, req.member_id, false);
@@ -278,7 +328,7 @@ void GroupCoordinator::maybe_update_target(ConsumerGroup& g) {
   if (g.group_epoch() == g.assignment_epoch()) return;
   const std::map<std::string, int32_t> topics = subscription_metadata(g);
   AssignorInput input;
-  for (const auto& [id, m] : g.members()) input[id] = AssignorMember{m.subscribed_topics, g.target_of(id)};
+  for (const auto& [id, m] : g.members()) input[id] = AssignorMember{g.member_topics(m), g.target_of(id)};
   std::map<std::string, PartitionSet> target;
   const std::string assignor = preferred_assignor(g);
   const bool known = assign_by_name(assignor, input, topics, &target);
@@ -286,6 +336,40 @@ void GroupCoordinator::maybe_update_target(ConsumerGroup& g) {
   world_.probe("group: consumer target assignment computed");
   g.subscription_metadata = topics;
   g.set_target(std::move(target), g.group_epoch());
+}
+
+bool GroupCoordinator::maybe_refresh_regexes(ConsumerGroup& g) {
+  const std::set<std::string> wanted = g.subscribed_regexes();
+  // Resolutions nobody subscribes to any more go (Kafka writes a tombstone).
+  for (auto it = g.resolved_regexes.begin(); it != g.resolved_regexes.end();)
+    it = wanted.count(it->first) ? std::next(it) : g.resolved_regexes.erase(it);
+  if (wanted.empty()) return false;
+  bool unresolved = false;
+  for (const std::string& r : wanted) unresolved |= !g.resolved_regexes.count(r);
+  const std::vector<std::string> topics = topic_names ? topic_names() : std::vector<std::string>{};
+  // Kafka 4.0 batches refreshes (at most one per REGEX_BATCH_REFRESH_INTERVAL_MS
+  // per group) and refreshes only when the image has new topics; a regex no
+  // one resolved yet is resolved at once here (Kafka: asynchronously).
+  const bool due = now_ms() > g.last_regex_refresh_ms + kRegexBatchRefreshIntervalMs && topics != g.regex_topics_seen;
+  if (!unresolved && !due) return false;
+  bool changed = false;
+  for (const std::string& r : wanted) {
+    std::optional<TopicRegex> re = TopicRegex::compile(r, nullptr);
+    SIM_ASSERT(re.has_value(), "consumer group " + g.id() + ": a stored regex does not compile: " + r);
+    std::set<std::string> resolved = re->resolve(topics);
+    auto it = g.resolved_regexes.find(r);
+    if (it == g.resolved_regexes.end()) {
+      g.resolved_regexes.emplace(r, std::move(resolved));
+      changed = true;
+    } else if (it->second != resolved) {
+      it->second = std::move(resolved);
+      changed = true;
+    }
+  }
+  world_.probe("group: consumer regexes resolved");
+  g.last_regex_refresh_ms = now_ms();
+  g.regex_topics_seen = topics;
+  return changed;
 }
 
 void GroupCoordinator::remove_consumer_member(const Ctx& c, ConsumerGroup& g, const std::string& member_id, bool fenced) {
@@ -298,8 +382,10 @@ void GroupCoordinator::remove_consumer_member(const Ctx& c, ConsumerGroup& g, co
 
 void GroupCoordinator::reschedule_consumer_session(const Ctx& c, ConsumerGroup& g, ConsumerMember& m) {
   cancel(m.session_timer);
+  // A classic member keeps the session timeout of its JoinGroup (Kafka's classicProtocolSessionTimeout).
+  const int32_t session_ms = m.classic ? m.classic->session_timeout_ms : consumer_session_ms_;
   m.session_timer = world_.schedule_after(
-      self_, sim::milliseconds(consumer_session_ms_),
+      self_, sim::milliseconds(session_ms),
       [this, c, gid = g.id(), mid = m.member_id] { expire_consumer_member(c, gid, mid, 0, false); });
 }
 
@@ -327,6 +413,10 @@ void GroupCoordinator::expire_consumer_member(const Ctx& c, const std::string& g
     m->session_timer.reset();
     world_.probe(m->left_static() ? "group: consumer static member expired" : "group: consumer member fenced (session timeout)");
   }
+  if (validate_online_downgrade(*g, member_id)) {
+    if (on_member_fenced) on_member_fenced(group_id, member_id);
+    return convert_to_classic_group(c, *shard(c), group_id, member_id, {});
+  }
   remove_consumer_member(c, *g, member_id, true);
   g->bump_group_epoch();
   g->assert_invariants();
@@ -349,13 +439,22 @@ void GroupCoordinator::persist_consumer_group(const Ctx& c, ConsumerGroup& g, st
     r.state = static_cast<uint8_t>(m.state);
     r.rebalance_timeout_ms = m.rebalance_timeout_ms;
     r.subscribed_topics = {m.subscribed_topics.begin(), m.subscribed_topics.end()};
+    r.subscribed_topic_regex = m.subscribed_topic_regex;
     r.server_assignor = m.server_assignor;
     r.assigned = vec(m.assigned);
     r.pending_revocation = vec(m.pending_revocation);
     r.target = vec(g.target_of(id));
+    if (m.classic) {
+      r.classic = true;
+      r.classic_session_timeout_ms = m.classic->session_timeout_ms;
+      for (const protocol::JoinGroupProtocol& p : m.classic->protocols) r.classic_protocols.emplace_back(p.name, p.metadata);
+    }
     v.members.push_back(std::move(r));
   }
   for (const auto& [t, n] : g.subscription_metadata) v.subscription_metadata.emplace_back(t, n);
+  for (const auto& [regex, topics] : g.resolved_regexes)
+    v.resolved_regexes.emplace_back(regex, std::vector<std::string>(topics.begin(), topics.end()));
+  v.last_regex_refresh_ms = g.last_regex_refresh_ms;
   storage::Record r;
   r.timestamp = now_ms();
   r.key = bytes_of(encode_key(ConsumerGroupKey{g.id()}));
@@ -383,7 +482,12 @@ void GroupCoordinator::replay_consumer_group(Shard& s, const std::string& group_
     m.client_node = r.client_node;
     m.rebalance_timeout_ms = r.rebalance_timeout_ms;
     m.subscribed_topics = {r.subscribed_topics.begin(), r.subscribed_topics.end()};
+    m.subscribed_topic_regex = r.subscribed_topic_regex;
     m.server_assignor = r.server_assignor;
+    if (r.classic) {
+      m.classic = ClassicMemberMetadata{r.classic_session_timeout_ms, {}};
+      for (const auto& [name, metadata] : r.classic_protocols) m.classic->protocols.push_back({name, metadata});
+    }
     ConsumerMember& added = g.add(std::move(m));
     g.update_member(added, r.member_epoch, static_cast<MemberState>(r.state), set_of(r.assigned),
                     set_of(r.pending_revocation));
@@ -392,6 +496,9 @@ void GroupCoordinator::replay_consumer_group(Shard& s, const std::string& group_
   }
   g.set_target(std::move(target), v->assignment_epoch);
   for (const auto& [t, n] : v->subscription_metadata) g.subscription_metadata[t] = n;
+  for (const auto& [regex, topics] : v->resolved_regexes)
+    g.resolved_regexes[regex] = std::set<std::string>(topics.begin(), topics.end());
+  g.last_regex_refresh_ms = v->last_regex_refresh_ms;
 }
 
 Errc GroupCoordinator::validate_consumer_offset_commit(const ConsumerGroup& g,
@@ -401,7 +508,10 @@ Errc GroupCoordinator::validate_consumer_offset_commit(const ConsumerGroup& g,
   if (req.generation_id < 0 && req.member_id.empty() && g.members().empty()) return Errc::NONE;  // admin / simple
   const ConsumerMember* m = g.member(req.member_id);
   if (!m || m->left_static()) return Errc::UNKNOWN_MEMBER_ID;
-  if (req.generation_id != m->member_epoch) return Errc::STALE_MEMBER_EPOCH;
+  // A classic member's generation is its member epoch: a wrong one is
+  // ILLEGAL_GENERATION, as its classic client expects (Kafka: the same).
+  if (req.generation_id != m->member_epoch)
+    return m->uses_classic_protocol() ? Errc::ILLEGAL_GENERATION : Errc::STALE_MEMBER_EPOCH;
   return Errc::NONE;
 }
 
@@ -419,7 +529,10 @@ void GroupCoordinator::describe_consumer_group(const ConsumerGroup& g, GroupDesc
     md.group_instance_id = m.instance_id;
     md.client_id = m.client_id;
     md.client_node = m.client_node;
-    md.subscription = {m.subscribed_topics.begin(), m.subscribed_topics.end()};
+    const std::set<std::string> topics = g.member_topics(m);
+    md.subscription = {topics.begin(), topics.end()};
+    md.subscribed_topic_regex = m.subscribed_topic_regex;
+    md.classic_protocol = m.uses_classic_protocol();
     md.member_epoch = m.member_epoch;
     md.member_state = member_state_name(m.state);
     md.assigned = vec(m.assigned);

@@ -166,16 +166,33 @@ std::string encode_consumer_group_value(const ConsumerGroupValue& v) {
     w.varint(m.rebalance_timeout_ms);
     w.varint(static_cast<int64_t>(m.subscribed_topics.size()));
     for (const std::string& t : m.subscribed_topics) w.str(t);
+    w.str(m.subscribed_topic_regex);
     w.str(m.server_assignor);
     tps(w, m.assigned);
     tps(w, m.pending_revocation);
     tps(w, m.target);
+    w.u8(m.classic ? 1 : 0);
+    if (m.classic) {
+      w.varint(m.classic_session_timeout_ms);
+      w.varint(static_cast<int64_t>(m.classic_protocols.size()));
+      for (const auto& [name, metadata] : m.classic_protocols) {
+        w.str(name);
+        w.str(metadata);
+      }
+    }
   }
   w.varint(static_cast<int64_t>(v.subscription_metadata.size()));
   for (const auto& [topic, n] : v.subscription_metadata) {
     w.str(topic);
     w.varint(n);
   }
+  w.varint(static_cast<int64_t>(v.resolved_regexes.size()));
+  for (const auto& [regex, topics] : v.resolved_regexes) {
+    w.str(regex);
+    w.varint(static_cast<int64_t>(topics.size()));
+    for (const std::string& t : topics) w.str(t);
+  }
+  w.varint(v.last_regex_refresh_ms);
   return w.take();
 }
 
@@ -199,10 +216,21 @@ std::optional<ConsumerGroupValue> decode_consumer_group_value(std::string_view b
     m.rebalance_timeout_ms = static_cast<int32_t>(r.varint());
     const int64_t topics = r.varint();
     for (int64_t t = 0; t < topics && r.ok() && topics <= 1'000'000; ++t) m.subscribed_topics.push_back(r.str());
+    m.subscribed_topic_regex = r.str();
     m.server_assignor = r.str();
     m.assigned = tps(r);
     m.pending_revocation = tps(r);
     m.target = tps(r);
+    m.classic = r.u8() == 1;
+    if (m.classic) {
+      m.classic_session_timeout_ms = static_cast<int32_t>(r.varint());
+      const int64_t protocols = r.varint();
+      for (int64_t p = 0; p < protocols && r.ok() && protocols <= 1'000; ++p) {
+        std::string name = r.str();
+        std::string metadata = r.str();
+        m.classic_protocols.emplace_back(std::move(name), std::move(metadata));
+      }
+    }
     v.members.push_back(std::move(m));
   }
   const int64_t topics = r.varint();
@@ -211,6 +239,15 @@ std::optional<ConsumerGroupValue> decode_consumer_group_value(std::string_view b
     const int32_t count = static_cast<int32_t>(r.varint());
     v.subscription_metadata.emplace_back(std::move(name), count);
   }
+  const int64_t regexes = r.varint();
+  for (int64_t i = 0; i < regexes && r.ok() && regexes <= 1'000'000; ++i) {
+    std::string regex = r.str();
+    const int64_t count = r.varint();
+    std::vector<std::string> resolved;
+    for (int64_t t = 0; t < count && r.ok() && count <= 1'000'000; ++t) resolved.push_back(r.str());
+    v.resolved_regexes.emplace_back(std::move(regex), std::move(resolved));
+  }
+  v.last_regex_refresh_ms = r.varint();
   if (!r.ok() || !r.done()) return std::nullopt;
   return v;
 }

@@ -20,9 +20,13 @@
 //           varint group_epoch, varint assignment_epoch, varint member count, then per member:
 //           str member_id, opt-str instance_id, str client_id, varint client_node, varint member_epoch,
 //           varint previous_member_epoch, u8 state, varint rebalance_timeout_ms,
-//           strs subscribed topics, str server_assignor, tps assigned, tps pending_revocation,
-//           tps target;  then varint topic count, per topic: str topic, varint partitions
-//           (the subscription metadata the target was computed with).
+//           strs subscribed topics, str subscribed_topic_regex ("" : none), str server_assignor,
+//           tps assigned, tps pending_revocation, tps target, u8 classic (then varint
+//           session_timeout_ms, varint protocol count, per protocol: str name, str metadata);
+//           then varint topic count, per
+//           topic: str topic, varint partitions (the subscription metadata the target was
+//           computed with); then varint regex count, per regex: str regex, strs the topics it
+//           resolved to; then varint last_regex_refresh_ms.
 //   (opt-str = u8 present flag, then str if present; strs / tps = varint count, then each.)
 //   A record without a value is a tombstone (the group or offset is deleted).
 //
@@ -98,8 +102,14 @@ struct ConsumerMemberRecord {
   uint8_t state = 0;  // MemberState
   int32_t rebalance_timeout_ms = 0;
   std::vector<std::string> subscribed_topics;
+  std::string subscribed_topic_regex;  // "" : none
   std::string server_assignor;
   std::vector<TopicPartition> assigned, pending_revocation, target;
+  // A classic-protocol member (Kafka's ClassicMemberMetadata): its session
+  // timeout and supported protocols (name, metadata).
+  bool classic = false;
+  int32_t classic_session_timeout_ms = 0;
+  std::vector<std::pair<std::string, std::string>> classic_protocols;
   bool operator==(const ConsumerMemberRecord&) const = default;
 };
 
@@ -108,6 +118,10 @@ struct ConsumerGroupValue {
   int32_t assignment_epoch = 0;
   std::vector<ConsumerMemberRecord> members;
   std::vector<std::pair<std::string, int32_t>> subscription_metadata;
+  // Server-side regexes: regex -> the topics it resolved to (Kafka's
+  // ConsumerGroupRegularExpression records), and when they were resolved.
+  std::vector<std::pair<std::string, std::vector<std::string>>> resolved_regexes;
+  int64_t last_regex_refresh_ms = -1;
   bool operator==(const ConsumerGroupValue&) const = default;
 };
 

@@ -4,6 +4,7 @@ namespace ksim::coordinator {
 namespace {
 
 MemberStep compute_next(const ConsumerMember& m, int32_t target_epoch, const PartitionSet& target,
+                        const std::optional<std::vector<TopicPartition>>& owned_reported,
                         const std::function<std::optional<std::string>(const TopicPartition&)>& owner) {
   PartitionSet kept, revoke, add;
   bool unreleased = false;
@@ -16,7 +17,13 @@ MemberStep compute_next(const ConsumerMember& m, int32_t target_epoch, const Par
     else
       unreleased = true;  // another member must revoke it first
   }
-  if (!revoke.empty()) return MemberStep{m.member_epoch, MemberState::UnrevokedPartitions, kept, revoke};
+  // Kafka's ownsRevokedPartitions: a member that says what it owns and no
+  // longer lists them has revoked them already (an eager classic member
+  // rejoins owning nothing); without a list it must be asked to.
+  bool owns_revoked = !owned_reported.has_value();
+  if (owned_reported)
+    for (const TopicPartition& tp : *owned_reported) owns_revoked |= revoke.count(tp) > 0;
+  if (!revoke.empty() && owns_revoked) return MemberStep{m.member_epoch, MemberState::UnrevokedPartitions, kept, revoke};
   kept.insert(add.begin(), add.end());
   return MemberStep{target_epoch, unreleased ? MemberState::UnreleasedPartitions : MemberState::Stable, kept, {}};
 }
@@ -29,7 +36,7 @@ MemberStep reconcile_member(const ConsumerMember& m, int32_t target_epoch, const
   const MemberStep same{m.member_epoch, m.state, m.assigned, m.pending_revocation};
   switch (m.state) {
     case MemberState::Stable:
-      if (m.member_epoch != target_epoch) return compute_next(m, target_epoch, target, owner);
+      if (m.member_epoch != target_epoch) return compute_next(m, target_epoch, target, owned_reported, owner);
       return same;
     case MemberState::UnrevokedPartitions: {
       // Still holding any partition pending revocation? Then wait (revoke first).
@@ -40,11 +47,11 @@ MemberStep reconcile_member(const ConsumerMember& m, int32_t target_epoch, const
       ConsumerMember revoked = m;
       revoked.pending_revocation.clear();
       revoked.state = MemberState::Stable;
-      return compute_next(revoked, target_epoch, target, owner);
+      return compute_next(revoked, target_epoch, target, owned_reported, owner);
     }
     case MemberState::UnreleasedPartitions:
       // A newer target, or partitions released meanwhile.
-      return compute_next(m, target_epoch, target, owner);
+      return compute_next(m, target_epoch, target, owned_reported, owner);
   }
   return same;
 }

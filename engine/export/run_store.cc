@@ -204,6 +204,7 @@ const char* event_type(check::EventType t) {
     case check::EventType::note: return "note";
     case check::EventType::group_created: return "group_created";
     case check::EventType::member_fenced: return "member_fenced";
+    case check::EventType::group_converted: return "group_converted";
   }
   return "?";
 }
@@ -356,7 +357,8 @@ void export_sqlite(Cluster& c, const std::string& path, const ExportOptions& opt
     Stmt s(db.get(), "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)", path);
     for (const check::ClusterEvent& e : h.events())
       s.row(ms(e.at_ns), event_type(e.type), e.node, e.tp.topic, e.tp.partition, e.leader_epoch, e.unclean,
-            join(e.isr), join(e.replicas), e.what);
+            join(e.isr), join(e.replicas),
+            e.type == check::EventType::group_converted ? e.what + " -> " + e.member : e.what);
   }
   if (options.verdict) {
     Stmt s(db.get(), "INSERT INTO anomalies VALUES (?,?,?,?,?,?,?,?,?)", path);

@@ -86,6 +86,17 @@ Cluster::Cluster(ClusterOptions options)
           record_event(std::move(e));
         };
       if (node->broker())
+        node->broker()->group_coordinator().on_group_converted = [this, self](const std::string& group,
+                                                                              const std::string& protocol) {
+          check::ClusterEvent e;
+          e.at_ns = world_->now().ns;
+          e.type = check::EventType::group_converted;
+          e.node = kafka_id_of(self);
+          e.what = group;
+          e.member = protocol;
+          record_event(std::move(e));
+        };
+      if (node->broker())
         node->broker()->group_coordinator().on_member_fenced = [this, self](const std::string& group,
                                                                             const std::string& member) {
           check::ClusterEvent e;

@@ -319,6 +319,15 @@ class GroupMember:
     @property
     def target(self) -> list[Tuple[str, int]]:
         """group.protocol=consumer: its partitions in the target assignment."""
+    @property
+    def classic_protocol(self) -> bool:
+        """group.protocol=consumer: True for a member that still speaks JoinGroup / SyncGroup / Heartbeat
+        (a classic consumer in a group upgraded online, or one that joined a consumer group)."""
+    @property
+    def subscribed_topic_regex(self) -> Optional[str]:
+        """group.protocol=consumer: the regex the coordinator resolves for this member
+        (subscribe(['^orders-.*'])); `subscription` then lists the topics it resolved to.
+        None: the member subscribed by topic names."""
 
 class GroupDescription:
     """A consumer group: DescribeGroups + OffsetFetch + each partition's high watermark.

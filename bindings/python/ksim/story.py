@@ -173,6 +173,11 @@ def _cluster_events(run):
             out.append(StoryEvent(at, "group", f"group {what} created on its coordinator (broker {node})",
                                   "the coordinator had no state for the group: members join and a first generation "
                                   "is formed"))
+        elif typ == "group_converted":
+            group, _, protocol = what.partition(" -> ")
+            out.append(StoryEvent(at, "group", f"group {group} converted to a {protocol} group (broker {node})",
+                                  "KIP-848 online migration: the members, their partitions and the committed offsets "
+                                  "stay; generations go on as member epochs"))
         elif typ == "election" and what == "created":
             c = created.setdefault(topic, {"at": at, "n": 0, "rf": len(parse_ids(replicas)), "leaders": []})
             c["n"] += 1

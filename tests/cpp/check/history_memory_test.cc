@@ -146,3 +146,29 @@ TEST_CASE("the string pool interns: equal strings share a Sym and views survive 
   for (int i = 0; i < 100'000; i += 997) CHECK(pool.view(syms[static_cast<size_t>(i)]) == "value-" + std::to_string(i));
   CHECK(pool.size() == 100'003);
 }
+
+TEST_CASE("an op keeps every error code in its byte - Kafka's codes past 127 and ksim's client-side ones",
+          "[check][history]") {
+  History h;
+  for (const Errc e : {Errc::NONE, Errc::NOT_LEADER_OR_FOLLOWER, Errc::TRANSACTION_ABORTABLE, Errc::INVALID_VOTER_KEY,
+                       Errc::INVALID_REGULAR_EXPRESSION, Errc::UNKNOWN_SERVER_ERROR, Errc::DELIVERY_TIMEOUT,
+                       Errc::TRANSACTION_ABORTED}) {
+    OpSpec s;
+    s.type = OpType::send;
+    s.client = 5;
+    s.client_name = "producer-1";
+    s.tp = TopicPartition{"t", 0};
+    s.value = "v";
+    const uint64_t id = h.invoke(s, 0);
+    h.complete(id, Outcome::fail, 1, e);
+    CHECK(h.op(id).error() == e);
+  }
+  // A code no byte can hold is refused, not stored as another code.
+  OpSpec s;
+  s.type = OpType::send;
+  s.client = 5;
+  s.client_name = "producer-1";
+  s.tp = TopicPartition{"t", 0};
+  const uint64_t id = h.invoke(s, 0);
+  CHECK_THROWS_AS(h.complete(id, Outcome::fail, 1, static_cast<Errc>(300)), std::out_of_range);
+}
