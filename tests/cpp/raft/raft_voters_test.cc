@@ -24,6 +24,21 @@ bool committed(const RaftCluster& c, NodeId leader, Offset record) {
   return l && l->high_watermark() > record;
 }
 
+// The trace's `note` texts on node `n`, oldest first (what a reader of the
+// trace sees of voter-set and role changes).
+std::vector<std::string> notes_of(const RaftCluster& c, NodeId n) {
+  std::vector<std::string> out;
+  for (const sim::TraceEvent& e : c.w.trace().kept())
+    if (e.kind == sim::ev::note && e.node == n.value) out.push_back(c.w.trace().text(e.a));
+  return out;
+}
+
+bool has_note(const RaftCluster& c, NodeId n, const std::string& text) {
+  for (const std::string& t : notes_of(c, n))
+    if (t.find(text) != std::string::npos) return true;
+  return false;
+}
+
 }  // namespace
 
 TEST_CASE("a VotersRecord round-trips and refuses what Kafka's VoterSet refuses", "[raft][voters]") {
@@ -62,6 +77,15 @@ TEST_CASE("removing a follower shrinks the majority on append and every replica 
     REQUIRE_FALSE(c.client(n)->voter_set().has_id(gone));
   }
   REQUIRE_FALSE(c.client(gone)->is_voter());
+  // The trace says so in words on every replica, and the removed one says it observes now.
+  const std::string record = "raft voters " + c.client(l)->voter_set().encode() + " from the VotersRecord at offset " +
+                             std::to_string(change.offset.value);
+  for (NodeId n : c.nodes) {
+    INFO("node " << n.value);
+    REQUIRE(has_note(c, n, record));
+  }
+  REQUIRE(has_note(c, gone, "raft role observer"));
+  REQUIRE_FALSE(has_note(c, other, "raft role observer"));
   // Two voters left, one of them down: no commit; the removed node does not count.
   const Offset hw = c.client(l)->high_watermark();
   c.w.crash(other);
@@ -133,4 +157,40 @@ TEST_CASE("without directory ids the voter set cannot change", "[raft][voters]")
   REQUIRE(c.client(l)->remove_voter(key_of(c, l)).error == Errc::UNSUPPORTED_VERSION);
   const NodeId f = c.voters[0] == l ? c.voters[1] : c.voters[0];
   REQUIRE(c.client(f)->remove_voter(key_of(c, l)).error == Errc::NOT_LEADER_OR_FOLLOWER);
+}
+
+TEST_CASE("a deposed leader's uncommitted VotersRecord is truncated away and its voter set reverts",
+          "[raft][voters]") {
+  RaftCluster c(15, 3, 0);
+  REQUIRE(c.run_until([&] { return c.one_leader(); }, sim::seconds(3)));
+  REQUIRE(c.propose("x"));
+  REQUIRE(c.run_until([&] { return c.converged(); }, sim::seconds(2)));
+  const NodeId l = *c.leader();
+  std::vector<NodeId> followers;
+  for (NodeId v : c.voters)
+    if (v != l) followers.push_back(v);
+  const VoterSet bootstrap = c.client(l)->voter_set();
+  // The leader is cut off from both followers: its removal of one is appended
+  // (and in effect in its own log at once) but can never commit.
+  c.w.network().partition({{l}, followers});
+  const auto change = c.client(l)->remove_voter(key_of(c, followers[0]));
+  REQUIRE(change.error == Errc::NONE);
+  REQUIRE(c.run_until([&] { return c.client(l)->voter_set().size() == 2; }, sim::seconds(1)));
+  REQUIRE(c.client(l)->high_watermark() <= change.offset);
+  // The followers, still on the bootstrap set, elect one of them.
+  REQUIRE(c.run_until([&] {
+    auto n = c.leader();
+    return n && *n != l;
+  }, sim::seconds(10)));
+  c.w.network().heal();
+  REQUIRE(c.propose("after the heal"));
+  REQUIRE(c.run_until([&] { return c.converged(); }, sim::seconds(5)));
+  c.run_checked(sim::milliseconds(200));
+  REQUIRE(c.violations.empty());
+  // The old leader fetched the new leader's log: the record went with the truncation.
+  REQUIRE(c.client(l)->voter_set() == bootstrap);
+  REQUIRE(c.client(l)->voters_record_offset() == Offset{-1});
+  REQUIRE(c.client(l)->is_voter());
+  REQUIRE(has_note(c, l, "raft voters " + bootstrap.encode() + " from the bootstrap set"));
+  for (NodeId f : followers) REQUIRE(notes_of(c, f).empty());  // their set never changed
 }
