@@ -194,3 +194,46 @@ TEST_CASE("a deposed leader's uncommitted VotersRecord is truncated away and its
   REQUIRE(has_note(c, l, "raft voters " + bootstrap.encode() + " from the bootstrap set"));
   for (NodeId f : followers) REQUIRE(notes_of(c, f).empty());  // their set never changed
 }
+
+TEST_CASE("a new leader refuses voter changes until its epoch's LeaderChange has committed", "[raft][voters]") {
+  RaftCluster c(16, 3, 0);
+  REQUIRE(c.run_until([&] { return c.one_leader(); }, sim::seconds(3)));
+  REQUIRE(c.propose("x"));
+  REQUIRE(c.run_until([&] { return c.converged(); }, sim::seconds(2)));
+  const NodeId old = *c.leader();
+  const VoterKey old_key = key_of(c, old);
+  const Offset before = c.client(old)->log_end_offset();  // the new epoch's LeaderChange goes here or above
+  const auto old_epoch = c.client(old)->epoch();
+  // The leader dies, and no follower's fetch gets through from now on: the
+  // survivors can elect (votes flow) but the new leader's LeaderChange
+  // cannot commit.
+  sim::Network& net = c.w.network();
+  sim::RuleMatch fetches;
+  fetches.kind = net.kind("MetadataFetch");
+  fetches.dir = sim::Direction::request;
+  const auto drop = net.add_rule(fetches, sim::RuleAction::drop, 0);
+  c.w.crash(old);
+  REQUIRE(c.run_until([&] { return c.leader().has_value(); }, sim::seconds(5)));
+  const NodeId fresh = *c.leader();
+  REQUIRE(c.client(fresh)->epoch() > old_epoch);
+  REQUIRE(c.client(fresh)->high_watermark() <= before);
+  const auto early = c.client(fresh)->remove_voter(old_key);
+  REQUIRE(early.error == Errc::REQUEST_TIMED_OUT);
+  REQUIRE(early.message.find("has not committed an entry of its epoch") != std::string::npos);
+  // Fetches flow again: a leader (this one, or a successor if check-quorum
+  // deposed it meanwhile) commits its epoch, and the same request is accepted.
+  net.remove_rule(drop);
+  REQUIRE(c.run_until([&] {
+    auto l = c.leader();
+    if (!l) return false;
+    auto lc = c.client(*l);
+    return lc->log_end_offset() > before && lc->high_watermark() == lc->log_end_offset();
+  }, sim::seconds(5)));
+  const NodeId leader = *c.leader();
+  const auto later = c.client(leader)->remove_voter(old_key);
+  REQUIRE(later.error == Errc::NONE);
+  REQUIRE(c.run_until([&] { return committed(c, leader, later.offset); }, sim::seconds(2)));
+  c.run_checked(sim::milliseconds(200));
+  REQUIRE(c.violations.empty());
+  REQUIRE_FALSE(c.client(leader)->voter_set().has_id(old));
+}
