@@ -101,6 +101,11 @@ void RaftClient::refresh_voters() {
     voter_set_ = current;
     voters_ = voter_set_.ids();
     world_.probe("raft/voter_set_changed");
+    // In words for a reader of the trace: which set, and where it came from
+    // (a record appended or fetched, or the bootstrap set after a truncation).
+    trace_note("raft voters " + voter_set_.encode() + " from " +
+               (voter_records_.empty() ? std::string("the bootstrap set")
+                                       : "the VotersRecord at offset " + std::to_string(voters_record_offset().value)));
     if (state_ == RaftState::leader) {
       // A new voter's position is what it fetched as an observer.
       for (NodeId v : voters_) {
@@ -122,9 +127,16 @@ void RaftClient::refresh_voters() {
   const RaftRole role = voter_set_.has_key(self_, directory_id_, config_.directory_ids) ? RaftRole::voter : RaftRole::observer;
   if (role != role_) {
     world_.probe(role == RaftRole::voter ? "raft/became_voter" : "raft/became_observer");
+    trace_note(std::string(role == RaftRole::voter ? "raft role voter" : "raft role observer") + " (directory " +
+               directory_id_.str() + ")");
     if (role == RaftRole::observer && is_voter_id(self_)) world_.probe("raft/voter_with_new_directory_is_observer");
     role_ = role;
   }
+}
+
+void RaftClient::trace_note(const std::string& text) {
+  sim::Trace& t = world_.trace();
+  t.record(sim::ev::note, world_.now(), self_.value, t.intern(text));
 }
 
 QuorumDescription RaftClient::describe() const {

@@ -239,6 +239,8 @@ class RaftClient {
   // Re-derives the voter set and this node's role from the log (after every
   // append, truncation and recovery).
   void refresh_voters();
+  // A `note` event in the trace on this node (voter set and role changes).
+  void trace_note(const std::string& text);
   VoterChange append_voters(const VoterSet& next, const char* what);
   VoterChange voter_change_refused() const;
   bool voter_change_pending() const { return pending_voter_change_ >= Offset{0} && hw_ <= pending_voter_change_; }
