@@ -158,14 +158,55 @@ def draw(seed, overrides=None):
     while t < run_ms - 1_000:
         faults.append(_draw_fault(r, r.choice(on), t, partitions, brokers, controllers, workload, msg_apis))
         t += interval_ms // 2 + r.below(interval_ms)
+    topic_config = {"min.insync.replicas": str(min_isr), "unclean.leader.election.enable": "true" if unclean else "false"}
+    broker_config = _draw_cluster_config(r, workload, topic_config)
     return {
         "seed": int(seed), "brokers": brokers, "controllers": controllers, "config": dict(overrides or {}),
-        "topic": {"partitions": partitions, "replication_factor": rf,
-                  "config": {"min.insync.replicas": str(min_isr),
-                             "unclean.leader.election.enable": "true" if unclean else "false"}},
+        "broker_config": broker_config,
+        "topic": {"partitions": partitions, "replication_factor": rf, "config": topic_config},
         "workload": workload, "kinds": on, "msg_apis": msg_apis, "interval_ms": interval_ms, "max_active": r.choice((1, 1, 2, 3)),
         "faults": faults, "run_ms": run_ms,
     }
+
+
+def _draw_cluster_config(r, workload, topic_config):
+    """The cluster's own tuning, drawn like the rest (what operators really set), and the
+    compacted-topic and KIP-848 dimensions. Edits `workload` and `topic_config` in place;
+    returns the broker configuration (the hunt's --config settings go on top of it).
+
+    Why these: Kafka's replica.lag.time.max.ms (30 s) and broker.session.timeout.ms
+    (9 s) are long against a 15-30 s run, so with the defaults alone a follower
+    almost never leaves and rejoins the ISR and a crashed leader fails over once
+    at most; half the seeds run with the short settings production clusters use
+    for fast failover, where ISR churn and successive failovers happen within a
+    run. ELR is off in Kafka 4.0 (on in 4.1): both are real clusters."""
+    cfg = {"replica.lag.time.max.ms": str(r.choice((2_000, 2_000, 5_000, 10_000, 30_000)))}
+    if r.chance(0.5):
+        cfg["broker.session.timeout.ms"] = str(r.choice((3_000, 4_500)))
+        cfg["broker.heartbeat.interval.ms"] = "1000"
+    if r.chance(0.5):
+        cfg["ksim.eligible.leader.replicas"] = "false"
+    # A compacted topic (the log cleaner at work): keyed records, small segments so
+    # segments roll and become cleanable within the run, a cleaner that wakes often,
+    # and sometimes an offset map too small for the dirty section (partial passes).
+    if r.chance(0.2):
+        topic_config["cleanup.policy"] = r.choice(("compact", "compact", "compact,delete"))
+        topic_config["segment.bytes"] = str(r.choice((1_500, 4_000, 16_000)))
+        topic_config["min.cleanable.dirty.ratio"] = r.choice(("0.1", "0.5"))
+        cfg["log.cleaner.backoff.ms"] = str(r.choice((500, 2_000)))
+        if r.chance(0.5):
+            cfg["log.cleaner.dedupe.buffer.size"] = str(r.choice((240, 600)))
+        workload["key_space"] = r.choice((4, 16, 64))  # a keyless record is refused by a compacted topic
+    # Consumer groups on KIP-848's protocol: the assignment is the coordinator's
+    # (group.remote.assignor); partition.assignment.strategy is for classic groups only.
+    if workload["consumers"] and r.chance(0.3):
+        cc = workload["consumer_config"]
+        cc.pop("partition.assignment.strategy", None)
+        cc.pop("session.timeout.ms", None)  # the broker's group.consumer.session.timeout.ms rules
+        cc.pop("heartbeat.interval.ms", None)
+        cc["group.protocol"] = "consumer"
+        cc["group.remote.assignor"] = r.choice(("uniform", "range"))
+    return cfg
 
 
 def _target(r, partitions, brokers):
@@ -252,7 +293,7 @@ def setup_code(plan):
     wl = plan["workload"]
     lines = [
         f"sim = ksim.Simulation(seed={plan['seed']}, brokers={plan['brokers']}, controllers={plan['controllers']}, "
-        "config=config)",
+        + (f"config=dict({_lit(plan['broker_config'])}, **config))" if plan.get("broker_config") else "config=config)"),
         f"sim.create_topic({TOPIC!r}, partitions={plan['topic']['partitions']}, "
         f"replication_factor={plan['topic']['replication_factor']}, config={_lit(plan['topic']['config'])})",
     ]
@@ -514,7 +555,8 @@ def hunt_seed(seed, overrides=None):
     start = time.perf_counter()
     plan = draw(seed, overrides)
     row = {"seed": seed, "params": {k: plan[k] for k in ("brokers", "controllers", "topic", "workload", "kinds",
-                                                        "msg_apis", "interval_ms", "max_active", "config")},
+                                                        "msg_apis", "interval_ms", "max_active", "config",
+                                                        "broker_config")},
            "reproduce": reproduce_command(seed, overrides), "error": "", "kinds": {}, "probes": {},
            "trace_hash": "", "verdict": "-", "ok": False}
     sim = None
