@@ -26,10 +26,15 @@ partition (one node cut off), one_way (one node's messages to another lost),
 slow_disk, disk_stall, disk_full, msg (a Kafka API's messages held then
 delivered late, dropped, duplicated or delayed), rolling_restart,
 controller_crash, client_pause (a consumer's process stalls: a zombie),
+client_crash (a producer's or consumer's process killed, then restarted:
+a fresh client resumes the workload — a fenced transactional producer too),
 unclean (an admin-forced unclean election of offline partitions),
 preferred_election (kafka-leader-election --election-type preferred), and
 four targeted message faults: starve (a leader's Fetch responses held or
-lost: followers fall behind while it acknowledges), stale_metadata (a
+lost: followers fall behind while it acknowledges), produce_late (a
+producer's Produce requests stuck in the network until after their
+delivery.timeout.ms, then delivered: the application saw the sends fail and
+moved on — aborted its transaction, say — when the old writes land), stale_metadata (a
 broker's MetadataFetch responses lost), isr_stuck (a leader's AlterPartition
 held in flight), zombie (a consumer's heartbeats lost for 1.5-3 session
 timeouts while it fetches and commits on).
@@ -48,13 +53,14 @@ import time
 TOPIC = "hunt"
 KINDS = ("crash", "power_fail", "shutdown", "pause", "partition", "one_way", "slow_disk", "disk_stall", "disk_full",
          "msg", "rolling_restart", "controller_crash", "client_pause", "unclean", "preferred_election",
-         "starve", "stale_metadata", "isr_stuck", "zombie")
+         "starve", "stale_metadata", "isr_stuck", "zombie", "produce_late", "client_crash")
 # Named message faults (Jepsen-style targeted nemeses): (api, direction, whose messages, actions, windows ms).
 NAMED_MSG = {
     "starve": ("Fetch", "response", "leader", ("late", "drop"), (2_000, 6_000, 16_000)),
     "stale_metadata": ("MetadataFetch", "response", "to_broker", ("drop",), (6_000, 16_000)),
     "isr_stuck": ("AlterPartition", "request", "leader", ("late",), (2_000, 6_000, 16_000)),
     "zombie": ("Heartbeat", "request", "consumer", ("drop",), None),  # window: 1.5-3 session timeouts
+    "produce_late": ("Produce", "request", "producer", ("late",), None),  # window: past delivery.timeout.ms
 }
 TXN_APIS = ("Produce", "EndTxn", "AddPartitionsToTxn", "WriteTxnMarkers")
 GROUP_APIS = ("Heartbeat", "OffsetCommit", "JoinGroup")
@@ -133,6 +139,9 @@ def draw(seed, overrides=None):
                 "duration_ms": run_ms, "producer_config": producer, "consumer_config": consumer, "commit": commit,
                 "key_space": r.choice((0, 16)), "transaction_records": r.choice((3, 10)),
                 "abort_probability": r.choice((0.0, 0.1, 0.3)) if transactions else 0.0}
+    # Slow consumers (processing time per record): a group that lags behind the
+    # producers, so owners, zombies and restarted members read at different offsets.
+    workload["processing_us_per_record"] = r.choice((0, 0, 0, 2_000, 10_000))
 
     # Swarm: each kind is on or off for the whole run; at least one is on.
     on = [k for k in KINDS if r.chance(0.35)]
@@ -238,9 +247,12 @@ def _draw_fault(r, kind, at_ms, partitions, brokers, controllers, workload, msg_
                  count=r.choice((1, 3, None, None)), extra_ms=r.choice((200, 2_000, 10_000)))
     elif kind in NAMED_MSG:
         api, direction, role, actions, windows = NAMED_MSG[kind]
-        if windows is None:
+        if windows is None and kind == "zombie":
             session_ms = int(workload["consumer_config"]["session.timeout.ms"])
             windows = (session_ms * 3 // 2, session_ms * 2)
+        elif windows is None:  # produce_late: the sends expire (the application gives up) before they land
+            expiry_ms = int(workload["producer_config"]["delivery.timeout.ms"])
+            windows = (expiry_ms + 1_000, expiry_ms * 3 // 2)
         f.update(api=api, direction=direction, role=role, action=r.choice(actions), index=r.below(6),
                  dur_ms=r.choice(windows), count=None, extra_ms=0)
         if kind == "starve" and r.chance(0.5):
@@ -248,6 +260,10 @@ def _draw_fault(r, kind, at_ms, partitions, brokers, controllers, workload, msg_
     elif kind == "controller_crash":
         f["index"] = r.below(controllers)
         f["dur_ms"] = r.choice((1_000, 5_000))
+    elif kind == "client_crash":
+        f["role"] = r.choice(("producer", "consumer"))
+        f["index"] = r.below(4)
+        f["dur_ms"] = r.choice((500, 3_000, 10_000))
     elif kind == "client_pause":
         f["index"] = r.below(4)
         f["dur_ms"] = r.choice((2_000, 8_000, 15_000, 50_000))
@@ -302,6 +318,8 @@ def setup_code(plan):
             f"producer_config={_lit(wl['producer_config'])}"]
     if wl["consumers"]:
         args += [f"consumer_config={_lit(wl['consumer_config'])}", f"commit={wl['commit']!r}"]
+        if wl.get("processing_us_per_record"):
+            args.append(f"processing_us_per_record={_lit(wl['processing_us_per_record'])}")
     if "transactional.id" in wl["producer_config"]:
         args += [f"transaction_records={wl['transaction_records']}", f"abort_probability={wl['abort_probability']}"]
     lines.append(f"w = sim.workload({TOPIC!r}, " + ",\n                 ".join(args) + ")")
@@ -460,6 +478,10 @@ class Run:
             n = self.controller(f["index"])
             if n is not None:
                 hold([n], [f"sim.crash({n})"], [("if_down", n, f"sim.restart({n})")])
+        elif kind == "client_crash":  # kill -9 of the application, restarted: a fresh client resumes the workload
+            n, expr = self.client(f["role"], f["index"])
+            if n is not None and n not in self.busy and self.ns["sim"].is_up(n):
+                hold([n], [f"sim.crash({expr})"], [("if_down", n, f"sim.restart({expr})")])
         elif kind == "client_pause":
             n, expr = self.client("consumer", f["index"])
             if n is not None and n not in self.busy and self.ns["sim"].is_up(n):
