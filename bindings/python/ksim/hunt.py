@@ -121,7 +121,7 @@ def draw(seed, overrides=None):
     producer = {"acks": acks, "enable.idempotence": "true" if idempotent else "false",
                 "max.in.flight.requests.per.connection": str(r.between(1, 5)),
                 "linger.ms": str(r.choice((0, 0, 5, 20))),
-                "delivery.timeout.ms": str(r.choice((5_000, 15_000, 120_000))),
+                "delivery.timeout.ms": str(r.choice((3_000, 5_000, 15_000, 120_000))),
                 "request.timeout.ms": str(r.choice((2_000, 30_000)))}
     if int(producer["delivery.timeout.ms"]) < int(producer["request.timeout.ms"]) + int(producer["linger.ms"]):
         producer["delivery.timeout.ms"] = str(int(producer["request.timeout.ms"]) + int(producer["linger.ms"]))
@@ -169,6 +169,10 @@ def draw(seed, overrides=None):
         t += interval_ms // 2 + r.below(interval_ms)
     topic_config = {"min.insync.replicas": str(min_isr), "unclean.leader.election.enable": "true" if unclean else "false"}
     broker_config = _draw_cluster_config(r, workload, topic_config)
+    # A final read (Jepsen's): after the heal, a fresh group reads every partition
+    # from the beginning — what a new application or a restored service sees of
+    # the whole log once the cleaner and the faults have done their work.
+    workload["final_read"] = r.chance(0.4)
     return {
         "seed": int(seed), "brokers": brokers, "controllers": controllers, "config": dict(overrides or {}),
         "broker_config": broker_config,
@@ -195,6 +199,11 @@ def _draw_cluster_config(r, workload, topic_config):
         cfg["broker.heartbeat.interval.ms"] = "1000"
     if r.chance(0.5):
         cfg["ksim.eligible.leader.replicas"] = "false"
+    # Leadership moves back to the preferred replicas on its own within the run
+    # (Kafka checks every 300 s): a broker that failed over comes back as leader
+    # in a newer epoch while others may still hold the old picture.
+    if r.chance(0.4):
+        cfg["leader.imbalance.check.interval.seconds"] = str(r.choice((2, 5)))
     # A compacted topic (the log cleaner at work): keyed records, small segments so
     # segments roll and become cleanable within the run, a cleaner that wakes often,
     # and sometimes an offset map too small for the dirty section (partial passes).
@@ -252,7 +261,8 @@ def _draw_fault(r, kind, at_ms, partitions, brokers, controllers, workload, msg_
             windows = (session_ms * 3 // 2, session_ms * 2)
         elif windows is None:  # produce_late: the sends expire (the application gives up) before they land
             expiry_ms = int(workload["producer_config"]["delivery.timeout.ms"])
-            windows = (expiry_ms + 1_000, expiry_ms * 3 // 2)
+            # (twice: an abort waits for the batches already in flight to expire too)
+            windows = (expiry_ms * 2 + 1_000, expiry_ms * 2 + 4_000)
         f.update(api=api, direction=direction, role=role, action=r.choice(actions), index=r.below(6),
                  dur_ms=r.choice(windows), count=None, extra_ms=0)
         if kind == "starve" and r.chance(0.5):
@@ -302,6 +312,17 @@ def _lit(v):
     if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10_000:
         return f"{v:_}"
     return repr(v)
+
+
+def final_read_code(plan):
+    """The final read's lines (after the heal), or []."""
+    wl = plan["workload"]
+    if not wl.get("final_read"):
+        return []
+    level = "read_committed" if "transactional.id" in wl["producer_config"] else "read_uncommitted"
+    return [f"final = sim.workload({TOPIC!r}, producers=0, consumers=1, duration_ms=8_000, name='final-read', "
+            f"consumer_config={{'auto.offset.reset': 'earliest', 'isolation.level': {level!r}}})  # the final read",
+            "sim.run_for(10_000)"]
 
 
 def setup_code(plan):
@@ -366,6 +387,7 @@ class Run:
         for a in self.active:
             a[0] = plan["run_ms"]
         self.end_due(plan["run_ms"])
+        exec("\n".join(final_read_code(plan)), self.ns)  # noqa: S102
         return sim
 
     def end_due(self, until_ms):

@@ -50,7 +50,7 @@ def schedule_lines(plan, faults):
         note = f"  # fault {k + 1}: {a['kind']}" + (" ends" if j else "")
         lines.append(f"at(sim, {hunt._lit(t)}); {a['code']}{note}")
     lines.append(f"at(sim, {hunt._lit(plan['run_ms'])})")
-    return lines
+    return lines + hunt.final_read_code(plan)
 
 
 def scenario_text(plan, actions, kinds, overrides, origin, kind=None, header=""):
@@ -223,6 +223,10 @@ class Shrinker:
                 changes.append(("rate", lambda p, r=rate: p["workload"].update(rate_per_s=r)))
         if wl["producers"] > 1:
             changes.append(("producers", lambda p: p["workload"].update(producers=1)))
+        if wl.get("final_read"):
+            changes.append(("final read", lambda p: p["workload"].update(final_read=False)))
+        if wl.get("processing_us_per_record"):
+            changes.append(("processing time", lambda p: p["workload"].update(processing_us_per_record=0)))
         for c in range(wl["consumers"]):
             changes.append(("consumers", lambda p, c=c: p["workload"].update(consumers=c)))
         for n in range(1, self.plan["topic"]["partitions"]):
