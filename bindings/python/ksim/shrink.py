@@ -5,7 +5,8 @@
 
 The seed's run is replayed with ksim.hunt and its fault schedule becomes
 explicit: each fault is the concrete calls it made (`sim.crash(2)` at
-t=3.1 s, `sim.restart(2)` at t=6.1 s). Then delta debugging (Zeller's ddmin,
+t=3.1 s, `sim.restart(2)` at t=6.1 s). First the shortest failing prefix of
+the schedule (binary search), then delta debugging (Zeller's ddmin,
 then one-at-a-time passes, then pairs and triples of faults that only matter
 together) removes faults, shortens each fault's window,
 ends the run sooner, and reduces the records, clients, partitions and
@@ -162,6 +163,22 @@ class Shrinker:
                     return
                 n = min(n * 2, len(self.faults))
 
+    def keep_prefix(self):
+        """The shortest prefix of the schedule that still fails, by binary search
+        (log2(n) runs): faults after the ones that caused an anomaly are mostly
+        noise, and removing them all at once keeps the run before them intact —
+        one-at-a-time removal of an early fault moves every later event."""
+        lo, hi = 0, len(self.faults)  # faults[:hi] fails
+        while lo < hi and not self.out_of_time():
+            mid = (lo + hi) // 2
+            if self.fails(self.plan, self.faults[:mid]):
+                hi = mid
+            else:
+                lo = mid + 1
+        if hi < len(self.faults):
+            self.faults = self.faults[:hi]
+            self.log(f"  kept the first {hi} fault(s)")
+
     def remove_combinations(self, max_k=3):
         """Faults that only matter together: try removing every pair, then every
         triple (timing is chaotic: removing one fault moves every later event,
@@ -244,6 +261,7 @@ class Shrinker:
                 self.log(f"  reduced {what}")
 
     def shrink(self):
+        self.keep_prefix()
         self.remove_faults()
         self.shorten_run()
         self.reduce_setup()
