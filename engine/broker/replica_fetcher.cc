@@ -208,7 +208,14 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
       case Errc::NONE: {
         sim::LockGuard g(p->role_lock());
         if (p->is_leader() || !find_state(r.tp)) break;
-        if (!r.batches.empty() && r.batches.front()->base_offset() == p->log_end_offset()) {
+        // A compacted leader's log has gaps (its cleaner removed whole batches):
+        // the first batch it returns may start past our end. Kafka's follower
+        // appends it (offsets only increase); anything else starting elsewhere
+        // than our end means our log moved, or diverged.
+        const bool next = !r.batches.empty() &&
+                          (r.batches.front()->base_offset() == p->log_end_offset() ||
+                           (p->log().config().compact && r.batches.front()->base_offset() > p->log_end_offset()));
+        if (next) {
           auto ap = p->log().append_as_follower(r.batches);
           if (!ap.ok()) find_state(r.tp)->phase = Phase::truncating;
         } else if (!r.batches.empty()) {

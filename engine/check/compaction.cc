@@ -51,6 +51,7 @@ void check_compaction(const HistoryIndex& index, Verdict& out) {
       const OpView op = h.op(id);
       const bool tombstone = op.value().empty();
       if (r) continue;  // what sits there is inconsistent-offsets' to judge
+      if (index.superseded(p, id)) continue;  // a later record of the key landed (its ack was never seen)
       if (tombstone && rec.complete_ns + log.delete_retention_ms * 1'000'000 <= log.read_at_ns) continue;
       Anomaly a;
       a.kind = "compaction";

@@ -94,10 +94,19 @@ HistoryIndex::HistoryIndex(const CheckInput& in) : in_(in) {
         const OpRecord& r = in.history->rec(id);
         if (r.outcome() != Outcome::ok || r.offset < 0 || r.txn() == TxnState::aborted) continue;
         if (auto key = in.history->send_key(id)) {
-          auto [it, fresh] = p.latest_acked_by_key.emplace(*key, r.offset);
+          auto [it, fresh] = p.latest_by_key.emplace(*key, r.offset);
           if (!fresh) it->second = std::max(it->second, r.offset);
         }
       }
+      // A later record of the key in the final log supersedes too, whatever its
+      // send's outcome: a send whose acknowledgement the producer never saw (its
+      // process was killed, its request outlived delivery.timeout.ms) may still
+      // have landed, and the cleaner rightly keeps only it.
+      for (const LogRecord& r : log.records)
+        if (r.key != kNoSym && !r.aborted && !r.undecided) {
+          auto [it, fresh] = p.latest_by_key.emplace(in.history->str(r.key), r.offset);
+          if (!fresh) it->second = std::max(it->second, r.offset);
+        }
     }
     // Records of aborted transactions are in the log but not in the partition's
     // content: no reader may return them, so they are no copy of anything.
@@ -122,8 +131,8 @@ bool HistoryIndex::superseded(const PartitionIndex& p, uint64_t send_id) const {
   if (!p.compacted()) return false;
   const auto key = history().send_key(send_id);
   if (!key) return false;
-  auto it = p.latest_acked_by_key.find(*key);
-  return it != p.latest_acked_by_key.end() && it->second > history().rec(send_id).offset;
+  auto it = p.latest_by_key.find(*key);
+  return it != p.latest_by_key.end() && it->second > history().rec(send_id).offset;
 }
 
 std::vector<uint64_t> HistoryIndex::sends_of(const PartitionIndex& p, Sym v) const {

@@ -70,9 +70,10 @@ struct PartitionIndex {
   std::vector<uint64_t> sends;          // send ops in invoke order
   ReadList reads;                       // in history order
   const FinalLog* final_log = nullptr;
-  // A compacted partition: per send key, the highest offset an ok send of it
-  // was acked at (lookups only, never iterated). Views into the History's pool.
-  std::unordered_map<std::string_view, int64_t> latest_acked_by_key;
+  // A compacted partition: per key, the highest offset an ok send of it was
+  // acked at or a record of it holds in the final log (lookups only, never
+  // iterated). Views into the History's pool.
+  std::unordered_map<std::string_view, int64_t> latest_by_key;
   bool compacted() const { return final_log && final_log->compacted; }
 
   // The final log's record at `offset`, or nullptr.
@@ -144,7 +145,8 @@ class HistoryIndex {
     log_by_value_.each(v, p.ordinal, f);
   }
   // A send the log cleaner may legitimately have removed: an acked send on a
-  // compacted partition whose key a later acked send superseded.
+  // compacted partition whose key a later acked send, or a later record of
+  // the final log, superseded.
   bool superseded(const PartitionIndex& p, uint64_t send_id) const;
   // The Sym of a string, kNoSym if no op recorded it.
   Sym sym(std::string_view s) const { return history().strings().find(s); }

@@ -258,7 +258,12 @@ void TransactionManager::partitions_added(const std::vector<TopicPartition>& tps
 
 void TransactionManager::note_send(std::optional<uint64_t> op) {
   if (op) txn_ops_.push_back(*op);
-  txn_started_ = true;  // under TV2 the first produce opens the transaction
+  // Under TV2 the first produce opens the transaction (the partition leader
+  // adds it). Under TV1 only a successful AddPartitionsToTxn does: an abort
+  // before any was sent has nothing to end — an EndTxn(abort) then would meet
+  // the previous transaction's CompleteCommit and be refused INVALID_TXN_STATE,
+  // a fatal error that killed the producer at its first such abort.
+  if (txn_version_ >= 2) txn_started_ = true;
 }
 
 void TransactionManager::begin() {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include "engine/broker/protocol.h"
@@ -48,6 +49,49 @@ std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage
   for_each_batch(disk, log, [&](const storage::BatchPtr& b) { out.push_back(b); });
   return out;
 }
+
+namespace {
+
+bool same_bytes(const std::optional<std::span<const uint8_t>>& a, const std::optional<std::span<const uint8_t>>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  return !a || std::equal(a->begin(), a->end(), b->begin(), b->end());
+}
+
+// The first offset below `hw` that two replicas of a COMPACTED log both still
+// hold with different records, or -1. Each replica's log cleaner runs on its
+// own schedule (as in Kafka), so their batches legitimately differ — a cleaned
+// batch keeps its offsets but fewer records, or is gone — and only an offset
+// present on both with another record (or another producer/control batch) is
+// a divergence.
+int64_t first_record_disagreement(const std::vector<storage::BatchPtr>& a, const std::vector<storage::BatchPtr>& b,
+                                  Offset hw) {
+  struct At {
+    const storage::RecordBatch* batch;
+    storage::RecordView rec;
+  };
+  std::map<int64_t, At> theirs;  // ordered: the first disagreement is the lowest offset
+  for (const auto& batch : b) {
+    if (batch->base_offset() >= hw) break;
+    for (auto& r : batch->records())
+      if (r.offset < hw) theirs.emplace(r.offset.value, At{batch.get(), std::move(r)});
+  }
+  for (const auto& batch : a) {
+    if (batch->base_offset() >= hw) break;
+    for (const auto& r : batch->records()) {
+      if (r.offset >= hw) break;
+      auto it = theirs.find(r.offset.value);
+      if (it == theirs.end()) continue;  // cleaned away on one replica
+      const At& o = it->second;
+      if (batch->is_control() != o.batch->is_control() || batch->producer_id() != o.batch->producer_id() ||
+          batch->producer_epoch() != o.batch->producer_epoch() || r.timestamp != o.rec.timestamp ||
+          !same_bytes(r.key, o.rec.key) || !same_bytes(r.value, o.rec.value))
+        return r.offset.value;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
 
 Cluster::Cluster(ClusterOptions options)
     : options_(std::move(options)), metrics_series_(std::max<size_t>(options_.metrics_series_capacity, 4)) {
@@ -1094,6 +1138,14 @@ std::vector<std::string> Cluster::check_invariants(bool logs) {
           const auto& b = follower_batches[i];
           if (a->next_offset() > p->high_watermark() || b->next_offset() > p->high_watermark()) break;
           if (a->base_offset() != b->base_offset() || a->crc() != b->crc()) {
+            if (p->log().config().compact) {
+              const int64_t at = first_record_disagreement(leader_batches, follower_batches, p->high_watermark());
+              if (at >= 0)
+                v.push_back("divergence: " + tp.str() + " below HW " + std::to_string(p->high_watermark().value) +
+                            ": leader " + std::to_string(id) + " and ISR member " + std::to_string(m) +
+                            " hold different records at offset " + std::to_string(at) + " (a compacted log)");
+              break;
+            }
             v.push_back("divergence: " + tp.str() + " below HW " + std::to_string(p->high_watermark().value) +
                         ": leader " + std::to_string(id) + " and ISR member " + std::to_string(m) +
                         " differ at offset " + std::to_string(a->base_offset().value));

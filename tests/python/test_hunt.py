@@ -106,3 +106,39 @@ def test_regression_shrunk_hunt_findings_keep_every_promise(name):
     with contextlib.redirect_stdout(io.StringIO()):
         v = mod.story({})
     assert v.ok, str(v)
+
+
+def test_the_swarm_draws_cluster_tuning_compacted_topics_and_kip848_groups():
+    plans = [hunt.draw(s) for s in range(1, 201)]
+    lags = {p["broker_config"]["replica.lag.time.max.ms"] for p in plans}
+    assert "2000" in lags and "30000" in lags  # short ISR lag (fast failover clusters) and Kafka's default
+    compacted = [p for p in plans if "compact" in p["topic"]["config"].get("cleanup.policy", "")]
+    assert 20 <= len(compacted) <= 60
+    assert all(p["workload"]["key_space"] > 0 for p in compacted)  # a compacted topic refuses keyless records
+    kip848 = [p for p in plans if p["workload"]["consumer_config"].get("group.protocol") == "consumer"]
+    assert kip848 and all("partition.assignment.strategy" not in p["workload"]["consumer_config"] for p in kip848)
+    assert any(p["workload"]["final_read"] for p in plans) and not all(p["workload"]["final_read"] for p in plans)
+    kinds = {k for p in plans for k in p["kinds"]}
+    assert {"produce_late", "client_crash"} <= kinds
+
+
+def test_a_setting_given_to_the_hunt_wins_over_the_drawn_cluster_tuning():
+    # The drawn value is valid; the given one is not: the cluster sees the given one and refuses it by name.
+    plan = hunt.draw(5, {"replica.lag.time.max.ms": "-5"})
+    assert int(plan["broker_config"]["replica.lag.time.max.ms"]) > 0
+    with pytest.raises(ksim.KsimError, match="replica.lag.time.max.ms"):
+        hunt.run_plan(plan)
+    text = shrink.scenario_text(plan, [], {}, plan["config"], origin="x")
+    assert "config=dict({" in text and "**config)" in text  # the drawn tuning, then the setting on top
+
+
+def test_a_seed_with_a_client_crash_and_a_final_read_replays_exactly():
+    seed = next(s for s in range(1, 300)
+                if hunt.draw(s)["workload"]["final_read"] and "client_crash" in hunt.draw(s)["kinds"])
+    plan = hunt.draw(seed)
+    run, sim, v, kinds = hunt.run_plan(plan)
+    assert run.ns["final"].consumed > 0  # the final read read the topic from its beginning
+    text = shrink.scenario_text(plan, run.actions, kinds, {}, origin=f"ksim hunt seed {seed}")
+    assert "the final read" in text
+    replayed, replay_sim = shrink.run_text(text, {})
+    assert replay_sim.trace_hash() == sim.trace_hash()

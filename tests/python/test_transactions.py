@@ -289,3 +289,26 @@ def test_a_hanging_transaction_is_a_liveness_violation_without_a_full_read():
 def test_no_hanging_transaction_with_kip_890():
     v = _late_write_after_abort("v2")
     assert v.ok, str(v)
+
+
+@pytest.mark.parametrize("protocol", ["v1", "v2"])
+def test_an_abort_before_any_partition_was_added_leaves_the_producer_usable(protocol):
+    """linger.ms holds the records: the abort comes before the producer ever sent
+    AddPartitionsToTxn (TV1), right after a committed transaction. Under TV1 the
+    coordinator knows of no open transaction, so the client must not send an
+    EndTxn(abort) (it met CompleteCommit and was refused INVALID_TXN_STATE — a
+    fatal error: the hunt's transactional producers died at their first abort)."""
+    sim = ksim.Simulation(seed=1, brokers=3, config={"ksim.transaction.protocol": protocol})
+    sim.create_topic("t", partitions=2, replication_factor=3)
+    p = sim.producer({"transactional.id": "x", "linger.ms": "20"})
+    p.init_transactions()
+    for i in range(4):
+        p.begin_transaction()
+        for k in range(3):
+            p.produce("t", key=f"k{k}", value=f"t{i}-{k}")
+        if i % 2:
+            p.commit_transaction()
+        else:
+            p.abort_transaction()
+    v = sim.check()
+    assert v.ok, str(v)

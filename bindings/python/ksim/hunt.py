@@ -26,10 +26,15 @@ partition (one node cut off), one_way (one node's messages to another lost),
 slow_disk, disk_stall, disk_full, msg (a Kafka API's messages held then
 delivered late, dropped, duplicated or delayed), rolling_restart,
 controller_crash, client_pause (a consumer's process stalls: a zombie),
+client_crash (a producer's or consumer's process killed, then restarted:
+a fresh client resumes the workload — a fenced transactional producer too),
 unclean (an admin-forced unclean election of offline partitions),
 preferred_election (kafka-leader-election --election-type preferred), and
 four targeted message faults: starve (a leader's Fetch responses held or
-lost: followers fall behind while it acknowledges), stale_metadata (a
+lost: followers fall behind while it acknowledges), produce_late (a
+producer's Produce requests stuck in the network until after their
+delivery.timeout.ms, then delivered: the application saw the sends fail and
+moved on — aborted its transaction, say — when the old writes land), stale_metadata (a
 broker's MetadataFetch responses lost), isr_stuck (a leader's AlterPartition
 held in flight), zombie (a consumer's heartbeats lost for 1.5-3 session
 timeouts while it fetches and commits on).
@@ -48,13 +53,14 @@ import time
 TOPIC = "hunt"
 KINDS = ("crash", "power_fail", "shutdown", "pause", "partition", "one_way", "slow_disk", "disk_stall", "disk_full",
          "msg", "rolling_restart", "controller_crash", "client_pause", "unclean", "preferred_election",
-         "starve", "stale_metadata", "isr_stuck", "zombie")
+         "starve", "stale_metadata", "isr_stuck", "zombie", "produce_late", "client_crash")
 # Named message faults (Jepsen-style targeted nemeses): (api, direction, whose messages, actions, windows ms).
 NAMED_MSG = {
     "starve": ("Fetch", "response", "leader", ("late", "drop"), (2_000, 6_000, 16_000)),
     "stale_metadata": ("MetadataFetch", "response", "to_broker", ("drop",), (6_000, 16_000)),
     "isr_stuck": ("AlterPartition", "request", "leader", ("late",), (2_000, 6_000, 16_000)),
     "zombie": ("Heartbeat", "request", "consumer", ("drop",), None),  # window: 1.5-3 session timeouts
+    "produce_late": ("Produce", "request", "producer", ("late",), None),  # window: past delivery.timeout.ms
 }
 TXN_APIS = ("Produce", "EndTxn", "AddPartitionsToTxn", "WriteTxnMarkers")
 GROUP_APIS = ("Heartbeat", "OffsetCommit", "JoinGroup")
@@ -115,7 +121,7 @@ def draw(seed, overrides=None):
     producer = {"acks": acks, "enable.idempotence": "true" if idempotent else "false",
                 "max.in.flight.requests.per.connection": str(r.between(1, 5)),
                 "linger.ms": str(r.choice((0, 0, 5, 20))),
-                "delivery.timeout.ms": str(r.choice((5_000, 15_000, 120_000))),
+                "delivery.timeout.ms": str(r.choice((3_000, 5_000, 15_000, 120_000))),
                 "request.timeout.ms": str(r.choice((2_000, 30_000)))}
     if int(producer["delivery.timeout.ms"]) < int(producer["request.timeout.ms"]) + int(producer["linger.ms"]):
         producer["delivery.timeout.ms"] = str(int(producer["request.timeout.ms"]) + int(producer["linger.ms"]))
@@ -133,6 +139,9 @@ def draw(seed, overrides=None):
                 "duration_ms": run_ms, "producer_config": producer, "consumer_config": consumer, "commit": commit,
                 "key_space": r.choice((0, 16)), "transaction_records": r.choice((3, 10)),
                 "abort_probability": r.choice((0.0, 0.1, 0.3)) if transactions else 0.0}
+    # Slow consumers (processing time per record): a group that lags behind the
+    # producers, so owners, zombies and restarted members read at different offsets.
+    workload["processing_us_per_record"] = r.choice((0, 0, 0, 2_000, 10_000))
 
     # Swarm: each kind is on or off for the whole run; at least one is on.
     on = [k for k in KINDS if r.chance(0.35)]
@@ -158,14 +167,64 @@ def draw(seed, overrides=None):
     while t < run_ms - 1_000:
         faults.append(_draw_fault(r, r.choice(on), t, partitions, brokers, controllers, workload, msg_apis))
         t += interval_ms // 2 + r.below(interval_ms)
+    topic_config = {"min.insync.replicas": str(min_isr), "unclean.leader.election.enable": "true" if unclean else "false"}
+    broker_config = _draw_cluster_config(r, workload, topic_config)
+    # A final read (Jepsen's): after the heal, a fresh group reads every partition
+    # from the beginning — what a new application or a restored service sees of
+    # the whole log once the cleaner and the faults have done their work.
+    workload["final_read"] = r.chance(0.4)
     return {
         "seed": int(seed), "brokers": brokers, "controllers": controllers, "config": dict(overrides or {}),
-        "topic": {"partitions": partitions, "replication_factor": rf,
-                  "config": {"min.insync.replicas": str(min_isr),
-                             "unclean.leader.election.enable": "true" if unclean else "false"}},
+        "broker_config": broker_config,
+        "topic": {"partitions": partitions, "replication_factor": rf, "config": topic_config},
         "workload": workload, "kinds": on, "msg_apis": msg_apis, "interval_ms": interval_ms, "max_active": r.choice((1, 1, 2, 3)),
         "faults": faults, "run_ms": run_ms,
     }
+
+
+def _draw_cluster_config(r, workload, topic_config):
+    """The cluster's own tuning, drawn like the rest (what operators really set), and the
+    compacted-topic and KIP-848 dimensions. Edits `workload` and `topic_config` in place;
+    returns the broker configuration (the hunt's --config settings go on top of it).
+
+    Why these: Kafka's replica.lag.time.max.ms (30 s) and broker.session.timeout.ms
+    (9 s) are long against a 15-30 s run, so with the defaults alone a follower
+    almost never leaves and rejoins the ISR and a crashed leader fails over once
+    at most; half the seeds run with the short settings production clusters use
+    for fast failover, where ISR churn and successive failovers happen within a
+    run. ELR is off in Kafka 4.0 (on in 4.1): both are real clusters."""
+    cfg = {"replica.lag.time.max.ms": str(r.choice((2_000, 2_000, 5_000, 10_000, 30_000)))}
+    if r.chance(0.5):
+        cfg["broker.session.timeout.ms"] = str(r.choice((3_000, 4_500)))
+        cfg["broker.heartbeat.interval.ms"] = "1000"
+    if r.chance(0.5):
+        cfg["ksim.eligible.leader.replicas"] = "false"
+    # Leadership moves back to the preferred replicas on its own within the run
+    # (Kafka checks every 300 s): a broker that failed over comes back as leader
+    # in a newer epoch while others may still hold the old picture.
+    if r.chance(0.4):
+        cfg["leader.imbalance.check.interval.seconds"] = str(r.choice((2, 5)))
+    # A compacted topic (the log cleaner at work): keyed records, small segments so
+    # segments roll and become cleanable within the run, a cleaner that wakes often,
+    # and sometimes an offset map too small for the dirty section (partial passes).
+    if r.chance(0.2):
+        topic_config["cleanup.policy"] = r.choice(("compact", "compact", "compact,delete"))
+        topic_config["segment.bytes"] = str(r.choice((1_500, 4_000, 16_000)))
+        topic_config["min.cleanable.dirty.ratio"] = r.choice(("0.1", "0.5"))
+        cfg["log.cleaner.backoff.ms"] = str(r.choice((500, 2_000)))
+        if r.chance(0.5):
+            cfg["log.cleaner.dedupe.buffer.size"] = str(r.choice((240, 600)))
+        workload["key_space"] = r.choice((4, 16, 64))  # a keyless record is refused by a compacted topic
+    # Consumer groups on KIP-848's protocol: the assignment is the coordinator's
+    # (group.remote.assignor); partition.assignment.strategy is for classic groups only.
+    if workload["consumers"] and r.chance(0.3):
+        cc = workload["consumer_config"]
+        cc.pop("partition.assignment.strategy", None)
+        cc.pop("session.timeout.ms", None)  # the broker's group.consumer.session.timeout.ms rules
+        cc.pop("heartbeat.interval.ms", None)
+        cc["group.protocol"] = "consumer"
+        cc["group.remote.assignor"] = r.choice(("uniform", "range"))
+    return cfg
 
 
 def _target(r, partitions, brokers):
@@ -197,9 +256,13 @@ def _draw_fault(r, kind, at_ms, partitions, brokers, controllers, workload, msg_
                  count=r.choice((1, 3, None, None)), extra_ms=r.choice((200, 2_000, 10_000)))
     elif kind in NAMED_MSG:
         api, direction, role, actions, windows = NAMED_MSG[kind]
-        if windows is None:
+        if windows is None and kind == "zombie":
             session_ms = int(workload["consumer_config"]["session.timeout.ms"])
             windows = (session_ms * 3 // 2, session_ms * 2)
+        elif windows is None:  # produce_late: the sends expire (the application gives up) before they land
+            expiry_ms = int(workload["producer_config"]["delivery.timeout.ms"])
+            # (twice: an abort waits for the batches already in flight to expire too)
+            windows = (expiry_ms * 2 + 1_000, expiry_ms * 2 + 4_000)
         f.update(api=api, direction=direction, role=role, action=r.choice(actions), index=r.below(6),
                  dur_ms=r.choice(windows), count=None, extra_ms=0)
         if kind == "starve" and r.chance(0.5):
@@ -207,6 +270,10 @@ def _draw_fault(r, kind, at_ms, partitions, brokers, controllers, workload, msg_
     elif kind == "controller_crash":
         f["index"] = r.below(controllers)
         f["dur_ms"] = r.choice((1_000, 5_000))
+    elif kind == "client_crash":
+        f["role"] = r.choice(("producer", "consumer"))
+        f["index"] = r.below(4)
+        f["dur_ms"] = r.choice((500, 3_000, 10_000))
     elif kind == "client_pause":
         f["index"] = r.below(4)
         f["dur_ms"] = r.choice((2_000, 8_000, 15_000, 50_000))
@@ -247,12 +314,23 @@ def _lit(v):
     return repr(v)
 
 
+def final_read_code(plan):
+    """The final read's lines (after the heal), or []."""
+    wl = plan["workload"]
+    if not wl.get("final_read"):
+        return []
+    level = "read_committed" if "transactional.id" in wl["producer_config"] else "read_uncommitted"
+    return [f"final = sim.workload({TOPIC!r}, producers=0, consumers=1, duration_ms=8_000, name='final-read', "
+            f"consumer_config={{'auto.offset.reset': 'earliest', 'isolation.level': {level!r}}})  # the final read",
+            "sim.run_for(10_000)"]
+
+
 def setup_code(plan):
     """The scenario's first lines: the cluster, the topic, the workload (`sim`, `w`)."""
     wl = plan["workload"]
     lines = [
         f"sim = ksim.Simulation(seed={plan['seed']}, brokers={plan['brokers']}, controllers={plan['controllers']}, "
-        "config=config)",
+        + (f"config=dict({_lit(plan['broker_config'])}, **config))" if plan.get("broker_config") else "config=config)"),
         f"sim.create_topic({TOPIC!r}, partitions={plan['topic']['partitions']}, "
         f"replication_factor={plan['topic']['replication_factor']}, config={_lit(plan['topic']['config'])})",
     ]
@@ -261,6 +339,8 @@ def setup_code(plan):
             f"producer_config={_lit(wl['producer_config'])}"]
     if wl["consumers"]:
         args += [f"consumer_config={_lit(wl['consumer_config'])}", f"commit={wl['commit']!r}"]
+        if wl.get("processing_us_per_record"):
+            args.append(f"processing_us_per_record={_lit(wl['processing_us_per_record'])}")
     if "transactional.id" in wl["producer_config"]:
         args += [f"transaction_records={wl['transaction_records']}", f"abort_probability={wl['abort_probability']}"]
     lines.append(f"w = sim.workload({TOPIC!r}, " + ",\n                 ".join(args) + ")")
@@ -307,6 +387,7 @@ class Run:
         for a in self.active:
             a[0] = plan["run_ms"]
         self.end_due(plan["run_ms"])
+        exec("\n".join(final_read_code(plan)), self.ns)  # noqa: S102
         return sim
 
     def end_due(self, until_ms):
@@ -419,6 +500,10 @@ class Run:
             n = self.controller(f["index"])
             if n is not None:
                 hold([n], [f"sim.crash({n})"], [("if_down", n, f"sim.restart({n})")])
+        elif kind == "client_crash":  # kill -9 of the application, restarted: a fresh client resumes the workload
+            n, expr = self.client(f["role"], f["index"])
+            if n is not None and n not in self.busy and self.ns["sim"].is_up(n):
+                hold([n], [f"sim.crash({expr})"], [("if_down", n, f"sim.restart({expr})")])
         elif kind == "client_pause":
             n, expr = self.client("consumer", f["index"])
             if n is not None and n not in self.busy and self.ns["sim"].is_up(n):
@@ -514,7 +599,8 @@ def hunt_seed(seed, overrides=None):
     start = time.perf_counter()
     plan = draw(seed, overrides)
     row = {"seed": seed, "params": {k: plan[k] for k in ("brokers", "controllers", "topic", "workload", "kinds",
-                                                        "msg_apis", "interval_ms", "max_active", "config")},
+                                                        "msg_apis", "interval_ms", "max_active", "config",
+                                                        "broker_config")},
            "reproduce": reproduce_command(seed, overrides), "error": "", "kinds": {}, "probes": {},
            "trace_hash": "", "verdict": "-", "ok": False}
     sim = None

@@ -5,7 +5,8 @@
 
 The seed's run is replayed with ksim.hunt and its fault schedule becomes
 explicit: each fault is the concrete calls it made (`sim.crash(2)` at
-t=3.1 s, `sim.restart(2)` at t=6.1 s). Then delta debugging (Zeller's ddmin,
+t=3.1 s, `sim.restart(2)` at t=6.1 s). First the shortest failing prefix of
+the schedule (binary search), then delta debugging (Zeller's ddmin,
 then one-at-a-time passes, then pairs and triples of faults that only matter
 together) removes faults, shortens each fault's window,
 ends the run sooner, and reduces the records, clients, partitions and
@@ -50,7 +51,7 @@ def schedule_lines(plan, faults):
         note = f"  # fault {k + 1}: {a['kind']}" + (" ends" if j else "")
         lines.append(f"at(sim, {hunt._lit(t)}); {a['code']}{note}")
     lines.append(f"at(sim, {hunt._lit(plan['run_ms'])})")
-    return lines
+    return lines + hunt.final_read_code(plan)
 
 
 def scenario_text(plan, actions, kinds, overrides, origin, kind=None, header=""):
@@ -162,6 +163,22 @@ class Shrinker:
                     return
                 n = min(n * 2, len(self.faults))
 
+    def keep_prefix(self):
+        """The shortest prefix of the schedule that still fails, by binary search
+        (log2(n) runs): faults after the ones that caused an anomaly are mostly
+        noise, and removing them all at once keeps the run before them intact —
+        one-at-a-time removal of an early fault moves every later event."""
+        lo, hi = 0, len(self.faults)  # faults[:hi] fails
+        while lo < hi and not self.out_of_time():
+            mid = (lo + hi) // 2
+            if self.fails(self.plan, self.faults[:mid]):
+                hi = mid
+            else:
+                lo = mid + 1
+        if hi < len(self.faults):
+            self.faults = self.faults[:hi]
+            self.log(f"  kept the first {hi} fault(s)")
+
     def remove_combinations(self, max_k=3):
         """Faults that only matter together: try removing every pair, then every
         triple (timing is chaotic: removing one fault moves every later event,
@@ -223,6 +240,10 @@ class Shrinker:
                 changes.append(("rate", lambda p, r=rate: p["workload"].update(rate_per_s=r)))
         if wl["producers"] > 1:
             changes.append(("producers", lambda p: p["workload"].update(producers=1)))
+        if wl.get("final_read"):
+            changes.append(("final read", lambda p: p["workload"].update(final_read=False)))
+        if wl.get("processing_us_per_record"):
+            changes.append(("processing time", lambda p: p["workload"].update(processing_us_per_record=0)))
         for c in range(wl["consumers"]):
             changes.append(("consumers", lambda p, c=c: p["workload"].update(consumers=c)))
         for n in range(1, self.plan["topic"]["partitions"]):
@@ -240,6 +261,7 @@ class Shrinker:
                 self.log(f"  reduced {what}")
 
     def shrink(self):
+        self.keep_prefix()
         self.remove_faults()
         self.shorten_run()
         self.reduce_setup()
