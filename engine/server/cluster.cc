@@ -118,39 +118,28 @@ Cluster::Cluster(ClusterOptions options)
                                                 check_metadata_commit(kafka_id_of(self), e);
                                                 observe_metadata(e);
                                               });
-      if (node->broker())
-        node->broker()->group_coordinator().on_group_created = [this, self](const std::string& group,
-                                                                            const TopicPartition& offsets_tp) {
+      if (coordinator::GroupCoordinator* gc = node->broker() ? &node->broker()->group_coordinator() : nullptr) {
+        // The coordinator's group events, on the history's timeline.
+        auto event = [this, self](check::EventType type, std::string what, std::string member, TopicPartition tp) {
           check::ClusterEvent e;
           e.at_ns = world_->now().ns;
-          e.type = check::EventType::group_created;
+          e.type = type;
           e.node = kafka_id_of(self);
-          e.tp = offsets_tp;
-          e.what = group;
+          e.tp = std::move(tp);
+          e.what = std::move(what);
+          e.member = std::move(member);
           record_event(std::move(e));
         };
-      if (node->broker())
-        node->broker()->group_coordinator().on_group_converted = [this, self](const std::string& group,
-                                                                              const std::string& protocol) {
-          check::ClusterEvent e;
-          e.at_ns = world_->now().ns;
-          e.type = check::EventType::group_converted;
-          e.node = kafka_id_of(self);
-          e.what = group;
-          e.member = protocol;
-          record_event(std::move(e));
+        gc->on_group_created = [event](const std::string& group, const TopicPartition& offsets_tp) {
+          event(check::EventType::group_created, group, "", offsets_tp);
         };
-      if (node->broker())
-        node->broker()->group_coordinator().on_member_fenced = [this, self](const std::string& group,
-                                                                            const std::string& member) {
-          check::ClusterEvent e;
-          e.at_ns = world_->now().ns;
-          e.type = check::EventType::member_fenced;
-          e.node = kafka_id_of(self);
-          e.what = group;
-          e.member = member;
-          record_event(std::move(e));
+        gc->on_group_converted = [event](const std::string& group, const std::string& protocol) {
+          event(check::EventType::group_converted, group, protocol, {});
         };
+        gc->on_member_fenced = [event](const std::string& group, const std::string& member) {
+          event(check::EventType::member_fenced, group, member, {});
+        };
+      }
       node->start();
       return std::shared_ptr<void>(node);
     });

@@ -39,6 +39,21 @@ bool has_note(const RaftCluster& c, NodeId n, const std::string& text) {
   return false;
 }
 
+// Elects a leader and commits one entry everywhere; returns the leader.
+NodeId settle(RaftCluster& c) {
+  REQUIRE(c.run_until([&] { return c.one_leader(); }, sim::seconds(3)));
+  REQUIRE(c.propose("x"));
+  REQUIRE(c.run_until([&] { return c.converged(); }, sim::seconds(2)));
+  return *c.leader();
+}
+
+std::vector<NodeId> followers_of(const RaftCluster& c, NodeId leader) {
+  std::vector<NodeId> out;
+  for (NodeId v : c.voters)
+    if (v != leader) out.push_back(v);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("a VotersRecord round-trips and refuses what Kafka's VoterSet refuses", "[raft][voters]") {
@@ -56,13 +71,8 @@ TEST_CASE("a VotersRecord round-trips and refuses what Kafka's VoterSet refuses"
 TEST_CASE("removing a follower shrinks the majority on append and every replica applies it from its log",
           "[raft][voters]") {
   RaftCluster c(11, 3, 1);
-  REQUIRE(c.run_until([&] { return c.one_leader(); }, sim::seconds(3)));
-  REQUIRE(c.propose("x"));
-  REQUIRE(c.run_until([&] { return c.converged(); }, sim::seconds(2)));
-  const NodeId l = *c.leader();
-  std::vector<NodeId> followers;
-  for (NodeId v : c.voters)
-    if (v != l) followers.push_back(v);
+  const NodeId l = settle(c);
+  const std::vector<NodeId> followers = followers_of(c, l);
   const NodeId gone = followers[0], other = followers[1];
   const auto change = c.client(l)->remove_voter(key_of(c, gone));
   REQUIRE(change.error == Errc::NONE);
@@ -96,10 +106,7 @@ TEST_CASE("removing a follower shrinks the majority on append and every replica 
 
 TEST_CASE("a wiped voter is re-added under its new directory id once it has caught up", "[raft][voters]") {
   RaftCluster c(12, 3, 0);
-  REQUIRE(c.run_until([&] { return c.one_leader(); }, sim::seconds(3)));
-  REQUIRE(c.propose("x"));
-  REQUIRE(c.run_until([&] { return c.converged(); }, sim::seconds(2)));
-  const NodeId l = *c.leader();
+  const NodeId l = settle(c);
   const NodeId f = c.voters[0] == l ? c.voters[1] : c.voters[0];
   const DirectoryId old_dir = c.client(f)->directory_id();
   c.w.crash(f);
@@ -132,10 +139,7 @@ TEST_CASE("a wiped voter is re-added under its new directory id once it has caug
 
 TEST_CASE("a removed leader resigns once the removal commits and the others elect a successor", "[raft][voters]") {
   RaftCluster c(13, 3, 0);
-  REQUIRE(c.run_until([&] { return c.one_leader(); }, sim::seconds(3)));
-  REQUIRE(c.propose("x"));
-  REQUIRE(c.run_until([&] { return c.converged(); }, sim::seconds(2)));
-  const NodeId l = *c.leader();
+  const NodeId l = settle(c);
   const auto change = c.client(l)->remove_voter(key_of(c, l));
   REQUIRE(change.error == Errc::NONE);
   REQUIRE(c.run_until([&] { return c.leader() && *c.leader() != l; }, sim::seconds(5)));
@@ -150,10 +154,7 @@ TEST_CASE("without directory ids the voter set cannot change", "[raft][voters]")
   RaftConfig cfg;
   cfg.directory_ids = false;
   RaftCluster c(14, 3, 0, cfg);
-  REQUIRE(c.run_until([&] { return c.one_leader(); }, sim::seconds(3)));
-  REQUIRE(c.propose("x"));
-  REQUIRE(c.run_until([&] { return c.converged(); }, sim::seconds(2)));
-  const NodeId l = *c.leader();
+  const NodeId l = settle(c);
   REQUIRE(c.client(l)->remove_voter(key_of(c, l)).error == Errc::UNSUPPORTED_VERSION);
   const NodeId f = c.voters[0] == l ? c.voters[1] : c.voters[0];
   REQUIRE(c.client(f)->remove_voter(key_of(c, l)).error == Errc::NOT_LEADER_OR_FOLLOWER);
@@ -162,13 +163,8 @@ TEST_CASE("without directory ids the voter set cannot change", "[raft][voters]")
 TEST_CASE("a deposed leader's uncommitted VotersRecord is truncated away and its voter set reverts",
           "[raft][voters]") {
   RaftCluster c(15, 3, 0);
-  REQUIRE(c.run_until([&] { return c.one_leader(); }, sim::seconds(3)));
-  REQUIRE(c.propose("x"));
-  REQUIRE(c.run_until([&] { return c.converged(); }, sim::seconds(2)));
-  const NodeId l = *c.leader();
-  std::vector<NodeId> followers;
-  for (NodeId v : c.voters)
-    if (v != l) followers.push_back(v);
+  const NodeId l = settle(c);
+  const std::vector<NodeId> followers = followers_of(c, l);
   const VoterSet bootstrap = c.client(l)->voter_set();
   // The leader is cut off from both followers: its removal of one is appended
   // (and in effect in its own log at once) but can never commit.
