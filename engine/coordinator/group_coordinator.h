@@ -199,7 +199,7 @@ class GroupCoordinator {
   bool validate_online_downgrade(const ConsumerGroup& g, const std::string& leaving) const;
   // Kafka's convertToClassicGroup: the remaining (classic) members form a
   // Stable classic group at the group epoch, then a rebalance starts.
-  void convert_to_classic_group(const Ctx& c, Shard& s, const std::string& group_id, const std::string& leaving,
+  void convert_to_classic_group(const Ctx& c, Shard& s, std::string group_id, std::string leaving,
                                 std::function<void(Errc)> done);
   // Classic requests of a consumer group's classic members.
   void classic_join_to_consumer_group(const Ctx& c, ConsumerGroup& g, const protocol::JoinGroupRequest& req,

@@ -247,8 +247,10 @@ bool GroupCoordinator::validate_online_downgrade(const ConsumerGroup& g, const s
   return static_cast<int64_t>(g.members().size()) - 1 <= max_size_;
 }
 
-void GroupCoordinator::convert_to_classic_group(const Ctx& c, Shard& s, const std::string& gid,
-                                                const std::string& leaving, std::function<void(Errc)> done) {
+// By value: callers pass the consumer group's own id (and a member's), which
+// die with the group erased below.
+void GroupCoordinator::convert_to_classic_group(const Ctx& c, Shard& s, std::string gid, std::string leaving,
+                                                std::function<void(Errc)> done) {
   auto it = s.consumer_groups.find(gid);
   SIM_ASSERT(it != s.consumer_groups.end(), "group " + gid + ": downgrading a group that is not a consumer group");
   ConsumerGroup& cg = it->second;
