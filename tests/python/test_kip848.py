@@ -11,6 +11,17 @@ import ksim
 ROOT = pathlib.Path(__file__).parents[2]
 
 
+def poll_members(sim, members, ms):
+    """Runs `ms` of virtual time, every member polling (up to 50 records at a time) each 20 ms."""
+    end = sim.now + ms
+    while sim.now < end:
+        for c in members:
+            for _ in range(50):
+                if c.poll(0) is None:
+                    break
+        sim.run_for(20)
+
+
 def two_members(seed=5):
     sim = ksim.Simulation(seed=seed, brokers=3)
     sim.create_topic("t", partitions=6, replication_factor=3)
@@ -94,13 +105,7 @@ def test_members_polling_with_poll_0_revoke_and_the_newcomer_gets_its_partitions
     members = []
 
     def run(ms):
-        end = sim.now + ms
-        while sim.now < end:
-            for c in members:
-                for _ in range(50):
-                    if c.poll(0) is None:
-                        break
-            sim.run_for(20)
+        poll_members(sim, members, ms)
 
     for _ in range(4):
         c = sim.consumer({"group.id": "g", "auto.offset.reset": "earliest", "group.protocol": "consumer"})
@@ -230,13 +235,7 @@ def test_a_rolling_upgrade_of_a_classic_group_to_the_consumer_protocol_and_back(
     seen_offsets = {}
 
     def run(ms):
-        end = sim.now + ms
-        while sim.now < end:
-            for c in members:
-                for _ in range(50):
-                    if c.poll(0) is None:
-                        break
-            sim.run_for(20)
+        poll_members(sim, members, ms)
         now = committed(sim, "g")
         for tp, off in now.items():
             assert off >= seen_offsets.get(tp, 0), f"committed offset of {tp} went back"
