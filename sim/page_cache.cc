@@ -41,13 +41,16 @@ void PageCache::append_shared(std::shared_ptr<const void> owner, std::span<const
 
 void PageCache::maybe_spill() {
   if (!spill_ || resident_bytes() < kSpillBytes) return;
-  // Everything resident, in file order, as one chunk: one write, one extent.
+  // Everything resident, in file order, as one chunk: one gather write
+  // straight from the extents and the tail, one extent afterwards.
   const uint64_t n = resident_bytes();
-  std::vector<uint8_t> buf(n);
   const uint64_t from = frozen_bytes_ - resident_frozen_;
-  read(from, n, buf.data());
+  std::vector<std::span<const uint8_t>> parts;
+  parts.reserve(extents_.size() - first_resident_ + 1);
+  for (size_t i = first_resident_; i < extents_.size(); ++i) parts.emplace_back(extents_[i].p, extents_[i].length);
+  if (!tail_.empty()) parts.emplace_back(tail_.data(), tail_.size());
   SpillFile* file = spill_->file();
-  std::shared_ptr<const SpillChunk> chunk = file ? file->put(buf) : nullptr;
+  std::shared_ptr<const SpillChunk> chunk = file ? file->put(parts) : nullptr;
   if (!chunk) {
     spill_ = nullptr;  // the host refused: keep this file in memory from now on
     return;

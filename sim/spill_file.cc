@@ -1,12 +1,16 @@
 #include "sim/spill_file.h"
 
 #include <fcntl.h>
+#include <sys/uio.h>
+#include <climits>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
+#include <algorithm>
 
 #include "sim/error.h"
 
@@ -42,20 +46,43 @@ SpillFile::~SpillFile() {
 bool SpillFile::foreign() const { return static_cast<int>(::getpid()) != owner_pid_; }
 
 std::shared_ptr<const SpillChunk> SpillFile::put(std::span<const uint8_t> bytes) {
-  SIM_ASSERT(!bytes.empty(), "spilling nothing");
+  const std::span<const uint8_t> one[] = {bytes};
+  return put(one);
+}
+
+std::shared_ptr<const SpillChunk> SpillFile::put(std::span<const std::span<const uint8_t>> parts) {
+  uint64_t total = 0;
+  for (const auto& part : parts) total += part.size();
+  SIM_ASSERT(total > 0, "spilling nothing");
   if (foreign())
     throw SimError("a simulation created before fork() cannot run in the child process (its disks spill to the "
                    "parent's file): create the Simulation in the child");
+  // pwritev takes at most IOV_MAX parts and may write fewer bytes than asked:
+  // go on from the first byte not written.
   uint64_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(end_ + done));
+  size_t part = 0, in_part = 0;  // the first byte not written: parts[part][in_part]
+  std::vector<iovec> iov;
+  while (done < total) {
+    iov.clear();
+    for (size_t i = part; i < parts.size() && iov.size() < IOV_MAX; ++i) {
+      const size_t skip = i == part ? in_part : 0;
+      if (parts[i].size() > skip)
+        iov.push_back({const_cast<uint8_t*>(parts[i].data() + skip), parts[i].size() - skip});
+    }
+    const ssize_t n = ::pwritev(fd_, iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(end_ + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return nullptr;  // host disk full or failing: the caller keeps the bytes in memory
     done += static_cast<uint64_t>(n);
+    for (uint64_t left = static_cast<uint64_t>(n); left > 0;) {
+      const uint64_t here = std::min<uint64_t>(left, parts[part].size() - in_part);
+      in_part += here;
+      left -= here;
+      if (in_part == parts[part].size()) ++part, in_part = 0;  // empty parts are stepped over too
+    }
   }
-  auto chunk = std::make_shared<const SpillChunk>(shared_from_this(), end_, bytes.size());
-  end_ += bytes.size();
-  live_bytes_ += bytes.size();
+  auto chunk = std::make_shared<const SpillChunk>(shared_from_this(), end_, total);
+  end_ += total;
+  live_bytes_ += total;
   ++chunks_written_;
   return chunk;
 }

@@ -65,6 +65,9 @@ class SpillFile : public std::enable_shared_from_this<SpillFile> {
 
   // Appends `bytes`; null on a host I/O error (nothing was kept).
   std::shared_ptr<const SpillChunk> put(std::span<const uint8_t> bytes);
+  // Appends the parts, in order, as one chunk: a gather write straight from
+  // where they lie, so spilling copies no byte in user space.
+  std::shared_ptr<const SpillChunk> put(std::span<const std::span<const uint8_t>> parts);
 
   uint64_t live_bytes() const { return live_bytes_; }
   uint64_t chunks_written() const { return chunks_written_; }

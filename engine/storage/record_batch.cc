@@ -153,8 +153,15 @@ BatchPtr RecordBatch::build(const BatchParams& p, std::span<const Record> record
   int64_t max_ts = kNoTimestamp;
   for (const Record& r : records) max_ts = std::max(max_ts, r.timestamp);
 
+  // Reserve what the batch will take (varints at their widest), so the
+  // buffer is allocated once: batches are built on every produce.
+  size_t capacity = kHeaderSize;
+  for (const Record& r : records) {
+    capacity += 5 + 1 + 10 + 5 + 10 + (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0) + 5;
+    for (const RecordHeader& h : r.headers) capacity += 10 + h.key.size() + (h.value ? h.value->size() : 0);
+  }
   Bytes b;
-  b.reserve(kHeaderSize + records.size() * 16);
+  b.reserve(capacity);
   put_be(b, static_cast<uint64_t>(p.base_offset.value), 8);
   put_be(b, 0, 4);  // batch_length, patched below
   put_be(b, static_cast<uint32_t>(p.partition_leader_epoch.value), 4);

@@ -122,6 +122,24 @@ TEST_CASE("a log grown past the spill threshold keeps about a MiB in memory and 
   REQUIRE(text(c.read(at, 20)) == pattern(at, 20));
 }
 
+TEST_CASE("a spill of more small batches than one gather write takes reads back byte for byte",
+          "[page_cache][spill]") {
+  // 200-byte batches: about 5,000 extents per spill, several IOV_MAX writes.
+  SpillStore store;
+  PageCache c;
+  c.set_spill(&store);
+  uint64_t written = 0;
+  std::vector<std::shared_ptr<const std::string>> keep;
+  while (written < 2 * PageCache::kSpillBytes + 7) {
+    keep.push_back(batch(pattern(written, 200)));
+    c.append_shared(keep.back(), span_of(*keep.back()));
+    written += 200;
+  }
+  REQUIRE(c.spilled_bytes() >= PageCache::kSpillBytes);
+  REQUIRE(store.live_bytes() == c.spilled_bytes());
+  REQUIRE(read_all(c) == pattern(0, written));
+}
+
 TEST_CASE("a truncation into spilled bytes reads the kept prefix and frees the spill space when the file goes",
           "[page_cache][spill]") {
   SpillStore store;
