@@ -71,7 +71,14 @@ class TransactionalLoop {
   }
   bool after_send(KafkaProducer& p) {
     if (++sent_ < std::max(1, state_->spec.transaction_records)) return true;
-    return end(p, rng_.uniform01() >= state_->spec.abort_probability);
+    const bool commit = rng_.uniform01() >= state_->spec.abort_probability;
+    // An abort by choice comes after the transaction's records were sent, as
+    // an application that wrote its output and then failed a later step:
+    // aborting at once would drop them unsent (Kafka's abortTransaction fails
+    // the batches still in the accumulator), and the log would almost never
+    // hold aborted data for readers, the cleaner and late writes to trip on.
+    if (!commit) p.flush(p.settings().max_block_ms);
+    return end(p, commit);
   }
   bool finish(KafkaProducer& p) { return !open_ || end(p, true); }
 

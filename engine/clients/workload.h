@@ -55,7 +55,8 @@ struct ProducerWorkloadSpec {
   // fiber switches at high rates); the schedule itself stays exact.
   int64_t tick_us = 1000;
   // With a transactional.id: records per transaction (begin, send them, commit),
-  // and the probability of aborting one instead. A send that fails makes the
+  // and the probability of aborting one instead (after flushing its records, so
+  // the log holds the aborted data). A send that fails makes the
   // transaction abort; a fenced producer stops (its restart re-initialises).
   int32_t transaction_records = 10;
   double abort_probability = 0;
