@@ -105,7 +105,8 @@ Producers send `rate_per_s` records per virtual second in total (for
 group.id, default the workload name) and commit 'auto', 'sync' or 'async' per
 batch. With a producer_config transactional.id (each producer gets "<id>-<i>"),
 producers send in transactions of `transaction_records` records and abort one
-with probability `abort_probability`; consumers with isolation.level
+with probability `abort_probability` (after flushing its records, so the log
+holds the aborted data and its ABORT marker); consumers with isolation.level
 read_committed must never see the aborted ones. Everything is recorded for
 sim.check(). Returns a Workload.)");
 

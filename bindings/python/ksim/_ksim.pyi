@@ -727,7 +727,8 @@ class Simulation:
         """Drive a topic from C++ (fast): counts of new clients or existing
         Producer/Consumer objects; everything is recorded for sim.check().
         With producer_config transactional.id ("<id>-<i>" per producer):
-        transactions of transaction_records records, aborted with abort_probability."""
+        transactions of transaction_records records, aborted with abort_probability
+        (after their records were flushed: the log holds the aborted data)."""
     def pipeline(
         self,
         input_topic: str,
