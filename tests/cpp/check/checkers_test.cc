@@ -62,6 +62,32 @@ TEST_CASE("an acks=all loss after an unclean election is expected", "[check][los
   REQUIRE(v.anomalies().at(0).cause.find("unclean election of broker 3") == 0);
 }
 
+// Hunt seed 1744: broker 1 led with the ISR {1}; paused, it was fenced and
+// broker 2 elected uncleanly; back, broker 1 still acknowledged an acks=all
+// write alone (Kafka has no leader leases) and truncated it when it followed.
+TEST_CASE("an acks=all write a deposed leader acknowledged after an unclean election is an expected loss",
+          "[check][lost-write][fault-model]") {
+  auto story = [](int32_t elected, bool unclean, int64_t acker_elected_again_ms) {
+    Story s;
+    s.event(EventType::election, 1, "created", 10, false, {1, 2, 3});
+    s.event(EventType::election, elected, "election", 150, unclean, {elected});
+    if (acker_elected_again_ms > 0) s.event(EventType::election, 1, "election", acker_elected_again_ms, false, {1, 2});
+    s.send(10, "v0", 0, 200);  // acknowledged by broker 1 (the Story's sends all are)
+    s.final_log({});
+    return s.check();
+  };
+  const Verdict zombie = story(2, true, 0);
+  REQUIRE(zombie.ok());
+  REQUIRE(zombie.anomalies().at(0).kind == "lost-write");
+  REQUIRE(zombie.anomalies().at(0).cause.find("acknowledged by broker 1 as a deposed leader") == 0);
+  // A clean election deposes no leader that could still acknowledge alone: a violation.
+  REQUIRE_FALSE(story(2, false, 0).ok());
+  // Broker 1 elected again after the unclean election: it acknowledged in the new epoch.
+  REQUIRE_FALSE(story(2, true, 180).ok());
+  // The unclean election elected the acknowledging broker itself: its acks are promised.
+  REQUIRE_FALSE(story(1, true, 0).ok());
+}
+
 TEST_CASE("min.insync.replicas=1: a loss is expected after a power failure - a violation after crashes only",
           "[check][lost-write][fault-model]") {
   Story s;
