@@ -46,12 +46,14 @@ struct Position {
 };
 
 // A compacted partition's records per key: the offsets of its final-log
-// records (aborted ones aside) and of its acknowledged sends, ascending; and
-// the first invocation of a send of a tombstone per key. Built on first use
-// (lookups only, never iterated into output).
+// records (aborted ones aside) and of its acknowledged sends, ascending; when
+// each acknowledged tombstone was sent (by offset), and per key the first
+// send of a tombstone whose outcome the producer never learned. Built on
+// first use (lookups only, never iterated into output).
 struct KeyOffsets {
   std::map<std::string_view, std::vector<int64_t>> offsets;
-  std::map<std::string_view, int64_t> first_tombstone_ns;
+  std::map<int64_t, int64_t> tombstone_sent_ns;
+  std::map<std::string_view, int64_t> first_unacked_tombstone_ns;
 };
 
 class CompactionGaps {
@@ -67,10 +69,11 @@ class CompactionGaps {
     const History& h = index_.history();
     const KeyOffsets& k = of(p);
     const std::string_view key = h.str(r.key);
-    if (r.value == kNoSym) {  // a tombstone: kept delete.retention.ms at least
-      auto t = k.first_tombstone_ns.find(key);
-      if (t != k.first_tombstone_ns.end() && t->second + p.final_log->delete_retention_ms * 1'000'000 <= at_ns)
-        return true;
+    if (r.value == kNoSym) {  // a tombstone: kept delete.retention.ms at least after it was written
+      int64_t sent = -1;
+      if (auto t = k.tombstone_sent_ns.find(r.offset); t != k.tombstone_sent_ns.end()) sent = t->second;
+      else if (auto u = k.first_unacked_tombstone_ns.find(key); u != k.first_unacked_tombstone_ns.end()) sent = u->second;
+      if (sent >= 0 && sent + p.final_log->delete_retention_ms * 1'000'000 <= at_ns) return true;
     }
     auto it = k.offsets.find(key);
     if (it == k.offsets.end()) return false;
@@ -90,12 +93,16 @@ class CompactionGaps {
       const OpRecord& rec = h.rec(id);
       const auto key = h.send_key(id);
       if (!key) continue;
+      const bool acked = rec.outcome() == Outcome::ok && rec.offset >= 0;
       if (rec.value == 0) {
-        auto [t, first] = k.first_tombstone_ns.try_emplace(*key, rec.invoke_ns);
-        if (!first) t->second = std::min(t->second, rec.invoke_ns);
+        if (acked) {
+          k.tombstone_sent_ns[rec.offset] = rec.invoke_ns;
+        } else {
+          auto [t, first] = k.first_unacked_tombstone_ns.try_emplace(*key, rec.invoke_ns);
+          if (!first) t->second = std::min(t->second, rec.invoke_ns);
+        }
       }
-      if (rec.outcome() == Outcome::ok && rec.offset >= 0 && rec.txn() != TxnState::aborted)
-        k.offsets[*key].push_back(rec.offset);
+      if (acked && rec.txn() != TxnState::aborted) k.offsets[*key].push_back(rec.offset);
     }
     for (auto& [key, offs] : k.offsets) std::sort(offs.begin(), offs.end());
     return k;

@@ -404,6 +404,31 @@ TEST_CASE("poll-skip over a compacted record a later value of its key superseded
   REQUIRE(s.kinds().empty());
 }
 
+TEST_CASE("poll-skip over a compacted tombstone counts only before delete.retention.ms", "[check][poll-skip][compaction]") {
+  // k2's tombstone at offset 1, acknowledged at t=10 ms; delete.retention.ms is 1000.
+  auto story = [](int64_t poll_ms) {
+    Story s = compacted_story({{"k1", "a1"}, {"k2", ""}, {"k1", "a2"}});
+    s.in.final_logs[s.tp].records[1].value = kNoSym;  // a null value
+    OpSpec op;
+    op.type = OpType::send;
+    op.client = 10;
+    op.client_name = "producer-10";
+    op.tp = s.tp;
+    op.key = "k2";
+    op.value = "";
+    op.acks = -1;
+    op.idempotent = true;
+    const uint64_t id = s.h.invoke(op, ms(10));
+    s.h.set_ack(id, Offset{1}, 1);
+    s.h.complete(id, Outcome::ok, ms(12));
+    s.seek(20, 0, poll_ms - 10, "reset:earliest");
+    s.poll(20, {{2, "a2"}}, poll_ms, /*hw=*/3);  // 'a1' superseded; the tombstone?
+    return s.kinds();
+  };
+  REQUIRE(story(2000).empty());                   // removed after delete.retention.ms: no skip
+  REQUIRE(story(500) == Kinds{"poll-skip"});      // too early for the cleaner to drop it
+}
+
 TEST_CASE("poll-skip on a compacted topic still fires over a key's latest value", "[check][poll-skip][compaction]") {
   // 'b1' is k2's latest value: no cleaner may remove it (ksim.bug.cleaner.drops.latest.value).
   Story latest = compacted_story({{"k1", "a1"}, {"k2", "b1"}, {"k1", "a2"}});
