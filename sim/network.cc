@@ -311,10 +311,14 @@ Network::Rule& Network::end_rule(RuleId id) {
 void Network::release(RuleId id) {
   std::vector<uint32_t> held;
   held.swap(end_rule(id).held);
+  // (connection, direction) -> the arrival of the last message released on it:
+  // held is in send order, and TCP resumes a stalled stream in order.
+  std::map<std::pair<uint32_t, int>, Instant> last;  // lookups only
   for (uint32_t slot : held) {
     const Envelope& e = envelopes_[slot];
     world_.trace().record(ev::msg_release, world_.now(), e.src, e.dst, e.kind.value, id.value);
-    schedule_delivery(slot, {}, false);
+    Instant& prev = last[{e.conn, static_cast<int>(e.dir)}];
+    prev = schedule_delivery(slot, {}, false, prev);
   }
 }
 
@@ -611,7 +615,7 @@ bool Network::route(uint32_t es) {
   return true;
 }
 
-void Network::schedule_delivery(uint32_t es, Duration extra, bool fifo) {
+Instant Network::schedule_delivery(uint32_t es, Duration extra, bool fifo, Instant not_before) {
   Envelope& e = envelopes_[es];
   const NodeId from{e.src}, to{e.dst};
   const LinkSpec& spec = link(from, to);
@@ -623,7 +627,7 @@ void Network::schedule_delivery(uint32_t es, Duration extra, bool fifo) {
     if (spec.spike_probability > 0.0 && rng.bernoulli(spec.spike_probability))
       lat += static_cast<int64_t>(rng.exponential(static_cast<double>(spec.spike_mean.ns)));
   }
-  Instant at = world_.now() + Duration{lat} + extra;
+  Instant at = std::max(world_.now() + Duration{lat} + extra, not_before);
   LinkState* ls = links_.empty() && spec.bandwidth_bytes_per_s == 0
                       ? nullptr
                       : link_state(from, to, spec.bandwidth_bytes_per_s > 0);
@@ -646,6 +650,7 @@ void Network::schedule_delivery(uint32_t es, Duration extra, bool fifo) {
     c.last_arrival[d] = at;
   }
   world_.schedule_event({at, 0, e.generation, es, e.dst, world_.incarnation(to), EventKind::deliver});
+  return at;
 }
 
 void Network::drop(uint32_t es, const char* reason) {

@@ -27,7 +27,9 @@
 // drop, delay by extra, hold until release()/discard(), or duplicate. A rule
 // acts on its next `count` matches (0 = until removed). Rule-delayed and held
 // messages step out of their connection's FIFO order — that is their purpose:
-// "hold this one Fetch response, let everything else flow".
+// "hold this one Fetch response, let everything else flow". Messages one hold
+// rule released together keep their send order among themselves, per
+// connection and direction (the held part of a stream resumes in order).
 //
 // sim knows nothing about Kafka: message kinds are names the engine registers
 // ("Produce", "Fetch", ...), payloads are opaque shared pointers.
@@ -167,7 +169,10 @@ class Network {
   // A rewrite rule: each of the next `count` matching messages (0: all) is
   // delivered with `rewrite(payload)` instead of its payload.
   RuleId add_rewrite_rule(const RuleMatch& match, uint32_t count, PayloadRewrite rewrite);
-  // Delivers every message the hold rule holds and ends the rule.
+  // Delivers every message the hold rule holds and ends the rule. Released
+  // messages of one connection arrive in the order they were sent (a stalled
+  // TCP stream resumes in order): they only step out of order with respect to
+  // the messages the rule let through.
   void release(RuleId id);
   // Drops every held message and ends the rule.
   void discard(RuleId id);
@@ -249,7 +254,9 @@ class Network {
   Rule& end_rule(RuleId id);
   // False when the peer is down: the connection is refused, nothing is sent.
   bool route(uint32_t env_slot);
-  void schedule_delivery(uint32_t env_slot, Duration extra, bool fifo);
+  // Schedules the envelope's delivery and returns its arrival time, never
+  // before `not_before`.
+  Instant schedule_delivery(uint32_t env_slot, Duration extra, bool fifo, Instant not_before = {});
   void drop(uint32_t env_slot, const char* reason);
   void break_connection(uint32_t conn, const char* reason, CallStatus status = CallStatus::disconnected);
   void complete(uint32_t pending_slot, Reply reply);

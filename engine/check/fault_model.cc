@@ -4,9 +4,39 @@
 
 namespace ksim::check {
 
+// A write acknowledged by a leader that an unclean election had already
+// deposed. Kafka has no leader leases: a leader that was paused or cut off
+// while the controller elected another broker uncleanly goes on serving
+// Produce requests with the ISR it knew (often itself alone, the reason the
+// election was unclean) until the new metadata reaches it, and acknowledges
+// acks=all writes the new leader never has; it truncates them when it
+// follows. The unclean election, though it came before the acknowledgement,
+// ended the acknowledging leader's epoch: the loss is the unclean election's.
+// Returns the cause, or "" when no unclean election of another broker came
+// between the acknowledging broker's last election and the acknowledgement.
+static std::string deposed_by_unclean_election(const History& h, const TopicPartition& tp, int32_t leader,
+                                               int64_t ack_ns) {
+  if (leader < 0) return "";
+  int64_t led_since = -1;  // when the acknowledging broker was last elected leader before the ack
+  for (const ClusterEvent& e : h.events())
+    if (e.at_ns <= ack_ns && e.at_ns > led_since && e.type == EventType::election && e.tp == tp && e.node == leader)
+      led_since = e.at_ns;
+  if (led_since < 0) return "";
+  for (const ClusterEvent& e : h.events())
+    if (e.at_ns > led_since && e.at_ns <= ack_ns && e.type == EventType::election && e.unclean && e.tp == tp &&
+        e.node != leader)
+      return "acknowledged by broker " + std::to_string(leader) + " as a deposed leader: the unclean election of broker " +
+             std::to_string(e.node) + " at " + fmt_time(e.at_ns) + " had ended its epoch";
+  return "";
+}
+
 std::string permitted_loss(const HistoryIndex& index, const OpView& send) {
   if (send.acks() == 0) return "acks=0: the producer never waited for the broker";
   if (send.acks() == 1) return "acks=1: acknowledged by the leader alone, before the followers had it";
+  if (send.complete_ns() >= 0) {
+    std::string deposed = deposed_by_unclean_election(index.history(), send.tp(), send.leader(), send.complete_ns());
+    if (!deposed.empty()) return deposed;
+  }
   return permitted_committed_loss(index, send.tp(), send.complete_ns() >= 0 ? send.complete_ns() : send.invoke_ns());
 }
 

@@ -9,6 +9,16 @@
 // position is a reread (nonmonotonic-poll); one beyond readable records is a
 // skip (poll-skip).
 //
+// Compacted topics: every replica runs its own log cleaner (Kafka's LogCleaner
+// is local to a broker; nothing replicates a cleaning), so the log a consumer
+// fetched from may have been cleaned further than the final log it is judged
+// against. A record of the final log in a gap is no skip when the cleaner of
+// the replica the consumer read could have removed it by then: a later record
+// of its key below the fetch's high watermark superseded it (the cleaner never
+// passes the last stable offset, itself at most the high watermark), it belongs
+// to an aborted transaction (the cleaner drops aborted data), or it is a
+// tombstone older than delete.retention.ms.
+//
 // Group level: when a member starts a partition from the group's committed
 // offset, that offset must not lie beyond what the group's current-generation
 // owners consumed — otherwise records in between were never delivered to any
@@ -22,6 +32,7 @@
 // member epoch): a group is a consumer group from its first `consumer:`
 // assignment or its conversion to consumer (a `group_converted` event) until
 // a conversion back to classic.
+#include <algorithm>
 #include <map>
 
 #include "engine/check/checkers.h"
@@ -34,14 +45,83 @@ struct Position {
   int64_t next = -1;  // -1: unknown (fresh assignment)
 };
 
+// A compacted partition's records per key: the offsets of its final-log
+// records (aborted ones aside) and of its acknowledged sends, ascending; when
+// each acknowledged tombstone was sent (by offset), and per key the first
+// send of a tombstone whose outcome the producer never learned. Built on
+// first use (lookups only, never iterated into output).
+struct KeyOffsets {
+  std::map<std::string_view, std::vector<int64_t>> offsets;
+  std::map<int64_t, int64_t> tombstone_sent_ns;
+  std::map<std::string_view, int64_t> first_unacked_tombstone_ns;
+};
+
+class CompactionGaps {
+ public:
+  explicit CompactionGaps(const HistoryIndex& index) : index_(index) {}
+
+  // Whether the log cleaner of the replica a consumer read at `at_ns` (with a
+  // fetch high watermark `hw`, -1: unknown) may have removed `r` already.
+  bool cleanable(const PartitionIndex& p, const LogRecord& r, int64_t at_ns, int64_t hw) {
+    if (!p.compacted()) return false;
+    if (r.aborted) return true;  // the cleaner removes aborted transactions' data
+    if (r.key == kNoSym) return false;
+    const History& h = index_.history();
+    const KeyOffsets& k = of(p);
+    const std::string_view key = h.str(r.key);
+    if (r.value == kNoSym) {  // a tombstone: kept delete.retention.ms at least after it was written
+      int64_t sent = -1;
+      if (auto t = k.tombstone_sent_ns.find(r.offset); t != k.tombstone_sent_ns.end()) sent = t->second;
+      else if (auto u = k.first_unacked_tombstone_ns.find(key); u != k.first_unacked_tombstone_ns.end()) sent = u->second;
+      if (sent >= 0 && sent + p.final_log->delete_retention_ms * 1'000'000 <= at_ns) return true;
+    }
+    auto it = k.offsets.find(key);
+    if (it == k.offsets.end()) return false;
+    auto later = std::upper_bound(it->second.begin(), it->second.end(), static_cast<int64_t>(r.offset));
+    return later != it->second.end() && (hw < 0 || *later < hw);
+  }
+
+ private:
+  const KeyOffsets& of(const PartitionIndex& p) {
+    auto [it, fresh] = built_.try_emplace(p.ordinal);
+    if (!fresh) return it->second;
+    KeyOffsets& k = it->second;
+    const History& h = index_.history();
+    for (const LogRecord& r : p.final_log->records)
+      if (r.key != kNoSym && !r.aborted) k.offsets[h.str(r.key)].push_back(r.offset);
+    for (uint64_t id : p.sends) {
+      const OpRecord& rec = h.rec(id);
+      const auto key = h.send_key(id);
+      if (!key) continue;
+      const bool acked = rec.outcome() == Outcome::ok && rec.offset >= 0;
+      if (rec.value == 0) {
+        if (acked) {
+          k.tombstone_sent_ns[rec.offset] = rec.invoke_ns;
+        } else {
+          auto [t, first] = k.first_unacked_tombstone_ns.try_emplace(*key, rec.invoke_ns);
+          if (!first) t->second = std::min(t->second, rec.invoke_ns);
+        }
+      }
+      if (acked && rec.txn() != TxnState::aborted) k.offsets[*key].push_back(rec.offset);
+    }
+    for (auto& [key, offs] : k.offsets) std::sort(offs.begin(), offs.end());
+    return k;
+  }
+  const HistoryIndex& index_;
+  std::map<uint32_t, KeyOffsets> built_;
+};
+
 // The first readable record of the final log in [from, to), or nullptr. A
-// read_committed consumer cannot read records of aborted transactions.
-const LogRecord* readable_between(const PartitionIndex& p, int64_t from, int64_t to, bool read_committed) {
+// read_committed consumer cannot read records of aborted transactions; on a
+// compacted topic a record the cleaner may have removed by `at_ns` was not
+// readable (see the header).
+const LogRecord* readable_between(const PartitionIndex& p, int64_t from, int64_t to, bool read_committed,
+                                  CompactionGaps& gaps, int64_t at_ns, int64_t hw) {
   if (!p.final_log) return nullptr;
   const auto& r = p.final_log->records;
   auto it = std::lower_bound(r.begin(), r.end(), from, [](const LogRecord& a, int64_t o) { return a.offset < o; });
   for (; it != r.end() && it->offset < to; ++it)
-    if (!(read_committed && it->aborted)) return &*it;
+    if (!(read_committed && it->aborted) && !gaps.cleanable(p, *it, at_ns, hw)) return &*it;
   return nullptr;
 }
 
@@ -61,6 +141,7 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
   std::map<int32_t, int32_t> client_generation;
   std::map<int32_t, bool> consumer_protocol;  // client -> its last assignment was a KIP-848 one
   std::map<Sym, GroupState> groups;
+  CompactionGaps gaps(index);
   const Sym committed = index.sym("committed");
   // group id -> its protocol conversions (at, to consumer?), in time order.
   std::map<std::string, std::vector<std::pair<int64_t, bool>>> conversions;
@@ -138,8 +219,9 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
           if (it == g.consumed.end() || e.offset <= it->second.first) continue;
           const TopicPartition& tp = h.tp(e.tp);
           const PartitionIndex& p = index.partition(e.tp);
-          const LogRecord* skipped =
-              readable_between(p, it->second.first, e.offset, h.actor_of(it->second.second).read_committed);
+          const LogRecord* skipped = readable_between(p, it->second.first, e.offset,
+                                                      h.actor_of(it->second.second).read_committed, gaps,
+                                                      op.invoke_ns(), -1);
           if (!skipped) continue;
           report("poll-skip", tp, op, it->second.first, e.offset,
                  std::string(op.client_name()) + " starts " + tp.str() + " at the group '" +
@@ -170,7 +252,8 @@ void check_poll_order(const HistoryIndex& index, Verdict& out) {
                        " although its position was " + std::to_string(pos.next) +
                        " and no seek, reset or rebalance moved it back (" + describe_op(op) + ").");
           } else if (pos.next >= 0 && off > pos.next) {
-            if (const LogRecord* skipped = readable_between(index.partition(r.tp), pos.next, off, read_committed)) {
+            if (const LogRecord* skipped = readable_between(index.partition(r.tp), pos.next, off, read_committed,
+                                                            gaps, op.invoke_ns(), h.high_watermark(i).value)) {
               const TopicPartition& tp = h.tp(r.tp);
               report("poll-skip", tp, op, pos.next, off,
                      std::string(op.client_name()) + " jumped in " + tp.str() + " from position " +

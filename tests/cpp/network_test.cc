@@ -158,6 +158,28 @@ TEST_CASE("discard drops held messages - unlimited hold catches all until releas
   REQUIRE(t.served == std::vector<uint64_t>{9});  // the rule ended with the discard
 }
 
+// Hunt seed 1159: a producer's Produce requests held for 28 s (a stalled
+// stream) came out in reverse order on release, and an idempotent producer's
+// records landed out of send order. TCP resumes a stalled stream in order.
+TEST_CASE("released held messages of one connection arrive in the order they were sent", "[network]") {
+  Net t;
+  LinkSpec jitter;
+  jitter.latency_min = microseconds(10);
+  jitter.latency_max = milliseconds(20);
+  t.net.set_default_link(jitter);
+  RuleId h = t.net.add_rule({.src = t.a, .dst = t.c, .kind = t.req, .dir = std::nullopt}, RuleAction::hold, 0);
+  for (uint64_t i = 0; i < 20; ++i) {
+    t.call_from_a(t.c, i, seconds(10));
+    t.w.run_for(milliseconds(1));
+  }
+  REQUIRE(t.net.held_count(h) == 20);
+  t.net.release(h);
+  t.w.run_for(milliseconds(100));
+  std::vector<uint64_t> in_order(20);
+  for (uint64_t i = 0; i < 20; ++i) in_order[i] = i;
+  REQUIRE(t.served == in_order);
+}
+
 TEST_CASE("duplicate delivers a request twice - delay adds latency to one message", "[network]") {
   Net t;
   t.net.add_rule({.src = t.a, .dst = std::nullopt, .kind = t.req, .dir = std::nullopt}, RuleAction::duplicate, 1);

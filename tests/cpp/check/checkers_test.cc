@@ -62,6 +62,32 @@ TEST_CASE("an acks=all loss after an unclean election is expected", "[check][los
   REQUIRE(v.anomalies().at(0).cause.find("unclean election of broker 3") == 0);
 }
 
+// Hunt seed 1744: broker 1 led with the ISR {1}; paused, it was fenced and
+// broker 2 elected uncleanly; back, broker 1 still acknowledged an acks=all
+// write alone (Kafka has no leader leases) and truncated it when it followed.
+TEST_CASE("an acks=all write a deposed leader acknowledged after an unclean election is an expected loss",
+          "[check][lost-write][fault-model]") {
+  auto story = [](int32_t elected, bool unclean, int64_t acker_elected_again_ms) {
+    Story s;
+    s.event(EventType::election, 1, "created", 10, false, {1, 2, 3});
+    s.event(EventType::election, elected, "election", 150, unclean, {elected});
+    if (acker_elected_again_ms > 0) s.event(EventType::election, 1, "election", acker_elected_again_ms, false, {1, 2});
+    s.send(10, "v0", 0, 200);  // acknowledged by broker 1 (the Story's sends all are)
+    s.final_log({});
+    return s.check();
+  };
+  const Verdict zombie = story(2, true, 0);
+  REQUIRE(zombie.ok());
+  REQUIRE(zombie.anomalies().at(0).kind == "lost-write");
+  REQUIRE(zombie.anomalies().at(0).cause.find("acknowledged by broker 1 as a deposed leader") == 0);
+  // A clean election deposes no leader that could still acknowledge alone: a violation.
+  REQUIRE_FALSE(story(2, false, 0).ok());
+  // Broker 1 elected again after the unclean election: it acknowledged in the new epoch.
+  REQUIRE_FALSE(story(2, true, 180).ok());
+  // The unclean election elected the acknowledging broker itself: its acks are promised.
+  REQUIRE_FALSE(story(1, true, 0).ok());
+}
+
 TEST_CASE("min.insync.replicas=1: a loss is expected after a power failure - a violation after crashes only",
           "[check][lost-write][fault-model]") {
   Story s;
@@ -350,6 +376,77 @@ TEST_CASE("a committed copy counts once: an aborted attempt of the same value is
   s.final_log({"t1", "t1"});
   s.in.final_logs[s.tp].records[0].aborted = true;  // the first attempt's transaction aborted
   REQUIRE(s.kinds() == Kinds{});
+}
+
+namespace {
+// A compacted final log of (key, value) records at offsets 0, 1, 2, ... with
+// `gone` left out (the final log's replica cleaned less than the one read).
+Story compacted_story(const std::vector<std::pair<std::string, std::string>>& records) {
+  Story s;
+  FinalLog& f = s.in.final_logs[s.tp];
+  f.source_broker = 2;
+  f.replicas = {1, 2, 3};
+  f.compacted = true;
+  f.delete_retention_ms = 1000;
+  int64_t o = 0;
+  for (const auto& [k, v] : records) f.records.push_back(LogRecord{o++, s.h.intern(k), s.h.intern(v)});
+  f.high_watermark = o;
+  return s;
+}
+}  // namespace
+
+// Hunt seeds 755 and 1184: the consumer read the leader, whose cleaner had
+// removed superseded records the final log's (less cleaned) replica still held.
+TEST_CASE("poll-skip over a compacted record a later value of its key superseded is no skip", "[check][poll-skip][compaction]") {
+  Story s = compacted_story({{"k1", "a1"}, {"k2", "b1"}, {"k1", "a2"}, {"k2", "b2"}});
+  s.seek(20, 0, 90, "reset:earliest");
+  s.poll(20, {{2, "a2"}, {3, "b2"}}, 100, /*hw=*/4);  // 0 and 1 cleaned on the replica read
+  REQUIRE(s.kinds().empty());
+}
+
+TEST_CASE("poll-skip over a compacted tombstone counts only before delete.retention.ms", "[check][poll-skip][compaction]") {
+  // k2's tombstone at offset 1, acknowledged at t=10 ms; delete.retention.ms is 1000.
+  auto story = [](int64_t poll_ms) {
+    Story s = compacted_story({{"k1", "a1"}, {"k2", ""}, {"k1", "a2"}});
+    s.in.final_logs[s.tp].records[1].value = kNoSym;  // a null value
+    OpSpec op;
+    op.type = OpType::send;
+    op.client = 10;
+    op.client_name = "producer-10";
+    op.tp = s.tp;
+    op.key = "k2";
+    op.value = "";
+    op.acks = -1;
+    op.idempotent = true;
+    const uint64_t id = s.h.invoke(op, ms(10));
+    s.h.set_ack(id, Offset{1}, 1);
+    s.h.complete(id, Outcome::ok, ms(12));
+    s.seek(20, 0, poll_ms - 10, "reset:earliest");
+    s.poll(20, {{2, "a2"}}, poll_ms, /*hw=*/3);  // 'a1' superseded; the tombstone?
+    return s.kinds();
+  };
+  REQUIRE(story(2000).empty());                   // removed after delete.retention.ms: no skip
+  REQUIRE(story(500) == Kinds{"poll-skip"});      // too early for the cleaner to drop it
+}
+
+TEST_CASE("poll-skip on a compacted topic still fires over a key's latest value", "[check][poll-skip][compaction]") {
+  // 'b1' is k2's latest value: no cleaner may remove it (ksim.bug.cleaner.drops.latest.value).
+  Story latest = compacted_story({{"k1", "a1"}, {"k2", "b1"}, {"k1", "a2"}});
+  latest.seek(20, 0, 90, "reset:earliest");
+  latest.poll(20, {{2, "a2"}}, 100, /*hw=*/3);
+  REQUIRE(latest.kinds() == Kinds{"poll-skip"});
+  // 'a1' is superseded only by 'a2' at offset 3, at the fetch's high watermark: the
+  // cleaner never passes the high watermark, so 'a1' was still there to read.
+  Story early = compacted_story({{"k1", "a1"}, {"k2", "b1"}, {"k2", "b2"}, {"k1", "a2"}});
+  early.seek(20, 0, 90, "reset:earliest");
+  early.poll(20, {{1, "b1"}, {2, "b2"}}, 100, /*hw=*/3);
+  REQUIRE(early.kinds() == Kinds{"poll-skip"});
+  // Not compacted: the same jump is a skip.
+  Story plain = compacted_story({{"k1", "a1"}, {"k2", "b1"}, {"k1", "a2"}, {"k2", "b2"}});
+  plain.in.final_logs[plain.tp].compacted = false;
+  plain.seek(20, 0, 90, "reset:earliest");
+  plain.poll(20, {{2, "a2"}, {3, "b2"}}, 100, /*hw=*/4);
+  REQUIRE(plain.kinds() == Kinds{"poll-skip"});
 }
 
 TEST_CASE("read_committed readers skip aborted records without a poll-skip", "[check][transactions]") {
