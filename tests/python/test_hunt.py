@@ -142,3 +142,19 @@ def test_a_seed_with_a_client_crash_and_a_final_read_replays_exactly():
     assert "the final read" in text
     replayed, replay_sim = shrink.run_text(text, {})
     assert replay_sim.trace_hash() == sim.trace_hash()
+
+
+def test_regression_seed148_a_loss_to_an_isr_of_power_failed_replicas_is_expected_without_elr():
+    """Hunt seed 148: without ELR the ISR shrank to the leader that had lost its unflushed
+    data, and Kafka elects it again: the replaced records are expected, not violations.
+    With ELR the same schedule loses nothing (the unclean restart leaves the ISR)."""
+    mod = load(__import__("pathlib").Path(__file__).parent / "regressions" /
+               "hunt_seed148_isr_shrank_to_power_failed_leader.py")
+    with contextlib.redirect_stdout(io.StringIO()):
+        v = mod.story({})
+        elr = mod.story({"ksim.eligible.leader.replicas": "true"})
+    assert v.ok, str(v)
+    replaced = [a for a in v.anomalies if a.kind == "inconsistent-offsets"]
+    assert replaced and all(a.expected and a.cause.startswith("ELR off: the ISR shrank to {3}") for a in replaced)
+    assert elr.ok, str(elr)
+    assert not [a for a in elr.anomalies if a.kind == "inconsistent-offsets"]
