@@ -158,3 +158,20 @@ def test_regression_seed148_a_loss_to_an_isr_of_power_failed_replicas_is_expecte
     assert replaced and all(a.expected and a.cause.startswith("ELR off: the ISR shrank to {3}") for a in replaced)
     assert elr.ok, str(elr)
     assert not [a for a in elr.anomalies if a.kind == "inconsistent-offsets"]
+
+
+def test_regression_seed353_a_committed_transaction_lost_with_an_isr_of_power_failed_replicas_is_expected():
+    """Hunt seed 353: the ISR shrank to {2,4}, both had lost their unflushed data, ELR off:
+    the committed transactions' loss is expected. With ELR both leave the ISR when they
+    register again, and broker 2 comes back as the last known leader (KIP-966): expected too,
+    for that reason."""
+    mod = load(__import__("pathlib").Path(__file__).parent / "regressions" /
+               "hunt_seed353_isr_shrank_to_power_failed_replicas.py")
+    with contextlib.redirect_stdout(io.StringIO()):
+        v = mod.story({})
+        elr = mod.story({"ksim.eligible.leader.replicas": "true"})
+    assert v.ok, str(v)
+    lost = [a for a in v.anomalies if a.kind in ("exactly-once", "lost-write")]
+    assert lost and all(a.expected and a.cause.startswith("ELR off: the ISR shrank to {2,4}") for a in lost)
+    assert elr.ok, str(elr)
+    assert not [a for a in elr.anomalies if a.cause.startswith("ELR off")]
