@@ -175,3 +175,15 @@ def test_regression_seed353_a_committed_transaction_lost_with_an_isr_of_power_fa
     assert lost and all(a.expected and a.cause.startswith("ELR off: the ISR shrank to {2,4}") for a in lost)
     assert elr.ok, str(elr)
     assert not [a for a in elr.anomalies if a.cause.startswith("ELR off")]
+
+
+def test_regression_seed1068_requests_left_on_a_connection_the_producer_closed_are_not_processed():
+    """Hunt seed 1068: a batch renumbered by an epoch bump also landed under its old sequence, from a
+    request still queued on the connection the producer had closed; Kafka never reads past the first
+    failed response of such a connection. Before the fix: one `duplicate` violation."""
+    mod = load(__import__("pathlib").Path(__file__).parent / "regressions" /
+               "hunt_seed1068_closed_connection_requests_dropped.py")
+    with contextlib.redirect_stdout(io.StringIO()):
+        v = mod.story({})
+    assert v.ok, str(v)
+    assert not [a for a in v.anomalies if a.kind == "duplicate"]
