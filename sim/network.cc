@@ -42,6 +42,7 @@ struct Network::Connection {
   uint32_t client_incarnation = 0, server_incarnation = 0;
   Instant last_arrival[2];  // [0] client->server, [1] server->client
   bool open = false;
+  bool client_closed = false;  // broken by the client's disconnect() (not a crash, a partition or a loss)
 };
 
 struct Network::Pending {
@@ -386,7 +387,14 @@ void Network::disconnect(NodeId a, NodeId b) {
     if ((k.client == a.value && k.server == b.value) || (k.client == b.value && k.server == a.value))
       doomed.push_back(c);
   }
-  for (uint32_t c : doomed) break_connection(c, "closed");
+  for (uint32_t c : doomed) {
+    conns_[c].client_closed = conns_[c].client == a.value;
+    break_connection(c, "closed");
+  }
+}
+
+bool Network::client_closed(uint32_t conn) const {
+  return conn < conns_.size() && !conns_[conn].open && conns_[conn].client_closed;
 }
 
 void Network::refuse(const Incoming& request) {

@@ -204,6 +204,11 @@ class Network {
   // Breaks every open connection between a and b (as a client timing out a
   // request closes its connection in Kafka).
   void disconnect(NodeId a, NodeId b);
+  // True when `conn` was closed by its client end through disconnect(): the
+  // client's socket is gone, so (as TCP answers data for a closed socket with
+  // a reset) the server's first response after the close is written, and a
+  // second one fails. A partition, a loss or a crash sets nothing here.
+  bool client_closed(uint32_t conn) const;
   // A server not yet listening refuses the connection a request came on:
   // its calls fail `refused` (the server processed none of them).
   void refuse(const Incoming& request);

@@ -216,6 +216,16 @@ void BrokerServer::enqueue(sim::Incoming&& in) {
 void BrokerServer::produce_answered(uint32_t conn) {
   auto it = produce_channels_.find(conn);
   if (it == produce_channels_.end()) return;
+  // The client closed this connection (a request of it timed out): the first
+  // response since was written, so the next request was read and processed;
+  // this one's write fails, and Kafka closes the channel with the rest unread.
+  // Processing them all would let a batch the producer has since renumbered
+  // (an epoch bump after an expired batch) land under its old sequence too.
+  if (world_.network().client_closed(conn) && it->second.answered_after_close++ > 0) {
+    if (!it->second.waiting.empty()) world_.probe("broker: requests a closed connection left unread are dropped");
+    produce_channels_.erase(it);
+    return;
+  }
   if (it->second.waiting.empty()) {
     produce_channels_.erase(it);
     return;

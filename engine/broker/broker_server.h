@@ -114,8 +114,14 @@ class BrokerServer {
   // requests are handled in the order they were sent even when the first
   // waits on replication. ksim keeps that order for Produce: the next
   // Produce of a connection is dispatched when the previous one is answered.
+  // A connection its client closed is read on until a response fails to go
+  // out: the first response after the close is written, the second fails
+  // (TCP resets a closed socket's traffic), and what is still unread is
+  // never processed (Kafka's Selector keeps a closing channel "until a send
+  // fails or all outstanding receives are processed").
   struct ProduceChannel {
     bool busy = false;
+    int32_t answered_after_close = 0;
     std::deque<sim::Incoming> waiting;
   };
   std::map<uint32_t, ProduceChannel> produce_channels_;

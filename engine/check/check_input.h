@@ -60,6 +60,7 @@ struct RunConfig {
   bool full_read = false;       // the run ended by reading every partition to its end
   bool unseen_is_violation = false;  // severity of `unseen`
   bool raft_directory_ids = true;    // ksim.raft.directory.id (KIP-853 voter keys)
+  bool eligible_leader_replicas = true;  // ksim.eligible.leader.replicas (KIP-966)
   int32_t min_isr(const std::string& topic) const {
     auto it = topic_min_isr.find(topic);
     return it == topic_min_isr.end() ? min_insync_replicas : it->second;

@@ -1,5 +1,6 @@
 #include "engine/check/fault_model.h"
 
+#include <algorithm>
 #include <set>
 
 namespace ksim::check {
@@ -40,6 +41,52 @@ std::string permitted_loss(const HistoryIndex& index, const OpView& send) {
   return permitted_committed_loss(index, send.tp(), send.complete_ns() >= 0 ? send.complete_ns() : send.invoke_ns());
 }
 
+namespace {
+
+// Without ELR (KIP-966) nothing takes a broker that lost its unflushed data
+// out of an ISR: a broker power-failed and restarted at once cannot register
+// until its old session expires, so until then the controller counts it as
+// alive, and the others may leave the ISR around it (a controlled shutdown,
+// a follower lagging behind a leader that no longer answers). The ISR can
+// thus shrink to replicas that all lost the record; the last member stays in
+// the ISR (it is never emptied) and is elected again with what its disk
+// kept, and the others truncate to it. Kafka's handleBrokerUncleanShutdown
+// closes this only with ELR enabled. A replica that rejoins the ISR has
+// caught up again (its log end reached the high watermark) and has the
+// record back. Returns the cause, or "" when the ISR never held only
+// replicas that had lost their unflushed data since `since`.
+std::string isr_of_power_failed(const HistoryIndex& index, const TopicPartition& tp, int64_t since,
+                                std::vector<int32_t> isr) {
+  std::set<int32_t> lost;  // lost unflushed data since `since` and not in the ISR again since
+  auto all_lost = [&] {
+    if (isr.empty()) return false;
+    for (int32_t r : isr)
+      if (lost.count(r) == 0) return false;
+    return true;
+  };
+  for (const ClusterEvent& e : index.history().events()) {
+    if (e.at_ns < since) continue;
+    if (e.type == EventType::fault && (e.what.rfind("power_fail", 0) == 0 || e.what.rfind("wipe", 0) == 0)) {
+      lost.insert(e.node);
+    } else if ((e.type == EventType::election || e.type == EventType::isr_change) && e.tp == tp && !e.isr.empty()) {
+      for (int32_t r : e.isr)
+        if (std::find(isr.begin(), isr.end(), r) == isr.end()) lost.erase(r);  // caught up again
+      isr = e.isr;
+    } else {
+      continue;
+    }
+    if (all_lost()) {
+      std::string members;
+      for (int32_t r : isr) members += (members.empty() ? "" : ",") + std::to_string(r);
+      return "ELR off: the ISR shrank to {" + members + "}, replicas that had lost their unflushed data to a power failure, at " +
+             fmt_time(e.at_ns) + " (Kafka keeps them in the ISR and elects them again)";
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 std::string permitted_committed_loss(const HistoryIndex& index, const TopicPartition& tp, int64_t since) {
   const CheckInput& in = index.input();
   const int32_t min_isr = in.config.min_isr(tp.topic);
@@ -65,6 +112,10 @@ std::string permitted_committed_loss(const HistoryIndex& index, const TopicParti
     bool all_isr = true;
     for (int32_t r : isr_at_ack) all_isr = all_isr && power_failed.count(r) > 0;
     if (all_isr) return "every member of the ISR at the acknowledgement lost its unflushed data to a power failure";
+    if (!in.config.eligible_leader_replicas) {
+      const std::string shrunk = isr_of_power_failed(index, tp, since, isr_at_ack);
+      if (!shrunk.empty()) return shrunk;
+    }
   }
   auto it = in.final_logs.find(tp);
   if (it != in.final_logs.end() && !it->second.replicas.empty()) {

@@ -192,6 +192,7 @@ check::CheckInput Cluster::check_input() {
   in.config.min_insync_replicas = config_.get_int("min.insync.replicas");
   in.config.unclean_leader_election = config_.get_bool("unclean.leader.election.enable");
   in.config.raft_directory_ids = config_.get_bool("ksim.raft.directory.id");
+  in.config.eligible_leader_replicas = config_.get_bool("ksim.eligible.leader.replicas");
   in.metadata_losses = metadata_losses_;
   for (const std::string& topic : topics()) {
     // Internal topics (__consumer_offsets, ...) are the engine's, not the clients' history.

@@ -14,6 +14,7 @@ struct Net {
   KindId resp = net.kind("EchoResponse");
   NodeId a, b, c;
   std::vector<uint64_t> served;  // tags, in arrival order at the server
+  std::vector<uint32_t> conns;   // the connection each came on
 
   Net() {
     LinkSpec fixed;
@@ -24,6 +25,7 @@ struct Net {
         for (;;) {
           Incoming in = *net.receive(self);
           served.push_back(in.tag);
+          conns.push_back(in.conn);
           if (in.dir == Direction::request) net.respond(in, resp, nullptr, 16, in.tag + 1000);
         }
       });
@@ -314,4 +316,29 @@ TEST_CASE("kind handlers let two subsystems of one node serve their own APIs", "
   });
   t.w.run_for(milliseconds(10));
   REQUIRE(seen == std::vector<std::string>{"vote", "catch-all"});
+}
+
+TEST_CASE("a connection closed by its client is told apart from one a partition broke", "[network]") {
+  Net t;
+  t.net.add_rule({.src = t.b, .dst = std::nullopt, .kind = std::nullopt, .dir = Direction::response},
+                 RuleAction::drop, 0);
+  t.call_from_a(t.b, 1);
+  t.w.run_for(milliseconds(5));  // served, the answer lost: the call waits
+  REQUIRE(t.conns.size() == 1);
+  REQUIRE_FALSE(t.net.client_closed(t.conns[0]));  // still open
+  t.net.disconnect(t.a, t.b);   // the client gives up on it (a request timeout)
+  REQUIRE(t.net.client_closed(t.conns[0]));
+
+  t.call_from_a(t.c, 2);
+  t.w.run_for(milliseconds(5));
+  REQUIRE(t.conns.size() == 2);
+  t.net.partition({{t.a}, {t.b, t.c}});
+  REQUIRE_FALSE(t.net.client_closed(t.conns[1]));  // broken, but nobody closed it
+  t.net.heal();
+
+  t.call_from_a(t.c, 3);
+  t.w.run_for(milliseconds(5));
+  REQUIRE(t.conns.size() == 3);
+  t.net.disconnect(t.c, t.a);  // the server end closing is no client's close
+  REQUIRE_FALSE(t.net.client_closed(t.conns[2]));
 }

@@ -145,3 +145,48 @@ def test_a_seed_with_a_client_crash_and_a_final_read_replays_exactly():
     assert "the final read" in text
     replayed, replay_sim = shrink.run_text(text, {})
     assert replay_sim.trace_hash() == sim.trace_hash()
+
+
+def test_regression_seed148_a_loss_to_an_isr_of_power_failed_replicas_is_expected_without_elr():
+    """Hunt seed 148: without ELR the ISR shrank to the leader that had lost its unflushed
+    data, and Kafka elects it again: the replaced records are expected, not violations.
+    With ELR the same schedule loses nothing (the unclean restart leaves the ISR)."""
+    mod = load(__import__("pathlib").Path(__file__).parent / "regressions" /
+               "hunt_seed148_isr_shrank_to_power_failed_leader.py")
+    with contextlib.redirect_stdout(io.StringIO()):
+        v = mod.story({})
+        elr = mod.story({"ksim.eligible.leader.replicas": "true"})
+    assert v.ok, str(v)
+    replaced = [a for a in v.anomalies if a.kind == "inconsistent-offsets"]
+    assert replaced and all(a.expected and a.cause.startswith("ELR off: the ISR shrank to {3}") for a in replaced)
+    assert elr.ok, str(elr)
+    assert not [a for a in elr.anomalies if a.kind == "inconsistent-offsets"]
+
+
+def test_regression_seed353_a_committed_transaction_lost_with_an_isr_of_power_failed_replicas_is_expected():
+    """Hunt seed 353: the ISR shrank to {2,4}, both had lost their unflushed data, ELR off:
+    the committed transactions' loss is expected. With ELR both leave the ISR when they
+    register again, and broker 2 comes back as the last known leader (KIP-966): expected too,
+    for that reason."""
+    mod = load(__import__("pathlib").Path(__file__).parent / "regressions" /
+               "hunt_seed353_isr_shrank_to_power_failed_replicas.py")
+    with contextlib.redirect_stdout(io.StringIO()):
+        v = mod.story({})
+        elr = mod.story({"ksim.eligible.leader.replicas": "true"})
+    assert v.ok, str(v)
+    lost = [a for a in v.anomalies if a.kind in ("exactly-once", "lost-write")]
+    assert lost and all(a.expected and a.cause.startswith("ELR off: the ISR shrank to {2,4}") for a in lost)
+    assert elr.ok, str(elr)
+    assert not [a for a in elr.anomalies if a.cause.startswith("ELR off")]
+
+
+def test_regression_seed1068_requests_left_on_a_connection_the_producer_closed_are_not_processed():
+    """Hunt seed 1068: a batch renumbered by an epoch bump also landed under its old sequence, from a
+    request still queued on the connection the producer had closed; Kafka never reads past the first
+    failed response of such a connection. Before the fix: one `duplicate` violation."""
+    mod = load(__import__("pathlib").Path(__file__).parent / "regressions" /
+               "hunt_seed1068_closed_connection_requests_dropped.py")
+    with contextlib.redirect_stdout(io.StringIO()):
+        v = mod.story({})
+    assert v.ok, str(v)
+    assert not [a for a in v.anomalies if a.kind == "duplicate"]

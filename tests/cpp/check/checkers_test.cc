@@ -648,3 +648,52 @@ TEST_CASE("split-ownership: a static member replaced on another client is no sec
   s.assign(22, "g", 3, 300, "intruder", true, "app-1");  // another instance in the same generation: a violation
   REQUIRE(s.kinds() == Kinds{"split-ownership"});
 }
+
+TEST_CASE("ELR off: a committed record replaced after the ISR shrank to a power-failed replica is expected",
+          "[check][inconsistent-offsets][fault-model]") {
+  // Hunt seed 148: the ISR {3,4} held the record; broker 3 (the leader) lost
+  // its unflushed data to a power failure and could not re-register before
+  // its old session expired, so the controller still counted it as alive;
+  // broker 4's controlled shutdown left the ISR {3}, and broker 3 was elected
+  // again with what its disk kept. Without ELR Kafka does the same.
+  auto story = [](bool elr, bool rejoined) {
+    Story s;
+    s.in.config.eligible_leader_replicas = elr;
+    s.event(EventType::election, 2, "election", 50, false, {2, 3, 4});
+    s.poll(20, {{0, "x"}}, 100);
+    s.event(EventType::election, 3, "election", 150, false, {3, 4});
+    s.event(EventType::fault, 3, "power_fail", 200);
+    if (rejoined) {  // broker 3 fenced, back and caught up: it has the record again
+      s.event(EventType::isr_change, -1, "isr change", 250, false, {4});
+      s.event(EventType::isr_change, -1, "isr change", 280, false, {3, 4});
+    }
+    s.event(EventType::isr_change, -1, "isr change", 300, false, {3});
+    s.final_log({"y"});
+    return s.check();
+  };
+  const Verdict off = story(false, false);
+  REQUIRE(off.ok());
+  REQUIRE(off.anomalies().at(0).kind == "inconsistent-offsets");
+  REQUIRE(off.anomalies().at(0).cause.find("ELR off: the ISR shrank to {3}") == 0);
+  // With ELR the unclean restart leaves the ISR and broker 4 (in the ELR)
+  // is elected: the same replacement breaks a promise.
+  REQUIRE_FALSE(story(true, false).ok());
+  // A replica that rejoined the ISR after its power failure caught up again.
+  REQUIRE_FALSE(story(false, true).ok());
+}
+
+TEST_CASE("ELR off: an acks=all loss is expected once the ISR is only replicas that lost power",
+          "[check][lost-write][fault-model]") {
+  auto story = [](int32_t last) {
+    Story s;
+    s.in.config.eligible_leader_replicas = false;
+    s.event(EventType::isr_change, -1, "isr change", 50, false, {1, 2});
+    s.send(10, "v0", 0, 100);
+    s.final_log({});
+    s.event(EventType::fault, 1, "power_fail", 200);
+    s.event(EventType::isr_change, -1, "isr change", 300, false, {last});
+    return s.check();
+  };
+  REQUIRE_FALSE(story(2).ok());  // the ISR kept broker 2, which never lost it
+  REQUIRE(story(1).ok());        // broker 1 alone, and it lost it
+}
