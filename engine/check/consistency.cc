@@ -24,10 +24,12 @@ void check_consistency(const HistoryIndex& index, Verdict& out) {
       auto [it, fresh] = first_read.emplace(off, i);
       std::string other_value, other_source;
       int64_t other_ns = 0;
+      int32_t written_epoch = rd.record->leader_epoch;  // the older of the two records' epochs
       if (const Read first = p.reads[it->second]; !fresh && first.record->value != value) {
         other_value = h.str(first.record->value);
         other_source = describe_op(h.op(first.op));
         other_ns = first.at_ns;
+        written_epoch = std::min(written_epoch, first.record->leader_epoch);
       } else if (const LogRecord* r = p.at(off); r && p.value_of(r) != value) {
         other_value = log_string(h, r->value);
         other_source = "the final log (broker " + std::to_string(p.final_log->source_broker) + ")";
@@ -42,6 +44,7 @@ void check_consistency(const HistoryIndex& index, Verdict& out) {
       // The first observation read a committed record (consumers read below
       // the HW): its replacement is permitted where its loss would be.
       a.cause = permitted_committed_loss(index, tp, std::min(other_ns, rd.at_ns));
+      if (a.cause.empty()) a.cause = permitted_replaced_read(index, tp, written_epoch);
       a.expected = !a.cause.empty();
       a.tp = tp;
       a.offsets.push_back(off);

@@ -87,6 +87,16 @@ std::string isr_of_power_failed(const HistoryIndex& index, const TopicPartition&
 
 }  // namespace
 
+std::string permitted_replaced_read(const HistoryIndex& index, const TopicPartition& tp, int32_t written_epoch) {
+  if (written_epoch < 0) return "";  // epoch unknown: nothing to go by
+  for (const ClusterEvent& e : index.history().events())
+    if (e.type == EventType::election && e.unclean && e.tp == tp && e.leader_epoch > written_epoch)
+      return "the unclean election of broker " + std::to_string(e.node) + " at " + fmt_time(e.at_ns) + " ended epoch " +
+             std::to_string(written_epoch) + ", in which the record was written (a deposed leader serves reads " +
+             "of its epoch until it learns of the election)";
+  return "";
+}
+
 std::string permitted_committed_loss(const HistoryIndex& index, const TopicPartition& tp, int64_t since) {
   const CheckInput& in = index.input();
   const int32_t min_isr = in.config.min_isr(tp.topic);

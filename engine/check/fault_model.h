@@ -16,6 +16,12 @@ std::string permitted_loss(const HistoryIndex& index, const OpView& send);
 // the partition after it, or power failures that took every copy Kafka's
 // contract counts on.
 std::string permitted_committed_loss(const HistoryIndex& index, const TopicPartition& tp, int64_t since_ns);
+// A record of `tp` a consumer read, written in leader epoch `written_epoch`,
+// later replaced: permitted when an unclean election of the partition ended
+// that epoch, even if the read came after the election. Kafka has no leader
+// leases: the deposed leader goes on serving fetches of the old epoch's
+// records until the new metadata reaches it (hunt seed 5211).
+std::string permitted_replaced_read(const HistoryIndex& index, const TopicPartition& tp, int32_t written_epoch);
 // One producer's records landing out of send order.
 std::string permitted_reorder(const OpView& earlier, const OpView& later);
 // A value at more offsets than sends of it.

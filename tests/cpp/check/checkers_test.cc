@@ -204,6 +204,36 @@ TEST_CASE("a record replaced after an unclean election of its partition is an ex
   REQUIRE_FALSE(before.check().ok());
 }
 
+TEST_CASE("a record of an epoch an unclean election ended read from the deposed leader after it is expected",
+          "[check][inconsistent-offsets][fault-model]") {
+  // Hunt seed 5211: broker 2 is elected uncleanly (epoch 3) while broker 3,
+  // leader of epoch 2, has not heard of it and serves a fetch of its own
+  // epoch-2 record; broker 2's log holds another record at that offset.
+  Story s;
+  s.event(EventType::election, 2, "unclean election", 50, /*unclean=*/true, {2}, /*leader_epoch=*/3);
+  s.poll_epoch = 2;
+  s.poll(20, {{0, "x"}}, 100);
+  s.final_log({"y"});
+  const Verdict v = s.check();
+  REQUIRE(s.kinds() == Kinds{"inconsistent-offsets"});
+  REQUIRE(v.ok());
+  REQUIRE(v.anomalies().at(0).cause.find("ended epoch 2") != std::string::npos);
+
+  Story newer;  // a record of the new leader's own epoch replaced later: a violation
+  newer.event(EventType::election, 2, "unclean election", 50, /*unclean=*/true, {2}, /*leader_epoch=*/3);
+  newer.poll_epoch = 3;
+  newer.poll(20, {{0, "x"}}, 100);
+  newer.final_log({"y"});
+  REQUIRE_FALSE(newer.check().ok());
+
+  Story clean;  // a clean election ends an epoch without permitting any loss
+  clean.event(EventType::election, 2, "election", 50, /*unclean=*/false, {2}, /*leader_epoch=*/3);
+  clean.poll_epoch = 2;
+  clean.poll(20, {{0, "x"}}, 100);
+  clean.final_log({"y"});
+  REQUIRE_FALSE(clean.check().ok());
+}
+
 TEST_CASE("online invariants become anomalies of their kind", "[check][divergence]") {
   Story s;
   s.in.invariant_violations = {"divergence: t-0 below HW 5: leader 1 and ISR member 2 differ at offset 3"};

@@ -58,6 +58,7 @@ struct Story {
     for (const auto& v : values) f.records.push_back(LogRecord{o++, kNoSym, h.intern(v)});
     f.high_watermark = o;
   }
+  int32_t poll_epoch = -1;  // the leader epoch polled records were written in (-1: unknown)
   // A poll returning (offset, value) pairs, with the fetch's high watermark.
   uint64_t poll(int32_t client, const std::vector<std::pair<int64_t, std::string>>& records, int64_t at_ms,
                 int64_t hw = -1, const std::string& group = "") {
@@ -74,6 +75,7 @@ struct Story {
       r.offset = Offset{o};
       r.value = v;
       r.high_watermark = Offset{hw};
+      r.leader_epoch = LeaderEpoch{poll_epoch};
       op.records.push_back(r);
     }
     return h.record(op, ms(at_ms));
@@ -117,8 +119,9 @@ struct Story {
     return h.record(op, ms(at_ms));
   }
   void event(EventType type, int32_t node, const std::string& what, int64_t at_ms, bool unclean = false,
-             std::vector<int32_t> isr = {}) {
+             std::vector<int32_t> isr = {}, int32_t leader_epoch = -1) {
     ClusterEvent e;
+    e.leader_epoch = leader_epoch;
     e.at_ns = ms(at_ms);
     e.type = type;
     e.node = node;
