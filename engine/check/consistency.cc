@@ -43,7 +43,17 @@ void check_consistency(const HistoryIndex& index, Verdict& out) {
       a.kind = "inconsistent-offsets";
       // The first observation read a committed record (consumers read below
       // the HW): its replacement is permitted where its loss would be.
-      a.cause = permitted_committed_loss(index, tp, std::min(other_ns, rd.at_ns));
+      // A consumer hands out records it fetched earlier (its fetch buffer; a
+      // slow consumer's poll returns them seconds later): the read record may
+      // have been fetched as early as its write was acknowledged (hunt seed
+      // 7385: fetched, then lost to a power failure, returned by poll after).
+      int64_t since = std::min(other_ns, rd.at_ns);
+      index.sends(p, value, [&](uint64_t id) {
+        const OpView send = h.op(id);
+        if (send.offset().value == off && send.complete_ns() >= 0) since = std::min(since, send.complete_ns());
+        return true;
+      });
+      a.cause = permitted_committed_loss(index, tp, since);
       if (a.cause.empty()) a.cause = permitted_replaced_read(index, tp, written_epoch);
       a.expected = !a.cause.empty();
       a.tp = tp;

@@ -234,6 +234,25 @@ TEST_CASE("a record of an epoch an unclean election ended read from the deposed 
   REQUIRE_FALSE(clean.check().ok());
 }
 
+TEST_CASE("a buffered record returned by poll after its permitted loss is an expected inconsistent-offsets",
+          "[check][inconsistent-offsets][fault-model]") {
+  // Hunt seed 7385: the consumer fetched x right after its ack, the leader
+  // then lost it, and the slow consumer's poll handed x out seconds later.
+  Story s;
+  s.send(10, "x", 0, 100);
+  s.event(EventType::election, 3, "unclean election", 150, /*unclean=*/true);
+  s.poll(20, {{0, "x"}}, 200);
+  s.final_log({"y"});
+  REQUIRE(s.kinds() == Kinds{"lost-write", "inconsistent-offsets"});
+  REQUIRE(s.check().ok());
+
+  Story no_fault;  // nothing permits the loss: the replaced read is a violation
+  no_fault.send(10, "x", 0, 100);
+  no_fault.poll(20, {{0, "x"}}, 200);
+  no_fault.final_log({"y"});
+  REQUIRE_FALSE(no_fault.check().ok());
+}
+
 TEST_CASE("online invariants become anomalies of their kind", "[check][divergence]") {
   Story s;
   s.in.invariant_violations = {"divergence: t-0 below HW 5: leader 1 and ISR member 2 differ at offset 3"};
