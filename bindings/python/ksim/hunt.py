@@ -29,7 +29,9 @@ controller_crash, client_pause (a consumer's process stalls: a zombie),
 client_crash (a producer's or consumer's process killed, then restarted:
 a fresh client resumes the workload — a fenced transactional producer too),
 unclean (an admin-forced unclean election of offline partitions),
-preferred_election (kafka-leader-election --election-type preferred), and
+preferred_election (kafka-leader-election --election-type preferred),
+failover_chain (in a fifth of the seeds: two failovers of one partition in a
+row and an unclean recovery, see _failover_chain), and
 four targeted message faults: starve (a leader's Fetch responses held or
 lost: followers fall behind while it acknowledges), produce_late (a
 producer's Produce requests stuck in the network until after their
@@ -169,6 +171,14 @@ def draw(seed, overrides=None):
         t += interval_ms // 2 + r.below(interval_ms)
     topic_config = {"min.insync.replicas": str(min_isr), "unclean.leader.election.enable": "true" if unclean else "false"}
     broker_config = _draw_cluster_config(r, workload, topic_config)
+    # A failover chain (Jepsen-style composite nemesis), from a stream of its own
+    # so the seeds without one keep their plans: see _failover_chain.
+    chain_r = Rng(int(seed) * 0x2545F4914F6CDD1D + 0x1B873593)
+    if chain_r.chance(0.2):
+        chain = _failover_chain(chain_r, partitions, run_ms, int(broker_config.get("broker.session.timeout.ms", 9_000)))
+        if chain:
+            faults = sorted(faults + chain, key=lambda f: f["at_ms"])  # stable: ties keep the plan's order
+            on = on + ["failover_chain"]
     # A final read (Jepsen's): after the heal, a fresh group reads every partition
     # from the beginning — what a new application or a restored service sees of
     # the whole log once the cleaner and the faults have done their work.
@@ -225,6 +235,35 @@ def _draw_cluster_config(r, workload, topic_config):
         cc["group.protocol"] = "consumer"
         cc["group.remote.assignor"] = r.choice(("uniform", "range"))
     return cfg
+
+
+def _failover_chain(r, partitions, run_ms, session_ms):
+    """Two failovers in a row, then an unclean recovery, all on one partition: the
+    shape of Kafka's replication bugs (KIP-101, KIP-279, KIP-320). Its followers
+    are starved while the leader L takes writes only it has; L crashes; once the
+    controller has fenced it (a broker session) the new leader L2 takes writes
+    of its own epoch at the same offsets and crashes too; L comes back and an
+    admin forces the offline partition onto it (an unclean election: L never
+    had L2's epoch); L2 comes back last and must find where its log and L's
+    part. Each step is an ordinary fault (so shrinking can drop any of them);
+    `chain` lets them start whatever max_active says. [] when the run is too
+    short for the chain at this session timeout."""
+    p = r.below(partitions)
+    # From L's crash to L2's: the controller fences L (a session), then L2 leads
+    # long enough for producers to find it (a metadata refresh) and write.
+    gap_ms = session_ms + r.choice((3_000, 6_000))
+    unclean_at = 1_500 + gap_ms + 2_500
+    if unclean_at + 2_000 > run_ms - 1_000:
+        return []
+    t0 = r.between(1_000, run_ms - 1_000 - unclean_at - 2_000)
+    starve = {"at_ms": t0, "kind": "starve", "api": "Fetch", "direction": "response", "role": "leader",
+              "action": r.choice(("drop", "late")), "index": p, "dur_ms": 1_500 + r.choice((1_000, 3_000)),
+              "count": None, "extra_ms": 0, "chain": True}
+    first = {"at_ms": t0 + 1_500, "kind": "crash", "target": {"leader": p}, "dur_ms": gap_ms + 1_000, "chain": True}
+    second = {"at_ms": t0 + 1_500 + gap_ms, "kind": "crash", "target": {"leader": p},
+              "dur_ms": 2_500 + r.choice((1_500, 4_000)), "chain": True}
+    unclean = {"at_ms": t0 + unclean_at, "kind": "unclean", "dur_ms": 0, "chain": True}
+    return [starve, first, second, unclean]
 
 
 def _target(r, partitions, brokers):
@@ -377,7 +416,7 @@ class Run:
         for i, f in enumerate(plan["faults"]):
             self.end_due(f["at_ms"])
             at(sim, f["at_ms"])
-            if len(self.active) >= plan["max_active"]:
+            if len(self.active) >= plan["max_active"] and not f.get("chain"):
                 continue
             self.start(i, f)
         self.end_due(plan["run_ms"])
