@@ -30,8 +30,10 @@ client_crash (a producer's or consumer's process killed, then restarted:
 a fresh client resumes the workload — a fenced transactional producer too),
 unclean (an admin-forced unclean election of offline partitions),
 preferred_election (kafka-leader-election --election-type preferred),
-failover_chain (in a fifth of the seeds: two failovers of one partition in a
-row and an unclean recovery, see _failover_chain), and
+failover_chain (in a fifth of the seeds, one of two Jepsen-style composites
+on one partition: two failovers in a row and an unclean recovery,
+_failover_chain; or leadership leaving and coming back while a follower's
+metadata is stale, _leader_flap), and
 four targeted message faults: starve (a leader's Fetch responses held or
 lost: followers fall behind while it acknowledges), produce_late (a
 producer's Produce requests stuck in the network until after their
@@ -175,7 +177,9 @@ def draw(seed, overrides=None):
     # so the seeds without one keep their plans: see _failover_chain.
     chain_r = Rng(int(seed) * 0x2545F4914F6CDD1D + 0x1B873593)
     if chain_r.chance(0.2):
-        chain = _failover_chain(chain_r, partitions, run_ms, int(broker_config.get("broker.session.timeout.ms", 9_000)))
+        session_ms = int(broker_config.get("broker.session.timeout.ms", 9_000))
+        chain = (_failover_chain(chain_r, partitions, run_ms, session_ms) if chain_r.chance(0.5)
+                 else _leader_flap(chain_r, partitions, run_ms, session_ms))
         if chain:
             faults = sorted(faults + chain, key=lambda f: f["at_ms"])  # stable: ties keep the plan's order
             on = on + ["failover_chain"]
@@ -264,6 +268,33 @@ def _failover_chain(r, partitions, run_ms, session_ms):
               "dur_ms": 2_500 + r.choice((1_500, 4_000)), "chain": True}
     unclean = {"at_ms": t0 + unclean_at, "kind": "unclean", "dur_ms": 0, "chain": True}
     return [starve, first, second, unclean]
+
+
+def _leader_flap(r, partitions, run_ms, session_ms):
+    """Leadership leaves a partition's leader and comes back while one follower's
+    metadata is stale: KIP-320's story. Follower A stops hearing metadata; the
+    leader's Fetch responses to follower B are lost, so a write lands on the
+    leader and A only; the leader crashes, B takes over, the old leader returns
+    as B's follower (truncating that write) and a preferred election gives it
+    the partition back in a newer epoch. A still fetches as if nothing had
+    happened. The followers are resolved when the faults start ("the first /
+    last replica that is not the leader"). [] when the run is too short."""
+    p = r.below(partitions)
+    back_ms = session_ms + r.choice((2_000, 4_000))  # the old leader fenced, B leading, the old one back
+    span = 1_500 + back_ms + 3_000
+    if span + 2_000 > run_ms - 1_000:
+        return []
+    t0 = r.between(1_000, run_ms - 1_000 - span - 2_000)
+    stale = {"at_ms": t0, "kind": "stale_metadata", "api": "MetadataFetch", "direction": "response",
+             "role": "to_follower_of", "follower": "last", "action": "drop", "index": p,
+             "dur_ms": span + 2_000, "count": None, "extra_ms": 0, "chain": True}
+    starve = {"at_ms": t0 + 500, "kind": "starve", "api": "Fetch", "direction": "response", "role": "leader",
+              "action": "drop", "index": p, "to_follower_of": "first", "dur_ms": 1_500, "count": None,
+              "extra_ms": 0, "chain": True}
+    crash = {"at_ms": t0 + 1_500, "kind": "crash", "target": {"leader": p}, "dur_ms": session_ms + 1_000, "chain": True}
+    back = {"at_ms": t0 + 1_500 + back_ms + r.choice((1_000, 3_000)), "kind": "preferred_election", "dur_ms": 0,
+            "chain": True}
+    return [stale, starve, crash, back]
 
 
 def _target(r, partitions, brokers):
@@ -475,6 +506,15 @@ class Run:
         except ksim.ClusterError:
             return []
 
+    def follower(self, p, which):
+        """The first or last replica of partition p (in assignment order) that is not its leader, or None."""
+        infos = self.partitions()
+        info = infos[p % len(infos)] if infos else None
+        if info is None:
+            return None
+        rest = [b for b in info.replicas if b != info.leader]
+        return (rest[0] if which == "first" else rest[-1]) if rest else None
+
     def controller(self, index):
         ids = list(range(self.plan["brokers"] + 1, self.plan["brokers"] + self.plan["controllers"] + 1))
         c = ids[index % len(ids)]
@@ -568,6 +608,12 @@ class Run:
             src = self.broker({"leader": f["index"]})
             if f.get("to_follower") and f["to_follower"] != src:
                 dst = f["to_follower"]
+            elif f.get("to_follower_of"):
+                dst = self.follower(f["index"], f["to_follower_of"])
+                if dst is None or dst == src:
+                    return
+        elif role == "to_follower_of":
+            dst = self.follower(f["index"], f["follower"])
         elif role == "any_broker":
             src = self.broker({"broker": f["index"] % self.plan["brokers"] + 1})
         elif role == "to_broker":
