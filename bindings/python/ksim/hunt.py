@@ -33,7 +33,8 @@ preferred_election (kafka-leader-election --election-type preferred),
 failover_chain (in a fifth of the seeds, one of two Jepsen-style composites
 on one partition: two failovers in a row and an unclean recovery,
 _failover_chain; or leadership leaving and coming back while a follower's
-metadata is stale, _leader_flap), and
+metadata is stale, _leader_flap; or an acks=all write while a follower's
+return to the ISR is in flight, _expansion_race), and
 four targeted message faults: starve (a leader's Fetch responses held or
 lost: followers fall behind while it acknowledges), produce_late (a
 producer's Produce requests stuck in the network until after their
@@ -178,8 +179,13 @@ def draw(seed, overrides=None):
     chain_r = Rng(int(seed) * 0x2545F4914F6CDD1D + 0x1B873593)
     if chain_r.chance(0.2):
         session_ms = int(broker_config.get("broker.session.timeout.ms", 9_000))
-        chain = (_failover_chain(chain_r, partitions, run_ms, session_ms) if chain_r.chance(0.5)
-                 else _leader_flap(chain_r, partitions, run_ms, session_ms))
+        pick = chain_r.below(3)
+        if pick == 0:
+            chain = _failover_chain(chain_r, partitions, run_ms, session_ms)
+        elif pick == 1:
+            chain = _leader_flap(chain_r, partitions, run_ms, session_ms)
+        else:
+            chain = _expansion_race(chain_r, partitions, run_ms, int(broker_config["replica.lag.time.max.ms"]))
         if chain:
             faults = sorted(faults + chain, key=lambda f: f["at_ms"])  # stable: ties keep the plan's order
             on = on + ["failover_chain"]
@@ -295,6 +301,34 @@ def _leader_flap(r, partitions, run_ms, session_ms):
     back = {"at_ms": t0 + 1_500 + back_ms + r.choice((1_000, 3_000)), "kind": "preferred_election", "dur_ms": 0,
             "chain": True}
     return [stale, starve, crash, back]
+
+
+def _expansion_race(r, partitions, run_ms, lag_ms):
+    """An acks=all write while a follower's return to the ISR is in flight: KIP-497's
+    story. Follower F's disk stalls until F leaves the ISR; F catches up, and the
+    leader's AlterPartition adding it back is held; the leader's Fetch responses
+    to F are lost, so F gets nothing new while writes are acknowledged; the
+    expansion commits; the leader and the other follower crash and F, in the ISR,
+    is elected cleanly. [] when the run is too short for this lag."""
+    p = r.below(partitions)
+    span = lag_ms + 4_500 + 5_000
+    if span + 1_000 > run_ms - 1_000:
+        return []
+    t0 = r.between(1_000, run_ms - 1_000 - span - 1_000)
+    back = t0 + lag_ms + 1_500  # F's disk works again: it catches up and asks to rejoin
+    stall = {"at_ms": t0, "kind": "disk_stall", "target": {"follower_of": p, "which": "last"},
+             "dur_ms": lag_ms + 1_500, "chain": True}
+    stuck = {"at_ms": back - 500, "kind": "isr_stuck", "api": "AlterPartition", "direction": "request",
+             "role": "leader", "action": "late", "index": p, "dur_ms": 2_000 + r.choice((500, 1_500)),
+             "count": None, "extra_ms": 0, "chain": True}
+    starve = {"at_ms": back + 1_000, "kind": "starve", "api": "Fetch", "direction": "response", "role": "leader",
+              "action": "drop", "index": p, "to_follower_of": "last", "dur_ms": 4_000, "count": None,
+              "extra_ms": 0, "chain": True}
+    crash_at = back + 3_000
+    leader = {"at_ms": crash_at, "kind": "crash", "target": {"leader": p}, "dur_ms": 5_000, "chain": True}
+    other = {"at_ms": crash_at, "kind": "crash", "target": {"follower_of": p, "which": "first"}, "dur_ms": 5_000,
+             "chain": True}
+    return [stall, stuck, starve, leader, other]
 
 
 def _target(r, partitions, brokers):
@@ -483,6 +517,9 @@ class Run:
     # -- choosing nodes
     def broker(self, target):
         sim = self.ns["sim"]
+        if "follower_of" in target:  # a chain's follower: that one or none
+            n = self.follower(target["follower_of"], target["which"])
+            return n if n is not None and n not in self.busy and sim.is_up(n) else None
         if "leader" in target:
             infos = self.partitions()
             p = target["leader"] % self.plan["topic"]["partitions"]
