@@ -135,15 +135,43 @@ Result<CleanerStats> LogCleaner::clean(UnifiedLog& log, int64_t now_ms, int64_t 
 
   // (2) + (3) Rewrite the segments, oldest first, carrying each producer's
   // "data of its current transaction still in the log" across segments.
+  // Kafka's groupSegmentsBySize: consecutive segments whose log data (and
+  // each index) together fit in segment.bytes (segment.index.bytes), and
+  // whose offsets stay within an int32 of the group's base, are cleaned into
+  // one segment — without it a compacted log of small segments keeps every
+  // one of them, emptied or not, and each pass rewrites them all.
+  std::vector<std::pair<size_t, size_t>> groups;  // [first, end) indexes into segs
+  for (size_t g = 0; g <= last;) {
+    int64_t bytes = segs[g]->size(), index = segs[g]->offset_index_bytes(), tindex = segs[g]->time_index_bytes();
+    size_t e = g + 1;
+    while (e <= last) {
+      const LogSegment& n = *segs[e];
+      const Offset n_last = e + 1 <= last ? Offset{segs[e + 1]->base_offset().value - 1}
+                                          : Offset{c->first_uncleanable.value - 1};
+      if (bytes + n.size() > cfg.segment_bytes || index + n.offset_index_bytes() > cfg.segment_index_bytes ||
+          tindex + n.time_index_bytes() > cfg.segment_index_bytes ||
+          (n.size() != 0 && n_last.value - segs[g]->base_offset().value > INT32_MAX))
+        break;
+      bytes += n.size();
+      index += n.offset_index_bytes();
+      tindex += n.time_index_bytes();
+      ++e;
+    }
+    groups.emplace_back(g, e);
+    g = e;
+  }
+
   std::map<ProducerId, bool> txn_has_data;
   std::unordered_map<std::string, bool> superseded_seen;  // ksim.bug.cleaner.drops.latest.value only
-  for (size_t i = 0; i <= last; ++i) {
+  std::vector<std::unique_ptr<LogSegment>> rebuilt;
+  for (const auto& [g, e] : groups) {
+   auto out = std::make_unique<LogSegment>(*log.disk_, log.dir_, segs[g]->base_offset(), cfg, now_ms,
+                                           LogSegment::kCleanedSuffix);
+   if (Errc err = out->create(); err != Errc::NONE) return log.fail(err);
+   for (size_t i = g; i < e; ++i) {
     LogSegment& src = *segs[i];
     auto batches = read_all(src);
     if (!batches.ok()) return log.fail(batches.error);
-    auto out = std::make_unique<LogSegment>(*log.disk_, log.dir_, src.base_offset(), cfg, now_ms,
-                                            LogSegment::kCleanedSuffix);
-    if (Errc e = out->create(); e != Errc::NONE) return log.fail(e);
     for (const BatchPtr& bp : batches.value) {
       const RecordBatch& b = *bp;
       const std::optional<int64_t> horizon = b.delete_horizon_ms();
@@ -207,15 +235,24 @@ Result<CleanerStats> LogCleaner::clean(UnifiedLog& log, int64_t now_ms, int64_t 
       }
       if (!keep) continue;
       st.bytes_written += static_cast<int64_t>(keep->size_in_bytes());
-      if (Errc e = out->append(keep); e != Errc::NONE) return log.fail(e);
+      if (Errc err = out->append(keep); err != Errc::NONE) return log.fail(err);
     }
-    if (Errc e = out->flush(); e != Errc::NONE) return log.fail(e);
-    if (Errc e = out->commit_cleaned(); e != Errc::NONE) return log.fail(e);
-    SIM_ASSERT(out->base_offset() == src.base_offset() && out->next_offset() <= src.next_offset(),
-               "a cleaned segment holds offsets of its original only");
-    segs[i] = std::move(out);
     ++st.segments;
+   }
+   if (Errc err = out->flush(); err != Errc::NONE) return log.fail(err);
+   // The swap: the merged segment takes the first one's name, then the
+   // group's others go (a crash between leaves them overlapping it: the log
+   // deletes them when it opens, see load_segments).
+   if (Errc err = out->commit_cleaned(); err != Errc::NONE) return log.fail(err);
+   SIM_ASSERT(out->base_offset() == segs[g]->base_offset() && out->next_offset() <= segs[e - 1]->next_offset(),
+              "a cleaned segment holds offsets of its originals only");
+   for (size_t i = g + 1; i < e; ++i)
+     if (Errc err = segs[i]->delete_files(); err != Errc::NONE) return log.fail(err);
+   if (e - g > 1) log.world_->probe("storage/cleaner_merged_segments");
+   rebuilt.push_back(std::move(out));
   }
+  for (size_t i = last + 1; i < segs.size(); ++i) rebuilt.push_back(std::move(segs[i]));
+  segs = std::move(rebuilt);
   // The rebuilt index: the aborted transactions whose marker went, and (the
   // KAFKA-13727 switch) those the partial pass did not collect.
   std::vector<CompletedTxn> gone;

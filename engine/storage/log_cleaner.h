@@ -15,9 +15,13 @@
 // a *partial* pass); (2) rewrite every segment from the log start up to the
 // one holding the map's end, keeping a record unless a later offset of its
 // key is in the map, dropping aborted transactions' batches, and tombstones
-// and markers whose delete horizon (KIP-534) has passed; (3) each rewritten
-// segment is written as `.cleaned` files, fsynced and renamed over the
-// original (device time, crash-safe: see log_segment.h). The first dirty
+// and markers whose delete horizon (KIP-534) has passed; (3) the rewritten
+// segments are grouped by size as Kafka's groupSegmentsBySize (together at
+// most segment.bytes), each group written as one segment's `.cleaned` files,
+// fsynced and renamed over its first segment, the group's others deleted
+// (device time, crash-safe: see log_segment.h). Without the grouping a
+// compacted log of small segments never shrinks in segment count, and every
+// pass rewrites (and fsyncs) all of them while holding the log's lock. The first dirty
 // offset then moves to the map's end.
 //
 // Invariants (asserted or kept by construction):

@@ -26,6 +26,10 @@
 // `.index.cleaned`, `.timeindex.cleaned`), fsynced, then renamed over the
 // original files (commit_cleaned). A crash before the rename leaves `.cleaned`
 // files that the log deletes when it opens: the original segment stands.
+// The cleaner merges a group of small segments into one (Kafka's
+// groupSegmentsBySize): the group's other segments are deleted after the
+// rename, and a crash between the two leaves them overlapping the merged one,
+// which the log deletes when it opens (the merged segment holds all they kept).
 #pragma once
 
 #include <deque>
@@ -102,6 +106,9 @@ class LogSegment {
   Offset next_offset() const { return next_offset_; }  // last offset + 1; base when empty
   int64_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
+  // The sizes of the offset and time index files (the cleaner's grouping bound).
+  int64_t offset_index_bytes() const { return static_cast<int64_t>(offset_index_.size()) * 8; }
+  int64_t time_index_bytes() const { return static_cast<int64_t>(time_index_.size()) * 12; }
   // Newest record timestamp (retention.ms); the creation time if none.
   int64_t largest_timestamp() const { return max_ts_ != kNoTimestamp ? max_ts_ : created_ms_; }
   const std::string& log_path() const { return log_path_; }

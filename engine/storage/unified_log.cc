@@ -64,6 +64,17 @@ Errc UnifiedLog::load_segments(Offset recovery_point, Offset log_start_offset) {
     segments_.push_back(std::move(seg));
   }
   for (size_t i = 0; i < bases.size(); ++i) {
+    // The cleaner's merge a crash interrupted: the merged segment (renamed
+    // over the group's first) covers segments it has not deleted yet; it
+    // holds everything of theirs the cleaner kept, so they go. (Segments
+    // overlap in no other way; the log may not be known as compacted yet:
+    // a first pass leaves no cleaner-offset-checkpoint until it ends.)
+    if (!segments_.empty() && bases[i] < segments_.back()->next_offset()) {
+      world_->probe("storage/merged_segment_leftover_discarded");
+      LogSegment doomed(*disk_, dir_, bases[i], config_, now);
+      if (Errc e = doomed.delete_files(); e != Errc::NONE) return e;
+      continue;
+    }
     auto seg = std::make_unique<LogSegment>(*disk_, dir_, bases[i], config_, now);
     const bool last = i + 1 == bases.size();
     // Trusted only if every offset in it is below the recovery point (fsynced).
@@ -88,8 +99,9 @@ Errc UnifiedLog::load_segments(Offset recovery_point, Offset log_start_offset) {
       if (!r.ok()) return r.error;
       truncated = r.value;
     }
-    // A compacted segment may end before the next one starts (the cleaner's gap).
-    const bool gap = !last && (config_.compact ? seg->next_offset() > bases[i + 1] : seg->next_offset() != bases[i + 1]);
+    // A compacted segment may end before the next one starts (the cleaner's
+    // gap); any segment may end after (a merge's leftovers, deleted above).
+    const bool gap = !last && !config_.compact && seg->next_offset() < bases[i + 1];
     segments_.push_back(std::move(seg));
     if (truncated > 0 || gap) {
       // Everything after an invalid batch (or a hole) is suspect: Kafka deletes

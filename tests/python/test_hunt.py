@@ -102,7 +102,8 @@ def test_regression_the_producer_does_not_spin_at_one_instant():
                                   "hunt_seed6388_group_state_lost",
                                   "hunt_seed755_compacted_gap_cleaned_on_the_leader",
                                   "hunt_seed1159_released_requests_keep_their_order",
-                                  "hunt_seed1744_deposed_leader_acks_after_unclean_election"])
+                                  "hunt_seed1744_deposed_leader_acks_after_unclean_election",
+                                  "hunt_seed8193_compacted_small_segments_merged"])
 def test_regression_shrunk_hunt_findings_keep_every_promise(name):
     """Scenarios `ksim shrink` wrote for bugs the hunt found on the correct engine, now fixed."""
     mod = load(__import__("pathlib").Path(__file__).parent / "regressions" / f"{name}.py")

@@ -279,6 +279,133 @@ TEST_CASE("a clean the crash interrupted leaves the original segment and its cle
   });
 }
 
+namespace {
+
+// A compacted log of one-batch segments (16 keys written round and round,
+// as hunt seed 8193's producer), cleaned to the active segment.
+struct SmallSegments {
+  std::vector<std::string> cleaned;  // contents after the pass
+  size_t segments_before = 0, segments_after = 0;
+};
+
+LogConfig small_segments() {
+  LogConfig c = compacted();
+  c.segment_bytes = 200;  // about two batches of one record
+  return c;
+}
+
+uint64_t probe_hits(Box& b, std::string_view name) {
+  const auto it = b.w.probes().find(name);
+  return it == b.w.probes().end() ? 0 : it->second;
+}
+
+void write_small_segments(Box& b, UnifiedLog& log, int n) {
+  for (int i = 0; i < n; ++i)
+    put(log, keyed({{"k" + std::to_string(i % 16), "v" + std::to_string(i)}}));
+  log.update_high_watermark(log.log_end_offset());
+  (void)b;
+}
+
+}  // namespace
+
+TEST_CASE("the cleaner merges small segments into one of at most segment.bytes as Kafka groupSegmentsBySize",
+          "[storage][cleaner]") {
+  // Hunt seed 8193: without the grouping every segment of a compacted log of
+  // small segments stayed, emptied or not, and each pass rewrote and fsynced
+  // all of them holding the log's lock: appends and follower fetches waited
+  // behind the passes and the ISR never converged.
+  Box b;
+  b.on_node([&] {
+    std::vector<std::string> after;
+    {
+      auto log = open_log(b, small_segments());
+      write_small_segments(b, *log, 200);
+      const size_t before = log->segment_count();
+      REQUIRE(before > 50);
+      auto st = LogCleaner::clean(*log, now_ms(b), kBigMap);
+      REQUIRE(st.ok());
+      REQUIRE(st.value.segments == static_cast<int>(before) - 1);  // every segment but the active one was read
+      after = contents(*log);
+      // Kafka groups by the sizes before cleaning: full segments stay apart in this pass.
+      REQUIRE(log->segment_count() == before);
+      REQUIRE(log->log_end_offset() == Offset{200});
+      // The latest value of every key survives at its own offset.
+      for (int i = 184; i < 200; ++i)
+        REQUIRE(std::find(after.begin(), after.end(),
+                          std::to_string(i) + ":k" + std::to_string(i % 16) + "=v" + std::to_string(i)) != after.end());
+      // A merged segment stays within segment.bytes.
+      REQUIRE(log->size_in_bytes() <= static_cast<int64_t>(log->segment_count()) * 200);
+      put(*log, keyed({{"k0", "last"}}));
+      REQUIRE(log->roll() == Errc::NONE);
+      log->update_high_watermark(log->log_end_offset());
+      REQUIRE(LogCleaner::clean(*log, now_ms(b), kBigMap).ok());
+      after = contents(*log);
+      REQUIRE(std::find(after.begin(), after.end(), "200:k0=last") != after.end());
+      // The next pass merges the emptied ones: 16 keys left below the active
+      // segment take a handful of segments, not one per batch written.
+      REQUIRE(log->segment_count() < 16);
+      REQUIRE(probe_hits(b, "storage/cleaner_merged_segments") > 0);
+    }
+    // The merged segments reopen as they were: nothing is cut off as a hole.
+    auto log = open_log(b, small_segments());
+    REQUIRE(contents(*log) == after);
+    REQUIRE(probe_hits(b, "storage/recovery_truncated") == 0);
+  });
+}
+
+TEST_CASE("a merge the crash interrupted leaves segments the merged one covers and the log deletes them when it opens",
+          "[storage][cleaner]") {
+  Box b;
+  b.on_node([&] {
+    const std::string dir = "kafka-logs/" + kTp.str();
+    std::vector<std::string> cleaned;
+    std::vector<std::pair<std::string, Bytes>> leftover;
+    {
+      auto log = open_log(b, small_segments());
+      // Two batches a segment: a key of its own and "x", rewritten.
+      for (int i = 0; i < 20; ++i) {
+        put(*log, keyed({{"u" + std::to_string(i), "once"}}));
+        put(*log, keyed({{"x", std::to_string(i)}}));
+      }
+      log->update_high_watermark(log->log_end_offset());
+      // The first pass leaves one batch a segment (grouped by their full sizes, none merge).
+      REQUIRE(LogCleaner::clean(*log, now_ms(b), kBigMap).ok());
+      put(*log, keyed({{"x", "last"}}));
+      REQUIRE(log->roll() == Errc::NONE);
+      log->update_high_watermark(log->log_end_offset());
+      // Keep the files of every segment but the first and the active one:
+      // after the merging pass, what a crash between its rename and its deletes leaves.
+      Offset active{0};
+      for (const std::string& f : b.disk().list(dir + "/"))
+        if (auto base = LogSegment::parse_log_file_name(dir, f)) active = std::max(active, *base);
+      for (const std::string& f : b.disk().list(dir + "/")) {
+        if (f.starts_with(LogSegment::file_stem(dir, Offset{0}))) continue;
+        if (f.starts_with(LogSegment::file_stem(dir, active))) continue;
+        const auto bytes = b.disk().contents(f);
+        leftover.emplace_back(f, Bytes(bytes.begin(), bytes.end()));
+      }
+      REQUIRE(leftover.size() > 3);
+      REQUIRE(LogCleaner::clean(*log, now_ms(b), kBigMap).ok());
+      REQUIRE(probe_hits(b, "storage/cleaner_merged_segments") > 0);
+      cleaned = contents(*log);
+    }
+    std::vector<std::string> restored;
+    for (const auto& [f, bytes] : leftover) {
+      if (b.disk().exists(f)) continue;
+      REQUIRE(b.disk().create(f) == sim::DiskStatus::ok);
+      if (!bytes.empty()) REQUIRE(b.disk().append(f, bytes) == sim::DiskStatus::ok);
+      restored.push_back(f);
+    }
+    REQUIRE_FALSE(restored.empty());
+    auto log = open_log(b, small_segments());
+    REQUIRE(probe_hits(b, "storage/merged_segment_leftover_discarded") > 0);
+    REQUIRE(probe_hits(b, "storage/recovery_truncated") == 0);
+    // The merged segments hold all the leftovers kept: the log is the pass's.
+    REQUIRE(contents(*log) == cleaned);
+    REQUIRE(log->log_end_offset() == Offset{41});
+  });
+}
+
 TEST_CASE("a compacted topic refuses a record without a key", "[storage][cleaner]") {
   Box b;
   b.on_node([&] {
