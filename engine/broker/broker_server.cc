@@ -15,7 +15,9 @@ constexpr const char* kLogDir = "data";
 constexpr const char* kHwCheckpoint = "data/replication-offset-checkpoint";
 // Kafka's cleaner-offset-checkpoint: every compacted log's first dirty offset.
 // ksim also reads it to open those logs as compacted before the metadata
-// (whose topic configs say so) has been replayed: their gaps are no damage.
+// (whose topic configs say so) has been replayed. Recovery does not depend on
+// it: a gap is no damage in any log (a follower that never cleaned has its
+// leader's gaps and no entry here).
 constexpr const char* kCleanerCheckpoint = "data/cleaner-offset-checkpoint";
 constexpr int kIoThreads = 8;  // num.io.threads
 constexpr int64_t kVerifyTimeoutMs = 30000;  // KIP-890 verification request (the broker's request timeout)
@@ -301,7 +303,10 @@ void BrokerServer::recover_logs() {
     if (!tp) continue;
     storage::LogConfig lc = log_config(tp->topic);
     if (cleaned.contains(*tp)) lc.compact = true;
-    auto log = storage::UnifiedLog::open(world_, disk, kLogDir, *tp, lc);
+    // After a clean shutdown (the file startup() read) Kafka's LogLoader
+    // recovers nothing: the shutdown flushed every log.
+    auto log = storage::UnifiedLog::open(world_, disk, kLogDir, *tp, lc, Offset{0}, kNoOffset,
+                                         /*had_clean_shutdown=*/previous_broker_epoch_ >= 0);
     if (!log.ok()) {
       world_.probe("broker: a log failed to recover");
       continue;
@@ -581,10 +586,16 @@ void BrokerServer::lifecycle() {
 void BrokerServer::finish_shutdown() {
   // Flush every log (a clean shutdown loses nothing to a later power failure)
   // and let the process stop.
-  for (const auto& [tp, p] : rm_->partitions()) p->log().flush();
+  bool flushed = true;
+  for (const auto& [tp, p] : rm_->partitions())
+    if (p->log().flush() != Errc::NONE) flushed = false;
   // The proof of a clean stop (KIP-966): without it the controller takes this
-  // broker out of every ISR and ELR when it registers again.
-  if (storage::CleanShutdownFile(world_.disk(self_), kLogDir).write(broker_epoch_) != Errc::NONE)
+  // broker out of every ISR and ELR when it registers again, and the logs are
+  // recovered when they open. A log dir whose flush failed is offline in Kafka
+  // and gets no file: its unflushed data must not be trusted.
+  if (!flushed)
+    world_.probe("broker: a log could not be flushed at shutdown: no clean-shutdown file");
+  else if (storage::CleanShutdownFile(world_.disk(self_), kLogDir).write(broker_epoch_) != Errc::NONE)
     world_.probe("broker: could not write the clean-shutdown file");
   ready_to_stop_ = true;
 }

@@ -248,10 +248,15 @@ Result<int64_t> LogSegment::recover(const std::function<void(const RecordBatch&)
   Bytes oi, ti;
   auto end = scan(0, [&](int64_t pos, std::span<const uint8_t> bytes) {
     auto batch = RecordBatch::decode(Bytes(bytes.begin(), bytes.end()), /*verify_crc=*/true);
-    // A batch that fails validation, or does not continue the offsets, ends the valid prefix.
+    // A batch that fails validation, or whose offsets go backwards, ends the
+    // valid prefix. A gap is no damage, whatever the topic's config says now:
+    // Kafka's LogSegment.recover checks each batch (ensureValid) and that its
+    // offsets fit the segment, never that they continue the previous batch's.
+    // A compacted log's gaps (its own cleaner's, or the leader's copied by a
+    // follower) must survive a restart that opens the log before its config
+    // is known.
     if (!batch.ok()) return false;
-    const Offset base = batch.value->base_offset();
-    if (config_.compact ? base < next_offset_ : base != next_offset_) return false;
+    if (batch.value->base_offset() < next_offset_) return false;
     index_batch(*batch.value, pos, &oi, &ti);
     size_ = pos + static_cast<int64_t>(bytes.size());
     if (on_batch) on_batch(*batch.value);
@@ -298,7 +303,7 @@ Errc LogSegment::load() {
   Offset expect = offset_index_.empty() ? base_ : Offset{-1};
   if (sane) {
     auto end = scan(start, [&](int64_t pos, std::span<const uint8_t> b) {
-      if (expect.value >= 0 && (config_.compact ? raw_base(b) < expect : raw_base(b) != expect)) return false;
+      if (expect.value >= 0 && raw_base(b) < expect) return false;  // increasing; gaps are no damage (recover)
       // The last entry must name the batch at its position (its last offset):
       // an index pointing elsewhere fails the sanity check.
       if (!offset_index_.empty() && pos == start && raw_last(b) != base_ + offset_index_.back().relative_offset) {

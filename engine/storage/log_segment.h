@@ -14,13 +14,16 @@
 //
 // Indexes are derived data: recover() rebuilds them from the .log file, which
 // is the only source of truth. recover() also validates every batch (length,
-// magic, CRC, contiguous offsets) and cuts the file at the first invalid one:
+// magic, CRC, offsets increasing) and cuts the file at the first invalid one:
 // a torn or corrupt tail is dropped, nothing is ever reordered or invented.
 //
 // Offsets inside the segment increase: every batch starts at the previous
 // batch's next offset (the first at the base offset) — except in a compacted
 // log, where the cleaner removed whole batches and left gaps (Kafka's too):
-// there a batch starts at or after the previous one's next offset.
+// there a batch starts at or after the previous one's next offset. Loading
+// and recovery accept such gaps in any log, as Kafka's do: a log is opened
+// before its topic's config is known, and a follower's copy of a compacted
+// leader has the leader's gaps without any cleaning of its own.
 //
 // A cleaned segment is first written under `<stem>.log.cleaned` (and
 // `.index.cleaned`, `.timeindex.cleaned`), fsynced, then renamed over the

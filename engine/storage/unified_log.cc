@@ -24,9 +24,11 @@ Errc UnifiedLog::fail(Errc e) {
 void UnifiedLog::check_invariants() const {
   SIM_ASSERT(!segments_.empty(), "an open log has an active segment");
   for (size_t i = 1; i < segments_.size(); ++i)
-    SIM_ASSERT(config_.compact ? segments_[i - 1]->next_offset() <= segments_[i]->base_offset()
-                               : segments_[i - 1]->next_offset() == segments_[i]->base_offset(),
-               "segments must hold contiguous offsets (increasing, with the cleaner's gaps, if compacted)");
+    // Gaps are a compacted log's (its cleaner's or, in a follower, its
+    // leader's); a log is opened before its config is known, so they are
+    // allowed whatever config_ says now.
+    SIM_ASSERT(segments_[i - 1]->next_offset() <= segments_[i]->base_offset(),
+               "segments must hold increasing offsets (with a compacted log's gaps)");
   SIM_ASSERT(log_start_offset_ <= log_end_offset(), "log start offset beyond log end");
   SIM_ASSERT(recovery_point_ <= log_end_offset(), "recovery point beyond log end");
   if (auto last = epochs_.latest_entry())
@@ -35,16 +37,17 @@ void UnifiedLog::check_invariants() const {
 
 Result<std::unique_ptr<UnifiedLog>> UnifiedLog::open(sim::World& world, sim::Disk& disk, const std::string& log_dir,
                                                      const TopicPartition& tp, const LogConfig& config,
-                                                     Offset recovery_point, Offset log_start_offset) {
+                                                     Offset recovery_point, Offset log_start_offset,
+                                                     bool had_clean_shutdown) {
   std::string dir = log_dir.empty() ? tp.str() : log_dir + "/" + tp.str();
   std::unique_ptr<UnifiedLog> log(new UnifiedLog(world, disk, std::move(dir), tp, config));
   if (Errc e = log->epochs_.load(); e != Errc::NONE) return e;
-  if (Errc e = log->load_segments(recovery_point, log_start_offset); e != Errc::NONE) return e;
+  if (Errc e = log->load_segments(recovery_point, log_start_offset, had_clean_shutdown); e != Errc::NONE) return e;
   log->check_invariants();
   return log;
 }
 
-Errc UnifiedLog::load_segments(Offset recovery_point, Offset log_start_offset) {
+Errc UnifiedLog::load_segments(Offset recovery_point, Offset log_start_offset, bool had_clean_shutdown) {
   // Disk::list is sorted by name; 20-digit names sort by base offset.
   std::vector<Offset> bases;
   for (const std::string& f : disk_->list(dir_ + "/")) {
@@ -77,8 +80,11 @@ Errc UnifiedLog::load_segments(Offset recovery_point, Offset log_start_offset) {
     }
     auto seg = std::make_unique<LogSegment>(*disk_, dir_, bases[i], config_, now);
     const bool last = i + 1 == bases.size();
-    // Trusted only if every offset in it is below the recovery point (fsynced).
-    const bool trusted = !last && bases[i + 1] <= recovery_point;
+    // Trusted if every offset in it is below the recovery point (fsynced), or
+    // all of them after a clean shutdown, which flushed every log: Kafka's
+    // LogLoader skips recovery then (hadCleanShutdown). Loading still checks
+    // the indexes and rebuilds a segment whose index fails (sanityCheck).
+    const bool trusted = had_clean_shutdown || (!last && bases[i + 1] <= recovery_point);
     int64_t truncated = 0;
     if (trusted) {
       if (Errc e = seg->load(); e != Errc::NONE) return e;
@@ -99,12 +105,14 @@ Errc UnifiedLog::load_segments(Offset recovery_point, Offset log_start_offset) {
       if (!r.ok()) return r.error;
       truncated = r.value;
     }
-    // A compacted segment may end before the next one starts (the cleaner's
-    // gap); any segment may end after (a merge's leftovers, deleted above).
-    const bool gap = !last && !config_.compact && seg->next_offset() < bases[i + 1];
+    // Between segments, nothing is damage: a segment may end before the next
+    // one starts (a compacted log's gap, in the leader's cleaned log and in a
+    // follower's copy alike, whatever config the log was opened with), and
+    // one that ends after it was a merge's leftover, deleted above. Kafka's
+    // LogLoader has no test between segments either; only a bad batch cuts.
     segments_.push_back(std::move(seg));
-    if (truncated > 0 || gap) {
-      // Everything after an invalid batch (or a hole) is suspect: Kafka deletes
+    if (truncated > 0) {
+      // Everything after an invalid batch is suspect: Kafka deletes
       // the remaining segments, so the log stays a prefix of what was written.
       world_->probe("storage/recovery_truncated");
       for (size_t j = i + 1; j < bases.size(); ++j) {
@@ -116,7 +124,8 @@ Errc UnifiedLog::load_segments(Offset recovery_point, Offset log_start_offset) {
   }
   const Offset leo = log_end_offset();
   log_start_offset_ = std::min(std::max(log_start_offset, segments_.front()->base_offset()), leo);
-  recovery_point_ = std::min(recovery_point, leo);
+  // After a clean shutdown everything is flushed: the recovery point is the log end (Kafka's recoverLog).
+  recovery_point_ = had_clean_shutdown ? leo : std::min(recovery_point, leo);
   set_high_watermark(log_start_offset_);
   last_flush_ms_ = now;
   if (Errc e = epochs_.truncate_from_end(leo); e != Errc::NONE) return e;

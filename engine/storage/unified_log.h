@@ -71,10 +71,14 @@ class UnifiedLog {
   // ("" = the disk's root). `recovery_point` and `log_start_offset` come from
   // the log dir's recovery-point- and log-start-offset-checkpoint files;
   // the defaults mean "recover everything" and "the first segment's base".
+  // `had_clean_shutdown` (the log dir's .kafka_cleanshutdown file was there):
+  // no segment is recovered and the recovery point is the log end, as Kafka's
+  // LogLoader does after a clean shutdown (which flushed every log).
   static Result<std::unique_ptr<UnifiedLog>> open(sim::World& world, sim::Disk& disk, const std::string& log_dir,
                                                   const TopicPartition& tp, const LogConfig& config,
                                                   Offset recovery_point = Offset{0},
-                                                  Offset log_start_offset = kNoOffset);
+                                                  Offset log_start_offset = kNoOffset,
+                                                  bool had_clean_shutdown = false);
 
   const TopicPartition& topic_partition() const { return tp_; }
   const std::string& dir() const { return dir_; }
@@ -194,7 +198,7 @@ class UnifiedLog {
   int64_t now_ms() const { return world_->now().ns / 1'000'000; }
   LogSegment& active() { return *segments_.back(); }
   Errc fail(Errc e);  // a storage error takes the log offline
-  Errc load_segments(Offset recovery_point, Offset log_start_offset);
+  Errc load_segments(Offset recovery_point, Offset log_start_offset, bool had_clean_shutdown);
   Errc maybe_assign_epoch(const RecordBatch& b);
   Errc append_batch(const BatchPtr& batch);
   Errc roll_locked();

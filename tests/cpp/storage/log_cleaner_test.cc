@@ -414,3 +414,56 @@ TEST_CASE("a compacted topic refuses a record without a key", "[storage][cleaner
     REQUIRE(log->log_end_offset() == Offset{0});
   });
 }
+
+// Hunt seed 8760: a broker opens its logs before the metadata says which
+// topics are compacted, so a cleaned log (or a follower's copy of one, whose
+// gaps are the leader's) may open as a plain log. Kafka's loading and recovery
+// do not look at the cleanup policy: the gaps are no damage, and after a clean
+// shutdown nothing is recovered. ksim used to cut such a log at its first gap
+// (and delete every later segment) — acknowledged records lost.
+TEST_CASE("a cleaned compacted log and a follower's copy keep their log end offset when reopened as plain logs",
+          "[storage][cleaner][recovery]") {
+  const bool clean_shutdown = GENERATE(true, false);
+  Box b;
+  b.on_node([&] {
+    const std::vector<std::string> expected{"0:j=w1", "2:k=v2", "4:l=x2", "5:m=z1"};
+    std::vector<BatchPtr> leader_batches;
+    size_t leader_segments = 0;
+    {
+      auto log = open_log(b, compacted());
+      put(*log, keyed({{"j", "w1"}}));  // 0
+      put(*log, keyed({{"k", "v1"}}));  // 1: goes, a gap inside the first segment
+      put(*log, keyed({{"k", "v2"}}));  // 2
+      REQUIRE(log->roll() == Errc::NONE);
+      put(*log, keyed({{"l", "x1"}}));  // 3: goes, a gap at the second segment's start
+      put(*log, keyed({{"l", "x2"}}));  // 4
+      REQUIRE(log->roll() == Errc::NONE);
+      put(*log, keyed({{"m", "z1"}}));  // 5: the active segment
+      log->update_high_watermark(log->log_end_offset());
+      REQUIRE(LogCleaner::clean(*log, now_ms(b), kBigMap).ok());
+      REQUIRE(contents(*log) == expected);
+      leader_batches = read_all(*log);
+      leader_segments = log->segment_count();  // the cleaner may have merged the small ones
+      REQUIRE(log->flush() == Errc::NONE);  // what a clean shutdown does
+    }
+    {
+      auto follower = UnifiedLog::open(b.w, b.disk(), "follower-logs", kTp, compacted());
+      REQUIRE(follower.ok());
+      REQUIRE(follower.value->append_as_follower(leader_batches).ok());
+      REQUIRE(follower.value->log_end_offset() == Offset{6});
+      REQUIRE(follower.value->flush() == Errc::NONE);
+    }
+    for (const std::string dir : {"kafka-logs", "follower-logs"}) {
+      INFO(dir << (clean_shutdown ? " after a clean shutdown" : " after a crash"));
+      // Opened as the broker does before its metadata: the default (delete) policy.
+      auto log = UnifiedLog::open(b.w, b.disk(), dir, kTp, LogConfig{}, Offset{0}, kNoOffset, clean_shutdown);
+      REQUIRE(log.ok());
+      REQUIRE(log.value->log_end_offset() == Offset{6});
+      REQUIRE(contents(*log.value) == expected);
+      // The leader's cleaned segments as they were; the follower wrote its copy into one (gaps inside it).
+      REQUIRE(log.value->segment_count() == (dir == "kafka-logs" ? leader_segments : 1u));
+      // Kafka's recoverLog: the recovery point is the log end after a clean shutdown.
+      REQUIRE(log.value->recovery_point() == (clean_shutdown ? Offset{6} : Offset{0}));
+    }
+  });
+}
