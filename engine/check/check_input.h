@@ -3,7 +3,9 @@
 // and what the online invariants and the convergence phase found.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,6 +53,23 @@ struct FinalLog {
   bool compacted = false;
   int64_t delete_retention_ms = 0;
   int64_t read_at_ns = 0;  // when the final log was read (after the heal phase)
+  // Who wrote the log (its batch headers' producer id and epoch), in offset
+  // order: an entry where the writer changes (-1: no producer id); a run of
+  // batches of one producer epoch is one entry.
+  struct ProducerBatch {
+    int64_t base_offset = 0;
+    int64_t producer_id = -1;
+    int32_t producer_epoch = -1;
+  };
+  std::vector<ProducerBatch> producer_batches = {};
+  // The (producer id, epoch) that wrote the record at `offset`, or {-1, -1}.
+  std::pair<int64_t, int32_t> producer_of(int64_t offset) const {
+    auto it = std::upper_bound(producer_batches.begin(), producer_batches.end(), offset,
+                               [](int64_t o, const ProducerBatch& b) { return o < b.base_offset; });
+    if (it == producer_batches.begin()) return {-1, -1};
+    --it;
+    return {it->producer_id, it->producer_epoch};
+  }
 };
 
 struct RunConfig {

@@ -33,7 +33,7 @@ void check_duplicates(const HistoryIndex& index, Verdict& out) {
       if (offsets.size() <= sends.size()) continue;
       Anomaly a;
       a.kind = "duplicate";
-      a.cause = permitted_duplicate(sends);
+      a.cause = permitted_duplicate(sends, *p.final_log, offsets);
       a.expected = !a.cause.empty();
       a.tp = tp;
       a.offsets = offsets;

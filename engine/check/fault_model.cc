@@ -1,6 +1,8 @@
 #include "engine/check/fault_model.h"
 
 #include <algorithm>
+#include <map>
+#include <utility>
 #include <set>
 
 namespace ksim::check {
@@ -154,10 +156,37 @@ std::string permitted_reorder(const OpView& earlier, const OpView& later) {
          (in_flight > 0 ? std::to_string(in_flight) : std::string("?")) + ": a retried batch may land after a later one";
 }
 
-std::string permitted_duplicate(const std::vector<OpView>& sends) {
+// An idempotent (not transactional) producer that bumps its epoch (KIP-360:
+// OUT_OF_ORDER_SEQUENCE_NUMBER on the sequence after its last acknowledged
+// one, UNKNOWN_PRODUCER_ID, an expired batch left unresolved) rewrites the
+// sequences of every in-flight batch of the partition from 0 under the new
+// epoch and resends them (TransactionManager.bumpIdempotentProducerEpoch ->
+// startSequencesAtBeginning). A batch the old epoch had written but never
+// acknowledged is then written again: the broker deduplicates a retry only
+// against the last batches of the producer's current epoch (hunt seed 1411:
+// a dropped request left a gap, the broker took the next batch as a new
+// producer's first, the producer hit OUT_OF_ORDER_SEQUENCE_NUMBER and bumped).
+// Expected when no producer epoch holds more copies than there were sends;
+// two copies in one epoch are a dedupe failure.
+std::string permitted_duplicate(const std::vector<OpView>& sends, const FinalLog& log,
+                                const std::vector<int64_t>& offsets) {
   for (const OpView& s : sends)
     if (!s.idempotent()) return "no idempotence: a retried send can be written twice";
-  return "";
+  if (sends.empty() || offsets.size() < 2) return "";
+  for (const OpView& s : sends)
+    if (s.transactional()) return "";
+  std::map<std::pair<int64_t, int32_t>, size_t> copies;  // (producer id, epoch) -> copies
+  std::string epochs;
+  for (int64_t o : offsets) {
+    const std::pair<int64_t, int32_t> w = log.producer_of(o);
+    if (w.first < 0 || w.second < 0) return "";
+    if (++copies[w] > sends.size()) return "";
+    epochs += (epochs.empty() ? "" : ", ") + std::string("offset ") + std::to_string(o) + " in producer epoch " +
+              std::to_string(w.second);
+  }
+  return "the idempotent producer bumped its epoch (KIP-360) and resent its in-flight batches from sequence 0 "
+         "under the new epoch; a batch the old epoch wrote but never acknowledged is written again (" +
+         epochs + "), as Kafka's client does";
 }
 
 }  // namespace ksim::check

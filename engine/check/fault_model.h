@@ -24,7 +24,8 @@ std::string permitted_committed_loss(const HistoryIndex& index, const TopicParti
 std::string permitted_replaced_read(const HistoryIndex& index, const TopicPartition& tp, int32_t written_epoch);
 // One producer's records landing out of send order.
 std::string permitted_reorder(const OpView& earlier, const OpView& later);
-// A value at more offsets than sends of it.
-std::string permitted_duplicate(const std::vector<OpView>& sends);
+// A value at more offsets than sends of it, at `offsets` of the final log `log`.
+std::string permitted_duplicate(const std::vector<OpView>& sends, const FinalLog& log,
+                                const std::vector<int64_t>& offsets);
 
 }  // namespace ksim::check

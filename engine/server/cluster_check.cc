@@ -226,6 +226,11 @@ check::CheckInput Cluster::check_input() {
         // Batch by batch: the decoded log is never held whole, only the records extracted.
         for_each_batch(world_->disk(node_id(source)), part->log(), [&](const storage::BatchPtr& b) {
           if (b->is_control()) return;
+          const int64_t pid = b->producer_id().value;
+          const int32_t pepoch = pid >= 0 ? b->producer_epoch().value : -1;
+          if (f.producer_batches.empty() || f.producer_batches.back().producer_id != pid ||
+              f.producer_batches.back().producer_epoch != pepoch)
+            f.producer_batches.push_back({b->base_offset().value, pid, pepoch});
           const bool in_aborted_txn =
               b->is_transactional() && std::any_of(aborted.begin(), aborted.end(), [&](const storage::CompletedTxn& t) {
                 return t.producer_id == b->producer_id() && t.first_offset <= b->base_offset() &&

@@ -191,3 +191,17 @@ def test_regression_seed1068_requests_left_on_a_connection_the_producer_closed_a
         v = mod.story({})
     assert v.ok, str(v)
     assert not [a for a in v.anomalies if a.kind == "duplicate"]
+
+
+def test_regression_seed1411_an_epoch_bump_resending_a_written_batch_is_an_expected_duplicate():
+    """Hunt seed 1411: an idempotent producer bumped its epoch after OUT_OF_ORDER_SEQUENCE_NUMBER and
+    resent an unacknowledged batch the old epoch had written; Kafka's client does the same. Before the
+    fix: one `duplicate` violation; now expected, with the epoch bump as its cause."""
+    mod = load(__import__("pathlib").Path(__file__).parent / "regressions" /
+               "hunt_seed1411_epoch_bump_resends_written_batch.py")
+    with contextlib.redirect_stdout(io.StringIO()):
+        v = mod.story({})
+    assert v.ok, str(v)
+    dups = [a for a in v.anomalies if a.kind == "duplicate"]
+    assert dups and all(a.expected and "KIP-360" in a.cause for a in dups)
+    assert "producer epoch 0" in dups[0].cause and "producer epoch 1" in dups[0].cause
