@@ -247,6 +247,16 @@ def _draw_cluster_config(r, workload, topic_config):
     return cfg
 
 
+def _chain_msg(kind, at_ms, p, action, dur_ms, **extra):
+    """A chain's step that is one of the named message faults (NAMED_MSG gives
+    its API, direction and whose messages; `extra` may name other ends)."""
+    api, direction, role, _actions, _windows = NAMED_MSG[kind]
+    f = {"at_ms": at_ms, "kind": kind, "api": api, "direction": direction, "role": role, "action": action,
+         "index": p, "dur_ms": dur_ms, "count": None, "extra_ms": 0, "chain": True}
+    f.update(extra)
+    return f
+
+
 def _failover_chain(r, partitions, run_ms, session_ms):
     """Two failovers in a row, then an unclean recovery, all on one partition: the
     shape of Kafka's replication bugs (KIP-101, KIP-279, KIP-320). Its followers
@@ -266,9 +276,7 @@ def _failover_chain(r, partitions, run_ms, session_ms):
     if unclean_at + 2_000 > run_ms - 1_000:
         return []
     t0 = r.between(1_000, run_ms - 1_000 - unclean_at - 2_000)
-    starve = {"at_ms": t0, "kind": "starve", "api": "Fetch", "direction": "response", "role": "leader",
-              "action": r.choice(("drop", "late")), "index": p, "dur_ms": 1_500 + r.choice((1_000, 3_000)),
-              "count": None, "extra_ms": 0, "chain": True}
+    starve = _chain_msg("starve", t0, p, r.choice(("drop", "late")), 1_500 + r.choice((1_000, 3_000)))
     first = {"at_ms": t0 + 1_500, "kind": "crash", "target": {"leader": p}, "dur_ms": gap_ms + 1_000, "chain": True}
     second = {"at_ms": t0 + 1_500 + gap_ms, "kind": "crash", "target": {"leader": p},
               "dur_ms": 2_500 + r.choice((1_500, 4_000)), "chain": True}
@@ -291,12 +299,8 @@ def _leader_flap(r, partitions, run_ms, session_ms):
     if span + 2_000 > run_ms - 1_000:
         return []
     t0 = r.between(1_000, run_ms - 1_000 - span - 2_000)
-    stale = {"at_ms": t0, "kind": "stale_metadata", "api": "MetadataFetch", "direction": "response",
-             "role": "to_follower_of", "follower": "last", "action": "drop", "index": p,
-             "dur_ms": span + 2_000, "count": None, "extra_ms": 0, "chain": True}
-    starve = {"at_ms": t0 + 500, "kind": "starve", "api": "Fetch", "direction": "response", "role": "leader",
-              "action": "drop", "index": p, "to_follower_of": "first", "dur_ms": 1_500, "count": None,
-              "extra_ms": 0, "chain": True}
+    stale = _chain_msg("stale_metadata", t0, p, "drop", span + 2_000, role="to_follower_of", follower="last")
+    starve = _chain_msg("starve", t0 + 500, p, "drop", 1_500, to_follower_of="first")
     crash = {"at_ms": t0 + 1_500, "kind": "crash", "target": {"leader": p}, "dur_ms": session_ms + 1_000, "chain": True}
     back = {"at_ms": t0 + 1_500 + back_ms + r.choice((1_000, 3_000)), "kind": "preferred_election", "dur_ms": 0,
             "chain": True}
@@ -318,12 +322,8 @@ def _expansion_race(r, partitions, run_ms, lag_ms):
     back = t0 + lag_ms + 1_500  # F's disk works again: it catches up and asks to rejoin
     stall = {"at_ms": t0, "kind": "disk_stall", "target": {"follower_of": p, "which": "last"},
              "dur_ms": lag_ms + 1_500, "chain": True}
-    stuck = {"at_ms": back - 500, "kind": "isr_stuck", "api": "AlterPartition", "direction": "request",
-             "role": "leader", "action": "late", "index": p, "dur_ms": 2_000 + r.choice((500, 1_500)),
-             "count": None, "extra_ms": 0, "chain": True}
-    starve = {"at_ms": back + 1_000, "kind": "starve", "api": "Fetch", "direction": "response", "role": "leader",
-              "action": "drop", "index": p, "to_follower_of": "last", "dur_ms": 4_000, "count": None,
-              "extra_ms": 0, "chain": True}
+    stuck = _chain_msg("isr_stuck", back - 500, p, "late", 2_000 + r.choice((500, 1_500)))
+    starve = _chain_msg("starve", back + 1_000, p, "drop", 4_000, to_follower_of="last")
     crash_at = back + 3_000
     leader = {"at_ms": crash_at, "kind": "crash", "target": {"leader": p}, "dur_ms": 5_000, "chain": True}
     other = {"at_ms": crash_at, "kind": "crash", "target": {"follower_of": p, "which": "first"}, "dur_ms": 5_000,
