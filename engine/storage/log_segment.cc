@@ -248,15 +248,18 @@ Result<int64_t> LogSegment::recover(const std::function<void(const RecordBatch&)
   Bytes oi, ti;
   auto end = scan(0, [&](int64_t pos, std::span<const uint8_t> bytes) {
     auto batch = RecordBatch::decode(Bytes(bytes.begin(), bytes.end()), /*verify_crc=*/true);
-    // A batch that fails validation, or whose offsets go backwards, ends the
-    // valid prefix. A gap is no damage, whatever the topic's config says now:
-    // Kafka's LogSegment.recover checks each batch (ensureValid) and that its
-    // offsets fit the segment, never that they continue the previous batch's.
-    // A compacted log's gaps (its own cleaner's, or the leader's copied by a
-    // follower) must survive a restart that opens the log before its config
-    // is known.
+    // A batch that fails validation, whose offsets go backwards, or whose
+    // offsets do not fit the segment ends the valid prefix. A gap is no
+    // damage, whatever the topic's config says now: Kafka's LogSegment.recover
+    // checks each batch (ensureValid) and that its last offset fits the
+    // segment's int32 relative offsets (ensureOffsetInRange), never that it
+    // continues the previous batch. A compacted log's gaps (its own cleaner's,
+    // or the leader's copied by a follower) must survive a restart that opens
+    // the log before its config is known. The base offset is outside the CRC,
+    // so a flipped one is caught only by these range checks.
     if (!batch.ok()) return false;
     if (batch.value->base_offset() < next_offset_) return false;
+    if (batch.value->last_offset() - base_ > INT32_MAX) return false;
     index_batch(*batch.value, pos, &oi, &ti);
     size_ = pos + static_cast<int64_t>(bytes.size());
     if (on_batch) on_batch(*batch.value);

@@ -117,6 +117,31 @@ TEST_CASE("a corrupted synced byte in the active segment cuts recovery at that b
   });
 }
 
+TEST_CASE("a flipped base offset that leaves the segment's range cuts recovery at that batch", "[storage][recovery]") {
+  // The base offset (bytes 0-7) is outside the CRC. Kafka's recovery catches a
+  // flip there only when the batch no longer fits the segment's int32
+  // relative offsets (ensureOffsetInRange) - found by the record_batch fuzzer.
+  Box b;
+  std::vector<int64_t> positions;
+  b.on_node([&] {
+    auto log = open_log(b);
+    for (int i = 0; i < 10; ++i) {
+      positions.push_back(static_cast<int64_t>(b.disk().size("kafka-logs/orders-0/00000000000000000000.log")));
+      log->append_as_leader(batch_of({value_for(i)}), LeaderEpoch{0});
+    }
+    REQUIRE(log->flush() == Errc::NONE);
+  });
+  b.w.crash(b.n);
+  // Byte 1 of the base offset: 6 becomes 0x00FF000000000006, far past the segment.
+  b.disk().corrupt("kafka-logs/orders-0/00000000000000000000.log", static_cast<uint64_t>(positions[6] + 1), 1);
+  b.w.restart(b.n);
+  b.on_node([&] {
+    auto log = open_log(b);
+    REQUIRE(log->log_end_offset() == Offset{6});
+    REQUIRE(values_of(read_all(*log)).back() == value_for(5));
+  });
+}
+
 TEST_CASE("segments below the recovery point are loaded from their indexes - not rescanned", "[storage][recovery]") {
   Box b;
   LogConfig cfg;
