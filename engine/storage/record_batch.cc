@@ -40,10 +40,11 @@ int64_t wrapping_sub(int64_t a, int64_t b) {
   return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
 }
 
-// The batch's last offset (base + last_offset_delta) must be an int64: a
-// header claiming otherwise is corrupt (and its offsets would overflow).
+// The batch's next offset (base + last_offset_delta + 1) must be an int64: a
+// header claiming otherwise is corrupt (and its offsets would overflow; the
+// fuzzer found a batch ending at INT64_MAX, whose next offset did).
 bool offsets_fit(const RecordBatch& b) {
-  return b.last_offset_delta() >= 0 && b.base_offset().value <= INT64_MAX - b.last_offset_delta();
+  return b.last_offset_delta() >= 0 && b.base_offset().value < INT64_MAX - b.last_offset_delta();
 }
 
 // ---- reading: a bounds-checked cursor; any overrun marks it bad -----------

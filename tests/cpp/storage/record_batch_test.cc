@@ -149,3 +149,13 @@ TEST_CASE("a batch whose last offset would overflow int64 is CORRUPT_MESSAGE", "
   REQUIRE(RecordBatch::decode(near_end->bytes()).error == Errc::CORRUPT_MESSAGE);
   REQUIRE(RecordBatch::decode_trusted(near_end->bytes()).error == Errc::CORRUPT_MESSAGE);
 }
+
+// Found by fuzzing too: a one-record batch at INT64_MAX has a last offset but
+// no next offset (next_offset() overflowed). No log can hold it.
+TEST_CASE("a batch ending at INT64_MAX is CORRUPT_MESSAGE", "[storage][batch]") {
+  std::vector<Record> recs{Record{0, std::nullopt, bytes_of("a"), {}}};
+  BatchPtr at_end = RecordBatch::build(BatchParams{}, recs)->with_base_offset_and_epoch(Offset{INT64_MAX}, LeaderEpoch{0});
+  REQUIRE(RecordBatch::decode(at_end->bytes()).error == Errc::CORRUPT_MESSAGE);
+  BatchPtr below = RecordBatch::build(BatchParams{}, recs)->with_base_offset_and_epoch(Offset{INT64_MAX - 1}, LeaderEpoch{0});
+  REQUIRE(RecordBatch::decode(below->bytes()).ok());
+}
