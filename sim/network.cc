@@ -43,6 +43,12 @@ struct Network::Connection {
   Instant last_arrival[2];  // [0] client->server, [1] server->client
   bool open = false;
   bool client_closed = false;  // broken by the client's disconnect() (not a crash, a partition or a loss)
+  // Responses the server tried to write after the client's close. TCP's
+  // orderly release still delivers the requests the client sent before it;
+  // the first response lands in the socket buffer (the client's kernel then
+  // resets the stream), the second write fails and the server closes the
+  // channel with the rest of its requests unread.
+  uint8_t responses_after_close = 0;
 };
 
 struct Network::Pending {
@@ -393,6 +399,17 @@ void Network::disconnect(NodeId a, NodeId b) {
   }
 }
 
+bool Network::readable_after_close(const Connection& c, const Envelope& e) const {
+  // A client's own close is TCP's orderly release (FIN after the data): a
+  // request it sent before closing still reaches a server that is the same
+  // process and reachable, and is read until the server's channel dies (see
+  // responses_after_close). A crash, a partition or a loss resets the stream
+  // instead, and a response has no reader left.
+  if (!c.client_closed || e.dir != Direction::request || c.responses_after_close >= 2) return false;
+  const NodeId server{c.server}, client{c.client};
+  return world_.is_up(server) && c.server_incarnation == world_.incarnation(server) && reachable(client, server);
+}
+
 bool Network::client_closed(uint32_t conn) const {
   return conn < conns_.size() && !conns_[conn].open && conns_[conn].client_closed;
 }
@@ -519,6 +536,7 @@ void Network::respond(const Incoming& request, KindId kind, Payload payload, uin
   const Connection& c = conns_[request.conn];
   if (!c.open || !world_.is_up(request.dst) || c.server_incarnation != world_.incarnation(request.dst)) {
     // The connection the request came on is gone: the response has nowhere to go.
+    if (c.client_closed && c.responses_after_close < 2) ++conns_[request.conn].responses_after_close;
     world_.trace().record(ev::msg_drop, world_.now(), request.dst.value, request.src.value, kind.value,
                           world_.trace().intern("connection closed"));
     ++stats_.dropped;
@@ -683,7 +701,7 @@ void Network::deliver(uint32_t es, uint64_t generation) {
   if (!e.live || e.generation != static_cast<uint32_t>(generation)) return;
   const Connection& c = conns_[e.conn];
   const NodeId dst{e.dst};
-  if (!c.open) {
+  if (!c.open && !readable_after_close(c, e)) {
     drop(es, "connection closed");
     return;
   }

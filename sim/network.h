@@ -263,6 +263,7 @@ class Network {
   // before `not_before`.
   Instant schedule_delivery(uint32_t env_slot, Duration extra, bool fifo, Instant not_before = {});
   void drop(uint32_t env_slot, const char* reason);
+  bool readable_after_close(const Connection& c, const Envelope& e) const;
   void break_connection(uint32_t conn, const char* reason, CallStatus status = CallStatus::disconnected);
   void complete(uint32_t pending_slot, Reply reply);
   void free_pending(uint32_t pending_slot);

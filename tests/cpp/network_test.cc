@@ -342,3 +342,35 @@ TEST_CASE("a connection closed by its client is told apart from one a partition 
   t.net.disconnect(t.c, t.a);  // the server end closing is no client's close
   REQUIRE_FALSE(t.net.client_closed(t.conns[2]));
 }
+
+// Hunt (transaction.protocol=v1 never found): a transactional producer's
+// Produce requests, held in the network, were dropped on release because the
+// producer had closed the connection at its request timeout. A client's close
+// is TCP's orderly release: what it sent before still arrives, and the server
+// reads it until its second response to the gone client fails to write.
+TEST_CASE("requests sent before the client closed still arrive - until the server's channel dies", "[network]") {
+  Net t;
+  RuleId h = t.net.add_rule({.src = t.a, .dst = t.b, .kind = t.req, .dir = std::nullopt}, RuleAction::hold, 0);
+  for (uint64_t i = 1; i <= 4; ++i) t.call_from_a(t.b, i, seconds(10));
+  t.w.run_for(milliseconds(5));
+  REQUIRE(t.net.held_count(h) == 4);
+  t.net.disconnect(t.a, t.b);  // the client's request timeout
+  t.net.release(h);
+  t.w.run_for(milliseconds(50));
+  // 1 is read (its response lands in a dead socket), 2 is read (its write
+  // fails: the server closes the channel), 3 and 4 are never read.
+  REQUIRE(t.served == std::vector<uint64_t>{1, 2});
+}
+
+TEST_CASE("a server restart loses what a closed connection still carried", "[network]") {
+  Net t;
+  RuleId h = t.net.add_rule({.src = t.a, .dst = t.b, .kind = t.req, .dir = std::nullopt}, RuleAction::hold, 0);
+  t.call_from_a(t.b, 1, seconds(10));
+  t.w.run_for(milliseconds(5));
+  t.net.disconnect(t.a, t.b);
+  t.w.crash(t.b);
+  t.w.restart(t.b);
+  t.net.release(h);
+  t.w.run_for(milliseconds(50));
+  REQUIRE(t.served.empty());  // a new incarnation never saw that stream
+}
