@@ -205,3 +205,16 @@ def test_regression_seed1411_an_epoch_bump_resending_a_written_batch_is_an_expec
     dups = [a for a in v.anomalies if a.kind == "duplicate"]
     assert dups and all(a.expected and "KIP-360" in a.cause for a in dups)
     assert "producer epoch 0" in dups[0].cause and "producer epoch 1" in dups[0].cause
+
+
+def test_regression_seed377_a_late_produce_after_an_abort_is_committed_only_under_tv1():
+    """Hunt seed 377, shrunk: Produce requests a transactional producer sent before closing its
+    connection at the request timeout arrive after the abort (TCP's orderly release). Under
+    transaction.protocol=v1 the next commit commits them (an aborted-read); under v2 they are fenced."""
+    mod = load(__import__("pathlib").Path(__file__).parent / "regressions" /
+               "hunt_seed377_tv1_late_produce_after_abort.py")
+    with contextlib.redirect_stdout(io.StringIO()):
+        legacy = mod.story(mod.BUG)
+        fixed = mod.story({})
+    assert [a for a in legacy.violations if a.kind == "aborted-read"]
+    assert fixed.ok, str(fixed)
