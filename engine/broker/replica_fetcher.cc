@@ -16,6 +16,7 @@ ReplicaFetcherManager::ReplicaFetcherManager(sim::World& world, sim::NodeId self
       wait_max_ms_(config.get_int("replica.fetch.wait.max.ms")),
       min_bytes_(config.get_int("replica.fetch.min.bytes")),
       max_bytes_(config.get_int("replica.fetch.max.bytes")),
+      response_max_bytes_(config.get_int("replica.fetch.response.max.bytes")),
       switches_(switches),
       rm_(rm),
       changed_(world) {
@@ -169,6 +170,7 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
   req.replica_id = broker_id_;
   req.max_wait_ms = wait_max_ms_;
   req.min_bytes = min_bytes_;
+  req.max_bytes = response_max_bytes_;
   std::vector<LeaderEpoch> asked_epoch;  // parallel to req.partitions
   for (const auto& [tp, s] : by_leader_[leader]) {
     if (s.phase != Phase::fetching) continue;

@@ -62,7 +62,7 @@ class ReplicaFetcherManager {
   int32_t broker_id_;
   // Read once: configuration lookups are string-keyed, fetching is hot.
   sim::Duration backoff_, socket_timeout_;
-  int32_t wait_max_ms_, min_bytes_, max_bytes_;
+  int32_t wait_max_ms_, min_bytes_, max_bytes_, response_max_bytes_;
   ReplicationSwitches switches_;
   ReplicaManager& rm_;
   // The partitions followed, grouped by the leader they are fetched from:

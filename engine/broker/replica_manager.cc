@@ -343,11 +343,14 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
             follower || switches_.bug_read_past_hw
                 ? std::nullopt
                 : std::optional<Offset>(read_committed ? p->last_stable_offset() : p->high_watermark());
-        const int64_t max_bytes =
-            quota_bytes ? std::min<int64_t>(fp.partition_max_bytes, std::max<int64_t>(*quota_bytes - bytes, 0))
-                        : fp.partition_max_bytes;
+        // The response's max_bytes (fetch.max.bytes, replica.fetch.response.max.bytes)
+        // bounds the whole answer, and a quota'd consumer's what its quota
+        // admits; only the first batch of the response may exceed them (Kafka's
+        // "at least one batch", so a large batch never stalls a fetcher).
+        int64_t max_bytes = std::min<int64_t>(fp.partition_max_bytes, std::max<int64_t>(req.max_bytes - bytes, 0));
+        if (quota_bytes) max_bytes = std::min<int64_t>(max_bytes, std::max<int64_t>(*quota_bytes - bytes, 0));
         if (fp.fetch_offset < (limit ? *limit : log.log_end_offset()) && (max_bytes > 0 || bytes == 0)) {
-          auto rd = log.read(fp.fetch_offset, max_bytes, limit, !quota_bytes || bytes == 0);
+          auto rd = log.read(fp.fetch_offset, max_bytes, limit, bytes == 0);
           if (rd.ok())
             r.batches = std::move(rd.value);
           else

@@ -145,6 +145,7 @@ std::map<std::string, ConfigDef, std::less<>> build() {
       {"quota.window.size.seconds", CT::int32, "1", B, "Client quotas: length of each sample window.", 1},
       {"replica.fetch.backoff.ms", CT::int32, "1000", B, "Follower backoff after a fetch error.", 0},
       {"replica.fetch.max.bytes", CT::int32, "1048576", B, "Bytes per partition per follower fetch.", 0},
+      {"replica.fetch.response.max.bytes", CT::int32, "10485760", B, "Bytes per follower fetch response (at least one batch).", 0},
       {"replica.fetch.min.bytes", CT::int32, "1", B, "Minimum bytes before a follower fetch returns.", 0},
       {"replica.fetch.wait.max.ms", CT::int32, "500", B, "Follower fetch long-poll wait.", 0},
       {"replica.high.watermark.checkpoint.interval.ms", CT::int64, "5000", B, "High watermark checkpoint period.", 1},
