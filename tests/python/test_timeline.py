@@ -332,3 +332,40 @@ def test_a_sixty_second_run_scrubs_fluidly(tmp_path_factory):
     assert state["bench"]["frames"] == 120
     assert state["bench"]["mean_ms"] < 50, state["bench"]  # measured ~2-5 ms a frame
 
+
+
+@pytest.fixture(scope="module")
+def replaced_disk(tmp_path_factory):
+    """scenarios/replace_controller_disk.py at seed 1: controller 6's drive is replaced
+    (sim.wipe) at 4.92 s; the operator removes its old directory from the voters at
+    7.92 s and adds the new one at 7.93 s."""
+    out = tmp_path_factory.mktemp("replaced")
+    r = subprocess.run([ksim_bin(), "run", str(ROOT / "scenarios" / "replace_controller_disk.py"), "--seed", "1",
+                        "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    db = out / "replace_controller_disk-1.db"
+    page = out / "timeline.html"
+    timeline.write_timeline(str(db), str(page))
+    return timeline_data.load(str(db)), page
+
+
+def test_a_wipe_and_the_voter_changes_are_on_the_timeline(replaced_disk):
+    data, _ = replaced_disk
+    (wipe,) = [f for f in data["faults"] if f["what"].startswith("wipe")]
+    # Wiping a running node restarts it at once: an instant, never an outage to the end.
+    assert (wipe["node"], wipe["from"], wipe["to"]) == (6, 4920.0, 4920.0)
+    voters = [(e["at"], e["node"], e["text"].split()[1]) for e in data["events"] if e["type"] == "note"]
+    assert voters == [(7920.0, 6, "remove_voter"), (7930.0, 6, "add_voter")]
+
+
+@needs_chromium
+def test_the_replaced_disk_and_the_voter_change_are_drawn_under_the_controller(replaced_disk, tmp_path_factory):
+    _, page = replaced_disk
+    state, dom, console = page_state(tmp_path_factory, page, "t=5000")
+    assert console == [] and state["errors"] == 0, (console, state)
+    assert "disk replaced (empty)" in drawn_svg(dom)
+    _, dom, _ = page_state(tmp_path_factory, page, "t=8000")
+    assert "add_voter" in drawn_svg(dom) and "remove_voter" in drawn_svg(dom)
+    assert 'class="voter-change"' in dom
+    _, dom, _ = page_state(tmp_path_factory, page, "t=12000")
+    assert "add_voter" not in drawn_svg(dom)  # a mark fades after two seconds

@@ -197,7 +197,7 @@ def _story(con, labels):
                 for k in ends:
                     start, name = open_faults.pop(k)
                     faults.append({"from": start, "to": at, "node": k[0], "what": name})
-        events.append({"at": at, "type": typ, "text": text, "internal": internal,
+        events.append({"at": at, "type": typ, "text": text, "internal": internal, "node": node,
                        "unclean": bool(unclean)})
     for (node, _), (at, what) in open_faults.items():
         faults.append({"from": at, "to": None, "node": node, "what": what})
@@ -205,13 +205,17 @@ def _story(con, labels):
     return events, faults
 
 
+OUTAGES = ("crash", "power_fail", "controlled", "wipe")  # faults that end when the node is up again
+
+
 def _end_outages_at_restart(faults, nodes):
     """A crash, power failure or controlled shutdown lasts until the node is up again
-    (a rolling restart starts nodes with no 'restart' event in the history)."""
+    (a rolling restart starts nodes with no 'restart' event in the history), and so does
+    a wipe: the node is down with an empty disk until it restarts."""
     by_id = {n["id"]: n for n in nodes}
     for f in faults:
         n = by_id.get(f["node"])
-        if n is None or not f["what"].startswith(("crash", "power_fail", "controlled")):
+        if n is None or not f["what"].startswith(OUTAGES):
             continue
         up = next((t for t, st in n["status"] if t > f["from"] and st == "up"), None)
         if up is not None and (f["to"] is None or up < f["to"]):
@@ -225,7 +229,7 @@ def _heals(key, node, what):
     if what == "heal network":
         return fwhat in ("partition", "isolate")
     if what == "restart":
-        return fnode == node and fwhat in ("crash", "power_fail", "controlled")
+        return fnode == node and fwhat in OUTAGES
     if what.endswith(" off"):
         return fnode == node and fwhat == what.split()[0]
     return False

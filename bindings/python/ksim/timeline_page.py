@@ -174,7 +174,8 @@ function drawCluster(t, out) {
     parts.push(`<circle data-probe="${esc(n.label)}" cx="${x}" cy="${y}" r="${r}" fill="${fill}" stroke="#333"><title>${esc(n.label)}: ${st}</title></circle>`);
     parts.push(`<text x="${x}" y="${y + 4}" text-anchor="middle" font-size="12" fill="#fff" font-weight="600">${(n.role === "controller" ? "C" : "B") + n.id}</text>`);
     if (st !== "up") parts.push(`<text x="${x}" y="${y - r - 4}" text-anchor="middle" font-size="11" fill="#b71c1c">${st}</text>`);
-    const nf = faults.filter((f) => f.node === n.id && !/^(crash|power_fail|controlled)/.test(f.what)).map((f) => f.what);
+    const nf = faults.filter((f) => f.node === n.id && !/^(crash|power_fail|controlled)/.test(f.what)).map((f) => f.what)
+      .concat(recentMarks(n, t));
     const lines = (leads[n.id] ? ["leads " + leads[n.id].slice(0, 2).join(", ") + (leads[n.id].length > 2 ? "…" : "")] : []).concat(nf);
     lines.forEach((l, k) => parts.push(`<text x="${x}" y="${y + r + 13 + 12 * k}" text-anchor="middle" font-size="10" fill="${k < (leads[n.id] ? 1 : 0) ? "#1b5e20" : "#b71c1c"}">${esc(l)}</text>`));
   });
@@ -256,14 +257,27 @@ function drawPartitions(t, out) {
   $("partitions").innerHTML = html.join("");
 }
 
-// ---- the strip under the slider: faults, elections, anomalies ------------------------------------
+// ---- the strip under the slider: faults, elections, voter changes, anomalies ----------------------
+// A KRaft voter added or removed (KIP-853): an operator's note in the history.
+// Instant operator actions on a node, shown under it for MARK_MS after they happen:
+// a disk replaced (sim.wipe) and a voter change.
+const MARK_MS = 2000;
+function recentMarks(n, t) {
+  const recent = (at) => at <= t && t - at < MARK_MS;
+  return D.faults.filter((f) => f.node === n.id && /^wipe/.test(f.what) && f.to === f.from && recent(f.from))
+    .map(() => "disk replaced (empty)")
+    .concat(D.events.filter((e) => e.node === n.id && isVoterChange(e) && recent(e.at))
+      .map((e) => e.text.replace(/^note: /, "").replace(/ \(directory .*$/, "")));
+}
+function isVoterChange(e) { return e.type === "note" && /^(add|remove)_voter/.test(e.text.replace(/^note: /, "")); }
 function drawStrip() {
   const w = $("strip").getBoundingClientRect().width || 1000, X = (ms) => 4 + (w - 8) * ms / Math.max(1, END);
   const parts = [`<rect x="0" y="0" width="${w}" height="46" fill="#fff"/>`];
   D.faults.forEach((f, k) => { const x0 = X(f.from), x1 = X(f.to === null ? END : f.to);
     parts.push(`<rect x="${x0}" y="${4 + (k % 3) * 8}" width="${Math.max(2, x1 - x0)}" height="7" fill="#ef9a9a"><title>${esc(f.what)}${nodeById[f.node] ? " " + esc(nodeById[f.node].label) : ""}: ${fmt(f.from)} – ${f.to === null ? "end" : fmt(f.to)}</title></rect>`); });
-  D.events.forEach((e) => { if (e.internal || (e.type !== "election" && e.type !== "isr_change")) return;
-    parts.push(`<line x1="${X(e.at)}" y1="28" x2="${X(e.at)}" y2="38" stroke="${e.unclean ? "#d50000" : e.type === "election" ? "#1565c0" : "#2e7d32"}" stroke-width="2"><title>${fmt(e.at)} ${esc(e.text)}</title></line>`); });
+  D.events.forEach((e) => { if (e.internal || (e.type !== "election" && e.type !== "isr_change" && !isVoterChange(e))) return;
+    const color = isVoterChange(e) ? "#6a1b9a" : e.unclean ? "#d50000" : e.type === "election" ? "#1565c0" : "#2e7d32";
+    parts.push(`<line class="${isVoterChange(e) ? "voter-change" : e.type}" x1="${X(e.at)}" y1="28" x2="${X(e.at)}" y2="38" stroke="${color}" stroke-width="2"><title>${fmt(e.at)} ${esc(e.text)}</title></line>`); });
   D.anomalies.forEach((a) => parts.push(`<path d="M${X(a.at)},38 l4,4 l-4,4 l-4,-4 z" fill="${a.expected ? "#fb8c00" : "#d50000"}"><title>${esc(a.kind)} at ${fmt(a.at)}</title></path>`));
   parts.push(`<line id="cursor" x1="${X(S.t)}" y1="0" x2="${X(S.t)}" y2="46" stroke="#000"/>`);
   $("strip").innerHTML = parts.join("");
