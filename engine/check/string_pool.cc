@@ -74,13 +74,16 @@ Sym StringPool::intern(std::string_view s) {
 }
 
 void StringPool::grow_table() {
+  // Re-inserted in Sym order, which is arena order: the strings are read
+  // front to back (the old table's order would read the arena at random, a
+  // cache miss per string). Where a Sym lands differs; lookups do not care.
   std::vector<uint32_t> next(table_.size() * 2, 0);
   const size_t mask = next.size() - 1;
-  for (uint32_t e : table_) {
-    if (e == 0) continue;
-    size_t i = hash(view(e - 1)) & mask;
+  const auto n = static_cast<Sym>(starts_.size());
+  for (Sym sym = 0; sym < n; ++sym) {
+    size_t i = hash(view(sym)) & mask;
     while (next[i] != 0) i = (i + 1) & mask;
-    next[i] = e;
+    next[i] = sym + 1;
   }
   table_ = std::move(next);
 }
