@@ -67,13 +67,18 @@ def drawn_svg(dom):
     return cluster + parts
 
 
+def run_scenario(name, seed, out):
+    """`ksim run scenarios/NAME.py --seed SEED --out OUT`; the run store it wrote."""
+    r = subprocess.run([ksim_bin(), "run", str(ROOT / "scenarios" / f"{name}.py"), "--seed", str(seed),
+                        "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return out / f"{name}-{seed}.db"
+
+
 @pytest.fixture(scope="module")
 def story(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
-    r = subprocess.run([ksim_bin(), "run", str(ROOT / "scenarios" / "acks1_leader_crash.py"), "--seed", "3",
-                        "--out", str(out)], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
-    db = out / "acks1_leader_crash-3.db"
+    db = run_scenario("acks1_leader_crash", 3, out)
     page = out / "timeline.html"
     r = subprocess.run([sys.executable, "-m", "ksim.timeline", str(db), str(page)],
                        capture_output=True, text=True, timeout=120)
@@ -340,10 +345,7 @@ def replaced_disk(tmp_path_factory):
     (sim.wipe) at 4.92 s; the operator removes its old directory from the voters at
     7.92 s and adds the new one at 7.93 s."""
     out = tmp_path_factory.mktemp("replaced")
-    r = subprocess.run([ksim_bin(), "run", str(ROOT / "scenarios" / "replace_controller_disk.py"), "--seed", "1",
-                        "--out", str(out)], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
-    db = out / "replace_controller_disk-1.db"
+    db = run_scenario("replace_controller_disk", 1, out)
     page = out / "timeline.html"
     timeline.write_timeline(str(db), str(page))
     return timeline_data.load(str(db)), page
