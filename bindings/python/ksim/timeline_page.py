@@ -258,7 +258,6 @@ function drawPartitions(t, out) {
 }
 
 // ---- the strip under the slider: faults, elections, voter changes, anomalies ----------------------
-// A KRaft voter added or removed (KIP-853): an operator's note in the history.
 // Instant operator actions on a node, shown under it for MARK_MS after they happen:
 // a disk replaced (sim.wipe) and a voter change.
 const MARK_MS = 2000;
@@ -269,6 +268,7 @@ function recentMarks(n, t) {
     .concat(D.events.filter((e) => e.node === n.id && isVoterChange(e) && recent(e.at))
       .map((e) => e.text.replace(/^note: /, "").replace(/ \(directory .*$/, "")));
 }
+// A KRaft voter added or removed (KIP-853): an operator's note in the history.
 function isVoterChange(e) { return e.type === "note" && /^(add|remove)_voter/.test(e.text.replace(/^note: /, "")); }
 function drawStrip() {
   const w = $("strip").getBoundingClientRect().width || 1000, X = (ms) => 4 + (w - 8) * ms / Math.max(1, END);
