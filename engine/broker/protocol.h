@@ -71,7 +71,15 @@ struct FetchRequest {
   int32_t min_bytes = 1;
   int32_t max_bytes = 52428800;
   IsolationLevel isolation = IsolationLevel::read_uncommitted;
+  // KIP-227 incremental fetch sessions (engine/broker/fetch_session.h):
+  // epoch -1 with id 0 is a sessionless full fetch; epoch 0 a full fetch
+  // that opens a session (closing `session_id` if set); a positive epoch an
+  // incremental fetch of session `session_id` that carries only the
+  // partitions whose parameters changed, and `forgotten` the ones it drops.
+  int32_t session_id = 0;
+  int32_t session_epoch = -1;
   std::vector<FetchPartition> partitions;
+  std::vector<TopicPartition> forgotten;
 };
 struct AbortedTxn {
   ProducerId producer_id;
@@ -93,7 +101,9 @@ struct FetchPartitionResponse {
   std::vector<BatchPtr> batches;
 };
 struct FetchResponse {
-  Errc error = Errc::NONE;
+  Errc error = Errc::NONE;  // FETCH_SESSION_ID_NOT_FOUND / INVALID_FETCH_SESSION_EPOCH: no partitions
+  int32_t session_id = 0;   // the session this fetch opened or used (0: none); an incremental
+                            // response holds only the partitions with news (KIP-227)
   std::vector<FetchPartitionResponse> partitions;
   int32_t throttle_time_ms = 0;  // KIP-219; a throttled consumer fetch has no partitions
 };

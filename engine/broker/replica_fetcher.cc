@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "engine/broker/fetch_session_handler.h"
 #include "engine/common/node_ids.h"
 
 namespace ksim {
@@ -171,7 +172,10 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
   req.max_wait_ms = wait_max_ms_;
   req.min_bytes = min_bytes_;
   req.max_bytes = response_max_bytes_;
-  std::vector<LeaderEpoch> asked_epoch;  // parallel to req.partitions
+  // Every partition to fetch now, ordered by partition (the map's order, which
+  // the session handler's merge and the lookup below rely on).
+  std::vector<protocol::FetchPartition> wanted;
+  std::vector<LeaderEpoch> asked_epoch;  // parallel to wanted
   for (const auto& [tp, s] : by_leader_[leader]) {
     if (s.phase != Phase::fetching) continue;
     Partition* p = rm_.get(tp);
@@ -182,24 +186,32 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
     fp.fetch_offset = p->log_end_offset();
     fp.last_fetched_epoch = p->log().latest_epoch().value_or(kNoEpoch);
     fp.partition_max_bytes = max_bytes_;
-    req.partitions.push_back(fp);
+    wanted.push_back(fp);
     asked_epoch.push_back(s.epoch);
   }
-  if (req.partitions.empty()) return false;
+  if (wanted.empty()) return false;
+  // KIP-227: an incremental fetch sends only what changed since the last one.
+  FetchSessionHandler& session = sessions_[leader];
+  session.build(wanted, req);
   const sim::Reply reply = world_.network().call_sync(
-      self_, sim_node_of(leader), fetch_, sim::make_payload(req), 64,
+      self_, sim_node_of(leader), fetch_, sim::make_payload(std::move(req)), 64,
       socket_timeout_);
   if (reply.status != sim::CallStatus::ok) {
+    session.handle_error();
     world_.sleep_for(backoff_);
     return true;
   }
   const auto& resp = sim::payload_as<protocol::FetchResponse>(reply.payload);
+  // A session error carries no partitions: fetch again at once, in full
+  // (Kafka's fetcher gets an empty result and goes round).
+  if (!session.handle_response(resp)) return true;
   bool backoff = false;
-  // The leader answers partition by partition, in the order asked.
-  assert(resp.partitions.size() == req.partitions.size());
-  for (size_t i = 0; i < resp.partitions.size(); ++i) {
-    const auto& r = resp.partitions[i];
-    assert(r.tp == req.partitions[i].tp);
+  // The leader answers the partitions with news, in its session's order.
+  for (const auto& r : resp.partitions) {
+    const auto w = std::lower_bound(wanted.begin(), wanted.end(), r.tp,
+                                    [](const protocol::FetchPartition& fp, const TopicPartition& tp) { return fp.tp < tp; });
+    if (w == wanted.end() || w->tp != r.tp) continue;  // not asked for (cannot happen with a sound leader)
+    const size_t i = static_cast<size_t>(w - wanted.begin());
     State* it = find_state(r.tp);
     Partition* p = rm_.get(r.tp);
     // Ignore answers about partitions that moved on while we waited.

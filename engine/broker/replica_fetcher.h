@@ -24,6 +24,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "engine/broker/fetch_session_handler.h"
 #include "engine/broker/partition.h"
 #include "engine/broker/replica_manager.h"
 #include "sim/sync.h"
@@ -75,6 +76,7 @@ class ReplicaFetcherManager {
   State* find_state(const TopicPartition& tp);
   void erase_state(const TopicPartition& tp);
   std::set<int32_t> fetchers_;  // leaders with a running fetcher fiber
+  std::map<int32_t, FetchSessionHandler> sessions_;  // per leader: its incremental fetch session (KIP-227)
   sim::CondVar changed_;
   uint64_t generation_ = 0;  // bumped by add/remove: wakes an idle fetcher at once
   uint64_t truncations_ = 0;

@@ -1,6 +1,7 @@
 #include "engine/broker/replica_manager.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "engine/storage/control_record.h"
 
@@ -8,7 +9,14 @@ namespace ksim {
 
 ReplicaManager::ReplicaManager(sim::World& world, sim::NodeId self, int32_t broker_id, const Config& config,
                                ReplicationSwitches switches)
-    : world_(world), self_(self), broker_id_(broker_id), config_(config), switches_(switches) {
+    : world_(world),
+      self_(self),
+      broker_id_(broker_id),
+      config_(config),
+      switches_(switches),
+      fetch_sessions_(config.get_int("max.incremental.fetch.session.cache.slots"),
+                      world.rng("fetch-session-ids/broker-" + std::to_string(broker_id) + "/incarnation-" +
+                                std::to_string(world.incarnation(self)))) {
   sim::Network& net = world_.network();
   produce_resp_ = net.kind("ProduceResponse");
   fetch_resp_ = net.kind("FetchResponse");
@@ -22,7 +30,16 @@ Partition* ReplicaManager::get(const TopicPartition& tp) {
   return it == index_.end() ? nullptr : it->second;
 }
 
+Partition* ReplicaManager::cached_get(CachedPartition& c) {
+  if (c.partition_generation != partition_generation_) {
+    c.partition = get(c.request.tp);
+    c.partition_generation = partition_generation_;
+  }
+  return c.partition;
+}
+
 void ReplicaManager::add(std::unique_ptr<Partition> p) {
+  ++partition_generation_;
   const TopicPartition tp = p->tp();
   index_[tp] = p.get();
   partitions_[tp] = std::move(p);
@@ -38,6 +55,7 @@ BrokerMetrics ReplicaManager::metrics() const {
 }
 
 void ReplicaManager::remove(const TopicPartition& tp) {
+  ++partition_generation_;
   index_.erase(tp);
   partitions_.erase(tp);
   isr_changes_.erase(tp);
@@ -318,15 +336,41 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
                                       : now + sim::milliseconds(req.max_wait_ms);
   const bool follower = req.replica_id >= 0;
   const bool read_committed = !follower && req.isolation == protocol::IsolationLevel::read_committed;
+
+  // KIP-227 (fetch_session.h): an incremental fetch reads its session's
+  // partitions. The session takes the request's changes when it first
+  // arrives; a parked re-run only checks nobody moved the session on since.
+  FetchSession* session = nullptr;
+  if (req.session_epoch > 0) {
+    session = fetch_sessions_.get(req.session_id);
+    Errc e = Errc::NONE;
+    if (!session) {
+      e = Errc::FETCH_SESSION_ID_NOT_FOUND;
+    } else if (retry ? session->epoch != next_fetch_epoch(req.session_epoch) : session->epoch != req.session_epoch) {
+      e = Errc::INVALID_FETCH_SESSION_EPOCH;
+    } else if (!retry) {
+      session->update(req.partitions, req.forgotten);
+      session->epoch = next_fetch_epoch(session->epoch);
+      fetch_sessions_.touch(*session, now);
+    }
+    if (e != Errc::NONE) {
+      protocol::FetchResponse resp;
+      resp.error = e;
+      world_.network().respond(in, fetch_resp_, sim::make_payload(std::move(resp)), 64);
+      return;
+    }
+  } else if (!retry && req.session_id != kInvalidFetchSessionId) {
+    fetch_sessions_.remove(req.session_id);  // a full fetch closes the session it names
+  }
+
   protocol::FetchResponse resp;
   int64_t bytes = 0;
   bool any_error = false;
   // Kafka cuts a quota'd consumer's fetch to what its quota admits in a window (at least one batch).
   const std::optional<int64_t> quota_bytes = !follower && fetch_quota_bytes ? fetch_quota_bytes(in) : std::nullopt;
-  for (const auto& fp : req.partitions) {
+  auto read = [&](const protocol::FetchPartition& fp, Partition* p) {
     protocol::FetchPartitionResponse r;
     r.tp = fp.tp;
-    Partition* p = get(fp.tp);
     if (!p || !p->is_leader()) {
       r.error = Errc::NOT_LEADER_OR_FOLLOWER;
       if (p) r.current_leader = p->leader();
@@ -376,14 +420,21 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
     }
     any_error = any_error || r.error != Errc::NONE;
     for (const auto& b : r.batches) bytes += static_cast<int64_t>(b->size_in_bytes());
-    resp.partitions.push_back(std::move(r));
+    return r;
+  };
+  if (session) {
+    resp.partitions.reserve(session->partitions.size());
+    for (CachedPartition& c : session->partitions) resp.partitions.push_back(read(c.request, cached_get(c)));
+  } else {
+    resp.partitions.reserve(req.partitions.size());
+    for (const auto& fp : req.partitions) resp.partitions.push_back(read(fp, get(fp.tp)));
   }
   if (!any_error && bytes < req.min_bytes && now < deadline) {
     // Park (DelayedFetch): re-run when data arrives or at the deadline.
     auto d = std::make_shared<DelayedFetch>();
     d->request = in;
     d->request.tag = static_cast<uint64_t>(deadline.ns);
-    for (const auto& fp : req.partitions) d->partitions.push_back(fp.tp);
+    for (const auto& r : resp.partitions) d->partitions.push_back(r.tp);
     delayed_fetch_.push_back(d);
     d->expiry = world_.schedule_after(self_, deadline - now, [this, d] {
       if (d->done) return;
@@ -397,14 +448,70 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   for (const auto& r : resp.partitions)
     for (const auto& b : r.batches) size += static_cast<uint32_t>(b->size_in_bytes());
   // A consumer over its fetch quota gets an empty answer with the throttle
-  // time (Kafka's getThrottledResponse); followers have no client quota.
+  // time (Kafka's getThrottledResponse: no session is opened or moved);
+  // followers have no client quota.
   if (!follower && fetch_throttle)
     if (const int32_t throttle_ms = fetch_throttle(in, size); throttle_ms > 0) {
       resp = protocol::FetchResponse{};
       resp.throttle_time_ms = throttle_ms;
-      size = 64;
+      resp.session_id = session ? session->id : kInvalidFetchSessionId;
+      world_.network().respond(in, fetch_resp_, sim::make_payload(std::move(resp)), 64);
+      return;
     }
+  if (session) {
+    answer_incremental(*session, resp);
+  } else if (req.session_epoch == kInitialFetchEpoch) {
+    // A full fetch opens a session over what it asked, remembering what it answered.
+    std::vector<CachedPartition> cached(req.partitions.size());
+    for (size_t i = 0; i < cached.size(); ++i) {
+      cached[i].request = req.partitions[i];
+      cached[i].high_watermark = resp.partitions[i].high_watermark;
+      cached[i].log_start_offset = resp.partitions[i].log_start_offset;
+    }
+    resp.session_id = fetch_sessions_.maybe_create(now, follower, std::move(cached));
+  }
   world_.network().respond(in, fetch_resp_, sim::make_payload(std::move(resp)), size);
+}
+
+void ReplicaManager::answer_incremental(FetchSession& session, protocol::FetchResponse& resp) {
+  // Kafka's CachedPartition.maybeUpdateResponseData: a partition is answered
+  // if it has records, a new high watermark or log start offset, an error
+  // (whose cached HW is then forgotten, so it is answered again once the
+  // error clears) or a hint. Answered records move the partition to the back.
+  assert(resp.partitions.size() == session.partitions.size());
+  std::vector<protocol::FetchPartitionResponse> answered;
+  std::vector<uint8_t> has_records(resp.partitions.size(), 0);
+  bool any_records = false;
+  for (size_t i = 0; i < resp.partitions.size(); ++i) {
+    protocol::FetchPartitionResponse& r = resp.partitions[i];
+    CachedPartition& c = session.partitions[i];
+    bool answer = !r.batches.empty() || r.diverging_epoch.has_value() || r.current_leader.has_value();
+    if (c.high_watermark != r.high_watermark) {
+      answer = true;
+      c.high_watermark = r.high_watermark;
+    }
+    if (c.log_start_offset != r.log_start_offset) {
+      answer = true;
+      c.log_start_offset = r.log_start_offset;
+    }
+    if (r.error != Errc::NONE) {
+      answer = true;
+      c.high_watermark = kNoOffset;
+    }
+    has_records[i] = !r.batches.empty();
+    any_records = any_records || has_records[i];
+    if (answer) answered.push_back(std::move(r));
+  }
+  if (any_records) {
+    std::vector<CachedPartition> order;
+    order.reserve(session.partitions.size());
+    for (int pass = 0; pass < 2; ++pass)
+      for (size_t i = 0; i < has_records.size(); ++i)
+        if (has_records[i] == pass) order.push_back(session.partitions[i]);
+    session.partitions = std::move(order);
+  }
+  resp.partitions = std::move(answered);
+  resp.session_id = session.id;
 }
 
 void ReplicaManager::on_partition_changed(const TopicPartition& tp) {

@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/broker/fetch_session.h"
 #include "engine/broker/partition.h"
 #include "engine/broker/protocol.h"
 #include "engine/common/config.h"
@@ -134,6 +135,9 @@ class ReplicaManager {
   void notify_appended(const TopicPartition& tp) { wake_fetches(tp); }
 
   BrokerMetrics metrics() const;
+  // Open incremental fetch sessions and the partitions they hold.
+  size_t fetch_sessions() const { return fetch_sessions_.size(); }
+  size_t fetch_session_partitions() const { return fetch_sessions_.partitions_cached(); }
 
  private:
   // A Produce or a WriteTxnMarkers waiting for its appends to be replicated.
@@ -169,6 +173,8 @@ class ReplicaManager {
   // (`verified`: per batch, NONE to append; nullptr: nothing needed verifying).
   void produce(const sim::Incoming& in, const std::vector<Errc>* verified);
   void wake_fetches(const TopicPartition& tp);
+  // An incremental fetch's answer: only the session's partitions with news.
+  void answer_incremental(FetchSession& session, protocol::FetchResponse& resp);
   void hw_moved(const TopicPartition& tp);
   void maybe_expand(Partition& p, int32_t follower);
 
@@ -187,6 +193,11 @@ class ReplicaManager {
   // Lookup only (get() runs for every partition of every Fetch and Produce):
   // a hash probe instead of an ordered search of string compares.
   std::unordered_map<TopicPartition, Partition*, TopicPartitionHash> index_;
+  uint64_t partition_generation_ = 0;  // bumped by add / remove: invalidates sessions' cached lookups
+  // get() through a session partition's lookup cache.
+  Partition* cached_get(CachedPartition& c);
+  // Incremental fetch sessions (KIP-227); in memory, so a restart forgets them.
+  FetchSessionCache fetch_sessions_;
   std::vector<std::shared_ptr<DelayedProduce>> delayed_produce_;
   std::vector<std::shared_ptr<DelayedFetch>> delayed_fetch_;
   std::map<TopicPartition, std::vector<int32_t>> isr_changes_;  // queued AlterPartition targets

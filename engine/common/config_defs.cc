@@ -118,6 +118,8 @@ std::map<std::string, ConfigDef, std::less<>> build() {
       {"log.retention.ms", CT::int64, "604800000", B, "Broker default of retention.ms (168 hours)."},
       {"log.roll.ms", CT::int64, "604800000", B, "Broker default of segment.ms (168 hours).", 1},
       {"log.segment.bytes", CT::int32, "1073741824", B, "Broker default of segment.bytes.", 14},
+      {"max.incremental.fetch.session.cache.slots", CT::int32, "1000", B,
+       "Incremental fetch sessions (KIP-227) a broker keeps; 0: every fetch is a full one.", 0},
       {"max.message.bytes", CT::int32, "1048588", T, "Largest record batch.", 0, {}, {}, "message.max.bytes"},
       {"message.max.bytes", CT::int32, "1048588", B, "Broker default of max.message.bytes.", 0},
       {"max.compaction.lag.ms", CT::int64, "9223372036854775807", T,

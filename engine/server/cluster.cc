@@ -554,6 +554,7 @@ size_t Cluster::partition_series_samples() const {
 std::map<std::string, double> Cluster::metrics() const {
   std::map<std::string, double> m;
   double offline = 0, under_replicated = 0, under_min_isr = 0, shrinks = 0, expands = 0, partitions = 0;
+  double fetch_sessions = 0, fetch_session_partitions = 0;
   if (const MetadataImage* img = best_image(*this)) {
     for (const auto& [name, t] : img->topics())
       for (const auto& p : t.partitions) {
@@ -573,7 +574,12 @@ std::map<std::string, double> Cluster::metrics() const {
     }
     shrinks += static_cast<double>(rm.metrics().isr_shrinks);
     expands += static_cast<double>(rm.metrics().isr_expands);
+    fetch_sessions += static_cast<double>(rm.fetch_sessions());
+    fetch_session_partitions += static_cast<double>(rm.fetch_session_partitions());
   }
+  // Kafka's FetchSessionCache gauges (KIP-227), summed over the brokers.
+  m["NumIncrementalFetchSessions"] = fetch_sessions;
+  m["NumIncrementalFetchPartitionsCached"] = fetch_session_partitions;
   m["OfflinePartitionsCount"] = offline;
   m["UnderReplicatedPartitions"] = under_replicated;
   m["UnderMinIsrPartitionCount"] = under_min_isr;

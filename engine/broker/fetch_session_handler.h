@@ -1,0 +1,46 @@
+// FetchSessionHandler: the fetcher's side of an incremental fetch session
+// (KIP-227; Kafka's clients FetchSessionHandler), one per fetcher and leader.
+//
+// It remembers what the leader's session holds (the parameters last sent per
+// partition) and the metadata of the next request:
+//   (0, 0)       no session: the next fetch is full and asks for one
+//   (id, 0)      close `id` and open a new one with a full fetch (after an
+//                error the fetcher cannot tell what the leader kept)
+//   (id, E > 0)  incremental: send only the partitions that are new or whose
+//                parameters changed, and `forgotten` the ones no longer fetched
+// A response moves it on: a full fetch's answer carries the new session id
+// (0: the leader had no room; stay full), an incremental answer the next
+// epoch; FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH, a timeout
+// or a broken connection make the next fetch full again.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "engine/broker/protocol.h"
+
+namespace ksim {
+
+class FetchSessionHandler {
+ public:
+  // Fills `req`'s session fields, partitions and forgotten list for a fetch
+  // of `wanted` (every partition to fetch now, with its parameters).
+  void build(const std::vector<protocol::FetchPartition>& wanted, protocol::FetchRequest& req);
+  // After a response: false if it carried a session error (no partition
+  // data; the next fetch is full).
+  bool handle_response(const protocol::FetchResponse& resp);
+  // The fetch failed (timeout, connection): the next one opens a new session.
+  void handle_error();
+
+  int32_t session_id() const { return session_id_; }
+  int32_t next_epoch() const { return epoch_; }
+
+ private:
+  int32_t session_id_ = 0;
+  int32_t epoch_ = 0;
+  bool last_full_ = true;  // whether the request in flight was a full fetch
+  std::map<TopicPartition, protocol::FetchPartition> session_;  // what the leader's session holds
+};
+
+}  // namespace ksim
