@@ -41,23 +41,27 @@ char* StringPool::reserve(size_t bytes) {
 
 Sym StringPool::find(std::string_view s) const {
   const size_t mask = table_.size() - 1;
-  for (size_t i = hash(s) & mask;; i = (i + 1) & mask) {
+  const size_t h = hash(s);
+  const uint32_t tag = tag_of(h);
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
     const uint32_t e = table_[i];
     if (e == 0) return kNoSym;
-    if (view(e - 1) == s) return e - 1;
+    if ((e & ~kSymMask) == tag && view((e & kSymMask) - 1) == s) return (e & kSymMask) - 1;
   }
 }
 
 Sym StringPool::intern(std::string_view s) {
   if (s.empty() && !starts_.empty()) return 0;  // most ops have no member, detail or group
   const size_t mask = table_.size() - 1;
-  size_t i = hash(s) & mask;
+  const size_t h = hash(s);
+  const uint32_t tag = tag_of(h);
+  size_t i = h & mask;
   for (;; i = (i + 1) & mask) {
     const uint32_t e = table_[i];
     if (e == 0) break;
-    if (view(e - 1) == s) return e - 1;
+    if ((e & ~kSymMask) == tag && view((e & kSymMask) - 1) == s) return (e & kSymMask) - 1;
   }
-  if (!(starts_.size() < UINT32_MAX - 1)) throw std::length_error("history string pool: too many strings");
+  if (!(starts_.size() < kMaxSyms)) throw std::length_error("history string pool: more than 134 M distinct strings");
   const Sym id = static_cast<Sym>(starts_.size());
   unsigned char len[10];
   size_t k = 0;
@@ -68,7 +72,7 @@ Sym StringPool::intern(std::string_view s) {
   char* p = reserve((k + s.size() + 3) & ~size_t{3});
   std::memcpy(p, len, k);
   if (!s.empty()) std::memcpy(p + k, s.data(), s.size());
-  table_[i] = id + 1;
+  table_[i] = tag | (id + 1);
   if (starts_.size() * 2 > table_.size()) grow_table();
   return id;
 }
@@ -81,9 +85,10 @@ void StringPool::grow_table() {
   const size_t mask = next.size() - 1;
   const auto n = static_cast<Sym>(starts_.size());
   for (Sym sym = 0; sym < n; ++sym) {
-    size_t i = hash(view(sym)) & mask;
+    const size_t h = hash(view(sym));
+    size_t i = h & mask;
     while (next[i] != 0) i = (i + 1) & mask;
-    next[i] = sym + 1;
+    next[i] = tag_of(h) | (sym + 1);
   }
   table_ = std::move(next);
 }
