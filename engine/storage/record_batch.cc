@@ -130,20 +130,6 @@ std::optional<std::vector<RecordView>> parse_records(const RecordBatch& b, bool 
 
 }  // namespace
 
-int16_t RecordBatch::i16(size_t at) const {
-  return static_cast<int16_t>((buf_[at] << 8) | buf_[at + 1]);
-}
-int32_t RecordBatch::i32(size_t at) const {
-  uint32_t v = 0;
-  for (size_t i = 0; i < 4; ++i) v = (v << 8) | buf_[at + i];
-  return static_cast<int32_t>(v);
-}
-int64_t RecordBatch::i64(size_t at) const {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i) v = (v << 8) | buf_[at + i];
-  return static_cast<int64_t>(v);
-}
-
 uint32_t RecordBatch::compute_crc() const {
   return crc32c(std::span<const uint8_t>(buf_).subspan(kAttributesOffset));
 }

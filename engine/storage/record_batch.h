@@ -34,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -178,9 +179,23 @@ class RecordBatch {
 
  private:
   explicit RecordBatch(Bytes b) : buf_(std::move(b)) {}
-  int16_t i16(size_t at) const;
-  int32_t i32(size_t at) const;
-  int64_t i64(size_t at) const;
+  // Big-endian header fields, inline: every append, fetch and check reads
+  // several of them per batch.
+  int16_t i16(size_t at) const {
+    uint16_t v;
+    std::memcpy(&v, buf_.data() + at, sizeof v);
+    return static_cast<int16_t>(__builtin_bswap16(v));
+  }
+  int32_t i32(size_t at) const {
+    uint32_t v;
+    std::memcpy(&v, buf_.data() + at, sizeof v);
+    return static_cast<int32_t>(__builtin_bswap32(v));
+  }
+  int64_t i64(size_t at) const {
+    uint64_t v;
+    std::memcpy(&v, buf_.data() + at, sizeof v);
+    return static_cast<int64_t>(__builtin_bswap64(v));
+  }
 
   Bytes buf_;
   mutable uint8_t crc_known_ = 0;  // 0: not computed, 1: valid, 2: invalid
