@@ -45,19 +45,15 @@
 
 namespace ksim {
 
+using protocol::kFinalFetchEpoch;
+using protocol::kInitialFetchEpoch;
+using protocol::kInvalidFetchSessionId;
+using protocol::next_fetch_epoch;
+
 class Partition;
 
-inline constexpr int32_t kInvalidFetchSessionId = 0;
-inline constexpr int32_t kInitialFetchEpoch = 0;
-inline constexpr int32_t kFinalFetchEpoch = -1;
 // Kafka's KafkaServer.MIN_INCREMENTAL_FETCH_SESSION_EVICTION_MS.
 inline constexpr int64_t kFetchSessionEvictionMs = 120'000;
-
-// The epoch after `e` (FINAL stays FINAL; wraps past INT32_MAX to 1).
-inline int32_t next_fetch_epoch(int32_t e) {
-  if (e < 0) return kFinalFetchEpoch;
-  return e == INT32_MAX ? 1 : e + 1;
-}
 
 // One partition of a session, as the leader remembers it.
 struct CachedPartition {

@@ -64,6 +64,15 @@ struct FetchPartition {
   Offset log_start_offset = kNoOffset;
   int32_t partition_max_bytes = 1048576;
 };
+// KIP-227 session metadata (Kafka's FetchMetadata).
+inline constexpr int32_t kInvalidFetchSessionId = 0;
+inline constexpr int32_t kInitialFetchEpoch = 0;
+inline constexpr int32_t kFinalFetchEpoch = -1;
+// The epoch after `e` (FINAL stays FINAL; wraps past INT32_MAX to 1).
+inline int32_t next_fetch_epoch(int32_t e) {
+  if (e < 0) return kFinalFetchEpoch;
+  return e == INT32_MAX ? 1 : e + 1;
+}
 struct FetchRequest {
   int32_t replica_id = -1;  // a broker id for followers; -1 for consumers
   int64_t replica_epoch = -1;

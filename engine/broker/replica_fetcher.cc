@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cassert>
 
-#include "engine/broker/fetch_session_handler.h"
+#include "engine/clients/fetch_session_handler.h"
 #include "engine/common/node_ids.h"
 
 namespace ksim {

@@ -24,7 +24,7 @@
 #include <set>
 #include <unordered_map>
 
-#include "engine/broker/fetch_session_handler.h"
+#include "engine/clients/fetch_session_handler.h"
 #include "engine/broker/partition.h"
 #include "engine/broker/replica_manager.h"
 #include "sim/sync.h"

@@ -82,12 +82,19 @@ int Fetcher::send_fetches() {
   for (auto& [node, req] : requests) {
     nodes_with_pending_fetch_.insert(node);
     std::map<TopicPartition, Offset> asked;
-    for (const auto& fp : req.partitions) asked[fp.tp] = fp.fetch_offset;
+    std::vector<protocol::FetchPartition> wanted = std::move(req.partitions);
+    std::sort(wanted.begin(), wanted.end(), [](const auto& a, const auto& b) { return a.tp < b.tp; });
+    for (const auto& fp : wanted) asked[fp.tp] = fp.fetch_offset;
+    // KIP-227: an incremental fetch names only the partitions whose position
+    // changed; a partition left out (its records still buffered) is forgotten.
+    sessions_[node].build(wanted, req);
     const uint32_t size = 64 + 32 * static_cast<uint32_t>(req.partitions.size());
     net_.send(node, "Fetch", sim::make_payload(std::move(req)), size, config_.request_timeout_ms,
               [this, node = node, asked = std::move(asked)](const sim::Reply& r) {
                 nodes_with_pending_fetch_.erase(node);
+                FetchSessionHandler& session = sessions_[node];
                 if (r.status != sim::CallStatus::ok) {
+                  session.handle_error();
                   metadata_.request_update();
                   return;
                 }
@@ -97,6 +104,8 @@ int Fetcher::send_fetches() {
                   net_.world().probe("consumer: fetch throttled by a broker");
                   throttled_until_[node] = net_.now() + sim::milliseconds(resp.throttle_time_ms);
                 }
+                // A session error carries no data: the next fetch is full.
+                if (!session.handle_response(resp)) return;
                 for (const protocol::FetchPartitionResponse& p : resp.partitions) {
                   auto it = asked.find(p.tp);
                   if (it == asked.end()) continue;

@@ -45,6 +45,7 @@
 #include "engine/clients/client_metadata.h"
 #include "engine/clients/consumer_api.h"
 #include "engine/clients/consumer_network_client.h"
+#include "engine/clients/fetch_session_handler.h"
 #include "engine/clients/subscription_state.h"
 #include "engine/common/sampled_stat.h"
 
@@ -127,6 +128,9 @@ class Fetcher {
   std::deque<FetchPtr> completed_;
   FetchPtr next_in_line_;
   std::set<int32_t> nodes_with_pending_fetch_;
+  // Per broker: the incremental fetch session (KIP-227), as Kafka's
+  // consumer keeps one per node it fetches from.
+  std::map<int32_t, FetchSessionHandler> sessions_;
   // KIP-219: a leader that answered with throttle_time_ms is not fetched from before then.
   std::map<int32_t, sim::Instant> throttled_until_;
   SampledStat fetch_throttle_time_;

@@ -8,10 +8,11 @@
 #include <optional>
 
 #include "engine/broker/fetch_session.h"
-#include "engine/broker/fetch_session_handler.h"
+#include "engine/clients/fetch_session_handler.h"
 #include "engine/broker/protocol.h"
 #include "engine/common/node_ids.h"
 #include "engine/server/cluster.h"
+#include "engine/server/workload_driver.h"
 #include "sim/network.h"
 
 using namespace ksim;
@@ -200,4 +201,29 @@ TEST_CASE("after a failed fetch the handler closes its session and opens a new o
   REQUIRE(req.session_id == 42);  // the leader drops it
   REQUIRE(req.session_epoch == kInitialFetchEpoch);
   REQUIRE(req.partitions.size() == 1);
+}
+
+TEST_CASE("a consumer fetches through one session per broker", "[broker][fetch][session]") {
+  ClusterOptions o;
+  o.seed = 4;
+  o.brokers = 1;
+  o.controllers = 1;
+  o.config = {{"offsets.topic.num.partitions", "1"}, {"group.initial.rebalance.delay.ms", "0"}};
+  Cluster c(o);
+  c.wait_ready();
+  c.create_topic("s", 2, 1);
+  REQUIRE(c.wait_for_leader("s", 0) > 0);
+  WorkloadOptions wo;
+  wo.name = "w";
+  wo.topic = "s";
+  wo.new_producers = 1;
+  wo.new_consumers = 1;
+  wo.rate_per_s = 100;
+  auto w = add_workload(c, wo);
+  c.run_for_ms(10'000);
+  REQUIRE(w->consumed() > 500);
+  // The broker leads everything: the consumer's one session (the broker
+  // follows nobody, so no follower session).
+  REQUIRE(c.metrics().at("NumIncrementalFetchSessions") == 1);
+  REQUIRE(c.metrics().at("NumIncrementalFetchPartitionsCached") == 2);
 }

@@ -1,6 +1,4 @@
-#include "engine/broker/fetch_session_handler.h"
-
-#include "engine/broker/fetch_session.h"
+#include "engine/clients/fetch_session_handler.h"
 
 namespace ksim {
 namespace {

@@ -22,6 +22,11 @@
 
 namespace ksim {
 
+using protocol::kFinalFetchEpoch;
+using protocol::kInitialFetchEpoch;
+using protocol::kInvalidFetchSessionId;
+using protocol::next_fetch_epoch;
+
 class FetchSessionHandler {
  public:
   // Fills `req`'s session fields, partitions and forgotten list for a fetch
