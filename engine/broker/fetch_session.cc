@@ -30,14 +30,14 @@ void FetchSession::update(const std::vector<protocol::FetchPartition>& changed,
     std::erase_if(partitions, [&](const CachedPartition& c) { return c.request.tp == tp; });
 }
 
-FetchSession* FetchSessionCache::get(int32_t id) {
+std::shared_ptr<FetchSession> FetchSessionCache::get(int32_t id) const {
   const auto it = sessions_.find(id);
-  return it == sessions_.end() ? nullptr : &it->second;
+  return it == sessions_.end() ? nullptr : it->second;
 }
 
 size_t FetchSessionCache::partitions_cached() const {
   size_t n = 0;
-  for (const auto& [id, s] : sessions_) n += s.partitions.size();
+  for (const auto& [id, s] : sessions_) n += s->partitions.size();
   return n;
 }
 
@@ -47,7 +47,7 @@ bool FetchSessionCache::try_evict(bool privileged, size_t size, sim::Instant now
   // A stale session (the least recently used, unused for the eviction time) goes first.
   const FetchSession* lru = nullptr;
   for (const auto& [id, s] : sessions_)
-    if (!lru || std::tie(s.last_used, s.id) < std::tie(lru->last_used, lru->id)) lru = &s;
+    if (!lru || std::tie(s->last_used, s->id) < std::tie(lru->last_used, lru->id)) lru = s.get();
   if (now - lru->last_used > eviction) {
     sessions_.erase(lru->id);
     ++evictions_;
@@ -57,9 +57,9 @@ bool FetchSessionCache::try_evict(bool privileged, size_t size, sim::Instant now
   const FetchSession* victim = nullptr;
   auto key = [](const FetchSession& s) { return std::tuple{s.privileged, s.partitions.size(), s.id}; };
   for (const auto& [id, s] : sessions_) {
-    const bool old = now - s.created > eviction;
-    const bool evictable = old || (privileged && !s.privileged);
-    if (evictable && (!victim || key(s) < key(*victim))) victim = &s;
+    const bool old = now - s->created > eviction;
+    const bool evictable = old || (privileged && !s->privileged);
+    if (evictable && (!victim || key(*s) < key(*victim))) victim = s.get();
   }
   if (!victim || std::tuple{privileged, size, int32_t{0}} < key(*victim)) return false;
   sessions_.erase(victim->id);
@@ -77,12 +77,14 @@ int32_t FetchSessionCache::maybe_create(sim::Instant now, bool privileged, std::
   do {
     id = static_cast<int32_t>(rng_.uniform(static_cast<uint64_t>(INT32_MAX))) + 1;
   } while (sessions_.contains(id));
-  FetchSession& s = sessions_[id];
+  auto session = std::make_shared<FetchSession>();
+  FetchSession& s = *session;
   s.id = id;
   s.privileged = privileged;
   s.epoch = next_fetch_epoch(kInitialFetchEpoch);
   s.created = s.last_used = now;
   s.partitions = std::move(partitions);
+  sessions_.emplace(id, std::move(session));
   assert(static_cast<int32_t>(sessions_.size()) <= max_sessions_);
   return id;
 }

@@ -37,6 +37,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <vector>
 
 #include "engine/broker/protocol.h"
@@ -82,7 +83,9 @@ class FetchSessionCache {
  public:
   FetchSessionCache(int32_t max_sessions, sim::Rng rng) : max_sessions_(max_sessions), rng_(rng) {}
 
-  FetchSession* get(int32_t id);
+  // Shared: a request handler holds its session across a read that blocks
+  // (a log lock), while another handler may close or evict it.
+  std::shared_ptr<FetchSession> get(int32_t id) const;
   void remove(int32_t id) { sessions_.erase(id); }
   // Opens a session over `partitions` if there is room (evicting if the rule
   // allows); its id, or kInvalidFetchSessionId.
@@ -98,7 +101,7 @@ class FetchSessionCache {
 
   int32_t max_sessions_;
   sim::Rng rng_;
-  std::map<int32_t, FetchSession> sessions_;  // ordered: eviction scans are deterministic
+  std::map<int32_t, std::shared_ptr<FetchSession>> sessions_;  // ordered: eviction scans are deterministic
   uint64_t evictions_ = 0;
 };
 

@@ -340,7 +340,7 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   // KIP-227 (fetch_session.h): an incremental fetch reads its session's
   // partitions. The session takes the request's changes when it first
   // arrives; a parked re-run only checks nobody moved the session on since.
-  FetchSession* session = nullptr;
+  std::shared_ptr<FetchSession> session;  // held: another handler may close it while a read blocks
   if (req.session_epoch > 0) {
     session = fetch_sessions_.get(req.session_id);
     Errc e = Errc::NONE;
@@ -423,8 +423,26 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
     return r;
   };
   if (session) {
-    resp.partitions.reserve(session->partitions.size());
-    for (CachedPartition& c : session->partitions) resp.partitions.push_back(read(c.request, cached_get(c)));
+    // A snapshot: a read may block on a log lock, and the session may move on
+    // meanwhile (checked below). The cached lookups hold while no partition
+    // was added or removed.
+    std::vector<std::pair<protocol::FetchPartition, Partition*>> items;
+    items.reserve(session->partitions.size());
+    for (CachedPartition& c : session->partitions) items.emplace_back(c.request, cached_get(c));
+    const uint64_t generation = partition_generation_;
+    resp.partitions.reserve(items.size());
+    for (const auto& [fp, p] : items)
+      resp.partitions.push_back(read(fp, generation == partition_generation_ ? p : get(fp.tp)));
+    // Kafka's check as it answers: the session must still be the cache's, at
+    // the epoch this request left it (a newer request, a close or an eviction
+    // moved it on: this answer would not match it).
+    if (fetch_sessions_.get(session->id) != session || session->epoch != next_fetch_epoch(req.session_epoch) ||
+        session->partitions.size() != resp.partitions.size()) {
+      protocol::FetchResponse stale;
+      stale.error = Errc::INVALID_FETCH_SESSION_EPOCH;
+      world_.network().respond(in, fetch_resp_, sim::make_payload(std::move(stale)), 64);
+      return;
+    }
   } else {
     resp.partitions.reserve(req.partitions.size());
     for (const auto& fp : req.partitions) resp.partitions.push_back(read(fp, get(fp.tp)));

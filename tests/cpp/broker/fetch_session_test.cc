@@ -46,8 +46,18 @@ struct Lab {
   }
 
   protocol::FetchResponse fetch(int32_t session_id, int32_t epoch, std::vector<protocol::FetchPartition> partitions) {
+    auto slot = start_fetch(session_id, epoch, std::move(partitions), 0);
+    REQUIRE(c->run_until([&] { return slot->has_value(); }, 15'000));
+    REQUIRE((*slot)->status == sim::CallStatus::ok);
+    return sim::payload_as<protocol::FetchResponse>((*slot)->payload);
+  }
+
+  // Sends a Fetch from a fiber of its own; its reply lands in the slot.
+  std::shared_ptr<std::optional<sim::Reply>> start_fetch(int32_t session_id, int32_t epoch,
+                                                         std::vector<protocol::FetchPartition> partitions,
+                                                         int32_t max_wait_ms) {
     protocol::FetchRequest req;
-    req.max_wait_ms = 0;
+    req.max_wait_ms = max_wait_ms;
     req.session_id = session_id;
     req.session_epoch = epoch;
     req.partitions = std::move(partitions);
@@ -58,9 +68,7 @@ struct Lab {
     c->world().spawn(client, "raw-fetch", [&net, this, kind, body, slot] {
       *slot = net.call_sync(client, sim_node_of(leader), kind, body, 128, sim::seconds(10));
     });
-    REQUIRE(c->run_until([&] { return slot->has_value(); }, 15'000));
-    REQUIRE((*slot)->status == sim::CallStatus::ok);
-    return sim::payload_as<protocol::FetchResponse>((*slot)->payload);
+    return slot;
   }
 };
 
@@ -106,6 +114,19 @@ TEST_CASE("a repeated session epoch is INVALID_FETCH_SESSION_EPOCH", "[broker][f
   const auto again = lab.fetch(full.session_id, 1, {});
   REQUIRE(again.error == Errc::INVALID_FETCH_SESSION_EPOCH);
   REQUIRE(again.partitions.empty());
+}
+
+TEST_CASE("a parked fetch answered after a newer one moved its session is INVALID_FETCH_SESSION_EPOCH",
+          "[broker][fetch][session]") {
+  Lab lab;
+  const auto full = lab.fetch(0, kInitialFetchEpoch, {Lab::at(0, 3), Lab::at(1, 3)});
+  auto parked = lab.start_fetch(full.session_id, 1, {}, 5'000);  // nothing new: it waits
+  lab.c->run_for_ms(100);
+  REQUIRE_FALSE(parked->has_value());
+  REQUIRE(lab.fetch(full.session_id, 2, {}).error == Errc::NONE);  // the fetcher gave up on it and went on
+  REQUIRE(lab.c->produce("t", 0, {"d"}, -1).error == Errc::NONE);  // wakes the parked one
+  REQUIRE(lab.c->run_until([&] { return parked->has_value(); }, 10'000));
+  REQUIRE(sim::payload_as<protocol::FetchResponse>((*parked)->payload).error == Errc::INVALID_FETCH_SESSION_EPOCH);
 }
 
 TEST_CASE("a restarted leader has forgotten its fetch sessions", "[broker][fetch][session]") {
