@@ -12,6 +12,7 @@
 #include "engine/common/node_ids.h"
 #include "engine/server/cluster.h"
 #include "sim/network.h"
+#include "tests/cpp/broker/raw_fetch.h"
 
 using namespace ksim;
 
@@ -46,16 +47,7 @@ struct TwoPartitions {
     for (int32_t p = 0; p < 2; ++p)
       req.partitions.push_back(protocol::FetchPartition{
           .tp = TopicPartition{"t", p}, .fetch_offset = Offset{0}, .partition_max_bytes = partition_max_bytes});
-    auto slot = std::make_shared<std::optional<sim::Reply>>();
-    sim::Network& net = c->world().network();
-    const sim::KindId kind = net.kind("Fetch");
-    auto body = sim::make_payload(std::move(req));
-    c->world().spawn(client, "raw-fetch", [&net, this, kind, body, slot] {
-      *slot = net.call_sync(client, sim_node_of(leader), kind, body, 128, sim::seconds(10));
-    });
-    REQUIRE(c->run_until([&] { return slot->has_value(); }, 15'000));
-    REQUIRE((*slot)->status == sim::CallStatus::ok);
-    return sim::payload_as<protocol::FetchResponse>((*slot)->payload);
+    return testing::answer_of(*c, testing::start_raw_fetch(*c, client, leader, std::move(req)));
   }
 };
 

@@ -14,6 +14,7 @@
 #include "engine/server/cluster.h"
 #include "engine/server/workload_driver.h"
 #include "sim/network.h"
+#include "tests/cpp/broker/raw_fetch.h"
 
 using namespace ksim;
 
@@ -46,29 +47,18 @@ struct Lab {
   }
 
   protocol::FetchResponse fetch(int32_t session_id, int32_t epoch, std::vector<protocol::FetchPartition> partitions) {
-    auto slot = start_fetch(session_id, epoch, std::move(partitions), 0);
-    REQUIRE(c->run_until([&] { return slot->has_value(); }, 15'000));
-    REQUIRE((*slot)->status == sim::CallStatus::ok);
-    return sim::payload_as<protocol::FetchResponse>((*slot)->payload);
+    return testing::answer_of(*c, start_fetch(session_id, epoch, std::move(partitions), 0));
   }
 
   // Sends a Fetch from a fiber of its own; its reply lands in the slot.
-  std::shared_ptr<std::optional<sim::Reply>> start_fetch(int32_t session_id, int32_t epoch,
-                                                         std::vector<protocol::FetchPartition> partitions,
-                                                         int32_t max_wait_ms) {
+  testing::ReplySlot start_fetch(int32_t session_id, int32_t epoch, std::vector<protocol::FetchPartition> partitions,
+                                 int32_t max_wait_ms) {
     protocol::FetchRequest req;
     req.max_wait_ms = max_wait_ms;
     req.session_id = session_id;
     req.session_epoch = epoch;
     req.partitions = std::move(partitions);
-    auto slot = std::make_shared<std::optional<sim::Reply>>();
-    sim::Network& net = c->world().network();
-    const sim::KindId kind = net.kind("Fetch");
-    auto body = sim::make_payload(std::move(req));
-    c->world().spawn(client, "raw-fetch", [&net, this, kind, body, slot] {
-      *slot = net.call_sync(client, sim_node_of(leader), kind, body, 128, sim::seconds(10));
-    });
-    return slot;
+    return testing::start_raw_fetch(*c, client, leader, std::move(req));
   }
 };
 
