@@ -39,28 +39,25 @@ char* StringPool::reserve(size_t bytes) {
   return p;
 }
 
-Sym StringPool::find(std::string_view s) const {
+size_t StringPool::slot_of(std::string_view s, size_t h) const {
   const size_t mask = table_.size() - 1;
-  const size_t h = hash(s);
   const uint32_t tag = tag_of(h);
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     const uint32_t e = table_[i];
-    if (e == 0) return kNoSym;
-    if ((e & ~kSymMask) == tag && view((e & kSymMask) - 1) == s) return (e & kSymMask) - 1;
+    if (e == 0 || ((e & ~kSymMask) == tag && view((e & kSymMask) - 1) == s)) return i;
   }
+}
+
+Sym StringPool::find(std::string_view s) const {
+  const uint32_t e = table_[slot_of(s, hash(s))];
+  return e == 0 ? kNoSym : (e & kSymMask) - 1;
 }
 
 Sym StringPool::intern(std::string_view s) {
   if (s.empty() && !starts_.empty()) return 0;  // most ops have no member, detail or group
-  const size_t mask = table_.size() - 1;
   const size_t h = hash(s);
-  const uint32_t tag = tag_of(h);
-  size_t i = h & mask;
-  for (;; i = (i + 1) & mask) {
-    const uint32_t e = table_[i];
-    if (e == 0) break;
-    if ((e & ~kSymMask) == tag && view((e & kSymMask) - 1) == s) return (e & kSymMask) - 1;
-  }
+  const size_t i = slot_of(s, h);
+  if (table_[i] != 0) return (table_[i] & kSymMask) - 1;
   if (!(starts_.size() < kMaxSyms)) throw std::length_error("history string pool: more than 134 M distinct strings");
   const Sym id = static_cast<Sym>(starts_.size());
   unsigned char len[10];
@@ -72,7 +69,7 @@ Sym StringPool::intern(std::string_view s) {
   char* p = reserve((k + s.size() + 3) & ~size_t{3});
   std::memcpy(p, len, k);
   if (!s.empty()) std::memcpy(p + k, s.data(), s.size());
-  table_[i] = tag | (id + 1);
+  table_[i] = tag_of(h) | (id + 1);
   if (starts_.size() * 2 > table_.size()) grow_table();
   return id;
 }

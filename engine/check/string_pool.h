@@ -41,7 +41,8 @@ class StringPool {
   StringPool(StringPool&&) = default;
   StringPool& operator=(StringPool&&) = default;
 
-  static constexpr uint32_t kMaxSyms = (uint32_t{1} << 27) - 1;
+  static constexpr int kSymBits = 27;  // a table slot's low bits; the rest is the hash tag
+  static constexpr uint32_t kMaxSyms = (uint32_t{1} << kSymBits) - 1;
 
   // The Sym of `s`, interning it the first time.
   Sym intern(std::string_view s);
@@ -68,12 +69,13 @@ class StringPool {
   static constexpr uint64_t kSlotSize = uint64_t{1} << kSlotBits;
 
   static size_t hash(std::string_view s);
-  static constexpr int kSymBits = 27;
-  static constexpr uint32_t kSymMask = (uint32_t{1} << kSymBits) - 1;
+  static constexpr uint32_t kSymMask = kMaxSyms;  // Sym + 1 <= kMaxSyms fits under the tag
   // A slot's tag: the hash's top 5 bits (the low bits pick the slot).
   static uint32_t tag_of(size_t h) { return static_cast<uint32_t>(h >> (sizeof(size_t) * 8 - 5)) << kSymBits; }
   char* reserve(size_t bytes);  // arena space for one string, 4-aligned
   void grow_table();
+  // The table slot of `s` (hash `h`): where it is, or the empty slot where it would go.
+  size_t slot_of(std::string_view s, size_t h) const;
 
   std::vector<std::unique_ptr<char[]>> blocks_;
   std::vector<char*> slots_;       // virtual slot -> its memory (slots of one block are contiguous)
