@@ -50,7 +50,6 @@ bool FetchSessionCache::try_evict(bool privileged, size_t size, sim::Instant now
     if (!lru || std::tie(s->last_used, s->id) < std::tie(lru->last_used, lru->id)) lru = s.get();
   if (now - lru->last_used > eviction) {
     sessions_.erase(lru->id);
-    ++evictions_;
     return true;
   }
   // Else the least valuable session the newcomer may evict, if it is worth no more.
@@ -63,7 +62,6 @@ bool FetchSessionCache::try_evict(bool privileged, size_t size, sim::Instant now
   }
   if (!victim || std::tuple{privileged, size, int32_t{0}} < key(*victim)) return false;
   sessions_.erase(victim->id);
-  ++evictions_;
   return true;
 }
 

@@ -13,7 +13,7 @@
 // response's byte limit).
 //
 // States of a request (ReplicaManager::handle_fetch):
-//   epoch -1, id 0   sessionless full fetch (ksim's consumers; see README)
+//   epoch -1, id 0   sessionless full fetch
 //   epoch -1, id N   close session N, then sessionless
 //   epoch  0         full fetch; closes session `id` if given; the answer
 //                    opens a new session if the cache has (or can make) room
@@ -46,13 +46,6 @@
 
 namespace ksim {
 
-using protocol::kFinalFetchEpoch;
-using protocol::kInitialFetchEpoch;
-using protocol::kInvalidFetchSessionId;
-using protocol::next_fetch_epoch;
-
-class Partition;
-
 // Kafka's KafkaServer.MIN_INCREMENTAL_FETCH_SESSION_EVICTION_MS.
 inline constexpr int64_t kFetchSessionEvictionMs = 120'000;
 
@@ -61,10 +54,6 @@ struct CachedPartition {
   protocol::FetchPartition request;   // the fetcher's latest parameters (tp inside)
   Offset high_watermark = kNoOffset;  // as last answered (kNoOffset after an error: answer again)
   Offset log_start_offset = kNoOffset;
-  // Lookup cache: the replica, valid while the replica manager's partition
-  // generation is `partition_generation` (a partition added or removed bumps it).
-  Partition* partition = nullptr;
-  uint64_t partition_generation = UINT64_MAX;
 };
 
 struct FetchSession {
@@ -94,7 +83,6 @@ class FetchSessionCache {
 
   size_t size() const { return sessions_.size(); }
   size_t partitions_cached() const;
-  uint64_t evictions() const { return evictions_; }
 
  private:
   bool try_evict(bool privileged, size_t size, sim::Instant now);
@@ -102,7 +90,6 @@ class FetchSessionCache {
   int32_t max_sessions_;
   sim::Rng rng_;
   std::map<int32_t, std::shared_ptr<FetchSession>> sessions_;  // ordered: eviction scans are deterministic
-  uint64_t evictions_ = 0;
 };
 
 }  // namespace ksim

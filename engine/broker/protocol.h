@@ -501,3 +501,10 @@ uint32_t wire_size(const ProduceRequest& r);
 uint32_t wire_size(const FetchResponse& r);
 
 }  // namespace ksim::protocol
+
+namespace ksim {
+// The fetch-session metadata names, for the leader's cache and the fetchers' handlers alike.
+using protocol::kInitialFetchEpoch;
+using protocol::kInvalidFetchSessionId;
+using protocol::next_fetch_epoch;
+}  // namespace ksim

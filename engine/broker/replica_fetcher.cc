@@ -175,7 +175,6 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
   // Every partition to fetch now, ordered by partition (the map's order, which
   // the session handler's merge and the lookup below rely on).
   std::vector<protocol::FetchPartition> wanted;
-  std::vector<LeaderEpoch> asked_epoch;  // parallel to wanted
   for (const auto& [tp, s] : by_leader_[leader]) {
     if (s.phase != Phase::fetching) continue;
     Partition* p = rm_.get(tp);
@@ -187,7 +186,6 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
     fp.last_fetched_epoch = p->log().latest_epoch().value_or(kNoEpoch);
     fp.partition_max_bytes = max_bytes_;
     wanted.push_back(fp);
-    asked_epoch.push_back(s.epoch);
   }
   if (wanted.empty()) return false;
   // KIP-227: an incremental fetch sends only what changed since the last one.
@@ -211,11 +209,10 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
     const auto w = std::lower_bound(wanted.begin(), wanted.end(), r.tp,
                                     [](const protocol::FetchPartition& fp, const TopicPartition& tp) { return fp.tp < tp; });
     if (w == wanted.end() || w->tp != r.tp) continue;  // not asked for (cannot happen with a sound leader)
-    const size_t i = static_cast<size_t>(w - wanted.begin());
     State* it = find_state(r.tp);
     Partition* p = rm_.get(r.tp);
     // Ignore answers about partitions that moved on while we waited.
-    if (!it || !p || it->epoch != asked_epoch[i] || it->leader != leader || it->phase != Phase::fetching ||
+    if (!it || !p || it->epoch != w->current_leader_epoch || it->leader != leader || it->phase != Phase::fetching ||
         p->is_leader())
       continue;
     switch (r.error) {

@@ -30,16 +30,7 @@ Partition* ReplicaManager::get(const TopicPartition& tp) {
   return it == index_.end() ? nullptr : it->second;
 }
 
-Partition* ReplicaManager::cached_get(CachedPartition& c) {
-  if (c.partition_generation != partition_generation_) {
-    c.partition = get(c.request.tp);
-    c.partition_generation = partition_generation_;
-  }
-  return c.partition;
-}
-
 void ReplicaManager::add(std::unique_ptr<Partition> p) {
-  ++partition_generation_;
   const TopicPartition tp = p->tp();
   index_[tp] = p.get();
   partitions_[tp] = std::move(p);
@@ -55,7 +46,6 @@ BrokerMetrics ReplicaManager::metrics() const {
 }
 
 void ReplicaManager::remove(const TopicPartition& tp) {
-  ++partition_generation_;
   index_.erase(tp);
   partitions_.erase(tp);
   isr_changes_.erase(tp);
@@ -340,24 +330,21 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   // KIP-227 (fetch_session.h): an incremental fetch reads its session's
   // partitions. The session takes the request's changes when it first
   // arrives; a parked re-run only checks nobody moved the session on since.
+  auto session_error = [&](Errc e) {
+    protocol::FetchResponse resp;
+    resp.error = e;
+    world_.network().respond(in, fetch_resp_, sim::make_payload(std::move(resp)), 64);
+  };
   std::shared_ptr<FetchSession> session;  // held: another handler may close it while a read blocks
   if (req.session_epoch > 0) {
     session = fetch_sessions_.get(req.session_id);
-    Errc e = Errc::NONE;
-    if (!session) {
-      e = Errc::FETCH_SESSION_ID_NOT_FOUND;
-    } else if (retry ? session->epoch != next_fetch_epoch(req.session_epoch) : session->epoch != req.session_epoch) {
-      e = Errc::INVALID_FETCH_SESSION_EPOCH;
-    } else if (!retry) {
+    if (!session) return session_error(Errc::FETCH_SESSION_ID_NOT_FOUND);
+    if (session->epoch != (retry ? next_fetch_epoch(req.session_epoch) : req.session_epoch))
+      return session_error(Errc::INVALID_FETCH_SESSION_EPOCH);
+    if (!retry) {
       session->update(req.partitions, req.forgotten);
       session->epoch = next_fetch_epoch(session->epoch);
       fetch_sessions_.touch(*session, now);
-    }
-    if (e != Errc::NONE) {
-      protocol::FetchResponse resp;
-      resp.error = e;
-      world_.network().respond(in, fetch_resp_, sim::make_payload(std::move(resp)), 64);
-      return;
     }
   } else if (!retry && req.session_id != kInvalidFetchSessionId) {
     fetch_sessions_.remove(req.session_id);  // a full fetch closes the session it names
@@ -424,25 +411,17 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   };
   if (session) {
     // A snapshot: a read may block on a log lock, and the session may move on
-    // meanwhile (checked below). The cached lookups hold while no partition
-    // was added or removed.
-    std::vector<std::pair<protocol::FetchPartition, Partition*>> items;
-    items.reserve(session->partitions.size());
-    for (CachedPartition& c : session->partitions) items.emplace_back(c.request, cached_get(c));
-    const uint64_t generation = partition_generation_;
-    resp.partitions.reserve(items.size());
-    for (const auto& [fp, p] : items)
-      resp.partitions.push_back(read(fp, generation == partition_generation_ ? p : get(fp.tp)));
+    // meanwhile (checked below).
+    std::vector<protocol::FetchPartition> asked;
+    asked.reserve(session->partitions.size());
+    for (const CachedPartition& c : session->partitions) asked.push_back(c.request);
+    resp.partitions.reserve(asked.size());
+    for (const auto& fp : asked) resp.partitions.push_back(read(fp, get(fp.tp)));
     // Kafka's check as it answers: the session must still be the cache's, at
     // the epoch this request left it (a newer request, a close or an eviction
     // moved it on: this answer would not match it).
-    if (fetch_sessions_.get(session->id) != session || session->epoch != next_fetch_epoch(req.session_epoch) ||
-        session->partitions.size() != resp.partitions.size()) {
-      protocol::FetchResponse stale;
-      stale.error = Errc::INVALID_FETCH_SESSION_EPOCH;
-      world_.network().respond(in, fetch_resp_, sim::make_payload(std::move(stale)), 64);
-      return;
-    }
+    if (fetch_sessions_.get(session->id) != session || session->epoch != next_fetch_epoch(req.session_epoch))
+      return session_error(Errc::INVALID_FETCH_SESSION_EPOCH);
   } else {
     resp.partitions.reserve(req.partitions.size());
     for (const auto& fp : req.partitions) resp.partitions.push_back(read(fp, get(fp.tp)));

@@ -193,9 +193,6 @@ class ReplicaManager {
   // Lookup only (get() runs for every partition of every Fetch and Produce):
   // a hash probe instead of an ordered search of string compares.
   std::unordered_map<TopicPartition, Partition*, TopicPartitionHash> index_;
-  uint64_t partition_generation_ = 0;  // bumped by add / remove: invalidates sessions' cached lookups
-  // get() through a session partition's lookup cache.
-  Partition* cached_get(CachedPartition& c);
   // Incremental fetch sessions (KIP-227); in memory, so a restart forgets them.
   FetchSessionCache fetch_sessions_;
   std::vector<std::shared_ptr<DelayedProduce>> delayed_produce_;

@@ -17,8 +17,7 @@ void FetchSessionHandler::build(const std::vector<protocol::FetchPartition>& wan
   req.session_epoch = epoch_;
   req.partitions.clear();
   req.forgotten.clear();
-  last_full_ = epoch_ == kInitialFetchEpoch;
-  if (last_full_) {
+  if (epoch_ == kInitialFetchEpoch) {
     session_.clear();
     for (const protocol::FetchPartition& fp : wanted) session_.emplace(fp.tp, fp);
     req.partitions = wanted;
@@ -59,7 +58,7 @@ bool FetchSessionHandler::handle_response(const protocol::FetchResponse& resp) {
     }
     return false;
   }
-  if (last_full_) {
+  if (epoch_ == kInitialFetchEpoch) {
     session_id_ = resp.session_id;
     epoch_ = resp.session_id == kInvalidFetchSessionId ? kInitialFetchEpoch : next_fetch_epoch(kInitialFetchEpoch);
   } else {

@@ -22,11 +22,6 @@
 
 namespace ksim {
 
-using protocol::kFinalFetchEpoch;
-using protocol::kInitialFetchEpoch;
-using protocol::kInvalidFetchSessionId;
-using protocol::next_fetch_epoch;
-
 class FetchSessionHandler {
  public:
   // Fills `req`'s session fields, partitions and forgotten list for a fetch
@@ -38,13 +33,9 @@ class FetchSessionHandler {
   // The fetch failed (timeout, connection): the next one opens a new session.
   void handle_error();
 
-  int32_t session_id() const { return session_id_; }
-  int32_t next_epoch() const { return epoch_; }
-
  private:
   int32_t session_id_ = 0;
-  int32_t epoch_ = 0;
-  bool last_full_ = true;  // whether the request in flight was a full fetch
+  int32_t epoch_ = 0;  // of the request in flight until its answer (0: a full fetch)
   std::map<TopicPartition, protocol::FetchPartition> session_;  // what the leader's session holds
 };
 
