@@ -175,7 +175,9 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
   // Every partition to fetch now, ordered by partition (the map's order, which
   // the session handler's merge and the lookup below rely on).
   std::vector<protocol::FetchPartition> wanted;
-  for (const auto& [tp, s] : by_leader_[leader]) {
+  const auto& mine = by_leader_[leader];
+  wanted.reserve(mine.size());
+  for (const auto& [tp, s] : mine) {
     if (s.phase != Phase::fetching) continue;
     Partition* p = rm_.get(tp);
     if (!p) continue;

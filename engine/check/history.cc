@@ -17,10 +17,11 @@ std::string_view txn_state_name(TxnState s) {
 History::History() = default;
 
 uint32_t History::intern_tp(const TopicPartition& tp) {
+  if (last_tp_ != UINT32_MAX && tps_[last_tp_] == tp) return last_tp_;
   const uint64_t key = (static_cast<uint64_t>(pool_.intern(tp.topic)) << 32) | static_cast<uint32_t>(tp.partition);
   auto [it, fresh] = tp_ids_.try_emplace(key, static_cast<uint32_t>(tps_.size()));
   if (fresh) tps_.push_back(tp);
-  return it->second;
+  return last_tp_ = it->second;
 }
 
 uint32_t History::find_tp(const TopicPartition& tp) const {
@@ -50,10 +51,11 @@ uint32_t History::intern_actor(const Actor& a) {
 uint64_t History::invoke(const OpSpec& op, int64_t now_ns) {
   Actor a;
   a.client = op.client;
-  a.name = pool_.intern(op.client_name);
-  a.group = pool_.intern(op.group_id);
-  a.member = pool_.intern(op.member_id);
-  a.instance = pool_.intern(op.group_instance_id);
+  ClientHints& hint = hints_[static_cast<uint32_t>(op.client) % hints_.size()];
+  a.name = intern_hinted(op.client_name, hint.name);
+  a.group = intern_hinted(op.group_id, hint.group);
+  a.member = intern_hinted(op.member_id, hint.member);
+  a.instance = intern_hinted(op.group_instance_id, hint.instance);
   a.generation = op.generation;
   a.max_in_flight = op.max_in_flight;
   a.acks = op.acks;
@@ -77,11 +79,17 @@ uint64_t History::invoke(const OpSpec& op, int64_t now_ns) {
     if (op.type == OpType::poll) {
       if (!(polled_.size() + op.records.size() < UINT32_MAX)) throw std::length_error("history: too many polled records");
       r.items = ItemRange{static_cast<uint32_t>(polled_.size()), 0};
-      for (const PolledSpec& p : op.records) {
+      // The values in one go: their lookups' cache misses overlap.
+      scratch_views_.clear();
+      for (const PolledSpec& p : op.records) scratch_views_.push_back(p.value);
+      scratch_syms_.resize(scratch_views_.size());
+      pool_.intern_all(scratch_views_, scratch_syms_.data());
+      for (size_t k = 0; k < op.records.size(); ++k) {
+        const PolledSpec& p = op.records[k];
         PolledRecord pr;
         pr.offset = p.offset.value;
         pr.tp = intern_tp(p.tp);
-        pr.value = pool_.intern(p.value);
+        pr.value = scratch_syms_[k];
         pr.leader_epoch = p.leader_epoch.value;
         const int64_t delta = p.high_watermark.value - p.offset.value;
         if (delta > INT32_MIN && delta <= INT32_MAX) {
@@ -171,6 +179,8 @@ void History::clear() {
   actors_.clear();
   actor_ids_.clear();
   last_actor_ = UINT32_MAX;
+  last_tp_ = UINT32_MAX;
+  hints_ = {};
   events_.clear();
 }
 

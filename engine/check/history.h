@@ -21,6 +21,7 @@
 // have the names the fields had. Layout and costs: engine/check/README.md.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -326,6 +327,17 @@ class History {
  private:
   uint32_t intern_tp(const TopicPartition& tp);
   uint32_t intern_actor(const Actor& a);
+  // Interns `s`, trying `hint` first (then remembering the answer there): a
+  // client's ops repeat its name, group and member, and comparing a short
+  // string is cheaper than hashing it and probing the pool.
+  Sym intern_hinted(std::string_view s, Sym& hint) {
+    if (hint != kNoSym && pool_.view(hint) == s) return hint;
+    return hint = pool_.intern(s);
+  }
+  // Hints per client (its id's low bits: a collision only costs a probe).
+  struct ClientHints {
+    Sym name = kNoSym, group = kNoSym, member = kNoSym, instance = kNoSym;
+  };
 
   ChunkedColumn<OpRecord> ops_;
   ChunkedColumn<PolledRecord> polled_;
@@ -339,6 +351,10 @@ class History {
   std::vector<Actor> actors_;
   std::map<std::tuple<int32_t, Sym, Sym, Sym, Sym, int32_t, int32_t, int16_t, bool, bool, bool>, uint32_t> actor_ids_;
   uint32_t last_actor_ = UINT32_MAX;
+  uint32_t last_tp_ = UINT32_MAX;     // intern_tp's answer last time (records come in runs of one partition)
+  std::array<ClientHints, 8> hints_;
+  std::vector<std::string_view> scratch_views_;  // invoke()'s, kept for their capacity
+  std::vector<Sym> scratch_syms_;
   std::vector<ClusterEvent> events_;
 };
 

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -46,11 +47,16 @@ class StringPool {
 
   // The Sym of `s`, interning it the first time.
   Sym intern(std::string_view s);
+  // out[i] = intern(in[i]) for every i, in order (the same Syms as one
+  // intern() after another). A consumer's poll brings back values interned
+  // long ago, and each lookup is three dependent cache misses (table slot,
+  // start, arena bytes); this walks a window of strings through those stages
+  // with prefetches, so their misses overlap instead of queueing.
+  void intern_all(std::span<const std::string_view> in, Sym* out);
   // The Sym of `s` if interned, else kNoSym. Never adds.
   Sym find(std::string_view s) const;
   std::string_view view(Sym s) const {
-    const uint64_t at = static_cast<uint64_t>(starts_[s]) << 2;
-    const auto* p = reinterpret_cast<const unsigned char*>(slots_[at >> kSlotBits] + (at & (kSlotSize - 1)));
+    const auto* p = reinterpret_cast<const unsigned char*>(arena_at(s));
     size_t n = 0;
     for (int shift = 0;; shift += 7) {
       const unsigned char b = *p++;
@@ -76,6 +82,11 @@ class StringPool {
   void grow_table();
   // The table slot of `s` (hash `h`): where it is, or the empty slot where it would go.
   size_t slot_of(std::string_view s, size_t h) const;
+  Sym intern_hashed(std::string_view s, size_t h);
+  const char* arena_at(Sym s) const {
+    const uint64_t at = static_cast<uint64_t>(starts_[s]) << 2;
+    return slots_[at >> kSlotBits] + (at & (kSlotSize - 1));
+  }
 
   std::vector<std::unique_ptr<char[]>> blocks_;
   std::vector<char*> slots_;       // virtual slot -> its memory (slots of one block are contiguous)

@@ -168,9 +168,9 @@ bool Fetcher::skip_batch(CompletedFetch& f, const storage::RecordBatch& b) {
   return b.is_transactional() && f.aborted_producers.count(b.producer_id()) > 0;
 }
 
-std::vector<ConsumerRecord> Fetcher::drain(CompletedFetch& f, int32_t max) {
-  std::vector<ConsumerRecord> out;
-  while (static_cast<int32_t>(out.size()) < max) {
+void Fetcher::drain(CompletedFetch& f, int32_t max, std::vector<ConsumerRecord>& out) {
+  const size_t limit = out.size() + static_cast<size_t>(std::max(max, 0));
+  while (out.size() < limit) {
     if (f.record_index >= f.current.size()) {
       if (f.batch_index > 0) {
         const auto& done = f.batches[f.batch_index - 1];
@@ -208,29 +208,28 @@ std::vector<ConsumerRecord> Fetcher::drain(CompletedFetch& f, int32_t max) {
     if (f.batch_index > 0) f.next_fetch_offset = std::max(f.next_fetch_offset, f.batches[f.batch_index - 1]->next_offset());
     f.consumed = true;
   }
-  return out;
 }
 
-std::vector<ConsumerRecord> Fetcher::fetch_records(CompletedFetch& f, int32_t max) {
+void Fetcher::fetch_records(CompletedFetch& f, int32_t max, std::vector<ConsumerRecord>& out) {
   const TopicPartition tp = f.tp;
   if (!subscriptions_.is_fetchable(tp)) {
     f.consumed = true;  // revoked, paused elsewhere, or pending revocation
-    return {};
+    return;
   }
   const FetchPosition pos = *subscriptions_.state(tp)->position;
   if (pos.offset != f.next_fetch_offset) {
     f.consumed = true;  // the position moved (seek): these records are stale
-    return {};
+    return;
   }
-  std::vector<ConsumerRecord> out = drain(f, max);
+  const size_t first = out.size();
+  drain(f, max, out);
   if (f.next_fetch_offset > pos.offset) {
-    const LeaderEpoch epoch = out.empty() ? pos.offset_epoch : f.last_epoch;
+    const LeaderEpoch epoch = out.size() == first ? pos.offset_epoch : f.last_epoch;
     subscriptions_.advance(tp, {f.next_fetch_offset, epoch});
   }
-  for (size_t i = 0; i < out.size(); ++i)
-    SIM_ASSERT(out[i].offset >= pos.offset && (i == 0 || out[i].offset > out[i - 1].offset),
+  for (size_t i = first; i < out.size(); ++i)
+    SIM_ASSERT(out[i].offset >= pos.offset && (i == first || out[i].offset > out[i - 1].offset),
                "fetcher returned " + tp.str() + " out of order");
-  return out;
 }
 
 std::vector<ConsumerRecord> Fetcher::collect_fetch(int32_t max_records) {
@@ -258,9 +257,9 @@ std::vector<ConsumerRecord> Fetcher::collect_fetch(int32_t max_records) {
         paused.push_back(next_in_line_);
         next_in_line_.reset();
       } else {
-        std::vector<ConsumerRecord> got = fetch_records(*next_in_line_, remaining);
-        remaining -= static_cast<int32_t>(got.size());
-        for (auto& r : got) out.push_back(std::move(r));
+        const size_t before = out.size();
+        fetch_records(*next_in_line_, remaining, out);
+        remaining -= static_cast<int32_t>(out.size() - before);
       }
     }
   } catch (const KafkaException&) {

@@ -117,8 +117,9 @@ class Fetcher {
   bool has_buffered(const TopicPartition& tp) const;
   // nullptr: the fetch is dropped (stale, or an error acted on).
   FetchPtr initialize(const FetchPtr& f);
-  std::vector<ConsumerRecord> fetch_records(CompletedFetch& f, int32_t max);
-  std::vector<ConsumerRecord> drain(CompletedFetch& f, int32_t max);
+  // Both append at most `max` records to `out` (one vector for a whole poll).
+  void fetch_records(CompletedFetch& f, int32_t max, std::vector<ConsumerRecord>& out);
+  void drain(CompletedFetch& f, int32_t max, std::vector<ConsumerRecord>& out);
   bool skip_batch(CompletedFetch& f, const storage::RecordBatch& b);
 
   ConsumerNetworkClient& net_;

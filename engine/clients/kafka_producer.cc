@@ -186,12 +186,8 @@ SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
     return fail_now(record, partition, Errc::UNKNOWN_TOPIC_OR_PARTITION, callback, std::nullopt);
   const TopicPartition tp{record.topic, partition};
 
-  storage::Record rec;
-  rec.timestamp = record.timestamp.value_or(now_ms());
-  if (record.key) rec.key = storage::Bytes(record.key->begin(), record.key->end());
-  if (record.value) rec.value = storage::Bytes(record.value->begin(), record.value->end());
-  for (const auto& [k, v] : record.headers) rec.headers.push_back({k, storage::Bytes(v.begin(), v.end())});
-  const int32_t size = accumulator_.estimate_size(rec);
+  const int64_t timestamp = record.timestamp.value_or(now_ms());
+  const int32_t size = accumulator_.estimate_size(record);
 
   std::optional<uint64_t> op;
   if (ctx_.history) {
@@ -220,11 +216,11 @@ SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
 
   auto state = std::make_shared<SendState>();
   state->metadata.tp = tp;
-  PendingRecord pending{state, std::move(callback), op, rec.timestamp,
+  PendingRecord pending{state, std::move(callback), op, timestamp,
                         record.key ? static_cast<int32_t>(record.key->size()) : -1,
                         record.value ? static_cast<int32_t>(record.value->size()) : -1};
   bool new_batch = false;
-  if (!accumulator_.try_append(tp, rec, pending, size)) {
+  if (!accumulator_.try_append(tp, record, timestamp, pending, size)) {
     const int64_t need = accumulator_.reservation_for(size);
     if (accumulator_.available_memory() < need) {
       // BufferPool.allocate: wait for memory, at most what is left of max.block.ms.
@@ -237,8 +233,8 @@ SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
         return fail_now(record, partition, Errc::DELIVERY_TIMEOUT, pending.callback, op);
       }
     }
-    if (!accumulator_.try_append(tp, rec, pending, size)) {
-      accumulator_.append_new(tp, std::move(rec), std::move(pending), size, now_ms());
+    if (!accumulator_.try_append(tp, record, timestamp, pending, size)) {
+      accumulator_.append_new(tp, record, timestamp, std::move(pending), size, now_ms());
       new_batch = true;
     }
   }

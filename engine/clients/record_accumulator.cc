@@ -15,36 +15,50 @@ double compression_ratio(const std::string& t) {
   return 1.0;
 }
 
-int32_t RecordAccumulator::estimate_size(const storage::Record& r) const {
+namespace {
+
+// The record into a batch's bytes (its headers as views: no copy of them first).
+void encode(storage::RecordsBuilder& into, const ProducerRecord& r, int64_t timestamp) {
+  std::vector<storage::HeaderView> headers;
+  headers.reserve(r.headers.size());
+  for (const auto& [k, v] : r.headers) headers.push_back({k, v});
+  into.append(timestamp, r.key ? std::optional<std::string_view>(*r.key) : std::nullopt,
+              r.value ? std::optional<std::string_view>(*r.value) : std::nullopt, headers);
+}
+
+}  // namespace
+
+int32_t RecordAccumulator::estimate_size(const ProducerRecord& r) const {
   // DefaultRecord.sizeInBytes: ~ length varint + attributes + deltas + key +
   // value + headers; 10 bytes covers the varints for small records.
   int64_t n = 10;
   if (r.key) n += static_cast<int64_t>(r.key->size());
   if (r.value) n += static_cast<int64_t>(r.value->size());
-  for (const auto& h : r.headers) n += 2 + static_cast<int64_t>(h.key.size()) + (h.value ? static_cast<int64_t>(h.value->size()) : 0);
+  for (const auto& [k, v] : r.headers) n += 2 + static_cast<int64_t>(k.size()) + static_cast<int64_t>(v.size());
   return static_cast<int32_t>(std::ceil(static_cast<double>(n) * config_.compression_ratio));
 }
 
-bool RecordAccumulator::try_append(const TopicPartition& tp, storage::Record record, PendingRecord pending, int32_t size) {
+bool RecordAccumulator::try_append(const TopicPartition& tp, const ProducerRecord& record, int64_t timestamp,
+                                   PendingRecord& pending, int32_t size) {
   auto it = batches_.find(tp);
   if (it == batches_.end() || it->second.empty()) return false;
   const BatchRef& last = it->second.back();
   // Kafka's hasRoomFor: the batch's write limit is its reserved size.
   if (last->drained || last->estimated_bytes + size > last->capacity) return false;
-  last->records.push_back(std::move(record));
+  encode(last->records, record, timestamp);
   last->pending.push_back(std::move(pending));
   last->estimated_bytes += size;
   return true;
 }
 
-void RecordAccumulator::append_new(const TopicPartition& tp, storage::Record record, PendingRecord pending, int32_t size,
-                                   int64_t now_ms) {
+void RecordAccumulator::append_new(const TopicPartition& tp, const ProducerRecord& record, int64_t timestamp,
+                                   PendingRecord pending, int32_t size, int64_t now_ms) {
   auto b = std::make_shared<ProducerBatch>();
   b->tp = tp;
   b->created_ms = b->last_attempt_ms = now_ms;
   b->capacity = reservation_for(size);
   b->estimated_bytes = kBatchOverhead + size;
-  b->records.push_back(std::move(record));
+  encode(b->records, record, timestamp);
   b->pending.push_back(std::move(pending));
   used_memory_ += b->capacity;
   SIM_ASSERT(used_memory_ <= config_.buffer_memory || b->capacity > config_.buffer_memory,

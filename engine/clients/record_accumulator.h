@@ -56,7 +56,7 @@ struct PendingRecord {
 
 struct ProducerBatch {
   TopicPartition tp;
-  std::vector<storage::Record> records;
+  storage::RecordsBuilder records;  // encoded as appended (Kafka's MemoryRecordsBuilder)
   std::vector<PendingRecord> pending;
   int64_t created_ms = 0;
   int64_t last_attempt_ms = 0;  // drained or reenqueued (linger / backoff reference)
@@ -76,7 +76,7 @@ struct ProducerBatch {
   bool sequence_reset = false;  // Kafka's sequenceHasBeenReset
   storage::BatchPtr built;      // the v2 bytes of the current attempt (null: build at drain)
 
-  int32_t record_count() const { return static_cast<int32_t>(records.size()); }
+  int32_t record_count() const { return records.count(); }
   bool has_sequence() const { return base_sequence != storage::kNoSequence; }
   int32_t last_sequence() const { return base_sequence + record_count() - 1; }
   bool full(int32_t batch_size) const { return estimated_bytes >= batch_size; }
@@ -96,16 +96,20 @@ class RecordAccumulator {
   explicit RecordAccumulator(AccumulatorConfig config) : config_(config) {}
 
   // The bytes a record adds to a batch (Kafka's record size estimate), after compression.
-  int32_t estimate_size(const storage::Record& r) const;
+  int32_t estimate_size(const ProducerRecord& r) const;
   // Bytes a new batch for a record of `record_size` must reserve.
   int32_t reservation_for(int32_t record_size) const { return std::max(config_.batch_size, record_size + kBatchOverhead); }
   int64_t available_memory() const { return config_.buffer_memory - used_memory_; }
   int64_t buffer_memory() const { return config_.buffer_memory; }
 
-  // Appends to the partition's last open batch if it has room; nullopt if a
-  // new batch is needed (the caller reserves memory, then calls append_new).
-  bool try_append(const TopicPartition& tp, storage::Record record, PendingRecord pending, int32_t size);
-  void append_new(const TopicPartition& tp, storage::Record record, PendingRecord pending, int32_t size, int64_t now_ms);
+  // Appends to the partition's last open batch if it has room, moving the
+  // record and its pending state in; false (both left as they were) if a new
+  // batch is needed (the caller reserves memory, then calls append_new).
+  // `timestamp` is the record's (its own, or the send time).
+  bool try_append(const TopicPartition& tp, const ProducerRecord& record, int64_t timestamp, PendingRecord& pending,
+                  int32_t size);
+  void append_new(const TopicPartition& tp, const ProducerRecord& record, int64_t timestamp, PendingRecord pending,
+                  int32_t size, int64_t now_ms);
   // The partition's last batch is full (or there is none): sticky partitioning may switch.
   bool last_batch_full(const TopicPartition& tp) const;
 

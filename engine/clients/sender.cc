@@ -234,7 +234,7 @@ std::vector<BatchRef> Sender::drain(int32_t broker) {
       params.producer_id = first->producer_id;
       params.producer_epoch = first->producer_epoch;
       params.base_sequence = first->base_sequence;
-      first->built = storage::RecordBatch::build(params, first->records);
+      first->built = first->records.build(params);
     }
     first->drained = true;
     size += wire;

@@ -1,5 +1,7 @@
 #include "engine/storage/record_batch.h"
 
+#include <algorithm>
+
 #include "engine/storage/crc32c.h"
 #include "sim/error.h"
 
@@ -25,11 +27,6 @@ void put_varlong(Bytes& out, int64_t v) {
   out.push_back(static_cast<uint8_t>(z));
 }
 void put_varint(Bytes& out, int32_t v) { put_varlong(out, v); }  // same bytes for int32 range
-void put_bytes(Bytes& out, const std::optional<Bytes>& b) {
-  if (!b) return put_varint(out, -1);
-  put_varint(out, static_cast<int32_t>(b->size()));
-  out.insert(out.end(), b->begin(), b->end());
-}
 
 // Two's-complement addition, as Java's long (signed overflow is UB in C++).
 int64_t wrapping_add(int64_t a, int64_t b) {
@@ -136,58 +133,86 @@ uint32_t RecordBatch::compute_crc() const {
 
 BatchPtr RecordBatch::build(const BatchParams& p, std::span<const Record> records) {
   SIM_ASSERT(!records.empty(), "a built batch holds at least one record");
-  int64_t base_ts = records[0].timestamp;
-  int64_t max_ts = kNoTimestamp;
-  for (const Record& r : records) max_ts = std::max(max_ts, r.timestamp);
-
-  // Reserve what the batch will take (varints at their widest), so the
-  // buffer is allocated once: batches are built on every produce.
-  size_t capacity = kHeaderSize;
+  RecordsBuilder builder;
+  std::vector<HeaderView> headers;
+  auto view = [](const std::optional<Bytes>& b) -> std::optional<std::string_view> {
+    if (!b) return std::nullopt;
+    return std::string_view(reinterpret_cast<const char*>(b->data()), b->size());
+  };
   for (const Record& r : records) {
-    capacity += 5 + 1 + 10 + 5 + 10 + (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0) + 5;
-    for (const RecordHeader& h : r.headers) capacity += 10 + h.key.size() + (h.value ? h.value->size() : 0);
+    headers.clear();
+    for (const RecordHeader& h : r.headers) headers.push_back({h.key, view(h.value)});
+    builder.append(r.timestamp, view(r.key), view(r.value), headers);
   }
+  return builder.build(p);
+}
+
+void RecordsBuilder::append(int64_t timestamp, std::optional<std::string_view> key,
+                            std::optional<std::string_view> value, std::span<const HeaderView> headers) {
+  SIM_ASSERT(count_ < INT32_MAX, "a batch holds at most INT32_MAX records");
+  if (count_ == 0) {
+    buf_.reserve(512);  // a few small records without regrowing
+    buf_.assign(RecordBatch::kHeaderSize, 0);
+    base_timestamp_ = timestamp;
+  }
+  max_timestamp_ = std::max(max_timestamp_, timestamp);
+  // The record's length comes first: encode its body after a 5-byte gap, then
+  // move the body down behind the length's real width.
+  const size_t at = buf_.size();
+  buf_.resize(at + 5);
+  buf_.push_back(0);  // record attributes
+  put_varlong(buf_, wrapping_sub(timestamp, base_timestamp_));
+  put_varint(buf_, count_);
+  auto put_view = [this](const std::optional<std::string_view>& v) {
+    if (!v) return put_varint(buf_, -1);
+    put_varint(buf_, static_cast<int32_t>(v->size()));
+    buf_.insert(buf_.end(), v->begin(), v->end());
+  };
+  put_view(key);
+  put_view(value);
+  put_varint(buf_, static_cast<int32_t>(headers.size()));
+  for (const HeaderView& h : headers) {
+    put_view(h.key);
+    put_view(h.value);
+  }
+  const size_t body = buf_.size() - at - 5;
+  SIM_ASSERT(body <= INT32_MAX, "a record larger than 2 GiB");
+  uint8_t len[5];
+  size_t n = 0;
+  for (uint64_t z = static_cast<uint64_t>(body) << 1;; z >>= 7) {  // zigzag of a non-negative length
+    len[n++] = static_cast<uint8_t>(z >= 0x80 ? (z | 0x80) : z);
+    if (z < 0x80) break;
+  }
+  std::memcpy(buf_.data() + at, len, n);
+  if (n < 5) buf_.erase(buf_.begin() + static_cast<std::ptrdiff_t>(at + n), buf_.begin() + static_cast<std::ptrdiff_t>(at + 5));
+  ++count_;
+}
+
+BatchPtr RecordsBuilder::build(const BatchParams& p) const {
+  SIM_ASSERT(count_ > 0, "a built batch holds at least one record");
   Bytes b;
-  b.reserve(capacity);
+  b.reserve(buf_.size());
   put_be(b, static_cast<uint64_t>(p.base_offset.value), 8);
-  put_be(b, 0, 4);  // batch_length, patched below
+  put_be(b, buf_.size() - RecordBatch::kLogOverhead, 4);  // batch_length
   put_be(b, static_cast<uint32_t>(p.partition_leader_epoch.value), 4);
-  b.push_back(kMagic);
+  b.push_back(RecordBatch::kMagic);
   put_be(b, 0, 4);  // crc, patched below
   int16_t attrs = 0;
   if (p.timestamp_type == TimestampType::log_append_time) attrs |= 0x08;
   if (p.is_transactional) attrs |= 0x10;
   if (p.is_control) attrs |= 0x20;
   put_be(b, static_cast<uint16_t>(attrs), 2);
-  put_be(b, static_cast<uint32_t>(records.size() - 1), 4);
-  put_be(b, static_cast<uint64_t>(base_ts), 8);
-  put_be(b, static_cast<uint64_t>(max_ts), 8);
+  put_be(b, static_cast<uint32_t>(count_ - 1), 4);
+  put_be(b, static_cast<uint64_t>(base_timestamp_), 8);
+  put_be(b, static_cast<uint64_t>(max_timestamp_), 8);
   put_be(b, static_cast<uint64_t>(p.producer_id.value), 8);
   put_be(b, static_cast<uint16_t>(p.producer_epoch.value), 2);
   put_be(b, static_cast<uint32_t>(p.base_sequence), 4);
-  put_be(b, static_cast<uint32_t>(records.size()), 4);
-  SIM_ASSERT(b.size() == kHeaderSize, "v2 batch header must be 61 bytes");
-
-  Bytes body;
-  for (size_t i = 0; i < records.size(); ++i) {
-    const Record& r = records[i];
-    body.clear();
-    body.push_back(0);  // record attributes
-    put_varlong(body, wrapping_sub(r.timestamp, base_ts));
-    put_varint(body, static_cast<int32_t>(i));
-    put_bytes(body, r.key);
-    put_bytes(body, r.value);
-    put_varint(body, static_cast<int32_t>(r.headers.size()));
-    for (const RecordHeader& h : r.headers) {
-      put_bytes(body, Bytes(h.key.begin(), h.key.end()));
-      put_bytes(body, h.value);
-    }
-    put_varint(b, static_cast<int32_t>(body.size()));
-    b.insert(b.end(), body.begin(), body.end());
-  }
-  set_be(b, 8, b.size() - kLogOverhead, 4);
+  put_be(b, static_cast<uint32_t>(count_), 4);
+  SIM_ASSERT(b.size() == RecordBatch::kHeaderSize, "v2 batch header must be 61 bytes");
+  b.insert(b.end(), buf_.begin() + RecordBatch::kHeaderSize, buf_.end());
   auto batch = std::shared_ptr<RecordBatch>(new RecordBatch(std::move(b)));
-  set_be(batch->buf_, kCrcOffset, batch->compute_crc(), 4);
+  set_be(batch->buf_, RecordBatch::kCrcOffset, batch->compute_crc(), 4);
   batch->crc_known_ = 1;
   return batch;
 }

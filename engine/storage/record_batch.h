@@ -94,6 +94,32 @@ struct BatchParams {
 class RecordBatch;
 using BatchPtr = std::shared_ptr<const RecordBatch>;
 
+// A header as a builder takes it: views, copied into the batch's bytes.
+struct HeaderView {
+  std::string_view key;
+  std::optional<std::string_view> value;
+};
+
+// Kafka's MemoryRecordsBuilder: records are encoded into the batch's bytes as
+// they are appended (offset delta = position, timestamp delta from the first
+// record), so a producer batch holds one buffer, not a heap object per record.
+// build() stamps the 61-byte header and the CRC over a copy, so a batch whose
+// producer fields change (an epoch bump) can be built again.
+class RecordsBuilder {
+ public:
+  void append(int64_t timestamp, std::optional<std::string_view> key, std::optional<std::string_view> value,
+              std::span<const HeaderView> headers = {});
+  int32_t count() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  // The batch: at least one record appended.
+  BatchPtr build(const BatchParams& params) const;
+
+ private:
+  Bytes buf_;  // kHeaderSize bytes reserved for the header, then the records
+  int32_t count_ = 0;
+  int64_t base_timestamp_ = kNoTimestamp, max_timestamp_ = kNoTimestamp;
+};
+
 class RecordBatch {
  public:
   static constexpr size_t kLogOverhead = 12;  // base_offset + batch_length
@@ -178,6 +204,7 @@ class RecordBatch {
   BatchPtr with_log_append_time(int64_t now_ms) const;
 
  private:
+  friend class RecordsBuilder;
   explicit RecordBatch(Bytes b) : buf_(std::move(b)) {}
   // Big-endian header fields, inline: every append, fetch and check reads
   // several of them per batch.

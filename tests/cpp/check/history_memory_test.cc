@@ -155,6 +155,30 @@ TEST_CASE("the string pool interns: equal strings share a Sym and views survive 
   CHECK(pool.size() == 100'003);
 }
 
+TEST_CASE("interning a poll's values in one go gives the Syms one intern after another would", "[check][history]") {
+  // intern_all prefetches in windows of 16; a batch that straddles windows,
+  // repeats a string within itself and mixes old, new and empty strings must
+  // come out exactly as sequential interning would number them.
+  StringPool one_by_one, batched;
+  std::vector<std::string> strings;
+  for (int i = 0; i < 40; ++i) strings.push_back("old-" + std::to_string(i));
+  for (const auto& s : strings) {
+    one_by_one.intern(s);
+    batched.intern(s);
+  }
+  std::vector<std::string> poll;
+  for (int i = 0; i < 37; ++i) poll.push_back(i % 3 == 0 ? "old-" + std::to_string(i) : "new-" + std::to_string(i % 20));
+  poll.push_back("");
+  std::vector<std::string_view> views(poll.begin(), poll.end());
+  std::vector<Sym> got(views.size());
+  batched.intern_all(views, got.data());
+  std::vector<Sym> want;
+  for (const auto& s : poll) want.push_back(one_by_one.intern(s));
+  CHECK(got == want);
+  CHECK(batched.size() == one_by_one.size());
+  for (size_t i = 0; i < poll.size(); ++i) CHECK(batched.view(got[i]) == poll[i]);
+}
+
 TEST_CASE("an op keeps every error code in its byte - Kafka's codes past 127 and ksim's client-side ones",
           "[check][history]") {
   History h;

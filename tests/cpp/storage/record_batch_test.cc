@@ -159,3 +159,35 @@ TEST_CASE("a batch ending at INT64_MAX is CORRUPT_MESSAGE", "[storage][batch]") 
   BatchPtr below = RecordBatch::build(BatchParams{}, recs)->with_base_offset_and_epoch(Offset{INT64_MAX - 1}, LeaderEpoch{0});
   REQUIRE(RecordBatch::decode(below->bytes()).ok());
 }
+
+TEST_CASE("a records builder rebuilt for a new producer epoch keeps its records bytes", "[storage][batch]") {
+  // The producer encodes records as send() appends them, and builds again
+  // when an epoch bump rewrites the batch's producer fields.
+  RecordsBuilder builder;
+  builder.append(500, std::string_view("k"), std::string_view("v"));
+  builder.append(499, std::nullopt, std::string_view(std::string(200, 'z')));  // a 2-byte length varint
+  const HeaderView h[] = {{"trace", std::string_view("1")}};
+  builder.append(510, std::string_view("k3"), std::nullopt, h);
+  BatchParams first;
+  first.producer_id = ProducerId{9};
+  first.producer_epoch = ProducerEpoch{0};
+  first.base_sequence = 0;
+  BatchParams bumped = first;
+  bumped.producer_epoch = ProducerEpoch{1};
+  const BatchPtr a = builder.build(first);
+  const BatchPtr b = builder.build(bumped);
+  REQUIRE(b->producer_epoch() == ProducerEpoch{1});
+  REQUIRE(std::equal(a->bytes().begin() + RecordBatch::kHeaderSize, a->bytes().end(),
+                     b->bytes().begin() + RecordBatch::kHeaderSize, b->bytes().end()));
+  // Byte for byte what building from owned records gives.
+  const std::vector<Record> owned{
+      Record{500, bytes_of("k"), bytes_of("v"), {}},
+      Record{499, std::nullopt, bytes_of(std::string(200, 'z')), {}},
+      Record{510, bytes_of("k3"), std::nullopt, {RecordHeader{"trace", bytes_of("1")}}},
+  };
+  REQUIRE(RecordBatch::build(bumped, owned)->bytes() == b->bytes());
+  auto d = RecordBatch::decode(b->bytes());
+  REQUIRE(d.ok());
+  REQUIRE(d.value->max_timestamp() == 510);
+  REQUIRE(d.value->records()[1].timestamp == 499);
+}
