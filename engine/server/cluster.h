@@ -29,6 +29,7 @@
 #include "engine/common/errors.h"
 #include "engine/coordinator/group_coordinator.h"
 #include "engine/server/kafka_node.h"
+#include "engine/server/log_peek.h"
 #include "engine/server/step_series.h"
 #include "sim/world.h"
 
@@ -98,13 +99,6 @@ struct CheckOptions {
   bool full_read = false;            // the run ended by reading everything: judge `unseen`
   bool unseen_is_violation = false;
 };
-
-// The batches of a broker's log from its page cache (no simulated I/O).
-std::vector<storage::BatchPtr> peek_batches(const sim::Disk& disk, const storage::UnifiedLog& log);
-// The same, one decoded batch at a time: a reader that keeps only what it
-// extracts (check_input over an hour-long log) never holds the whole log decoded.
-void for_each_batch(const sim::Disk& disk, const storage::UnifiedLog& log,
-                    const std::function<void(const storage::BatchPtr&)>& visit);
 
 class Nemesis;
 
