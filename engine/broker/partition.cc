@@ -42,7 +42,8 @@ Errc Partition::make_leader(const PartitionRegistration& reg, sim::Instant now) 
   remotes_.clear();
   for (int32_t r : replicas_) {
     if (r == local_) continue;
-    Remote& rem = remotes_[r];
+    if (remote(r)) continue;
+    Remote& rem = remotes_.emplace_back(r, Remote{}).second;
     if (contains(isr_, r)) rem.last_caught_up = now;
   }
   world_.probe("partition: became leader");
@@ -104,8 +105,8 @@ bool Partition::maybe_increment_hw() {
   Offset hw = log_->log_end_offset();
   const bool every_leo_known = switches_.bug_hw_is_leader_leo || all_of_maximal_isr([&](int32_t b) {
     if (b == local_) return true;
-    auto it = remotes_.find(b);
-    const Offset leo = it == remotes_.end() ? kNoOffset : it->second.log_end_offset;
+    const Remote* r = remote(b);
+    const Offset leo = r ? r->log_end_offset : kNoOffset;
     if (leo == kNoOffset) return false;  // an ISR member we have not heard from yet
     hw = std::min(hw, leo);
     return true;
@@ -118,9 +119,9 @@ bool Partition::maybe_increment_hw() {
 }
 
 bool Partition::on_follower_fetch(int32_t follower, Offset fetch_offset, sim::Instant now) {
-  auto it = remotes_.find(follower);
-  if (it == remotes_.end()) return false;  // not a replica
-  Remote& r = it->second;
+  Remote* found = remote(follower);
+  if (!found) return false;  // not a replica
+  Remote& r = *found;
   const Offset leader_leo = log_->log_end_offset();
   // Kafka's updateFollowerFetchState: caught up if it asked for the leader's
   // end offset, or at least for what the leader had at its previous fetch.
@@ -159,9 +160,8 @@ std::optional<std::vector<int32_t>> Partition::isr_after_shrink(sim::Instant now
       keep.push_back(b);
       continue;
     }
-    auto it = remotes_.find(b);
-    const bool lagging = it == remotes_.end() || it->second.last_caught_up.ns < 0 ||
-                         now - it->second.last_caught_up > lag;
+    const Remote* r = remote(b);
+    const bool lagging = !r || r->last_caught_up.ns < 0 || now - r->last_caught_up > lag;
     if (lagging)
       shrink = true;
     else
@@ -173,9 +173,9 @@ std::optional<std::vector<int32_t>> Partition::isr_after_shrink(sim::Instant now
 
 std::optional<std::vector<int32_t>> Partition::isr_after_expand(int32_t follower) const {
   if (!is_leader() || pending_isr_ || contains(isr_, follower)) return std::nullopt;
-  auto it = remotes_.find(follower);
-  if (it == remotes_.end()) return std::nullopt;
-  const Offset leo = it->second.log_end_offset;
+  const Remote* r = remote(follower);
+  if (!r) return std::nullopt;
+  const Offset leo = r->log_end_offset;
   if (leo < log_->high_watermark() || leo < leader_epoch_start_offset_) return std::nullopt;
   std::vector<int32_t> out = isr_;
   out.push_back(follower);

@@ -145,7 +145,15 @@ class Partition {
   LeaderEpoch leader_epoch_ = kNoEpoch;
   int32_t partition_epoch_ = -1;
   Offset leader_epoch_start_offset_ = kNoOffset;
-  std::map<int32_t, Remote> remotes_;
+  // The other replicas' fetch state (the leader's view). A handful of
+  // entries read on every follower fetch: a flat array, scanned.
+  std::vector<std::pair<int32_t, Remote>> remotes_;
+  Remote* remote(int32_t id) {
+    for (auto& [b, r] : remotes_)
+      if (b == id) return &r;
+    return nullptr;
+  }
+  const Remote* remote(int32_t id) const { return const_cast<Partition*>(this)->remote(id); }
   sim::Mutex role_lock_;
   uint64_t isr_shrinks_ = 0, isr_expands_ = 0;
   int32_t min_isr_ = 1;
