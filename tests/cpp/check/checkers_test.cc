@@ -746,3 +746,29 @@ TEST_CASE("ELR off: an acks=all loss is expected once the ISR is only replicas t
   REQUIRE_FALSE(story(2).ok());  // the ISR kept broker 2, which never lost it
   REQUIRE(story(1).ok());        // broker 1 alone, and it lost it
 }
+
+TEST_CASE("the verdict's send latencies are the order statistics of the acked sends", "[check][stats]") {
+  // 100 acked sends whose latencies are 1..100 ms, recorded in scrambled
+  // order: p50 and p99 are the values a sorted list holds at ranks
+  // floor(0.5 n) and floor(0.99 n), the max its last.
+  Story s;
+  const size_t n = 100;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t latency_ms = static_cast<int64_t>((i * 37) % n) + 1;  // 37 is coprime with 100: a permutation
+    OpSpec op;
+    op.type = OpType::send;
+    op.client = 10;
+    op.client_name = "producer-10";
+    op.tp = s.tp;
+    const std::string value = "v" + std::to_string(i);
+    op.value = value;
+    const uint64_t id = s.h.invoke(op, ms(1000 + static_cast<int64_t>(i)));
+    s.h.set_ack(id, Offset{static_cast<int64_t>(i)}, 1);
+    s.h.complete(id, Outcome::ok, ms(1000 + static_cast<int64_t>(i) + latency_ms));
+  }
+  const Verdict v = s.check();
+  const Stats& st = v.stats();
+  REQUIRE(st.send_latency_ms_p50 == static_cast<double>(static_cast<size_t>(0.50 * n) + 1));
+  REQUIRE(st.send_latency_ms_p99 == static_cast<double>(static_cast<size_t>(0.99 * n) + 1));
+  REQUIRE(st.send_latency_ms_max == 100.0);
+}
