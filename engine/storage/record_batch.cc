@@ -10,9 +10,6 @@ namespace {
 
 // ---- writing: big-endian fixed fields and Kafka's zigzag varints ----------
 
-void put_be(Bytes& out, uint64_t v, int width) {
-  for (int i = width - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
 void set_be(Bytes& out, size_t at, uint64_t v, int width) {
   for (int i = 0; i < width; ++i) out[at + static_cast<size_t>(i)] = static_cast<uint8_t>(v >> (8 * (width - 1 - i)));
 }
@@ -150,6 +147,7 @@ BatchPtr RecordBatch::build(const BatchParams& p, std::span<const Record> record
 void RecordsBuilder::append(int64_t timestamp, std::optional<std::string_view> key,
                             std::optional<std::string_view> value, std::span<const HeaderView> headers) {
   SIM_ASSERT(count_ < INT32_MAX, "a batch holds at most INT32_MAX records");
+  SIM_ASSERT(!built_, "a records builder takes no appends once built");
   if (count_ == 0) {
     buf_.reserve(512);  // a few small records without regrowing
     buf_.assign(RecordBatch::kHeaderSize, 0);
@@ -188,32 +186,32 @@ void RecordsBuilder::append(int64_t timestamp, std::optional<std::string_view> k
   ++count_;
 }
 
-BatchPtr RecordsBuilder::build(const BatchParams& p) const {
+BatchPtr RecordsBuilder::build(const BatchParams& p) {
   SIM_ASSERT(count_ > 0, "a built batch holds at least one record");
-  Bytes b;
-  b.reserve(buf_.size());
-  put_be(b, static_cast<uint64_t>(p.base_offset.value), 8);
-  put_be(b, buf_.size() - RecordBatch::kLogOverhead, 4);  // batch_length
-  put_be(b, static_cast<uint32_t>(p.partition_leader_epoch.value), 4);
-  b.push_back(RecordBatch::kMagic);
-  put_be(b, 0, 4);  // crc, patched below
+  Bytes b = built_ ? built_->bytes() : std::move(buf_);
+  buf_ = Bytes{};
+  SIM_ASSERT(b.size() >= RecordBatch::kHeaderSize, "a records builder's buffer starts with the header's room");
   int16_t attrs = 0;
   if (p.timestamp_type == TimestampType::log_append_time) attrs |= 0x08;
   if (p.is_transactional) attrs |= 0x10;
   if (p.is_control) attrs |= 0x20;
-  put_be(b, static_cast<uint16_t>(attrs), 2);
-  put_be(b, static_cast<uint32_t>(count_ - 1), 4);
-  put_be(b, static_cast<uint64_t>(base_timestamp_), 8);
-  put_be(b, static_cast<uint64_t>(max_timestamp_), 8);
-  put_be(b, static_cast<uint64_t>(p.producer_id.value), 8);
-  put_be(b, static_cast<uint16_t>(p.producer_epoch.value), 2);
-  put_be(b, static_cast<uint32_t>(p.base_sequence), 4);
-  put_be(b, static_cast<uint32_t>(count_), 4);
-  SIM_ASSERT(b.size() == RecordBatch::kHeaderSize, "v2 batch header must be 61 bytes");
-  b.insert(b.end(), buf_.begin() + RecordBatch::kHeaderSize, buf_.end());
+  set_be(b, 0, static_cast<uint64_t>(p.base_offset.value), 8);
+  set_be(b, 8, b.size() - RecordBatch::kLogOverhead, 4);  // batch_length
+  set_be(b, 12, static_cast<uint32_t>(p.partition_leader_epoch.value), 4);
+  b[16] = RecordBatch::kMagic;
+  set_be(b, RecordBatch::kCrcOffset, 0, 4);  // patched below
+  set_be(b, RecordBatch::kAttributesOffset, static_cast<uint16_t>(attrs), 2);
+  set_be(b, 23, static_cast<uint32_t>(count_ - 1), 4);  // last_offset_delta
+  set_be(b, 27, static_cast<uint64_t>(base_timestamp_), 8);
+  set_be(b, 35, static_cast<uint64_t>(max_timestamp_), 8);
+  set_be(b, 43, static_cast<uint64_t>(p.producer_id.value), 8);
+  set_be(b, 51, static_cast<uint16_t>(p.producer_epoch.value), 2);
+  set_be(b, 53, static_cast<uint32_t>(p.base_sequence), 4);
+  set_be(b, 57, static_cast<uint32_t>(count_), 4);
   auto batch = std::shared_ptr<RecordBatch>(new RecordBatch(std::move(b)));
   set_be(batch->buf_, RecordBatch::kCrcOffset, batch->compute_crc(), 4);
   batch->crc_known_ = 1;
+  built_ = batch;
   return batch;
 }
 

@@ -103,8 +103,9 @@ struct HeaderView {
 // Kafka's MemoryRecordsBuilder: records are encoded into the batch's bytes as
 // they are appended (offset delta = position, timestamp delta from the first
 // record), so a producer batch holds one buffer, not a heap object per record.
-// build() stamps the 61-byte header and the CRC over a copy, so a batch whose
-// producer fields change (an epoch bump) can be built again.
+// build() stamps the 61-byte header and the CRC and hands the buffer to the
+// batch (no copy); building again (an epoch bump rewrote the producer fields)
+// starts from a copy of the last batch's bytes. No appends after a build.
 class RecordsBuilder {
  public:
   void append(int64_t timestamp, std::optional<std::string_view> key, std::optional<std::string_view> value,
@@ -112,10 +113,11 @@ class RecordsBuilder {
   int32_t count() const { return count_; }
   bool empty() const { return count_ == 0; }
   // The batch: at least one record appended.
-  BatchPtr build(const BatchParams& params) const;
+  BatchPtr build(const BatchParams& params);
 
  private:
-  Bytes buf_;  // kHeaderSize bytes reserved for the header, then the records
+  Bytes buf_;        // kHeaderSize bytes reserved for the header, then the records (until built)
+  BatchPtr built_;   // the last build (its records are the builder's from then on)
   int32_t count_ = 0;
   int64_t base_timestamp_ = kNoTimestamp, max_timestamp_ = kNoTimestamp;
 };
