@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include <stdexcept>
-
-#include "sim/hash.h"
 
 namespace ksim::check {
 
@@ -20,35 +19,7 @@ void StringPool::clear() {
   intern("");
 }
 
-size_t StringPool::hash(std::string_view s) {
-  // Two independent 8-byte lanes per step, each folded in by a multiply, then
-  // SplitMix's finalizer (good high bits: the tag is the top 5). Values are
-  // usually ~100 bytes and each is hashed when produced and again when
-  // consumed: this takes about a third of the time of a byte-serial hash.
-  const char* p = s.data();
-  size_t n = s.size();
-  uint64_t a = 0x9e3779b97f4a7c15ULL ^ n, b = 0xc2b2ae3d27d4eb4fULL;
-  auto load = [](const char* at) {
-    uint64_t w;
-    std::memcpy(&w, at, sizeof w);
-    return w;
-  };
-  for (; n >= 16; p += 16, n -= 16) {
-    a = (a ^ load(p)) * 0xbf58476d1ce4e5b9ULL;
-    b = (b ^ load(p + 8)) * 0x94d049bb133111ebULL;
-    a ^= a >> 29;
-    b ^= b >> 32;
-  }
-  if (n >= 8) {
-    a = (a ^ load(p)) * 0xbf58476d1ce4e5b9ULL;
-    p += 8;
-    n -= 8;
-  }
-  uint64_t tail = 0;
-  std::memcpy(&tail, p, n);
-  b = (b ^ tail) * 0x94d049bb133111ebULL;
-  return static_cast<size_t>(sim::mix64(a ^ (b >> 1) ^ (b << 63)));
-}
+size_t StringPool::hash(std::string_view s) { return std::hash<std::string_view>{}(s); }
 
 char* StringPool::reserve(size_t bytes) {
   if (cursor_ + bytes > block_end_) {

@@ -16,10 +16,11 @@
 //                 ^                |  retriable error
 //                 +--- reenqueue --+  (front of the deque; with idempotence in
 //                                      sequence order, Kafka's insertInSequenceOrder)
-// A batch is turned into a Kafka v2 record batch (engine/storage/record_batch.h)
-// when first drained, with the producer id, epoch and base sequence in its
-// header; a retry resends the same bytes unless an epoch bump rewrote its
-// sequence (then it is rebuilt).
+// A record is encoded into its batch's bytes as send() appends it (Kafka's
+// MemoryRecordsBuilder, storage::RecordsBuilder); the batch gets its v2
+// header (engine/storage/record_batch.h: producer id, epoch, base sequence)
+// when first drained. A retry resends the same bytes unless an epoch bump
+// rewrote its sequence (then it is rebuilt from them).
 //
 // compression.type is modelled as a size ratio applied to the batch's bytes
 // on the wire and in the batch.size estimate (the stored batch stays
