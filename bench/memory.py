@@ -66,7 +66,7 @@ def idle(hours):
 
 
 def soak(seconds):
-    from determinism import standard_sim  # this folder
+    from standard_workload import standard_sim  # this folder
 
     t0 = time.monotonic()  # determinism-ok: benchmark
     sim, w = standard_sim(seed=1)

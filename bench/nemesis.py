@@ -26,8 +26,8 @@ from determinism import parse_seeds  # this folder: `lo:hi` -> seeds
 
 STORY = r"""
 import sys, time
-sys.path.insert(0, sys.argv[2])  # bench/, for determinism.standard_sim
-from determinism import standard_sim
+sys.path.insert(0, sys.argv[2])  # bench/, for standard_workload
+from standard_workload import standard_sim
 sim, _ = standard_sim(int(sys.argv[1]), nemesis_interval_ms=5_000)
 t1 = time.perf_counter()
 sim.run_for(60_000)
