@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 
-from standard_workload import standard_sim  # this folder; re-exported for older callers
+from standard_workload import standard_sim  # this folder
 
 
 def standard_story(seed):

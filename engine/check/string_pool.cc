@@ -62,12 +62,13 @@ Sym StringPool::intern(std::string_view s) {
 void StringPool::intern_all(std::span<const std::string_view> in, Sym* out) {
   constexpr size_t kWindow = 16;
   size_t h[kWindow];
+  Sym candidate[kWindow];
   for (size_t base = 0; base < in.size(); base += kWindow) {
     const size_t n = std::min(kWindow, in.size() - base);
     const std::string_view* s = in.data() + base;
     // Stage 1: every table slot; stage 2: the start of each slot's string
-    // when its tag matches; stage 3: those strings' bytes. Only hints: the
-    // interning itself (stage 4) probes as intern() does.
+    // when its tag matches (the candidate); stage 3: the candidates' bytes.
+    // Only hints: the interning itself (stage 4) probes as intern() does.
     const size_t mask = table_.size() - 1;
     for (size_t i = 0; i < n; ++i) {
       h[i] = hash(s[i]);
@@ -75,12 +76,11 @@ void StringPool::intern_all(std::span<const std::string_view> in, Sym* out) {
     }
     for (size_t i = 0; i < n; ++i) {
       const uint32_t e = table_[h[i] & mask];
-      if (e != 0 && (e & ~kSymMask) == tag_of(h[i])) __builtin_prefetch(&starts_[(e & kSymMask) - 1]);
+      candidate[i] = e != 0 && (e & ~kSymMask) == tag_of(h[i]) ? (e & kSymMask) - 1 : kNoSym;
+      if (candidate[i] != kNoSym) __builtin_prefetch(&starts_[candidate[i]]);
     }
-    for (size_t i = 0; i < n; ++i) {
-      const uint32_t e = table_[h[i] & mask];
-      if (e != 0 && (e & ~kSymMask) == tag_of(h[i])) __builtin_prefetch(arena_at((e & kSymMask) - 1));
-    }
+    for (size_t i = 0; i < n; ++i)
+      if (candidate[i] != kNoSym) __builtin_prefetch(arena_at(candidate[i]));
     for (size_t i = 0; i < n; ++i)
       out[base + i] = s[i].empty() && !starts_.empty() ? 0 : intern_hashed(s[i], h[i]);
   }

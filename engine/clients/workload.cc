@@ -1,8 +1,8 @@
 #include "engine/clients/workload.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 
 #include "sim/error.h"
 
@@ -21,10 +21,10 @@ void fix_window(State& st, int64_t now_ns, int64_t start_delay_ms, int64_t durat
 
 std::string value_of(const std::string& client, uint64_t seq, int32_t pad_to) {
   char digits[24];
-  const int n = std::snprintf(digits, sizeof digits, "%llu", static_cast<unsigned long long>(seq));
-  std::string v;
-  v.reserve(std::max<size_t>(client.size() + 1 + static_cast<size_t>(n), pad_to > 0 ? static_cast<size_t>(pad_to) : 0));
-  v.append(client).append(1, '-').append(digits, static_cast<size_t>(n));
+  const size_t n = static_cast<size_t>(std::to_chars(digits, digits + sizeof digits, seq).ptr - digits);
+  std::string v;  // one allocation: the padded size up front
+  v.reserve(std::max<size_t>(client.size() + 1 + n, pad_to > 0 ? static_cast<size_t>(pad_to) : 0));
+  v.append(client).append(1, '-').append(digits, n);
   if (pad_to > 0 && v.size() < static_cast<size_t>(pad_to)) v.append(static_cast<size_t>(pad_to) - v.size(), '.');
   return v;
 }

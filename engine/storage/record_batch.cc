@@ -15,22 +15,13 @@ void set_be(Bytes& out, size_t at, uint64_t v, int width) {
 }
 // Zigzag maps small negative numbers to small unsigned ones (-1 -> 1), so a
 // null length (-1) costs one byte; then 7 bits per byte, low bits first.
-void put_varlong(Bytes& out, int64_t v) {
-  uint64_t z = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-  while (z >= 0x80) {
-    out.push_back(static_cast<uint8_t>(z | 0x80));
-    z >>= 7;
-  }
-  out.push_back(static_cast<uint8_t>(z));
-}
-void put_varint(Bytes& out, int32_t v) { put_varlong(out, v); }  // same bytes for int32 range
-// The same encoding, sized and written in place (the producer's hot path).
 uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 size_t varlong_size(int64_t v) {
   size_t n = 1;
   for (uint64_t z = zigzag(v); z >= 0x80; z >>= 7) ++n;
   return n;
 }
+// Writes in place (the producer's hot path sizes a record first); returns the end.
 uint8_t* write_varlong(uint8_t* p, int64_t v) {
   uint64_t z = zigzag(v);
   while (z >= 0x80) {
@@ -40,6 +31,11 @@ uint8_t* write_varlong(uint8_t* p, int64_t v) {
   *p++ = static_cast<uint8_t>(z);
   return p;
 }
+void put_varlong(Bytes& out, int64_t v) {
+  uint8_t b[10];
+  out.insert(out.end(), b, write_varlong(b, v));
+}
+void put_varint(Bytes& out, int32_t v) { put_varlong(out, v); }  // same bytes for int32 range
 
 // Two's-complement addition, as Java's long (signed overflow is UB in C++).
 int64_t wrapping_add(int64_t a, int64_t b) {
