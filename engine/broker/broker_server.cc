@@ -239,7 +239,27 @@ void BrokerServer::produce_answered(uint32_t conn) {
   enqueue(std::move(next));
 }
 
+BrokerServer::TopicSettings& BrokerServer::settings_of(const std::string& topic) const {
+  auto it = topic_settings_.find(topic);
+  if (it == topic_settings_.end()) it = topic_settings_.emplace(topic, TopicSettings{}).first;
+  TopicSettings& s = it->second;
+  if (s.configs_version != configs_version_) s = TopicSettings{configs_version_, std::nullopt, std::nullopt};
+  return s;
+}
+
 int32_t BrokerServer::min_isr(const std::string& topic) const {
+  TopicSettings& s = settings_of(topic);
+  if (!s.min_isr) s.min_isr = read_min_isr(topic);
+  return *s.min_isr;
+}
+
+const storage::LogConfig& BrokerServer::log_config(const std::string& topic) const {
+  TopicSettings& s = settings_of(topic);
+  if (!s.log) s.log = build_log_config(topic);
+  return *s.log;
+}
+
+int32_t BrokerServer::read_min_isr(const std::string& topic) const {
   const auto& configs = image_.configs();
   if (!configs.empty()) {
     if (auto it = configs.find("topic:" + topic); it != configs.end())
@@ -248,7 +268,7 @@ int32_t BrokerServer::min_isr(const std::string& topic) const {
   return default_min_isr_;
 }
 
-storage::LogConfig BrokerServer::log_config(const std::string& topic) const {
+storage::LogConfig BrokerServer::build_log_config(const std::string& topic) const {
   Config::Map overrides;
   if (auto it = image_.configs().find("topic:" + topic); it != image_.configs().end())
     for (const auto& [k, v] : it->second) overrides[k] = v;
@@ -437,6 +457,7 @@ void BrokerServer::on_metadata_commit(const raft::RaftEntry& e) {
   for (const MetadataRecord& r : *records) {
     image_.apply(r, e.offset.value);
     quotas_changed = quotas_changed || std::holds_alternative<ClientQuotaRecord>(r);
+    if (std::holds_alternative<ConfigRecord>(r)) ++configs_version_;  // cached topic settings are stale
   }
   if (quotas_changed) {
     produce_quota_.update_quotas(image_.client_quotas());

@@ -89,8 +89,20 @@ class BrokerServer {
   void handle_init_producer_id(const sim::Incoming& in);
   Errc verify_transaction(const std::string& txn_id, ProducerId pid, ProducerEpoch epoch, const TopicPartition& tp);
   sim::Reply controller_call(const std::string& api, sim::Payload body, uint32_t size);
-  storage::LogConfig log_config(const std::string& topic) const;
+  // A topic's log config and min.insync.replicas, from the broker's config and
+  // the image's "topic:<name>" overrides. Cached per topic until a ConfigRecord
+  // lands: reconcile asks for every partition after every metadata change, and
+  // building a LogConfig parses the whole topic config.
+  const storage::LogConfig& log_config(const std::string& topic) const;
   int32_t min_isr(const std::string& topic) const;
+  storage::LogConfig build_log_config(const std::string& topic) const;
+  int32_t read_min_isr(const std::string& topic) const;
+  struct TopicSettings {
+    uint64_t configs_version = 0;
+    std::optional<storage::LogConfig> log;
+    std::optional<int32_t> min_isr;
+  };
+  TopicSettings& settings_of(const std::string& topic) const;
 
   sim::World& world_;
   sim::NodeId self_;
@@ -150,6 +162,8 @@ class BrokerServer {
   bool ready_to_stop_ = false;
   sim::CondVar lifecycle_wakeup_{world_};
   int32_t default_min_isr_;  // min.insync.replicas, read once
+  uint64_t configs_version_ = 0;  // bumped by every ConfigRecord applied
+  mutable std::map<std::string, TopicSettings, std::less<>> topic_settings_;
   int32_t verify_retry_ms_, verify_retry_max_ms_;  // add.partitions.to.txn.retry.backoff(.max).ms
   ClientQuotaManager produce_quota_, fetch_quota_;
   ThrottledChannels throttled_;

@@ -46,6 +46,8 @@
 
 namespace ksim {
 
+class Partition;  // engine/broker/partition.h
+
 // Kafka's KafkaServer.MIN_INCREMENTAL_FETCH_SESSION_EVICTION_MS.
 inline constexpr int64_t kFetchSessionEvictionMs = 120'000;
 
@@ -54,6 +56,11 @@ struct CachedPartition {
   protocol::FetchPartition request;   // the fetcher's latest parameters (tp inside)
   Offset high_watermark = kNoOffset;  // as last answered (kNoOffset after an error: answer again)
   Offset log_start_offset = kNoOffset;
+  // The leader's Partition for request.tp as of ReplicaManager generation
+  // `partition_generation` (0: not looked up yet). A cache, not state: a
+  // session never owns or outlives the check of that generation.
+  Partition* partition = nullptr;
+  uint64_t partition_generation = 0;
 };
 
 struct FetchSession {

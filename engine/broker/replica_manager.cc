@@ -34,6 +34,7 @@ void ReplicaManager::add(std::unique_ptr<Partition> p) {
   const TopicPartition tp = p->tp();
   index_[tp] = p.get();
   partitions_[tp] = std::move(p);
+  ++partitions_generation_;
 }
 
 BrokerMetrics ReplicaManager::metrics() const {
@@ -48,6 +49,7 @@ BrokerMetrics ReplicaManager::metrics() const {
 void ReplicaManager::remove(const TopicPartition& tp) {
   index_.erase(tp);
   partitions_.erase(tp);
+  ++partitions_generation_;
   isr_changes_.erase(tp);
 }
 
@@ -412,11 +414,18 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   if (session) {
     // A snapshot: a read may block on a log lock, and the session may move on
     // meanwhile (checked below).
-    std::vector<protocol::FetchPartition> asked;
-    asked.reserve(session->partitions.size());
-    for (const CachedPartition& c : session->partitions) asked.push_back(c.request);
+    // Each partition's lookup comes from the session's cache while no
+    // partition was added or removed (a read that blocks may let one go).
+    for (CachedPartition& c : session->partitions)
+      if (c.partition_generation != partitions_generation_) {
+        c.partition = get(c.request.tp);
+        c.partition_generation = partitions_generation_;
+      }
+    const uint64_t generation = partitions_generation_;
+    std::vector<CachedPartition> asked(session->partitions);
     resp.partitions.reserve(asked.size());
-    for (const auto& fp : asked) resp.partitions.push_back(read(fp, get(fp.tp)));
+    for (const CachedPartition& c : asked)
+      resp.partitions.push_back(read(c.request, generation == partitions_generation_ ? c.partition : get(c.request.tp)));
     // Kafka's check as it answers: the session must still be the cache's, at
     // the epoch this request left it (a newer request, a close or an eviction
     // moved it on: this answer would not match it).
@@ -476,8 +485,9 @@ void ReplicaManager::answer_incremental(FetchSession& session, protocol::FetchRe
   // (whose cached HW is then forgotten, so it is answered again once the
   // error clears) or a hint. Answered records move the partition to the back.
   assert(resp.partitions.size() == session.partitions.size());
-  std::vector<protocol::FetchPartitionResponse> answered;
-  std::vector<uint8_t> has_records(resp.partitions.size(), 0);
+  std::vector<uint8_t>& has_records = has_records_scratch_;
+  has_records.assign(resp.partitions.size(), 0);
+  size_t answered = 0;  // resp.partitions[0, answered) are the answered ones, in order
   bool any_records = false;
   for (size_t i = 0; i < resp.partitions.size(); ++i) {
     protocol::FetchPartitionResponse& r = resp.partitions[i];
@@ -497,8 +507,12 @@ void ReplicaManager::answer_incremental(FetchSession& session, protocol::FetchRe
     }
     has_records[i] = !r.batches.empty();
     any_records = any_records || has_records[i];
-    if (answer) answered.push_back(std::move(r));
+    if (answer) {
+      if (answered != i) resp.partitions[answered] = std::move(r);
+      ++answered;
+    }
   }
+  resp.partitions.erase(resp.partitions.begin() + static_cast<std::ptrdiff_t>(answered), resp.partitions.end());
   if (any_records) {
     std::vector<CachedPartition> order;
     order.reserve(session.partitions.size());
@@ -507,7 +521,6 @@ void ReplicaManager::answer_incremental(FetchSession& session, protocol::FetchRe
         if (has_records[i] == pass) order.push_back(session.partitions[i]);
     session.partitions = std::move(order);
   }
-  resp.partitions = std::move(answered);
   resp.session_id = session.id;
 }
 

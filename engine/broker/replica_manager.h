@@ -193,6 +193,12 @@ class ReplicaManager {
   // Lookup only (get() runs for every partition of every Fetch and Produce):
   // a hash probe instead of an ordered search of string compares.
   std::unordered_map<TopicPartition, Partition*, TopicPartitionHash> index_;
+  // Bumped by add() and remove(): a Partition* remembered at generation g is
+  // still this tp's while the generation is g (fetch sessions remember theirs,
+  // so an incremental fetch skips a hash probe per session partition).
+  uint64_t partitions_generation_ = 1;
+  // answer_incremental's per-partition "has records" flags, kept between calls.
+  std::vector<uint8_t> has_records_scratch_;
   // Incremental fetch sessions (KIP-227); in memory, so a restart forgets them.
   FetchSessionCache fetch_sessions_;
   std::vector<std::shared_ptr<DelayedProduce>> delayed_produce_;
