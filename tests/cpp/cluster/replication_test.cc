@@ -138,6 +138,24 @@ TEST_CASE("min.insync.replicas: writes are refused once the ISR is too small", "
   REQUIRE(c.metrics().at("UnderReplicatedPartitions") == 1);
 }
 
+TEST_CASE("an altered min.insync.replicas applies to the next acks=all produce", "[cluster]") {
+  Cluster c(opts(6, 3, 1));
+  c.wait_ready();
+  c.create_topic("t", 1, 3, {{"min.insync.replicas", "2"}});
+  const PartitionDescription d = c.describe_partition("t", 0);
+  c.crash(follower_of(d, 0));
+  c.crash(follower_of(d, 1));
+  REQUIRE(c.run_until([&] { return c.describe_partition("t", 0).isr.size() == 1; }, 30'000));
+  REQUIRE(c.produce("t", 0, {"refused"}, -1).error == Errc::NOT_ENOUGH_REPLICAS);
+  // Each ConfigRecord the brokers apply replaces the topic's settings they cached.
+  c.alter_topic_config("t", "min.insync.replicas", "1");
+  c.run_for_ms(1'000);
+  REQUIRE(c.produce("t", 0, {"taken"}, -1).error == Errc::NONE);
+  c.alter_topic_config("t", "min.insync.replicas", "2");
+  c.run_for_ms(1'000);
+  REQUIRE(c.produce("t", 0, {"refused again"}, -1).error == Errc::NOT_ENOUGH_REPLICAS);
+}
+
 TEST_CASE("a slow follower disk shrinks the ISR - it rejoins when the disk recovers", "[cluster]") {
   Cluster c(opts(7, 3, 1, {{"replica.lag.time.max.ms", "2000"}}));
   c.wait_ready();
