@@ -422,10 +422,16 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
         c.partition_generation = partitions_generation_;
       }
     const uint64_t generation = partitions_generation_;
-    std::vector<CachedPartition> asked(session->partitions);
+    std::vector<CachedPartition> asked;
+    if (!spare_snapshots_.empty()) {
+      asked = std::move(spare_snapshots_.back());
+      spare_snapshots_.pop_back();
+    }
+    asked.assign(session->partitions.begin(), session->partitions.end());
     resp.partitions.reserve(asked.size());
     for (const CachedPartition& c : asked)
       resp.partitions.push_back(read(c.request, generation == partitions_generation_ ? c.partition : get(c.request.tp)));
+    if (spare_snapshots_.size() < kSpareSnapshots) spare_snapshots_.push_back(std::move(asked));
     // Kafka's check as it answers: the session must still be the cache's, at
     // the epoch this request left it (a newer request, a close or an eviction
     // moved it on: this answer would not match it).
@@ -440,6 +446,7 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
     auto d = std::make_shared<DelayedFetch>();
     d->request = in;
     d->request.tag = static_cast<uint64_t>(deadline.ns);
+    d->partitions.reserve(resp.partitions.size());
     for (const auto& r : resp.partitions) d->partitions.push_back(r.tp);
     delayed_fetch_.push_back(d);
     d->expiry = world_.schedule_after(self_, deadline - now, [this, d] {

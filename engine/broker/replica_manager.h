@@ -199,6 +199,11 @@ class ReplicaManager {
   uint64_t partitions_generation_ = 1;
   // answer_incremental's per-partition "has records" flags, kept between calls.
   std::vector<uint8_t> has_records_scratch_;
+  // Spare buffers for an incremental fetch's snapshot of its session (a
+  // handler that blocks keeps its own; another takes the next): a Fetch
+  // reuses one instead of allocating. At most kSpareSnapshots are kept.
+  static constexpr size_t kSpareSnapshots = 8;
+  std::vector<std::vector<CachedPartition>> spare_snapshots_;
   // Incremental fetch sessions (KIP-227); in memory, so a restart forgets them.
   FetchSessionCache fetch_sessions_;
   std::vector<std::shared_ptr<DelayedProduce>> delayed_produce_;
