@@ -171,6 +171,24 @@ TEST_CASE("inconsistent-offsets fires when two consumers read different records 
   REQUIRE(s.kinds() == Kinds{"inconsistent-offsets"});
 }
 
+TEST_CASE("inconsistent-offsets reports an offset once - reads far apart as reads close together",
+          "[check][inconsistent-offsets]") {
+  // Offsets 0 and 10 million: too sparse for the flat per-offset table, so
+  // the checker hashes them; the dense story takes the table. Same verdict.
+  for (const int64_t far : {int64_t{1}, int64_t{10'000'000}}) {
+    Story s;
+    s.poll(20, {{0, "a"}, {far, "x"}}, 100);
+    s.poll(21, {{far, "y"}}, 200);
+    s.poll(22, {{far, "z"}}, 300);
+    s.poll(23, {{0, "a"}}, 400);
+    const Verdict v = s.check();
+    REQUIRE(s.kinds() == Kinds{"inconsistent-offsets"});
+    REQUIRE(v.anomalies().size() == 1);  // z conflicts too: one report per offset
+    REQUIRE(v.anomalies()[0].offsets == std::vector<int64_t>{far});
+    REQUIRE(v.anomalies()[0].records == std::vector<std::string>{"x", "y"});
+  }
+}
+
 TEST_CASE("inconsistent-offsets fires when a read disagrees with the final log - quiet when they agree",
           "[check][inconsistent-offsets]") {
   Story s;
