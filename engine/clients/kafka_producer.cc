@@ -89,20 +89,20 @@ std::optional<std::pair<ProducerId, ProducerEpoch>> KafkaProducer::producer_id()
   return std::make_pair(txn_->producer_id(), txn_->producer_epoch());
 }
 
-const PartitionView& KafkaProducer::view_of(const std::string& topic) {
+const KafkaProducer::CachedView& KafkaProducer::view_of(const std::string& topic) {
   // Rebuilt only when a metadata refresh may have changed it.
   auto it = views_.find(topic);
-  if (it == views_.end()) it = views_.emplace(topic, CachedView{}).first;
+  if (it == views_.end()) it = views_.emplace(topic, CachedView{UINT64_MAX, {}, TopicName(topic)}).first;
   CachedView& c = it->second;
-  if (c.version == metadata_.version()) return c.view;
+  if (c.version == metadata_.version()) return c;
   PartitionView& v = c.view;
   v.available.clear();
   v.count = metadata_.partition_count(topic);
-  TopicPartition tp{topic, 0};
+  TopicPartition tp{c.name, 0};
   for (tp.partition = 0; tp.partition < v.count; ++tp.partition)
     if (const PartitionLeader* pl = metadata_.partition(tp); pl && pl->leader >= 0) v.available.push_back(tp.partition);
   c.version = metadata_.version();
-  return v;
+  return c;
 }
 
 int32_t KafkaProducer::choose_partition(const ProducerRecord& r, const PartitionView& view) {
@@ -178,13 +178,14 @@ SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
       return fail_now(record, record.partition.value_or(-1), Errc::DELIVERY_TIMEOUT, callback, std::nullopt);
     }
   }
-  const PartitionView& view = view_of(record.topic);
+  const CachedView& cached_view = view_of(record.topic);
+  const PartitionView& view = cached_view.view;
   int32_t partition = choose_partition(record, view);
   const bool sticky = partition < 0;
   if (sticky) partition = sticky_.current(record.topic, view);
   if (partition < 0 || partition >= view.count)
     return fail_now(record, partition, Errc::UNKNOWN_TOPIC_OR_PARTITION, callback, std::nullopt);
-  const TopicPartition tp{record.topic, partition};
+  const TopicPartition tp{cached_view.name, partition};
 
   const int64_t timestamp = record.timestamp.value_or(now_ms());
   const int32_t size = accumulator_.estimate_size(record);

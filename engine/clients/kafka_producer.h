@@ -106,12 +106,14 @@ class KafkaProducer {
  private:
   // The partition for a record (explicit, user, round robin, murmur2, or -1: sticky).
   int32_t choose_partition(const ProducerRecord& r, const PartitionView& view);
-  // The partitioner's view of `topic`, cached per metadata version.
-  const PartitionView& view_of(const std::string& topic);
+  // The partitioner's view of `topic`, cached per metadata version, with the
+  // topic's interned name (a send then names its partition without hashing).
   struct CachedView {
     uint64_t version = UINT64_MAX;  // the metadata version it was built from (none yet)
     PartitionView view;
+    TopicName name;
   };
+  const CachedView& view_of(const std::string& topic);
   std::map<std::string, CachedView> views_;
   SendFuture fail_now(const ProducerRecord& r, int32_t partition, Errc error, const SendCallback& cb,
                       std::optional<uint64_t> op);

@@ -1109,7 +1109,7 @@ std::vector<std::string> Cluster::check_invariants(bool logs) {
         if (!a) break;
         for (size_t k = 0; k < followers.size();) {
           Follower& fw = followers[k];
-          const storage::BatchPtr b = fw.cursor.next();
+          const storage::BatchPtr b = fw.cursor.next(a.get());
           bool done = !b || a->next_offset() > p->high_watermark() || b->next_offset() > p->high_watermark();
           if (!done && (a->base_offset() != b->base_offset() || a->crc() != b->crc())) {
             done = true;

@@ -23,8 +23,11 @@ namespace ksim {
 class LogBatchCursor {
  public:
   LogBatchCursor(const sim::Disk& disk, const storage::UnifiedLog& log);
-  // The next batch, or null after the last.
-  storage::BatchPtr next();
+  // The next batch, or null after the last. `twin`: a batch already decoded
+  // and validated that this one is likely a copy of (the leader's, read in
+  // lockstep with a follower's): bytes identical to it decode as it did, so
+  // they skip the CRC and the record parse.
+  storage::BatchPtr next(const storage::RecordBatch* twin = nullptr);
 
  private:
   bool open_next_segment();

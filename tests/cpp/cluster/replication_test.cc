@@ -5,7 +5,10 @@
 #include <algorithm>
 
 #include "engine/broker/protocol.h"
+#include "engine/common/node_ids.h"
 #include "engine/server/cluster.h"
+#include "engine/server/log_peek.h"
+#include "engine/storage/log_segment.h"
 #include "sim/network.h"
 
 using namespace ksim;
@@ -459,4 +462,41 @@ TEST_CASE("an altered retention.ms applies to the live logs at the next retentio
   const Offset start = c.describe_partition("t", 0).replica_states.front().log_start_offset;
   c.run_for_ms(60'000);
   REQUIRE(c.describe_partition("t", 0).replica_states.front().log_start_offset == start);
+}
+
+TEST_CASE("a follower batch read beside its leader twin decodes as it would alone - a corrupted one ends the walk",
+          "[cluster][check]") {
+  Cluster c(opts(31, 3));
+  c.wait_ready();
+  c.create_topic("t", 1, 3, {{"flush.messages", "1"}});  // synced: the corruption reaches the platter too
+  for (int i = 0; i < 5; ++i) REQUIRE(c.produce("t", 0, {"r" + std::to_string(i)}, -1).error == Errc::NONE);
+  c.run_for_ms(2'000);
+  const PartitionDescription d = c.describe_partition("t", 0);
+  const int32_t f = follower_of(d, 0);
+  auto log_of = [&](int32_t b) -> const storage::UnifiedLog& {
+    return c.node(b)->broker()->replica_manager().get({"t", 0})->log();
+  };
+  sim::Disk& leader_disk = c.world().disk(sim_node_of(d.leader));
+  sim::Disk& follower_disk = c.world().disk(sim_node_of(f));
+  // The invariant check's lockstep: each follower batch read with the leader's as its twin (or not).
+  auto walk = [&](bool twins) {
+    std::vector<std::pair<int64_t, uint32_t>> seen;
+    LogBatchCursor leader(leader_disk, log_of(d.leader)), follower(follower_disk, log_of(f));
+    while (const storage::BatchPtr a = leader.next()) {
+      const storage::BatchPtr b = follower.next(twins ? a.get() : nullptr);
+      if (!b) break;
+      seen.emplace_back(b->base_offset().value, b->crc());
+    }
+    return seen;
+  };
+  REQUIRE(walk(true).size() == 5);
+  REQUIRE(walk(true) == walk(false));
+  // A flipped byte in the third batch's records: its bytes no longer match the
+  // twin, so it is decoded in full, fails its CRC, and the walk ends there.
+  const std::vector<storage::BatchPtr> batches = peek_batches(leader_disk, log_of(d.leader));
+  const uint64_t third = batches[0]->size_in_bytes() + batches[1]->size_in_bytes();
+  follower_disk.corrupt(storage::LogSegment::file_stem(log_of(f).dir(), Offset{0}) + ".log",
+                        third + storage::RecordBatch::kHeaderSize + 2, 1);
+  REQUIRE(walk(true).size() == 2);
+  REQUIRE(walk(true) == walk(false));
 }
