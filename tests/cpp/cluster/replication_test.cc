@@ -126,15 +126,21 @@ TEST_CASE("acks=all: a leader crash right after the acknowledgement loses nothin
   require_invariants(c);
 }
 
-TEST_CASE("min.insync.replicas: writes are refused once the ISR is too small", "[cluster]") {
-  Cluster c(opts(6, 3, 1));  // a dedicated controller: losing two brokers keeps the quorum
+// Topic "t" (RF=3, min.insync.replicas=2) with both followers crashed: the
+// controller fences them after broker.session.timeout.ms and shrinks the ISR
+// to the leader. A dedicated controller: losing two brokers keeps the quorum.
+static void isr_down_to_the_leader(Cluster& c) {
   c.wait_ready();
   c.create_topic("t", 1, 3, {{"min.insync.replicas", "2"}});
   const PartitionDescription d = c.describe_partition("t", 0);
   c.crash(follower_of(d, 0));
   c.crash(follower_of(d, 1));
-  // The controller fences them after broker.session.timeout.ms and shrinks the ISR.
   REQUIRE(c.run_until([&] { return c.describe_partition("t", 0).isr.size() == 1; }, 30'000));
+}
+
+TEST_CASE("min.insync.replicas: writes are refused once the ISR is too small", "[cluster]") {
+  Cluster c(opts(6, 3, 1));
+  isr_down_to_the_leader(c);
   REQUIRE(c.produce("t", 0, {"x"}, -1).error == Errc::NOT_ENOUGH_REPLICAS);
   REQUIRE(c.produce("t", 0, {"y"}, 1).error == Errc::NONE);  // acks=1 does not care
   REQUIRE(c.metrics().at("UnderMinIsrPartitionCount") == 1);
@@ -143,12 +149,7 @@ TEST_CASE("min.insync.replicas: writes are refused once the ISR is too small", "
 
 TEST_CASE("an altered min.insync.replicas applies to the next acks=all produce", "[cluster]") {
   Cluster c(opts(6, 3, 1));
-  c.wait_ready();
-  c.create_topic("t", 1, 3, {{"min.insync.replicas", "2"}});
-  const PartitionDescription d = c.describe_partition("t", 0);
-  c.crash(follower_of(d, 0));
-  c.crash(follower_of(d, 1));
-  REQUIRE(c.run_until([&] { return c.describe_partition("t", 0).isr.size() == 1; }, 30'000));
+  isr_down_to_the_leader(c);
   REQUIRE(c.produce("t", 0, {"refused"}, -1).error == Errc::NOT_ENOUGH_REPLICAS);
   // Each ConfigRecord the brokers apply replaces the topic's settings they cached.
   c.alter_topic_config("t", "min.insync.replicas", "1");
