@@ -197,7 +197,7 @@ class ProducerStateManager {
     Offset last_stable_offset;
   };
   // Everything a replay of the journal derives.
-  struct State {  // the two maps the last stable offset reads first: one cache line
+  struct State {  // the two maps the last stable offset reads come first, side by side
     std::map<Offset, ProducerId> ongoing;        // first offset -> producer (Kafka's ongoingTxns)
     std::map<Offset, CompletedTxn> unreplicated;  // by first offset: marker not yet below the HW
     std::map<ProducerId, ProducerStateEntry> producers;
