@@ -159,6 +159,7 @@ void ProducerStateManager::remove_expired(int64_t now_ms, int64_t expiration_ms)
   expiration_ms_ = expiration_ms;
   forget_expired(base_, now_ms, expiration_ms);
   forget_expired(state_, now_ms, expiration_ms);
+  first_unstable_ = compute_first_unstable();
   check_invariants(false);
 }
 
@@ -178,6 +179,7 @@ void ProducerStateManager::clear() {
   journal_.clear();
   state_ = State{};
   high_watermark_ = Offset{0};
+  first_unstable_.reset();
 }
 
 void ProducerStateManager::forget_below(State& s, Offset log_start) {
@@ -193,6 +195,7 @@ void ProducerStateManager::on_log_start_offset(Offset log_start) {
   }
   forget_below(base_, log_start);
   forget_below(state_, log_start);
+  first_unstable_ = compute_first_unstable();
   check_invariants(true);
 }
 
@@ -205,6 +208,7 @@ void ProducerStateManager::prune_unreplicated() {
   // Kafka's onHighWatermarkUpdated: only the replay result is pruned; base_
   // keeps them, and a rebuild prunes again with the HW of that moment.
   std::erase_if(state_.unreplicated, [&](const auto& kv) { return kv.second.last_offset < high_watermark_; });
+  first_unstable_ = compute_first_unstable();
 }
 
 bool ProducerStateManager::has_ongoing_txn(ProducerId id) const {
@@ -217,7 +221,7 @@ std::optional<Offset> ProducerStateManager::first_undecided_offset() const {
   return state_.ongoing.begin()->first;
 }
 
-std::optional<Offset> ProducerStateManager::first_unstable_offset() const {
+std::optional<Offset> ProducerStateManager::compute_first_unstable() const {
   std::optional<Offset> out = first_undecided_offset();
   if (!state_.unreplicated.empty()) {
     const Offset u = state_.unreplicated.begin()->first;
@@ -257,6 +261,7 @@ std::vector<CompletedTxn> ProducerStateManager::aborted_transactions(Offset from
 }
 
 void ProducerStateManager::check_invariants(bool full) const {
+  SIM_ASSERT(first_unstable_ == compute_first_unstable(), "producer state: the cached first unstable offset is stale");
   size_t open = 0;
   for (const auto& [pid, e] : state_.producers) {
     SIM_ASSERT(e.batches.size() <= kNumBatchesToRetain, "producer state: more than 5 batches retained");

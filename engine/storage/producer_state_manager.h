@@ -169,7 +169,7 @@ class ProducerStateManager {
   std::optional<Offset> first_undecided_offset() const;
   // The earliest first offset of an ongoing transaction or of a completed one
   // whose marker the high watermark has not passed (Kafka's firstUnstableOffset).
-  std::optional<Offset> first_unstable_offset() const;
+  std::optional<Offset> first_unstable_offset() const { return first_unstable_; }
   // Every aborted transaction overlapping [from, upper_exclusive) — marker at or
   // after `from`, first offset before `upper_exclusive` — in first-offset order
   // (Kafka's collectAbortedTxns).
@@ -211,7 +211,12 @@ class ProducerStateManager {
   // `full`: everything (after a rebuild); otherwise what an append can break.
   void check_invariants(bool full) const;
 
-  State state_;                      // base_ + journal_ replayed (first: read by every fetch)
+  // first_unstable_offset(), kept by every change of state_'s ongoing and
+  // unreplicated maps (a fetch of any partition reads it for the LSO: one
+  // field beside the log's offsets instead of two maps).
+  std::optional<Offset> first_unstable_;
+  std::optional<Offset> compute_first_unstable() const;
+  State state_;                      // base_ + journal_ replayed
   State base_;                       // state of batches no longer in the journal
   std::deque<JournalEntry> journal_;  // producer batches still in the log, by offset
   Offset high_watermark_{0};

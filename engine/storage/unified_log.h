@@ -211,17 +211,17 @@ class UnifiedLog {
   // What every fetch of every partition reads comes first (a leader answers a
   // follower's session of mostly idle partitions: each costs the cache lines
   // it touches): the segment list, the offsets, then the producer state, whose
-  // live State leads it (for the last stable offset).
+  // cached first unstable offset leads it (for the last stable offset).
   sim::World* world_;
   sim::Disk* disk_;
   std::vector<std::unique_ptr<LogSegment>> segments_;  // by base offset; never empty once open
   Offset log_start_offset_{0};
-  Offset recovery_point_{0};
   Offset high_watermark_{0};
+  bool offline_ = false;
+  ProducerStateManager producer_state_;  // its cached first unstable offset leads it
+  Offset recovery_point_{0};
   Offset first_dirty_offset_{0};
   int64_t last_flush_ms_ = 0;
-  bool offline_ = false;
-  ProducerStateManager producer_state_;
   std::string dir_;
   TopicPartition tp_;
   LogConfig config_;
