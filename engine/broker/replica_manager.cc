@@ -353,11 +353,19 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   }
 
   protocol::FetchResponse resp;
+  std::vector<TopicPartition> watched;  // what this fetch waits on if it parks
   int64_t bytes = 0;
   bool any_error = false;
   // Kafka cuts a quota'd consumer's fetch to what its quota admits in a window (at least one batch).
   const std::optional<int64_t> quota_bytes = !follower && fetch_quota_bytes ? fetch_quota_bytes(in) : std::nullopt;
-  auto read = [&](const protocol::FetchPartition& fp, Partition* p) {
+  // Reads one partition into resp.partitions. With `cached` (a session's
+  // partition), an IDLE one is skipped: no records to read, no error, and the
+  // high watermark and log start offset the session last answered. Kafka
+  // reads it all the same and then leaves it out of the incremental answer
+  // (answer_incremental's rule); skipping it up front spares the response
+  // object and the last stable offset, which lives in another cache line of
+  // every idle partition.
+  auto read = [&](const protocol::FetchPartition& fp, Partition* p, const CachedPartition* cached) {
     protocol::FetchPartitionResponse r;
     r.tp = fp.tp;
     if (!p || !p->is_leader()) {
@@ -403,13 +411,16 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
           maybe_expand(*p, req.replica_id);
         }
       }
+      if (cached && r.error == Errc::NONE && r.batches.empty() && cached->high_watermark == p->high_watermark() &&
+          cached->log_start_offset == log.log_start_offset())
+        return;
       r.high_watermark = p->high_watermark();
       r.last_stable_offset = p->last_stable_offset();
       r.log_start_offset = log.log_start_offset();
     }
     any_error = any_error || r.error != Errc::NONE;
     for (const auto& b : r.batches) bytes += static_cast<int64_t>(b->size_in_bytes());
-    return r;
+    resp.partitions.push_back(std::move(r));
   };
   if (session) {
     // A snapshot: a read may block on a log lock, and the session may move on
@@ -428,9 +439,13 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
       spare_snapshots_.pop_back();
     }
     asked.assign(session->partitions.begin(), session->partitions.end());
-    resp.partitions.reserve(asked.size());
     for (const CachedPartition& c : asked)
-      resp.partitions.push_back(read(c.request, generation == partitions_generation_ ? c.partition : get(c.request.tp)));
+      read(c.request, generation == partitions_generation_ ? c.partition : get(c.request.tp), &c);
+    // What a parked fetch waits on: every partition of the session, idle or not.
+    if (!any_error && bytes < req.min_bytes) {
+      watched.reserve(asked.size());
+      for (const CachedPartition& c : asked) watched.push_back(c.request.tp);
+    }
     if (spare_snapshots_.size() < kSpareSnapshots) spare_snapshots_.push_back(std::move(asked));
     // Kafka's check as it answers: the session must still be the cache's, at
     // the epoch this request left it (a newer request, a close or an eviction
@@ -439,15 +454,18 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
       return session_error(Errc::INVALID_FETCH_SESSION_EPOCH);
   } else {
     resp.partitions.reserve(req.partitions.size());
-    for (const auto& fp : req.partitions) resp.partitions.push_back(read(fp, get(fp.tp)));
+    for (const auto& fp : req.partitions) read(fp, get(fp.tp), nullptr);
+    if (!any_error && bytes < req.min_bytes) {
+      watched.reserve(resp.partitions.size());
+      for (const auto& r : resp.partitions) watched.push_back(r.tp);
+    }
   }
   if (!any_error && bytes < req.min_bytes && now < deadline) {
     // Park (DelayedFetch): re-run when data arrives or at the deadline.
     auto d = std::make_shared<DelayedFetch>();
     d->request = in;
     d->request.tag = static_cast<uint64_t>(deadline.ns);
-    d->partitions.reserve(resp.partitions.size());
-    for (const auto& r : resp.partitions) d->partitions.push_back(r.tp);
+    d->partitions = std::move(watched);
     delayed_fetch_.push_back(d);
     d->expiry = world_.schedule_after(self_, deadline - now, [this, d] {
       if (d->done) return;
@@ -491,14 +509,20 @@ void ReplicaManager::answer_incremental(FetchSession& session, protocol::FetchRe
   // if it has records, a new high watermark or log start offset, an error
   // (whose cached HW is then forgotten, so it is answered again once the
   // error clears) or a hint. Answered records move the partition to the back.
-  assert(resp.partitions.size() == session.partitions.size());
+  // resp.partitions holds some of the session's partitions, in session
+  // order; the others were idle (handle_fetch's read skipped them: nothing to
+  // answer). A session holds a partition once, so a merge walk pairs them.
+  assert(resp.partitions.size() <= session.partitions.size());
   std::vector<uint8_t>& has_records = has_records_scratch_;
-  has_records.assign(resp.partitions.size(), 0);
+  has_records.assign(session.partitions.size(), 0);
   size_t answered = 0;  // resp.partitions[0, answered) are the answered ones, in order
   bool any_records = false;
-  for (size_t i = 0; i < resp.partitions.size(); ++i) {
-    protocol::FetchPartitionResponse& r = resp.partitions[i];
-    CachedPartition& c = session.partitions[i];
+  size_t at = 0;  // the session partition resp.partitions[k] answers
+  for (size_t k = 0; k < resp.partitions.size(); ++k, ++at) {
+    protocol::FetchPartitionResponse& r = resp.partitions[k];
+    while (at < session.partitions.size() && !(session.partitions[at].request.tp == r.tp)) ++at;
+    SIM_ASSERT(at < session.partitions.size(), "fetch: an answered partition is not in its session");
+    CachedPartition& c = session.partitions[at];
     bool answer = !r.batches.empty() || r.diverging_epoch.has_value() || r.current_leader.has_value();
     if (c.high_watermark != r.high_watermark) {
       answer = true;
@@ -512,10 +536,10 @@ void ReplicaManager::answer_incremental(FetchSession& session, protocol::FetchRe
       answer = true;
       c.high_watermark = kNoOffset;
     }
-    has_records[i] = !r.batches.empty();
-    any_records = any_records || has_records[i];
+    has_records[at] = !r.batches.empty();
+    any_records = any_records || has_records[at];
     if (answer) {
-      if (answered != i) resp.partitions[answered] = std::move(r);
+      if (answered != k) resp.partitions[answered] = std::move(r);
       ++answered;
     }
   }

@@ -119,6 +119,21 @@ TEST_CASE("a parked fetch answered after a newer one moved its session is INVALI
   REQUIRE(sim::payload_as<protocol::FetchResponse>((*parked)->payload).error == Errc::INVALID_FETCH_SESSION_EPOCH);
 }
 
+TEST_CASE("a parked incremental fetch wakes on the first records in any partition of its session",
+          "[broker][fetch][session]") {
+  Lab lab;
+  const auto full = lab.fetch(0, kInitialFetchEpoch, {Lab::at(0, 3), Lab::at(1, 3)});
+  auto parked = lab.start_fetch(full.session_id, 1, {}, 5'000);  // both partitions idle: it waits on both
+  lab.c->run_for_ms(100);
+  REQUIRE_FALSE(parked->has_value());
+  REQUIRE(lab.c->produce("t", 1, {"d"}, -1).error == Errc::NONE);
+  REQUIRE(lab.c->run_until([&] { return parked->has_value(); }, 1'000));  // long before its 5 s deadline
+  const auto& woke = sim::payload_as<protocol::FetchResponse>((*parked)->payload);
+  REQUIRE(woke.partitions.size() == 1);  // partition 0 is still idle: not in the answer
+  REQUIRE(woke.partitions[0].tp == TopicPartition{"t", 1});
+  REQUIRE(woke.partitions[0].high_watermark == Offset{4});
+}
+
 TEST_CASE("a restarted leader has forgotten its fetch sessions", "[broker][fetch][session]") {
   Lab lab;
   const auto full = lab.fetch(0, kInitialFetchEpoch, {Lab::at(0, 3), Lab::at(1, 3)});
