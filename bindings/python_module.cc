@@ -20,6 +20,13 @@
 
 namespace py = pybind11;
 
+namespace ksim::py_bindings {
+namespace {
+bool g_interpreter_exiting = false;
+}  // namespace
+bool interpreter_exiting() { return g_interpreter_exiting; }
+}  // namespace ksim::py_bindings
+
 namespace {
 
 // Whether calling `f` needs one positional argument (it has a positional
@@ -238,6 +245,9 @@ py::list describe_client_quotas(const Cluster& c) {
 PYBIND11_MODULE(_ksim, m) {
   m.doc() = "ksim: a deterministic simulator of an Apache Kafka cluster (C++ core)";
   m.attr("__version__") = KSIM_VERSION;
+  // See ClusterDeleter: from here on, a dropped Simulation is left to the OS.
+  py::module_::import("atexit").attr("register")(
+      py::cpp_function([] { ksim::py_bindings::g_interpreter_exiting = true; }));
 
   static py::exception<sim::SimError> ksim_error(m, "KsimError");
   static py::exception<ConfigError> config_error(m, "ConfigError", ksim_error.ptr());

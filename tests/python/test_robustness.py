@@ -277,6 +277,28 @@ def test_garbage_collected_on_another_thread_then_exit():
     assert r.returncode == 0 and r.stdout.strip() == "done", r.stdout + r.stderr
 
 
+def test_a_simulation_mid_run_at_interpreter_exit_is_left_to_the_os():
+    # At exit a Simulation is not freed object by object (ClusterDeleter):
+    # its fibers are unwound and the OS takes the memory. Here clients are
+    # mid-run, a send is still in flight and Python callbacks are held: the
+    # process must still end at once, cleanly, having printed everything.
+    code = """
+        import ksim
+        s = ksim.Simulation(seed=6, brokers=3)
+        s.create_topic("t", partitions=2, replication_factor=3)
+        delivered = []
+        p = s.producer({"acks": "all"}, on_delivery=lambda err, msg: delivered.append(err))
+        s.workload("t", producers=1, consumers=2, rate_per_s=500,
+                   consumer_config={"group.id": "g", "auto.offset.reset": "earliest"})
+        s.run_for(3_000)
+        p.produce("t", value=b"in flight at exit")
+        print(s.trace_hash(), flush=True)
+    """
+    r = python(code, timeout=60)
+    assert r.returncode == 0 and r.stderr == "", r.stdout + r.stderr
+    assert re.fullmatch(r"[0-9a-f]{16}", r.stdout.strip()), r.stdout
+
+
 # ---- atomic export -----------------------------------------------------------------------------------
 
 def _readable(path):
