@@ -253,6 +253,7 @@ Result<CleanerStats> LogCleaner::clean(UnifiedLog& log, int64_t now_ms, int64_t 
   }
   for (size_t i = last + 1; i < segs.size(); ++i) rebuilt.push_back(std::move(segs[i]));
   segs = std::move(rebuilt);
+  log.sync_log_end_offset();  // the active segment is never cleaned; kept exact all the same
   // The rebuilt index: the aborted transactions whose marker went, and (the
   // KAFKA-13727 switch) those the partial pass did not collect.
   std::vector<CompletedTxn> gone;

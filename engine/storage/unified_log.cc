@@ -23,6 +23,7 @@ Errc UnifiedLog::fail(Errc e) {
 
 void UnifiedLog::check_invariants() const {
   SIM_ASSERT(!segments_.empty(), "an open log has an active segment");
+  SIM_ASSERT(log_end_offset_ == segments_.back()->next_offset(), "the cached log end offset is the active segment's");
   for (size_t i = 1; i < segments_.size(); ++i)
     // Gaps are a compacted log's (its cleaner's or, in a follower, its
     // leader's); a log is opened before its config is known, so they are
@@ -65,6 +66,7 @@ Errc UnifiedLog::load_segments(Offset recovery_point, Offset log_start_offset, b
                                             config_, now);
     if (Errc e = seg->create(); e != Errc::NONE) return e;
     segments_.push_back(std::move(seg));
+    sync_log_end_offset();
   }
   for (size_t i = 0; i < bases.size(); ++i) {
     // The cleaner's merge a crash interrupted: the merged segment (renamed
@@ -111,6 +113,7 @@ Errc UnifiedLog::load_segments(Offset recovery_point, Offset log_start_offset, b
     // one that ends after it was a merge's leftover, deleted above. Kafka's
     // LogLoader has no test between segments either; only a bad batch cuts.
     segments_.push_back(std::move(seg));
+    sync_log_end_offset();
     if (truncated > 0) {
       // Everything after an invalid batch is suspect: Kafka deletes
       // the remaining segments, so the log stays a prefix of what was written.
@@ -180,7 +183,9 @@ Errc UnifiedLog::append_batch(const BatchPtr& batch) {
     if (Errc e = roll_locked(); e != Errc::NONE) return e;
   // Kafka records a new epoch before appending its first batch.
   if (Errc e = maybe_assign_epoch(*batch); e != Errc::NONE) return e;
-  if (Errc e = active().append(batch); e != Errc::NONE) return e;
+  const Errc appended = active().append(batch);
+  sync_log_end_offset();
+  if (appended != Errc::NONE) return appended;
   // Flush policy: flush.messages unflushed messages, or flush.ms since the last flush.
   const int64_t unflushed = log_end_offset() - recovery_point_;
   if (unflushed >= config_.flush_messages || now_ms() - last_flush_ms_ >= config_.flush_ms) return flush_locked();
@@ -308,6 +313,7 @@ Errc UnifiedLog::roll_locked() {
   auto seg = std::make_unique<LogSegment>(*disk_, dir_, base, config_, now_ms());
   if (Errc e = seg->create(); e != Errc::NONE) return e;
   segments_.push_back(std::move(seg));
+  sync_log_end_offset();
   // Kafka schedules flushUptoOffsetExclusive(new base) right after a roll: the
   // old segments become durable and the recovery point moves to the new base.
   for (auto& s : segments_) {
@@ -358,8 +364,10 @@ Errc UnifiedLog::truncate_to(Offset offset) {
   while (segments_.size() > 1 && segments_.back()->base_offset() >= offset) {
     if (Errc e = segments_.back()->delete_files(); e != Errc::NONE) return fail(e);
     segments_.pop_back();
+    sync_log_end_offset();
   }
   auto cut = active().truncate_to(offset);
+  sync_log_end_offset();
   if (!cut.ok()) return fail(cut.error);
   const Offset leo = log_end_offset();
   producer_state_.truncate_to(leo);
@@ -379,6 +387,7 @@ Errc UnifiedLog::truncate_fully_locked(Offset offset) {
   auto seg = std::make_unique<LogSegment>(*disk_, dir_, offset, config_, now_ms());
   if (Errc e = seg->create(); e != Errc::NONE) return e;
   segments_.push_back(std::move(seg));
+  sync_log_end_offset();
   if (Errc e = epochs_.clear(); e != Errc::NONE) return e;
   log_start_offset_ = recovery_point_ = offset;
   set_high_watermark(offset);
@@ -419,6 +428,7 @@ Errc UnifiedLog::delete_segments(size_t count) {
   for (size_t i = 0; i < count; ++i)
     if (Errc e = segments_[i]->delete_files(); e != Errc::NONE) return e;
   segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(count));
+  sync_log_end_offset();
   log_start_offset_ = std::max(log_start_offset_, segments_.front()->base_offset());
   set_high_watermark(std::max(high_watermark_, log_start_offset_));
   recovery_point_ = std::max(recovery_point_, log_start_offset_);

@@ -89,7 +89,11 @@ class UnifiedLog {
   bool offline() const { return offline_; }
 
   Offset log_start_offset() const { return log_start_offset_; }
-  Offset log_end_offset() const { return segments_.back()->next_offset(); }
+  // The active segment's next offset, kept by every change of the segment
+  // list or the active segment (sync_log_end_offset), asserted by
+  // check_invariants: every fetch reads it, and the segment itself sits two
+  // cache misses away.
+  Offset log_end_offset() const { return log_end_offset_; }
   Offset recovery_point() const { return recovery_point_; }
   Offset high_watermark() const { return high_watermark_; }
   // Clamped to [log_start_offset, log_end_offset] (retention deletes only below it).
@@ -207,6 +211,10 @@ class UnifiedLog {
   Errc truncate_fully_locked(Offset offset);
   void check_invariants() const;
   void set_high_watermark(Offset hw);  // the only writer of high_watermark_
+  // After any change of segments_ or of the active segment's contents.
+  void sync_log_end_offset() {
+    if (!segments_.empty()) log_end_offset_ = segments_.back()->next_offset();
+  }
 
   // What every fetch of every partition reads comes first (a leader answers a
   // follower's session of mostly idle partitions: each costs the cache lines
@@ -215,6 +223,7 @@ class UnifiedLog {
   sim::World* world_;
   sim::Disk* disk_;
   std::vector<std::unique_ptr<LogSegment>> segments_;  // by base offset; never empty once open
+  Offset log_end_offset_{0};  // segments_.back()->next_offset(), see log_end_offset()
   Offset log_start_offset_{0};
   Offset high_watermark_{0};
   bool offline_ = false;
