@@ -68,10 +68,17 @@ Config QuorumController::topic_config(const std::string& topic) const {
 }
 
 ElectionOptions QuorumController::election_options(const std::string& topic) const {
+  static const std::map<std::string, std::string> kNoOverrides;
+  const auto it = image_.configs().find("topic:" + topic);
+  const std::map<std::string, std::string>& overrides = it != image_.configs().end() ? it->second : kNoOverrides;
+  if (auto c = election_options_cache_.find(topic); c != election_options_cache_.end() && c->second.overrides == overrides)
+    return c->second.options;
   const Config c = topic_config(topic);
-  return ElectionOptions{c.get_bool("unclean.leader.election.enable"),
-                         broker_config_.get_bool("ksim.eligible.leader.replicas"), c.get_int("min.insync.replicas"),
-                         broker_config_.get_bool("ksim.bug.unclean.without.permission")};
+  const ElectionOptions options{c.get_bool("unclean.leader.election.enable"),
+                                broker_config_.get_bool("ksim.eligible.leader.replicas"), c.get_int("min.insync.replicas"),
+                                broker_config_.get_bool("ksim.bug.unclean.without.permission")};
+  election_options_cache_.insert_or_assign(topic, CachedElectionOptions{overrides, options});
+  return options;
 }
 
 void QuorumController::change_all(std::vector<MetadataRecord>& out, const PartitionDecision& decide) {
@@ -82,7 +89,8 @@ void QuorumController::change_all(std::vector<MetadataRecord>& out, const Partit
     const ElectionOptions opts = election_options(name);
     const size_t n = image_.topic(name)->partitions.size();
     for (size_t p = 0; p < n; ++p) {
-      const PartitionRegistration cur = image_.topic(name)->partitions[p];
+      // decide only reads; emit, which changes image_, comes after it is done with `cur`.
+      const PartitionRegistration& cur = image_.topic(name)->partitions[p];
       if (auto change = decide(id, static_cast<int32_t>(p), cur, opts)) emit(out, std::move(*change));
     }
   }

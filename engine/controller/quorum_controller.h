@@ -165,6 +165,14 @@ class QuorumController {
   bool active_ = false;
   std::map<int32_t, sim::Instant> last_heartbeat_;
   std::optional<sim::Instant> balance_at_;  // the scheduled leader balance (none: not scheduled)
+  // election_options per topic, with the topic's config overrides it was
+  // derived from: reused while they are unchanged (every tick asks for every
+  // topic, and deriving parses a whole topic config).
+  struct CachedElectionOptions {
+    std::map<std::string, std::string> overrides;
+    ElectionOptions options;
+  };
+  mutable std::map<std::string, CachedElectionOptions, std::less<>> election_options_cache_;
   bool balance_now_ = false;                // the last balance hit the limit: the next one in 10 ms
 };
 
