@@ -175,11 +175,16 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
   // Every partition to fetch now, ordered by partition (the map's order, which
   // the session handler's merge and the lookup below rely on).
   std::vector<protocol::FetchPartition> wanted;
-  const auto& mine = by_leader_[leader];
+  auto& mine = by_leader_[leader];
   wanted.reserve(mine.size());
-  for (const auto& [tp, s] : mine) {
+  const uint64_t generation = rm_.partitions_generation();
+  for (auto& [tp, s] : mine) {
     if (s.phase != Phase::fetching) continue;
-    Partition* p = rm_.get(tp);
+    if (s.partition_generation != generation) {
+      s.partition = rm_.get(tp);
+      s.partition_generation = generation;
+    }
+    Partition* p = s.partition;
     if (!p) continue;
     protocol::FetchPartition fp;
     fp.tp = tp;

@@ -65,6 +65,9 @@ class ReplicaManager {
 
   // ---- partitions -----------------------------------------------------------------
   Partition* get(const TopicPartition& tp);
+  // Bumped by add and remove: a Partition* looked up at generation g stays
+  // valid while partitions_generation() == g (a cache, never an owner).
+  uint64_t partitions_generation() const { return partitions_generation_; }
   const std::map<TopicPartition, std::unique_ptr<Partition>>& partitions() const { return partitions_; }
   void add(std::unique_ptr<Partition> p);
   void remove(const TopicPartition& tp);

@@ -8,6 +8,8 @@ LeaderEpochFileCache::LeaderEpochFileCache(sim::Disk& disk, const std::string& d
     : file_(disk, dir + "/" + LeaderEpochCheckpointFile::kFileName) {}
 
 void LeaderEpochFileCache::check_invariants() const {
+  SIM_ASSERT(latest_ == (entries_.empty() ? std::nullopt : std::optional(entries_.back().epoch)),
+             "the cached latest epoch is the last entry's");
   for (size_t i = 1; i < entries_.size(); ++i) {
     SIM_ASSERT(entries_[i - 1].epoch < entries_[i].epoch, "epoch cache epochs must strictly increase");
     SIM_ASSERT(entries_[i - 1].start_offset < entries_[i].start_offset,
@@ -16,6 +18,7 @@ void LeaderEpochFileCache::check_invariants() const {
 }
 
 Errc LeaderEpochFileCache::persist() {
+  latest_ = entries_.empty() ? std::nullopt : std::optional(entries_.back().epoch);
   check_invariants();
   return file_.write(entries_);
 }
@@ -28,6 +31,7 @@ Errc LeaderEpochFileCache::load() {
       return Errc::KAFKA_STORAGE_ERROR;
   }
   entries_ = std::move(r.value);
+  latest_ = entries_.empty() ? std::nullopt : std::optional(entries_.back().epoch);
   return Errc::NONE;
 }
 
@@ -44,10 +48,6 @@ Errc LeaderEpochFileCache::assign(LeaderEpoch epoch, Offset start_offset) {
   return persist();
 }
 
-std::optional<LeaderEpoch> LeaderEpochFileCache::latest_epoch() const {
-  if (entries_.empty()) return std::nullopt;
-  return entries_.back().epoch;
-}
 std::optional<EpochEntry> LeaderEpochFileCache::latest_entry() const {
   if (entries_.empty()) return std::nullopt;
   return entries_.back();

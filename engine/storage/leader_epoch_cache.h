@@ -41,7 +41,7 @@ class LeaderEpochFileCache {
   // removed (they conflict) and the new entry appended.
   Errc assign(LeaderEpoch epoch, Offset start_offset);
 
-  std::optional<LeaderEpoch> latest_epoch() const;
+  std::optional<LeaderEpoch> latest_epoch() const { return latest_; }
   std::optional<EpochEntry> latest_entry() const;
   std::optional<EpochEntry> earliest_entry() const;
   const std::vector<EpochEntry>& entries() const { return entries_; }
@@ -68,6 +68,9 @@ class LeaderEpochFileCache {
   Errc persist();
   void check_invariants() const;
 
+  // entries_.back().epoch, kept by every change (all of them persist): a
+  // follower asks for it per partition per fetch, and entries_ lives on the heap.
+  std::optional<LeaderEpoch> latest_;
   LeaderEpochCheckpointFile file_;
   std::vector<EpochEntry> entries_;  // sorted; strictly increasing in epoch and offset
 };

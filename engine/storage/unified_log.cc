@@ -10,10 +10,10 @@ UnifiedLog::UnifiedLog(sim::World& world, sim::Disk& disk, std::string dir, Topi
                        const LogConfig& config)
     : world_(&world),
       disk_(&disk),
+      epochs_(disk, dir),  // before dir_ takes `dir` (declaration order: hot fields first)
       dir_(std::move(dir)),
       tp_(std::move(tp)),
       config_(config),
-      epochs_(disk, dir_),
       mutex_(world) {}
 
 Errc UnifiedLog::fail(Errc e) {

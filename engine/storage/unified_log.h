@@ -218,7 +218,8 @@ class UnifiedLog {
 
   // What every fetch of every partition reads comes first (a leader answers a
   // follower's session of mostly idle partitions: each costs the cache lines
-  // it touches): the segment list, the offsets, then the producer state, whose
+  // it touches): the segment list, the offsets, the epoch cache (whose cached
+  // latest epoch a follower's fetch asks for), then the producer state, whose
   // cached first unstable offset leads it (for the last stable offset).
   sim::World* world_;
   sim::Disk* disk_;
@@ -227,6 +228,7 @@ class UnifiedLog {
   Offset log_start_offset_{0};
   Offset high_watermark_{0};
   bool offline_ = false;
+  LeaderEpochFileCache epochs_;  // its cached latest epoch leads it (a follower's fetch reads it)
   ProducerStateManager producer_state_;  // its cached first unstable offset leads it
   Offset recovery_point_{0};
   Offset first_dirty_offset_{0};
@@ -234,7 +236,6 @@ class UnifiedLog {
   std::string dir_;
   TopicPartition tp_;
   LogConfig config_;
-  LeaderEpochFileCache epochs_;
   sim::Mutex mutex_;
 };
 
