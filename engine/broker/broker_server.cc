@@ -635,27 +635,30 @@ void BrokerServer::request_handler() {
 }
 
 void BrokerServer::dispatch(const sim::Incoming& in) {
+  // The hot two by kind id, not by name.
+  if (in.kind == fetch_kind_) return rm_->handle_fetch(in, in.tag != 0);
+  if (in.kind.value == produce_kind_) return rm_->handle_produce(in);
   const std::string& api = world_.network().kind_name(in.kind);
-  if (api == "Produce")
-    rm_->handle_produce(in);
-  else if (api == "Fetch")
+  if (api == "Fetch") {
+    fetch_kind_ = in.kind;
     rm_->handle_fetch(in, in.tag != 0);
-  else if (api == "OffsetsForLeaderEpoch")
+  } else if (api == "OffsetsForLeaderEpoch") {
     rm_->handle_offsets_for_leader_epoch(in);
-  else if (api == "ListOffsets")
+  } else if (api == "ListOffsets") {
     rm_->handle_list_offsets(in);
-  else if (api == "WriteTxnMarkers")
+  } else if (api == "WriteTxnMarkers") {
     rm_->handle_write_txn_markers(in);
-  else if (api == "Metadata")
+  } else if (api == "Metadata") {
     handle_metadata(in);
-  else if (api == "InitProducerId")
+  } else if (api == "InitProducerId") {
     handle_init_producer_id(in);
-  else if (api == "FindCoordinator")
+  } else if (api == "FindCoordinator") {
     lookup_->handle_find_coordinator(in);
-  else if (coordinator::GroupCoordinator::handles(api))
+  } else if (coordinator::GroupCoordinator::handles(api)) {
     groups_->handle(api, in);
-  else if (coordinator::TransactionCoordinator::handles(api))
+  } else if (coordinator::TransactionCoordinator::handles(api)) {
     txns_->handle(api, in);
+  }
 }
 
 void BrokerServer::handle_metadata(const sim::Incoming& in) {

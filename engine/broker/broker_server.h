@@ -163,6 +163,9 @@ class BrokerServer {
   sim::CondVar lifecycle_wakeup_{world_};
   int32_t default_min_isr_;  // min.insync.replicas, read once
   uint64_t configs_version_ = 0;  // bumped by every ConfigRecord applied
+  // Fetch's message kind, learnt in dispatch when the first one arrives (none
+  // yet: an id no kind has; the network numbers kinds in the order first asked).
+  sim::KindId fetch_kind_{UINT16_MAX};
   mutable std::map<std::string, TopicSettings, std::less<>> topic_settings_;
   int32_t verify_retry_ms_, verify_retry_max_ms_;  // add.partitions.to.txn.retry.backoff(.max).ms
   ClientQuotaManager produce_quota_, fetch_quota_;

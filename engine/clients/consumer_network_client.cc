@@ -13,8 +13,13 @@ bool ConsumerNetworkClient::alive() const {
 
 void ConsumerNetworkClient::send(int32_t broker, const std::string& api, sim::Payload body, uint32_t size_bytes,
                                  int64_t timeout_ms, Handler handler) {
+  send(broker, ctx_.world->network().kind(api), std::move(body), size_bytes, timeout_ms, std::move(handler));
+}
+
+void ConsumerNetworkClient::send(int32_t broker, sim::KindId kind, sim::Payload body, uint32_t size_bytes,
+                                 int64_t timeout_ms, Handler handler) {
   sim::Network& net = ctx_.world->network();
-  const sim::CallId id = net.call(ctx_.self, sim_node_of(broker), net.kind(api), std::move(body), size_bytes,
+  const sim::CallId id = net.call(ctx_.self, sim_node_of(broker), kind, std::move(body), size_bytes,
                                   sim::milliseconds(timeout_ms));
   ++in_flight_;
   net.on_reply(id, [this, broker, h = std::move(handler)](const sim::Reply& r) {

@@ -41,6 +41,9 @@ class ConsumerNetworkClient {
   // Sends `api` to broker `broker`; `handler` runs once with the reply.
   void send(int32_t broker, const std::string& api, sim::Payload body, uint32_t size_bytes, int64_t timeout_ms,
             Handler handler);
+  // The same with the API's message kind already looked up (a hot request's sender keeps it).
+  void send(int32_t broker, sim::KindId kind, sim::Payload body, uint32_t size_bytes, int64_t timeout_ms,
+            Handler handler);
   // Requests sent whose handler has not run yet.
   uint64_t in_flight() const { return in_flight_; }
   uint64_t events() const { return events_; }

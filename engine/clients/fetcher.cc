@@ -89,7 +89,8 @@ int Fetcher::send_fetches() {
     // changed; a partition left out (its records still buffered) is forgotten.
     sessions_[node].build(wanted, req);
     const uint32_t size = 64 + 32 * static_cast<uint32_t>(req.partitions.size());
-    net_.send(node, "Fetch", sim::make_payload(std::move(req)), size, config_.request_timeout_ms,
+    if (!fetch_kind_) fetch_kind_ = net_.world().network().kind("Fetch");
+    net_.send(node, *fetch_kind_, sim::make_payload(std::move(req)), size, config_.request_timeout_ms,
               [this, node = node, asked = std::move(asked)](const sim::Reply& r) {
                 nodes_with_pending_fetch_.erase(node);
                 FetchSessionHandler& session = sessions_[node];

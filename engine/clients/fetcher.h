@@ -135,6 +135,9 @@ class Fetcher {
   // KIP-219: a leader that answered with throttle_time_ms is not fetched from before then.
   std::map<int32_t, sim::Instant> throttled_until_;
   SampledStat fetch_throttle_time_;
+  // The Fetch message kind, looked up at the first fetch (when the name was
+  // looked up before: the network numbers kinds in the order first asked).
+  std::optional<sim::KindId> fetch_kind_;
 };
 
 }  // namespace ksim::clients

@@ -265,11 +265,12 @@ void Sender::send_produce_request(int32_t broker, std::vector<BatchRef> batches)
     ++stats_.batches_sent;
   }
   ++stats_.produce_requests;
+  if (!produce_kind_) produce_kind_ = net.kind("Produce");
   if (settings_.acks == 0) {
     // Fire and forget: no response will come; the records count as sent —
     // unless the connection was refused (a dead broker): Kafka never sends
     // on a connection it could not establish, so the batches wait.
-    if (!net.send(ctx_.self, sim_node_of(broker), net.kind("Produce"), sim::make_payload(std::move(req)), size)) {
+    if (!net.send(ctx_.self, sim_node_of(broker), *produce_kind_, sim::make_payload(std::move(req)), size)) {
       refused(broker);
       for (const BatchRef& b : batches) {
         std::erase(in_flight_batches_, b);
@@ -284,7 +285,7 @@ void Sender::send_produce_request(int32_t broker, std::vector<BatchRef> batches)
   }
   ++in_flight_[broker];
   in_flight_requests_.push_back(inflight);
-  const sim::CallId id = net.call(ctx_.self, sim_node_of(broker), net.kind("Produce"), sim::make_payload(std::move(req)),
+  const sim::CallId id = net.call(ctx_.self, sim_node_of(broker), *produce_kind_, sim::make_payload(std::move(req)),
                                   size, sim::milliseconds(settings_.request_timeout_ms));
   net.on_reply(id, [this, inflight](const sim::Reply& r) { handle_reply(inflight, r); });
 }

@@ -186,6 +186,9 @@ class Sender {
   bool finished_ = false;
   uint64_t signals_ = 0;
   ProducerStats stats_;
+  // The Produce message kind, looked up at the first produce request (the
+  // network numbers kinds in the order first asked).
+  std::optional<sim::KindId> produce_kind_;
 };
 
 }  // namespace ksim::clients
