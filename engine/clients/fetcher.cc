@@ -187,6 +187,10 @@ void Fetcher::drain(CompletedFetch& f, int32_t max, std::vector<ConsumerRecord>&
       if (b->next_offset() <= f.next_fetch_offset) continue;  // wholly before the position
       if (skip_batch(f, *b)) continue;                          // control / aborted: offsets consumed, no records
       f.current = b->records();
+      // Room for this batch's records at once: growing one record at a time
+      // moved every record (strings and all) at each doubling.
+      const size_t want = out.size() + std::min(limit - out.size(), f.current.size());
+      if (want > out.capacity()) out.reserve(std::min(limit, std::max(want, 2 * out.capacity())));
       continue;
     }
     const storage::RecordView& r = f.current[f.record_index++];

@@ -223,6 +223,7 @@ check::CheckInput Cluster::check_input() {
         // At most one record per offset: sized once, no growth slack (a soak's logs hold millions).
         f.records.reserve(static_cast<size_t>(std::max<int64_t>(0, f.high_watermark - f.log_start_offset)));
         const std::vector<storage::CompletedTxn> aborted = part->log().producer_state().aborted_index();
+        const Offset last_stable = part->last_stable_offset();  // the log does not move while it is read
         // Batch by batch: the decoded log is never held whole, only the records extracted.
         for_each_batch(world_->disk(node_id(source)), part->log(), [&](const storage::BatchPtr& b) {
           if (b->is_control()) return;
@@ -241,7 +242,7 @@ check::CheckInput Cluster::check_input() {
             check::LogRecord lr;
             lr.offset = r.offset.value;
             lr.aborted = in_aborted_txn;
-            lr.undecided = r.offset >= part->last_stable_offset();
+            lr.undecided = r.offset >= last_stable;
             if (r.key) lr.key = history_.intern(std::string_view(reinterpret_cast<const char*>(r.key->data()), r.key->size()));
             if (r.value) lr.value = history_.intern(std::string_view(reinterpret_cast<const char*>(r.value->data()), r.value->size()));
             f.records.push_back(std::move(lr));
