@@ -104,6 +104,7 @@ void compute_stats(const HistoryIndex& index, Verdict& out) {
   // Value Sym -> the first time a consumer returned it (kNever: never).
   constexpr int64_t kNever = INT64_MIN;
   std::vector<int64_t> first_read_ns(h.strings().size(), kNever);
+  size_t sends = 0;
   for (uint64_t id = 0; id < h.size(); ++id) {
     const OpRecord& op = h.rec(id);
     ++s.ops;
@@ -116,8 +117,12 @@ void compute_stats(const HistoryIndex& index, Verdict& out) {
       }
     } else if (op.type() == OpType::commit) {
       ++s.commits;
+    } else if (op.type() == OpType::send) {
+      ++sends;
     }
   }
+  send_lat.reserve(sends);  // sized once: a soak's history holds millions of sends
+  e2e.reserve(sends);
   for (uint64_t id = 0; id < h.size(); ++id) {
     const OpRecord& op = h.rec(id);
     if (op.type() != OpType::send) continue;

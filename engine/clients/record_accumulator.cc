@@ -59,6 +59,9 @@ void RecordAccumulator::append_new(const TopicPartition& tp, const ProducerRecor
   b->capacity = reservation_for(size);
   b->estimated_bytes = kBatchOverhead + size;
   encode(b->records, record, timestamp);
+  // As many records as the batch would hold at this record's size (at most
+  // 16 up front): the list then rarely regrows, each regrowth moving them all.
+  b->pending.reserve(static_cast<size_t>(std::clamp<int64_t>(b->capacity / std::max(size, 1), 1, 16)));
   b->pending.push_back(std::move(pending));
   used_memory_ += b->capacity;
   SIM_ASSERT(used_memory_ <= config_.buffer_memory || b->capacity > config_.buffer_memory,
