@@ -73,7 +73,7 @@ uint64_t History::invoke(const OpSpec& op, int64_t now_ns) {
   if (op.type == OpType::send) {
     r.offset = -1;
     if (op.key) send_keys_.push_back(SendKey{static_cast<uint32_t>(ops_.size()), pool_.intern(*op.key)});
-    r.value = pool_.intern(op.value);
+    r.value = op.value_hash ? pool_.intern(op.value, *op.value_hash) : pool_.intern(op.value);
   } else {
     r.detail = pool_.intern(op.detail);
     if (op.type == OpType::poll) {

@@ -79,6 +79,7 @@ struct OpSpec {
   TopicPartition tp;              // seeks: the last partition moved
   std::optional<std::string_view> key;
   std::string_view value;
+  std::optional<size_t> value_hash;  // StringPool::hash(value), if the caller has it (History::prefetch_value)
   int16_t acks = -1;
   bool idempotent = false;
   bool transactional = false;
@@ -275,6 +276,13 @@ class History {
 
   // Records the invocation; returns the op id to complete later.
   uint64_t invoke(const OpSpec& op, int64_t now_ns);
+  // For a send's value, early: its hash for OpSpec::value_hash, with its
+  // string table slot prefetched (so invoke finds it in the cache).
+  size_t prefetch_value(std::string_view value) const {
+    const size_t h = StringPool::hash(value);
+    pool_.prefetch(h);
+    return h;
+  }
   // Completes an op (ok / fail / info). Completing twice keeps the first outcome.
   void complete(uint64_t id, Outcome outcome, int64_t now_ns, Errc error = Errc::NONE);
   // A send's acknowledgement: where it landed and who acked it.

@@ -55,6 +55,17 @@ class StringPool {
   void intern_all(std::span<const std::string_view> in, Sym* out);
   // The Sym of `s` if interned, else kNoSym. Never adds.
   Sym find(std::string_view s) const;
+  // A string about to be interned: its hash, and its table slot fetched into
+  // the cache meanwhile (a new value's slot is a cache miss: one issued early
+  // overlaps the caller's work). intern(s, hash) then interns it as intern(s).
+  static size_t hash(std::string_view s);
+  void prefetch(size_t h) const {
+    if (!table_.empty()) __builtin_prefetch(table_.data() + (h & (table_.size() - 1)));
+  }
+  Sym intern(std::string_view s, size_t h) {
+    if (s.empty() && !starts_.empty()) return 0;
+    return intern_hashed(s, h);
+  }
   std::string_view view(Sym s) const {
     const auto* p = reinterpret_cast<const unsigned char*>(arena_at(s));
     size_t n = 0;
@@ -74,7 +85,6 @@ class StringPool {
   static constexpr int kSlotBits = 16;
   static constexpr uint64_t kSlotSize = uint64_t{1} << kSlotBits;
 
-  static size_t hash(std::string_view s);
   static constexpr uint32_t kSymMask = kMaxSyms;  // Sym + 1 <= kMaxSyms fits under the tag
   // A slot's tag: the hash's top 5 bits (the low bits pick the slot).
   static uint32_t tag_of(size_t h) { return static_cast<uint32_t>(h >> (sizeof(size_t) * 8 - 5)) << kSymBits; }

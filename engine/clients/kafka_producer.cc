@@ -150,6 +150,9 @@ SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
     require_phase("send", {P::in_transaction});
   for (const ProducerInterceptor& i : options_.interceptors)
     if (i.on_send) i.on_send(record);
+  // The history's slot for this value, fetched while the partition is chosen.
+  const std::optional<size_t> value_hash =
+      ctx_.history && record.value ? std::optional(ctx_.history->prefetch_value(*record.value)) : std::nullopt;
   sim::World& w = *ctx_.world;
   const sim::Instant deadline = w.now() + sim::milliseconds(settings_.max_block_ms);
   // waitOnMetadata: the topic's partition count, at most max.block.ms.
@@ -199,6 +202,7 @@ SendFuture KafkaProducer::send(ProducerRecord record, SendCallback callback) {
     o.tp = tp;
     if (record.key) o.key = *record.key;
     o.value = record.value ? std::string_view(*record.value) : std::string_view();  // a tombstone: recorded as empty
+    o.value_hash = value_hash;
     o.acks = settings_.acks;
     o.idempotent = settings_.idempotent;
     o.max_in_flight = settings_.max_in_flight;
