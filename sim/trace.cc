@@ -8,7 +8,7 @@
 
 namespace sim {
 namespace {
-constexpr size_t kRingReserve = size_t{1} << 21;  // events reserved at once for the ring (at most 96 MiB, virtual until used)
+constexpr size_t kRingReserve = size_t{1} << 21;  // events reserved at once for the ring (at most 80 MiB, virtual until used)
 }  // namespace
 
 Trace::Trace() : hash_(hash_string("ksim-trace-v1")) {
@@ -79,7 +79,7 @@ void Trace::record(uint16_t kind, Instant t, uint32_t node, uint64_t a, uint64_t
                      std::rotl(a * 0x165667b19e3779f9ULL, 27) ^ std::rotl(b * 0xd6e8feb86659fd93ULL, 41) ^
                      std::rotl(c * 0xff51afd7ed558ccdULL, 53);
   hash_ = mix64(hash_ ^ x) + 0x9e3779b97f4a7c15ULL;
-  const TraceEvent e{t, count_, a, b, c, node, kind};
+  const Kept e{t, a, b, c, node, kind};
   ++count_;
   if (record_hashes_) hashes_.push_back(hash_);
   if (keep_max_ == 0) return;
@@ -101,21 +101,26 @@ void Trace::set_keep_events(size_t max_kept) {
   ring_.clear();
   ring_next_ = 0;
   const size_t skip = old.size() > keep_max_ ? old.size() - keep_max_ : 0;
-  ring_.assign(old.begin() + static_cast<std::ptrdiff_t>(skip), old.end());
+  ring_.reserve(old.size() - skip);
+  for (size_t i = skip; i < old.size(); ++i) {
+    const TraceEvent& e = old[i];
+    ring_.push_back(Kept{e.time, e.a, e.b, e.c, e.node, e.kind});
+  }
 }
 
 std::vector<TraceEvent> Trace::kept() const {
   std::vector<TraceEvent> out;
   out.reserve(ring_.size());
-  for (size_t i = 0; i < ring_.size(); ++i) out.push_back(ring_[(ring_next_ + i) % ring_.size()]);
+  const uint64_t oldest = count_ - ring_.size();
+  for (size_t i = 0; i < ring_.size(); ++i) out.push_back(event_of(ring_[(ring_next_ + i) % ring_.size()], oldest + i));
   return out;
 }
 
 std::optional<TraceEvent> Trace::kept_at(uint64_t index) const {
   if (ring_.empty()) return std::nullopt;
-  const uint64_t oldest = ring_[ring_next_ % ring_.size()].index;
+  const uint64_t oldest = count_ - ring_.size();
   if (index < oldest || index >= count_) return std::nullopt;
-  return ring_[(ring_next_ + (index - oldest)) % ring_.size()];
+  return event_of(ring_[(ring_next_ + (index - oldest)) % ring_.size()], index);
 }
 
 std::optional<Divergence> first_divergence(const Trace& left, const Trace& right) {

@@ -11,7 +11,7 @@
 // (World::describe). Strings an event needs (a fault description, a probe name)
 // are interned once and referenced by id.
 //
-// Memory is bounded: the last `keep_events` records (default 200,000: 9.6 MB)
+// Memory is bounded: the last `keep_events` records (default 200,000: 8 MB)
 // are kept in a ring buffer (for "the events leading to it" and for export);
 // the hash covers all of them. For determinism debugging, `record_hashes`
 // keeps the running hash after every event so two runs can be compared event
@@ -93,7 +93,16 @@ class Trace {
   uint64_t hash_;
   uint64_t count_ = 0;
   size_t keep_max_ = 200'000;  // WorldConfig::trace_keep_events
-  std::vector<TraceEvent> ring_;
+  // A kept event less its index: the ring holds the last ring_.size() events
+  // of the run, so slot order gives each index (40 bytes per event, not 48).
+  struct Kept {
+    Instant time;
+    uint64_t a, b, c;
+    uint32_t node;
+    uint16_t kind;
+  };
+  TraceEvent event_of(const Kept& k, uint64_t index) const { return TraceEvent{k.time, index, k.a, k.b, k.c, k.node, k.kind}; }
+  std::vector<Kept> ring_;  // the oldest kept event is at ring_next_ once the ring is full
   size_t ring_next_ = 0;
   bool record_hashes_ = false;
   std::vector<uint64_t> hashes_;
