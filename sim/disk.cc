@@ -48,15 +48,19 @@ uint64_t Disk::file_id(const File& f, std::string_view name) {
   return f.trace_id;
 }
 
-Disk::File* Disk::find(std::string_view name) {
+Disk::File* Disk::find_slow(std::string_view name) const {
+  // The slot depends on an address, the answer never does (see find_cache_).
+  FindCacheEntry& c = find_cache_[(reinterpret_cast<uintptr_t>(name.data()) >> 4) % find_cache_.size()];  // determinism-ok: a cache slot, never an order
+  if (c.file && c.name == name) return c.file;
   auto it = index_.find(name);
-  return it == index_.end() ? nullptr : it->second;
+  if (it == index_.end()) return nullptr;
+  c = FindCacheEntry{it->second, it->first};
+  return it->second;
 }
 
-const Disk::File* Disk::find(std::string_view name) const {
-  auto it = index_.find(name);
-  return it == index_.end() ? nullptr : it->second;
-}
+Disk::File* Disk::find(std::string_view name) { return find_slow(name); }
+
+const Disk::File* Disk::find(std::string_view name) const { return find_slow(name); }
 
 Disk::File& Disk::add_file(std::string_view name) {
   auto [it, inserted] = files_.try_emplace(std::string(name));
@@ -68,6 +72,7 @@ Disk::File& Disk::add_file(std::string_view name) {
 }
 
 void Disk::erase_file(std::map<std::string, File, std::less<>>::iterator it) {
+  find_cache_.fill(FindCacheEntry{});  // it may name this file
   index_.erase(std::string_view(it->first));
   files_.erase(it);
 }
@@ -431,6 +436,7 @@ void Disk::replace() {
   if (world_.is_up(owner_)) throw SimError("a disk can only be replaced while its node is down");
   files_.clear();
   index_.clear();
+  find_cache_.fill(FindCacheEntry{});
   used_bytes_ = 0;
   ++corruptions_;  // caches above this layer must not keep the old drive's bytes
   full_ = false;

@@ -27,6 +27,7 @@
 // detectable only by checksums kept above this layer).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -70,6 +71,8 @@ struct DiskStats {
 class Disk {
  public:
   Disk(World& w, NodeId owner);
+  Disk(const Disk&) = delete;  // find_cache_ points into this disk's own files
+  Disk& operator=(const Disk&) = delete;
 
   // ---- operations (from a fiber of the owning node; they take virtual time) ----
   DiskStatus write(std::string_view file, uint64_t offset, std::span<const uint8_t> bytes);
@@ -226,6 +229,17 @@ class Disk {
   // paths of a log share long prefixes, which made every operation's
   // ordered-map search a chain of long memcmps.
   std::unordered_map<std::string_view, File*> index_;
+  // In front of index_: a direct-mapped cache slotted by where the caller's
+  // name string lives (a log segment asks with its own path string every
+  // time). A hit is confirmed by comparing the names, a short memcmp where
+  // index_ hashes the whole ~40-character path; it only spares that lookup,
+  // never decides anything. Emptied whenever a file goes (erase_file, replace).
+  struct FindCacheEntry {
+    File* file = nullptr;
+    std::string_view name;  // the file's own name (files_'s key)
+  };
+  mutable std::array<FindCacheEntry, 64> find_cache_{};
+  File* find_slow(std::string_view name) const;
   uint64_t used_bytes_ = 0;
   uint64_t corruptions_ = 0;
   uint64_t capacity_bytes_ = UINT64_MAX;
