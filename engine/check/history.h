@@ -312,6 +312,8 @@ class History {
   // The Sym of a string no op recorded (a final log's key or value), so the
   // checkers compare logs and ops as integers. Nothing an op reads changes.
   Sym intern(std::string_view s) { return pool_.intern(s); }
+  // out[i] = intern(in[i]) for every i, their lookups overlapped (StringPool::intern_all).
+  void intern_all(std::span<const std::string_view> in, Sym* out) { pool_.intern_all(in, out); }
 
   // Partitions by dense id, in first-recorded order.
   size_t partition_count() const { return tps_.size(); }

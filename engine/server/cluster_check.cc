@@ -194,6 +194,8 @@ check::CheckInput Cluster::check_input() {
   in.config.raft_directory_ids = config_.get_bool("ksim.raft.directory.id");
   in.config.eligible_leader_replicas = config_.get_bool("ksim.eligible.leader.replicas");
   in.metadata_losses = metadata_losses_;
+  std::vector<std::string_view> values;  // one batch's record values (reused)
+  std::vector<check::Sym> value_syms;
   for (const std::string& topic : topics()) {
     // Internal topics (__consumer_offsets, ...) are the engine's, not the clients' history.
     if (is_internal(topic)) continue;
@@ -237,14 +239,33 @@ check::CheckInput Cluster::check_input() {
                 return t.producer_id == b->producer_id() && t.first_offset <= b->base_offset() &&
                        b->base_offset() < t.last_offset;
               });
-          for (const auto& r : b->records()) {
+          // Keys and values are interned in record order (Syms number strings
+          // in the order first seen). A batch without keys has only values:
+          // interned together, their table lookups overlap.
+          const std::vector<storage::RecordView> records = b->records();
+          auto view = [](const std::optional<std::span<const uint8_t>>& x) {
+            return std::string_view(reinterpret_cast<const char*>(x->data()), x->size());
+          };
+          values.clear();
+          bool keyed = false;
+          for (const auto& r : records) {
+            if (r.offset.value >= f.high_watermark) break;
+            keyed = keyed || r.key.has_value();
+            if (r.value) values.push_back(view(r.value));
+          }
+          if (!keyed) {
+            value_syms.resize(values.size());
+            history_.intern_all(values, value_syms.data());
+          }
+          size_t next_value = 0;
+          for (const auto& r : records) {
             if (r.offset.value >= f.high_watermark) break;
             check::LogRecord lr;
             lr.offset = r.offset.value;
             lr.aborted = in_aborted_txn;
             lr.undecided = r.offset >= last_stable;
-            if (r.key) lr.key = history_.intern(std::string_view(reinterpret_cast<const char*>(r.key->data()), r.key->size()));
-            if (r.value) lr.value = history_.intern(std::string_view(reinterpret_cast<const char*>(r.value->data()), r.value->size()));
+            if (r.key) lr.key = history_.intern(view(r.key));
+            if (r.value) lr.value = keyed ? history_.intern(view(r.value)) : value_syms[next_value++];
             f.records.push_back(std::move(lr));
           }
         });
