@@ -66,6 +66,11 @@ struct Reader {
   }
   uint8_t u8() { return need(1) ? s[pos++] : 0; }
   int64_t varlong(int max_bytes) {
+    // Most varints of a record (lengths, small deltas, a null) are one byte.
+    if (!bad && pos < s.size() && !(s[pos] & 0x80)) {
+      const uint64_t z = s[pos++];
+      return static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
+    }
     uint64_t z = 0;
     for (int i = 0; i < max_bytes; ++i) {
       if (!need(1)) return 0;
