@@ -48,7 +48,7 @@ uint64_t Disk::file_id(const File& f, std::string_view name) {
   return f.trace_id;
 }
 
-Disk::File* Disk::find_slow(std::string_view name) const {
+Disk::File* Disk::lookup(std::string_view name) const {
   // The slot depends on an address, the answer never does (see find_cache_).
   FindCacheEntry& c = find_cache_[(reinterpret_cast<uintptr_t>(name.data()) >> 4) % find_cache_.size()];  // determinism-ok: a cache slot, never an order
   if (c.file && c.name == name) return c.file;
@@ -58,9 +58,9 @@ Disk::File* Disk::find_slow(std::string_view name) const {
   return it->second;
 }
 
-Disk::File* Disk::find(std::string_view name) { return find_slow(name); }
+Disk::File* Disk::find(std::string_view name) { return lookup(name); }
 
-const Disk::File* Disk::find(std::string_view name) const { return find_slow(name); }
+const Disk::File* Disk::find(std::string_view name) const { return lookup(name); }
 
 Disk::File& Disk::add_file(std::string_view name) {
   auto [it, inserted] = files_.try_emplace(std::string(name));

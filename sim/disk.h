@@ -239,7 +239,7 @@ class Disk {
     std::string_view name;  // the file's own name (files_'s key)
   };
   mutable std::array<FindCacheEntry, 64> find_cache_{};
-  File* find_slow(std::string_view name) const;
+  File* lookup(std::string_view name) const;  // find()s through find_cache_
   uint64_t used_bytes_ = 0;
   uint64_t corruptions_ = 0;
   uint64_t capacity_bytes_ = UINT64_MAX;

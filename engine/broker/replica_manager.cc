@@ -353,7 +353,6 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   }
 
   protocol::FetchResponse resp;
-  std::vector<TopicPartition> watched;  // what this fetch waits on if it parks
   int64_t bytes = 0;
   bool any_error = false;
   // Kafka cuts a quota'd consumer's fetch to what its quota admits in a window (at least one batch).
@@ -441,11 +440,6 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
     asked.assign(session->partitions.begin(), session->partitions.end());
     for (const CachedPartition& c : asked)
       read(c.request, generation == partitions_generation_ ? c.partition : get(c.request.tp), &c);
-    // What a parked fetch waits on: every partition of the session, idle or not.
-    if (!any_error && bytes < req.min_bytes) {
-      watched.reserve(asked.size());
-      for (const CachedPartition& c : asked) watched.push_back(c.request.tp);
-    }
     if (spare_snapshots_.size() < kSpareSnapshots) spare_snapshots_.push_back(std::move(asked));
     // Kafka's check as it answers: the session must still be the cache's, at
     // the epoch this request left it (a newer request, a close or an eviction
@@ -455,17 +449,21 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   } else {
     resp.partitions.reserve(req.partitions.size());
     for (const auto& fp : req.partitions) read(fp, get(fp.tp), nullptr);
-    if (!any_error && bytes < req.min_bytes) {
-      watched.reserve(resp.partitions.size());
-      for (const auto& r : resp.partitions) watched.push_back(r.tp);
-    }
   }
   if (!any_error && bytes < req.min_bytes && now < deadline) {
     // Park (DelayedFetch): re-run when data arrives or at the deadline.
     auto d = std::make_shared<DelayedFetch>();
     d->request = in;
     d->request.tag = static_cast<uint64_t>(deadline.ns);
-    d->partitions = std::move(watched);
+    // It waits on every partition it asked for: a session's idle ones too
+    // (the session is the one read above: the epoch check just passed).
+    if (session) {
+      d->partitions.reserve(session->partitions.size());
+      for (const CachedPartition& c : session->partitions) d->partitions.push_back(c.request.tp);
+    } else {
+      d->partitions.reserve(resp.partitions.size());
+      for (const auto& r : resp.partitions) d->partitions.push_back(r.tp);
+    }
     delayed_fetch_.push_back(d);
     d->expiry = world_.schedule_after(self_, deadline - now, [this, d] {
       if (d->done) return;

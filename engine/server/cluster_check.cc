@@ -194,8 +194,8 @@ check::CheckInput Cluster::check_input() {
   in.config.raft_directory_ids = config_.get_bool("ksim.raft.directory.id");
   in.config.eligible_leader_replicas = config_.get_bool("ksim.eligible.leader.replicas");
   in.metadata_losses = metadata_losses_;
-  std::vector<std::string_view> values;  // one batch's record values (reused)
-  std::vector<check::Sym> value_syms;
+  std::vector<std::string_view> strings;  // one batch's keys and values, in record order (reused)
+  std::vector<check::Sym> syms;
   for (const std::string& topic : topics()) {
     // Internal topics (__consumer_offsets, ...) are the engine's, not the clients' history.
     if (is_internal(topic)) continue;
@@ -239,33 +239,30 @@ check::CheckInput Cluster::check_input() {
                 return t.producer_id == b->producer_id() && t.first_offset <= b->base_offset() &&
                        b->base_offset() < t.last_offset;
               });
-          // Keys and values are interned in record order (Syms number strings
-          // in the order first seen). A batch without keys has only values:
-          // interned together, their table lookups overlap.
+          // The batch's keys and values interned together, in record order
+          // (the Syms one intern after another would give), their table
+          // lookups overlapped.
           const std::vector<storage::RecordView> records = b->records();
           auto view = [](const std::optional<std::span<const uint8_t>>& x) {
             return std::string_view(reinterpret_cast<const char*>(x->data()), x->size());
           };
-          values.clear();
-          bool keyed = false;
+          strings.clear();
           for (const auto& r : records) {
             if (r.offset.value >= f.high_watermark) break;
-            keyed = keyed || r.key.has_value();
-            if (r.value) values.push_back(view(r.value));
+            if (r.key) strings.push_back(view(r.key));
+            if (r.value) strings.push_back(view(r.value));
           }
-          if (!keyed) {
-            value_syms.resize(values.size());
-            history_.intern_all(values, value_syms.data());
-          }
-          size_t next_value = 0;
+          syms.resize(strings.size());
+          history_.intern_all(strings, syms.data());
+          const check::Sym* next = syms.data();
           for (const auto& r : records) {
             if (r.offset.value >= f.high_watermark) break;
             check::LogRecord lr;
             lr.offset = r.offset.value;
             lr.aborted = in_aborted_txn;
             lr.undecided = r.offset >= last_stable;
-            if (r.key) lr.key = history_.intern(view(r.key));
-            if (r.value) lr.value = keyed ? history_.intern(view(r.value)) : value_syms[next_value++];
+            if (r.key) lr.key = *next++;
+            if (r.value) lr.value = *next++;
             f.records.push_back(std::move(lr));
           }
         });

@@ -158,8 +158,7 @@ void ProducerStateManager::remove_expired(int64_t now_ms, int64_t expiration_ms)
   expired_at_ms_ = now_ms;
   expiration_ms_ = expiration_ms;
   forget_expired(base_, now_ms, expiration_ms);
-  forget_expired(state_, now_ms, expiration_ms);
-  first_unstable_ = compute_first_unstable();
+  forget_expired(state_, now_ms, expiration_ms);  // producers only: first_unstable_ stands
   check_invariants(false);
 }
 
