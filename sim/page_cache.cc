@@ -1,6 +1,7 @@
 #include "sim/page_cache.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "sim/error.h"
@@ -41,26 +42,75 @@ void PageCache::append_shared(std::shared_ptr<const void> owner, std::span<const
 
 void PageCache::maybe_spill() {
   if (!spill_ || resident_bytes() < kSpillBytes) return;
-  // Everything resident, in file order, as one chunk: one gather write
-  // straight from the extents and the tail, one extent afterwards.
-  const uint64_t n = resident_bytes();
-  const uint64_t from = frozen_bytes_ - resident_frozen_;
+  // Everything resident, in file order, goes out as one chunk (one gather
+  // write straight from the extents and the tail) — except shared bytes
+  // another file already spilled (a replica of the same batch): those name
+  // that file's chunk instead.
+  struct Piece {
+    std::shared_ptr<const SpillChunk> chunk;  // null: written to the new chunk at `at`
+    uint64_t at = 0;
+    uint64_t length = 0;
+    size_t extent = SIZE_MAX;  // the extent it was (SIZE_MAX: the tail)
+  };
+  std::vector<Piece> pieces;
+  pieces.reserve(extents_.size() - first_resident_ + 1);
   std::vector<std::span<const uint8_t>> parts;
   parts.reserve(extents_.size() - first_resident_ + 1);
-  for (size_t i = first_resident_; i < extents_.size(); ++i) parts.emplace_back(extents_[i].p, extents_[i].length);
-  if (!tail_.empty()) parts.emplace_back(tail_.data(), tail_.size());
-  SpillFile* file = spill_->file();
-  std::shared_ptr<const SpillChunk> chunk = file ? file->put(parts) : nullptr;
-  if (!chunk) {
-    spill_ = nullptr;  // the host refused: keep this file in memory from now on
-    return;
+  uint64_t written = 0;
+  for (size_t i = first_resident_; i < extents_.size(); ++i) {
+    const Extent& e = extents_[i];
+    auto [chunk, at] = spill_->find_spilled(e.owner, {e.p, e.length});
+    if (chunk) {
+      pieces.push_back({std::move(chunk), at, e.length, i});
+      continue;
+    }
+    pieces.push_back({nullptr, written, e.length, i});
+    parts.emplace_back(e.p, e.length);
+    written += e.length;
   }
+  if (!tail_.empty()) {
+    pieces.push_back({nullptr, written, tail_.size(), SIZE_MAX});
+    parts.emplace_back(tail_.data(), tail_.size());
+    written += tail_.size();
+  }
+  std::shared_ptr<const SpillChunk> fresh;
+  if (written > 0) {
+    SpillFile* file = spill_->file();
+    fresh = file ? file->put(parts) : nullptr;
+    if (!fresh) {
+      spill_ = nullptr;  // the host refused: keep this file in memory from now on
+      return;
+    }
+    // Bytes other files share: note where they went, for those files' spills.
+    for (const Piece& piece : pieces)
+      if (!piece.chunk && piece.extent != SIZE_MAX && extents_[piece.extent].owner.use_count() > 1)
+        spill_->note_spilled(extents_[piece.extent].owner, {extents_[piece.extent].p, piece.length}, fresh,
+                             piece.at);
+  }
+  // The resident extents and the tail become spilled extents: one per run
+  // of pieces that lie back to back in one chunk (also with the last extent
+  // spilled before: a follower's file runs on through the leader's chunk).
+  uint64_t start = frozen_bytes_ - resident_frozen_;
+  const uint64_t end = size();
   extents_.resize(first_resident_);
   starts_.resize(first_resident_);
   tail_ = FileBytes{};
-  starts_.push_back(from);
-  extents_.push_back({std::move(chunk), nullptr, n, 0});
-  frozen_bytes_ = from + n;
+  for (Piece& piece : pieces) {
+    std::shared_ptr<const SpillChunk> chunk = piece.chunk ? std::move(piece.chunk) : fresh;
+    if (!extents_.empty()) {
+      Extent& last = extents_.back();  // spilled: everything before first_resident_ is
+      if (last.owner == chunk && last.at + last.length == piece.at) {
+        last.length += piece.length;
+        start += piece.length;
+        continue;
+      }
+    }
+    starts_.push_back(start);
+    extents_.push_back({std::move(chunk), nullptr, piece.length, piece.at});
+    start += piece.length;
+  }
+  SIM_ASSERT(start == end, "page cache: spilling changed the file's size");
+  frozen_bytes_ = start;
   first_resident_ = extents_.size();
   resident_frozen_ = 0;
   check_invariants();

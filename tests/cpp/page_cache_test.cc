@@ -140,6 +140,40 @@ TEST_CASE("a spill of more small batches than one gather write takes reads back 
   REQUIRE(read_all(c) == pattern(0, written));
 }
 
+TEST_CASE("three replicas of one log spill each shared batch once and read back byte for byte",
+          "[page_cache][spill]") {
+  SpillStore store;
+  std::vector<PageCache> replicas(3);
+  for (auto& r : replicas) r.set_spill(&store);
+  // The leader appends each batch first; the followers fetch it a little later.
+  uint64_t written = 0;
+  std::vector<std::shared_ptr<const std::string>> in_flight;
+  while (written < 3 * PageCache::kSpillBytes) {
+    auto b = batch(pattern(written, 4000));
+    replicas[0].append_shared(b, span_of(*b));
+    in_flight.push_back(b);
+    if (in_flight.size() == 3) {
+      for (size_t f = 1; f < 3; ++f) replicas[f].append_shared(in_flight.front(), span_of(*in_flight.front()));
+      in_flight.erase(in_flight.begin());
+    }
+    written += 4000;
+  }
+  for (const auto& b : in_flight)
+    for (size_t f = 1; f < 3; ++f) replicas[f].append_shared(b, span_of(*b));
+  REQUIRE(replicas[1].spilled_bytes() >= 2 * PageCache::kSpillBytes);
+  for (const auto& r : replicas) REQUIRE(read_all(r) == pattern(0, written));
+  // Written once: the followers name the leader's chunks.
+  REQUIRE(store.live_bytes() == replicas[0].spilled_bytes());
+  // A follower's spilled part is one extent per leader chunk, not one per batch.
+  const size_t resident_batches = replicas[1].resident_bytes() / 4000;
+  REQUIRE(replicas[1].extent_count() - resident_batches <= 3);
+  // The leader's file goes; the followers still read its chunks.
+  replicas[0].resize(0);
+  REQUIRE(read_all(replicas[2]) == pattern(0, written));
+  replicas.clear();
+  REQUIRE(store.live_bytes() == 0);
+}
+
 TEST_CASE("a truncation into spilled bytes reads the kept prefix and frees the spill space when the file goes",
           "[page_cache][spill]") {
   SpillStore store;
