@@ -457,7 +457,20 @@ void BrokerServer::on_metadata_commit(const raft::RaftEntry& e) {
   for (const MetadataRecord& r : *records) {
     image_.apply(r, e.offset.value);
     quotas_changed = quotas_changed || std::holds_alternative<ClientQuotaRecord>(r);
-    if (std::holds_alternative<ConfigRecord>(r)) ++configs_version_;  // cached topic settings are stale
+    if (std::holds_alternative<ConfigRecord>(r)) {
+      ++configs_version_;     // cached topic settings are stale
+      reconcile_all_ = true;  // a topic's or the cluster's settings: every log may take them
+    }
+    // The partitions the delta touches; no other record changes what reconcile acts on.
+    int64_t topic_id = -1;
+    int32_t partition = -1;
+    if (const auto* pr = std::get_if<PartitionRecord>(&r)) topic_id = pr->topic_id, partition = pr->partition;
+    if (const auto* pc = std::get_if<PartitionChangeRecord>(&r)) topic_id = pc->topic_id, partition = pc->partition;
+    if (partition >= 0) {
+      const TopicImage* t = image_.topic_by_id(topic_id);
+      SIM_ASSERT(t, "a partition record applied to an unknown topic");
+      dirty_partitions_.insert(TopicPartition{t->name, partition});
+    }
   }
   if (quotas_changed) {
     produce_quota_.update_quotas(image_.client_quotas());
@@ -481,57 +494,69 @@ void BrokerServer::metadata_applier() {
 }
 
 void BrokerServer::reconcile() {
-  // Walk a copy: creating logs blocks, and the image may move meanwhile (the
-  // next pass picks that up).
-  const MetadataImage img = image_;
-  for (const auto& [name, topic] : img.topics()) {
-    std::optional<storage::LogConfig> config;  // the topic's, computed once if a replica is here
-    for (size_t i = 0; i < topic.partitions.size(); ++i) {
-      const PartitionRegistration& reg = topic.partitions[i];
-      const TopicPartition tp{name, static_cast<int32_t>(i)};
-      if (!reg.is_replica(id_)) continue;
-      Partition* p = rm_->get(tp);
-      if (!config) config = log_config(name);
-      if (!p) {
-        auto log = storage::UnifiedLog::open(world_, world_.disk(self_), kLogDir, tp, *config);
-        if (!log.ok()) {
-          world_.probe("broker: could not create a log");
-          continue;
-        }
-        rm_->add(std::make_unique<Partition>(world_, id_, tp, std::move(log.value), switches_));
-        p = rm_->get(tp);
+  // Kafka's applyDelta: act on the partitions the metadata changed since the
+  // last pass, not on every partition after every change (a parked fetch
+  // or produce of an untouched partition has nothing to learn from it).
+  // Registrations are copied first: creating a log blocks, and the image may
+  // move meanwhile (what moves is dirty again, for the next pass).
+  std::vector<std::pair<TopicPartition, PartitionRegistration>> work;
+  if (reconcile_all_) {
+    for (const auto& [name, topic] : image_.topics())
+      for (size_t i = 0; i < topic.partitions.size(); ++i)
+        if (topic.partitions[i].is_replica(id_))
+          work.emplace_back(TopicPartition{name, static_cast<int32_t>(i)}, topic.partitions[i]);
+  } else {
+    for (const TopicPartition& tp : dirty_partitions_)
+      if (const PartitionRegistration* reg = image_.partition(tp.topic.str(), tp.partition); reg && reg->is_replica(id_))
+        work.emplace_back(tp, *reg);
+  }
+  reconcile_all_ = false;
+  dirty_partitions_.clear();
+  for (const auto& [tp, reg] : work) {
+    const std::string& name = tp.topic.str();
+    const storage::LogConfig config = log_config(name);  // a copy: the cache may change while a log is created
+    Partition* p = rm_->get(tp);
+    if (!p) {
+      auto log = storage::UnifiedLog::open(world_, world_.disk(self_), kLogDir, tp, config);
+      if (!log.ok()) {
+        world_.probe("broker: could not create a log");
+        dirty_partitions_.insert(tp);  // tried again at the next pass
+        continue;
       }
-      // A topic config altered since (IncrementalAlterConfigs) applies to the live log.
-      if (!(p->log().config() == *config)) p->log().set_config(*config);
-      sim::LockGuard g(p->role_lock());
-      p->set_min_isr(min_isr(name));
-      if (reg.leader == id_) {
-        if (!p->is_leader() || p->leader_epoch().value != reg.leader_epoch) {
+      rm_->add(std::make_unique<Partition>(world_, id_, tp, std::move(log.value), switches_));
+      p = rm_->get(tp);
+    }
+    // A topic config altered since (IncrementalAlterConfigs) applies to the live log.
+    if (!(p->log().config() == config)) p->log().set_config(config);
+    sim::LockGuard g(p->role_lock());
+    p->set_min_isr(min_isr(name));
+    if (reg.leader == id_) {
+      if (!p->is_leader() || p->leader_epoch().value != reg.leader_epoch) {
+        fetchers_->remove(tp);
+        if (p->make_leader(reg, world_.now()) != Errc::NONE) {
+          world_.probe("broker: could not become leader (storage)");
+          dirty_partitions_.insert(tp);  // tried again at the next pass
+        } else {
+          groups_->on_partition_leader(tp, LeaderEpoch{reg.leader_epoch});  // loads __consumer_offsets-N
+          txns_->on_partition_leader(tp, LeaderEpoch{reg.leader_epoch});   // loads __transaction_state-N
+        }
+      } else if (reg.partition_epoch > p->partition_epoch()) {
+        p->update_isr(reg.isr, reg.partition_epoch);
+      }
+      rm_->on_partition_changed(tp);
+    } else {
+      if (p->is_leader() || p->leader_epoch().value != reg.leader_epoch || p->leader() != reg.leader) {
+        p->make_follower(reg);
+        groups_->on_partition_follower(tp);  // unloads the groups of __consumer_offsets-N
+        txns_->on_partition_follower(tp);
+        if (reg.leader >= 0)
+          fetchers_->add(tp, reg.leader, LeaderEpoch{reg.leader_epoch});
+        else
           fetchers_->remove(tp);
-          if (p->make_leader(reg, world_.now()) != Errc::NONE)
-            world_.probe("broker: could not become leader (storage)");
-          else {
-            groups_->on_partition_leader(tp, LeaderEpoch{reg.leader_epoch});  // loads __consumer_offsets-N
-            txns_->on_partition_leader(tp, LeaderEpoch{reg.leader_epoch});   // loads __transaction_state-N
-          }
-        } else if (reg.partition_epoch > p->partition_epoch()) {
-          p->update_isr(reg.isr, reg.partition_epoch);
-        }
-        rm_->on_partition_changed(tp);
-      } else {
-        if (p->is_leader() || p->leader_epoch().value != reg.leader_epoch || p->leader() != reg.leader) {
-          p->make_follower(reg);
-          groups_->on_partition_follower(tp);  // unloads the groups of __consumer_offsets-N
-          txns_->on_partition_follower(tp);
-          if (reg.leader >= 0)
-            fetchers_->add(tp, reg.leader, LeaderEpoch{reg.leader_epoch});
-          else
-            fetchers_->remove(tp);
-        } else if (reg.partition_epoch > p->partition_epoch()) {
-          p->update_isr(reg.isr, reg.partition_epoch);
-        }
-        rm_->on_partition_changed(tp);  // fails produces waiting on a lost leadership
+      } else if (reg.partition_epoch > p->partition_epoch()) {
+        p->update_isr(reg.isr, reg.partition_epoch);
       }
+      rm_->on_partition_changed(tp);  // fails produces waiting on a lost leadership
     }
   }
 }

@@ -91,8 +91,8 @@ class BrokerServer {
   sim::Reply controller_call(const std::string& api, sim::Payload body, uint32_t size);
   // A topic's log config and min.insync.replicas, from the broker's config and
   // the image's "topic:<name>" overrides. Cached per topic until a ConfigRecord
-  // lands: reconcile asks for every partition after every metadata change, and
-  // building a LogConfig parses the whole topic config.
+  // lands: reconcile asks for every partition it acts on (all of them after a
+  // config change), and building a LogConfig parses the whole topic config.
   const storage::LogConfig& log_config(const std::string& topic) const;
   int32_t min_isr(const std::string& topic) const;
   storage::LogConfig build_log_config(const std::string& topic) const;
@@ -121,6 +121,12 @@ class BrokerServer {
   sim::Channel<sim::Incoming> requests_;
   sim::CondVar metadata_changed_;
   uint64_t metadata_version_ = 0;
+  // What the next reconcile pass must look at (Kafka's MetadataDelta): the
+  // partitions whose registration changed since the last pass (and those a
+  // pass could not act on: no log, no leadership), or every partition (the
+  // first pass, and after a config change).
+  std::set<TopicPartition> dirty_partitions_;
+  bool reconcile_all_ = true;
   // Kafka processes one request per connection at a time (the channel is
   // muted until the response is sent), so a producer's pipelined Produce
   // requests are handled in the order they were sent even when the first

@@ -562,6 +562,7 @@ void ReplicaManager::wake_fetches(const TopicPartition& tp) {
   std::vector<std::shared_ptr<DelayedFetch>> ready;
   for (auto& d : delayed_fetch_)
     if (!d->done && std::find(d->partitions.begin(), d->partitions.end(), tp) != d->partitions.end()) ready.push_back(d);
+  metrics_.delayed_fetch_wakeups += ready.size();
   for (auto& d : ready) {
     d->done = true;
     world_.cancel(d->expiry);

@@ -52,6 +52,9 @@ struct BrokerMetrics {
   uint64_t isr_shrinks = 0, isr_expands = 0;
   uint64_t produce_requests = 0, fetch_requests = 0, failed_produce = 0;
   uint64_t messages_in = 0, bytes_in = 0;
+  // Parked fetches re-run before their deadline because a partition they
+  // wait on changed (ksim's own count; Kafka exports none).
+  uint64_t delayed_fetch_wakeups = 0;
 };
 
 class ReplicaManager {

@@ -134,6 +134,25 @@ TEST_CASE("a parked incremental fetch wakes on the first records in any partitio
   REQUIRE(woke.partitions[0].high_watermark == Offset{4});
 }
 
+TEST_CASE("a parked fetch sleeps through metadata changes of partitions it does not read",
+          "[broker][fetch][session]") {
+  // Kafka's broker applies a metadata delta to the partitions it names; a
+  // long poll on an idle partition learns nothing from another topic's birth.
+  Lab lab;
+  const auto full = lab.fetch(0, kInitialFetchEpoch, {Lab::at(0, 3), Lab::at(1, 3)});
+  auto parked = lab.start_fetch(full.session_id, 1, {}, 2'000);
+  lab.c->run_for_ms(100);
+  const ReplicaManager& rm = lab.c->node(lab.leader)->broker()->replica_manager();
+  const uint64_t wakeups = rm.metrics().delayed_fetch_wakeups;
+  lab.c->create_topic("other", 4, 1);
+  REQUIRE(lab.c->wait_for_leader("other", 3) > 0);
+  lab.c->run_for_ms(500);
+  REQUIRE(rm.metrics().delayed_fetch_wakeups == wakeups);  // never re-run: nothing it reads changed
+  REQUIRE_FALSE(parked->has_value());
+  REQUIRE(lab.c->run_until([&] { return parked->has_value(); }, 2'000));
+  REQUIRE(sim::payload_as<protocol::FetchResponse>((*parked)->payload).partitions.empty());
+}
+
 TEST_CASE("a restarted leader has forgotten its fetch sessions", "[broker][fetch][session]") {
   Lab lab;
   const auto full = lab.fetch(0, kInitialFetchEpoch, {Lab::at(0, 3), Lab::at(1, 3)});
