@@ -35,7 +35,7 @@ storage::BatchPtr LogBatchCursor::next(const storage::RecordBatch* twin) {
         const bool copy_of_twin = twin && twin->bytes().size() == bytes.size() &&
                                   std::equal(bytes.begin(), bytes.end(), twin->bytes().begin());
         auto b = copy_of_twin ? storage::RecordBatch::decode_trusted(std::move(bytes))
-                              : storage::RecordBatch::decode(std::move(bytes));
+                              : storage::RecordBatch::decode_checked(std::move(bytes));
         if (b.ok()) {
           pos_ += *size;
           return b.value;

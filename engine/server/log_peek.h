@@ -1,6 +1,6 @@
 // Reading a broker's log the way a checker does: straight from the page cache
 // of its disk (no simulated I/O, no fault), batch by batch, each decoded and
-// validated (CRC, records) as recovery would. A segment's batches stop at the
+// validated (length, magic, offsets, CRC) as recovery would. A segment's batches stop at the
 // first one that does not decode (a torn or corrupted tail); the next segment
 // is read from its start.
 //
@@ -26,7 +26,7 @@ class LogBatchCursor {
   // The next batch, or null after the last. `twin`: a batch already decoded
   // and validated that this one is likely a copy of (the leader's, read in
   // lockstep with a follower's): bytes identical to it decode as it did, so
-  // they skip the CRC and the record parse.
+  // they skip the CRC.
   storage::BatchPtr next(const storage::RecordBatch* twin = nullptr);
 
  private:

@@ -247,7 +247,7 @@ Result<int64_t> LogSegment::recover(const std::function<void(const RecordBatch&)
   const auto file_size = static_cast<int64_t>(disk_->size(log_path_));
   Bytes oi, ti;
   auto end = scan(0, [&](int64_t pos, std::span<const uint8_t> bytes) {
-    auto batch = RecordBatch::decode(Bytes(bytes.begin(), bytes.end()), /*verify_crc=*/true);
+    auto batch = RecordBatch::decode_checked(Bytes(bytes.begin(), bytes.end()));
     // A batch that fails validation, whose offsets go backwards, or whose
     // offsets do not fit the segment ends the valid prefix. A gap is no
     // damage, whatever the topic's config says now: Kafka's LogSegment.recover

@@ -309,6 +309,15 @@ Result<BatchPtr> RecordBatch::decode_trusted(Bytes bytes) {
   return BatchPtr(std::move(batch));
 }
 
+Result<BatchPtr> RecordBatch::decode_checked(Bytes bytes) {
+  const auto size = peek_size(bytes);
+  if (!size || *size != bytes.size()) return Errc::CORRUPT_MESSAGE;
+  auto batch = std::shared_ptr<RecordBatch>(new RecordBatch(std::move(bytes)));
+  if (batch->magic() != kMagic || !batch->crc_valid()) return Errc::CORRUPT_MESSAGE;
+  if (!offsets_fit(*batch) || batch->records_count() < 0) return Errc::CORRUPT_MESSAGE;
+  return BatchPtr(std::move(batch));
+}
+
 std::vector<RecordView> RecordBatch::records() const {
   SIM_ASSERT(compression() == CompressionType::none, "ksim does not decompress batches");
   auto r = parse_records(*this, true);

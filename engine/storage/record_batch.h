@@ -146,8 +146,14 @@ class RecordBatch {
   // records of an uncompressed batch. Any failure is CORRUPT_MESSAGE.
   static Result<BatchPtr> decode(Bytes bytes, bool verify_crc = true);
   // For bytes this log itself wrote after validating them (reads of a segment):
-  // only the header is checked. Recovery, which distrusts the disk, uses decode().
+  // only the header is checked.
   static Result<BatchPtr> decode_trusted(Bytes bytes);
+  // Kafka's DefaultRecordBatch.ensureValid, what log recovery checks of bytes
+  // the log wrote after validating them but that the disk may have damaged
+  // since: length, magic, offsets and the CRC, which covers every record
+  // byte (so the records parse as they did when written; they are parsed
+  // when read, not here).
+  static Result<BatchPtr> decode_checked(Bytes bytes);
 
   // Total size of the batch whose first kLogOverhead bytes are given
   // (batch_length + 12), or nullopt if the length field is impossible.

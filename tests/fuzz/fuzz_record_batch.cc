@@ -6,7 +6,8 @@
 // decode (byte 0 % 4 == 0): the rest of the input is a batch. decode() (with
 // and without CRC check) returns a batch or CORRUPT_MESSAGE; a decoded batch's
 // records() parse, its accessors and restamping work, and its size is what
-// peek_size() says; decode_trusted() header accessors work.
+// peek_size() says; decode_checked() (recovery's check) accepts all decode()
+// accepts and only CRC-valid batches; decode_trusted() header accessors work.
 //
 // recovery (otherwise): a FuzzedDataProvider drives
 //   1. a valid log: 1-30 batches of fuzz-sized records with fuzz bytes, rising
@@ -98,6 +99,12 @@ void fuzz_decode(const uint8_t* data, size_t size) {
     auto appended = b.with_log_append_time(12345);
     KSIM_FUZZ_CHECK(appended->crc_valid(), "with_log_append_time left a bad CRC");
   }
+  // Recovery's check (Kafka's ensureValid) is decode() without the record
+  // parse: it accepts everything decode() does, and only CRC-valid batches.
+  auto checked = RecordBatch::decode_checked(bytes);
+  KSIM_FUZZ_CHECK(checked.ok() || checked.error == Errc::CORRUPT_MESSAGE, "decode_checked failed with another error");
+  KSIM_FUZZ_CHECK(checked.ok() || !RecordBatch::decode(bytes, true).ok(), "decode_checked refused what decode accepts");
+  KSIM_FUZZ_CHECK(!checked.ok() || checked.value->crc_valid(), "decode_checked accepted a bad CRC");
   auto t = RecordBatch::decode_trusted(bytes);
   if (t.ok()) {
     const RecordBatch& b = *t.value;

@@ -102,13 +102,31 @@ TEST_CASE("a flipped byte in the CRC-covered range is CORRUPT_MESSAGE", "[storag
     raw[i] ^= 0x10;
     INFO("byte " << i);
     REQUIRE(RecordBatch::decode(raw).error == Errc::CORRUPT_MESSAGE);
+    REQUIRE(RecordBatch::decode_checked(raw).error == Errc::CORRUPT_MESSAGE);  // recovery's check
   }
   // The magic byte and the length are validated too.
   Bytes bad_magic = b->bytes();
   bad_magic[16] = 1;
   REQUIRE(RecordBatch::decode(bad_magic).error == Errc::CORRUPT_MESSAGE);
+  REQUIRE(RecordBatch::decode_checked(bad_magic).error == Errc::CORRUPT_MESSAGE);
   Bytes short_by_one(b->bytes().begin(), b->bytes().end() - 1);
   REQUIRE(RecordBatch::decode(short_by_one).error == Errc::CORRUPT_MESSAGE);
+  REQUIRE(RecordBatch::decode_checked(short_by_one).error == Errc::CORRUPT_MESSAGE);
+}
+
+TEST_CASE("recovery checks a batch as Kafka's ensureValid does: the CRC vouches for its records",
+          "[storage][batch]") {
+  // Records that do not parse under a CRC that matches them: no disk fault
+  // makes these (a damaged byte breaks the CRC), only a writer that skipped
+  // validation. decode() parses and refuses them; recovery's check, like
+  // Kafka's, trusts the CRC and leaves the parse to the reader.
+  BatchPtr b = batch_of({"alpha", "beta"});
+  Bytes raw = b->bytes();
+  raw[RecordBatch::kAttributesOffset + 40] = 0xff;  // inside the first record's varints
+  const uint32_t crc = ksim::storage::crc32c(std::span<const uint8_t>(raw).subspan(RecordBatch::kAttributesOffset));
+  for (int i = 0; i < 4; ++i) raw[RecordBatch::kCrcOffset + i] = static_cast<uint8_t>(crc >> (24 - 8 * i));
+  REQUIRE(RecordBatch::decode(raw).error == Errc::CORRUPT_MESSAGE);
+  REQUIRE(RecordBatch::decode_checked(raw).ok());
 }
 
 TEST_CASE("restamping base offset and leader epoch keeps the CRC valid", "[storage][batch]") {
@@ -148,6 +166,7 @@ TEST_CASE("a batch whose last offset would overflow int64 is CORRUPT_MESSAGE", "
   BatchPtr near_end = RecordBatch::build(p, recs)->with_base_offset_and_epoch(Offset{INT64_MAX}, LeaderEpoch{0});
   REQUIRE(RecordBatch::decode(near_end->bytes()).error == Errc::CORRUPT_MESSAGE);
   REQUIRE(RecordBatch::decode_trusted(near_end->bytes()).error == Errc::CORRUPT_MESSAGE);
+  REQUIRE(RecordBatch::decode_checked(near_end->bytes()).error == Errc::CORRUPT_MESSAGE);
 }
 
 // Found by fuzzing too: a one-record batch at INT64_MAX has a last offset but
@@ -156,6 +175,7 @@ TEST_CASE("a batch ending at INT64_MAX is CORRUPT_MESSAGE", "[storage][batch]") 
   std::vector<Record> recs{Record{0, std::nullopt, bytes_of("a"), {}}};
   BatchPtr at_end = RecordBatch::build(BatchParams{}, recs)->with_base_offset_and_epoch(Offset{INT64_MAX}, LeaderEpoch{0});
   REQUIRE(RecordBatch::decode(at_end->bytes()).error == Errc::CORRUPT_MESSAGE);
+  REQUIRE(RecordBatch::decode_checked(at_end->bytes()).error == Errc::CORRUPT_MESSAGE);
   BatchPtr below = RecordBatch::build(BatchParams{}, recs)->with_base_offset_and_epoch(Offset{INT64_MAX - 1}, LeaderEpoch{0});
   REQUIRE(RecordBatch::decode(below->bytes()).ok());
 }
