@@ -34,13 +34,6 @@ const TopicName::Entry* TopicName::intern(std::string_view text) {
   return e;
 }
 
-// A default-constructed TopicPartition (every response entry starts as one)
-// must not take the table's lock: the empty name is looked up once.
-TopicName::TopicName() : entry_([] {
-  static const Entry* const empty = intern("");
-  return empty;
-}()) {}
-
 TopicName::TopicName(std::string_view text) : entry_(intern(text)) {}
 
 }  // namespace ksim
