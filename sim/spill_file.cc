@@ -119,9 +119,9 @@ void SpillFile::release(uint64_t offset, uint64_t length) {
 
 std::pair<std::shared_ptr<const SpillChunk>, uint64_t> SpillStore::find_spilled(
     const std::shared_ptr<const void>& owner, std::span<const uint8_t> bytes) const {
-  if (notes_.empty()) return {nullptr, 0};
-  const Spilled& s = notes_[slot_of(bytes.data())];
-  if (s.p != bytes.data() || s.length != bytes.size()) return {nullptr, 0};
+  auto it = spilled_.find(bytes.data());
+  if (it == spilled_.end() || it->second.length != bytes.size()) return {nullptr, 0};
+  const Spilled& s = it->second;
   // The same owner (one control block): alive, since the caller holds it, so
   // these are still the bytes that were spilled.
   if (s.owner.owner_before(owner) || owner.owner_before(s.owner)) return {nullptr, 0};
@@ -132,13 +132,12 @@ std::pair<std::shared_ptr<const SpillChunk>, uint64_t> SpillStore::find_spilled(
 
 void SpillStore::note_spilled(const std::shared_ptr<const void>& owner, std::span<const uint8_t> bytes,
                               const std::shared_ptr<const SpillChunk>& chunk, uint64_t at) {
-  if (notes_.empty()) notes_.resize(kNoteSlots);
-  Spilled& s = notes_[slot_of(bytes.data())];
-  s.p = bytes.data();
-  s.owner = owner;
-  s.chunk = chunk;
-  s.length = bytes.size();
-  s.at = at;
+  if (spilled_.size() >= sweep_at_) {
+    // Forget bytes whose owner or chunk is gone; order does not matter.
+    std::erase_if(spilled_, [](const auto& kv) { return kv.second.owner.expired() || kv.second.chunk.expired(); });  // determinism-ok: pure storage, erase order has no effect
+    sweep_at_ = std::max<size_t>(4096, 2 * spilled_.size());
+  }
+  spilled_[bytes.data()] = Spilled{owner, chunk, bytes.size(), at};
 }
 
 }  // namespace sim

@@ -29,8 +29,8 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <unordered_map>
 #include <utility>
-#include <vector>
 
 namespace sim {
 
@@ -95,13 +95,10 @@ class SpillFile : public std::enable_shared_from_this<SpillFile> {
 // reference the same batch (page_cache.h), and the first file to spill it
 // notes where its bytes went; the others name that place instead of writing
 // them again (three replicas wrote every batch three times, a sixth of the
-// cluster benchmark's time in the host kernel). The notes are a
-// direct-mapped table keyed by the bytes' address: a note overwrites
-// whatever shared its slot (a lost note only means those bytes are written
-// again), and one is trusted only while the batch that owns the bytes is
-// alive (same owner, so the bytes there are still those immutable bytes)
-// and its chunk too. The replicas of a batch spill soon after one another,
-// so the notes they need are the recent ones.
+// cluster benchmark's time in the host kernel). An entry is keyed by the
+// bytes' address and trusted only while the batch that owns them is alive
+// (same owner, so the bytes there are still those immutable bytes) and its
+// chunk too; dead entries are swept as the index grows.
 class SpillStore {
  public:
   // Where `bytes` (owned by `owner`) were spilled, if some file did: the
@@ -111,6 +108,7 @@ class SpillStore {
   // Notes that `bytes` (owned by `owner`) now lie in `chunk` at `at`.
   void note_spilled(const std::shared_ptr<const void>& owner, std::span<const uint8_t> bytes,
                     const std::shared_ptr<const SpillChunk>& chunk, uint64_t at);
+  size_t spilled_index_size() const { return spilled_.size(); }
 
   // The file, or null when the host could not make one (then never retried).
   SpillFile* file() {
@@ -124,19 +122,16 @@ class SpillStore {
 
  private:
   struct Spilled {
-    const uint8_t* p = nullptr;
     std::weak_ptr<const void> owner;
     std::weak_ptr<const SpillChunk> chunk;
     uint64_t length = 0;
     uint64_t at = 0;
   };
-  static constexpr size_t kNoteSlots = size_t{1} << 14;  // ~0.9 MB, made at the first note
-  static size_t slot_of(const uint8_t* p) {
-    return static_cast<size_t>((reinterpret_cast<uintptr_t>(p) >> 4) * 0x9e3779b97f4a7c15ULL >> 50);  // determinism-ok: a cache slot, never an order
-  }
   std::shared_ptr<SpillFile> file_;
   bool failed_ = false;
-  std::vector<Spilled> notes_;  // kNoteSlots, by slot_of(bytes address)
+  // Looked up by address only, never iterated in an order that matters.
+  std::unordered_map<const uint8_t*, Spilled> spilled_;
+  size_t sweep_at_ = 4096;  // sweep dead entries when the index reaches this size
 };
 
 }  // namespace sim
