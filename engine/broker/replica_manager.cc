@@ -450,7 +450,10 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
     resp.partitions.reserve(req.partitions.size());
     for (const auto& fp : req.partitions) read(fp, get(fp.tp), nullptr);
   }
-  if (!any_error && bytes < req.min_bytes && now < deadline) {
+  // Kafka answers at once a fetch with nothing to read (a closing fetch, a
+  // session with no partitions): there is no partition whose data could wake it.
+  const bool nothing_asked = session ? session->partitions.empty() : req.partitions.empty();
+  if (!any_error && !nothing_asked && bytes < req.min_bytes && now < deadline) {
     // Park (DelayedFetch): re-run when data arrives or at the deadline.
     auto d = std::make_shared<DelayedFetch>();
     d->request = in;

@@ -69,4 +69,16 @@ bool FetchSessionHandler::handle_response(const protocol::FetchResponse& resp) {
 
 void FetchSessionHandler::handle_error() { epoch_ = kInitialFetchEpoch; }
 
+bool FetchSessionHandler::build_close(protocol::FetchRequest& req) {
+  if (session_id_ == kInvalidFetchSessionId) return false;
+  req.session_id = session_id_;
+  req.session_epoch = protocol::kFinalFetchEpoch;
+  req.partitions.clear();
+  req.forgotten.clear();
+  session_id_ = kInvalidFetchSessionId;
+  epoch_ = kInitialFetchEpoch;
+  session_.clear();
+  return true;
+}
+
 }  // namespace ksim

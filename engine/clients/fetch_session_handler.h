@@ -32,6 +32,11 @@ class FetchSessionHandler {
   bool handle_response(const protocol::FetchResponse& resp);
   // The fetch failed (timeout, connection): the next one opens a new session.
   void handle_error();
+  // Kafka's notifyClose then build, as the consumer closes: fills `req` to
+  // close the leader's session (the final epoch, no partitions; the leader
+  // drops the session and answers at once) and forgets it. False if there
+  // is no session to close.
+  bool build_close(protocol::FetchRequest& req);
 
  private:
   int32_t session_id_ = 0;

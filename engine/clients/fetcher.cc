@@ -275,6 +275,26 @@ std::vector<ConsumerRecord> Fetcher::collect_fetch(int32_t max_records) {
   return out;
 }
 
+void Fetcher::close_sessions(sim::Instant deadline) {
+  // Shared with the callbacks: an answer may come after close() gave up waiting.
+  auto unanswered = std::make_shared<int>(0);
+  for (auto& [node, session] : sessions_) {
+    if (net_.is_unavailable(node)) continue;  // Java skips a leader it cannot reach
+    protocol::FetchRequest req;
+    if (!session.build_close(req)) continue;
+    req.replica_id = -1;
+    req.max_wait_ms = config_.max_wait_ms;
+    req.min_bytes = config_.min_bytes;
+    req.max_bytes = config_.max_bytes;
+    req.isolation = config_.isolation;
+    if (!fetch_kind_) fetch_kind_ = net_.world().network().kind("Fetch");
+    ++*unanswered;
+    net_.send(node, *fetch_kind_, sim::make_payload(std::move(req)), 64, config_.request_timeout_ms,
+              [unanswered](const sim::Reply&) { --*unanswered; });
+  }
+  if (*unanswered > 0) net_.await([&] { return *unanswered == 0; }, deadline);
+}
+
 void Fetcher::clear_buffered_data_for_unassigned_partitions() {
   std::erase_if(completed_, [&](const FetchPtr& f) { return !subscriptions_.is_assigned(f->tp); });
   if (next_in_line_ && !subscriptions_.is_assigned(next_in_line_->tp)) next_in_line_.reset();

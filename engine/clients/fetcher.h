@@ -86,6 +86,12 @@ class Fetcher {
       const std::map<TopicPartition, int64_t>& timestamps, sim::Instant deadline);
   // Drops buffered data of partitions no longer assigned.
   void clear_buffered_data_for_unassigned_partitions();
+  // As the consumer closes (Kafka's AbstractFetch.maybeCloseFetchSessions):
+  // a closing Fetch (KIP-227's final epoch) to every leader holding a session
+  // of ours that is reachable, then waits for their answers until `deadline`
+  // (a close is not held up longer: a leader not answered evicts the session
+  // in its own time).
+  void close_sessions(sim::Instant deadline);
   const FetchConfig& config() const { return config_; }
   // fetch-throttle-time-avg / -max: every Fetch response's throttle_time_ms
   // (0 included) over metrics.num.samples windows of metrics.sample.window.ms.

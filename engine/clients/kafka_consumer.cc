@@ -441,6 +441,10 @@ void KafkaConsumer::close(int64_t timeout_ms) {
   const sim::Instant deadline = net_.now() + sim::milliseconds(timeout_ms);
   try {
     if (coordinator_) coordinator_->close(deadline);
+    // Java: then the fetcher closes its fetch sessions, within what is left
+    // of the timeout and at most request.timeout.ms.
+    fetcher_.close_sessions(
+        std::min(deadline, net_.now() + sim::milliseconds(fetcher_.config().request_timeout_ms)));
   } catch (...) {
     closed_ = true;
     stop_fibers_ = true;

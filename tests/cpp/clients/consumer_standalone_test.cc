@@ -205,3 +205,23 @@ TEST_CASE("a consumer without group.id refuses group APIs - config is Kafka's", 
   k->close();
   CHECK_THROWS_AS(k->poll(10), KafkaException);
 }
+
+TEST_CASE("closing a consumer closes its fetch session on the leader - answered at once", "[consumer][fetch]") {
+  // KIP-227: the consumer's close sends each leader a fetch at the final
+  // epoch with no partitions; the leader drops the session and, having
+  // nothing to read, answers without waiting fetch.max.wait.ms.
+  ClusterOptions o = options(11, 1);  // one broker: no follower holds a session
+  Cluster c(o);
+  c.wait_ready();
+  make_topic(c, "t", 1, 1);
+  produce_n(c, "t", 0, 0, 3);
+  auto k = c.client<KafkaConsumer>(add_consumer(c, "closer", {{"auto.offset.reset", "earliest"}}));
+  k->assign({kTp});
+  REQUIRE(poll_n(*k, 3).size() == 3);
+  REQUIRE(c.metrics().at("NumIncrementalFetchSessions") == 1);
+  const int64_t before_ms = c.now_ms();
+  k->close();
+  CHECK(c.now_ms() - before_ms < 100);  // one round trip, not a 500 ms long poll
+  c.run_for_ms(10);
+  REQUIRE(c.metrics().at("NumIncrementalFetchSessions") == 0);
+}
