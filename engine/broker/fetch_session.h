@@ -40,6 +40,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/broker/partition_lookup.h"
 #include "engine/broker/protocol.h"
 #include "sim/rng.h"
 #include "sim/time.h"
@@ -56,11 +57,7 @@ struct CachedPartition {
   protocol::FetchPartition request;   // the fetcher's latest parameters (tp inside)
   Offset high_watermark = kNoOffset;  // as last answered (kNoOffset after an error: answer again)
   Offset log_start_offset = kNoOffset;
-  // The leader's Partition for request.tp as of ReplicaManager generation
-  // `partition_generation` (0: not looked up yet). A cache, not state: a
-  // session never owns or outlives the check of that generation.
-  Partition* partition = nullptr;
-  uint64_t partition_generation = 0;
+  PartitionLookup lookup;             // the leader's Partition for request.tp (partition_lookup.h)
 };
 
 struct FetchSession {

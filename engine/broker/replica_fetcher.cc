@@ -177,14 +177,9 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
   std::vector<protocol::FetchPartition> wanted;
   auto& mine = by_leader_[leader];
   wanted.reserve(mine.size());
-  const uint64_t generation = rm_.partitions_generation();
   for (auto& [tp, s] : mine) {
     if (s.phase != Phase::fetching) continue;
-    if (s.partition_generation != generation) {
-      s.partition = rm_.get(tp);
-      s.partition_generation = generation;
-    }
-    Partition* p = s.partition;
+    Partition* p = rm_.get(tp, s.lookup);
     if (!p) continue;
     protocol::FetchPartition fp;
     fp.tp = tp;

@@ -49,10 +49,7 @@ class ReplicaFetcherManager {
     LeaderEpoch epoch = kNoEpoch;
     Phase phase = Phase::truncating;
     std::optional<LeaderEpoch> ask_epoch;  // next OffsetsForLeaderEpoch question
-    // The partition as of ReplicaManager generation partition_generation (0:
-    // not looked up): fetch() builds every request from these.
-    Partition* partition = nullptr;
-    uint64_t partition_generation = 0;
+    PartitionLookup lookup;  // fetch() builds every request from these (partition_lookup.h)
   };
 
   void run(int32_t leader);

@@ -425,21 +425,16 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
     // A snapshot: a read may block on a log lock, and the session may move on
     // meanwhile (checked below).
     // Each partition's lookup comes from the session's cache while no
-    // partition was added or removed (a read that blocks may let one go).
-    for (CachedPartition& c : session->partitions)
-      if (c.partition_generation != partitions_generation_) {
-        c.partition = get(c.request.tp);
-        c.partition_generation = partitions_generation_;
-      }
-    const uint64_t generation = partitions_generation_;
+    // partition was added or removed (refreshed in the session, for the next
+    // fetches; and in the snapshot, as a read that blocks may let one go).
+    for (CachedPartition& c : session->partitions) get(c.request.tp, c.lookup);
     std::vector<CachedPartition> asked;
     if (!spare_snapshots_.empty()) {
       asked = std::move(spare_snapshots_.back());
       spare_snapshots_.pop_back();
     }
     asked.assign(session->partitions.begin(), session->partitions.end());
-    for (const CachedPartition& c : asked)
-      read(c.request, generation == partitions_generation_ ? c.partition : get(c.request.tp), &c);
+    for (CachedPartition& c : asked) read(c.request, get(c.request.tp, c.lookup), &c);
     if (spare_snapshots_.size() < kSpareSnapshots) spare_snapshots_.push_back(std::move(asked));
     // Kafka's check as it answers: the session must still be the cache's, at
     // the epoch this request left it (a newer request, a close or an eviction

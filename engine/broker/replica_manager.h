@@ -68,9 +68,15 @@ class ReplicaManager {
 
   // ---- partitions -----------------------------------------------------------------
   Partition* get(const TopicPartition& tp);
-  // Bumped by add and remove: a Partition* looked up at generation g stays
-  // valid while partitions_generation() == g (a cache, never an owner).
-  uint64_t partitions_generation() const { return partitions_generation_; }
+  // The same through `lookup`, refreshed only if a partition was added or
+  // removed since it was filled (partition_lookup.h).
+  Partition* get(const TopicPartition& tp, PartitionLookup& lookup) {
+    if (lookup.generation != partitions_generation_) {
+      lookup.partition = get(tp);
+      lookup.generation = partitions_generation_;
+    }
+    return lookup.partition;
+  }
   const std::map<TopicPartition, std::unique_ptr<Partition>>& partitions() const { return partitions_; }
   void add(std::unique_ptr<Partition> p);
   void remove(const TopicPartition& tp);
