@@ -45,6 +45,21 @@ bool Fetcher::has_available_fetches() const {
                      [&](const FetchPtr& f) { return subscriptions_.is_fetchable(f->tp) || f->error != Errc::NONE; });
 }
 
+protocol::FetchRequest Fetcher::new_request() const {
+  protocol::FetchRequest req;
+  req.replica_id = -1;
+  req.max_wait_ms = config_.max_wait_ms;
+  req.min_bytes = config_.min_bytes;
+  req.max_bytes = config_.max_bytes;
+  req.isolation = config_.isolation;
+  return req;
+}
+
+sim::KindId Fetcher::fetch_kind() {
+  if (!fetch_kind_) fetch_kind_ = net_.world().network().kind("Fetch");
+  return *fetch_kind_;
+}
+
 int Fetcher::send_fetches() {
   std::map<int32_t, protocol::FetchRequest> requests;
   next_fetch_attempt_ = sim::Instant{std::numeric_limits<int64_t>::max() / 2};
@@ -64,12 +79,9 @@ int Fetcher::send_fetches() {
       next_fetch_attempt_ = std::min(next_fetch_attempt_, t->second);  // throttled by its quota
       continue;
     }
-    protocol::FetchRequest& req = requests[leader->leader];
-    req.replica_id = -1;
-    req.max_wait_ms = config_.max_wait_ms;
-    req.min_bytes = config_.min_bytes;
-    req.max_bytes = config_.max_bytes;
-    req.isolation = config_.isolation;
+    auto [at, first] = requests.try_emplace(leader->leader);
+    if (first) at->second = new_request();
+    protocol::FetchRequest& req = at->second;
     const PartitionState* st = subscriptions_.state(tp);
     protocol::FetchPartition fp{.tp = tp,
                                 .current_leader_epoch = leader->leader_epoch,
@@ -89,8 +101,7 @@ int Fetcher::send_fetches() {
     // changed; a partition left out (its records still buffered) is forgotten.
     sessions_[node].build(wanted, req);
     const uint32_t size = 64 + 32 * static_cast<uint32_t>(req.partitions.size());
-    if (!fetch_kind_) fetch_kind_ = net_.world().network().kind("Fetch");
-    net_.send(node, *fetch_kind_, sim::make_payload(std::move(req)), size, config_.request_timeout_ms,
+    net_.send(node, fetch_kind(), sim::make_payload(std::move(req)), size, config_.request_timeout_ms,
               [this, node = node, asked = std::move(asked)](const sim::Reply& r) {
                 nodes_with_pending_fetch_.erase(node);
                 FetchSessionHandler& session = sessions_[node];
@@ -280,16 +291,10 @@ void Fetcher::close_sessions(sim::Instant deadline) {
   auto unanswered = std::make_shared<int>(0);
   for (auto& [node, session] : sessions_) {
     if (net_.is_unavailable(node)) continue;  // Java skips a leader it cannot reach
-    protocol::FetchRequest req;
+    protocol::FetchRequest req = new_request();
     if (!session.build_close(req)) continue;
-    req.replica_id = -1;
-    req.max_wait_ms = config_.max_wait_ms;
-    req.min_bytes = config_.min_bytes;
-    req.max_bytes = config_.max_bytes;
-    req.isolation = config_.isolation;
-    if (!fetch_kind_) fetch_kind_ = net_.world().network().kind("Fetch");
     ++*unanswered;
-    net_.send(node, *fetch_kind_, sim::make_payload(std::move(req)), 64, config_.request_timeout_ms,
+    net_.send(node, fetch_kind(), sim::make_payload(std::move(req)), 64, config_.request_timeout_ms,
               [unanswered](const sim::Reply&) { --*unanswered; });
   }
   if (*unanswered > 0) net_.await([&] { return *unanswered == 0; }, deadline);

@@ -127,6 +127,9 @@ class Fetcher {
   void fetch_records(CompletedFetch& f, int32_t max, std::vector<ConsumerRecord>& out);
   void drain(CompletedFetch& f, int32_t max, std::vector<ConsumerRecord>& out);
   bool skip_batch(CompletedFetch& f, const storage::RecordBatch& b);
+  // A Fetch with this consumer's settings and no partition or session yet.
+  protocol::FetchRequest new_request() const;
+  sim::KindId fetch_kind();
 
   ConsumerNetworkClient& net_;
   ClientMetadata& metadata_;
