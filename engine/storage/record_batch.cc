@@ -289,33 +289,29 @@ std::optional<size_t> RecordBatch::peek_size(std::span<const uint8_t> first12) {
   return static_cast<size_t>(len) + kLogOverhead;
 }
 
-Result<BatchPtr> RecordBatch::decode(Bytes bytes, bool verify_crc) {
+Result<BatchPtr> RecordBatch::decode_header(Bytes bytes, bool verify_crc, bool check_count) {
   const auto size = peek_size(bytes);
   if (!size || *size != bytes.size()) return Errc::CORRUPT_MESSAGE;
   auto batch = std::shared_ptr<RecordBatch>(new RecordBatch(std::move(bytes)));
   if (batch->magic() != kMagic) return Errc::CORRUPT_MESSAGE;
   if (verify_crc && !batch->crc_valid()) return Errc::CORRUPT_MESSAGE;
-  if (!offsets_fit(*batch) || batch->records_count() < 0) return Errc::CORRUPT_MESSAGE;
-  if (batch->compression() == CompressionType::none && !parse_records(*batch, false))
-    return Errc::CORRUPT_MESSAGE;
+  if (!offsets_fit(*batch) || (check_count && batch->records_count() < 0)) return Errc::CORRUPT_MESSAGE;
   return BatchPtr(std::move(batch));
+}
+
+Result<BatchPtr> RecordBatch::decode(Bytes bytes, bool verify_crc) {
+  auto batch = decode_header(std::move(bytes), verify_crc, /*check_count=*/true);
+  if (batch.ok() && batch.value->compression() == CompressionType::none && !parse_records(*batch.value, false))
+    return Errc::CORRUPT_MESSAGE;
+  return batch;
 }
 
 Result<BatchPtr> RecordBatch::decode_trusted(Bytes bytes) {
-  const auto size = peek_size(bytes);
-  if (!size || *size != bytes.size()) return Errc::CORRUPT_MESSAGE;
-  auto batch = std::shared_ptr<RecordBatch>(new RecordBatch(std::move(bytes)));
-  if (batch->magic() != kMagic || !offsets_fit(*batch)) return Errc::CORRUPT_MESSAGE;
-  return BatchPtr(std::move(batch));
+  return decode_header(std::move(bytes), /*verify_crc=*/false, /*check_count=*/false);
 }
 
 Result<BatchPtr> RecordBatch::decode_checked(Bytes bytes) {
-  const auto size = peek_size(bytes);
-  if (!size || *size != bytes.size()) return Errc::CORRUPT_MESSAGE;
-  auto batch = std::shared_ptr<RecordBatch>(new RecordBatch(std::move(bytes)));
-  if (batch->magic() != kMagic || !batch->crc_valid()) return Errc::CORRUPT_MESSAGE;
-  if (!offsets_fit(*batch) || batch->records_count() < 0) return Errc::CORRUPT_MESSAGE;
-  return BatchPtr(std::move(batch));
+  return decode_header(std::move(bytes), /*verify_crc=*/true, /*check_count=*/true);
 }
 
 std::vector<RecordView> RecordBatch::records() const {

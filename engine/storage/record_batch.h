@@ -214,6 +214,9 @@ class RecordBatch {
  private:
   friend class RecordsBuilder;
   explicit RecordBatch(Bytes b) : buf_(std::move(b)) {}
+  // What every decode checks: the length, the magic, (verify_crc) the CRC,
+  // offsets that fit int64, (check_count) a record count that is not negative.
+  static Result<BatchPtr> decode_header(Bytes bytes, bool verify_crc, bool check_count);
   // Big-endian header fields, inline: every append, fetch and check reads
   // several of them per batch.
   int16_t i16(size_t at) const {
