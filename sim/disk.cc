@@ -132,10 +132,10 @@ DiskStatus Disk::write(std::string_view name, uint64_t offset, std::span<const u
 }
 
 DiskStatus Disk::write_at(std::string_view name, std::optional<uint64_t> at, std::span<const uint8_t> bytes,
-                          std::shared_ptr<const void> owner) {
+                          std::shared_ptr<const void> owner, SpillNote* note) {
   check_caller();
   occupy(scaled(spec_.write_base, spec_.write_per_kib, bytes.size()), name);
-  return store(name, at, bytes, std::move(owner));
+  return store(name, at, bytes, std::move(owner), note);
 }
 
 DiskStatus Disk::append_mapped(std::string_view name, std::span<const uint8_t> bytes) {
@@ -144,7 +144,7 @@ DiskStatus Disk::append_mapped(std::string_view name, std::span<const uint8_t> b
 }
 
 DiskStatus Disk::store(std::string_view name, std::optional<uint64_t> at, std::span<const uint8_t> bytes,
-                       std::shared_ptr<const void> owner) {
+                       std::shared_ptr<const void> owner, SpillNote* note) {
   File* f = find(name);
   const uint64_t size = f ? f->data.size() : 0;
   // An append's offset is decided when the device performs it, not when it was
@@ -169,7 +169,7 @@ DiskStatus Disk::store(std::string_view name, std::optional<uint64_t> at, std::s
       f->unsynced.push_back(std::move(op));
     }
     if (owner && bytes.size() >= kShareMinBytes)
-      f->data.append_shared(std::move(owner), bytes);
+      f->data.append_shared(std::move(owner), bytes, note);
     else
       f->data.append(bytes);
   } else {
@@ -193,8 +193,8 @@ DiskStatus Disk::append(std::string_view name, std::span<const uint8_t> bytes) {
 }
 
 DiskStatus Disk::append_shared(std::string_view name, std::shared_ptr<const void> owner,
-                               std::span<const uint8_t> bytes) {
-  return write_at(name, std::nullopt, bytes, std::move(owner));
+                               std::span<const uint8_t> bytes, SpillNote* note) {
+  return write_at(name, std::nullopt, bytes, std::move(owner), note);
 }
 
 DiskStatus Disk::fail(std::string_view name, DiskStatus status) {

@@ -79,9 +79,11 @@ class Disk {
   DiskStatus append(std::string_view file, std::span<const uint8_t> bytes);
   // An append of bytes that never change, kept alive by `owner` (a record
   // batch): the page cache may keep a reference instead of a copy (see
-  // page_cache.h). Same semantics, time and trace as append().
+  // page_cache.h). `note` (the owner's, optional) lets every replica of
+  // the bytes spill them once (spill_file.h). Same semantics, time and
+  // trace as append().
   DiskStatus append_shared(std::string_view file, std::shared_ptr<const void> owner,
-                           std::span<const uint8_t> bytes);
+                           std::span<const uint8_t> bytes, SpillNote* note = nullptr);
   // Appends shorter than this are copied all the same (cheaper than a reference).
   static constexpr size_t kShareMinBytes = 512;
   // An append through a memory mapping (Kafka's offset and time indexes are
@@ -194,10 +196,10 @@ class Disk {
   void occupy(Duration cost, std::string_view what);
   void check_caller() const;
   DiskStatus write_at(std::string_view file, std::optional<uint64_t> offset, std::span<const uint8_t> bytes,
-                      std::shared_ptr<const void> owner = nullptr);
+                      std::shared_ptr<const void> owner = nullptr, SpillNote* note = nullptr);
   // write_at's effect on the page cache and the unsynced queue, once the device (if any) is done.
   DiskStatus store(std::string_view file, std::optional<uint64_t> offset, std::span<const uint8_t> bytes,
-                   std::shared_ptr<const void> owner = nullptr);
+                   std::shared_ptr<const void> owner = nullptr, SpillNote* note = nullptr);
   DiskStatus fail(std::string_view file, DiskStatus status);
   File* find(std::string_view name);
   const File* find(std::string_view name) const;

@@ -30,11 +30,11 @@ void PageCache::freeze_tail() {
   resident_frozen_ += n;
 }
 
-void PageCache::append_shared(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes) {
+void PageCache::append_shared(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes, SpillNote* note) {
   if (bytes.empty()) return;
   freeze_tail();
   starts_.push_back(frozen_bytes_);
-  extents_.push_back({std::move(owner), bytes.data(), bytes.size(), 0});
+  extents_.push_back({std::move(owner), bytes.data(), bytes.size(), 0, note});
   frozen_bytes_ += bytes.size();
   resident_frozen_ += bytes.size();
   maybe_spill();
@@ -59,10 +59,11 @@ void PageCache::maybe_spill() {
   uint64_t written = 0;
   for (size_t i = first_resident_; i < extents_.size(); ++i) {
     const Extent& e = extents_[i];
-    auto [chunk, at] = spill_->find_spilled(e.owner, {e.p, e.length});
-    if (chunk) {
-      pieces.push_back({std::move(chunk), at, e.length, i});
-      continue;
+    if (e.note && e.note->p <= e.p && e.p + e.length <= e.note->p + e.note->length) {
+      if (auto chunk = e.note->chunk.lock()) {
+        pieces.push_back({std::move(chunk), e.note->at + static_cast<uint64_t>(e.p - e.note->p), e.length, i});
+        continue;
+      }
     }
     pieces.push_back({nullptr, written, e.length, i});
     parts.emplace_back(e.p, e.length);
@@ -82,10 +83,11 @@ void PageCache::maybe_spill() {
       return;
     }
     // Bytes other files share: note where they went, for those files' spills.
-    for (const Piece& piece : pieces)
-      if (!piece.chunk && piece.extent != SIZE_MAX && extents_[piece.extent].owner.use_count() > 1)
-        spill_->note_spilled(extents_[piece.extent].owner, {extents_[piece.extent].p, piece.length}, fresh,
-                             piece.at);
+    for (const Piece& piece : pieces) {
+      if (piece.chunk || piece.extent == SIZE_MAX) continue;
+      const Extent& e = extents_[piece.extent];
+      if (e.note && e.owner.use_count() > 1) *e.note = SpillNote{fresh, e.p, piece.length, piece.at};
+    }
   }
   // The resident extents and the tail become spilled extents: one per run
   // of pieces that lie back to back in one chunk (also with the last extent

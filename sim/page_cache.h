@@ -26,7 +26,8 @@
 // Spilling: with a SpillStore (set_spill; Disk gives its world's to every file),
 // once the bytes held in memory (the tail and the extents not yet spilled)
 // reach kSpillBytes they are written to the spill file as ONE chunk and
-// replaced by one extent naming it — a long log keeps about a MiB resident,
+// replaced by one extent naming it (shared bytes that another file already
+// spilled, as their owner's SpillNote says, name that file's chunk instead) — a long log keeps about a MiB resident,
 // the rest on the host's disk (spill_file.h), and the batches it referenced
 // are freed once no replica's cache or segment cache holds them.
 //
@@ -52,8 +53,10 @@ class PageCache {
 
   // Copies `bytes` in (into the tail).
   void append(std::span<const uint8_t> bytes);
-  // Appends a reference to `bytes`, kept alive by `owner`; they must never change.
-  void append_shared(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes);
+  // Appends a reference to `bytes`, kept alive by `owner`; they must never
+  // change. `note` (optional, kept alive by `owner` too) is where any file
+  // that spills these bytes says where they went, so they are spilled once.
+  void append_shared(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes, SpillNote* note = nullptr);
   // Copies [offset, offset + length) out; the range must lie within size().
   void read(uint64_t offset, uint64_t length, uint8_t* out) const;
   std::vector<uint8_t> read(uint64_t offset, uint64_t length) const;
@@ -82,6 +85,7 @@ class PageCache {
     const uint8_t* p = nullptr;
     uint64_t length = 0;
     uint64_t at = 0;
+    SpillNote* note = nullptr;  // the owner's, for a shared extent in memory
   };
   void flatten() const;
   void freeze_tail();

@@ -117,27 +117,4 @@ void SpillFile::release(uint64_t offset, uint64_t length) {
                     static_cast<off_t>(length));
 }
 
-std::pair<std::shared_ptr<const SpillChunk>, uint64_t> SpillStore::find_spilled(
-    const std::shared_ptr<const void>& owner, std::span<const uint8_t> bytes) const {
-  auto it = spilled_.find(bytes.data());
-  if (it == spilled_.end() || it->second.length != bytes.size()) return {nullptr, 0};
-  const Spilled& s = it->second;
-  // The same owner (one control block): alive, since the caller holds it, so
-  // these are still the bytes that were spilled.
-  if (s.owner.owner_before(owner) || owner.owner_before(s.owner)) return {nullptr, 0};
-  std::shared_ptr<const SpillChunk> chunk = s.chunk.lock();
-  if (!chunk) return {nullptr, 0};
-  return {std::move(chunk), s.at};
-}
-
-void SpillStore::note_spilled(const std::shared_ptr<const void>& owner, std::span<const uint8_t> bytes,
-                              const std::shared_ptr<const SpillChunk>& chunk, uint64_t at) {
-  if (spilled_.size() >= sweep_at_) {
-    // Forget bytes whose owner or chunk is gone; order does not matter.
-    std::erase_if(spilled_, [](const auto& kv) { return kv.second.owner.expired() || kv.second.chunk.expired(); });  // determinism-ok: pure storage, erase order has no effect
-    sweep_at_ = std::max<size_t>(4096, 2 * spilled_.size());
-  }
-  spilled_[bytes.data()] = Spilled{owner, chunk, bytes.size(), at};
-}
-
 }  // namespace sim

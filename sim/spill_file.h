@@ -29,7 +29,6 @@
 #include <cstdint>
 #include <memory>
 #include <span>
-#include <unordered_map>
 #include <utility>
 
 namespace sim {
@@ -87,29 +86,26 @@ class SpillFile : public std::enable_shared_from_this<SpillFile> {
   uint64_t chunks_written_ = 0;
 };
 
+// Where shared bytes went when a file spilled them. Kept BY THE BYTES' OWNER
+// (a record batch holds one), so the leader's and the followers' files, which
+// reference the same batch (page_cache.h), spill it ONCE: the first file to
+// spill it fills the note, the others read it and name that chunk instead of
+// writing the bytes again (three replicas wrote every batch three times, a
+// sixth of the cluster benchmark's time in the host kernel). No index, no
+// lookup: the note lives as long as the bytes it describes, and names its
+// chunk weakly, so a note whose chunk was freed is simply written over.
+struct SpillNote {
+  std::weak_ptr<const SpillChunk> chunk;
+  const uint8_t* p = nullptr;  // the bytes that went: [p, p + length) lies in chunk at `at`
+  uint64_t length = 0;
+  uint64_t at = 0;
+};
+
 // The spill file of one World, opened on first need (most runs never fill a
 // file past PageCache::kSpillBytes and never open one). Shared by the page
 // caches of every disk of that world.
-//
-// Shared bytes are spilled ONCE: the leader's and the followers' files
-// reference the same batch (page_cache.h), and the first file to spill it
-// notes where its bytes went; the others name that place instead of writing
-// them again (three replicas wrote every batch three times, a sixth of the
-// cluster benchmark's time in the host kernel). An entry is keyed by the
-// bytes' address and trusted only while the batch that owns them is alive
-// (same owner, so the bytes there are still those immutable bytes) and its
-// chunk too; dead entries are swept as the index grows.
 class SpillStore {
  public:
-  // Where `bytes` (owned by `owner`) were spilled, if some file did: the
-  // chunk and the bytes' offset in it; {null, 0} if not.
-  std::pair<std::shared_ptr<const SpillChunk>, uint64_t> find_spilled(const std::shared_ptr<const void>& owner,
-                                                                       std::span<const uint8_t> bytes) const;
-  // Notes that `bytes` (owned by `owner`) now lie in `chunk` at `at`.
-  void note_spilled(const std::shared_ptr<const void>& owner, std::span<const uint8_t> bytes,
-                    const std::shared_ptr<const SpillChunk>& chunk, uint64_t at);
-  size_t spilled_index_size() const { return spilled_.size(); }
-
   // The file, or null when the host could not make one (then never retried).
   SpillFile* file() {
     if (!file_ && !failed_) {
@@ -121,17 +117,8 @@ class SpillStore {
   uint64_t live_bytes() const { return file_ ? file_->live_bytes() : 0; }
 
  private:
-  struct Spilled {
-    std::weak_ptr<const void> owner;
-    std::weak_ptr<const SpillChunk> chunk;
-    uint64_t length = 0;
-    uint64_t at = 0;
-  };
   std::shared_ptr<SpillFile> file_;
   bool failed_ = false;
-  // Looked up by address only, never iterated in an order that matters.
-  std::unordered_map<const uint8_t*, Spilled> spilled_;
-  size_t sweep_at_ = 4096;  // sweep dead entries when the index reaches this size
 };
 
 }  // namespace sim

@@ -70,8 +70,8 @@ void LogSegment::cache_reset(int64_t start) {
 void LogSegment::cache_push(int64_t position, BatchPtr batch) {
   SIM_ASSERT(position == cache_start_ + cache_bytes_, "the batch cache must stay contiguous");
   cache_bytes_ += static_cast<int64_t>(batch->size_in_bytes());
-  const Offset last = batch->last_offset();
-  cache_.push_back({position, last, std::move(batch)});
+  const Offset base = batch->base_offset(), last = batch->last_offset();
+  cache_.push_back({position, base, last, std::move(batch)});
   while (cache_bytes_ > kCacheBytes && cache_.size() > 1) {
     const auto n = static_cast<int64_t>(cache_.front().batch->size_in_bytes());
     cache_bytes_ -= n;
@@ -87,7 +87,7 @@ bool LogSegment::cache_usable(Offset start) {
   }
   SIM_ASSERT(cache_start_ + cache_bytes_ == size_, "the batch cache must end at the segment's end");
   if (cache_start_ == 0) return true;
-  return !cache_.empty() && cache_.front().batch->base_offset() <= start;
+  return !cache_.empty() && cache_.front().base <= start;
 }
 
 Result<std::vector<BatchPtr>> LogSegment::read_cached(Offset start, int64_t max_bytes, Offset max_offset_exclusive,
@@ -162,8 +162,9 @@ Errc LogSegment::append(const BatchPtr& batch) {
              "segment appends must be contiguous (increasing, in a compacted log)");
   const int64_t position = size_;
   // By reference: the batch's bytes never change, and the leader's segment,
-  // the followers' segments and fetch responses all share them.
-  if (Errc e = storage(disk_->append_shared(log_path_, batch, b.bytes())); e != Errc::NONE)
+  // the followers' segments and fetch responses all share them (and its
+  // spill note: the first replica's file to spill them says where they went).
+  if (Errc e = storage(disk_->append_shared(log_path_, batch, b.bytes(), b.spill_note())); e != Errc::NONE)
     return e;  // nothing written
   if (cache_corruptions_ != disk_->corruptions()) cache_reset(size_);
   size_ += static_cast<int64_t>(b.size_in_bytes());

@@ -140,10 +140,10 @@ class LogSegment {
   // (time, stats, trace) but no bytes are copied or decoded. At most
   // kCacheBytes are kept; older data is read from the disk model.
   static constexpr int64_t kCacheBytes = 4 << 20;
-  // `last` is the batch's last offset, copied out of its header: reads
-  // binary-search the cache by it, and reading it from the batches would
-  // touch one cold heap buffer per probe.
-  struct Cached { int64_t position; Offset last; BatchPtr batch; };
+  // `base` and `last` are the batch's offsets, copied out of its header:
+  // reads check the cache's start and binary-search it by them, and reading
+  // them from the batches would touch one cold heap buffer per probe.
+  struct Cached { int64_t position; Offset base, last; BatchPtr batch; };
   void cache_push(int64_t position, BatchPtr batch);
   void cache_reset(int64_t start);  // empty, starting at `start` (= size_)
   bool cache_usable(Offset start);

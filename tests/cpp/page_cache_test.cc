@@ -147,19 +147,27 @@ TEST_CASE("three replicas of one log spill each shared batch once and read back 
   for (auto& r : replicas) r.set_spill(&store);
   // The leader appends each batch first; the followers fetch it a little later.
   uint64_t written = 0;
-  std::vector<std::shared_ptr<const std::string>> in_flight;
+  // A batch as the log holds one: immutable bytes and the note of where they were spilled.
+  struct Batch {
+    std::string bytes;
+    mutable SpillNote note;
+  };
+  auto append = [](PageCache& file, const std::shared_ptr<const Batch>& b) {
+    file.append_shared(b, span_of(b->bytes), &b->note);
+  };
+  std::vector<std::shared_ptr<const Batch>> in_flight;
   while (written < 3 * PageCache::kSpillBytes) {
-    auto b = batch(pattern(written, 4000));
-    replicas[0].append_shared(b, span_of(*b));
+    auto b = std::make_shared<const Batch>(Batch{pattern(written, 4000), {}});
+    append(replicas[0], b);
     in_flight.push_back(b);
     if (in_flight.size() == 3) {
-      for (size_t f = 1; f < 3; ++f) replicas[f].append_shared(in_flight.front(), span_of(*in_flight.front()));
+      for (size_t f = 1; f < 3; ++f) append(replicas[f], in_flight.front());
       in_flight.erase(in_flight.begin());
     }
     written += 4000;
   }
   for (const auto& b : in_flight)
-    for (size_t f = 1; f < 3; ++f) replicas[f].append_shared(b, span_of(*b));
+    for (size_t f = 1; f < 3; ++f) append(replicas[f], b);
   REQUIRE(replicas[1].spilled_bytes() >= 2 * PageCache::kSpillBytes);
   for (const auto& r : replicas) REQUIRE(read_all(r) == pattern(0, written));
   // Written once: the followers name the leader's chunks.
