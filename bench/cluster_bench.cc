@@ -12,6 +12,9 @@
 // scale200: the same at 200 brokers x 20,000 partitions (issue 13), in a
 //   child process of its own so its peak RSS is its own.
 //
+//   acceleration_loadgen_ns_per_message: the load generator's batches built
+//   alone, per delivered message (part of the floor under the figure).
+//
 // Usage: bench_cluster [--acceleration | --scale | --scale200]  (none: all three;
 // scale200 re-executes this binary with --scale200).
 #include <chrono>
@@ -88,6 +91,22 @@ void acceleration() {
   // causes) must cost at most 1e6 / messages_per_sim_s ns of wall time.
   std::printf("acceleration_messages_per_sim_s=%.0f\n", messages / static_cast<double>(sim_seconds + 1));
   std::printf("acceleration_wall_ns_per_message=%.0f\n", wall * 1e9 / messages);
+  // Part of the floor: what the load generator's batches cost to build alone
+  // (the same 17 records of 100 bytes, encoded and CRC'd, then freed), per
+  // delivered message of the run. The cluster cannot cost less than this
+  // plus the bare world's cost per message (bench_sim_pingpong).
+  const uint64_t batches = (acked + failed) / 17;
+  std::vector<storage::Record> records(17);
+  for (auto& r : records) r.value = storage::Bytes(100, 'x');
+  uint64_t bytes = 0;
+  const auto b0 = std::chrono::steady_clock::now();  // determinism-ok: benchmark
+  for (uint64_t i = 0; i < batches; ++i) {
+    for (auto& r : records) r.timestamp = static_cast<int64_t>(i);
+    bytes += storage::RecordBatch::build({}, records)->size_in_bytes();
+  }
+  const double build_wall = wall_since(b0);
+  std::printf("acceleration_loadgen_batches=%llu\n", static_cast<unsigned long long>(batches));
+  std::printf("acceleration_loadgen_ns_per_message=%.0f\n", bytes ? build_wall * 1e9 / messages : 0.0);
 }
 
 void scale(const char* prefix, int brokers, int partitions) {
