@@ -59,9 +59,10 @@ void PageCache::maybe_spill() {
   uint64_t written = 0;
   for (size_t i = first_resident_; i < extents_.size(); ++i) {
     const Extent& e = extents_[i];
-    if (e.note && e.note->p <= e.p && e.p + e.length <= e.note->p + e.note->length) {
-      if (auto chunk = e.note->chunk.lock()) {
-        pieces.push_back({std::move(chunk), e.note->at + static_cast<uint64_t>(e.p - e.note->p), e.length, i});
+    if (const SpillNote::Where* w = e.note ? e.note->where.get() : nullptr;
+        w && w->p <= e.p && e.p + e.length <= w->p + w->length) {
+      if (auto chunk = w->chunk.lock()) {
+        pieces.push_back({std::move(chunk), w->at + static_cast<uint64_t>(e.p - w->p), e.length, i});
         continue;
       }
     }
@@ -86,7 +87,9 @@ void PageCache::maybe_spill() {
     for (const Piece& piece : pieces) {
       if (piece.chunk || piece.extent == SIZE_MAX) continue;
       const Extent& e = extents_[piece.extent];
-      if (e.note && e.owner.use_count() > 1) *e.note = SpillNote{fresh, e.p, piece.length, piece.at};
+      if (!e.note || e.owner.use_count() == 1) continue;
+      if (!e.note->where) e.note->where = std::make_unique<SpillNote::Where>();
+      *e.note->where = SpillNote::Where{fresh, e.p, piece.length, piece.at};
     }
   }
   // The resident extents and the tail become spilled extents: one per run
