@@ -170,8 +170,8 @@ BatchPtr RecordBatch::build(const BatchParams& p, std::span<const Record> record
   return builder.build(p);
 }
 
-size_t RecordsBuilder::body_size(int64_t timestamp_delta, int32_t offset_delta, std::optional<std::string_view> key,
-                                 std::optional<std::string_view> value, std::span<const HeaderView> headers) {
+size_t RecordsBuilder::body_size(int64_t timestamp_delta, int32_t offset_delta, const std::optional<std::string_view>& key,
+                                 const std::optional<std::string_view>& value, std::span<const HeaderView> headers) {
   auto field = [](const std::optional<std::string_view>& v) {
     return v ? varlong_size(static_cast<int64_t>(v->size())) + v->size() : varlong_size(-1);
   };
@@ -182,8 +182,8 @@ size_t RecordsBuilder::body_size(int64_t timestamp_delta, int32_t offset_delta, 
   return body;
 }
 
-size_t RecordsBuilder::record_size(int64_t timestamp_delta, int32_t offset_delta, std::optional<std::string_view> key,
-                                   std::optional<std::string_view> value, std::span<const HeaderView> headers) {
+size_t RecordsBuilder::record_size(int64_t timestamp_delta, int32_t offset_delta, const std::optional<std::string_view>& key,
+                                   const std::optional<std::string_view>& value, std::span<const HeaderView> headers) {
   const size_t body = body_size(timestamp_delta, offset_delta, key, value, headers);
   return varlong_size(static_cast<int64_t>(body)) + body;
 }
@@ -193,8 +193,8 @@ void RecordsBuilder::reserve(size_t record_bytes) {
   buf_.reserve(RecordBatch::kHeaderSize + record_bytes);
 }
 
-void RecordsBuilder::append(int64_t timestamp, std::optional<std::string_view> key,
-                            std::optional<std::string_view> value, std::span<const HeaderView> headers) {
+void RecordsBuilder::append(int64_t timestamp, const std::optional<std::string_view>& key,
+                            const std::optional<std::string_view>& value, std::span<const HeaderView> headers) {
   SIM_ASSERT(count_ < INT32_MAX, "a batch holds at most INT32_MAX records");
   SIM_ASSERT(!built_, "a records builder takes no appends once built");
   if (count_ == 0) {

@@ -109,11 +109,11 @@ struct HeaderView {
 // starts from a copy of the last batch's bytes. No appends after a build.
 class RecordsBuilder {
  public:
-  void append(int64_t timestamp, std::optional<std::string_view> key, std::optional<std::string_view> value,
+  void append(int64_t timestamp, const std::optional<std::string_view>& key, const std::optional<std::string_view>& value,
               std::span<const HeaderView> headers = {});
   // The bytes one record takes in a batch, its length varint included.
-  static size_t record_size(int64_t timestamp_delta, int32_t offset_delta, std::optional<std::string_view> key,
-                            std::optional<std::string_view> value, std::span<const HeaderView> headers = {});
+  static size_t record_size(int64_t timestamp_delta, int32_t offset_delta, const std::optional<std::string_view>& key,
+                            const std::optional<std::string_view>& value, std::span<const HeaderView> headers = {});
   // Room for `record_bytes` of records before the first append (a batch
   // whose records are known up front is encoded without regrowing).
   void reserve(size_t record_bytes);
@@ -124,8 +124,8 @@ class RecordsBuilder {
 
  private:
   // A record's bytes after its length varint.
-  static size_t body_size(int64_t timestamp_delta, int32_t offset_delta, std::optional<std::string_view> key,
-                          std::optional<std::string_view> value, std::span<const HeaderView> headers);
+  static size_t body_size(int64_t timestamp_delta, int32_t offset_delta, const std::optional<std::string_view>& key,
+                          const std::optional<std::string_view>& value, std::span<const HeaderView> headers);
   Bytes buf_;        // kHeaderSize bytes reserved for the header, then the records (until built)
   BatchPtr built_;   // the last build (its records are the builder's from then on)
   int32_t count_ = 0;
