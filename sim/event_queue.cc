@@ -4,7 +4,8 @@
 
 namespace sim {
 
-EventHandle EventQueue::push(const Event& e) {
+EventHandle EventQueue::emplace(Instant time, uint64_t seq, uint64_t aux, uint32_t slot, uint32_t node,
+                                uint32_t incarnation, EventKind kind) {
   uint32_t id;
   if (!free_.empty()) {
     id = free_.back();
@@ -15,11 +16,17 @@ EventHandle EventQueue::push(const Event& e) {
     bodies_.emplace_back();
   }
   Body& b = bodies_[id];
-  b.event = e;
+  b.event.time = time;
+  b.event.seq = seq;
+  b.event.aux = aux;
+  b.event.slot = slot;
+  b.event.node = node;
+  b.event.incarnation = incarnation;
+  b.event.kind = kind;
   b.live = true;
   ++b.generation;
   heap_.push_back({});
-  sift_up(heap_.size() - 1, Entry{e.time, e.seq, id});
+  sift_up(heap_.size() - 1, Entry{time, seq, id});
   return {id, b.generation};
 }
 

@@ -490,8 +490,8 @@ CallId Network::call(NodeId src, NodeId dst, KindId kind, Payload payload, uint3
   p.conn = connect(src, dst);
   const CallId id{ps, p.generation};
   const uint64_t correlation = (static_cast<uint64_t>(p.generation) << 32) | ps;
-  p.timeout = world_.schedule_event({world_.now() + timeout, 0, p.generation, ps, src.value,
-                                     world_.incarnation(src), EventKind::call_timeout});
+  p.timeout = world_.schedule_event(world_.now() + timeout, p.generation, ps, src.value, world_.incarnation(src),
+                                    EventKind::call_timeout);
 
   const uint32_t es = alloc_envelope();
   Envelope& e = envelopes_[es];
@@ -675,7 +675,7 @@ Instant Network::schedule_delivery(uint32_t es, Duration extra, bool fifo, Insta
     at = std::max(at, c.last_arrival[d]);
     c.last_arrival[d] = at;
   }
-  world_.schedule_event({at, 0, e.generation, es, e.dst, world_.incarnation(to), EventKind::deliver});
+  world_.schedule_event(at, e.generation, es, e.dst, world_.incarnation(to), EventKind::deliver);
   return at;
 }
 

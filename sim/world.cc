@@ -375,10 +375,10 @@ bool World::run_until(const std::function<bool()>& pred, Duration timeout) {
   return pred();
 }
 
-EventHandle World::schedule_event(Event e) {
-  SIM_ASSERT(e.time >= now_, "event scheduled in the past");
-  e.seq = next_seq_++;
-  return queue_.push(e);
+EventHandle World::schedule_event(Instant time, uint64_t aux, uint32_t slot, uint32_t node, uint32_t incarnation,
+                                  EventKind kind) {
+  SIM_ASSERT(time >= now_, "event scheduled in the past");
+  return queue_.emplace(time, next_seq_++, aux, slot, node, incarnation, kind);
 }
 
 void World::dispatch(const Event& e) {
@@ -573,7 +573,7 @@ void World::pause(NodeId id, Duration d) {
   trace_.record(ev::node_pause, now_, id.value, static_cast<uint64_t>(d.ns));
   n.paused = true;
   ++n.pause_epoch;
-  schedule_event({now_ + d, 0, n.pause_epoch, 0, id.value, n.incarnation, EventKind::node_resume});
+  schedule_event(now_ + d, n.pause_epoch, 0, id.value, n.incarnation, EventKind::node_resume);
 }
 
 void World::resume(NodeId id) {
@@ -757,9 +757,8 @@ WakeReason World::block(WaitRef ref, std::optional<Instant> deadline) {
   if (deadline && *deadline < now_) deadline = now_;  // a deadline that passed during a pause
   if (f->waiting && deadline) {
     const Node& n = *f->node;
-    f->deadline = schedule_event({*deadline, 0, (static_cast<uint64_t>(f->generation) << 32) | f->token,
-                                  f->slot, n.id == kWorldNode ? kNoNodeIndex : n.id.value, n.incarnation,
-                                  EventKind::wake_fiber});
+    f->deadline = schedule_event(*deadline, (static_cast<uint64_t>(f->generation) << 32) | f->token, f->slot,
+                                 n.id == kWorldNode ? kNoNodeIndex : n.id.value, n.incarnation, EventKind::wake_fiber);
   }
   // If woken between prepare_wait and here (a notify from the same fiber), do
   // not suspend: the fiber is not in any ready queue.
@@ -828,8 +827,8 @@ TimerId World::schedule_after(NodeId node, Duration d, std::function<void()> fn)
   TimerSlot& t = timers_[slot];
   t.fn = std::move(fn);
   t.armed = true;
-  t.event = schedule_event({now_ + d, 0, t.generation, slot, node == kWorldNode ? kNoNodeIndex : node.value,
-                            n.incarnation, EventKind::timer});
+  t.event = schedule_event(now_ + d, t.generation, slot, node == kWorldNode ? kNoNodeIndex : node.value,
+                           n.incarnation, EventKind::timer);
   return {slot, t.generation};
 }
 

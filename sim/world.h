@@ -234,7 +234,9 @@ class World {
   void note_fault(NodeId node, std::string_view what);
 
   // Internal: used by Network / Disk to schedule and withdraw their own events.
-  EventHandle schedule_event(Event e);
+  // An event (Event's fields, less the sequence number this assigns).
+  EventHandle schedule_event(Instant time, uint64_t aux, uint32_t slot, uint32_t node, uint32_t incarnation,
+                             EventKind kind);
   bool unschedule(EventHandle h) { return queue_.remove(h); }
   uint32_t node_index_of_current() const;
   void fail(std::string message);  // stops the run with SimError at the next run_* return
