@@ -27,9 +27,10 @@
 // once the bytes held in memory (the tail and the extents not yet spilled)
 // reach kSpillBytes they are written to the spill file as ONE chunk and
 // replaced by one extent naming it (shared bytes that another file already
-// spilled, as their owner's SpillNote says, name that file's chunk instead) — a long log keeps about a MiB resident,
-// the rest on the host's disk (spill_file.h), and the batches it referenced
-// are freed once no replica's cache or segment cache holds them.
+// spilled, as their owner's SpillNote says, name that file's chunk instead):
+// a long log keeps about a MiB resident, the rest on the host's disk
+// (spill_file.h), and the batches it referenced are freed once no replica's
+// cache or segment cache holds them.
 //
 // Pure storage: what a read sees is exactly what a flat buffer would hold,
 // so the simulation (and its trace) does not depend on the representation.

@@ -97,11 +97,14 @@ Result<std::vector<BatchPtr>> LogSegment::read_cached(Offset start, int64_t max_
   // few batches before bisecting (a bisection of a deque of thousands of
   // batches was 1.8% of the cluster bench).
   auto it = cache_.end();
-  for (int steps = 0; it != cache_.begin() && std::prev(it)->last >= start; ++steps, --it)
-    if (steps == 8) {
+  int steps = 0;
+  while (it != cache_.begin() && std::prev(it)->last >= start) {
+    if (++steps > 8) {  // far back: bisect what is left
       it = std::partition_point(cache_.begin(), it, [&](const Cached& c) { return c.last < start; });
       break;
     }
+    --it;
+  }
   std::vector<BatchPtr> out;
   int64_t total = 0;
   const int64_t from = it == cache_.end() ? size_ : it->position;

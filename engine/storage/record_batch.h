@@ -234,7 +234,9 @@ class RecordBatch {
   // Not std::make_shared (object and count in one block): measured slower
   // end to end, e2e_acceleration 35 against 38 (glibc's malloc searched its
   // bins longer), and it would need a public constructor.
-  static std::shared_ptr<RecordBatch> make(Bytes b) { return std::shared_ptr<RecordBatch>(new RecordBatch(std::move(b))); }
+  static std::shared_ptr<RecordBatch> make(Bytes b) {
+    return std::shared_ptr<RecordBatch>(new RecordBatch(std::move(b)));
+  }
   // What every decode checks: the length, the magic, (verify_crc) the CRC,
   // offsets that fit int64, (check_count) a record count that is not negative.
   static Result<BatchPtr> decode_header(Bytes bytes, bool verify_crc, bool check_count);
