@@ -98,7 +98,7 @@ uint64_t History::invoke(const OpSpec& op, int64_t now_ns) {
           pr.hw_delta = PolledRecord::kHwElsewhere;
           polled_hws_.emplace_back(polled_.size(), p.high_watermark.value);
         }
-        if (!p.key.empty()) polled_keys_.emplace_back(polled_.size(), pool_.intern(p.key));
+        if (!p.key.empty()) polled_keys_.push_back(PolledKey{static_cast<uint32_t>(polled_.size()), pool_.intern(p.key)});
         polled_.push_back(pr);
       }
       r.items.end = static_cast<uint32_t>(polled_.size());
@@ -132,14 +132,24 @@ void History::set_ack(uint64_t id, Offset offset, int32_t leader) {
   ops_[id].leader = static_cast<int16_t>(leader);
 }
 
-std::optional<std::string_view> History::send_key(uint64_t id) const {
-  size_t lo = 0, hi = send_keys_.size();  // the first entry with op >= id
+namespace {
+// The position of the first entry of `column` (ascending by `id_of`) whose
+// id is >= id: the keys' side tables are looked up by op or polled index.
+template <class Column, class IdOf>
+size_t first_at_or_after(const Column& column, uint64_t id, IdOf id_of) {
+  size_t lo = 0, hi = column.size();
   while (lo < hi) {
     const size_t mid = (lo + hi) / 2;
-    if (send_keys_[mid].op < id) lo = mid + 1;
+    if (id_of(column[mid]) < id) lo = mid + 1;
     else hi = mid;
   }
-  if (lo < send_keys_.size() && send_keys_[lo].op == id) return pool_.view(send_keys_[lo].key);
+  return lo;
+}
+}  // namespace
+
+std::optional<std::string_view> History::send_key(uint64_t id) const {
+  const size_t at = first_at_or_after(send_keys_, id, [](const SendKey& k) { return k.op; });
+  if (at < send_keys_.size() && send_keys_[at].op == id) return pool_.view(send_keys_[at].key);
   return std::nullopt;
 }
 
@@ -151,8 +161,9 @@ Offset History::high_watermark(uint64_t i) const {
 }
 
 std::string_view History::polled_key(uint64_t i) const {
-  auto it = std::lower_bound(polled_keys_.begin(), polled_keys_.end(), std::pair<uint64_t, Sym>{i, 0});
-  return it != polled_keys_.end() && it->first == i ? pool_.view(it->second) : std::string_view{};
+  const size_t at = first_at_or_after(polled_keys_, i, [](const PolledKey& k) { return k.polled; });
+  return at < polled_keys_.size() && polled_keys_[at].polled == i ? pool_.view(polled_keys_[at].key)
+                                                                  : std::string_view{};
 }
 
 size_t History::memory_bytes() const {
@@ -161,7 +172,7 @@ size_t History::memory_bytes() const {
     events += (e.isr.capacity() + e.replicas.capacity()) * sizeof(int32_t) + (e.what.size() > 15 ? e.what.capacity() : 0);
   return sizeof(History) + ops_.memory_bytes() + polled_.memory_bytes() + offsets_.memory_bytes() +
          send_keys_.memory_bytes() +
-         polled_keys_.capacity() * sizeof(polled_keys_[0]) + polled_hws_.capacity() * sizeof(polled_hws_[0]) +
+         polled_keys_.memory_bytes() + polled_hws_.capacity() * sizeof(polled_hws_[0]) +
          pool_.memory_bytes() + tps_.size() * sizeof(TopicPartition) + tp_ids_.size() * 32 +
          tp_ids_.bucket_count() * sizeof(void*) + actors_.capacity() * sizeof(Actor) + actor_ids_.size() * 80 + events;
 }

@@ -162,8 +162,16 @@ struct SendKey {
   Sym key;
 };
 
-// A record a poll returned, 24 bytes. Its key (rarely set) and a high
-// watermark too far from the offset for 32 bits live in side tables.
+// The key of a polled record that has one, 8 bytes (a column, not a vector:
+// in a keyed workload every polled record has one, and a vector of millions
+// regrew by copying all of it).
+struct PolledKey {
+  uint32_t polled;  // index into the polled records
+  Sym key;
+};
+
+// A record a poll returned, 24 bytes. Its key (if it has one) and a high
+// watermark too far from the offset for 32 bits (rare) live in side tables.
 struct PolledRecord {
   int64_t offset = 0;
   uint32_t tp = 0;
@@ -353,7 +361,7 @@ class History {
   ChunkedColumn<PolledRecord> polled_;
   ChunkedColumn<OffsetRecord> offsets_;
   ChunkedColumn<SendKey> send_keys_;                         // ascending op ids
-  std::vector<std::pair<uint64_t, Sym>> polled_keys_;        // polled index -> key, ascending
+  ChunkedColumn<PolledKey> polled_keys_;                     // ascending polled indexes
   std::vector<std::pair<uint64_t, int64_t>> polled_hws_;     // polled index -> HW (hw_delta == kHwElsewhere)
   StringPool pool_;
   std::deque<TopicPartition> tps_;                           // stable references
