@@ -284,10 +284,15 @@ std::vector<ConsumerRecord> KafkaConsumer::poll(int64_t timeout_ms, int32_t max_
       const std::string member = member_id();
       op.member_id = member;
       op.records.reserve(out.size());
-      for (const ConsumerRecord& r : out)
-        op.records.push_back({r.tp, r.offset, r.key ? std::string_view(*r.key) : std::string_view(),
-                              r.value ? std::string_view(*r.value) : std::string_view(), r.leader_epoch,
-                              r.high_watermark});
+      for (const ConsumerRecord& r : out) {
+        check::PolledSpec& p = op.records.emplace_back();  // in place: a stack-built copy stalled on every record
+        p.tp = r.tp;
+        p.offset = r.offset;
+        if (r.key) p.key = *r.key;
+        if (r.value) p.value = *r.value;
+        p.leader_epoch = r.leader_epoch;
+        p.high_watermark = r.high_watermark;
+      }
       h->complete(h->invoke(op, invoked_ns), check::Outcome::ok, net_.now().ns);
     }
     return out;
