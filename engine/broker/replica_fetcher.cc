@@ -181,13 +181,12 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
     if (s.phase != Phase::fetching) continue;
     Partition* p = rm_.get(tp, s.lookup);
     if (!p) continue;
-    protocol::FetchPartition fp;
+    protocol::FetchPartition& fp = wanted.emplace_back();  // in place: a copy of a stack-built one stalled
     fp.tp = tp;
     fp.current_leader_epoch = s.epoch;
     fp.fetch_offset = p->log_end_offset();
     fp.last_fetched_epoch = p->log().latest_epoch().value_or(kNoEpoch);
     fp.partition_max_bytes = max_bytes_;
-    wanted.push_back(fp);
   }
   if (wanted.empty()) return false;
   // KIP-227: an incremental fetch sends only what changed since the last one.
