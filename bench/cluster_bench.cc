@@ -36,6 +36,17 @@ double wall_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();  // determinism-ok: benchmark
 }
 
+// The load generator's batch: 17 records of 100 bytes, stamped with `ms`.
+constexpr int kRecordsPerBatch = 17;
+storage::BatchPtr load_batch(std::vector<storage::Record>& records, int64_t ms) {
+  if (records.empty()) {
+    records.resize(kRecordsPerBatch);
+    for (auto& r : records) r.value = storage::Bytes(100, 'x');
+  }
+  for (auto& r : records) r.timestamp = ms;
+  return storage::RecordBatch::build({}, records);
+}
+
 void acceleration() {
   ClusterOptions o;
   o.seed = 1;
@@ -52,17 +63,15 @@ void acceleration() {
   uint64_t acked = 0, failed = 0;
   const int64_t sim_seconds = 60;
   w.spawn(gen, "producer", [&] {
-    std::vector<storage::Record> records(17);
-    for (auto& r : records) r.value = storage::Bytes(100, 'x');
+    std::vector<storage::Record> records;
     const sim::Instant end = w.now() + sim::seconds(sim_seconds);
     while (w.now() < end) {
       for (int p = 0; p < partitions; ++p) {
         const int32_t leader = c.leader_of("bench", p);
         if (leader < 0) continue;
-        for (auto& r : records) r.timestamp = w.now().ns / 1'000'000;
         protocol::ProduceRequest req;
         req.acks = -1;
-        req.partitions.emplace_back(TopicPartition{"bench", p}, storage::RecordBatch::build({}, records));
+        req.partitions.emplace_back(TopicPartition{"bench", p}, load_batch(records, w.now().ns / 1'000'000));
         const uint32_t size = static_cast<uint32_t>(req.partitions[0].second->size_in_bytes()) + 64;
         const sim::CallId id = net.call(gen, sim::NodeId{static_cast<uint32_t>(leader - 1)}, produce,
                                         std::make_shared<const protocol::ProduceRequest>(std::move(req)), size,
@@ -70,7 +79,7 @@ void acceleration() {
         net.on_reply(id, [&](const sim::Reply& r) {
           const bool ok = r.status == sim::CallStatus::ok &&
                           sim::payload_as<protocol::ProduceResponse>(r.payload).partitions[0].error == Errc::NONE;
-          (ok ? acked : failed) += 17;
+          (ok ? acked : failed) += kRecordsPerBatch;
         });
       }
       w.sleep_for(sim::milliseconds(10));
@@ -95,15 +104,11 @@ void acceleration() {
   // (the same 17 records of 100 bytes, encoded and CRC'd, then freed), per
   // delivered message of the run. The cluster cannot cost less than this
   // plus the bare world's cost per message (bench_sim_pingpong).
-  const uint64_t batches = (acked + failed) / 17;
-  std::vector<storage::Record> records(17);
-  for (auto& r : records) r.value = storage::Bytes(100, 'x');
+  const uint64_t batches = (acked + failed) / kRecordsPerBatch;
+  std::vector<storage::Record> records;
   uint64_t bytes = 0;
   const auto b0 = std::chrono::steady_clock::now();  // determinism-ok: benchmark
-  for (uint64_t i = 0; i < batches; ++i) {
-    for (auto& r : records) r.timestamp = static_cast<int64_t>(i);
-    bytes += storage::RecordBatch::build({}, records)->size_in_bytes();
-  }
+  for (uint64_t i = 0; i < batches; ++i) bytes += load_batch(records, static_cast<int64_t>(i))->size_in_bytes();
   const double build_wall = wall_since(b0);
   std::printf("acceleration_loadgen_batches=%llu\n", static_cast<unsigned long long>(batches));
   std::printf("acceleration_loadgen_ns_per_message=%.0f\n", bytes ? build_wall * 1e9 / messages : 0.0);

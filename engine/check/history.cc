@@ -72,7 +72,7 @@ uint64_t History::invoke(const OpSpec& op, int64_t now_ns) {
   if (ops_.size() >= UINT32_MAX) throw std::length_error("history: too many operations");
   if (op.type == OpType::send) {
     r.offset = -1;
-    if (op.key) send_keys_.push_back(SendKey{static_cast<uint32_t>(ops_.size()), pool_.intern(*op.key)});
+    if (op.key) send_keys_.push_back(KeyEntry{static_cast<uint32_t>(ops_.size()), pool_.intern(*op.key)});
     r.value = op.value_hash ? pool_.intern(op.value, *op.value_hash) : pool_.intern(op.value);
   } else {
     r.detail = pool_.intern(op.detail);
@@ -98,7 +98,7 @@ uint64_t History::invoke(const OpSpec& op, int64_t now_ns) {
           pr.hw_delta = PolledRecord::kHwElsewhere;
           polled_hws_.emplace_back(polled_.size(), p.high_watermark.value);
         }
-        if (!p.key.empty()) polled_keys_.push_back(PolledKey{static_cast<uint32_t>(polled_.size()), pool_.intern(p.key)});
+        if (!p.key.empty()) polled_keys_.push_back(KeyEntry{static_cast<uint32_t>(polled_.size()), pool_.intern(p.key)});
         polled_.push_back(pr);
       }
       r.items.end = static_cast<uint32_t>(polled_.size());
@@ -133,24 +133,22 @@ void History::set_ack(uint64_t id, Offset offset, int32_t leader) {
 }
 
 namespace {
-// The position of the first entry of `column` (ascending by `id_of`) whose
-// id is >= id: the keys' side tables are looked up by op or polled index.
-template <class Column, class IdOf>
-size_t first_at_or_after(const Column& column, uint64_t id, IdOf id_of) {
-  size_t lo = 0, hi = column.size();
+// The key entered for `at` in a column sorted by it, or kNoSym.
+Sym key_at(const ChunkedColumn<KeyEntry>& keys, uint64_t at) {
+  size_t lo = 0, hi = keys.size();  // the first entry with at >= `at`
   while (lo < hi) {
     const size_t mid = (lo + hi) / 2;
-    if (id_of(column[mid]) < id) lo = mid + 1;
+    if (keys[mid].at < at) lo = mid + 1;
     else hi = mid;
   }
-  return lo;
+  return lo < keys.size() && keys[lo].at == at ? keys[lo].key : kNoSym;
 }
 }  // namespace
 
 std::optional<std::string_view> History::send_key(uint64_t id) const {
-  const size_t at = first_at_or_after(send_keys_, id, [](const SendKey& k) { return k.op; });
-  if (at < send_keys_.size() && send_keys_[at].op == id) return pool_.view(send_keys_[at].key);
-  return std::nullopt;
+  const Sym key = key_at(send_keys_, id);
+  if (key == kNoSym) return std::nullopt;
+  return pool_.view(key);
 }
 
 Offset History::high_watermark(uint64_t i) const {
@@ -161,9 +159,8 @@ Offset History::high_watermark(uint64_t i) const {
 }
 
 std::string_view History::polled_key(uint64_t i) const {
-  const size_t at = first_at_or_after(polled_keys_, i, [](const PolledKey& k) { return k.polled; });
-  return at < polled_keys_.size() && polled_keys_[at].polled == i ? pool_.view(polled_keys_[at].key)
-                                                                  : std::string_view{};
+  const Sym key = key_at(polled_keys_, i);
+  return key == kNoSym ? std::string_view{} : pool_.view(key);
 }
 
 size_t History::memory_bytes() const {

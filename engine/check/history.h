@@ -157,16 +157,11 @@ struct OpRecord {
 };
 static_assert(sizeof(OpRecord) == 40);
 
-struct SendKey {
-  uint32_t op;         // a send's id
-  Sym key;
-};
-
-// The key of a polled record that has one, 8 bytes (a column, not a vector:
-// in a keyed workload every polled record has one, and a vector of millions
-// regrew by copying all of it).
-struct PolledKey {
-  uint32_t polled;  // index into the polled records
+// The key of a send or of a polled record that has one, 8 bytes, in a
+// column sorted by `at` (a column, not a vector: in a keyed workload every
+// record has one, and a vector of millions regrew by copying all of it).
+struct KeyEntry {
+  uint32_t at;  // the send's op id, or the polled record's index
   Sym key;
 };
 
@@ -360,8 +355,8 @@ class History {
   ChunkedColumn<OpRecord> ops_;
   ChunkedColumn<PolledRecord> polled_;
   ChunkedColumn<OffsetRecord> offsets_;
-  ChunkedColumn<SendKey> send_keys_;                         // ascending op ids
-  ChunkedColumn<PolledKey> polled_keys_;                     // ascending polled indexes
+  ChunkedColumn<KeyEntry> send_keys_;                        // ascending op ids
+  ChunkedColumn<KeyEntry> polled_keys_;                      // ascending polled indexes
   std::vector<std::pair<uint64_t, int64_t>> polled_hws_;     // polled index -> HW (hw_delta == kHwElsewhere)
   StringPool pool_;
   std::deque<TopicPartition> tps_;                           // stable references

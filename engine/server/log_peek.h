@@ -1,8 +1,8 @@
 // Reading a broker's log the way a checker does: straight from the page cache
 // of its disk (no simulated I/O, no fault), batch by batch, each decoded and
-// validated (length, magic, offsets, CRC) as recovery would. A segment's batches stop at the
-// first one that does not decode (a torn or corrupted tail); the next segment
-// is read from its start.
+// validated (length, magic, offsets, CRC) as recovery would. A segment's
+// batches stop at the first one that does not decode (a torn or corrupted
+// tail); the next segment is read from its start.
 //
 // LogBatchCursor is the primitive: one batch at a time, so a check over an
 // hour-long log holds a batch, not the log (the invariant check walks the
