@@ -233,7 +233,7 @@ void BrokerServer::produce_answered(uint32_t conn) {
     return;
   }
   sim::Incoming next = std::move(it->second.waiting.front());
-  it->second.waiting.pop_front();
+  it->second.waiting.erase(it->second.waiting.begin());
   // The answer just sent may have muted the connection: the next waits it out (it keeps the channel).
   if (throttled_.defer(conn, [this, next]() mutable { enqueue(std::move(next)); })) return;
   enqueue(std::move(next));

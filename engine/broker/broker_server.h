@@ -140,7 +140,9 @@ class BrokerServer {
   struct ProduceChannel {
     bool busy = false;
     int32_t answered_after_close = 0;
-    std::deque<sim::Incoming> waiting;
+    // A vector: libstdc++'s deque allocates even while empty, and a channel
+    // is made for nearly every Produce; at most max.in.flight - 1 wait here.
+    std::vector<sim::Incoming> waiting;
   };
   std::map<uint32_t, ProduceChannel> produce_channels_;
   uint16_t produce_kind_ = 0;

@@ -450,25 +450,26 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
   const bool nothing_asked = session ? session->partitions.empty() : req.partitions.empty();
   if (!any_error && !nothing_asked && bytes < req.min_bytes && now < deadline) {
     // Park (DelayedFetch): re-run when data arrives or at the deadline.
-    auto d = std::make_shared<DelayedFetch>();
+    std::unique_ptr<DelayedFetch> d;
+    if (spare_delayed_fetch_.empty()) {
+      d = std::make_unique<DelayedFetch>();
+    } else {
+      d = std::move(spare_delayed_fetch_.back());
+      spare_delayed_fetch_.pop_back();
+    }
     d->request = in;
     d->request.tag = static_cast<uint64_t>(deadline.ns);
     // It waits on every partition it asked for: a session's idle ones too
     // (the session is the one read above: the epoch check just passed).
+    d->partitions.clear();
     if (session) {
-      d->partitions.reserve(session->partitions.size());
       for (const CachedPartition& c : session->partitions) d->partitions.push_back(c.request.tp);
     } else {
-      d->partitions.reserve(resp.partitions.size());
       for (const auto& r : resp.partitions) d->partitions.push_back(r.tp);
     }
-    delayed_fetch_.push_back(d);
-    d->expiry = world_.schedule_after(self_, deadline - now, [this, d] {
-      if (d->done) return;
-      d->done = true;
-      std::erase(delayed_fetch_, d);
-      if (requeue) requeue(d->request);
-    });
+    DelayedFetch* parked = d.get();
+    delayed_fetch_.push_back(std::move(d));
+    parked->expiry = world_.schedule_after(self_, deadline - now, [this, parked] { expire_fetch(parked); });
     return;
   }
   uint32_t size = 64;
@@ -557,16 +558,40 @@ void ReplicaManager::on_partition_changed(const TopicPartition& tp) {
 }
 
 void ReplicaManager::wake_fetches(const TopicPartition& tp) {
-  std::vector<std::shared_ptr<DelayedFetch>> ready;
-  for (auto& d : delayed_fetch_)
-    if (!d->done && std::find(d->partitions.begin(), d->partitions.end(), tp) != d->partitions.end()) ready.push_back(d);
+  // Those waiting on tp leave in the order they parked; the rest keep theirs.
+  std::vector<std::unique_ptr<DelayedFetch>> ready = std::move(ready_scratch_);
+  ready.clear();
+  size_t kept = 0;
+  for (auto& d : delayed_fetch_) {
+    if (std::find(d->partitions.begin(), d->partitions.end(), tp) != d->partitions.end())
+      ready.push_back(std::move(d));
+    else
+      delayed_fetch_[kept++] = std::move(d);
+  }
+  delayed_fetch_.resize(kept);
   metrics_.delayed_fetch_wakeups += ready.size();
   for (auto& d : ready) {
-    d->done = true;
     world_.cancel(d->expiry);
-    std::erase(delayed_fetch_, d);
-    if (requeue) requeue(d->request);
+    release_fetch(std::move(d));
   }
+  ready.clear();
+  ready_scratch_ = std::move(ready);  // its capacity, for the next wake
+}
+
+void ReplicaManager::expire_fetch(DelayedFetch* d) {
+  // Pointer equality, never order: the parked object is found, not sorted.
+  auto it = std::find_if(delayed_fetch_.begin(), delayed_fetch_.end(),
+                         [d](const std::unique_ptr<DelayedFetch>& p) { return p.get() == d; });
+  SIM_ASSERT(it != delayed_fetch_.end(), "a parked fetch's expiry fired after it left the purgatory");
+  std::unique_ptr<DelayedFetch> owned = std::move(*it);
+  delayed_fetch_.erase(it);
+  release_fetch(std::move(owned));
+}
+
+void ReplicaManager::release_fetch(std::unique_ptr<DelayedFetch> d) {
+  if (requeue) requeue(std::move(d->request));
+  d->request = sim::Incoming{};  // drops the payload now, not when the object is reused
+  if (spare_delayed_fetch_.size() < kSpareDelayedFetches) spare_delayed_fetch_.push_back(std::move(d));
 }
 
 void ReplicaManager::hw_moved(const TopicPartition& tp) {

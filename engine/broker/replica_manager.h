@@ -166,11 +166,13 @@ class ReplicaManager {
     // busy broker does not carry one dead 30 s timer per produce.
     sim::TimerId expiry;
   };
+  // Owned by delayed_fetch_ while parked. It leaves it in exactly two ways:
+  // its expiry fires (expire_fetch) or data wakes it first (wake_fetches,
+  // which cancels the expiry) — so the expiry's raw pointer is never stale.
   struct DelayedFetch {
     sim::Incoming request;
     std::vector<TopicPartition> partitions;
-    bool done = false;
-    sim::TimerId expiry;  // fetch.max.wait.ms; cancelled when data wakes it first
+    sim::TimerId expiry;  // fetch.max.wait.ms
   };
 
   // Answers every delayed produce whose batches are committed, refused or expired.
@@ -185,6 +187,10 @@ class ReplicaManager {
   // (`verified`: per batch, NONE to append; nullptr: nothing needed verifying).
   void produce(const sim::Incoming& in, const std::vector<Errc>* verified);
   void wake_fetches(const TopicPartition& tp);
+  // fetch.max.wait.ms passed for `d` (parked in delayed_fetch_): re-run it.
+  void expire_fetch(DelayedFetch* d);
+  // Hands a parked fetch back to the request queue and keeps its object.
+  void release_fetch(std::unique_ptr<DelayedFetch> d);
   // An incremental fetch's answer: only the session's partitions with news.
   void answer_incremental(FetchSession& session, protocol::FetchResponse& resp);
   void hw_moved(const TopicPartition& tp);
@@ -219,7 +225,12 @@ class ReplicaManager {
   // Incremental fetch sessions (KIP-227); in memory, so a restart forgets them.
   FetchSessionCache fetch_sessions_;
   std::vector<std::shared_ptr<DelayedProduce>> delayed_produce_;
-  std::vector<std::shared_ptr<DelayedFetch>> delayed_fetch_;
+  std::vector<std::unique_ptr<DelayedFetch>> delayed_fetch_;  // in the order they parked
+  // Parked fetches' objects, kept for the next ones (two park per replicated
+  // batch in a steady cluster: one allocation and a timer closure each, before).
+  static constexpr size_t kSpareDelayedFetches = 16;
+  std::vector<std::unique_ptr<DelayedFetch>> spare_delayed_fetch_;
+  std::vector<std::unique_ptr<DelayedFetch>> ready_scratch_;  // wake_fetches' list, kept
   std::map<TopicPartition, std::vector<int32_t>> isr_changes_;  // queued AlterPartition targets
   ControllerCall controller_call_;
   BrokerMetrics metrics_;

@@ -18,8 +18,10 @@ int64_t be(std::span<const uint8_t> s, size_t at, int width) {
   if (width == 4) return static_cast<int32_t>(static_cast<uint32_t>(v));
   return static_cast<int64_t>(v);
 }
-void put_be(Bytes& out, uint64_t v, int width) {
-  for (int i = width - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+// Into a fixed slot: an index entry is built on the stack (growing a vector a
+// byte at a time cost nine allocations per entry, three entries per batch).
+void put_be(uint8_t* out, uint64_t v, int width) {
+  for (int i = 0; i < width; ++i) out[i] = static_cast<uint8_t>(v >> (8 * (width - 1 - i)));
 }
 // Header fields straight from a batch's bytes (no decoding needed to navigate).
 Offset raw_base(std::span<const uint8_t> b) { return Offset{be(b, 0, 8)}; }
@@ -141,7 +143,8 @@ Errc LogSegment::create() {
   return Errc::NONE;
 }
 
-void LogSegment::index_batch(const RecordBatch& b, int64_t position, Bytes* offset_out, Bytes* time_out) {
+LogSegment::IndexEntries LogSegment::index_batch(const RecordBatch& b, int64_t position) {
+  IndexEntries out;
   if (first_batch_ts_ == kNoTimestamp && position == 0) first_batch_ts_ = b.max_timestamp();
   if (b.max_timestamp() > max_ts_) {
     max_ts_ = b.max_timestamp();
@@ -152,18 +155,21 @@ void LogSegment::index_batch(const RecordBatch& b, int64_t position, Bytes* offs
   if (bytes_since_index_entry_ > config_.index_interval_bytes) {
     const auto rel = static_cast<int32_t>(b.last_offset() - base_);
     offset_index_.push_back({rel, static_cast<int32_t>(position)});
-    put_be(*offset_out, static_cast<uint32_t>(rel), 4);
-    put_be(*offset_out, static_cast<uint32_t>(position), 4);
+    put_be(out.offset.data(), static_cast<uint32_t>(rel), 4);
+    put_be(out.offset.data() + 4, static_cast<uint32_t>(position), 4);
+    out.has_offset = true;
     if (time_index_.empty() || max_ts_ > time_index_.back().timestamp) {
       const auto trel = static_cast<int32_t>(offset_of_max_ts_ - base_);
       time_index_.push_back({max_ts_, trel});
-      put_be(*time_out, static_cast<uint64_t>(max_ts_), 8);
-      put_be(*time_out, static_cast<uint32_t>(trel), 4);
+      put_be(out.time.data(), static_cast<uint64_t>(max_ts_), 8);
+      put_be(out.time.data() + 8, static_cast<uint32_t>(trel), 4);
+      out.has_time = true;
     }
     bytes_since_index_entry_ = 0;
   }
   bytes_since_index_entry_ += static_cast<int64_t>(b.size_in_bytes());
   next_offset_ = b.next_offset();
+  return out;
 }
 
 Errc LogSegment::append(const BatchPtr& batch) {
@@ -179,13 +185,12 @@ Errc LogSegment::append(const BatchPtr& batch) {
   if (cache_corruptions_ != disk_->corruptions()) cache_reset(size_);
   size_ += static_cast<int64_t>(b.size_in_bytes());
   cache_push(position, batch);
-  Bytes oi, ti;
-  index_batch(b, position, &oi, &ti);
+  const IndexEntries entries = index_batch(b, position);
   // The indexes are mmap'd in Kafka: an entry is a store, not a write().
-  if (!oi.empty())
-    if (Errc e = storage(disk_->append_mapped(index_path_, oi)); e != Errc::NONE) return e;
-  if (!ti.empty())
-    if (Errc e = storage(disk_->append_mapped(time_index_path_, ti)); e != Errc::NONE) return e;
+  if (entries.has_offset)
+    if (Errc e = storage(disk_->append_mapped(index_path_, entries.offset)); e != Errc::NONE) return e;
+  if (entries.has_time)
+    if (Errc e = storage(disk_->append_mapped(time_index_path_, entries.time)); e != Errc::NONE) return e;
   return Errc::NONE;
 }
 
@@ -271,7 +276,9 @@ Result<int64_t> LogSegment::recover(const std::function<void(const RecordBatch&)
     if (!batch.ok()) return false;
     if (batch.value->base_offset() < next_offset_) return false;
     if (batch.value->last_offset() - base_ > INT32_MAX) return false;
-    index_batch(*batch.value, pos, &oi, &ti);
+    const IndexEntries entries = index_batch(*batch.value, pos);
+    if (entries.has_offset) oi.insert(oi.end(), entries.offset.begin(), entries.offset.end());
+    if (entries.has_time) ti.insert(ti.end(), entries.time.begin(), entries.time.end());
     size_ = pos + static_cast<int64_t>(bytes.size());
     if (on_batch) on_batch(*batch.value);
     cache_push(pos, std::move(batch.value));

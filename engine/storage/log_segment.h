@@ -35,6 +35,7 @@
 // which the log deletes when it opens (the merged segment holds all they kept).
 #pragma once
 
+#include <array>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -130,8 +131,16 @@ class LogSegment {
   // The position of the first batch whose last offset is >= `offset`
   // (size() if none).
   Result<int64_t> position_of(Offset offset);
-  // Kafka's index policy for a batch appended at `position`.
-  void index_batch(const RecordBatch& b, int64_t position, Bytes* offset_out, Bytes* time_out);
+  // Kafka's index policy for a batch appended at `position`: the entries it
+  // adds to the offset index (relative offset, position) and the time index
+  // (timestamp, relative offset), big-endian as Kafka's files hold them.
+  struct IndexEntries {
+    std::array<uint8_t, 8> offset{};
+    std::array<uint8_t, 12> time{};
+    bool has_offset = false;
+    bool has_time = false;
+  };
+  IndexEntries index_batch(const RecordBatch& b, int64_t position);
   void reset_state();
   // The batch cache: the decoded batches of the file's tail [cache_start_,
   // size_), in order, exactly what the page cache holds there (the segment
