@@ -100,6 +100,10 @@ void acceleration() {
   // causes) must cost at most 1e6 / messages_per_sim_s ns of wall time.
   std::printf("acceleration_messages_per_sim_s=%.0f\n", messages / static_cast<double>(sim_seconds + 1));
   std::printf("acceleration_wall_ns_per_message=%.0f\n", wall * 1e9 / messages);
+  // Events the world applies per delivered message: the message, the
+  // simulated disks' write times, timers (bench/run_all.sh prices them).
+  std::printf("acceleration_events_per_message=%.3f\n",
+              static_cast<double>(w.events_processed() - events0) / messages);
   // Part of the floor: what the load generator's batches cost to build alone
   // (the same 17 records of 100 bytes, encoded and CRC'd, then freed), per
   // delivered message of the run. The cluster cannot cost less than this

@@ -24,9 +24,37 @@ echo "$cluster_out"
 c=$(sed -n 's/^acceleration_wall_ns_per_message=//p' <<<"$cluster_out")
 b=$(sed -n 's/^ksim_ns_per_event=//p' <<<"$ksim_out")
 awk -v c="$c" -v b="$b" 'BEGIN { printf "engine_overhead_ratio=%.1f\n", c / b }'
+# The floor under the cluster figures: every event the run applies priced at
+# the bare world's cheapest (a message answered in a delivery handler: queue,
+# dispatch, trace, no fiber switch), plus the load generator's own batches.
+# What is left of the wall time per message is the brokers' logic.
+ev=$(sed -n 's/^acceleration_events_per_message=//p' <<<"$cluster_out")
+lg=$(sed -n 's/^acceleration_loadgen_ns_per_message=//p' <<<"$cluster_out")
+mps=$(sed -n 's/^acceleration_messages_per_sim_s=//p' <<<"$cluster_out")
+hm=$(sed -n 's/^ksim_handler_msgs_per_s=//p' <<<"$ksim_out")
+awk -v c="$c" -v b="$b" -v ev="$ev" -v lg="$lg" -v mps="$mps" -v hm="$hm" 'BEGIN {
+  e = 1e9 / hm; f = ev * e + lg
+  printf "world_cheapest_event_ns=%.1f\n", e
+  printf "acceleration_floor_ns_per_message=%.0f\n", f
+  printf "acceleration_ceiling=%.0f\n", 1e9 / (mps * f)
+  printf "engine_overhead_ratio_floor=%.2f\n", f / b
+  printf "acceleration_broker_ns_per_message=%.0f\n", c - f
+  printf "acceleration_broker_budget_ns_per_message=%.0f\n", 1e9 / (400 * mps) - f
+  printf "engine_overhead_broker_budget_ns_per_message=%.0f\n", 3 * b - f
+}'
 
 echo "# end to end: 3 brokers, 6 partitions RF=3, producer workload 10k records/s acks=all idempotent, a group of 3 consumers"
-"$build/bench/bench_e2e"
+e2e_out="$("$build/bench/bench_e2e")"
+echo "$e2e_out"
+# Its floor: the events priced as above, plus the checkers' history alone.
+awk -v hm="$hm" \
+    -v ev="$(sed -n 's/^e2e_events_per_record=//p' <<<"$e2e_out")" \
+    -v hi="$(sed -n 's/^e2e_history_ns_per_record=//p' <<<"$e2e_out")" \
+    -v rps="$(sed -n 's/^e2e_records_per_sim_s=//p' <<<"$e2e_out")" 'BEGIN {
+  f = ev * 1e9 / hm + hi
+  printf "e2e_floor_ns_per_record=%.0f\n", f
+  printf "e2e_acceleration_ceiling=%.0f\n", 1e9 / (rps * f)
+}'
 
 echo "# checkers: every checker over a 1,000,000-operation history"
 "$build/bench/bench_check"
