@@ -422,6 +422,9 @@ void ReplicaManager::handle_fetch(const sim::Incoming& in, bool retry) {
     resp.partitions.push_back(std::move(r));
   };
   if (session) {
+    // Room for a few answered partitions up front: most answers name one or
+    // two, and growing from one element allocated twice per answer.
+    resp.partitions.reserve(std::min<size_t>(session->partitions.size(), 4));
     // A snapshot: a read may block on a log lock, and the session may move on
     // meanwhile (checked below).
     // Each partition's lookup comes from the session's cache while no
@@ -542,12 +545,15 @@ void ReplicaManager::answer_incremental(FetchSession& session, protocol::FetchRe
   }
   resp.partitions.erase(resp.partitions.begin() + static_cast<std::ptrdiff_t>(answered), resp.partitions.end());
   if (any_records) {
-    std::vector<CachedPartition> order;
+    // Built in a kept buffer, then swapped with the session's: its old
+    // buffer is the next answer's (no allocation per answer with records).
+    std::vector<CachedPartition>& order = reorder_scratch_;
+    order.clear();
     order.reserve(session.partitions.size());
     for (int pass = 0; pass < 2; ++pass)
       for (size_t i = 0; i < has_records.size(); ++i)
         if (has_records[i] == pass) order.push_back(session.partitions[i]);
-    session.partitions = std::move(order);
+    session.partitions.swap(order);
   }
   resp.session_id = session.id;
 }

@@ -217,6 +217,7 @@ class ReplicaManager {
   uint64_t partitions_generation_ = 1;
   // answer_incremental's per-partition "has records" flags, kept between calls.
   std::vector<uint8_t> has_records_scratch_;
+  std::vector<CachedPartition> reorder_scratch_;  // answer_incremental's new session order, kept
   // Spare buffers for an incremental fetch's snapshot of its session (a
   // handler that blocks keeps its own; another takes the next): a Fetch
   // reuses one instead of allocating. At most kSpareSnapshots are kept.
