@@ -410,11 +410,17 @@ std::vector<std::string> Cluster::topics() const {
 }
 
 PartitionDescription Cluster::describe_partition(const std::string& topic, int32_t partition) const {
+  PartitionDescription d;
+  describe_partition_into(topic, partition, d);
+  return d;
+}
+
+void Cluster::describe_partition_into(const std::string& topic, int32_t partition, PartitionDescription& d) const {
   const MetadataImage* img = best_image(*this);
   const PartitionRegistration* reg = img ? img->partition(topic, partition) : nullptr;
   if (!reg)
     throw ClusterError(Errc::UNKNOWN_TOPIC_OR_PARTITION, "unknown topic-partition " + topic + "-" + std::to_string(partition));
-  PartitionDescription d;
+  // Assigned field by field: a reused `d` keeps its strings' and vectors' capacity.
   d.topic = topic;
   d.partition = partition;
   d.leader = reg->leader;
@@ -424,13 +430,17 @@ PartitionDescription Cluster::describe_partition(const std::string& topic, int32
   d.isr = reg->isr;
   d.elr = reg->elr;
   d.last_known_elr = reg->last_known_elr;
+  d.high_watermark = kNoOffset;
+  d.last_stable_offset = kNoOffset;
+  d.replica_states.clear();
+  const TopicPartition tp{topic, partition};
   for (int32_t b : reg->replicas) {
     ReplicaDescription r;
     r.broker = b;
     const KafkaNode* n = node(b);
     r.up = n != nullptr;
     if (n && n->broker()) {
-      if (const Partition* p = const_cast<KafkaNode*>(n)->broker()->replica_manager().get({topic, partition})) {
+      if (const Partition* p = const_cast<KafkaNode*>(n)->broker()->replica_manager().get(tp)) {
         r.log_end_offset = p->log_end_offset();
         r.log_start_offset = p->log().log_start_offset();
         r.high_watermark = p->high_watermark();
@@ -442,7 +452,6 @@ PartitionDescription Cluster::describe_partition(const std::string& topic, int32
     }
     d.replica_states.push_back(r);
   }
-  return d;
 }
 
 std::vector<PartitionDescription> Cluster::describe_topic(const std::string& topic) const {
@@ -491,14 +500,23 @@ void Cluster::sample_metrics() {
   if (partitions > 0 && partitions <= 2'000) {
     const size_t per_partition =
         std::clamp<size_t>(kPartitionSamplesBudget / static_cast<size_t>(partitions), 16, 1'024);
-    for (const std::string& t : topics())
-      for (PartitionDescription& d : describe_topic(t)) {
-        TopicPartition tp{d.topic, d.partition};
+    // One description filled in place per partition, copied into its series
+    // only when it changed: most samples of most partitions repeat the last
+    // (describing each afresh was 2% of a nemesis seed, all allocation).
+    const MetadataImage* img = best_image(*this);
+    PartitionDescription& d = describe_scratch_;
+    for (const std::string& t : topics()) {
+      const TopicImage* topic = img ? img->topic(t) : nullptr;
+      const auto n = static_cast<int32_t>(topic ? topic->partitions.size() : 0);
+      for (int32_t i = 0; i < n; ++i) {
+        describe_partition_into(t, i, d);
+        TopicPartition tp{t, i};
         auto it = partition_series_.find(tp);
         if (it == partition_series_.end()) it = partition_series_.emplace(std::move(tp), StepSeries<PartitionDescription>(per_partition)).first;
         it->second.set_capacity(per_partition);
-        it->second.record(now_ms(), std::move(d));
+        it->second.record_if_changed(now_ms(), d);
       }
+    }
   }
   world_->schedule_after(client_, sim::milliseconds(options_.metrics_interval_ms), [this] { sample_metrics(); });
 }

@@ -152,6 +152,8 @@ class Cluster {
   std::optional<int32_t> active_controller() const;
   std::vector<PartitionDescription> describe_topic(const std::string& topic) const;
   PartitionDescription describe_partition(const std::string& topic, int32_t partition) const;
+  // The same into `d`, reusing its storage.
+  void describe_partition_into(const std::string& topic, int32_t partition, PartitionDescription& d) const;
   std::vector<std::string> topics() const;
   // Kafka's broker / controller metric names.
   std::map<std::string, double> metrics() const;
@@ -358,6 +360,7 @@ class Cluster {
   std::optional<check::Verdict> last_verdict_;
   StepSeries<std::map<std::string, double>> metrics_series_;
   std::map<TopicPartition, StepSeries<PartitionDescription>> partition_series_;
+  PartitionDescription describe_scratch_;  // sample_metrics' description, filled in place
   void sample_metrics();
   std::map<int32_t, std::string> client_names_, client_kinds_;
   std::map<int32_t, std::vector<BootHook>> boot_hooks_;

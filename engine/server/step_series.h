@@ -54,6 +54,15 @@ class StepSeries {
     return true;
   }
 
+  // record(at, value) for a value the caller keeps: copied only when kept.
+  bool record_if_changed(int64_t at, const T& value) {
+    if (!samples_.empty()) {
+      SIM_ASSERT(at >= samples_.back().first, "StepSeries: samples must come in time order");
+      if (samples_.back().second == value) return false;
+    }
+    return record(at, T(value));
+  }
+
   // A smaller capacity thins at the next record().
   void set_capacity(size_t capacity) {
     SIM_ASSERT(capacity >= 4, "StepSeries: capacity must be >= 4");
