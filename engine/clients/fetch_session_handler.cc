@@ -18,34 +18,42 @@ void FetchSessionHandler::build(const std::vector<protocol::FetchPartition>& wan
   req.partitions.clear();
   req.forgotten.clear();
   if (epoch_ == kInitialFetchEpoch) {
+    // `wanted` is ordered by partition; a partition asked twice keeps its first parameters.
     session_.clear();
-    for (const protocol::FetchPartition& fp : wanted) session_.emplace(fp.tp, fp);
+    for (const protocol::FetchPartition& fp : wanted)
+      if (session_.empty() || session_.back().tp != fp.tp) session_.push_back(fp);
     req.partitions = wanted;
     return;
   }
   // Incremental: both sides are ordered by partition, so one merge pass finds
   // the new, changed and dropped partitions.
+  std::vector<protocol::FetchPartition>& next = next_;
+  next.clear();
   auto it = session_.begin();
   for (const protocol::FetchPartition& fp : wanted) {
-    while (it != session_.end() && it->first < fp.tp) {
-      req.forgotten.push_back(it->first);
-      it = session_.erase(it);
+    if (!next.empty() && next.back().tp == fp.tp) {  // asked twice: sent, the session keeps the first
+      req.partitions.push_back(fp);
+      continue;
     }
-    if (it != session_.end() && it->first == fp.tp) {
-      if (!same_parameters(it->second, fp)) {
-        it->second = fp;
+    while (it != session_.end() && it->tp < fp.tp) {
+      req.forgotten.push_back(it->tp);
+      ++it;
+    }
+    if (it != session_.end() && it->tp == fp.tp) {
+      if (same_parameters(*it, fp)) {
+        next.push_back(*it);
+      } else {
+        next.push_back(fp);
         req.partitions.push_back(fp);
       }
       ++it;
     } else {
-      session_.emplace_hint(it, fp.tp, fp);
+      next.push_back(fp);
       req.partitions.push_back(fp);
     }
   }
-  while (it != session_.end()) {
-    req.forgotten.push_back(it->first);
-    it = session_.erase(it);
-  }
+  for (; it != session_.end(); ++it) req.forgotten.push_back(it->tp);
+  session_.swap(next);
 }
 
 bool FetchSessionHandler::handle_response(const protocol::FetchResponse& resp) {

@@ -15,7 +15,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <vector>
 
 #include "engine/broker/protocol.h"
@@ -41,7 +40,11 @@ class FetchSessionHandler {
  private:
   int32_t session_id_ = 0;
   int32_t epoch_ = 0;  // of the request in flight until its answer (0: a full fetch)
-  std::map<TopicPartition, protocol::FetchPartition> session_;  // what the leader's session holds
+  // What the leader's session holds, ordered by partition, one entry each: a
+  // sorted vector (a build walks it whole on every fetch; a map's walk was a
+  // pointer chase per partition), rebuilt by each merge into next_.
+  std::vector<protocol::FetchPartition> session_;
+  std::vector<protocol::FetchPartition> next_;
 };
 
 }  // namespace ksim
