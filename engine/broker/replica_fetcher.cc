@@ -76,17 +76,18 @@ void ReplicaFetcherManager::truncate_to(Partition& p, Offset offset, const char*
 
 void ReplicaFetcherManager::run(int32_t leader) {
   const sim::Duration backoff = backoff_;
+  std::vector<protocol::FetchPartition> wanted;  // this fetcher's, reused round after round
   for (;;) {
+    // One walk of the leader's partitions: those to truncate, and the fetch
+    // of the others. Truncations block (they ask the leader), so after any
+    // the fetch is collected again; without, nothing ran since the walk.
     std::vector<TopicPartition> truncating;
-    bool any_fetching = false;
-    for (const auto& [tp, s] : by_leader_[leader]) {
-      if (s.phase == Phase::truncating) truncating.push_back(tp);
-      if (s.phase == Phase::fetching) any_fetching = true;
-    }
+    collect(leader, wanted, &truncating);
     const uint64_t gen = generation_;
     bool waited = false;
     for (const TopicPartition& tp : truncating) waited = truncate(leader, tp) || waited;
-    if (any_fetching || !truncating.empty()) waited = fetch(leader) || waited;
+    if (!truncating.empty()) collect(leader, wanted, nullptr);
+    if (!wanted.empty()) waited = fetch(leader, wanted) || waited;
     if (!waited) changed_.wait_for(backoff, [&] { return generation_ != gen; });
   }
 }
@@ -166,18 +167,14 @@ bool ReplicaFetcherManager::truncate(int32_t leader, const TopicPartition& tp) {
   return true;
 }
 
-bool ReplicaFetcherManager::fetch(int32_t leader) {
-  protocol::FetchRequest req;
-  req.replica_id = broker_id_;
-  req.max_wait_ms = wait_max_ms_;
-  req.min_bytes = min_bytes_;
-  req.max_bytes = response_max_bytes_;
+void ReplicaFetcherManager::collect(int32_t leader, std::vector<protocol::FetchPartition>& wanted,
+                                    std::vector<TopicPartition>* truncating) {
   // Every partition to fetch now, ordered by partition (the map's order, which
-  // the session handler's merge and the lookup below rely on).
-  std::vector<protocol::FetchPartition> wanted;
+  // the session handler's merge and the lookup in fetch rely on).
+  wanted.clear();
   auto& mine = by_leader_[leader];
-  wanted.reserve(mine.size());
   for (auto& [tp, s] : mine) {
+    if (s.phase == Phase::truncating && truncating) truncating->push_back(tp);
     if (s.phase != Phase::fetching) continue;
     Partition* p = rm_.get(tp, s.lookup);
     if (!p) continue;
@@ -188,7 +185,14 @@ bool ReplicaFetcherManager::fetch(int32_t leader) {
     fp.last_fetched_epoch = p->log().latest_epoch().value_or(kNoEpoch);
     fp.partition_max_bytes = max_bytes_;
   }
-  if (wanted.empty()) return false;
+}
+
+bool ReplicaFetcherManager::fetch(int32_t leader, const std::vector<protocol::FetchPartition>& wanted) {
+  protocol::FetchRequest req;
+  req.replica_id = broker_id_;
+  req.max_wait_ms = wait_max_ms_;
+  req.min_bytes = min_bytes_;
+  req.max_bytes = response_max_bytes_;
   // KIP-227: an incremental fetch sends only what changed since the last one.
   FetchSessionHandler& session = sessions_[leader];
   session.build(wanted, req);

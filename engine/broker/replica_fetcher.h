@@ -49,14 +49,18 @@ class ReplicaFetcherManager {
     LeaderEpoch epoch = kNoEpoch;
     Phase phase = Phase::truncating;
     std::optional<LeaderEpoch> ask_epoch;  // next OffsetsForLeaderEpoch question
-    PartitionLookup lookup;  // fetch() builds every request from these (partition_lookup.h)
+    PartitionLookup lookup;  // collect() builds every fetch from these (partition_lookup.h)
   };
 
   void run(int32_t leader);
   // Each returns whether it waited (network, disk or back-off): the loop must
   // never spin at one instant of virtual time.
   bool truncate(int32_t leader, const TopicPartition& tp);
-  bool fetch(int32_t leader);
+  // The fetch of every fetching partition of `leader`, in partition order,
+  // into `wanted`; with `truncating`, also those waiting to truncate.
+  void collect(int32_t leader, std::vector<protocol::FetchPartition>& wanted, std::vector<TopicPartition>* truncating);
+  // One Fetch of `wanted` (collect's, non-empty) and its answers.
+  bool fetch(int32_t leader, const std::vector<protocol::FetchPartition>& wanted);
   void truncate_to(Partition& p, Offset offset, const char* why);
 
   sim::World& world_;
