@@ -19,7 +19,8 @@ int64_t be(std::span<const uint8_t> s, size_t at, int width) {
   return static_cast<int64_t>(v);
 }
 // Into a fixed slot: an index entry is built on the stack (growing a vector a
-// byte at a time cost nine allocations per entry, three entries per batch).
+// byte at a time cost nine allocations per entry; a replica makes one every
+// few batches).
 void put_be(uint8_t* out, uint64_t v, int width) {
   for (int i = 0; i < width; ++i) out[i] = static_cast<uint8_t>(v >> (8 * (width - 1 - i)));
 }
