@@ -24,12 +24,28 @@ std::vector<int32_t> in_replica_order(const std::vector<int32_t>& set, const std
 
 }  // namespace
 
+bool partition_steady(const PartitionRegistration& cur, const MetadataImage& image) {
+  if (cur.leader < 0 || !cur.elr.empty() || !cur.last_known_elr.empty() || !contains(cur.isr, cur.leader)) return false;
+  // in_replica_order(cur.isr, cur.replicas) == cur.isr, without building it.
+  size_t k = 0;
+  for (int32_t r : cur.replicas)
+    if (contains(cur.isr, r) && (k >= cur.isr.size() || cur.isr[k++] != r)) return false;
+  if (k != cur.isr.size()) return false;
+  for (int32_t b : cur.isr)
+    if (!image.usable(b)) return false;
+  return true;
+}
+
 std::optional<PartitionChangeRecord> build_partition_change(int64_t topic_id, int32_t partition,
                                                             const PartitionRegistration& cur,
                                                             const MetadataImage& image,
                                                             std::optional<std::vector<int32_t>> target_isr_in,
                                                             Election election, const ElectionOptions& opts,
                                                             int32_t unclean_shutdown_replica) {
+  // The steady state changes nothing (partition_steady; the election tests
+  // check this agrees with the full computation below).
+  if (!target_isr_in && election == Election::normal && unclean_shutdown_replica < 0 && partition_steady(cur, image))
+    return std::nullopt;
   auto usable = [&](int32_t b) { return b != unclean_shutdown_replica && image.usable(b); };
   std::vector<int32_t> isr = in_replica_order(target_isr_in ? *target_isr_in : cur.isr, cur.replicas);
   // Only usable brokers may be (or stay) in the ISR ...

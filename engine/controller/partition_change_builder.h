@@ -26,6 +26,14 @@ struct ElectionOptions {
   bool bug_unclean_without_permission = false;
 };
 
+// True when a normal election with no target ISR and no unclean shutdown
+// leaves `current` as it is: its ISR is in replica order and every member
+// usable, its leader is in it, and it has no ELR and no last known leader.
+// build_partition_change checks this first and returns nullopt without
+// building anything: the controller's tick asks it about every partition of
+// the cluster, and nearly all of them are in this state nearly always.
+bool partition_steady(const PartitionRegistration& current, const MetadataImage& image);
+
 // The change to make to `current`, or nullopt if nothing changes.
 // `target_isr`: the ISR the caller wants (nullopt: keep the current one);
 // members that are not usable brokers are dropped from it.

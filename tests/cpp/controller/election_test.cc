@@ -1,4 +1,6 @@
 // Leader election and ISR changes, as the KRaft controller decides them.
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "engine/controller/partition_change_builder.h"
@@ -169,4 +171,62 @@ TEST_CASE("AlterPartition ISR shrink and expand keep the leader", "[election]") 
   c.fence(3);
   c.change(std::vector<int32_t>{1, 2, 3}, Election::normal, kNoElr);
   REQUIRE_FALSE(c.p().in_isr(3));  // a fenced broker cannot be (re)admitted
+}
+
+// partition_steady is build_partition_change's shortcut for the controller's
+// tick: whenever it calls a partition steady, the full computation must find
+// nothing to change. The full one runs when the caller names a target ISR (the
+// current one here: the same input the shortcut would have skipped).
+TEST_CASE("a partition called steady is one the full election would leave as it is", "[election]") {
+  uint64_t x = 0x9e3779b97f4a7c15ULL;  // a fixed stream: the same cases every run
+  auto next = [&](uint32_t n) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return static_cast<int32_t>(x % n);
+  };
+  auto some_of = [&](const std::vector<int32_t>& from, int32_t max) {
+    std::vector<int32_t> out;
+    const int32_t n = next(static_cast<uint32_t>(max + 1));
+    for (int32_t i = 0; i < n; ++i) out.push_back(from[static_cast<size_t>(next(static_cast<uint32_t>(from.size())))]);
+    return out;
+  };
+  const std::vector<int32_t> brokers{1, 2, 3, 4};
+  int steady = 0, changed = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    std::vector<int32_t> replicas{1, 2, 3, 4};
+    for (size_t k = replicas.size() - 1; k > 0; --k) std::swap(replicas[k], replicas[static_cast<size_t>(next(static_cast<uint32_t>(k + 1)))]);
+    replicas.resize(static_cast<size_t>(1 + next(3)));
+    // Any state the image accepts (metadata_image.cc's check): mostly healthy
+    // (the ISR is the replicas, in order), else any replicas in any order.
+    std::vector<int32_t> isr = next(2) ? replicas : some_of(replicas, 4);
+    std::vector<int32_t> elr;
+    for (int32_t b : some_of(replicas, 2))
+      if (std::find(isr.begin(), isr.end(), b) == isr.end() && std::find(elr.begin(), elr.end(), b) == elr.end())
+        elr.push_back(b);
+    if (next(3)) elr.clear();
+    const std::vector<int32_t> lke = next(4) ? std::vector<int32_t>{} : some_of(replicas, 1);
+    const int32_t leader = isr.empty() || next(5) == 0 ? -1 : isr[static_cast<size_t>(next(static_cast<uint32_t>(isr.size())))];
+    Cluster c(4, PartitionRecord{0, 0, replicas, isr, elr, lke, leader, 3, 5, LeaderRecoveryState::recovered});
+    for (int32_t b : brokers)
+      if (next(6) == 0) c.fence(b);
+    const ElectionOptions opts{next(2) == 0, next(2) == 0, 1 + next(3)};
+    const bool is_steady = partition_steady(c.p(), c.img);
+    const auto full = build_partition_change(1, 0, c.p(), c.img, c.p().isr, Election::normal, opts);
+    if (is_steady) REQUIRE_FALSE(full.has_value());
+    steady += is_steady;
+    changed += full.has_value();
+  }
+  // Neither side is vacuous: both kinds of state were drawn often.
+  REQUIRE(steady > 2'000);
+  REQUIRE(changed > 2'000);
+}
+
+TEST_CASE("a steady partition stops being steady when an ISR member is fenced", "[election]") {
+  Cluster c(3, replicas_123());
+  REQUIRE(partition_steady(c.p(), c.img));
+  c.fence(3);
+  REQUIRE_FALSE(partition_steady(c.p(), c.img));
+  REQUIRE(c.change());
+  REQUIRE(c.p().isr == std::vector<int32_t>{1, 2});
 }
