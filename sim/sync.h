@@ -46,6 +46,9 @@ class WaitQueue {
     return false;
   }
   void notify_all() {
+    // Nobody waits (the common case for a wakeup): nothing to swap. An
+    // std::deque allocates even empty, so the swap below cost two allocations.
+    if (waiters_.empty()) return;
     std::deque<WaitRef> ws;
     ws.swap(waiters_);
     for (const WaitRef& r : ws) world_->wake(r);

@@ -63,7 +63,7 @@ sim::KindId Fetcher::fetch_kind() {
 int Fetcher::send_fetches() {
   std::map<int32_t, protocol::FetchRequest> requests;
   next_fetch_attempt_ = sim::Instant{std::numeric_limits<int64_t>::max() / 2};
-  for (const TopicPartition& tp : subscriptions_.assigned_partitions()) {
+  for (const auto& [tp, assigned] : subscriptions_.assignment()) {
     if (!subscriptions_.is_fetchable(tp) || has_buffered(tp)) continue;
     const PartitionLeader* leader = metadata_.partition(tp);
     if (!leader || leader->leader < 0) {
@@ -82,7 +82,7 @@ int Fetcher::send_fetches() {
     auto [at, first] = requests.try_emplace(leader->leader);
     if (first) at->second = new_request();
     protocol::FetchRequest& req = at->second;
-    const PartitionState* st = subscriptions_.state(tp);
+    const PartitionState* st = &assigned;
     protocol::FetchPartition fp{.tp = tp,
                                 .current_leader_epoch = leader->leader_epoch,
                                 .fetch_offset = st->position->offset,

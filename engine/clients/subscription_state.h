@@ -108,6 +108,9 @@ class SubscriptionState {
   bool assignment_matches_subscription(const std::vector<TopicPartition>& partitions) const;
 
   std::vector<TopicPartition> assigned_partitions() const;
+  // The same with each partition's state, in partition order, without a copy
+  // (valid until the assignment changes; the fetcher walks it every round).
+  const std::map<TopicPartition, PartitionState>& assignment() const { return assignment_; }
   bool is_assigned(const TopicPartition& tp) const { return assignment_.count(tp) > 0; }
   PartitionState* state(const TopicPartition& tp);
   const PartitionState* state(const TopicPartition& tp) const;
