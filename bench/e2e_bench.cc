@@ -18,9 +18,9 @@
 //                                  the rest of the floor (bench/run_all.sh
 //                                  prices each event at the bare world's
 //                                  cheapest, a message answered in a handler)
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>

@@ -31,9 +31,10 @@ awk -v c="$c" -v b="$b" 'BEGIN { printf "engine_overhead_ratio=%.1f\n", c / b }'
 ev=$(sed -n 's/^acceleration_events_per_message=//p' <<<"$cluster_out")
 lg=$(sed -n 's/^acceleration_loadgen_ns_per_message=//p' <<<"$cluster_out")
 mps=$(sed -n 's/^acceleration_messages_per_sim_s=//p' <<<"$cluster_out")
-hm=$(sed -n 's/^ksim_handler_msgs_per_s=//p' <<<"$ksim_out")
-awk -v c="$c" -v b="$b" -v ev="$ev" -v lg="$lg" -v mps="$mps" -v hm="$hm" 'BEGIN {
-  e = 1e9 / hm; f = ev * e + lg
+# The cheapest event's price, once for both floors (this one and e2e's).
+e=$(awk -v hm="$(sed -n 's/^ksim_handler_msgs_per_s=//p' <<<"$ksim_out")" 'BEGIN { printf "%.6f", 1e9 / hm }')
+awk -v c="$c" -v b="$b" -v ev="$ev" -v lg="$lg" -v mps="$mps" -v e="$e" 'BEGIN {
+  f = ev * e + lg
   printf "world_cheapest_event_ns=%.1f\n", e
   printf "acceleration_floor_ns_per_message=%.0f\n", f
   printf "acceleration_ceiling=%.0f\n", 1e9 / (mps * f)
@@ -47,11 +48,11 @@ echo "# end to end: 3 brokers, 6 partitions RF=3, producer workload 10k records/
 e2e_out="$("$build/bench/bench_e2e")"
 echo "$e2e_out"
 # Its floor: the events priced as above, plus the checkers' history alone.
-awk -v hm="$hm" \
+awk -v e="$e" \
     -v ev="$(sed -n 's/^e2e_events_per_record=//p' <<<"$e2e_out")" \
     -v hi="$(sed -n 's/^e2e_history_ns_per_record=//p' <<<"$e2e_out")" \
     -v rps="$(sed -n 's/^e2e_records_per_sim_s=//p' <<<"$e2e_out")" 'BEGIN {
-  f = ev * 1e9 / hm + hi
+  f = ev * e + hi
   printf "e2e_floor_ns_per_record=%.0f\n", f
   printf "e2e_acceleration_ceiling=%.0f\n", 1e9 / (rps * f)
 }'

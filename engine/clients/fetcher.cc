@@ -63,8 +63,8 @@ sim::KindId Fetcher::fetch_kind() {
 int Fetcher::send_fetches() {
   std::map<int32_t, protocol::FetchRequest> requests;
   next_fetch_attempt_ = sim::Instant{std::numeric_limits<int64_t>::max() / 2};
-  for (const auto& [tp, assigned] : subscriptions_.assignment()) {
-    if (!subscriptions_.is_fetchable(tp) || has_buffered(tp)) continue;
+  for (const auto& [tp, st] : subscriptions_.assignment()) {
+    if (!SubscriptionState::fetchable(st) || has_buffered(tp)) continue;
     const PartitionLeader* leader = metadata_.partition(tp);
     if (!leader || leader->leader < 0) {
       metadata_.request_update();
@@ -82,11 +82,10 @@ int Fetcher::send_fetches() {
     auto [at, first] = requests.try_emplace(leader->leader);
     if (first) at->second = new_request();
     protocol::FetchRequest& req = at->second;
-    const PartitionState* st = &assigned;
     protocol::FetchPartition fp{.tp = tp,
                                 .current_leader_epoch = leader->leader_epoch,
-                                .fetch_offset = st->position->offset,
-                                .last_fetched_epoch = st->position->offset_epoch,
+                                .fetch_offset = st.position->offset,
+                                .last_fetched_epoch = st.position->offset_epoch,
                                 .log_start_offset = kNoOffset,
                                 .partition_max_bytes = config_.partition_max_bytes};
     req.partitions.push_back(fp);

@@ -172,9 +172,13 @@ bool SubscriptionState::has_valid_position(const TopicPartition& tp) const {
   return st && st->state == FetchState::fetching && st->position.has_value();
 }
 
+bool SubscriptionState::fetchable(const PartitionState& st) {
+  return st.state == FetchState::fetching && st.position && !st.paused && !st.pending_revocation;
+}
+
 bool SubscriptionState::is_fetchable(const TopicPartition& tp) const {
   const PartitionState* st = state(tp);
-  return st && st->state == FetchState::fetching && st->position && !st->paused && !st->pending_revocation;
+  return st && fetchable(*st);
 }
 
 bool SubscriptionState::has_all_fetch_positions() const {

@@ -111,6 +111,8 @@ class SubscriptionState {
   // The same with each partition's state, in partition order, without a copy
   // (valid until the assignment changes; the fetcher walks it every round).
   const std::map<TopicPartition, PartitionState>& assignment() const { return assignment_; }
+  // is_fetchable, for a partition's state in hand.
+  static bool fetchable(const PartitionState& st);
   bool is_assigned(const TopicPartition& tp) const { return assignment_.count(tp) > 0; }
   PartitionState* state(const TopicPartition& tp);
   const PartitionState* state(const TopicPartition& tp) const;

@@ -45,22 +45,16 @@ class StepSeries {
   // Keeps (at, value) if `value` differs from the last kept sample; returns
   // whether it was kept. `at` must not go back.
   bool record(int64_t at, T value) {
-    if (!samples_.empty()) {
-      SIM_ASSERT(at >= samples_.back().first, "StepSeries: samples must come in time order");
-      if (samples_.back().second == value) return false;
-    }
-    samples_.emplace_back(at, std::move(value));
-    while (samples_.size() >= capacity_) thin();
+    if (repeats_last(at, value)) return false;
+    keep(at, std::move(value));
     return true;
   }
 
   // record(at, value) for a value the caller keeps: copied only when kept.
   bool record_if_changed(int64_t at, const T& value) {
-    if (!samples_.empty()) {
-      SIM_ASSERT(at >= samples_.back().first, "StepSeries: samples must come in time order");
-      if (samples_.back().second == value) return false;
-    }
-    return record(at, T(value));
+    if (repeats_last(at, value)) return false;
+    keep(at, T(value));
+    return true;
   }
 
   // A smaller capacity thins at the next record().
@@ -76,6 +70,15 @@ class StepSeries {
   uint64_t thinnings() const { return thinnings_; }
 
  private:
+  bool repeats_last(int64_t at, const T& value) const {
+    if (samples_.empty()) return false;
+    SIM_ASSERT(at >= samples_.back().first, "StepSeries: samples must come in time order");
+    return samples_.back().second == value;
+  }
+  void keep(int64_t at, T value) {
+    samples_.emplace_back(at, std::move(value));
+    while (samples_.size() >= capacity_) thin();
+  }
   void thin() {
     const size_t older = samples_.size() / 2;
     std::vector<Sample> kept;

@@ -3,13 +3,12 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "engine/storage/big_endian.h"
 #include "sim/error.h"
 
 namespace ksim::storage {
 namespace {
 
-constexpr size_t kOffsetEntrySize = 8;   // Kafka's OffsetIndex entry
-constexpr size_t kTimeEntrySize = 12;    // Kafka's TimeIndex entry
 constexpr int64_t kReadChunk = 64 * 1024;  // scans read the file this much at a time
 
 int64_t be(std::span<const uint8_t> s, size_t at, int width) {
@@ -17,12 +16,6 @@ int64_t be(std::span<const uint8_t> s, size_t at, int width) {
   for (int i = 0; i < width; ++i) v = (v << 8) | s[at + static_cast<size_t>(i)];
   if (width == 4) return static_cast<int32_t>(static_cast<uint32_t>(v));
   return static_cast<int64_t>(v);
-}
-// Into a fixed slot: an index entry is built on the stack (growing a vector a
-// byte at a time cost nine allocations per entry; a replica makes one every
-// few batches).
-void put_be(uint8_t* out, uint64_t v, int width) {
-  for (int i = 0; i < width; ++i) out[i] = static_cast<uint8_t>(v >> (8 * (width - 1 - i)));
 }
 // Header fields straight from a batch's bytes (no decoding needed to navigate).
 Offset raw_base(std::span<const uint8_t> b) { return Offset{be(b, 0, 8)}; }
@@ -156,14 +149,14 @@ LogSegment::IndexEntries LogSegment::index_batch(const RecordBatch& b, int64_t p
   if (bytes_since_index_entry_ > config_.index_interval_bytes) {
     const auto rel = static_cast<int32_t>(b.last_offset() - base_);
     offset_index_.push_back({rel, static_cast<int32_t>(position)});
-    put_be(out.offset.data(), static_cast<uint32_t>(rel), 4);
-    put_be(out.offset.data() + 4, static_cast<uint32_t>(position), 4);
+    store_be(out.offset.data(), static_cast<uint32_t>(rel), 4);
+    store_be(out.offset.data() + 4, static_cast<uint32_t>(position), 4);
     out.has_offset = true;
     if (time_index_.empty() || max_ts_ > time_index_.back().timestamp) {
       const auto trel = static_cast<int32_t>(offset_of_max_ts_ - base_);
       time_index_.push_back({max_ts_, trel});
-      put_be(out.time.data(), static_cast<uint64_t>(max_ts_), 8);
-      put_be(out.time.data() + 8, static_cast<uint32_t>(trel), 4);
+      store_be(out.time.data(), static_cast<uint64_t>(max_ts_), 8);
+      store_be(out.time.data() + 8, static_cast<uint32_t>(trel), 4);
       out.has_time = true;
     }
     bytes_since_index_entry_ = 0;

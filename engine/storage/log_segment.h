@@ -134,9 +134,13 @@ class LogSegment {
   // Kafka's index policy for a batch appended at `position`: the entries it
   // adds to the offset index (relative offset, position) and the time index
   // (timestamp, relative offset), big-endian as Kafka's files hold them.
+  // (Built on the stack: a vector grown a byte at a time cost nine
+  // allocations per entry.)
+  static constexpr size_t kOffsetEntrySize = 8;  // Kafka's OffsetIndex entry
+  static constexpr size_t kTimeEntrySize = 12;   // Kafka's TimeIndex entry
   struct IndexEntries {
-    std::array<uint8_t, 8> offset{};
-    std::array<uint8_t, 12> time{};
+    std::array<uint8_t, kOffsetEntrySize> offset{};
+    std::array<uint8_t, kTimeEntrySize> time{};
     bool has_offset = false;
     bool has_time = false;
   };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/storage/big_endian.h"
 #include "engine/storage/crc32c.h"
 #include "sim/error.h"
 
@@ -10,9 +11,7 @@ namespace {
 
 // ---- writing: big-endian fixed fields and Kafka's zigzag varints ----------
 
-void set_be(Bytes& out, size_t at, uint64_t v, int width) {
-  for (int i = 0; i < width; ++i) out[at + static_cast<size_t>(i)] = static_cast<uint8_t>(v >> (8 * (width - 1 - i)));
-}
+void set_be(Bytes& out, size_t at, uint64_t v, int width) { store_be(out.data() + at, v, width); }
 // Zigzag maps small negative numbers to small unsigned ones (-1 -> 1), so a
 // null length (-1) costs one byte; then 7 bits per byte, low bits first.
 uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
